@@ -1,0 +1,200 @@
+"""Listeners: agents stored as arrays (struct of arrays).
+
+Every listener has its own attributes, state and stochastic decisions, but the
+population lives in numpy arrays so one step over a million listeners is a few
+vectorised passes. ``population[i]`` returns a read-only view of one listener and
+:meth:`ListenerPopulation.select` picks listeners by state, segment, service or tier,
+so "each listener decides" stays inspectable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+import scipy.sparse as sp
+
+from sim.agents.network import small_world
+from sim.scenario import Constant, Lognormal, Normal, Scenario, Uniform
+
+
+class State(IntEnum):
+    UNAWARE = 0  # does not know the market
+    AWARE = 1  # knows the market, uses nothing
+    USER = 2  # uses a service
+    LAPSED = 3  # used a service, left, may come back
+
+
+class Tier(IntEnum):
+    NONE = -1
+    FREE = 0
+    TRIAL = 1
+    PREMIUM = 2
+
+
+NO_SERVICE = -1
+
+
+def draw(dist: Any, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Sample a scenario distribution, shape (size,), float32."""
+    if isinstance(dist, Constant):
+        out = np.full(size, dist.value)
+    elif isinstance(dist, Lognormal):
+        out = dist.median * np.exp(dist.sigma * rng.standard_normal(size))
+    elif isinstance(dist, Normal):
+        out = dist.mean + dist.sd * rng.standard_normal(size)
+        out = np.clip(out, dist.low if dist.low is not None else -np.inf, dist.high if dist.high is not None else np.inf)
+    elif isinstance(dist, Uniform):
+        out = rng.uniform(dist.low, dist.high, size)
+    else:  # pragma: no cover - the schema admits no other kind
+        raise TypeError(f"unknown distribution {dist!r}")
+    return out.astype(np.float32)
+
+
+def _allocate(shares: list[float], n: int, rng: np.random.Generator) -> np.ndarray:
+    """Group index for n listeners with exact group sizes (largest remainder), shuffled."""
+    quotas = np.asarray(shares) * n
+    counts = np.floor(quotas).astype(np.int64)
+    counts[np.argsort(counts - quotas)[: n - counts.sum()]] += 1
+    return rng.permutation(np.repeat(np.arange(len(shares), dtype=np.int16), counts))
+
+
+@dataclass(frozen=True)
+class ListenerView:
+    """Read-only snapshot of one listener's attributes and state."""
+
+    index: int
+    attributes: Mapping[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.attributes[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class ListenerPopulation:
+    """All simulated listeners of one market, as arrays of shape (n,).
+
+    Static attributes: ``segment, region, student, household, wtp`` (EUR/month),
+    ``ad_sensitivity`` (EUR/ad-minute), ``outside_value`` (EUR/month), ``base_hours``
+    (hours/month), ``privacy_sensitive``, ``opt_out_draw`` (uniform draw deciding an
+    opt-out), ``price_multiplier``, ``taste`` (n, genres), and the friendship network.
+
+    Dynamic state: ``state`` (:class:`State`), ``service`` (index or -1), ``tier``
+    (:class:`Tier`), ``plan`` (index into the service's plans or -1), ``tenure``
+    (months with the current service), ``hours`` (this month), ``satisfaction`` (0..1),
+    ``goodwill`` (EUR/month, decaying shocks), ``data_depth`` (hours of listening data
+    the current service holds), ``trial_used`` (bitmask of services), ``trial_end``
+    (step), ``spell_start`` (step the current service-tier spell began, -1 before the
+    start), ``shared_until`` (step until which the listener counts as a recent sharer).
+    """
+
+    STATIC = ("segment", "region", "student", "household", "wtp", "ad_sensitivity", "outside_value",
+              "base_hours", "privacy_sensitive", "opt_out_draw", "price_multiplier")
+    DYNAMIC = ("state", "service", "tier", "plan", "tenure", "hours", "satisfaction", "goodwill",
+               "data_depth", "trial_used", "trial_end", "spell_start", "shared_until")
+
+    def __init__(self, scenario: Scenario, rng: np.random.Generator):
+        n = scenario.market.agents
+        self.n = n
+        self.segment_names = [s.name for s in scenario.segments]
+        self.region_names = [r.name for r in scenario.regions]
+        self.segment = _allocate([s.share for s in scenario.segments], n, rng)
+        self.region = _allocate([r.share for r in scenario.regions], n, rng)
+
+        value_mult = np.array([r.value_multiplier for r in scenario.regions], dtype=np.float32)[self.region]
+        self.price_multiplier = np.array([r.price_multiplier for r in scenario.regions], dtype=np.float32)[self.region]
+        self.wtp = np.empty(n, np.float32)
+        self.ad_sensitivity = np.empty(n, np.float32)
+        self.outside_value = np.empty(n, np.float32)
+        self.base_hours = np.empty(n, np.float32)
+        self.privacy_sensitive = np.zeros(n, bool)
+        self.student = np.zeros(n, bool)
+        self.household = np.zeros(n, bool)
+        genres = scenario.mechanisms.personalization.genres
+        self.taste = np.empty((n, genres), np.float32)
+        for k, seg in enumerate(scenario.segments):
+            idx = np.flatnonzero(self.segment == k)
+            m = idx.size
+            self.wtp[idx] = np.maximum(draw(seg.wtp, m, rng), 0.0)
+            self.ad_sensitivity[idx] = np.maximum(draw(seg.ad_sensitivity, m, rng), 0.0)
+            self.outside_value[idx] = draw(seg.outside_value, m, rng)
+            self.base_hours[idx] = np.maximum(draw(seg.base_hours, m, rng), 0.0)
+            self.privacy_sensitive[idx] = rng.random(m) < seg.privacy_sensitive
+            self.student[idx] = seg.student
+            self.household[idx] = rng.random(m) < seg.household_share
+            self.taste[idx] = rng.dirichlet(np.full(genres, seg.taste_concentration), m).astype(np.float32)
+        self.wtp *= value_mult
+        self.ad_sensitivity *= value_mult
+        self.outside_value *= value_mult
+        self.opt_out_draw = rng.random(n).astype(np.float32)
+        self.mean_base_hours = float(self.base_hours.mean()) or 1.0
+
+        net = scenario.network
+        self.fully_mixed = net.kind == "fully_mixed"
+        if self.fully_mixed:
+            self.friends = sp.csr_matrix((n, n), dtype=np.int8)
+        else:
+            self.friends = small_world(self.segment, net.mean_degree, net.rewire, net.homophily, rng)
+        self.degree = np.diff(self.friends.indptr).astype(np.float32)
+
+        self.state = np.full(n, State.UNAWARE, np.int8)
+        self.service = np.full(n, NO_SERVICE, np.int8)
+        self.tier = np.full(n, Tier.NONE, np.int8)
+        self.plan = np.full(n, -1, np.int8)
+        self.tenure = np.zeros(n, np.float32)
+        self.hours = np.zeros(n, np.float32)
+        self.satisfaction = np.full(n, 0.5, np.float32)
+        self.goodwill = np.zeros(n, np.float32)
+        self.data_depth = np.zeros(n, np.float32)
+        self.trial_used = np.zeros(n, np.uint16)
+        self.trial_end = np.full(n, -1, np.int32)
+        self.spell_start = np.full(n, -1, np.int32)
+        self.shared_until = np.full(n, -1, np.int32)
+
+    # ------------------------------------------------------------ agent-style access
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> ListenerView:
+        if not -self.n <= i < self.n:
+            raise IndexError(f"listener {i} out of range 0..{self.n - 1}")
+        i = int(i) % self.n
+        attrs = {name: getattr(self, name)[i].item() for name in self.STATIC + self.DYNAMIC}
+        attrs["segment_name"] = self.segment_names[attrs["segment"]]
+        attrs["region_name"] = self.region_names[attrs["region"]]
+        attrs["state"] = State(attrs["state"]).name
+        attrs["tier"] = Tier(attrs["tier"]).name
+        attrs["taste"] = tuple(float(x) for x in self.taste[i])
+        attrs["friends"] = tuple(int(x) for x in self.friends.indices[self.friends.indptr[i]:self.friends.indptr[i + 1]])
+        return ListenerView(i, MappingProxyType(attrs))
+
+    def select(self, *, state: State | None = None, segment: str | int | None = None,
+               service: int | None = None, tier: Tier | None = None) -> np.ndarray:
+        """Indices of the listeners matching every given criterion, shape (m,), int64."""
+        mask = np.ones(self.n, bool)
+        if state is not None:
+            mask &= self.state == state
+        if segment is not None:
+            code = self.segment_names.index(segment) if isinstance(segment, str) else segment
+            mask &= self.segment == code
+        if service is not None:
+            mask &= self.service == service
+        if tier is not None:
+            mask &= self.tier == tier
+        return np.flatnonzero(mask)
+
+    @property
+    def is_user(self) -> np.ndarray:
+        return self.state == State.USER
+
+    def nbytes(self) -> int:
+        """Memory held by the population's arrays, bytes."""
+        arrays = [getattr(self, a) for a in self.STATIC + self.DYNAMIC] + [self.taste, self.degree]
+        net = self.friends.data.nbytes + self.friends.indices.nbytes + self.friends.indptr.nbytes
+        return int(sum(a.nbytes for a in arrays) + net)

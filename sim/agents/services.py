@@ -1,0 +1,119 @@
+"""Services: the focal service and its competitors, one ``mesa.Agent`` class for all.
+
+A service holds its policy (plans and prices, free tier and ad load, personalisation,
+trials, support, marketing, Wrapped), reacts to the market with its pricing
+``strategy`` (competitors) and keeps its support backlog. Each step the model takes a
+:class:`ServiceTable`, the services' current offers as arrays, for the listener
+mechanisms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+
+from sim.scenario import PlanName, ServicePolicy
+from typing import get_args
+
+PLAN_NAMES: tuple[str, ...] = get_args(PlanName)
+
+
+class Service(mesa.Agent):
+    """A streaming service competing for listeners.
+
+    Attributes
+    ----------
+    index : int
+        Position in the model's service list (0 is the focal service).
+    policy : ServicePolicy
+        The offer as set by the scenario and its timeline.
+    price_multiplier : float
+        Adaptive factor on every list price (competitor strategies), 1 = list price.
+    backlog : float
+        Support tickets waiting, real tickets.
+    """
+
+    def __init__(self, model: mesa.Model, index: int, policy: ServicePolicy, focal: bool):
+        super().__init__(model)
+        self.index = index
+        self.policy = policy
+        self.focal = focal
+        self.price_multiplier = 1.0
+        self.backlog = 0.0
+        self.outage_severity_days = 0.0  # this step's outage, severity x days
+
+    @property
+    def name(self) -> str:
+        return self.policy.name
+
+    def price(self, plan: str) -> float:
+        """Current price of a plan per account, EUR/month (NaN if not offered)."""
+        p = self.policy.plans.get(plan)
+        return float("nan") if p is None else p.price * self.price_multiplier
+
+    @property
+    def headline_plan(self) -> str:
+        return "individual" if "individual" in self.policy.plans else next(iter(self.policy.plans))
+
+    def react(self, focal_prices: list[float], shares: list[float], steps_lag: int, cfg) -> None:
+        """Apply the pricing strategy to last steps' market (competitors only).
+
+        ``focal_prices`` and ``shares`` are histories, one entry per past step, of the focal
+        service's headline price (EUR/month) and this service's market share.
+        """
+        if self.focal or self.policy.strategy == "static" or not cfg.enabled or not focal_prices:
+            return
+        own_list = self.policy.plans[self.headline_plan].price
+        if self.policy.strategy == "match_price":
+            seen = focal_prices[max(len(focal_prices) - 1 - steps_lag, 0)]
+            if own_list > 0:
+                self.price_multiplier = max(seen / own_list, cfg.price_floor)
+        elif self.policy.strategy == "defend_share" and len(shares) > steps_lag:
+            now, before = shares[-1], shares[-1 - steps_lag]
+            if before - now > cfg.defend_threshold:
+                self.price_multiplier = max(self.price_multiplier * (1 - cfg.defend_step), cfg.price_floor)
+            elif now >= before:
+                self.price_multiplier = min(self.price_multiplier * (1 + cfg.defend_step), 1.0)
+
+
+@dataclass(frozen=True)
+class ServiceTable:
+    """The services' current offers as arrays of shape (n_services,) (plans: (n_services, n_plans))."""
+
+    n: int
+    names: list[str]
+    plan_names: tuple[str, ...]
+    free_tier: np.ndarray
+    ad_load: np.ndarray  # ad-min/hour (0 where no free tier)
+    restriction_gap: np.ndarray  # EUR/month
+    personalization: np.ndarray  # 0..1
+    opt_in: np.ndarray  # bool: data policy is opt-in
+    content_value: np.ndarray  # EUR/month
+    trial_months: np.ndarray  # months
+    salience: np.ndarray  # EUR/month, marketing pull on newcomers
+    plan_price: np.ndarray  # EUR/month per account, NaN where not offered
+    users_per_account: np.ndarray  # people per account
+    royalty_share: np.ndarray  # fraction
+    wrapped: np.ndarray  # bool
+
+    @classmethod
+    def of(cls, services: list[Service], salience: np.ndarray) -> "ServiceTable":
+        pol = [s.policy for s in services]
+        price = np.array([[s.price(p) for p in PLAN_NAMES] for s in services], dtype=np.float64)
+        upa = np.array([[s.policy.users_per_account(p) if p in s.policy.plans else 1.0 for p in PLAN_NAMES] for s in services])
+        return cls(
+            n=len(services), names=[p.name for p in pol], plan_names=PLAN_NAMES,
+            free_tier=np.array([p.free_tier for p in pol]),
+            ad_load=np.array([p.ad_load if p.free_tier else 0.0 for p in pol], dtype=np.float32),
+            restriction_gap=np.array([p.restriction_gap for p in pol], dtype=np.float32),
+            personalization=np.array([p.personalization for p in pol], dtype=np.float32),
+            opt_in=np.array([p.data_policy == "opt_in" for p in pol]),
+            content_value=np.array([p.content_value for p in pol], dtype=np.float32),
+            trial_months=np.array([p.trial_months for p in pol]),
+            salience=salience.astype(np.float32),
+            plan_price=price, users_per_account=upa,
+            royalty_share=np.array([p.royalty_share for p in pol]),
+            wrapped=np.array([p.wrapped for p in pol]),
+        )

@@ -1,0 +1,30 @@
+"""Campaigns: marketing pushes, the December Wrapped campaign, trials.
+
+Marketing raises the Bass innovation hazard with diminishing returns,
+``p * (1 + lift * ln(1 + spend / reference))`` with spend per person in reach, and
+gives the spending service a pull (salience, EUR/month) on listeners not yet with it.
+In December a Wrapped service's users share their year in music with probability
+``share_rate``: a sharer's word of mouth counts ``1 + wom_boost`` and every user who
+sees their Wrapped gains goodwill. Trials (``trial_months`` free premium months for a
+first-time subscriber) are started in the choice and end in a new choice with premium
+as the current option; their royalties are a cost.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def marketing_multiplier(total_spend: float, population: float, lift: float, reference: float) -> float:
+    """Factor on the Bass innovation hazard from all services' marketing (>= 1)."""
+    return 1.0 + lift * np.log1p(total_spend / population / reference)
+
+
+def salience(spend: np.ndarray, population: float, acquisition: float, reference: float) -> np.ndarray:
+    """Marketing pull of each service on newcomers, EUR/month, shape (S,)."""
+    return acquisition * np.log1p(spend / population / reference) / np.log(2.0)
+
+
+def wrapped_sharers(users_of_wrapped: np.ndarray, share_rate: float, draw: np.ndarray) -> np.ndarray:
+    """Listeners who share their Wrapped this step (bool, shape (n,))."""
+    return users_of_wrapped & (draw < share_rate)

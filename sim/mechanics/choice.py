@@ -1,0 +1,131 @@
+"""Choice among every service x tier x plan and "nothing": a multinomial logit.
+
+Utility of an option for listener i (EUR/month, MODEL.md):
+
+    U = content_value_j * match_ij * hours_i / mean_hours
+      + [premium] (wtp_i + restriction_gap_j) - price per user (plan, region, trial)
+      - [free] ad_load_j * hours_i * ad_sensitivity_i
+      - [privacy-sensitive sharer] privacy_cost * personalization_j
+      + [newcomer to j] marketing salience_j
+      + [current option] (switching_cost(tenure, data depth) + goodwill_i)
+    U(nothing) = outside_value_i
+
+and P(option) = softmax(U / noise_scale) (McFadden 1974). The same function scores a
+decider against all options (matrix) or every user against its current option (vector),
+by numpy broadcasting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.mechanics.personalization import match, shares_data
+
+INELIGIBLE = -1e9  # utility of an option the listener may not take (student plan, family plan)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Every option of the market this step, arrays of shape (n_options,); option 0 is "nothing"."""
+
+    service: np.ndarray  # int, -1 for nothing
+    premium: np.ndarray  # bool
+    free: np.ndarray  # bool
+    plan: np.ndarray  # int index into the service's plan names, -1 for free/nothing
+    price: np.ndarray  # EUR/month per user at list region prices (price * multiplier / users per account)
+    student_only: np.ndarray  # bool
+    household_only: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return self.service.shape[0]
+
+    def index_of(self, service: np.ndarray, premium: np.ndarray, plan: np.ndarray) -> np.ndarray:
+        """Option index of (service, premium?, plan) per listener; 0 ("nothing") if none matches."""
+        key = np.where(service < 0, -1, (service.astype(np.int64) * 2 + premium) * 64 + np.maximum(plan, 0))
+        opt_key = np.where(self.service < 0, -1, (self.service.astype(np.int64) * 2 + self.premium) * 64 + np.maximum(self.plan, 0))
+        order = np.argsort(opt_key)
+        pos = np.searchsorted(opt_key[order], key)
+        pos = np.minimum(pos, len(order) - 1)
+        found = opt_key[order][pos] == key
+        return np.where(found & (key >= 0), order[pos], 0)
+
+
+def build_options(market) -> Options:
+    """The option table from the services' current offers (``market`` is a ServiceTable)."""
+    svc, prem, free, plan, price, student, household = [-1], [False], [False], [-1], [0.0], [False], [False]
+    for j in range(market.n):
+        if market.free_tier[j]:
+            svc.append(j); prem.append(False); free.append(True); plan.append(-1); price.append(0.0)
+            student.append(False); household.append(False)
+        for k, name in enumerate(market.plan_names):
+            p = market.plan_price[j, k]
+            if np.isnan(p):
+                continue
+            svc.append(j); prem.append(True); free.append(False); plan.append(k)
+            price.append(p / market.users_per_account[j, k])
+            student.append(name == "student"); household.append(name in ("duo", "family"))
+    return Options(np.array(svc), np.array(prem), np.array(free), np.array(plan), np.array(price, dtype=np.float32),
+                   np.array(student), np.array(household))
+
+
+def switching_cost(tenure: np.ndarray, depth_fraction: np.ndarray, cfg) -> np.ndarray:
+    """Cost of leaving the current option, EUR/month: grows with tenure and data depth."""
+    return cfg.base + cfg.per_tenure_month * np.minimum(tenure, cfg.max_tenure_months) + cfg.data_depth * depth_fraction
+
+
+def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, scenario, current: np.ndarray) -> np.ndarray:
+    """Utility (EUR/month) of option(s) ``opt`` for listeners ``idx``.
+
+    Shapes broadcast: ``idx`` of shape (m, 1) with ``opt`` of shape (1, O) scores every
+    option (m, O); ``idx`` and ``opt`` of shape (m,) score one option each.
+    ``current`` is the current option index of each listener in ``idx`` (same shape as idx).
+    """
+    pers_cfg = scenario.mechanisms.personalization
+    choice_cfg = scenario.choice
+    j = options.service[opt]
+    has = j >= 0
+    js = np.maximum(j, 0)
+    rel_hours = pop.base_hours[idx] / pop.mean_base_hours
+
+    is_current_service = (pop.service[idx] == j) & has
+    sharing = shares_data(pop.privacy_sensitive[idx], pop.opt_out_draw[idx], market.opt_in[js], pers_cfg.opt_out_share)
+    depth_frac = np.where(is_current_service & sharing, 1.0 - np.exp(-pop.data_depth[idx] / pers_cfg.tau_hours), 0.0)
+    m = match(depth_frac, market.personalization[js], pers_cfg.lift) if pers_cfg.enabled else 1.0
+    u = market.content_value[js] * m * rel_hours
+
+    premium = options.premium[opt]
+    trial_ok = premium & (market.trial_months[js] > 0) & ((pop.trial_used[idx].astype(np.int64) >> js) & 1 == 0) & ~is_current_service
+    price = options.price[opt] * pop.price_multiplier[idx] * np.where(trial_ok, 1.0 - choice_cfg.trial_salience, 1.0)
+    u = u + np.where(premium, pop.wtp[idx] + market.restriction_gap[js] - price, 0.0)
+    u = u - np.where(options.free[opt], market.ad_load[js] * pop.base_hours[idx] * pop.ad_sensitivity[idx], 0.0)
+    if pers_cfg.enabled:
+        u = u - np.where(sharing & pop.privacy_sensitive[idx], pers_cfg.privacy_cost * market.personalization[js], 0.0)
+    u = u + np.where(is_current_service, 0.0, market.salience[js])
+
+    tenure_cost = switching_cost(pop.tenure[idx], depth_frac, choice_cfg.switching_cost)
+    u = u + np.where(opt == current, tenure_cost + pop.goodwill[idx], 0.0)
+    eligible = ~(options.student_only[opt] & ~pop.student[idx]) & ~(options.household_only[opt] & ~pop.household[idx])
+    u = np.where(has, np.where(eligible, u, INELIGIBLE), pop.outside_value[idx])
+    return u.astype(np.float32)
+
+
+def logit_choice(u: np.ndarray, noise_scale: float, draw: np.ndarray) -> np.ndarray:
+    """Sample one option per row of ``u`` (m, O) from softmax(u / noise_scale) by inverse CDF.
+
+    ``draw`` is one uniform number per row, shape (m,), so the same draws give the same
+    choices when utilities are the same (common random numbers across scenarios).
+    """
+    z = (u - u.max(axis=1, keepdims=True)) / noise_scale
+    w = np.exp(z)
+    cdf = np.cumsum(w, axis=1)
+    threshold = draw * cdf[:, -1]
+    return np.minimum((cdf < threshold[:, None]).sum(axis=1), u.shape[1] - 1)
+
+
+def choice_probabilities(u: np.ndarray, noise_scale: float) -> np.ndarray:
+    """softmax(u / noise_scale) row-wise, shape as ``u``."""
+    z = (u - u.max(axis=1, keepdims=True)) / noise_scale
+    w = np.exp(z)
+    return w / w.sum(axis=1, keepdims=True)

@@ -1,0 +1,194 @@
+"""Run a scenario: R replicates from ``SeedSequence(seed).spawn(R)``, in a process pool.
+
+``simulate(scenario, seed)`` is the pure, picklable unit of work (one replicate); the
+executors, sweeps and ``compare`` all call it. Results are identical whatever the
+number of worker processes because each replicate owns its seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+import sim
+from sim.model import MarketModel
+from sim.scenario import Scenario, scenario_to_yaml
+
+# KPIs of the focal service at the last date reported in summary.json (issue contract),
+# plus cumulative revenue over the horizon.
+SUMMARY_KPIS = (
+    "mau", "premium_subscribers", "free_users", "trial_users", "revenue_subscription_eur", "revenue_ads_eur",
+    "revenue_total_eur", "ad_revenue_share", "churn_premium_monthly", "churn_voluntary_monthly",
+    "churn_downgrade_monthly", "churn_to_competitor_monthly", "churn_lapse_monthly", "arpu_premium_eur",
+    "arpu_ad_supported_eur", "market_share", "gross_profit_eur", "gross_margin",
+    "listening_hours_per_free_user", "listening_hours_per_premium_user", "cpm_eur", "fill_rate", "impressions",
+    "support_response_hours", "trial_conversion", "cac_eur", "ltv_eur", "satisfaction_mean",
+    "loyalty_prospect", "loyalty_customer", "loyalty_client", "loyalty_supporter", "loyalty_advocate",
+)
+
+
+@dataclass
+class SimulationResult:
+    """One replicate's outputs: per-step KPIs by service and focal cohort retention."""
+
+    timeseries: pd.DataFrame
+    cohorts: pd.DataFrame
+
+
+def months_per_step(scenario: Scenario) -> float:
+    """Length of one step in months: multiply a per-month flow by this to get the step's amount."""
+    return 1.0 if scenario.time.step == "month" else 7.0 / (365.25 / 12)
+
+
+def simulate(scenario: Scenario, seed: np.random.SeedSequence, replicate: int = 0,
+             on_step: Callable[[], None] | None = None) -> SimulationResult:
+    """Run one replicate to the horizon. Pure: same scenario and seed, same result."""
+    model = MarketModel(scenario, seed)
+    while model.running:
+        model.step()
+        if on_step is not None:
+            on_step()
+    return SimulationResult(model.timeseries(replicate), model.cohorts(replicate))
+
+
+def replicate_seeds(seed: int, replicates: int) -> list[np.random.SeedSequence]:
+    """Independent seed streams, one per replicate: ``SeedSequence(seed).spawn(replicates)``."""
+    return np.random.SeedSequence(seed).spawn(replicates)
+
+
+def _run_one(args: tuple[Scenario, np.random.SeedSequence, int, object]) -> SimulationResult:
+    scenario, seed, r, queue = args
+    tick = (lambda: queue.put(1)) if queue is not None else None
+    return simulate(scenario, seed, r, tick)
+
+
+def run_replicates(scenario: Scenario, replicates: int, seed: int, workers: int | None = None,
+                   progress: Callable[[int], None] | None = None) -> list[SimulationResult]:
+    """Run R replicates (in worker processes when ``workers`` > 1), in replicate order.
+
+    ``progress(k)`` is called with the number of steps completed since the last call.
+    """
+    seeds = replicate_seeds(seed, replicates)
+    workers = max(1, min(workers or os.cpu_count() or 1, replicates))
+    if workers == 1:
+        tick = (lambda: progress(1)) if progress else None
+        return [simulate(scenario, s, r, tick) for r, s in enumerate(seeds)]
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn" if sys.platform == "darwin" else "fork")
+    with mp.Manager() as manager:
+        queue = manager.Queue() if progress else None
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_run_one, (scenario, s, r, queue)) for r, s in enumerate(seeds)]
+            while progress and not all(f.done() for f in futures):
+                _drain(queue, progress, wait=0.1)
+            results = [f.result() for f in futures]
+            if progress:
+                _drain(queue, progress, wait=0.0)
+    return results
+
+
+def _drain(queue, progress: Callable[[int], None], wait: float) -> None:
+    import queue as q
+
+    done = 0
+    try:
+        done += queue.get(timeout=wait) if wait else queue.get_nowait()
+        while True:
+            done += queue.get_nowait()
+    except q.Empty:
+        pass
+    if done:
+        progress(done)
+
+
+def ci95(values: np.ndarray) -> dict[str, float | None]:
+    """Mean and 95% t-interval across replicates (NaNs ignored); bounds None with one replicate."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"mean": None, "ci95_low": None, "ci95_high": None}
+    mean = float(v.mean())
+    if v.size < 2:
+        return {"mean": mean, "ci95_low": None, "ci95_high": None}
+    half = float(stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return {"mean": mean, "ci95_low": mean - half, "ci95_high": mean + half}
+
+
+def focal_kpis(timeseries: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """Per replicate: every summary KPI of the focal service at the last date, plus cumulative revenue.
+
+    Returns a DataFrame indexed by replicate, one column per KPI.
+    """
+    focal = timeseries[timeseries["focal"]]
+    last = focal[focal["date"] == focal["date"].max()].set_index("replicate")
+    out = last[list(SUMMARY_KPIS)].copy()
+    dt = months_per_step(scenario)
+    for col in ("revenue_total_eur", "revenue_subscription_eur", "revenue_ads_eur", "gross_profit_eur"):
+        out[f"cumulative_{col}"] = focal.groupby("replicate")[col].sum() * dt
+    return out
+
+
+def summarize(timeseries: pd.DataFrame, scenario: Scenario) -> dict:
+    """summary.json content: focal KPIs at the last date with 95% intervals across replicates."""
+    per_rep = focal_kpis(timeseries, scenario)
+    return {
+        "scenario": scenario.name,
+        "service": scenario.services.focal.name,
+        "date": str(pd.Timestamp(timeseries["date"].max()).date()),
+        "replicates": int(timeseries["replicate"].nunique()),
+        "kpis": {k: ci95(per_rep[k].to_numpy()) for k in per_rep.columns},
+    }
+
+
+def write_outputs(out_dir: Path, scenario: Scenario, results: list[SimulationResult], seed: int,
+                  wall_seconds: float, command: list[str], extra: Callable[[Path, pd.DataFrame, pd.DataFrame, dict], None] | None = None) -> dict:
+    """Write the output contract into a temporary folder, then rename it into place.
+
+    Files: scenario.yaml, manifest.json, timeseries.parquet, cohorts.parquet, summary.json,
+    and whatever ``extra(tmp_dir, timeseries, cohorts, summary)`` adds (the report).
+    An existing ``out_dir`` is replaced only once the new one is complete.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        ts = pd.concat([r.timeseries for r in results], ignore_index=True)
+        cohorts = pd.concat([r.cohorts for r in results], ignore_index=True)
+        summary = summarize(ts, scenario)
+        (tmp / "scenario.yaml").write_text(scenario_to_yaml(scenario))
+        ts.to_parquet(tmp / "timeseries.parquet", index=False)
+        cohorts.to_parquet(tmp / "cohorts.parquet", index=False)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
+        manifest = {
+            "package": "freemium-sim", "version": sim.__version__, "scenario": scenario.name, "seed": seed,
+            "replicates": len(results), "agents": scenario.market.agents, "weight": scenario.weight,
+            "wall_seconds": round(wall_seconds, 3), "command": command, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "python": sys.version.split()[0], "numpy": np.__version__,
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        if extra is not None:
+            extra(tmp, ts, cohorts, summary)
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            os.replace(out_dir, old)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
