@@ -129,9 +129,9 @@ class Segment(Strict):
     student: bool = P(False, "-", "Eligible for student plans")
     household_share: float = P(0.5, "fraction", "Share living with others who could share a duo/family plan", ge=0, le=1)
     wtp: Distribution = P({"dist": "lognormal", "median": 3.0, "sigma": 0.8}, "EUR/month", "Value of premium over free")
-    ad_sensitivity: Distribution = P({"dist": "lognormal", "median": 0.04, "sigma": 0.6}, "EUR/ad-minute", "Disutility of one minute of ads")
+    ad_sensitivity: Distribution = P({"dist": "lognormal", "median": 0.05, "sigma": 0.6}, "EUR/ad-minute", "Disutility of one minute of ads")
     outside_value: Distribution = P({"dist": "lognormal", "median": 6.0, "sigma": 0.6}, "EUR/month", "Value of the best non-streaming option")
-    base_hours: Distribution = P({"dist": "lognormal", "median": 20.0, "sigma": 0.6}, "hours/month", "Listening at neutral engagement")
+    base_hours: Distribution = P({"dist": "lognormal", "median": 11.0, "sigma": 0.6}, "hours/month", "Listening at neutral engagement")
     privacy_sensitive: float = P(0.3, "fraction", "Share unwilling to share listening data", ge=0, le=1)
     taste_concentration: float = P(0.5, "-", "Dirichlet concentration of taste over genres (small = narrow taste)", gt=0, le=100)
 
@@ -140,22 +140,22 @@ def _default_segments() -> list[dict[str, Any]]:
     # About 43% of users are under 24 (case material); students are their own segment.
     return [
         {"name": "teens", "share": 0.14, "age_band": "<18", "household_share": 0.9,
-         "wtp": {"dist": "lognormal", "median": 2.0, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 26.0, "sigma": 0.6},
+         "wtp": {"dist": "lognormal", "median": 2.0, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 14.0, "sigma": 0.6},
          "outside_value": {"dist": "lognormal", "median": 4.0, "sigma": 0.6}, "privacy_sensitive": 0.2},
         {"name": "students", "share": 0.16, "age_band": "18-24", "student": True, "household_share": 0.3,
-         "wtp": {"dist": "lognormal", "median": 2.5, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 28.0, "sigma": 0.6},
+         "wtp": {"dist": "lognormal", "median": 2.5, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 15.0, "sigma": 0.6},
          "outside_value": {"dist": "lognormal", "median": 4.5, "sigma": 0.6}, "privacy_sensitive": 0.25},
         {"name": "young_adults", "share": 0.13, "age_band": "18-24", "household_share": 0.4,
-         "wtp": {"dist": "lognormal", "median": 3.0, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 24.0, "sigma": 0.6},
+         "wtp": {"dist": "lognormal", "median": 3.0, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 13.0, "sigma": 0.6},
          "outside_value": {"dist": "lognormal", "median": 5.0, "sigma": 0.6}, "privacy_sensitive": 0.25},
         {"name": "adults", "share": 0.22, "age_band": "25-34", "household_share": 0.6,
-         "wtp": {"dist": "lognormal", "median": 3.5, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 20.0, "sigma": 0.6},
+         "wtp": {"dist": "lognormal", "median": 3.5, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 11.0, "sigma": 0.6},
          "outside_value": {"dist": "lognormal", "median": 6.0, "sigma": 0.6}, "privacy_sensitive": 0.3},
         {"name": "mid_life", "share": 0.22, "age_band": "35-54", "household_share": 0.75,
-         "wtp": {"dist": "lognormal", "median": 3.5, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 15.0, "sigma": 0.6},
+         "wtp": {"dist": "lognormal", "median": 3.5, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 8.0, "sigma": 0.6},
          "outside_value": {"dist": "lognormal", "median": 7.0, "sigma": 0.6}, "privacy_sensitive": 0.35},
         {"name": "seniors", "share": 0.13, "age_band": "55+", "household_share": 0.6,
-         "wtp": {"dist": "lognormal", "median": 3.0, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 12.0, "sigma": 0.6},
+         "wtp": {"dist": "lognormal", "median": 3.0, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 6.0, "sigma": 0.6},
          "outside_value": {"dist": "lognormal", "median": 8.0, "sigma": 0.6}, "privacy_sensitive": 0.4},
     ]
 
@@ -193,7 +193,7 @@ class ChoiceConfig(Strict):
     review_rate: float = P(0.08, "1/month", "Users and aware non-users reconsidering their option", ge=0, le=1)
     lapsed_review_rate: float = P(0.03, "1/month", "Lapsed listeners reconsidering", ge=0, le=1)
     price_change_review: float = P(0.6, "probability", "Users of a service that changed a price who reconsider that step", ge=0, le=1)
-    trial_salience: float = P(0.5, "fraction", "Share of the price a trial-eligible listener discounts when a trial is offered", ge=0, le=1)
+    trial_salience: float = P(0.15, "fraction", "Share of the price a trial-eligible listener discounts when a trial is offered", ge=0, le=1)
     involuntary_churn: float = P(0.005, "1/month", "Premium payments that fail (the subscriber lapses)", ge=0, le=1)
     switching_cost: SwitchingCost = SwitchingCost()
 
@@ -206,6 +206,7 @@ class ListeningConfig(Strict):
 
 
 PlanName = Literal["individual", "student", "duo", "family"]
+DEFAULT_HASSLE = {"individual": 0.0, "student": 0.5, "duo": 1.0, "family": 2.5}
 DEFAULT_SEATS = {"individual": 1, "student": 1, "duo": 2, "family": 6}
 DEFAULT_USERS_PER_ACCOUNT = {"individual": 1.0, "student": 1.0, "duo": 2.0, "family": 3.2}
 
@@ -214,6 +215,8 @@ class Plan(Strict):
     price: float = P(9.99, "EUR/month", "List price of the plan per account", ge=0, le=200)
     seats: int = P(1, "people", "Maximum people on one account (default: duo 2, family 6, else 1)", ge=1, le=12)
     users_per_account: float | None = P(None, "people", "Mean people on one account (default: 1, duo 2, family 3.2)", ge=1, le=12)
+    hassle: float | None = P(None, "EUR/month", "Effort of using the plan: student verification, organising a shared account "
+                             "(default: student 0.5, duo 1.0, family 2.5, else 0)", ge=0, le=100)
 
 
 class ServicePolicy(Strict):
@@ -256,6 +259,11 @@ class ServicePolicy(Strict):
             if upa > plan.seats:
                 raise ValueError(f"plans.{name}: users_per_account ({upa}) exceeds seats ({plan.seats})")
         return self
+
+    def hassle(self, plan: str) -> float:
+        """Non-price cost of a plan per user, EUR/month."""
+        h = self.plans[plan].hassle
+        return DEFAULT_HASSLE[plan] if h is None else h
 
     def users_per_account(self, plan: str) -> float:
         p = self.plans[plan]
@@ -331,7 +339,7 @@ class PersonalizationConfig(Strict):
 
 class ServiceQualityConfig(Strict):
     enabled: bool = P(True, "-", "Incidents, support queue, response times, RAK")
-    ticket_rate: float = P(0.02, "1/month", "Support tickets per user per month", ge=0, le=1)
+    ticket_rate: float = P(0.003, "1/month", "Support tickets per user per month", ge=0, le=1)
     tickets_per_staff: float = P(1500.0, "tickets/month", "Tickets one advisor resolves in a month", gt=0, le=1e6)
     base_response_hours: float = P(1.5, "hours", "Response time of an idle support team", gt=0, le=1000)
     wait_threshold_hours: float = P(24.0, "hours", "Waits above this hurt satisfaction", gt=0, le=10000)
@@ -586,7 +594,20 @@ def apply_overrides(scenario: Scenario, overrides: dict[str, Any], source: str =
                 node = node[key]
                 if not isinstance(node, (dict, list)):
                     raise ScenarioError(f"{source}: {path}: '{part}' is a value, not a section")
+    if any(path.startswith("time.") for path in overrides):
+        data["timeline"] = _events_within(data)
     return validate_scenario_data(data, source)
+
+
+def _events_within(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Timeline events before the end of a (shortened) horizon: an override of ``time``
+    that cuts the horizon drops the events after it rather than failing."""
+    time = data.get("time") or {}
+    try:
+        end = _month_index(_year_month(time.get("start", "2015-01"))) + int(time.get("months", 120))
+        return [ev for ev in data.get("timeline") or [] if _month_index(_year_month(ev["at"])) < end]
+    except (ValueError, TypeError, KeyError):
+        return data.get("timeline") or []  # let validation report the bad value
 
 
 def validate_scenario_data(data: dict[str, Any], source: str) -> Scenario:

@@ -95,6 +95,7 @@ class ServiceTable:
     salience: np.ndarray  # EUR/month, marketing pull on newcomers
     plan_price: np.ndarray  # EUR/month per account, NaN where not offered
     users_per_account: np.ndarray  # people per account
+    plan_hassle: np.ndarray  # EUR/month per user, non-price cost of the plan
     royalty_share: np.ndarray  # fraction
     wrapped: np.ndarray  # bool
 
@@ -103,6 +104,7 @@ class ServiceTable:
         pol = [s.policy for s in services]
         price = np.array([[s.price(p) for p in PLAN_NAMES] for s in services], dtype=np.float64)
         upa = np.array([[s.policy.users_per_account(p) if p in s.policy.plans else 1.0 for p in PLAN_NAMES] for s in services])
+        hassle = np.array([[s.policy.hassle(p) if p in s.policy.plans else 0.0 for p in PLAN_NAMES] for s in services])
         return cls(
             n=len(services), names=[p.name for p in pol], plan_names=PLAN_NAMES,
             free_tier=np.array([p.free_tier for p in pol]),
@@ -113,7 +115,7 @@ class ServiceTable:
             content_value=np.array([p.content_value for p in pol], dtype=np.float32),
             trial_months=np.array([p.trial_months for p in pol]),
             salience=salience.astype(np.float32),
-            plan_price=price, users_per_account=upa,
+            plan_price=price, users_per_account=upa, plan_hassle=hassle,
             royalty_share=np.array([p.royalty_share for p in pol]),
             wrapped=np.array([p.wrapped for p in pol]),
         )

@@ -3,7 +3,7 @@
 Utility of an option for listener i (EUR/month, MODEL.md):
 
     U = content_value_j * match_ij * hours_i / mean_hours
-      + [premium] (wtp_i + restriction_gap_j) - price per user (plan, region, trial)
+      + [premium] (wtp_i + restriction_gap_j) - price per user (plan, region, trial) - plan hassle
       - [free] ad_load_j * hours_i * ad_sensitivity_i
       - [privacy-sensitive sharer] privacy_cost * personalization_j
       + [newcomer to j] marketing salience_j
@@ -35,6 +35,7 @@ class Options:
     free: np.ndarray  # bool
     plan: np.ndarray  # int index into the service's plan names, -1 for free/nothing
     price: np.ndarray  # EUR/month per user at list region prices (price * multiplier / users per account)
+    hassle: np.ndarray  # EUR/month per user, non-price cost of the plan
     student_only: np.ndarray  # bool
     household_only: np.ndarray  # bool
 
@@ -55,9 +56,10 @@ class Options:
 def build_options(market) -> Options:
     """The option table from the services' current offers (``market`` is a ServiceTable)."""
     svc, prem, free, plan, price, student, household = [-1], [False], [False], [-1], [0.0], [False], [False]
+    hassle = [0.0]
     for j in range(market.n):
         if market.free_tier[j]:
-            svc.append(j); prem.append(False); free.append(True); plan.append(-1); price.append(0.0)
+            svc.append(j); prem.append(False); free.append(True); plan.append(-1); price.append(0.0); hassle.append(0.0)
             student.append(False); household.append(False)
         for k, name in enumerate(market.plan_names):
             p = market.plan_price[j, k]
@@ -65,9 +67,10 @@ def build_options(market) -> Options:
                 continue
             svc.append(j); prem.append(True); free.append(False); plan.append(k)
             price.append(p / market.users_per_account[j, k])
+            hassle.append(market.plan_hassle[j, k])
             student.append(name == "student"); household.append(name in ("duo", "family"))
     return Options(np.array(svc), np.array(prem), np.array(free), np.array(plan), np.array(price, dtype=np.float32),
-                   np.array(student), np.array(household))
+                   np.array(hassle, dtype=np.float32), np.array(student), np.array(household))
 
 
 def switching_cost(tenure: np.ndarray, depth_fraction: np.ndarray, cfg) -> np.ndarray:
@@ -98,7 +101,7 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
     premium = options.premium[opt]
     trial_ok = premium & (market.trial_months[js] > 0) & ((pop.trial_used[idx].astype(np.int64) >> js) & 1 == 0) & ~is_current_service
     price = options.price[opt] * pop.price_multiplier[idx] * np.where(trial_ok, 1.0 - choice_cfg.trial_salience, 1.0)
-    u = u + np.where(premium, pop.wtp[idx] + market.restriction_gap[js] - price, 0.0)
+    u = u + np.where(premium, pop.wtp[idx] + market.restriction_gap[js] - price - options.hassle[opt], 0.0)
     u = u - np.where(options.free[opt], market.ad_load[js] * pop.base_hours[idx] * pop.ad_sensitivity[idx], 0.0)
     if pers_cfg.enabled:
         u = u - np.where(sharing & pop.privacy_sensitive[idx], pers_cfg.privacy_cost * market.personalization[js], 0.0)
