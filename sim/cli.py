@@ -98,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = resolve_scenario(args.scenario, args.set, args.replicates, args.seed)
     out = Path(args.out) if args.out else Path("results") / scenario.name
     results, wall = run_with_progress(scenario, args.workers, args.quiet, f"{scenario.name}")
-    summary = write_outputs(out, scenario, results, scenario.seed, wall, ["freemium-sim", *sys.argv[1:]])
+    summary = write_outputs(out, scenario, results, scenario.seed, wall, ["freemium-sim", *args.argv])
     if not args.quiet:
         print_summary(summary, out)
     else:
@@ -174,7 +174,9 @@ def _subcommand_modules() -> list:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    args.argv = list(argv)
     try:
         return int(args.func(args) or 0)
     except ScenarioError as exc:

@@ -36,7 +36,8 @@ MARKET_KPIS = ("unaware", "aware", "lapsed")
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     num = np.asarray(num, dtype=float)
     den = np.asarray(den, dtype=float)
-    return np.divide(num, den, out=np.full(np.broadcast(num, den).shape, np.nan), where=den > 0)
+    # below a billionth of a person or euro the ratio is undefined, not astronomically large
+    return np.divide(num, den, out=np.full(np.broadcast(num, den).shape, np.nan), where=den > 1e-9)
 
 
 def _count(service: np.ndarray, mask: np.ndarray, n_services: int, weights: np.ndarray | None = None) -> np.ndarray:

@@ -357,17 +357,18 @@ class MarketModel(mesa.Model):
         free = (pop.state == State.USER) & (pop.tier == Tier.FREE)
         svc = pop.service[free].astype(np.int64)
         hrs = pop.hours[free]
-        free_hours = np.bincount(svc, weights=hrs, minlength=s)[:s] * self.weight
-        supply = ads.inventory(free_hours, tab.ad_load, cfg.impressions_per_ad_minute) * tab.free_tier
+        sim_hours = np.bincount(svc, weights=hrs, minlength=s)[:s].astype(float)  # simulated listeners' hours
+        supply = ads.inventory(sim_hours * self.weight, tab.ad_load, cfg.impressions_per_ad_minute) * tab.free_tier
         pers = self.scenario.mechanisms.personalization
         frac = depth_fraction(pop.data_depth[free], pers.tau_hours) * self._sharing()[free] if pers.enabled else np.zeros(hrs.size)
         n_free = np.bincount(svc, minlength=s)[:s]
         quality = tab.personalization * np.divide(np.bincount(svc, weights=frac, minlength=s)[:s], n_free,
                                                   out=np.zeros(s), where=n_free > 0)
         genre_hours = np.stack([np.bincount(svc, weights=hrs * pop.taste[free, g], minlength=s)[:s]
-                                for g in range(pop.taste.shape[1])], axis=1)
-        affinity_sg = pop.taste.shape[1] * np.divide(genre_hours, free_hours[:, None] / self.weight,
-                                                     out=np.ones_like(genre_hours), where=free_hours[:, None] > 0)
+                                for g in range(pop.taste.shape[1])], axis=1).astype(float)
+        # affinity: the audience's share of hours in each genre relative to an even split (1 = average)
+        affinity_sg = pop.taste.shape[1] * np.divide(genre_hours, sim_hours[:, None], out=np.ones_like(genre_hours),
+                                                     where=sim_hours[:, None] > 0)
         genres = np.array([a.genre for a in self.advertisers])
         values = ads.impression_values(cfg.value_cpm, cfg.targeting_lift, quality, affinity_sg[:, genres].T)
         years = (self.date - self.dates[0]).days / 365.25

@@ -331,7 +331,7 @@ class PersonalizationConfig(Strict):
     enabled: bool = P(True, "-", "Data depth and recommendation match (the flywheel)")
     lift: float = P(0.5, "-", "Match at full data depth and full personalisation is 1 + lift", ge=0, le=5)
     tau_hours: float = P(150.0, "hours", "Listening hours of data that give 63% of the full match", gt=0, le=1e5)
-    privacy_cost: float = P(2.0, "EUR/month", "Disutility of a privacy-sensitive sharer at full personalisation", ge=0, le=100)
+    privacy_cost: float = P(5.0, "EUR/month", "Disutility of a privacy-sensitive sharer at full personalisation", ge=0, le=100)
     opt_out_share: float = P(0.3, "fraction", "Privacy-sensitive listeners who actively opt out under opt_out", ge=0, le=1)
     genres: int = P(8, "genres", "Number of genres in tastes and advertiser targets", ge=1, le=64)
     cost_per_user: float = P(0.05, "EUR/user/month", "Recommendation cost per monthly user at full personalisation", ge=0, le=10)

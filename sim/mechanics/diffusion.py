@@ -48,7 +48,7 @@ def awareness_probability(p: float, q: float, exposure: np.ndarray, dt: float, f
         If true, ``exposure`` is the population share and the hazard is integrated along
         the Bass path; otherwise the hazard is held constant over the step.
     """
-    if fully_mixed:
+    if fully_mixed and np.size(exposure):
         share = float(np.clip(np.mean(exposure), 0.0, 1.0 - 1e-12))
         after = bass_advance(share, p, q, dt)
         return np.full(np.shape(exposure), (after - share) / (1.0 - share))

@@ -1,0 +1,32 @@
+# Two commands do everything on a fresh machine with python3 and make:
+#   make run    create .venv, install, run the baseline scenario, print where the report is
+#   make test   same bootstrap, then the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test bench params docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/freemium-sim run scenarios/baseline.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/step.py
+	$(BIN)/python benchmarks/sweep.py
+	$(BIN)/python benchmarks/dashboard.py
+
+docs: $(STAMP)
+	$(BIN)/python -m sim.docs
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,26 @@
+"""Test helpers: small scenarios that run in a second, and a CLI runner."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sim.scenario import Scenario, apply_overrides, validate_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def small_scenario(overrides: dict | None = None, **sections) -> Scenario:
+    """A market of a few thousand listeners over two years, plus ``overrides`` by key path."""
+    base = {"name": "small", "replicates": 2, "time": {"start": "2015-01", "months": 24},
+            "market": {"population": 2.0e8, "agents": 3000}}
+    base.update(sections)
+    scenario = validate_scenario(base, "test")
+    return apply_overrides(scenario, overrides) if overrides else scenario
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``freemium-sim ARGS`` in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=timeout)

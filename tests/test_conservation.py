@@ -1,0 +1,89 @@
+"""Conservation over generated valid scenarios: one state per listener, shares sum to 1, finite non-negative money."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.agents.listeners import State, Tier
+from sim.metrics import SERVICE_KPIS
+from sim.model import MarketModel
+from sim.scenario import validate_scenario
+
+NON_NEGATIVE = [k for k in SERVICE_KPIS if k not in ("gross_profit_eur", "gross_margin")]
+
+
+@st.composite
+def scenarios(draw):
+    n_comp = draw(st.integers(0, 2))
+    aware = draw(st.floats(0.0, 0.6))
+    free, prem = draw(st.floats(0, 1)) * aware / 3, draw(st.floats(0, 1)) * aware / 3
+    comp = draw(st.floats(0, 1)) * aware / 3 if n_comp else 0.0
+
+    def service(name: str) -> dict:
+        plans = {"individual": {"price": draw(st.floats(0.0, 30.0))}}
+        if draw(st.booleans()):
+            plans["family"] = {"price": draw(st.floats(0.0, 40.0)), "seats": 6}
+        if draw(st.booleans()):
+            plans["student"] = {"price": draw(st.floats(0.0, 10.0))}
+        return {"name": name, "free_tier": draw(st.booleans()), "ad_load": draw(st.floats(0.0, 10.0)),
+                "personalization": draw(st.floats(0.0, 1.0)), "data_policy": draw(st.sampled_from(["opt_in", "opt_out"])),
+                "content_value": draw(st.floats(0.0, 20.0)), "plans": plans, "trial_months": draw(st.integers(0, 3)),
+                "marketing_budget": draw(st.floats(0.0, 1e7)), "support_staff": draw(st.integers(0, 500)),
+                "rak_rate": draw(st.floats(0, 1)), "wrapped": draw(st.booleans()),
+                "strategy": draw(st.sampled_from(["static", "match_price", "defend_share"])),
+                "reaction_lag": draw(st.integers(0, 4))}
+
+    months = draw(st.integers(1, 14))
+    spec = {
+        "name": "generated",
+        "time": {"start": "2019-06", "months": months, "step": draw(st.sampled_from(["month", "week"]))},
+        "market": {"population": draw(st.floats(1e4, 1e9)), "agents": draw(st.integers(200, 1500))},
+        "network": {"kind": draw(st.sampled_from(["small_world", "fully_mixed"])), "mean_degree": draw(st.integers(0, 20))},
+        "diffusion": {"p": draw(st.floats(0, 0.2)), "q": draw(st.floats(0, 2))},
+        "choice": {"noise_scale": draw(st.floats(0.1, 10)), "review_rate": draw(st.floats(0, 1)),
+                   "involuntary_churn": draw(st.floats(0, 0.2))},
+        "services": {"focal": service("Focal"), "competitors": [service(f"C{k}") for k in range(n_comp)]},
+        "initial": {"aware": aware, "focal_free": free, "focal_premium": prem, "competitor": comp},
+        "mechanisms": {name: {"enabled": draw(st.booleans())}
+                       for name in ("ads", "personalization", "service_quality", "campaigns", "competition")},
+    }
+    if draw(st.booleans()):
+        spec["timeline"] = [{"at": "2019-06", "outage": {"days": draw(st.floats(0.1, 31)), "severity": draw(st.floats(0, 1))}}]
+    return validate_scenario(spec, "generated")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios(), seed=st.integers(0, 2**32 - 1))
+def test_conservation(scenario, seed):
+    model = MarketModel(scenario, seed=seed)
+    pop = model.population
+    while model.running:
+        model.step()
+        user = pop.state == State.USER
+        assert set(np.unique(pop.state)) <= {int(s) for s in State}
+        assert np.all((pop.service >= 0) == user) and np.all((pop.tier >= 0) == user)
+        assert np.all(pop.service < len(model.services))
+        assert np.all(np.isin(pop.tier[user], [Tier.FREE, Tier.TRIAL, Tier.PREMIUM]))
+    ts = model.timeseries()
+    w = scenario.weight
+    people = ts[["unaware", "aware", "lapsed"]].iloc[:: len(model.services)].sum(axis=1).to_numpy()
+    users = ts.groupby("step")["mau"].sum().to_numpy()
+    np.testing.assert_allclose(people + users, pop.n * w, rtol=1e-9)
+    for _, row in ts.groupby("step"):
+        if row["mau"].sum() > 0:
+            assert abs(row["market_share"].sum() - 1.0) < 1e-9
+        tiers = row["free_users"] + row["trial_users"] + row["premium_subscribers"]
+        np.testing.assert_allclose(tiers, row["mau"])
+        ladder = row[[c for c in ts.columns if c.startswith("loyalty_")]].sum(axis=1)
+        assert np.all(np.isnan(ladder) | (np.abs(ladder - 1.0) < 1e-9) | (ladder == 0))
+    for col in NON_NEGATIVE:
+        v = ts[col].to_numpy(dtype=float)
+        finite = v[~np.isnan(v)]
+        assert np.all(np.isfinite(finite)), col
+        assert np.all(finite >= -1e-9), col
+    assert np.all(np.isfinite(ts["gross_profit_eur"]))
+    for share in ("fill_rate", "churn_premium_monthly", "trial_conversion", "market_share", "satisfaction_mean"):
+        v = ts[share].dropna()
+        assert np.all((v >= -1e-12) & (v <= 1 + 1e-9)), share

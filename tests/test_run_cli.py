@@ -1,0 +1,98 @@
+"""`freemium-sim run` end to end: the output contract, atomic writes, reproducibility across workers."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+from sim.cli import main
+from sim.metrics import MARKET_KPIS, SERVICE_KPIS
+from tests.helpers import run_cli
+
+SMALL = """
+name: tiny
+replicates: 3
+time: {start: 2015-01, months: 8}
+market: {population: 1.0e8, agents: 2500}
+services:
+  focal: {name: Spotify, plans: {individual: {price: 9.99}, family: {price: 14.99}}}
+  competitors: [{name: Apple Music, free_tier: false, plans: {individual: {price: 9.99}}}]
+initial: {aware: 0.3, focal_free: 0.05, focal_premium: 0.02, competitor: 0.02}
+timeline: [{at: 2015-05, set: {services.focal.plans.individual.price: 10.99}}]
+"""
+CONTRACT_COLUMNS = ["replicate", "date", "service", "focal", "mau", "premium_subscribers", "free_users", "trial_users",
+                    "revenue_subscription_eur", "revenue_ads_eur", "ad_revenue_share", "churn_premium_monthly",
+                    "arpu_premium_eur", "market_share", "unaware", "aware", "lapsed"]
+
+
+@pytest.fixture
+def tiny(write_yaml):
+    return write_yaml(SMALL, "tiny.yaml")
+
+
+def test_run_writes_the_output_contract(tiny, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", str(tiny), "--out", str(out), "--workers", "1"]) == 0
+    assert "Results in" in capsys.readouterr().out
+    for name in ("scenario.yaml", "manifest.json", "timeseries.parquet", "summary.json", "cohorts.parquet"):
+        assert (out / name).is_file(), name
+    resolved = yaml.safe_load((out / "scenario.yaml").read_text())
+    assert resolved["mechanisms"]["ads"]["reserve_cpm"] == 4.0  # defaults are filled in
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 42 and manifest["replicates"] == 3 and manifest["version"]
+    assert manifest["command"][:2] == ["freemium-sim", "run"] and manifest["wall_seconds"] > 0
+    ts = pd.read_parquet(out / "timeseries.parquet")
+    assert set(CONTRACT_COLUMNS) <= set(ts.columns)
+    assert set(SERVICE_KPIS) | set(MARKET_KPIS) <= set(ts.columns)
+    assert len(ts) == 3 * 8 * 2  # replicates x dates x services
+    assert ts["service"].unique().tolist() == ["Spotify", "Apple Music"]
+    assert ts.loc[ts["focal"], "service"].eq("Spotify").all()
+    # real units: people, not simulated listeners
+    assert ts["mau"].max() > 1e6
+    summary = json.loads((out / "summary.json").read_text())
+    for kpi in ("mau", "premium_subscribers", "free_users", "trial_users", "revenue_subscription_eur", "revenue_ads_eur",
+                "ad_revenue_share", "churn_premium_monthly", "arpu_premium_eur", "market_share"):
+        v = summary["kpis"][kpi]
+        assert v["ci95_low"] <= v["mean"] <= v["ci95_high"], kpi
+    last = ts[ts["focal"] & (ts["date"] == ts["date"].max())]
+    assert summary["kpis"]["mau"]["mean"] == pytest.approx(last["mau"].mean())
+    # the price rise in the timeline shows up in the recorded price
+    focal = ts[ts["focal"] & (ts["replicate"] == 0)].set_index("date")
+    assert focal.loc["2015-04-01", "price_individual_eur"] == pytest.approx(9.99)
+    assert focal.loc["2015-05-01", "price_individual_eur"] == pytest.approx(10.99)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary folder left behind"
+
+
+def test_rerun_replaces_previous_results(tiny, tmp_path):
+    out = tmp_path / "res"
+    assert main(["run", str(tiny), "--out", str(out), "--quiet", "--replicates", "1"]) == 0
+    (out / "stale.txt").write_text("old")
+    assert main(["run", str(tiny), "--out", str(out), "--quiet", "--replicates", "2"]) == 0
+    assert not (out / "stale.txt").exists()
+    assert json.loads((out / "manifest.json").read_text())["replicates"] == 2
+
+
+def test_same_seed_identical_bytes_with_one_and_two_workers(tiny, tmp_path):
+    a, b = tmp_path / "w1", tmp_path / "w2"
+    assert run_cli("run", str(tiny), "--workers", "1", "--out", str(a), "--quiet").returncode == 0
+    assert run_cli("run", str(tiny), "--workers", "2", "--out", str(b), "--quiet").returncode == 0
+    assert (a / "timeseries.parquet").read_bytes() == (b / "timeseries.parquet").read_bytes()
+    assert (a / "cohorts.parquet").read_bytes() == (b / "cohorts.parquet").read_bytes()
+
+
+def test_different_seed_differs(tiny, tmp_path):
+    a, b = tmp_path / "s1", tmp_path / "s2"
+    assert main(["run", str(tiny), "--out", str(a), "--quiet", "--seed", "1", "--replicates", "1"]) == 0
+    assert main(["run", str(tiny), "--out", str(b), "--quiet", "--seed", "2", "--replicates", "1"]) == 0
+    assert not pd.read_parquet(a / "timeseries.parquet").equals(pd.read_parquet(b / "timeseries.parquet"))
+
+
+def test_params_lists_every_parameter_with_units(capsys):
+    assert main(["params", "--markdown"]) == 0
+    out = capsys.readouterr().out
+    for path in ("diffusion.p", "services.focal.ad_load", "mechanisms.ads.reserve_cpm", "choice.switching_cost.base"):
+        assert f"`{path}`" in out
+    assert "1/month" in out and "EUR/month" in out
