@@ -209,10 +209,11 @@ class MarketModel(mesa.Model):
 
     def services_act(self) -> None:
         """2. Competitors react to last steps' prices and shares; detect price changes."""
-        lag = int(round(self.services[0].policy.reaction_lag / self.dt))
         cfg = self.scenario.mechanisms.competition
+        focal = self.services[0]
+        self._focal_prices.append(focal.price(focal.headline_plan))
         for k, svc in enumerate(self.services):
-            svc.react(self._focal_prices, self._shares[k], int(round(svc.policy.reaction_lag / self.dt)) if k else lag, cfg)
+            svc.react(self._focal_prices, self._shares[k], int(round(svc.policy.reaction_lag / self.dt)), cfg)
         self.table = self._table()
         self.options = build_options(self.table)
         prices = self.table.plan_price
@@ -221,7 +222,6 @@ class MarketModel(mesa.Model):
         else:
             self.price_changed = ~np.all(np.isclose(prices, self._last_prices, equal_nan=True), axis=1)
         self._last_prices = prices.copy()
-        self._focal_prices.append(self.services[0].price(self.services[0].headline_plan))
 
     def run_campaigns(self) -> None:
         """December: Wrapped services' users share and gain goodwill."""

@@ -60,8 +60,9 @@ class Service(mesa.Agent):
     def react(self, focal_prices: list[float], shares: list[float], steps_lag: int, cfg) -> None:
         """Apply the pricing strategy to last steps' market (competitors only).
 
-        ``focal_prices`` and ``shares`` are histories, one entry per past step, of the focal
-        service's headline price (EUR/month) and this service's market share.
+        ``focal_prices`` is the focal service's headline price (EUR/month) at every step up to
+        this one; ``shares`` this service's market share at every past step. A competitor
+        sees the market ``steps_lag`` steps late.
         """
         if self.focal or self.policy.strategy == "static" or not cfg.enabled or not focal_prices:
             return

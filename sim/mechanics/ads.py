@@ -75,9 +75,10 @@ def clear(demand: np.ndarray, values: np.ndarray, supply: np.ndarray, reserve_cp
         v = values[order, j]
         money = np.cumsum(demand[order, j])  # EUR of the k highest-value buyers
         price, buyers = reserve_cpm, order.size
-        if 1000.0 * money[-1] / reserve_cpm > supply[j]:
+        if 1000.0 * money[-1] > supply[j] * reserve_cpm:  # at the reserve they want more than is on offer
             for k in range(order.size):  # the k+1 highest-value buyers are active
-                c = 1000.0 * money[k] / supply[j]
+                with np.errstate(over="ignore"):  # a vanishing inventory prices at infinity: rationed below
+                    c = 1000.0 * money[k] / supply[j]
                 lower = v[k + 1] if k + 1 < order.size else reserve_cpm
                 if c >= v[k]:  # they want more than the inventory even at their value: ration
                     price, buyers = v[k], k + 1
@@ -88,7 +89,7 @@ def clear(demand: np.ndarray, values: np.ndarray, supply: np.ndarray, reserve_cp
         active = order[:buyers]
         budget = money[buyers - 1]
         cpm[j] = price
-        sold[j] = min(supply[j], 1000.0 * budget / price)
+        sold[j] = supply[j] if budget * 1000.0 >= supply[j] * price else 1000.0 * budget / price
         spend[active, j] = demand[active, j] * (sold[j] * price / 1000.0) / budget
     return cpm, sold, spend
 

@@ -1,0 +1,123 @@
+"""Unit tests of the mechanism functions: ad clearing, logit choice, network, clock, queue, listeners."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from sim.agents.listeners import ListenerPopulation, State
+from sim.agents.network import small_world
+from sim.clock import Clock
+from sim.mechanics import ads, service_quality
+from sim.mechanics.choice import choice_probabilities, logit_choice
+from tests.helpers import small_scenario
+
+money = st.floats(0.0, 1e7, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(m=st.integers(1, 6), s=st.integers(1, 3), data=st.data())
+def test_clearing_never_exceeds_budget_or_inventory(m, s, data):
+    demand = data.draw(hnp.arrays(float, (m, s), elements=money))
+    values = data.draw(hnp.arrays(float, (m, s), elements=st.floats(0.0, 60.0)))
+    supply = data.draw(hnp.arrays(float, s, elements=st.floats(0.0, 1e10)))
+    reserve = data.draw(st.floats(0.0, 20.0))
+    cpm, sold, spend = ads.clear(demand, values, supply, reserve)
+    assert np.all(spend <= demand * (1 + 1e-9) + 1e-9)  # budget never exceeded
+    assert np.all(sold <= supply * (1 + 1e-9))  # never sell more than the inventory
+    fill = np.divide(sold, supply, out=np.zeros(s), where=supply > 0)
+    assert np.all((fill >= 0) & (fill <= 1 + 1e-9))
+    revenue = spend.sum(axis=0)
+    on_offer = supply > 0
+    np.testing.assert_allclose(revenue[on_offer], (sold * cpm / 1000.0)[on_offer], rtol=1e-9, atol=1e-6)
+    assert np.all(revenue[~on_offer] == 0)  # unsold or absent inventory earns nothing
+    assert np.all(cpm[on_offer] >= reserve - 1e-9)
+    # nobody pays more than their value
+    assert np.all((spend <= 1e-9) | (values >= np.nan_to_num(cpm)[None, :] - 1e-9))
+
+
+def test_no_revenue_without_demand():
+    cpm, sold, spend = ads.clear(np.zeros((3, 2)), np.full((3, 2), 10.0), np.array([1e6, 1e6]), 4.0)
+    assert sold.sum() == 0 and spend.sum() == 0
+
+
+def test_excess_demand_raises_price_to_fill_inventory():
+    demand = np.array([[1000.0], [1000.0]])
+    values = np.array([[50.0], [50.0]])
+    cpm, sold, spend = ads.clear(demand, values, np.array([100_000.0]), 4.0)
+    assert sold[0] == pytest.approx(100_000.0)  # fill rate 1
+    assert cpm[0] == pytest.approx(20.0)  # 2000 EUR for 100k impressions
+    assert spend.sum() == pytest.approx(2000.0)
+
+
+def test_low_value_buyers_drop_out():
+    demand = np.array([[1000.0], [5000.0]])
+    values = np.array([[30.0], [6.0]])
+    cpm, sold, spend = ads.clear(demand, values, np.array([100_000.0]), 4.0)
+    assert spend[1, 0] == 0 and cpm[0] > 6.0
+
+
+def test_budgets_move_toward_better_returns():
+    alloc = np.array([[0.5, 0.5]])
+    new = ads.reallocate(alloc, np.array([[3.0, 1.0]]), np.array([True, True]), inertia=0.5, responsiveness=2.0)
+    assert new[0, 0] > 0.5 and new.sum() == pytest.approx(1.0)
+    same = ads.reallocate(alloc, np.array([[3.0, 1.0]]), np.array([True, True]), inertia=1.0, responsiveness=2.0)
+    np.testing.assert_allclose(same, alloc)
+
+
+def test_logit_choice_frequencies_match_probabilities():
+    rng = np.random.default_rng(0)
+    u = np.tile(np.array([[0.0, 1.0, 2.0, -1e9]], dtype=np.float32), (200_000, 1))
+    chosen = logit_choice(u, 1.5, rng.random(200_000, dtype=np.float32))
+    freq = np.bincount(chosen, minlength=4) / chosen.size
+    p = choice_probabilities(u[:1], 1.5)[0]
+    assert freq[3] == 0
+    assert np.all(np.abs(freq - p) < 4 * np.sqrt(p * (1 - p) / chosen.size) + 1e-12)
+
+
+def test_small_world_is_symmetric_without_self_ties_and_homophilous():
+    rng = np.random.default_rng(1)
+    segment = rng.integers(0, 4, 20_000).astype(np.int16)
+    adj = small_world(segment, 12, 0.3, 0.9, rng)
+    assert (adj != adj.T).nnz == 0
+    assert adj.diagonal().sum() == 0
+    degree = np.diff(adj.indptr)
+    assert abs(degree.mean() - 12) < 0.5
+    rows = np.repeat(np.arange(segment.size), degree)
+    within = np.mean(segment[rows] == segment[adj.indices])
+    assert within > 0.9  # random mixing would give 0.25
+
+
+def test_clock_converts_rates_exactly():
+    week = Clock("2015-01", 12, "week")
+    p = week.probability(0.1)
+    assert 1 - (1 - p) ** (1 / week.months_per_step) == pytest.approx(0.1)
+    assert week.monthly_rate(p) == pytest.approx(0.1)
+    assert week.n_steps == 52 and week.dates[0].year == 2015
+    month = Clock("2015-11", 3, "month")
+    assert [d.month for d in month.dates] == [11, 12, 1] and month.step_of_month("2016-01") == 2
+
+
+def test_more_staff_shorter_response():
+    slow, _ = service_quality.response_hours(10_000, 0, 11_000, 1.5)
+    fast, _ = service_quality.response_hours(10_000, 0, 50_000, 1.5)
+    jammed, left = service_quality.response_hours(10_000, 0, 5_000, 1.5)
+    assert fast < slow < jammed and left == 5_000
+
+
+def test_population_views_are_read_only_and_selectable():
+    scenario = small_scenario({"market.agents": 500})
+    pop = ListenerPopulation(scenario, np.random.default_rng(3))
+    view = pop[7]
+    assert view.segment_name in pop.segment_names and view.state == "UNAWARE"
+    with pytest.raises(TypeError):
+        view.attributes["wtp"] = 1.0
+    students = pop.select(segment="students")
+    assert np.all(pop.segment[students] == pop.segment_names.index("students"))
+    assert len(pop.select(state=State.UNAWARE)) == 500
+    counts = np.bincount(pop.segment, minlength=len(pop.segment_names))
+    expected = np.array([s.share for s in scenario.segments]) * 500
+    assert np.all(np.abs(counts - expected) <= 1)  # exact allocation of segment shares
