@@ -93,16 +93,23 @@ def print_summary(summary: dict, where: Path) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sim.report import write_report
     from sim.runner import write_outputs
+    from sim.scenario import differences_from_defaults
 
     scenario = resolve_scenario(args.scenario, args.set, args.replicates, args.seed)
     out = Path(args.out) if args.out else Path("results") / scenario.name
     results, wall = run_with_progress(scenario, args.workers, args.quiet, f"{scenario.name}")
-    summary = write_outputs(out, scenario, results, scenario.seed, wall, ["freemium-sim", *args.argv])
-    if not args.quiet:
-        print_summary(summary, out)
+
+    def report(tmp: Path, timeseries, cohorts, summary) -> None:
+        write_report(tmp, timeseries, cohorts, summary, differences_from_defaults(scenario))
+
+    summary = write_outputs(out, scenario, results, scenario.seed, wall, ["freemium-sim", *args.argv], extra=report)
+    if args.quiet:
+        print(out / "report.html")
     else:
-        print(out)
+        print_summary(summary, out)
+        Console().print(f"Report: [bold]{out / 'report.html'}[/bold]")
     return 0
 
 

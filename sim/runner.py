@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 import sim
+from sim.atomic import replaced_atomically
 from sim.model import MarketModel
 from sim.scenario import Scenario, scenario_to_yaml
 
@@ -88,7 +87,7 @@ def run_replicates(scenario: Scenario, replicates: int, seed: int, workers: int 
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn" if sys.platform == "darwin" else "fork")
-    with mp.Manager() as manager:
+    with ctx.Manager() as manager:
         queue = manager.Queue() if progress else None
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = [pool.submit(_run_one, (scenario, s, r, queue)) for r, s in enumerate(seeds)]
@@ -161,13 +160,10 @@ def write_outputs(out_dir: Path, scenario: Scenario, results: list[SimulationRes
     and whatever ``extra(tmp_dir, timeseries, cohorts, summary)`` adds (the report).
     An existing ``out_dir`` is replaced only once the new one is complete.
     """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        ts = pd.concat([r.timeseries for r in results], ignore_index=True)
-        cohorts = pd.concat([r.cohorts for r in results], ignore_index=True)
-        summary = summarize(ts, scenario)
+    ts = pd.concat([r.timeseries for r in results], ignore_index=True)
+    cohorts = pd.concat([r.cohorts for r in results], ignore_index=True)
+    summary = summarize(ts, scenario)
+    with replaced_atomically(Path(out_dir)) as tmp:
         (tmp / "scenario.yaml").write_text(scenario_to_yaml(scenario))
         ts.to_parquet(tmp / "timeseries.parquet", index=False)
         cohorts.to_parquet(tmp / "cohorts.parquet", index=False)
@@ -181,14 +177,4 @@ def write_outputs(out_dir: Path, scenario: Scenario, results: list[SimulationRes
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
         if extra is not None:
             extra(tmp, ts, cohorts, summary)
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return summary

@@ -30,6 +30,7 @@ __all__ = [
     "parse_set_options",
     "parameter_table",
     "differences_from_defaults",
+    "parameter_differences",
     "read_yaml",
     "scenario_to_yaml",
 ]
@@ -192,7 +193,7 @@ class ChoiceConfig(Strict):
     noise_scale: float = P(1.5, "EUR/month", "Logit scale of unobserved utility", gt=0, le=100)
     review_rate: float = P(0.08, "1/month", "Users and aware non-users reconsidering their option", ge=0, le=1)
     lapsed_review_rate: float = P(0.03, "1/month", "Lapsed listeners reconsidering", ge=0, le=1)
-    price_change_review: float = P(0.6, "probability", "Users of a service that changed a price who reconsider that step", ge=0, le=1)
+    price_change_review: float = P(0.25, "probability", "Users of a service that changed a price who reconsider that step", ge=0, le=1)
     trial_salience: float = P(0.15, "fraction", "Share of the price a trial-eligible listener discounts when a trial is offered", ge=0, le=1)
     involuntary_churn: float = P(0.005, "1/month", "Premium payments that fail (the subscriber lapses)", ge=0, le=1)
     switching_cost: SwitchingCost = SwitchingCost()
@@ -699,16 +700,28 @@ def parameter_table(scenario: Scenario | None = None) -> list[ParamInfo]:
     return _walk(Scenario, scenario, "")
 
 
-def differences_from_defaults(scenario: Scenario) -> list[dict[str, Any]]:
-    """Parameters whose value differs from the default scenario: what this scenario assumed."""
-    defaults = {p.path: p for p in parameter_table()}
+def parameter_differences(a: Scenario, b: Scenario) -> list[dict[str, Any]]:
+    """Parameters whose value differs between A and B: ``{"path", "a", "b", "unit", "description"}``.
+
+    A path only one side has (a plan, a competitor) shows None on the other side.
+    """
+    rows_a = {p.path: p for p in parameter_table(a)}
+    rows_b = {p.path: p for p in parameter_table(b)}
     out = []
-    for p in parameter_table(scenario):
-        d = defaults.get(p.path)
-        if d is None or d.default != p.default:
-            out.append({"path": p.path, "value": p.default, "default": None if d is None else d.default,
-                        "unit": p.unit, "description": p.description})
+    for path in [*rows_a, *(p for p in rows_b if p not in rows_a)]:
+        pa, pb = rows_a.get(path), rows_b.get(path)
+        va, vb = (None if p is None else p.default for p in (pa, pb))
+        if va != vb and path not in ("name", "description"):
+            ref = pa or pb
+            out.append({"path": path, "a": va, "b": vb, "unit": ref.unit, "description": ref.description})
     return out
+
+
+def differences_from_defaults(scenario: Scenario) -> list[dict[str, Any]]:
+    """What a scenario assumed: ``{"path", "value", "default", "unit", "description"}`` for every
+    parameter that differs from the default scenario."""
+    return [{"path": d["path"], "value": d["b"], "default": d["a"], "unit": d["unit"], "description": d["description"]}
+            for d in parameter_differences(Scenario(), scenario)]
 
 
 def scenario_to_yaml(scenario: Scenario) -> str:
