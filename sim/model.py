@@ -364,8 +364,8 @@ class MarketModel(mesa.Model):
         n_free = np.bincount(svc, minlength=s)[:s]
         quality = tab.personalization * np.divide(np.bincount(svc, weights=frac, minlength=s)[:s], n_free,
                                                   out=np.zeros(s), where=n_free > 0)
-        genre_hours = np.stack([np.bincount(svc, weights=hrs * pop.taste[free, g], minlength=s)[:s]
-                                for g in range(pop.taste.shape[1])], axis=1).astype(float)
+        taste_hours = hrs[:, None] * pop.taste[free]  # (n_free, genres)
+        genre_hours = np.stack([taste_hours[svc == j].sum(axis=0) for j in range(s)]).astype(float)
         # affinity: the audience's share of hours in each genre relative to an even split (1 = average)
         affinity_sg = pop.taste.shape[1] * np.divide(genre_hours, sim_hours[:, None], out=np.ones_like(genre_hours),
                                                      where=sim_hours[:, None] > 0)

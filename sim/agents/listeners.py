@@ -137,7 +137,7 @@ class ListenerPopulation:
         net = scenario.network
         self.fully_mixed = net.kind == "fully_mixed"
         if self.fully_mixed:
-            self.friends = sp.csr_matrix((n, n), dtype=np.int8)
+            self.friends = sp.csr_matrix((n, n), dtype=np.float32)
         else:
             self.friends = small_world(self.segment, net.mean_degree, net.rewire, net.homophily, rng)
         self.degree = np.diff(self.friends.indptr).astype(np.float32)

@@ -27,12 +27,13 @@ def small_world(segment: np.ndarray, mean_degree: int, rewire: float, homophily:
 
     Returns
     -------
-    csr_matrix of shape (n, n), dtype int8, symmetric, no self-ties.
+    csr_matrix of shape (n, n), dtype float32 (ones), symmetric, no self-ties. Stored as
+    float32 so that a product with a float32 vector needs no conversion of the matrix.
     """
     n = segment.shape[0]
     k = max(int(mean_degree) // 2, 0)
     if n < 2 or k == 0:
-        return sp.csr_matrix((n, n), dtype=np.int8)
+        return sp.csr_matrix((n, n), dtype=np.float32)
     k = min(k, n - 1)
     # ring order: by segment, random within segment
     order = np.lexsort((rng.random(n), segment))
@@ -58,7 +59,7 @@ def small_world(segment: np.ndarray, mean_degree: int, rewire: float, homophily:
     src, dst = src[keep], dst[keep]
     rows = np.concatenate([src, dst]).astype(np.int32)
     cols = np.concatenate([dst, src]).astype(np.int32)
-    adj = sp.csr_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(n, n))
+    adj = sp.csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, cols)), shape=(n, n))
     adj.data[:] = 1  # a tie drawn twice is still one tie
     return adj
 

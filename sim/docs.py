@@ -1,0 +1,53 @@
+"""Generate the parameter tables of docs/odd.md from the scenario schema (``make docs``).
+
+The tables sit between two markers in docs/odd.md; everything else in the file is
+written by hand. A test checks that the committed file matches the schema.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from sim.scenario import parameter_table
+
+BEGIN = "<!-- BEGIN PARAMETERS: generated from sim/scenario.py by `make docs`; do not edit by hand -->"
+END = "<!-- END PARAMETERS -->"
+ODD = Path(__file__).resolve().parents[1] / "docs" / "odd.md"
+
+
+def _cell(value) -> str:
+    text = str(value)
+    return (text if len(text) <= 60 else text[:57] + "...").replace("|", "\\|")
+
+
+def parameter_markdown() -> str:
+    """Every parameter as Markdown tables, one per top-level section."""
+    out: list[str] = []
+    section = None
+    for p in parameter_table():
+        parts = p.path.split(".")
+        top = "scenario" if len(parts) == 1 else ".".join(parts[:2] if parts[0] in ("services", "mechanisms") else parts[:1])
+        if top != section:
+            section = top
+            out += ["", f"#### {section}", "", "| parameter | default | unit | range | description |", "|---|---|---|---|---|"]
+        rng = "" if p.low is None and p.high is None else f"{'' if p.low is None else f'{p.low:g}'} .. {'' if p.high is None else f'{p.high:g}'}"
+        out.append(f"| `{p.path}` | {_cell(p.default)} | {p.unit} | {rng} | {p.description} |")
+    return "\n".join(out).strip() + "\n"
+
+
+def render(text: str) -> str:
+    """``text`` with the generated block between the markers replaced by the current tables."""
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{BEGIN}\n{parameter_markdown()}{END}{tail}"
+
+
+def main() -> int:
+    ODD.write_text(render(ODD.read_text()))
+    print(f"updated {ODD}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
