@@ -27,7 +27,7 @@ def parameter_markdown() -> str:
     section = None
     for p in parameter_table():
         parts = p.path.split(".")
-        top = "scenario" if len(parts) == 1 else ".".join(parts[:2] if parts[0] in ("services", "mechanisms") else parts[:1])
+        top = ("scenario" if p.path != "timeline" else "timeline") if len(parts) == 1 else ".".join(parts[:2] if parts[0] in ("services", "mechanisms") else parts[:1])
         if top != section:
             section = top
             out += ["", f"#### {section}", "", "| parameter | default | unit | range | description |", "|---|---|---|---|---|"]
