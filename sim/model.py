@@ -234,7 +234,7 @@ class MarketModel(mesa.Model):
         wrapped_user = user & self.table.wrapped[np.maximum(pop.service, 0)]
         self.sharing_now = campaigns.wrapped_sharers(wrapped_user, self.clock.probability(cfg.wrapped.share_rate), draw)
         pop.shared_until[self.sharing_now] = self.t + int(round(12 / self.dt))
-        pop.goodwill[wrapped_user] += cfg.wrapped.goodwill
+        pop.goodwill[wrapped_user] += cfg.wrapped.goodwill * self.dt  # spread over December's steps
 
     def diffuse(self) -> np.ndarray:
         """3. Unaware listeners become aware (Bass: innovation + word of mouth)."""
@@ -380,7 +380,7 @@ class MarketModel(mesa.Model):
         returns = np.concatenate([np.divide(values, cpm[None, :], out=np.zeros_like(values), where=np.isfinite(cpm)[None, :] & (cpm[None, :] > 0)),
                                   np.full((len(self.advertisers), 1), cfg.outside_cpm_value)], axis=1)
         available = np.concatenate([supply > 0, [True]])
-        new_alloc = ads.reallocate(alloc, returns, available, cfg.inertia, cfg.responsiveness)
+        new_alloc = ads.reallocate(alloc, returns, available, cfg.inertia ** self.dt, cfg.responsiveness)
         for a, row, paid in zip(self.advertisers, new_alloc, spend):
             a.allocation = row
             a.spend = paid
