@@ -23,7 +23,7 @@ from sim.mechanics import ads, campaigns, diffusion, listening, loyalty, service
 from sim.mechanics.choice import Options, build_options, logit_choice, utility
 from sim.mechanics.personalization import depth_fraction, grow_depth, match, shares_data, targeting_quality
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS, market_counts, service_kpis
-from sim.scenario import Scenario, apply_overrides
+from sim.scenario import Scenario, ScenarioError, apply_overrides
 
 STREAMS = ("init", "diffusion", "review", "trigger", "choice", "payment", "ticket", "wait", "rak", "wrapped", "outage", "wait_review")
 
@@ -154,7 +154,8 @@ class MarketModel(mesa.Model):
         """Whether each listener shares data with their current service (False for non-users)."""
         pop, cfg = self.population, self.scenario.mechanisms.personalization
         svc = np.maximum(pop.service, 0)
-        ok = shares_data(pop.privacy_sensitive, pop.opt_out_draw, self.table.opt_in[svc], cfg.opt_out_share)
+        ok = shares_data(pop.privacy_sensitive, pop.consent_draw, self.table.opt_in[svc],
+                         cfg.opt_out_share, cfg.opt_in_share)
         return ok & (pop.state == State.USER) & cfg.enabled
 
     def _current_option(self, idx: np.ndarray) -> np.ndarray:
@@ -198,14 +199,26 @@ class MarketModel(mesa.Model):
             svc.outage_severity_days = 0.0
         for ev in self._events.get(self.t, []):
             if ev.set:
-                self.scenario = apply_overrides(self.scenario, ev.set, source=f"timeline {ev.at}")
-                for svc, pol in zip(self.services, self.scenario.services.all()):
-                    svc.policy = pol
+                self.set_policy(ev.set, source=f"timeline {ev.at}")
             if ev.outage:
                 name = self.services[0].name if ev.outage.service == "focal" else ev.outage.service
                 for svc in self.services:
                     if svc.name == name:
                         svc.outage_severity_days += ev.outage.severity * ev.outage.days
+
+    def set_policy(self, changes: dict, source: str = "set_policy") -> None:
+        """Change scenario values by key path from the next step on, as a timeline event does.
+
+        Used by the timeline and by the dashboard's live controls. Price changes are seen by
+        listeners (a review trigger) when the next step detects them; services cannot be
+        added or removed.
+        """
+        changed = apply_overrides(self.scenario, changes, source=source, check_timeline=False)
+        if [s.name for s in changed.services.all()] != [s.name for s in self.services]:
+            raise ScenarioError(f"{source}: services cannot be added, removed or renamed during a run")
+        self.scenario = changed
+        for svc, pol in zip(self.services, self.scenario.services.all()):
+            svc.policy = pol
 
     def services_act(self) -> None:
         """2. Competitors react to last steps' prices and shares; detect price changes."""
@@ -271,7 +284,10 @@ class MarketModel(mesa.Model):
         review_p = np.where(lapsed, self.clock.probability(c.lapsed_review_rate), self.clock.probability(c.review_rate))
         trial_ended = (pop.tier == Tier.TRIAL) & (pop.trial_end <= self.t) & (pop.state == State.USER)
         price_hit = (pop.state == State.USER) & self.price_changed[np.maximum(pop.service, 0)] & (u_trigger < c.price_change_review)
-        deciders = newly_aware | (u_review < review_p) | self.triggered | trial_ended | price_hit
+        users = np.flatnonzero(pop.state == State.USER)
+        stranded = np.zeros(pop.n, bool)  # their free tier or plan was withdrawn: they must choose again now
+        stranded[users[self._current_option(users) < 0]] = True
+        deciders = newly_aware | (u_review < review_p) | self.triggered | trial_ended | price_hit | stranded
         deciders &= (pop.state != State.UNAWARE) & ~failed
         self.triggered[:] = False
         idx = np.flatnonzero(deciders)
@@ -407,7 +423,8 @@ class MarketModel(mesa.Model):
         mean_wait = np.zeros(s)
         for j, x in enumerate(self.services):
             capacity = x.policy.support_staff * cfg.tickets_per_staff * self.dt
-            mean_wait[j], x.backlog = service_quality.response_hours(arrivals[j], x.backlog, capacity, cfg.base_response_hours)
+            mean_wait[j], left = service_quality.response_hours(arrivals[j], x.backlog, capacity, cfg.base_response_hours)
+            x.backlog = service_quality.abandon(left, cfg.abandonment, self.dt)
         waits = service_quality.individual_waits(mean_wait[svc], u_wait)
         long = has_ticket & (waits > cfg.wait_threshold_hours)
         pop.goodwill[long] -= cfg.wait_penalty
@@ -418,7 +435,7 @@ class MarketModel(mesa.Model):
         hit = user & (sev[svc] > 0)
         pop.goodwill[hit] -= (cfg.outage_penalty * sev[svc])[hit]
         self.triggered |= hit & (u_out < np.minimum(cfg.outage_review * sev[svc], 1.0))
-        out["support_response_hours"] = np.where(arrivals > 0, mean_wait, cfg.base_response_hours)
+        out["support_response_hours"] = mean_wait
         out["tickets"] = arrivals / self.dt
         out["support_cost_eur"] = np.array([x.policy.support_staff * cfg.staff_cost for x in self.services], dtype=float)
         return out

@@ -88,6 +88,7 @@ def _scalar_is_constant(v: Any) -> Any:
     return v
 
 
+DISTRIBUTIONS = {"constant": Constant, "lognormal": Lognormal, "normal": Normal, "uniform": Uniform}
 Distribution = Annotated[
     Union[Constant, Lognormal, Normal, Uniform],
     Field(discriminator="dist"),
@@ -334,6 +335,7 @@ class PersonalizationConfig(Strict):
     tau_hours: float = P(150.0, "hours", "Listening hours of data that give 63% of the full match", gt=0, le=1e5)
     privacy_cost: float = P(5.0, "EUR/month", "Disutility of a privacy-sensitive sharer at full personalisation", ge=0, le=100)
     opt_out_share: float = P(0.3, "fraction", "Privacy-sensitive listeners who actively opt out under opt_out", ge=0, le=1)
+    opt_in_share: float = P(0.6, "fraction", "Other listeners who actively agree to share data under opt_in", ge=0, le=1)
     genres: int = P(8, "genres", "Number of genres in tastes and advertiser targets", ge=1, le=64)
     cost_per_user: float = P(0.05, "EUR/user/month", "Recommendation cost per monthly user at full personalisation", ge=0, le=10)
 
@@ -349,7 +351,8 @@ class ServiceQualityConfig(Strict):
     rak_lift: float = P(2.0, "EUR/month", "Goodwill from a random act of kindness", ge=0, le=100)
     goodwill_decay: float = P(0.3, "1/month", "Share of goodwill (positive or negative) that fades each month", ge=0, le=1)
     staff_cost: float = P(3000.0, "EUR/month", "Cost of one support advisor", ge=0, le=1e6)
-    outage_tickets: float = P(0.5, "tickets/user", "Extra tickets per user for a full-day, full-severity outage", ge=0, le=10)
+    outage_tickets: float = P(0.02, "tickets/user", "Extra tickets per user for a full-day, full-severity outage", ge=0, le=10)
+    abandonment: float = P(0.5, "1/month", "Share of the waiting backlog that gives up each month", ge=0, le=1)
     outage_penalty: float = P(4.0, "EUR/month", "Goodwill lost per full-day, full-severity outage", ge=0, le=100)
     outage_review: float = P(0.3, "probability", "Users reconsidering after a full-day, full-severity outage", ge=0, le=1)
 
@@ -533,25 +536,79 @@ def _explain(err: ValidationError, source: str) -> ScenarioError:
 
 
 def validate_scenario(data: Any, source: str) -> Scenario:
-    """Validate a mapping into a Scenario, raising ScenarioError naming `source` and the key path."""
+    """Validate a mapping into a Scenario, raising ScenarioError naming `source` and the key path.
+
+    Every timeline event's ``set`` is tried on the scenario, so a bad key path or value
+    fails here, at load, not months into a run.
+    """
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: (top level): expected a mapping of scenario keys, got {type(data).__name__}")
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as err:
-        raise _explain(err, source) from None
+    scenario = validate_scenario_data(data, source)
+    names = [s.name for s in scenario.services.all()]
     for k, ev in enumerate(scenario.timeline):
         if ev.set:
-            try:
-                apply_overrides(scenario, ev.set, source=f"{source}: timeline.{k}.set")
-            except ScenarioError as exc:
-                raise ScenarioError(str(exc)) from None
+            changed = apply_overrides(scenario, ev.set, source=f"{source}: timeline.{k}.set", check_timeline=False)
+            if [s.name for s in changed.services.all()] != names:
+                raise ScenarioError(f"{source}: timeline.{k}.set: a timeline event cannot add, remove or rename services "
+                                    f"(the market has {', '.join(names)} throughout)")
     return scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; every user error raises ScenarioError."""
-    return validate_scenario(read_yaml(path), str(path))
+    """Read and validate a scenario file; every user error raises ScenarioError.
+
+    A file may start from another with ``extends: other.yaml`` (path relative to the file):
+    see :func:`merge_scenarios` for how the two combine.
+    """
+    return validate_scenario(_read_with_extends(Path(path), ()), str(path))
+
+
+def _read_with_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    data = read_yaml(path)
+    if not isinstance(data, dict) or "extends" not in data:
+        return data
+    parent = data["extends"]
+    if not isinstance(parent, str) or not parent:
+        raise ScenarioError(f"{path}: extends: expected the path of a scenario file, got {parent!r}")
+    base_path = (path.parent / parent).resolve()
+    if base_path in chain or base_path == path.resolve():
+        raise ScenarioError(f"{path}: extends: {parent} extends itself (through {' -> '.join(p.name for p in chain)})")
+    base = _read_with_extends(base_path, (*chain, path.resolve()))
+    if not isinstance(base, dict):
+        raise ScenarioError(f"{base_path}: (top level): expected a mapping of scenario keys, got {type(base).__name__}")
+    child = {k: v for k, v in data.items() if k != "extends"}
+    return merge_scenarios(base, child)
+
+
+def merge_scenarios(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """A scenario mapping that is ``base`` changed by ``child``.
+
+    JSON Merge Patch (RFC 7396) semantics, with one exception: mappings merge key by key
+    (the child's values win, a ``null`` removes the key), lists and values are replaced,
+    except ``timeline``, whose events are appended after the base's: events at the same
+    date apply in order, so the child's win.
+    """
+    out = dict(base)
+    for key, value in child.items():
+        if key == "timeline" and isinstance(value, list) and isinstance(base.get("timeline"), list):
+            out[key] = [*base["timeline"], *value]
+        else:
+            out[key] = _merge_patch(base.get(key), value)
+        if out[key] is None:
+            del out[key]
+    return out
+
+
+def _merge_patch(base: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict) or not isinstance(base, dict):
+        return patch
+    out = dict(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge_patch(base.get(key), value)
+    return out
 
 
 def _resolve(container: Any, key: str, where: str, source: str) -> Any:
@@ -566,12 +623,14 @@ def _resolve(container: Any, key: str, where: str, source: str) -> Any:
     return key
 
 
-def apply_overrides(scenario: Scenario, overrides: dict[str, Any], source: str = "--set") -> Scenario:
+def apply_overrides(scenario: Scenario, overrides: dict[str, Any], source: str = "--set",
+                    check_timeline: bool = True) -> Scenario:
     """A new Scenario with values replaced at dotted key paths.
 
     Paths name fields (``services.focal.ad_load``); list items are addressed by index or
     name (``services.competitors.Apple Music.plans.individual.price``). An unknown path
-    raises ScenarioError with a did-you-mean hint; the result is validated again.
+    raises ScenarioError with a did-you-mean hint; the result is validated again (its
+    timeline events too, unless ``check_timeline`` is false).
     """
     data = scenario.model_dump(mode="python")
     for path, value in overrides.items():
@@ -581,6 +640,8 @@ def apply_overrides(scenario: Scenario, overrides: dict[str, Any], source: str =
         for depth, part in enumerate(parts):
             where = ".".join(parts[:depth]) + ("." if depth else "")
             key = _resolve(node, part, where, source)
+            if model is _DIST and isinstance(node, dict):
+                model = DISTRIBUTIONS.get(node.get("dist"), Constant)
             if isinstance(node, dict):
                 allowed = _allowed_keys(model, node)
                 if key not in allowed:
@@ -597,7 +658,7 @@ def apply_overrides(scenario: Scenario, overrides: dict[str, Any], source: str =
                     raise ScenarioError(f"{source}: {path}: '{part}' is a value, not a section")
     if any(path.startswith("time.") for path in overrides):
         data["timeline"] = _events_within(data)
-    return validate_scenario_data(data, source)
+    return validate_scenario(data, source) if check_timeline else validate_scenario_data(data, source)
 
 
 def _events_within(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -627,6 +688,7 @@ def _allowed_keys(model: Any, node: dict[str, Any]) -> list[str]:
 
 
 _PLANS = object()  # marker: the plans mapping, whose keys are the plan names
+_DIST = object()  # marker: a distribution, whose fields depend on its `dist`
 
 
 def _child_model(model: Any, key: str) -> Any:
@@ -634,6 +696,8 @@ def _child_model(model: Any, key: str) -> Any:
         ann = model.model_fields[key].annotation
         if get_origin(ann) is dict:
             return _PLANS
+        if ann == get_args(Distribution)[0]:  # pydantic keeps the union without its Annotated metadata
+            return _DIST
         return _inner_model(ann)
     if model is _PLANS:
         return Plan
@@ -675,8 +739,11 @@ def _walk(model: type[BaseModel], instance: BaseModel, prefix: str) -> list[Para
             rows += _walk(type(value), value, path + ".")
             continue
         if isinstance(value, list) and value and isinstance(value[0], BaseModel):
+            labels = [getattr(item, "name", None) or getattr(item, "at", None) or str(k) for k, item in enumerate(value)]
             for k, item in enumerate(value):
-                label = getattr(item, "name", k)
+                # items are labelled by name (segments, services) or date (timeline), so that
+                # inserting one item does not relabel the others; repeats get a counter
+                label = labels[k] if labels.count(labels[k]) == 1 else f"{labels[k]}#{labels[:k].count(labels[k]) + 1}"
                 rows += _walk(type(item), item, f"{path}.{label}.")
             continue
         if isinstance(value, dict) and value and isinstance(next(iter(value.values())), BaseModel):

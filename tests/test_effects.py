@@ -133,3 +133,23 @@ def test_static_competitor_keeps_its_price():
                       months=8, agents=1000)
     ts = simulate(scenario, np.random.SeedSequence(1)).timeseries
     assert ts.loc[ts["service"] == "Rival", "price_individual_eur"].eq(9.99).all()
+
+
+def test_users_of_a_withdrawn_free_tier_choose_again_that_month():
+    scenario = market({"timeline": [{"at": "2015-04", "set": {"services.focal.free_tier": False}}]}, months=6, agents=2000)
+    ts = simulate(scenario, np.random.SeedSequence(2)).timeseries
+    focal = ts[ts["focal"]].set_index("step")
+    assert focal.loc[2, "free_users"] > 0
+    assert focal.loc[3:, "free_users"].eq(0).all()
+
+
+def test_opt_in_collects_less_data_than_opt_out():
+    from sim.mechanics.personalization import shares_data
+
+    rng = np.random.default_rng(0)
+    sensitive, draw = rng.random(100_000) < 0.3, rng.random(100_000)
+    opt_out = shares_data(sensitive, draw, False, opt_out_share=0.3, opt_in_share=0.6)
+    opt_in = shares_data(sensitive, draw, True, opt_out_share=0.3, opt_in_share=0.6)
+    assert not opt_in[sensitive].any()
+    assert opt_in.mean() < opt_out.mean()
+    assert abs(opt_in[~sensitive].mean() - 0.6) < 0.01 and abs(opt_out[sensitive].mean() - 0.7) < 0.01

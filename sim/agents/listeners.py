@@ -81,7 +81,7 @@ class ListenerPopulation:
 
     Static attributes: ``segment, region, student, household, wtp`` (EUR/month),
     ``ad_sensitivity`` (EUR/ad-minute), ``outside_value`` (EUR/month), ``base_hours``
-    (hours/month), ``privacy_sensitive``, ``opt_out_draw`` (uniform draw deciding an
+    (hours/month), ``privacy_sensitive``, ``consent_draw`` (uniform draw deciding an
     opt-out), ``price_multiplier``, ``taste`` (n, genres), and the friendship network.
 
     Dynamic state: ``state`` (:class:`State`), ``service`` (index or -1), ``tier``
@@ -94,7 +94,7 @@ class ListenerPopulation:
     """
 
     STATIC = ("segment", "region", "student", "household", "wtp", "ad_sensitivity", "outside_value",
-              "base_hours", "privacy_sensitive", "opt_out_draw", "price_multiplier")
+              "base_hours", "privacy_sensitive", "consent_draw", "price_multiplier")
     DYNAMIC = ("state", "service", "tier", "plan", "tenure", "hours", "satisfaction", "goodwill",
                "data_depth", "trial_used", "trial_end", "spell_start", "shared_until")
 
@@ -131,7 +131,7 @@ class ListenerPopulation:
         self.wtp *= value_mult
         self.ad_sensitivity *= value_mult
         self.outside_value *= value_mult
-        self.opt_out_draw = rng.random(n).astype(np.float32)
+        self.consent_draw = rng.random(n).astype(np.float32)
         self.mean_base_hours = float(self.base_hours.mean()) or 1.0
 
         net = scenario.network

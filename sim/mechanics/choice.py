@@ -43,14 +43,18 @@ class Options:
         return self.service.shape[0]
 
     def index_of(self, service: np.ndarray, premium: np.ndarray, plan: np.ndarray) -> np.ndarray:
-        """Option index of (service, premium?, plan) per listener; 0 ("nothing") if none matches."""
+        """Option index of (service, premium?, plan) per listener.
+
+        0 ("nothing") for a listener with no service; -1 for a user whose option is no longer
+        offered (a free tier switched off, a plan withdrawn).
+        """
         key = np.where(service < 0, -1, (service.astype(np.int64) * 2 + premium) * 64 + np.maximum(plan, 0))
         opt_key = np.where(self.service < 0, -1, (self.service.astype(np.int64) * 2 + self.premium) * 64 + np.maximum(self.plan, 0))
         order = np.argsort(opt_key)
         pos = np.searchsorted(opt_key[order], key)
         pos = np.minimum(pos, len(order) - 1)
         found = opt_key[order][pos] == key
-        return np.where(found & (key >= 0), order[pos], 0)
+        return np.where(key < 0, 0, np.where(found, order[pos], -1))
 
 
 def build_options(market) -> Options:
@@ -93,7 +97,8 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
     rel_hours = pop.base_hours[idx] / pop.mean_base_hours
 
     is_current_service = (pop.service[idx] == j) & has
-    sharing = shares_data(pop.privacy_sensitive[idx], pop.opt_out_draw[idx], market.opt_in[js], pers_cfg.opt_out_share)
+    sharing = shares_data(pop.privacy_sensitive[idx], pop.consent_draw[idx], market.opt_in[js],
+                         pers_cfg.opt_out_share, pers_cfg.opt_in_share)
     depth_frac = np.where(is_current_service & sharing, 1.0 - np.exp(-pop.data_depth[idx] / pers_cfg.tau_hours), 0.0)
     m = match(depth_frac, market.personalization[js], pers_cfg.lift) if pers_cfg.enabled else 1.0
     u = market.content_value[js] * m * rel_hours

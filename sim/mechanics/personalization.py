@@ -5,8 +5,9 @@ hour listened (``data_depth``, hours). Match rises with depth and the service's
 investment: ``match = 1 + personalization * lift * (1 - exp(-depth / tau))``; a better
 match raises the content value and listening hours, which deepen the data further.
 Privacy-sensitive listeners (about 30% in the case material) refuse data under an
-opt-in policy; under opt-out a share of them opt out and the rest share but dislike
-heavier personalisation (``privacy_cost * personalization``, EUR/month).
+opt-in policy, and only a share of the others take the trouble to agree; under opt-out
+a share of the privacy-sensitive opt out and the rest share but dislike heavier
+personalisation (``privacy_cost * personalization``, EUR/month).
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ from __future__ import annotations
 import numpy as np
 
 
-def shares_data(privacy_sensitive: np.ndarray, opt_out_draw: np.ndarray, opt_in: np.ndarray | bool,
-                opt_out_share: float) -> np.ndarray:
+def shares_data(privacy_sensitive: np.ndarray, consent_draw: np.ndarray, opt_in: np.ndarray | bool,
+                opt_out_share: float, opt_in_share: float) -> np.ndarray:
     """Whether each listener shares listening data under a service's data policy (bool, broadcast shape).
 
-    Under opt-in only listeners who are not privacy-sensitive agree; under opt-out every
-    listener shares except the privacy-sensitive ones who actively opt out.
+    Under opt-out everyone shares except the privacy-sensitive listeners who actively opt
+    out (``consent_draw < opt_out_share``); under opt-in privacy-sensitive listeners never
+    agree and the others agree if ``consent_draw < opt_in_share`` (asking loses some data).
     """
-    refuses = privacy_sensitive & (opt_in | (opt_out_draw < opt_out_share))
-    return ~refuses
+    opt_out_policy = ~privacy_sensitive | (consent_draw >= opt_out_share)
+    opt_in_policy = ~privacy_sensitive & (consent_draw < opt_in_share)
+    return np.where(opt_in, opt_in_policy, opt_out_policy)
 
 
 def match(depth_fraction: np.ndarray, personalization: np.ndarray | float, lift: float) -> np.ndarray:

@@ -3,7 +3,8 @@
 Users file support tickets at a base rate, more during an outage. Each service's
 advisors resolve ``support_staff * tickets_per_staff`` tickets a month; the response
 time follows a fluid queue: ``base / (1 - utilisation)`` while the team keeps up, plus
-the time to clear any backlog. A listener whose wait exceeds the threshold loses
+the time to clear any backlog, of which a share gives up each month. A listener whose
+wait exceeds the threshold loses
 goodwill and may reconsider their option; a share ``rak_rate`` of resolved tickets get a
 small personalised delight (a random act of kindness, RAK) that adds goodwill and makes
 the listener tell friends.
@@ -31,6 +32,11 @@ def response_hours(arrivals: float, backlog: float, capacity: float, base_hours:
     left = max(load - capacity, 0.0)
     utilisation = min(load / capacity, MAX_UTILISATION)
     return base_hours / (1.0 - utilisation) + left / capacity * HOURS_PER_MONTH, left
+
+
+def abandon(backlog: float, abandonment: float, dt: float) -> float:
+    """Backlog still waiting after a step in which a share ``abandonment`` per month gives up."""
+    return backlog * (1.0 - abandonment) ** dt
 
 
 def ticket_probability(ticket_rate: float, outage_severity_days: np.ndarray, outage_tickets: float, dt: float) -> np.ndarray:
