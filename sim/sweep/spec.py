@@ -1,0 +1,302 @@
+"""A sweep file: which scenario parameters vary, over which values, how many runs, which KPIs to keep.
+
+A sweep file is YAML read with the scenario module's hostile-file-safe reader and
+validated into a frozen pydantic model (``extra="forbid"``). Parameters are named by
+the scenario's key paths (``services.focal.ad_load``), exactly as ``freemium-sim
+params`` lists them, so the scenario schema stays the one source of names, units and
+allowed ranges. Every mistake a user can make raises ``ScenarioError`` naming the file
+and the key path; the CLI prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import pandas as pd
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError,
+                      model_validator)
+
+from sim.metrics import MARKET_KPIS, SERVICE_KPIS
+from sim.scenario import (Scenario, ScenarioError, YearMonth, apply_overrides, load_scenario, parameter_table,
+                          read_yaml)
+
+DesignKind = Literal["grid", "lhs", "sobol", "morris"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParameterSpec(_Strict):
+    """The values one scenario parameter takes: a continuous range or a list of levels."""
+
+    low: float | None = Field(None, description="Lower end of the range, in the parameter's unit")
+    high: float | None = Field(None, description="Upper end of the range, in the parameter's unit")
+    levels: list[StrictBool | StrictInt | StrictFloat | str] | None = Field(
+        None, min_length=1, description="Discrete values (numbers, true/false or names); sampled designs pick one by index")
+    distribution: Literal["uniform", "loguniform"] = Field(
+        "uniform", description="How a sampled design spreads points over [low, high]")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "ParameterSpec":
+        if self.levels is not None:
+            if self.low is not None or self.high is not None:
+                raise ValueError("give either `levels` or `low`/`high`, not both")
+            if "distribution" in self.model_fields_set:
+                raise ValueError("`distribution` applies to a `low`/`high` range, not to `levels`")
+            kinds = {_level_kind(v) for v in self.levels}
+            if len(kinds) > 1:
+                raise ValueError(f"levels mix {' and '.join(sorted(kinds))}; use one kind of value")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("needs `low` and `high` (a range) or `levels: [...]`")
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
+        if self.distribution == "loguniform" and self.low <= 0:
+            raise ValueError(f"a loguniform range needs low > 0 (got {self.low:g})")
+        return self
+
+    def candidate_values(self) -> list[Any]:
+        """The extreme values a design can set: both ends of the range, or every level."""
+        return list(self.levels) if self.levels is not None else [self.low, self.high]
+
+
+def _level_kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true/false"
+    return "numbers" if isinstance(v, (int, float)) else "names"
+
+
+class DesignSpec(_Strict):
+    """Which design points to run: a full grid or a SALib sample."""
+
+    kind: DesignKind = Field(description="grid = every combination of levels; lhs, sobol, morris = SALib samplers")
+    n: int | None = Field(None, ge=1, description="lhs: points; sobol: base samples N (a power of 2); morris: trajectories r")
+    grid_levels: int | None = Field(None, ge=2, description="grid: evenly spaced levels of each low/high parameter")
+    second_order: bool = Field(False, description="sobol: also sample for second-order indices (N*(2D+2) points)")
+    num_levels: int = Field(4, ge=2, description="morris: grid levels of each parameter (even)")
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> "DesignSpec":
+        only = {"grid_levels": "grid", "second_order": "sobol", "num_levels": "morris"}
+        for field, kind in only.items():
+            if field in self.model_fields_set and self.kind != kind:
+                raise ValueError(f"`{field}` is a {kind} setting; remove it for a {self.kind} design")
+        if self.kind == "grid" and self.n is not None:
+            raise ValueError("a grid has no `n`: its size is the product of the levels")
+        if self.kind != "grid" and self.n is None:
+            raise ValueError(f"a {self.kind} design needs `n` ({DesignSpec.model_fields['n'].description})")
+        if self.kind == "sobol" and self.n & (self.n - 1):
+            lower = 1 << (self.n.bit_length() - 1)
+            raise ValueError(f"Sobol' sampling needs n a power of 2 (got {self.n}; try {lower} or {2 * lower})")
+        if self.kind == "morris" and self.num_levels % 2:
+            raise ValueError(f"Morris needs an even num_levels (got {self.num_levels}; try {self.num_levels + 1})")
+        return self
+
+
+class Window(_Strict):
+    """Calendar months, both included."""
+
+    start: YearMonth
+    end: YearMonth
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Window":
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        return self
+
+
+class KpiSpec(_Strict):
+    """One number kept per run: a focal-service timeseries column reduced over time."""
+
+    column: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Focal-service timeseries column, e.g. revenue_total_eur")
+    agg: Literal["final", "mean", "cumulative"] = Field(
+        description="final = last step; mean = over the window (default: all steps); cumulative = sum over the horizon in month units")
+    window: Window | None = Field(None, description="mean only: calendar months averaged")
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-]+$", description="Column name in runs.parquet")
+
+    @model_validator(mode="after")
+    def _window_for_mean(self) -> "KpiSpec":
+        if self.window is not None and self.agg != "mean":
+            raise ValueError(f"`window` applies to agg: mean, not {self.agg}")
+        return self
+
+    @property
+    def key(self) -> str:
+        """Column name of this KPI in runs.parquet (``revenue_total_eur_cumulative`` by default)."""
+        if self.name:
+            return self.name
+        suffix = f"_{self.window.start}_{self.window.end}" if self.window else ""
+        return f"{self.column}_{self.agg}{suffix}"
+
+    def evaluate(self, focal: pd.DataFrame, months_per_step: float) -> float:
+        """The KPI of one run.
+
+        focal: the focal service's rows of the timeseries, one per step in time order,
+        with a ``date`` column; months_per_step converts a per-month flow summed over
+        steps into a total (1.0 for monthly steps). Units are those of the column
+        (a ``cumulative`` of a EUR/month column is EUR).
+        """
+        values = focal[self.column].to_numpy(dtype=float)
+        if self.agg == "final":
+            return float(values[-1])
+        if self.agg == "cumulative":
+            return float(values.sum() * months_per_step)
+        if self.window is None:
+            return float(values.mean())
+        month = pd.to_datetime(focal["date"]).dt.strftime("%Y-%m").to_numpy()
+        inside = (month >= self.window.start) & (month <= self.window.end)
+        return float(values[inside].mean()) if inside.any() else math.nan
+
+
+class SweepSpec(_Strict):
+    """A whole sweep file. Its ``seed`` and ``replicates`` replace the base scenario's own."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="Names the output folder results/sweep-<name>/ (default: file name)")
+    description: str = Field("", description="What the sweep asks")
+    base: str = Field(description="Base scenario file, relative to the sweep file")
+    seed: int = Field(ge=0, description="Root seed of the sampler and of every run")
+    replicates: int = Field(1, ge=1, le=1000, description="Runs per design point, each with its own seed")
+    common_random_numbers: bool = Field(
+        False, description="Every point uses the same replicate seeds, so differences between points are the "
+        "parameters' effects and not Monte-Carlo noise (recommended for sobol and morris)")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="Key paths set on the base scenario for every run")
+    design: DesignSpec
+    parameters: dict[str, ParameterSpec] = Field(min_length=1, description="Swept parameters by scenario key path")
+    kpis: list[KpiSpec] = Field(min_length=1, description="Numbers kept per run")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SweepSpec":
+        keys = [k.key for k in self.kpis]
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise ValueError(f"kpis: repeated KPI name {', '.join(repeated)}; give one of them a `name`")
+        both = sorted(set(self.parameters) & set(self.overrides))
+        if both:
+            raise ValueError(f"{', '.join(both)} is both swept and overridden; keep it in `parameters` only")
+        ranges = [p for p, s in self.parameters.items() if s.levels is None]
+        if self.design.kind == "grid" and ranges and self.design.grid_levels is None:
+            raise ValueError(f"design: a grid over low/high parameters ({', '.join(ranges)}) needs `grid_levels`")
+        return self
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep with its resolved base scenario (overrides applied)."""
+
+    spec: SweepSpec
+    source: str
+    base: Scenario
+    integer_parameters: frozenset[str]
+
+    def resolved(self) -> dict[str, Any]:
+        """Everything that determines the runs, as JSON-ready data: resuming requires it unchanged."""
+        # exclude_unset: the file as written, so it validates again (kind-specific keys stay absent)
+        return {"sweep": self.spec.model_dump(mode="json", exclude_unset=True),
+                "integer_parameters": sorted(self.integer_parameters),
+                "base_scenario": self.base.model_dump(mode="json")}
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and validate a sweep file and its base scenario; every user error raises ScenarioError."""
+    source = str(path)
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: (top level): expected a mapping of sweep keys, got {type(data).__name__}")
+    data.setdefault("name", Path(path).stem)
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as err:
+        raise _explain(err, source) from None
+    base_path = Path(path).parent / spec.base
+    if not base_path.is_file():
+        raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the sweep file)")
+    _check_kpi_columns(spec, source)
+    base = apply_overrides(load_scenario(base_path), spec.overrides, source=f"{source}: overrides")
+    return Sweep(spec, source, base, _check_parameters(spec, base, source))
+
+
+def _check_kpi_columns(spec: SweepSpec, source: str) -> None:
+    """Every KPI names a column of the simulation's timeseries (``sim.metrics`` lists them)."""
+    columns = [*SERVICE_KPIS, *MARKET_KPIS]
+    for i, kpi in enumerate(spec.kpis):
+        if kpi.column not in columns:
+            close = difflib.get_close_matches(kpi.column, columns, n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ScenarioError(f"{source}: kpis.{i}.column: unknown timeseries column '{kpi.column}'{hint} "
+                                f"(allowed: {', '.join(columns)})")
+
+
+def _check_parameters(spec: SweepSpec, base: Scenario, source: str) -> frozenset[str]:
+    """Check every swept value against the scenario schema; return the integer-valued parameter paths."""
+    table = {p.path: p for p in parameter_table(base)}
+    integers = set()
+    for path, param in spec.parameters.items():
+        where = f"{source}: parameters.{path}"
+        info = table.get(path)
+        if info is None:
+            close = difflib.get_close_matches(path, list(table), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ScenarioError(f"{where}: not a scenario parameter{hint} (`freemium-sim params` lists them)")
+        is_number = info.low is not None or info.high is not None
+        if param.levels is None and not is_number:
+            raise ScenarioError(f"{where}: is not numeric (value {info.default!r}); give `levels: [...]` instead of low/high")
+        if param.levels is None:
+            for end in ("low", "high"):
+                v = getattr(param, end)
+                if (info.low is not None and v < info.low) or (info.high is not None and v > info.high):
+                    raise ScenarioError(f"{where}.{end}: {v:g} is outside the allowed range "
+                                        f"[{info.low:g}, {info.high:g}] {info.unit}")
+        for v in param.candidate_values():
+            apply_overrides(base, {path: v}, source=f"{source}: parameters")
+        if isinstance(info.default, int) and not isinstance(info.default, bool) and param.levels is None:
+            integers.add(path)
+    return frozenset(integers)
+
+
+# ---------------------------------------------------------------- error messages
+
+
+def _explain(err: ValidationError, source: str) -> ScenarioError:
+    """One line naming the file, the key path, what was wrong and what is allowed."""
+    e = err.errors()[0]
+    loc = tuple(e["loc"])
+    path = ".".join(str(p) for p in loc if not (isinstance(p, str) and "[" in p)) or "(top level)"
+    if e["type"] == "extra_forbidden":
+        allowed = _fields_at(loc)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.5)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        msg = f"{path}: unknown key{hint} (allowed here: {', '.join(allowed)})"
+    elif e["type"] == "missing":
+        msg = f"{path}: required key missing"
+    elif e["type"] == "value_error":
+        msg = f"{path}: {e['msg'].removeprefix('Value error, ')}"
+    else:
+        msg = f"{path}: {e['msg']} (got {e.get('input')!r})"
+    more = len(err.errors()) - 1
+    return ScenarioError(f"{source}: {msg}" + (f" [and {more} more problem{'s' * (more > 1)}]" if more else ""))
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """Keys allowed in the mapping that holds ``loc[-1]`` (list indices and dict keys keep the item model)."""
+    model: Any = SweepSpec
+    for part in loc[:-1]:
+        if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
+            model = _item_model(model.model_fields[part].annotation)
+    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+
+
+def _item_model(tp: Any) -> Any:
+    """The model inside ``list[M]``, ``dict[str, M]`` or ``M | None``; else the type itself."""
+    if get_origin(tp) is None:
+        return tp
+    for arg in get_args(tp):
+        inner = _item_model(arg)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
+    return tp

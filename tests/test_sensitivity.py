@@ -1,0 +1,149 @@
+"""Sensitivity analysis: checked against analytic indices (Ishigami, linear models), then end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from sim.analysis.sensitivity import analyze, noise_share, point_means
+from sim.cli import main
+from sim.sweep import designs
+from sim.sweep.spec import SweepSpec, load_sweep
+from sim.sweep.store import SweepStore, run_id
+
+PI = math.pi
+
+
+def toy_spec(kind: str, n: int, bounds: dict[str, tuple[float, float]], **design) -> SweepSpec:
+    return SweepSpec.model_validate({
+        "name": "toy", "base": "unused.yaml", "seed": 3, "design": {"kind": kind, "n": n, **design},
+        "parameters": {k: {"low": lo, "high": hi} for k, (lo, hi) in bounds.items()},
+        "kpis": [{"column": "mau", "agg": "final"}]})
+
+
+def ishigami(x: np.ndarray, a: float = 7.0, b: float = 0.1) -> np.ndarray:
+    return np.sin(x[:, 0]) + a * np.sin(x[:, 1]) ** 2 + b * x[:, 2] ** 4 * np.sin(x[:, 0])
+
+
+def test_sobol_matches_the_ishigami_analytic_indices():
+    # Analytic values for a=7, b=0.1 (Ishigami & Homma 1990; Sobol' & Levitan 1999)
+    v = 7**2 / 8 + 0.1 * PI**4 / 5 + 0.1**2 * PI**8 / 18 + 0.5
+    v1 = 0.5 * (1 + 0.1 * PI**4 / 5) ** 2
+    v2 = 7**2 / 8
+    v13 = 0.1**2 * PI**8 * (1 / 18 - 1 / 50)
+    s1 = np.array([v1, v2, 0]) / v
+    st = np.array([v1 + v13, v2, v13]) / v
+    spec = toy_spec("sobol", 2048, {"x1": (-PI, PI), "x2": (-PI, PI), "x3": (-PI, PI)})
+    x = designs.sample(spec)
+    si = analyze(spec, x, ishigami(x))
+    # 3 CI half-widths: about 4.6 standard errors of the bootstrap
+    assert np.all(np.abs(si["S1"] - s1) <= 3 * si["S1_conf"]), (si["S1"], s1, si["S1_conf"])
+    assert np.all(np.abs(si["ST"] - st) <= 3 * si["ST_conf"]), (si["ST"], st, si["ST_conf"])
+
+
+def test_sobol_gives_an_ignored_input_a_total_index_whose_ci_holds_zero():
+    spec = toy_spec("sobol", 256, {"price": (5, 15), "ad_load": (0, 10), "unused": (0, 1)})
+    x = designs.sample(spec)
+    si = analyze(spec, x, 3 * x[:, 0] - x[:, 1] + 0.1 * x[:, 0] * x[:, 1])
+    assert all(np.isfinite(v).all() for v in si.values())
+    assert abs(si["ST"][2]) <= si["ST_conf"][2] and abs(si["S1"][2]) <= si["S1_conf"][2]
+    assert np.all(si["ST"] >= -si["ST_conf"]) and np.all(si["ST"] <= 1 + si["ST_conf"])
+    assert si["ST"][0] > si["ST"][1] > si["ST_conf"][1]
+
+
+def test_noise_share_is_the_floor_of_total_indices():
+    """With independent noise per point, an ignored input's ST estimates the noise share."""
+    spec = toy_spec("sobol", 1024, {"price": (5, 15), "unused": (0, 1)})
+    x = designs.sample(spec)
+    replicates = 4
+    rng = np.random.default_rng(0)
+    noisy = (2 * x[:, 0])[:, None] + rng.normal(0, 3.0, (len(x), replicates))
+    runs = pd.DataFrame({"point": np.repeat(np.arange(len(x)), replicates), "kpi": noisy.ravel(), "status": "ok"})
+    si = analyze(spec, x, point_means(runs, "kpi", len(x)))
+    share = noise_share(runs, "kpi")
+    # var of a point mean: 9/4; var of the signal: 4 * 100/12
+    expected = (9 / 4) / (400 / 12 + 9 / 4)
+    assert abs(share - expected) < 0.1 * expected
+    assert abs(si["ST"][1] - share) <= 3 * si["ST_conf"][1]
+
+
+def test_morris_elementary_effects_of_a_linear_model():
+    spec = toy_spec("morris", 20, {"a": (0, 1), "b": (0, 2), "unused": (0, 1)})
+    x = designs.sample(spec)
+    si = analyze(spec, x, 2 * x[:, 0] + 3 * x[:, 1])
+    # an elementary effect is the change over the whole range: 2 x 1 and 3 x 2; linear => no spread
+    np.testing.assert_allclose(si["mu_star"], [2, 6, 0], atol=1e-9)
+    np.testing.assert_allclose(si["sigma"], [0, 0, 0], atol=1e-9)
+
+
+def test_constant_kpi_gives_undefined_indices():
+    spec = toy_spec("sobol", 8, {"a": (0, 1), "b": (0, 1)})
+    si = analyze(spec, designs.sample(spec), np.ones(8 * 4))
+    assert all(np.isnan(v).all() for v in si.values())
+
+
+def test_point_means_average_successful_replicates_only():
+    runs = pd.DataFrame({"point": [0, 0, 1, 1, 2], "kpi": [1.0, 3.0, 5.0, math.nan, math.nan],
+                         "status": ["ok", "ok", "ok", "failed", "failed"]})
+    np.testing.assert_array_equal(point_means(runs, "kpi", 3), [2.0, 5.0, math.nan])
+
+
+def test_sensitivity_of_a_morris_sweep_folder(tmp_path, capsys):
+    """The whole path from a sweep folder: spec from sweep.json, design check, replicate means, outputs.
+
+    The runs are written straight into the store with a KPI that is a known function
+    of the design (no simulation), so the ranking is known exactly.
+    """
+    (tmp_path / "base.yaml").write_text("name: tiny\nmarket: {agents: 2000}\ntime: {months: 6}\n")
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump({
+        "base": "base.yaml", "seed": 5, "replicates": 2, "design": {"kind": "morris", "n": 10},
+        "parameters": {"services.focal.ad_load": {"low": 0.0, "high": 10.0},
+                       "services.focal.trial_months": {"levels": [0, 1, 2, 3]},
+                       "services.focal.personalization": {"low": 0.0, "high": 1.0}},
+        "kpis": [{"column": "mau", "agg": "final"}]}))
+    sweep = load_sweep(tmp_path / "m.yaml")
+    design = designs.build(sweep)
+    store = SweepStore(tmp_path / "out", ["mau_final"])
+    store.prepare(sweep.resolved(), design.values)
+    v = design.values
+    for point in range(len(v)):
+        for r in range(2):  # replicate noise of +-1 averages out exactly
+            kpi = 5 * v["services.focal.ad_load"][point] + 1 * v["services.focal.trial_months"][point] + (-1) ** r
+            store.write_part({"run_id": run_id(point, r, len(v), 2), "point": point, "replicate": r,
+                              "mau_final": kpi, "status": "ok", "error": None, "seconds": 0.0})
+    store.consolidate(v)
+
+    assert main(["sensitivity", str(tmp_path / "out")]) == 0
+    result = json.loads((tmp_path / "out" / "sensitivity.json").read_text())
+    mu_star = {p: si["mu_star"] for p, si in result["kpis"]["mau_final"].items()}
+    assert mu_star["services.focal.ad_load"] == pytest.approx(50)  # 5 per unit over a range of 10
+    assert mu_star["services.focal.personalization"] == 0
+    assert 0 < mu_star["services.focal.trial_months"] < 50
+    assert (tmp_path / "out" / "figures" / "sensitivity-mau_final.png").exists()
+    assert "services.focal.ad_load" in capsys.readouterr().out
+
+
+def test_sensitivity_refuses_a_grid_sweep_and_an_unfinished_one(tmp_path, capsys):
+    (tmp_path / "base.yaml").write_text("name: tiny\nmarket: {agents: 2000}\ntime: {months: 6}\n")
+    spec = {"base": "base.yaml", "seed": 5, "design": {"kind": "grid"},
+            "parameters": {"services.focal.ad_load": {"levels": [1.0, 2.0]}}, "kpis": [{"column": "mau", "agg": "final"}]}
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump(spec))
+    sweep = load_sweep(tmp_path / "g.yaml")
+    SweepStore(tmp_path / "grid", ["mau_final"]).prepare(sweep.resolved(), designs.build(sweep).values)
+    assert main(["sensitivity", str(tmp_path / "grid")]) == 2
+    assert "sensitivity indices need design kind sobol or morris" in capsys.readouterr().err
+
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({**spec, "design": {"kind": "sobol", "n": 2}}))
+    sweep = load_sweep(tmp_path / "s.yaml")
+    store = SweepStore(tmp_path / "sobol", ["mau_final"])
+    store.prepare(sweep.resolved(), designs.build(sweep).values)
+    store.consolidate(designs.build(sweep).values)
+    assert main(["sensitivity", str(tmp_path / "sobol")]) == 2
+    assert "have no successful run" in capsys.readouterr().err
+    assert main(["sensitivity", str(tmp_path)]) == 2
+    assert "not a sweep folder" in capsys.readouterr().err
