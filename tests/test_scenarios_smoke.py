@@ -1,0 +1,179 @@
+"""Smoke tests of the scenario library in scenarios/*.yaml.
+
+Every scenario file (new ones included, through the glob):
+- opens with a comment block that states the question it answers;
+- passes ``freemium-sim validate`` (exit 0);
+- runs its whole horizon, timeline events included, on a small population;
+- differs from baseline.yaml in exactly the key paths it claims (EXPECTED_CHANGES), so that
+  ``compare baseline X`` answers its question and nothing else;
+- with the same seed, reproduces the baseline month for month until its first change.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.cli import main
+from sim.runner import replicate_seeds, simulate
+from sim.scenario import apply_overrides, load_scenario
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+FILES = sorted(SCENARIOS.glob("*.yaml"))
+BASELINE = SCENARIOS / "baseline.yaml"
+# Small but complete: 2,000 listeners over the full horizon take ~0.3 s, and every timeline
+# event (most scenarios act from 2020-01) is exercised; a 6-month run would drop them all.
+SMALL = {"market.agents": 2000, "replicates": 1}
+
+# What each scenario changes relative to the baseline, as key paths of the resolved scenario.
+# Timeline changes are "timeline.<YYYY-MM>.<set key path>" (or ".outage"): an event added,
+# removed, or whose value at that key differs. Notes, name and description are ignored.
+P = "services.focal.plans"
+EXPECTED_CHANGES: dict[str, set[str]] = {
+    "price_hike": {f"timeline.2020-01.{P}.{plan}.price" for plan in ("individual", "student", "duo", "family")}
+    | {f"timeline.2023-07.{P}.{plan}.price" for plan in ("individual", "student", "duo", "family")}
+    | {f"timeline.2024-07.{P}.{plan}.price" for plan in ("individual", "duo", "family")},
+    "ad_heavy": {"timeline.2020-01.services.focal.ad_load"},
+    "ad_light": {"timeline.2020-01.services.focal.ad_load"},
+    "no_free_tier": {"services.focal.free_tier"},
+    "personalization_push": {"timeline.2020-01.services.focal.personalization"},
+    "privacy_opt_in": {"timeline.2020-01.services.focal.data_policy"},
+    "wrapped_off": {"timeline.2020-01.services.focal.wrapped"},
+    "outage_shock": {"timeline.2020-03.outage"},
+    "support_cut": {"timeline.2020-01.services.focal.support_staff", "timeline.2021-01.services.focal.support_staff"},
+    "student_push": {f"timeline.2020-01.{P}.student.price", f"timeline.2023-07.{P}.student.price"},
+    "family_plan_launch": {f"{P}.family.{k}" for k in ("price", "seats", "users_per_account", "hassle")}
+    | {f"timeline.2016-05.{P}.family", f"timeline.2020-01.{P}.family"},
+    "competitor_price_war": {f"timeline.2020-01.{P}.{plan}.price" for plan in ("individual", "student", "duo", "family")}
+    | {"timeline.2020-01.services.competitors.Apple Music.strategy",
+       "timeline.2020-01.services.competitors.Other services.strategy"}
+    | {f"timeline.2023-07.{P}.{plan}.price" for plan in ("individual", "student", "duo", "family")}
+    | {f"timeline.2024-07.{P}.{plan}.price" for plan in ("individual", "duo", "family")},
+}
+
+
+def _flatten(node, prefix: str = "") -> dict[str, object]:
+    """Leaf values by dotted key path; list items are keyed by their `name` when they have one."""
+    if isinstance(node, dict):
+        out: dict[str, object] = {}
+        for k, v in node.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    if isinstance(node, list) and node and all(isinstance(x, dict) and "name" in x for x in node):
+        return _flatten({x["name"]: x for x in node}, prefix)
+    if isinstance(node, list):
+        return _flatten({str(i): x for i, x in enumerate(node)}, prefix)
+    return {prefix.rstrip("."): node}
+
+
+def _timeline_by_date(events: list[dict]) -> dict[str, dict[str, str]]:
+    """Per date, the merged `set` values and outages (as canonical JSON), notes dropped."""
+    out: dict[str, dict[str, str]] = {}
+    for ev in events:
+        slot = out.setdefault(ev["at"], {})
+        for key, value in (ev.get("set") or {}).items():
+            slot[key] = json.dumps(value, sort_keys=True)
+        if ev.get("outage"):
+            slot["outage"] = slot.get("outage", "") + json.dumps(ev["outage"], sort_keys=True)
+    return out
+
+
+def changed_paths(base: dict, other: dict) -> set[str]:
+    """Key paths at which two resolved scenarios (``model_dump(mode="json")``) differ."""
+    skip = {"name", "description", "timeline"}
+    fb = _flatten({k: v for k, v in base.items() if k not in skip})
+    fo = _flatten({k: v for k, v in other.items() if k not in skip})
+    paths = {p for p in fb.keys() | fo.keys() if fb.get(p, "<absent>") != fo.get(p, "<absent>")}
+    tb, to = _timeline_by_date(base["timeline"]), _timeline_by_date(other["timeline"])
+    for at in tb.keys() | to.keys():
+        b, o = tb.get(at, {}), to.get(at, {})
+        paths |= {f"timeline.{at}.{k}" for k in b.keys() | o.keys() if b.get(k) != o.get(k)}
+    return paths
+
+
+@lru_cache(maxsize=None)
+def _run(path: Path) -> pd.DataFrame:
+    scenario = apply_overrides(load_scenario(path), SMALL)
+    return simulate(scenario, replicate_seeds(scenario.seed, 1)[0]).timeseries
+
+
+def _resolved(path: Path) -> dict:
+    return load_scenario(path).model_dump(mode="json")
+
+
+def _ids(files):
+    return [f.stem for f in files]
+
+
+def test_library_is_there():
+    names = {f.stem for f in FILES}
+    assert "baseline" in names
+    assert set(EXPECTED_CHANGES) <= names, f"missing scenario files: {sorted(set(EXPECTED_CHANGES) - names)}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=_ids(FILES))
+def test_opens_with_a_question(path: Path):
+    lines = path.read_text().splitlines()
+    block = []
+    for line in lines:
+        if not line.startswith("#"):
+            break
+        block.append(line.lstrip("#").strip())
+    assert block, f"{path.name} must open with a comment block"
+    text = " ".join(block)
+    assert re.search(r"question[^?]*\?", text, re.IGNORECASE), f"{path.name}: the opening comment must state the question it answers"
+
+
+@pytest.mark.parametrize("path", FILES, ids=_ids(FILES))
+def test_validates(path: Path, capsys):
+    assert main(["validate", str(path)]) == 0
+    assert "valid scenario" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("path", FILES, ids=_ids(FILES))
+def test_runs(path: Path):
+    scenario = load_scenario(path)
+    ts = _run(path)
+    n_services = 1 + len(scenario.services.competitors)
+    assert len(ts) == scenario.time.months * n_services
+    assert ts["date"].nunique() == scenario.time.months
+    focal = ts[ts["focal"]]
+    for col in ("mau", "premium_subscribers", "revenue_total_eur", "revenue_subscription_eur"):
+        values = focal[col].to_numpy()
+        assert np.all(np.isfinite(values)) and np.all(values >= 0), col
+    assert focal["mau"].iloc[-1] > 0
+
+
+@pytest.mark.parametrize("path", [f for f in FILES if f != BASELINE], ids=_ids([f for f in FILES if f != BASELINE]))
+def test_differs_from_baseline_only_in_its_change(path: Path):
+    assert path.stem in EXPECTED_CHANGES, f"declare what {path.name} changes in EXPECTED_CHANGES"
+    assert load_scenario(path).name == path.stem, "the scenario name should be the file name (it names the output folder)"
+    got = changed_paths(_resolved(BASELINE), _resolved(path))
+    assert got == EXPECTED_CHANGES[path.stem], (
+        f"{path.name} differs from baseline.yaml at unexpected paths {sorted(got - EXPECTED_CHANGES[path.stem])}; "
+        f"missing expected changes {sorted(EXPECTED_CHANGES[path.stem] - got)}")
+
+
+@pytest.mark.parametrize("path", [f for f in FILES if f != BASELINE], ids=_ids([f for f in FILES if f != BASELINE]))
+def test_same_history_as_baseline_before_its_change(path: Path):
+    """Common random numbers: same seed and same policies give the same months, exactly."""
+    changes = changed_paths(_resolved(BASELINE), _resolved(path))
+    if not all(p.startswith("timeline.") for p in changes):
+        pytest.skip(f"{path.name} changes the market from the first month")
+    first = min(p.split(".")[1] for p in changes)
+    base, other = _run(BASELINE), _run(path)
+    cut = pd.Timestamp(first + "-01")
+    before_b, before_o = base[base["date"] < cut], other[other["date"] < cut]
+    assert len(before_b) > 0
+    pd.testing.assert_frame_equal(before_b.reset_index(drop=True), before_o.reset_index(drop=True))
+    after_b, after_o = base[base["date"] >= cut], other[other["date"] >= cut]
+    focal_b, focal_o = after_b[after_b["focal"]], after_o[after_o["focal"]]
+    assert not focal_b[["mau", "premium_subscribers", "revenue_total_eur"]].reset_index(drop=True).equals(
+        focal_o[["mau", "premium_subscribers", "revenue_total_eur"]].reset_index(drop=True)), \
+        f"{path.name}: its change at {first} had no effect at all on the focal service"
