@@ -1,10 +1,11 @@
-"""Outputs appear whole or not at all: write into a temporary folder, rename it into place."""
+"""Outputs appear whole or not at all: write to a temporary name, rename it into place."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,3 +34,13 @@ def replaced_atomically(out_dir: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes so that ``path`` holds either its old content or all of ``data`` (fsynced)."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -20,7 +20,7 @@ from sim.agents.listeners import NO_SERVICE, ListenerPopulation, State, Tier
 from sim.agents.services import Service, ServiceTable
 from sim.clock import Clock
 from sim.mechanics import ads, campaigns, diffusion, listening, loyalty, service_quality
-from sim.mechanics.choice import Options, build_options, logit_choice, utility
+from sim.mechanics.choice import build_options, logit_choice, utility
 from sim.mechanics.personalization import depth_fraction, grow_depth, match, shares_data, targeting_quality
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS, market_counts, service_kpis
 from sim.scenario import Scenario, ScenarioError, apply_overrides
@@ -377,9 +377,7 @@ class MarketModel(mesa.Model):
         supply = ads.inventory(sim_hours * self.weight, tab.ad_load, cfg.impressions_per_ad_minute) * tab.free_tier
         pers = self.scenario.mechanisms.personalization
         frac = depth_fraction(pop.data_depth[free], pers.tau_hours) * self._sharing()[free] if pers.enabled else np.zeros(hrs.size)
-        n_free = np.bincount(svc, minlength=s)[:s]
-        quality = tab.personalization * np.divide(np.bincount(svc, weights=frac, minlength=s)[:s], n_free,
-                                                  out=np.zeros(s), where=n_free > 0)
+        quality = targeting_quality(frac, svc, tab.personalization)
         taste_hours = hrs[:, None] * pop.taste[free]  # (n_free, genres)
         genre_hours = np.stack([taste_hours[svc == j].sum(axis=0) for j in range(s)]).astype(float)
         # affinity: the audience's share of hours in each genre relative to an even split (1 = average)

@@ -38,7 +38,8 @@ from SALib.analyze import morris, sobol  # noqa: E402
 from sim.scenario import ScenarioError  # noqa: E402
 from sim.sweep import designs  # noqa: E402
 from sim.sweep.spec import SweepSpec  # noqa: E402
-from sim.sweep.store import SweepStore, read_resolved, write_atomic  # noqa: E402
+from sim.atomic import write_atomic  # noqa: E402
+from sim.sweep.store import SweepStore, read_resolved  # noqa: E402
 
 CONF_LEVEL = 0.95
 NUM_RESAMPLES = 1000  # bootstrap resamples behind each confidence interval

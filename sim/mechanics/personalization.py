@@ -43,8 +43,14 @@ def grow_depth(data_depth: np.ndarray, hours: np.ndarray, sharing: np.ndarray, d
     return data_depth + np.where(sharing, hours * dt, 0.0).astype(np.float32)
 
 
-def targeting_quality(depth_frac_free: np.ndarray, personalization: float) -> float:
-    """Ad-targeting quality of a service in [0, 1]: mean data depth of its free users x investment."""
-    if depth_frac_free.size == 0:
-        return 0.0
-    return float(personalization * depth_frac_free.mean())
+def targeting_quality(depth_frac_free: np.ndarray, service: np.ndarray, personalization: np.ndarray) -> np.ndarray:
+    """Ad-targeting quality of each service in [0, 1], shape (n_services,).
+
+    ``depth_frac_free`` (m,): depth fraction of each free listener (0 if they share no
+    data); ``service`` (m,): their service; ``personalization`` (n_services,): investment.
+    Quality is the investment times the mean depth fraction of the service's free users.
+    """
+    s = personalization.shape[0]
+    n = np.bincount(service, minlength=s)[:s]
+    depth = np.divide(np.bincount(service, weights=depth_frac_free, minlength=s)[:s], n, out=np.zeros(s), where=n > 0)
+    return personalization * depth

@@ -21,8 +21,6 @@ from __future__ import annotations
 import fcntl
 import io
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +31,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from sim.atomic import write_atomic
 from sim.scenario import ScenarioError
 
 RUN_COLUMNS = ("run_id", "point", "replicate")
@@ -51,16 +50,6 @@ def part_schema(kpi_names: list[str]) -> pa.Schema:
     return pa.schema([("run_id", pa.string()), ("point", pa.int64()), ("replicate", pa.int64()),
                       *[(k, pa.float64()) for k in kpi_names],
                       ("status", pa.string()), ("error", pa.string()), ("seconds", pa.float64())])
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes so that ``path`` holds either its old content or all of ``data``."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _design_table(design: pd.DataFrame) -> pa.Table:
