@@ -31,10 +31,10 @@ from sim.report.plotting import (
 )
 
 CHURN_PARTS = {
-    "churn_voluntary_monthly": "voluntary (cancels)",
+    "churn_voluntary_monthly": "voluntary (cancels, uses nothing)",
     "churn_downgrade_monthly": "downgrade to free",
     "churn_to_competitor_monthly": "to a competitor",
-    "churn_lapse_monthly": "lapse (leaves streaming)",
+    "churn_lapse_monthly": "lapse (payment failed)",
 }
 LOYALTY_STAGES = {
     f"loyalty_{s}": s for s in ("prospect", "customer", "client", "supporter", "advocate")
