@@ -571,9 +571,13 @@ def _read_with_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if not isinstance(parent, str) or not parent:
         raise ScenarioError(f"{path}: extends: expected the path of a scenario file, got {parent!r}")
     base_path = (path.parent / parent).resolve()
-    if base_path in chain or base_path == path.resolve():
-        raise ScenarioError(f"{path}: extends: {parent} extends itself (through {' -> '.join(p.name for p in chain)})")
-    base = _read_with_extends(base_path, (*chain, path.resolve()))
+    here = (*chain, path.resolve())
+    if base_path in here:
+        cycle = " -> ".join(p.name for p in (*here[here.index(base_path):], base_path))
+        raise ScenarioError(f"{path}: extends: {parent} leads back to itself ({cycle})")
+    if not base_path.is_file():
+        raise ScenarioError(f"{path}: extends: {parent}: file not found (looked for {base_path})")
+    base = _read_with_extends(base_path, here)
     if not isinstance(base, dict):
         raise ScenarioError(f"{base_path}: (top level): expected a mapping of scenario keys, got {type(base).__name__}")
     child = {k: v for k, v in data.items() if k != "extends"}
@@ -591,7 +595,8 @@ def merge_scenarios(base: dict[str, Any], child: dict[str, Any]) -> dict[str, An
     out = dict(base)
     for key, value in child.items():
         if key == "timeline" and isinstance(value, list) and isinstance(base.get("timeline"), list):
-            out[key] = [*base["timeline"], *value]
+            # appended, then ordered by date; same-date events keep their order (the child's last)
+            out[key] = sorted([*base["timeline"], *value], key=lambda ev: str(ev.get("at", "")) if isinstance(ev, dict) else "")
         else:
             out[key] = _merge_patch(base.get(key), value)
         if out[key] is None:
@@ -600,14 +605,14 @@ def merge_scenarios(base: dict[str, Any], child: dict[str, Any]) -> dict[str, An
 
 
 def _merge_patch(base: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict) or not isinstance(base, dict):
+    if not isinstance(patch, dict):
         return patch
-    out = dict(base)
+    out = dict(base) if isinstance(base, dict) else {}  # RFC 7396: a patch onto a non-mapping starts empty
     for key, value in patch.items():
         if value is None:
             out.pop(key, None)
         else:
-            out[key] = _merge_patch(base.get(key), value)
+            out[key] = _merge_patch(out.get(key), value)
     return out
 
 

@@ -6,7 +6,9 @@ Every scenario file (new ones included, through the glob):
 - runs its whole horizon, timeline events included, on a small population;
 - differs from baseline.yaml in exactly the key paths it claims (EXPECTED_CHANGES), so that
   ``compare baseline X`` answers its question and nothing else;
-- with the same seed, reproduces the baseline month for month until its first change.
+- with the same seed, reproduces the baseline month for month until its first change;
+- is written as ``extends: baseline.yaml`` plus its change (except STANDALONE), so the
+  library follows the baseline when it is recalibrated instead of holding stale copies.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pytest
 
 from sim.cli import main
 from sim.runner import replicate_seeds, simulate
-from sim.scenario import apply_overrides, load_scenario
+from sim.scenario import apply_overrides, load_scenario, read_yaml
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.yaml"))
@@ -30,6 +32,13 @@ BASELINE = SCENARIOS / "baseline.yaml"
 # Small but complete: 2,000 listeners over the full horizon take ~0.3 s, and every timeline
 # event (most scenarios act from 2020-01) is exercised; a 6-month run would drop them all.
 SMALL = {"market.agents": 2000, "replicates": 1}
+# Library files that are complete copies and not `extends: baseline.yaml`, each with the
+# reason (its opening comment must say why too). Appending timeline events cannot remove
+# one of the baseline's, and a timeline `set` cannot delete a plan.
+STANDALONE = {
+    "baseline": "the base of the library",
+    "family_plan_launch": "removes the baseline's 2016-05 family-plan event",
+}
 
 # What each scenario changes relative to the baseline, as key paths of the resolved scenario.
 # Timeline changes are "timeline.<YYYY-MM>.<set key path>" (or ".outage"): an event added,
@@ -177,3 +186,18 @@ def test_same_history_as_baseline_before_its_change(path: Path):
     assert not focal_b[["mau", "premium_subscribers", "revenue_total_eur"]].reset_index(drop=True).equals(
         focal_o[["mau", "premium_subscribers", "revenue_total_eur"]].reset_index(drop=True)), \
         f"{path.name}: its change at {first} had no effect at all on the focal service"
+
+
+@pytest.mark.parametrize("path", FILES, ids=_ids(FILES))
+def test_extends_the_baseline(path: Path):
+    """No stale copies: a library scenario is `extends: baseline.yaml` plus its change."""
+    data = read_yaml(path)
+    if path.stem in STANDALONE:
+        assert "extends" not in data, f"{path.name} now extends a file: drop it from STANDALONE"
+        if path != BASELINE:
+            comment = " ".join(line for line in path.read_text().splitlines() if line.startswith("#"))
+            assert "extends" in comment, f"{path.name}: its opening comment must say why it cannot use `extends`"
+        return
+    assert data.get("extends") == "baseline.yaml", (
+        f"{path.name}: write it as `extends: baseline.yaml` plus only its change (see docs/user-guide.md, "
+        f"'Extending another file'), or add it to STANDALONE with the reason")
