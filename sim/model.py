@@ -64,6 +64,7 @@ class MarketModel(mesa.Model):
         self.stage = np.zeros(n, np.int8)
         self.sharing_now = np.zeros(n, bool)  # shared Wrapped this step
         self._last_prices: np.ndarray | None = None
+        self.price_rose = np.zeros((len(self.services), 4), bool)  # (service, plan): price went up this step
         self._focal_prices: list[float] = []
         self._shares: list[list[float]] = [[] for _ in range(s)]
         self.records = {name: np.full((self.n_steps, s), np.nan) for name in SERVICE_KPIS}
@@ -221,7 +222,7 @@ class MarketModel(mesa.Model):
             svc.policy = pol
 
     def services_act(self) -> None:
-        """2. Competitors react to last steps' prices and shares; detect price changes."""
+        """2. Competitors react to last steps' prices and shares; detect price rises."""
         cfg = self.scenario.mechanisms.competition
         focal = self.services[0]
         self._focal_prices.append(focal.price(focal.headline_plan))
@@ -230,10 +231,9 @@ class MarketModel(mesa.Model):
         self.table = self._table()
         self.options = build_options(self.table)
         prices = self.table.plan_price
-        if self._last_prices is None or self._last_prices.shape != prices.shape:
-            self.price_changed = np.zeros(self.table.n, bool)
-        else:
-            self.price_changed = ~np.all(np.isclose(prices, self._last_prices, equal_nan=True), axis=1)
+        # a plan whose price went up since last step (a new plan or a cut is not a shock to its holders)
+        before = prices if self._last_prices is None else self._last_prices
+        self.price_rose = np.nan_to_num(prices - before, nan=0.0) > 1e-9
         self._last_prices = prices.copy()
 
     def run_campaigns(self) -> None:
@@ -281,9 +281,11 @@ class MarketModel(mesa.Model):
         self._leave(failed)
 
         lapsed = pop.state == State.LAPSED
-        review_p = np.where(lapsed, self.clock.probability(c.lapsed_review_rate), self.clock.probability(c.review_rate))
+        paying = (pop.state == State.USER) & (pop.tier == Tier.PREMIUM)
+        review_p = np.select([lapsed, paying], [self.clock.probability(c.lapsed_review_rate), self.clock.probability(c.premium_review_rate)],
+                             self.clock.probability(c.review_rate))
         trial_ended = (pop.tier == Tier.TRIAL) & (pop.trial_end <= self.t) & (pop.state == State.USER)
-        price_hit = (pop.state == State.USER) & self.price_changed[np.maximum(pop.service, 0)] & (u_trigger < c.price_change_review)
+        price_hit = paying & self.price_rose[np.maximum(pop.service, 0), np.maximum(pop.plan, 0)] & (u_trigger < c.price_change_review)
         users = np.flatnonzero(pop.state == State.USER)
         stranded = np.zeros(pop.n, bool)  # their free tier or plan was withdrawn: they must choose again now
         stranded[users[self._current_option(users) < 0]] = True

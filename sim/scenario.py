@@ -192,9 +192,10 @@ class SwitchingCost(Strict):
 
 class ChoiceConfig(Strict):
     noise_scale: float = P(1.5, "EUR/month", "Logit scale of unobserved utility", gt=0, le=100)
-    review_rate: float = P(0.08, "1/month", "Users and aware non-users reconsidering their option", ge=0, le=1)
+    review_rate: float = P(0.08, "1/month", "Free and trial users and aware non-users reconsidering their option", ge=0, le=1)
+    premium_review_rate: float = P(0.12, "1/month", "Paying subscribers reconsidering (each bill is a decision)", ge=0, le=1)
     lapsed_review_rate: float = P(0.03, "1/month", "Lapsed listeners reconsidering", ge=0, le=1)
-    price_change_review: float = P(0.25, "probability", "Users of a service that changed a price who reconsider that step", ge=0, le=1)
+    price_change_review: float = P(0.25, "probability", "Subscribers whose plan's price rose who reconsider that step", ge=0, le=1)
     trial_salience: float = P(0.15, "fraction", "Share of the price a trial-eligible listener discounts when a trial is offered", ge=0, le=1)
     involuntary_churn: float = P(0.005, "1/month", "Premium payments that fail (the subscriber lapses)", ge=0, le=1)
     switching_cost: SwitchingCost = SwitchingCost()

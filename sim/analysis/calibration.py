@@ -1,0 +1,500 @@
+"""``freemium-sim calibrate CALIBRATION.yaml``: fit scenario parameters to observed KPI series.
+
+A calibration file names a base scenario, the parameters to fit (scenario key paths
+with bounds, in the sweep file's format: ``{low, high, distribution: loguniform}`` or
+``{levels: [...]}``), the observations (a CSV in ``data/``) and, per target series,
+the focal-service model quantity it is compared with (``sim.analysis.targets``).
+
+Method. The distance of a parameter set is the weighted sum over series of the
+normalised error of the replicate-mean simulated series against the observations
+(``nrmse``: RMSE / mean |observed|, or ``msre``: mean squared relative error), so a
+series in millions of people and one in percent count alike. It is minimised with
+Optuna's multivariate TPE sampler (Bergstra et al. 2011; Falkner et al. 2018), chosen
+because:
+
+- it is cheap: a handful of model runs per trial and no gradients, which a
+  stochastic agent-based model does not have;
+- it is a well-kept, pinned dependency of this project;
+- it is deterministic: a seeded sampler with ``n_jobs=1`` proposes the same trials
+  in the same order, and every trial runs the same replicate seeds (common random
+  numbers), so two parameter sets are compared on the same random draws and the
+  whole fit repeats exactly;
+- it handles bounded, log-scaled, integer and categorical parameters natively.
+
+The first trial is the base scenario's own values (where they lie inside the
+bounds), so the fit never reports something worse than the starting point on the
+fitting seeds. Reported uncertainty is deliberately modest: the range of each
+parameter over the best 10% of trials. That is an approximate, posterior-like range
+of values that fit about as well, NOT a Bayesian posterior: TPE samples densely near
+good values, so it mostly shows how flat the distance is around the optimum.
+
+Because the best trial is selected on noisy evaluations, its own distance is
+optimistic. The reported per-series fit and the figures therefore come from a check
+run of the best parameters with ``check_replicates`` fresh seeds (root seed
+``seed + 1``, independent of the fitting seeds).
+
+Outputs in ``results/calibration-<name>/`` (written to a temporary folder, renamed
+into place): ``fit.json``, ``calibrated.yaml`` (the base scenario, without the
+calibration's cheap-run overrides, with the fitted values applied), ``trials.csv``
+and ``figures/fit-<series>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import repeat
+from pathlib import Path
+from typing import Any, Callable, Iterator, Literal
+
+import numpy as np
+import optuna
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+import sim
+from sim.analysis.targets import TargetSpec, covered, observed_series, read_observations, series_fit, simulated_series
+from sim.atomic import replaced_atomically
+from sim.clock import Clock
+from sim.report.plotting import format_date_axis, new_figure, plot_band, save_figure
+from sim.runner import months_per_step, replicate_seeds, simulate
+from sim.scenario import (Scenario, ScenarioError, _did_you_mean, _format_loc, _inner_model, apply_overrides,
+                          load_scenario, parameter_table, read_yaml, scenario_to_yaml)
+from sim.sweep.spec import ParameterSpec, _check_parameters
+
+#: Share of the trials, best first, whose parameter ranges are reported.
+TOP_FRACTION = 0.10
+MIN_TOP_TRIALS = 3
+
+
+class CalibrationSpec(BaseModel):
+    """A whole calibration file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="Names results/calibration-<name>/ (default: file name)")
+    description: str = Field("", description="What is fitted to what")
+    base: str = Field(description="Base scenario file, relative to the calibration file")
+    data: str = Field(description="Observations CSV (period, metric, value, unit, ...), relative to the calibration file")
+    seed: int = Field(ge=0, description="Seed of the sampler and root seed of every trial's replicates")
+    trials: int = Field(ge=1, le=100_000, description="Parameter sets evaluated")
+    replicates: int = Field(2, ge=1, le=1000, description="Runs per trial, the same seeds in every trial")
+    check_replicates: int = Field(8, ge=2, le=1000, description="Runs of the best parameters, fresh seeds, for the reported fit")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="Key paths set while fitting (fewer agents, shorter horizon)")
+    parameters: dict[str, ParameterSpec] = Field(min_length=1, description="Fitted parameters by scenario key path")
+    distance: Literal["nrmse", "msre"] = Field("nrmse", description="nrmse = RMSE / mean |observed|; msre = mean squared relative error")
+    targets: dict[str, TargetSpec] = Field(min_length=1, description="Observed series by name")
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> "CalibrationSpec":
+        both = sorted(set(self.parameters) & set(self.overrides))
+        if both:
+            raise ValueError(f"{', '.join(both)} is both fitted and overridden; keep it in `parameters` only")
+        return self
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target with its observations inside the horizon: ``observed`` is indexed by Period."""
+
+    name: str
+    spec: TargetSpec
+    observed: pd.Series
+    unit: str
+    scale: float
+    outside_horizon: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A validated calibration: the spec, the base scenario as written and as run, the targets."""
+
+    spec: CalibrationSpec
+    source: str
+    scenario: Scenario  # the base scenario file as written: the fit is applied to it
+    base: Scenario  # with the cheap-run overrides: every trial runs this plus its parameters
+    targets: tuple[Target, ...]
+    integer_parameters: frozenset[str]
+    base_sha256: str  # of the base file as read: which version the values are fitted to (it may be edited later)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) -> Calibration:
+    """Read and validate a calibration file, its base scenario and its data.
+
+    ``changes`` replaces top-level keys before validation (the CLI's --trials etc.).
+    Every user error raises ScenarioError naming the file and the key path.
+    """
+    source = str(path)
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: (top level): expected a mapping of calibration keys, got {type(data).__name__}")
+    data = {"name": Path(path).stem, **data, **(changes or {})}
+    try:
+        spec = CalibrationSpec.model_validate(data)
+    except ValidationError as err:
+        raise _explain(err, source) from None
+    folder = Path(path).parent
+    base_path = folder / spec.base
+    if not base_path.is_file():
+        raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the calibration file)")
+    scenario = load_scenario(base_path)
+    base = apply_overrides(scenario, spec.overrides, source=f"{source}: overrides")
+    integers = _check_parameters(spec, base, source)
+    observations = read_observations(folder / spec.data, f"{source}: data")
+    dates = Clock(base.time.start, base.time.months, base.time.step).dates
+    targets = tuple(_target(name, t, observations, dates, f"{source}: targets.{name}") for name, t in spec.targets.items())
+    digest = hashlib.sha256(base_path.read_bytes()).hexdigest()
+    return Calibration(spec, source, scenario, base, targets, integers, digest)
+
+
+def _target(name: str, spec: TargetSpec, observations: pd.DataFrame, dates: pd.DatetimeIndex, where: str) -> Target:
+    """A target's observations, keeping the periods wholly inside the simulated horizon."""
+    series, unit, scale = observed_series(observations, name, spec, where)
+    inside = covered(series.index, dates)
+    if not inside.any():
+        raise ScenarioError(f"{where}: no observation lies inside the simulated horizon "
+                            f"{dates.min():%Y-%m}..{dates.max():%Y-%m} (extend time.months in `overrides`?)")
+    return Target(name, spec, series[inside], unit, scale, tuple(str(p) for p in series.index[~inside]))
+
+
+def _explain(err: ValidationError, source: str) -> ScenarioError:
+    """One line naming the file and key path, with a did-you-mean for an unknown key.
+
+    An unknown key is reported before the other problems: a misspelt key also makes
+    the key it should have been "missing".
+    """
+    e = sorted(err.errors(), key=lambda x: x["type"] != "extra_forbidden")[0]
+    loc = tuple(e["loc"])
+    path = _format_loc(loc)
+    if e["type"] == "extra_forbidden":
+        allowed = _keys_at(loc)
+        msg = f"{path}: unknown key{_did_you_mean(str(loc[-1]), allowed)} (allowed here: {', '.join(allowed)})"
+    elif e["type"] == "missing":
+        msg = f"{path}: required key missing"
+    else:
+        msg = f"{path}: {e['msg'].removeprefix('Value error, ')}" + ("" if e["type"] == "value_error" else f" (got {e.get('input')!r})")
+    more = len(err.errors()) - 1
+    return ScenarioError(f"{source}: {msg}" + (f" [and {more} more problem{'s' * (more > 1)}]" if more else ""))
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """Keys allowed in the mapping holding ``loc[-1]`` (dict keys such as a target's name keep the item model)."""
+    model: Any = CalibrationSpec
+    for part in loc[:-1]:
+        if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
+            model = _inner_model(model.model_fields[part].annotation)
+    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+
+
+# ---------------------------------------------------------------- evaluating a parameter set
+
+
+@contextmanager
+def replicate_pool(workers: int | None, replicates: int) -> Iterator[Executor | None]:
+    """Worker processes kept for a whole fit (None when one process suffices).
+
+    One pool for all trials, rather than ``runner.run_replicates`` per trial, because
+    starting processes costs more than a small trial's runs. The workers are started
+    here, before a progress bar starts its thread, so forking copies no held lock.
+    """
+    n = max(1, min(workers or os.cpu_count() or 1, replicates))
+    if n == 1:
+        yield None
+        return
+    ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")  # as the runner
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        pool.submit(int).result()
+        yield pool
+
+
+def simulate_targets(cal: Calibration, params: dict[str, Any], replicates: int, seed: int, pool: Executor | None,
+                     periods: dict[str, pd.Index] | None = None) -> dict[str, np.ndarray]:
+    """Run the base scenario with ``params`` (replicate r from ``replicate_seeds(seed, replicates)[r]``).
+
+    Returns, per target name, an array (replicates, n_periods) in the CSV's unit, over
+    the observed periods (default) or the given ``periods``.
+    """
+    scenario = apply_overrides(cal.base, params, source=f"{cal.source}: parameters") if params else cal.base
+    seeds = replicate_seeds(seed, replicates)
+    if pool is None:
+        results = [simulate(scenario, s, r) for r, s in enumerate(seeds)]
+    else:
+        results = list(pool.map(simulate, repeat(scenario), seeds, range(replicates)))
+    ts = pd.concat([r.timeseries for r in results], ignore_index=True)
+    focal = ts[ts["focal"]]
+    dt = months_per_step(scenario)
+    periods = periods or {t.name: t.observed.index for t in cal.targets}
+    return {t.name: simulated_series(focal, t.spec, periods[t.name], t.scale, dt) for t in cal.targets}
+
+
+def score(cal: Calibration, simulated: dict[str, np.ndarray]) -> tuple[float, dict[str, dict[str, float]]]:
+    """Distance of replicate-mean simulated series from the observations, and each series' fit.
+
+    simulated: per target, (replicates, n_periods) over the observed periods. The
+    distance is sum over targets of weight x the file's ``distance`` measure.
+    """
+    fits = {t.name: series_fit(simulated[t.name].mean(axis=0), t.observed.to_numpy()) for t in cal.targets}
+    total = sum(t.spec.weight * fits[t.name][cal.spec.distance] for t in cal.targets)
+    return float(total), fits
+
+
+def _suggest(trial: optuna.Trial, path: str, p: ParameterSpec, integer: bool) -> Any:
+    """Optuna's proposal for one parameter, in the scenario's unit."""
+    if p.levels is not None:
+        return trial.suggest_categorical(path, list(p.levels))
+    log = p.distribution == "loguniform"
+    if integer:
+        return trial.suggest_int(path, math.ceil(p.low), math.floor(p.high), log=log)
+    return trial.suggest_float(path, p.low, p.high, log=log)
+
+
+def _start_values(cal: Calibration) -> dict[str, Any]:
+    """The base scenario's values of the fitted parameters that lie inside their bounds."""
+    current = {p.path: p.default for p in parameter_table(cal.base)}
+    out = {}
+    for path, p in cal.spec.parameters.items():
+        v = current[path]
+        if (p.levels is not None and v in p.levels) or (p.levels is None and p.low <= v <= p.high):
+            out[path] = v
+    return out
+
+
+# ---------------------------------------------------------------- the fit
+
+
+def fit(cal: Calibration, pool: Executor | None = None, on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None) -> optuna.Study:
+    """Run the calibration's trials; returns the finished study (minimising the distance).
+
+    Each trial stores each series' distance measure in ``user_attrs`` for trials.csv.
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # multivariate: one joint density over the parameters, so levers that trade off
+    # (growth speed against saturation level) are proposed together
+    sampler = optuna.samplers.TPESampler(seed=cal.spec.seed, multivariate=True,
+                                         n_startup_trials=min(10, max(1, cal.spec.trials // 3)))
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    start = _start_values(cal)
+    if start:
+        study.enqueue_trial(start)
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {path: _suggest(trial, path, p, path in cal.integer_parameters) for path, p in cal.spec.parameters.items()}
+        distance, fits = score(cal, simulate_targets(cal, params, cal.spec.replicates, cal.spec.seed, pool))
+        for name, f in fits.items():
+            trial.set_user_attr(name, f[cal.spec.distance])
+        return distance
+
+    callbacks = [lambda _study, trial: on_trial(trial)] if on_trial else None
+    study.optimize(objective, n_trials=cal.spec.trials, n_jobs=1, callbacks=callbacks)
+    return study
+
+
+def trials_table(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial: number, each parameter, distance, each series' measure, seconds; best first."""
+    rows = []
+    for t in study.trials:
+        seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete else math.nan
+        rows.append({"trial": t.number, **t.params, "distance": t.value, **t.user_attrs, "state": t.state.name,
+                     "seconds": round(seconds, 3)})
+    return pd.DataFrame(rows).sort_values(["distance", "trial"], na_position="last", ignore_index=True)
+
+
+def top_ranges(table: pd.DataFrame, cal: Calibration) -> dict[str, Any]:
+    """Each parameter over the best TOP_FRACTION of finished trials (at least MIN_TOP_TRIALS).
+
+    Numeric parameters give low, median and high; categorical ones the values seen.
+    """
+    done = table[np.isfinite(table["distance"].astype(float))]
+    k = min(len(done), max(MIN_TOP_TRIALS, math.ceil(TOP_FRACTION * len(done))))
+    top = done.sort_values("distance", kind="stable").head(k)
+    ranges: dict[str, Any] = {}
+    for path, p in cal.spec.parameters.items():
+        if p.levels is not None:
+            ranges[path] = {"values": top[path].value_counts().to_dict()}
+        else:
+            v = top[path].astype(float)
+            ranges[path] = {"low": float(v.min()), "median": float(v.median()), "high": float(v.max())}
+    return {"label": f"approximate range of well-fitting values: the best {k} of {len(done)} trials by distance "
+                     "(not a Bayesian posterior)",
+            "trials": k, "distance_max": float(top["distance"].max()) if k else None, "parameters": ranges}
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def horizon_periods(cal: Calibration) -> dict[str, pd.Index]:
+    """Every period of each target's frequency wholly inside the horizon (for the figures)."""
+    dates = Clock(cal.base.time.start, cal.base.time.months, cal.base.time.step).dates
+    out = {}
+    for t in cal.targets:
+        freq = "Q" if t.spec.periods == "quarterly" else "Y"
+        periods = pd.period_range(dates.min(), dates.max(), freq=freq)
+        out[t.name] = periods[covered(periods, dates)]
+    return out
+
+
+def fit_figure(target: Target, periods: pd.Index, simulated: np.ndarray, fit_row: dict[str, float], fig_dir: Path) -> Path:
+    """figures/fit-<name>.png: the model's median and 5-95% replicate band against the observed points.
+
+    simulated: (replicates, n_periods) over ``periods``, in the target's unit. Points sit
+    at the last day of their period.
+    """
+    ends = pd.DatetimeIndex([p.to_timestamp(how="end").normalize() for p in periods])
+    reps = simulated.shape[0]
+    frame = pd.DataFrame({"date": np.tile(ends, reps), "replicate": np.repeat(np.arange(reps), len(ends)),
+                          "value": simulated.reshape(-1)})
+    spec = target.spec
+    what = {"stock": "at period end", "flow": "sum over the period", "mean": "mean over the period"}[spec.agg]
+    fig, (ax,) = new_figure(1, f"{target.name}: model vs observed ({spec.periods}, {what})", row_height_in=4.0)
+    plot_band(ax, frame, "value", 1.0, label=f"model ({_formula(spec)}): median, 5-95% of {reps} replicates")
+    obs_dates = pd.DatetimeIndex([p.to_timestamp(how="end").normalize() for p in target.observed.index])
+    ax.scatter(obs_dates, target.observed.to_numpy(), color="k", s=22, zorder=3, label="observed")
+    ax.set_ylabel(f"{spec.metric or target.name} ({target.unit})")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", frameon=False)
+    ax.text(0.99, 0.02, f"RMSE {fit_row['rmse']:.3g} {target.unit}   MAPE {fit_row['mape_percent']:.1f}%",
+            transform=ax.transAxes, ha="right", va="bottom", fontsize=10)
+    # from the first period's start (so the first year is labelled) to just past the last point
+    format_date_axis(ax, pd.Series([periods[0].start_time, periods[-1].end_time + pd.Timedelta(days=20)]))
+    return save_figure(fig, fig_dir, f"fit-{target.name}", target.name, "").path
+
+
+def _formula(spec: TargetSpec) -> str:
+    """The model quantity of a target in words, e.g. ``revenue_subscription_eur / (premium_subscribers + trial_users)``."""
+    def total(columns: list[str]) -> str:
+        return " + ".join(columns) if len(columns) == 1 or spec.per is None else f"({' + '.join(columns)})"
+    return total(spec.column) + (f" / {total(spec.per)}" if spec.per else "")
+
+
+def _jsonable(fits: dict[str, dict[str, float]], cal: Calibration) -> dict[str, Any]:
+    """Per-series fit with units and counts, infinities as None (JSON has no inf)."""
+    out = {}
+    for t in cal.targets:
+        f = {k: (v if math.isfinite(v) else None) for k, v in fits[t.name].items()}
+        out[t.name] = {**f, "unit": t.unit, "n": len(t.observed), "periods": [str(p) for p in t.observed.index],
+                       "outside_horizon": list(t.outside_horizon)}
+    return out
+
+
+def calibrate(path: str | Path, out: str | Path | None = None, workers: int | None = None, quiet: bool = True,
+              changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fit a calibration file and write its results folder; returns fit.json's content."""
+    from sim.cli import progress_bar
+
+    started = time.perf_counter()
+    cal = load_calibration(path, changes)
+    out = Path(out) if out else Path("results") / f"calibration-{cal.spec.name}"
+    periods = horizon_periods(cal)
+    check_seed = cal.spec.seed + 1
+    with replicate_pool(workers, max(cal.spec.replicates, cal.spec.check_replicates)) as pool:
+        progress, advance = progress_bar(quiet, f"calibrate {cal.spec.name}", cal.spec.trials)
+        with progress:
+            study = fit(cal, pool, on_trial=lambda _t: advance(1))
+        best = study.best_trial
+        check = simulate_targets(cal, best.params, cal.spec.check_replicates, check_seed, pool, periods)
+    table = trials_table(study)
+    observed_cols = {t.name: np.isin(periods[t.name], t.observed.index) for t in cal.targets}
+    check_distance, check_fits = score(cal, {k: v[:, observed_cols[k]] for k, v in check.items()})
+    calibrated = apply_overrides(cal.scenario, best.params, source=f"{cal.source}: fitted values")
+    base_trial = study.trials[0] if _start_values(cal) else None
+    result = {
+        "calibration": cal.spec.name, "source": str(path), "base": cal.spec.base, "data": cal.spec.data,
+        "base_sha256": cal.base_sha256,
+        "method": "optuna multivariate TPESampler (seeded, n_jobs=1), common replicate seeds across trials",
+        "distance_measure": cal.spec.distance, "seed": cal.spec.seed, "trials": cal.spec.trials,
+        "replicates": cal.spec.replicates, "overrides": cal.spec.overrides,
+        "best": {"trial": best.number, "parameters": best.params, "distance_on_fitting_seeds": best.value},
+        "base_values": {"parameters": base_trial.params, "distance_on_fitting_seeds": base_trial.value} if base_trial else None,
+        "check": {"label": f"best parameters rerun with {cal.spec.check_replicates} fresh replicates (root seed {check_seed}); "
+                           "fit of the replicate-mean series",
+                  "replicates": cal.spec.check_replicates, "seed": check_seed, "distance": check_distance,
+                  "series": _jsonable(check_fits, cal)},
+        "top_decile": top_ranges(table, cal),
+        "version": sim.__version__, "optuna": optuna.__version__, "wall_seconds": None,
+    }
+
+    with replaced_atomically(out) as tmp:
+        for t in cal.targets:
+            fit_figure(t, periods[t.name], check[t.name], check_fits[t.name], tmp / "figures")
+        table.to_csv(tmp / "trials.csv", index=False)
+        (tmp / "calibrated.yaml").write_text(
+            f"# Calibrated by `freemium-sim calibrate {path}`: {cal.spec.base} with the fitted values\n"
+            f"# {', '.join(f'{k} = {v:.6g}' if isinstance(v, float) else f'{k} = {v}' for k, v in best.params.items())}\n"
+            + scenario_to_yaml(calibrated))
+        result["wall_seconds"] = round(time.perf_counter() - started, 1)
+        (tmp / "fit.json").write_text(json.dumps(result, indent=2, default=str))
+    result["out"] = str(out)
+    return result
+
+
+# ---------------------------------------------------------------- command line
+
+
+def print_fit(result: dict[str, Any]) -> None:
+    """The per-series fit and the fitted parameters as two tables."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    check = result["check"]
+    series = Table(title=f"{result['calibration']}: fit of the best parameters, {check['replicates']} fresh replicates",
+                   caption=f"{check['label']}; MAPE = mean |sim - obs| / obs")
+    for col in ("series", "n", "RMSE", "unit", "MAPE", result["distance_measure"]):
+        series.add_column(col, justify="left" if col in ("series", "unit") else "right")
+    for name, f in result["check"]["series"].items():
+        def num(v, fmt):
+            return "inf" if v is None else format(v, fmt)
+        series.add_row(name, str(f["n"]), num(f["rmse"], ".4g"), f["unit"], num(f["mape_percent"], ".1f") + "%",
+                       num(f[result["distance_measure"]], ".4f"))
+    console.print(series)
+    top = result["top_decile"]
+    params = Table(title=f"fitted parameters; low..high over the best {top['trials']} trials", caption=top["label"])
+    for col in ("parameter", "best", "low", "median", "high"):
+        params.add_column(col, justify="left" if col == "parameter" else "right")
+    for path, v in result["best"]["parameters"].items():
+        r = result["top_decile"]["parameters"][path]
+        cells = [f"{r[k]:.4g}" for k in ("low", "median", "high")] if "low" in r else [str(r["values"]), "", ""]
+        params.add_row(path, f"{v:.4g}" if isinstance(v, float) else str(v), *cells)
+    console.print(params)
+    console.print(f"distance {result['check']['distance']:.4f} (check run); on fitting seeds: best "
+                  f"{result['best']['distance_on_fitting_seeds']:.4f}"
+                  + (f", base values {result['base_values']['distance_on_fitting_seeds']:.4f}" if result["base_values"] else ""))
+    console.print(f"Results in [bold]{result['out']}[/bold]")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``freemium-sim calibrate``."""
+    p = subparsers.add_parser("calibrate", help="fit scenario parameters to observed KPI series (optuna TPE)",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("calibration_file", metavar="CALIBRATION.yaml", help="calibration file, e.g. scenarios/calibration/spotify.yaml")
+    p.add_argument("--trials", type=int, help="parameter sets to evaluate (default: the file's)")
+    p.add_argument("--replicates", type=int, help="runs per trial (default: the file's)")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes per trial (default: every core)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: results/calibration-<name>/)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or tables; print the output folder")
+    p.set_defaults(func=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    if args.workers is not None and args.workers < 1:
+        raise ScenarioError(f"--workers: must be at least 1 (got {args.workers})")
+    changes = {k: v for k, v in (("trials", args.trials), ("replicates", args.replicates)) if v is not None}
+    result = calibrate(args.calibration_file, args.out, args.workers, args.quiet, changes)
+    if args.quiet:
+        print(result["out"])
+    else:
+        print_fit(result)
+    return 0
