@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
@@ -30,6 +31,7 @@ __all__ = [
     "parse_set_options",
     "parameter_table",
     "differences_from_defaults",
+    "explain_validation_error",
     "parameter_differences",
     "read_yaml",
     "scenario_to_yaml",
@@ -479,12 +481,12 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def _fields_at(loc: tuple[Any, ...]) -> list[str]:
-    """Field names allowed at the parent of `loc` (for did-you-mean hints)."""
-    model: Any = Scenario
+def _fields_at(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
+    """Field names allowed at the parent of ``loc`` in the schema ``root`` (for did-you-mean hints)."""
+    model: Any = root
     for part in loc[:-1]:
-        if model is _PLANS:
-            model = Plan
+        if isinstance(model, _MappingOf):  # `part` is a mapping key
+            model = model.item
             continue
         if isinstance(part, int) or (isinstance(part, str) and part.isdigit()):
             continue
@@ -513,27 +515,35 @@ def _did_you_mean(word: str, options: list[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _explain(err: ValidationError, source: str) -> ScenarioError:
-    e = err.errors()[0]
+def explain_validation_error(err: ValidationError, source: str, root: type[BaseModel] | None = None) -> ScenarioError:
+    """One message naming the file, the key path, what was wrong and what is allowed.
+
+    Serves every user file validated by pydantic (scenarios, sweeps, calibrations):
+    ``root`` is the schema the file was validated against (default: Scenario). An unknown
+    key is reported first, with a did-you-mean hint: a misspelt key also makes the key it
+    should have been "missing".
+    """
+    errors = sorted(err.errors(), key=lambda x: x["type"] != "extra_forbidden")
+    e = errors[0]
     loc = tuple(e["loc"])
     path = _format_loc(loc)
+    text = e["msg"].removeprefix("Value error, ")
     if e["type"] == "extra_forbidden":
-        allowed = _fields_at(loc)
-        msg = f"{source}: {path}: unknown key{_did_you_mean(str(loc[-1]), allowed)} (allowed here: {', '.join(allowed)})"
+        allowed = _fields_at(loc, root or Scenario)
+        msg = f"{path}: unknown key{_did_you_mean(str(loc[-1]), allowed)} (allowed here: {', '.join(allowed)})"
+    elif e["type"] == "missing":
+        msg = f"{path}: required key missing"
     elif e["type"] == "literal_error":
         options = re.findall(r"'([^']*)'", e.get("ctx", {}).get("expected", ""))
-        hint = _did_you_mean(str(e.get("input")), options)
-        msg = f"{source}: {path}: {e['msg'].lower()} (got {e.get('input')!r}){hint}"
+        msg = f"{path}: {text.lower()} (got {e.get('input')!r}){_did_you_mean(str(e.get('input')), options)}"
     elif e["type"] == "union_tag_invalid":
-        msg = f"{source}: {path}: unknown distribution {e.get('input', {}).get('dist')!r} (allowed: constant, lognormal, normal, uniform)"
+        msg = f"{path}: unknown distribution {e.get('input', {}).get('dist')!r} (allowed: {', '.join(DISTRIBUTIONS)})"
+    elif e["type"] == "value_error":
+        msg = f"{path}: {text}" if loc else text
     else:
-        msg = f"{source}: {path}: {e['msg']} (got {e.get('input')!r})"
-        if path == "(top level)" or e["type"] == "value_error":
-            msg = f"{source}: {e['msg'].removeprefix('Value error, ')}"
-            if loc:
-                msg = f"{source}: {path}: {e['msg'].removeprefix('Value error, ')}"
-    more = len(err.errors()) - 1
-    return ScenarioError(msg + (f" [and {more} more problem{'s' * (more > 1)}]" if more else ""))
+        msg = f"{path}: {text} (got {e.get('input')!r})"
+    more = len(errors) - 1
+    return ScenarioError(f"{source}: {msg}" + (f" [and {more} more problem{'s' * (more > 1)}]" if more else ""))
 
 
 def validate_scenario(data: Any, source: str) -> Scenario:
@@ -682,31 +692,40 @@ def validate_scenario_data(data: dict[str, Any], source: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:
-        raise _explain(err, source) from None
+        raise explain_validation_error(err, source) from None
+
+
+@dataclass(frozen=True)
+class _MappingOf:
+    """Schema marker: a ``dict[K, item]`` whose keys are ``keys`` (a Literal) or free (None)."""
+
+    item: Any
+    keys: tuple[str, ...] | None
+
+
+_DIST = object()  # schema marker: a distribution, whose fields depend on its `dist`
 
 
 def _allowed_keys(model: Any, node: dict[str, Any]) -> list[str]:
     if isinstance(model, type) and issubclass(model, BaseModel):
         return list(model.model_fields)
-    if model is _PLANS:
-        return list(get_args(PlanName))
+    if isinstance(model, _MappingOf) and model.keys is not None:
+        return list(model.keys)
     return list(node)
 
 
-_PLANS = object()  # marker: the plans mapping, whose keys are the plan names
-_DIST = object()  # marker: a distribution, whose fields depend on its `dist`
-
-
 def _child_model(model: Any, key: str) -> Any:
+    """The schema type found under ``key`` of ``model`` (a model class or a marker)."""
     if isinstance(model, type) and issubclass(model, BaseModel):
         ann = model.model_fields[key].annotation
         if get_origin(ann) is dict:
-            return _PLANS
+            key_type, item = get_args(ann)
+            return _MappingOf(_inner_model(item), get_args(key_type) or None)
         if ann == get_args(Distribution)[0]:  # pydantic keeps the union without its Annotated metadata
             return _DIST
         return _inner_model(ann)
-    if model is _PLANS:
-        return Plan
+    if isinstance(model, _MappingOf):
+        return model.item
     return model
 
 

@@ -178,7 +178,7 @@ def test_same_file_same_trials(tmp_path, data_csv):
     ({"parameters": {"diffusion.qq": {"low": 0.1, "high": 0.5}}}, "parameters.diffusion.qq: not a scenario parameter; did you mean 'diffusion.q'?"),
     ({"parameters": {"diffusion.q": {"low": 0.1, "high": 9.0}}}, "parameters.diffusion.q.high: 9 is outside the allowed range"),
     ({"trails": 5}, "trails: unknown key; did you mean 'trials'?"),
-    ({"distance": "rmse"}, "distance: Input should be 'nrmse' or 'msre'"),
+    ({"distance": "rmse"}, "distance: input should be 'nrmse' or 'msre' (got 'rmse'); did you mean 'nrmse'?"),
     ({"base": "nowhere.yaml"}, "nowhere.yaml not found (the path is relative to the calibration file)"),
     ({"overrides": {"market.agent": 100}}, "overrides: market.agent: unknown key 'agent' at 'market.'; did you mean 'agents'?"),
 ])

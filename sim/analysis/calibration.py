@@ -67,8 +67,8 @@ from sim.atomic import replaced_atomically
 from sim.clock import Clock
 from sim.report.plotting import format_date_axis, new_figure, plot_band, save_figure
 from sim.runner import months_per_step, replicate_seeds, simulate
-from sim.scenario import (Scenario, ScenarioError, _did_you_mean, _format_loc, _inner_model, apply_overrides,
-                          load_scenario, parameter_table, read_yaml, scenario_to_yaml)
+from sim.scenario import (Scenario, ScenarioError, apply_overrides, explain_validation_error, load_scenario,
+                          parameter_table, read_yaml, scenario_to_yaml)
 from sim.sweep.spec import ParameterSpec, _check_parameters
 
 #: Share of the trials, best first, whose parameter ranges are reported.
@@ -144,7 +144,7 @@ def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) ->
     try:
         spec = CalibrationSpec.model_validate(data)
     except ValidationError as err:
-        raise _explain(err, source) from None
+        raise explain_validation_error(err, source, CalibrationSpec) from None
     folder = Path(path).parent
     base_path = folder / spec.base
     if not base_path.is_file():
@@ -167,35 +167,6 @@ def _target(name: str, spec: TargetSpec, observations: pd.DataFrame, dates: pd.D
         raise ScenarioError(f"{where}: no observation lies inside the simulated horizon "
                             f"{dates.min():%Y-%m}..{dates.max():%Y-%m} (extend time.months in `overrides`?)")
     return Target(name, spec, series[inside], unit, scale, tuple(str(p) for p in series.index[~inside]))
-
-
-def _explain(err: ValidationError, source: str) -> ScenarioError:
-    """One line naming the file and key path, with a did-you-mean for an unknown key.
-
-    An unknown key is reported before the other problems: a misspelt key also makes
-    the key it should have been "missing".
-    """
-    e = sorted(err.errors(), key=lambda x: x["type"] != "extra_forbidden")[0]
-    loc = tuple(e["loc"])
-    path = _format_loc(loc)
-    if e["type"] == "extra_forbidden":
-        allowed = _keys_at(loc)
-        msg = f"{path}: unknown key{_did_you_mean(str(loc[-1]), allowed)} (allowed here: {', '.join(allowed)})"
-    elif e["type"] == "missing":
-        msg = f"{path}: required key missing"
-    else:
-        msg = f"{path}: {e['msg'].removeprefix('Value error, ')}" + ("" if e["type"] == "value_error" else f" (got {e.get('input')!r})")
-    more = len(err.errors()) - 1
-    return ScenarioError(f"{source}: {msg}" + (f" [and {more} more problem{'s' * (more > 1)}]" if more else ""))
-
-
-def _keys_at(loc: tuple[Any, ...]) -> list[str]:
-    """Keys allowed in the mapping holding ``loc[-1]`` (dict keys such as a target's name keep the item model)."""
-    model: Any = CalibrationSpec
-    for part in loc[:-1]:
-        if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
-            model = _inner_model(model.model_fields[part].annotation)
-    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
 
 
 # ---------------------------------------------------------------- evaluating a parameter set

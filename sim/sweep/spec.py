@@ -14,15 +14,15 @@ import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
 
 import pandas as pd
 from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError,
                       model_validator)
 
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
-from sim.scenario import (Scenario, ScenarioError, YearMonth, apply_overrides, load_scenario, parameter_table,
-                          read_yaml)
+from sim.scenario import (Scenario, ScenarioError, YearMonth, apply_overrides, explain_validation_error, load_scenario,
+                          parameter_table, read_yaml)
 
 DesignKind = Literal["grid", "lhs", "sobol", "morris"]
 
@@ -212,7 +212,7 @@ def load_sweep(path: str | Path) -> Sweep:
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
-        raise _explain(err, source) from None
+        raise explain_validation_error(err, source, SweepSpec) from None
     base_path = Path(path).parent / spec.base
     if not base_path.is_file():
         raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the sweep file)")
@@ -257,46 +257,3 @@ def _check_parameters(spec: SweepSpec, base: Scenario, source: str) -> frozenset
         if isinstance(info.default, int) and not isinstance(info.default, bool) and param.levels is None:
             integers.add(path)
     return frozenset(integers)
-
-
-# ---------------------------------------------------------------- error messages
-
-
-def _explain(err: ValidationError, source: str) -> ScenarioError:
-    """One line naming the file, the key path, what was wrong and what is allowed."""
-    e = err.errors()[0]
-    loc = tuple(e["loc"])
-    path = ".".join(str(p) for p in loc if not (isinstance(p, str) and "[" in p)) or "(top level)"
-    if e["type"] == "extra_forbidden":
-        allowed = _fields_at(loc)
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.5)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        msg = f"{path}: unknown key{hint} (allowed here: {', '.join(allowed)})"
-    elif e["type"] == "missing":
-        msg = f"{path}: required key missing"
-    elif e["type"] == "value_error":
-        msg = f"{path}: {e['msg'].removeprefix('Value error, ')}"
-    else:
-        msg = f"{path}: {e['msg']} (got {e.get('input')!r})"
-    more = len(err.errors()) - 1
-    return ScenarioError(f"{source}: {msg}" + (f" [and {more} more problem{'s' * (more > 1)}]" if more else ""))
-
-
-def _fields_at(loc: tuple[Any, ...]) -> list[str]:
-    """Keys allowed in the mapping that holds ``loc[-1]`` (list indices and dict keys keep the item model)."""
-    model: Any = SweepSpec
-    for part in loc[:-1]:
-        if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
-            model = _item_model(model.model_fields[part].annotation)
-    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
-
-
-def _item_model(tp: Any) -> Any:
-    """The model inside ``list[M]``, ``dict[str, M]`` or ``M | None``; else the type itself."""
-    if get_origin(tp) is None:
-        return tp
-    for arg in get_args(tp):
-        inner = _item_model(arg)
-        if isinstance(inner, type) and issubclass(inner, BaseModel):
-            return inner
-    return tp
