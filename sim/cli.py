@@ -162,21 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _subcommand_modules() -> list:
-    """Modules that add their own subcommands (compare, sweep, sensitivity, calibrate, dashboard)."""
-    import importlib
+    """Modules that register their own subcommands (imported here: they import helpers from this module)."""
+    from sim import app
+    from sim.analysis import calibration, compare, sensitivity
+    from sim.sweep import run as sweep
 
-    names = ["sim.analysis.compare", "sim.sweep.run", "sim.analysis.sensitivity", "sim.analysis.calibration", "sim.app"]
-    found = []
-    for name in names:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        if hasattr(module, "add_parser"):
-            found.append(module)
-    return found
+    return [compare, sweep, sensitivity, calibration, app]
 
 
 def main(argv: list[str] | None = None) -> int:
