@@ -1,8 +1,8 @@
 """How fast the teaching dashboard advances: model step and redraw cost, in months per second.
 
 Does what SolaraViz's play loop does each tick (pause ``PLAY_INTERVAL_MS``, one model step,
-then the page's redraw: the six market charts, the network figure and the text) and times
-each part. Target: at least 5 months/s with 20,000 listeners on the 2-core machine.
+then the page's redraw: the six market charts with a live change's marker, the network
+figure and the text) and times each part. Target: at least 5 months/s with 20,000 listeners on the 2-core machine.
 
     .venv/bin/python benchmarks/dashboard.py [--listeners 20000] [--months 48]
 
@@ -42,10 +42,12 @@ def main() -> None:
         charts.pngs()
         network.png(0)
         app.readout(model)
+        app.run_notes(model)
 
     for _ in range(6):  # warm-up: first backgrounds, caches
         model.step()
         redraw()
+    model.request("ad_load", 5.0)  # a live change, as in class: its marker is redrawn every month
     months = min(args.months, model.n_steps - model.t)
     parts = {"pause": [], "step": [], "redraw": []}
     for _ in range(months):

@@ -1,16 +1,20 @@
 """The teaching dashboard: a live classroom demo of freemium dynamics on Mesa's SolaraViz.
 
 ``freemium-sim dashboard [SCENARIO.yaml]`` starts a Solara server. The sidebar is Mesa's
-SolaraViz (play, step, reset, play interval, render interval, model parameters); its sliders
-set the focal service's policies, a competitor's strategy and price and the number of
-simulated listeners. As in every SolaraViz app, the parameters take effect on **Reset**:
-each reset builds a new :class:`DashboardModel` from the base scenario plus the sliders,
-with the scenario's seed, so two runs differ only by what the sliders changed (common
-random numbers). Names, units and ranges of the sliders come from the scenario schema
-(:func:`sim.scenario.parameter_table`).
+SolaraViz (play, step, reset, play interval, render interval, model parameters). Below
+it, the **policy controls** (the focal service's price, ad load, personalisation, trial,
+support staff, marketing budget and Wrapped; a competitor's strategy and price) act
+**live**: a move is handed to the running model (:meth:`DashboardModel.request`), which
+applies it with :meth:`MarketModel.set_policy` at the start of its next month, as a
+timeline event would, and the charts mark the month with a dashed line and a label such
+as "ad load 2.5→5". Only what the model is built with, the number of simulated listeners,
+is a SolaraViz model parameter, applied on **Reset**: each reset builds a new
+:class:`DashboardModel` from the base scenario with the scenario's seed, and the live
+controls return to the scenario's values. Names, units and ranges of the controls come
+from the scenario schema (:func:`sim.scenario.parameter_table`).
 
-The main area shows the market over time (one matplotlib figure of six panels, kept to
-one figure so a redraw stays cheap), a text readout of this month's KPIs, and 300
+The main area shows a text readout of this month's KPIs, the live changes, the market
+over time (six charts, each redrawing only its data: see :class:`Frames`), and 300
 listeners drawn on their friendship network, coloured by what each one chose, with an
 inspector showing one listener's attributes (``population[i]``).
 
@@ -27,6 +31,7 @@ import html
 import io
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -56,6 +61,18 @@ LISTENER_LIMITS = (2_000, 50_000)
 DEFAULT_LISTENERS = 20_000
 SAMPLE_SIZE = 300  # listeners drawn in the network view: enough to see patterns, few enough to see each one
 PLAY_INTERVAL_MS = 20  # pause between months while playing; the redraw, not this pause, sets the pace
+# Solara's sidebar is a Vuetify 3 navigation drawer of width "min-content", which Vuetify's
+# layout reads as NaN px: the page then lies under the sidebar. Make room for it, as
+# Vuetify does for a drawer of a known width (overlaid, as meant, below 960 px wide).
+SIDEBAR_CSS = """
+@media (min-width: 960px) {
+  div:has(> div > nav.v-navigation-drawer--active) > main { padding-left: 400px !important; }
+  div:has(> div > nav.v-navigation-drawer--active) > header {
+    left: 400px !important; width: calc(100% - 400px) !important;
+  }
+  nav.v-navigation-drawer--active { width: 400px !important; }
+}
+"""
 # Added when a scenario has no competitor, so the competitor controls mean something:
 # a premium-only rival (no free tier) priced a little above the focal service.
 DEFAULT_COMPETITOR = {"name": "Apple Music", "free_tier": False, "personalization": 0.4, "content_value": 9.0,
@@ -75,32 +92,41 @@ class Control:
     headline plans), filled from the scenario. The slider's range is the schema's, except
     that ``span`` caps its top at ``span`` times the scenario's value (where the schema
     allows far more than a class would try) and ``limits`` replaces it outright. The
-    slider shows the value divided by ``scale`` (1e6: millions).
+    slider shows the value divided by ``scale`` (1e6: millions). A ``live`` control acts on
+    the running model from the next month on (:meth:`DashboardModel.request`); the others
+    are SolaraViz model parameters, applied when Reset builds a new model. ``short`` names
+    the control on the charts' markers of live changes.
     """
 
     name: str
     path: str
     label: str
+    short: str
     step: float | None = None
     span: float | None = None
     limits: tuple[float, float] | None = None
     scale: float = 1.0
+    live: bool = True
 
 
 CONTROLS = (
-    Control("price", "services.focal.plans.{focal_plan}.price", "Price, {focal_plan} plan", step=0.5, span=3),
-    Control("ad_load", "services.focal.ad_load", "Ad load", step=0.5),
-    Control("personalization", "services.focal.personalization", "Personalisation", step=0.05),
-    Control("trial_months", "services.focal.trial_months", "Free trial", step=1),
-    Control("support_staff", "services.focal.support_staff", "Support staff", step=10, span=4),
-    Control("marketing_budget", "services.focal.marketing_budget", "Marketing budget", step=1, span=3, scale=1e6),
-    Control("wrapped", "services.focal.wrapped", "Wrapped in December"),
-    Control("competitor_strategy", "services.competitors.{competitor}.strategy", "{competitor}: strategy"),
+    Control("price", "services.focal.plans.{focal_plan}.price", "Price, {focal_plan} plan", "price", step=0.5, span=3),
+    Control("ad_load", "services.focal.ad_load", "Ad load", "ad load", step=0.5),
+    Control("personalization", "services.focal.personalization", "Personalisation", "personalisation", step=0.05),
+    Control("trial_months", "services.focal.trial_months", "Free trial", "trial", step=1),
+    Control("support_staff", "services.focal.support_staff", "Support staff", "support", step=10, span=4),
+    Control("marketing_budget", "services.focal.marketing_budget", "Marketing budget", "marketing", step=1, span=3,
+            scale=1e6),
+    Control("wrapped", "services.focal.wrapped", "Wrapped in December", "Wrapped"),
+    Control("competitor_strategy", "services.competitors.{competitor}.strategy", "{competitor}: strategy",
+            "{competitor}"),
     Control("competitor_price", "services.competitors.{competitor}.plans.{competitor_plan}.price",
-            "{competitor}: price", step=0.5, span=3),
-    Control("listeners", "market.agents", "Simulated", step=1000, limits=LISTENER_LIMITS),
+            "{competitor}: price", "{competitor} price", step=0.5, span=3),
+    # the population is drawn when the model is built: it can only change on Reset
+    Control("listeners", "market.agents", "Simulated", "listeners", step=1000, limits=LISTENER_LIMITS, live=False),
 )
 CONTROL_BY_NAME = {c.name: c for c in CONTROLS}
+LIVE_CONTROLS = tuple(c.name for c in CONTROLS if c.live)
 
 
 def _headline_plan(policy: ServicePolicy) -> str:
@@ -132,7 +158,8 @@ def load_dashboard_scenario(path: str | Path | None = None) -> Scenario:
 
 
 def widget(control: Control, info: ParamInfo, names: dict[str, str]) -> dict[str, Any]:
-    """The SolaraViz input of one control: type, label with unit, value, range and step."""
+    """The input of one control in SolaraViz's format (type, label with unit, value, range and
+    step): a model parameter, or the spec of a live control on the page."""
     label = control.label.format(**names)
     if isinstance(info.default, bool):
         return {"type": "Checkbox", "label": label, "value": info.default}
@@ -153,17 +180,27 @@ def widget(control: Control, info: ParamInfo, names: dict[str, str]) -> dict[str
             "min": cast(round(low, 6)), "max": cast(round(high, 6)), "step": cast(control.step)}
 
 
-def model_params(scenario: Scenario) -> dict[str, Any]:
-    """SolaraViz ``model_params``: the base scenario (fixed) and one input per control."""
+def widgets(scenario: Scenario, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """The inputs of the controls ``names`` (see :func:`widget`), valued and ranged from ``scenario``."""
     table = {p.path: p for p in parameter_table(scenario)}
-    names = _names(scenario)
+    fields = _names(scenario)
+    return {n: widget(CONTROL_BY_NAME[n], table[CONTROL_BY_NAME[n].path.format(**fields)], fields) for n in names}
+
+
+def model_params(scenario: Scenario) -> dict[str, Any]:
+    """SolaraViz ``model_params``: the base scenario (fixed) and the build-time controls
+    (the live ones act on the running model instead, see :func:`live_widgets`)."""
     params: dict[str, Any] = {"scenario": scenario}
-    for c in CONTROLS:
-        info = table[c.path.format(**names)]
-        if c.name == "listeners":  # a classroom run is smaller than a study's
-            info = info.model_copy(update={"default": min(info.default, DEFAULT_LISTENERS)})
-        params[c.name] = widget(c, info, names)
+    # a classroom run is smaller than a study's
+    small = apply_overrides(scenario, {"market.agents": min(scenario.market.agents, DEFAULT_LISTENERS)})
+    params.update(widgets(small, tuple(c.name for c in CONTROLS if not c.live)))
     return params
+
+
+def live_widgets(model: DashboardModel) -> dict[str, dict[str, Any]]:
+    """The live controls' inputs, ranged from the scenario this run started with (so a range
+    does not shift as its value moves); their ``value`` is the run's start value."""
+    return widgets(model.start, LIVE_CONTROLS)
 
 
 def slider_defaults(params: dict[str, Any]) -> dict[str, Any]:
@@ -171,41 +208,159 @@ def slider_defaults(params: dict[str, Any]) -> dict[str, Any]:
     return {k: (v["value"] if isinstance(v, dict) else v) for k, v in params.items()}
 
 
-def configure(scenario: Scenario, settings: dict[str, Any]) -> Scenario:
-    """The scenario with the dashboard settings (control name -> slider value) applied."""
+def overrides(scenario: Scenario, settings: dict[str, Any]) -> dict[str, Any]:
+    """Scenario key path -> value (in the scenario's units) of the dashboard settings
+    (control name -> slider value)."""
     unknown = set(settings) - set(CONTROL_BY_NAME)
     if unknown:
         raise TypeError(f"unknown dashboard setting(s): {', '.join(sorted(unknown))} (known: {', '.join(CONTROL_BY_NAME)})")
     names = _names(scenario)
-    overrides = {}
+    paths = {}
     for name, value in settings.items():
         c = CONTROL_BY_NAME[name]
-        scaled = value * c.scale if c.scale != 1 else value
-        overrides[c.path.format(**names)] = scaled
-    return apply_overrides(scenario, overrides, source="dashboard")
+        paths[c.path.format(**names)] = value * c.scale if c.scale != 1 else value
+    return paths
+
+
+def configure(scenario: Scenario, settings: dict[str, Any]) -> Scenario:
+    """The scenario with the dashboard settings (control name -> slider value) applied."""
+    return apply_overrides(scenario, overrides(scenario, settings), source="dashboard")
+
+
+def slider_values(scenario: Scenario, names: tuple[str, ...] = LIVE_CONTROLS) -> dict[str, Any]:
+    """Control name -> its value in ``scenario``, in the slider's units (e.g. million EUR/month)."""
+    table = {p.path: p.default for p in parameter_table(scenario)}
+    fields = _names(scenario)
+    values = {}
+    for n in names:
+        c = CONTROL_BY_NAME[n]
+        value = table[c.path.format(**fields)]
+        values[n] = value / c.scale if c.scale != 1 else value
+    return values
+
+
+def shown(value: Any) -> str:
+    """A slider value as a marker shows it: 2.5, 9.99, 18, on, match_price."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+
+@dataclass
+class LiveChange:
+    """A live control move as the model applied it: at the start of ``step`` (0-based month
+    index), control ``name`` went from ``old`` to ``new`` (slider units)."""
+
+    step: int
+    name: str
+    old: Any
+    new: Any
+
+    def label(self, names: dict[str, str]) -> str:
+        """The marker's text, e.g. ``ad load 2.5→5``."""
+        return f"{CONTROL_BY_NAME[self.name].short.format(**names)} {shown(self.old)}→{shown(self.new)}"
 
 
 class DashboardModel(MarketModel):
-    """The market as the dashboard runs it: a base scenario plus the sliders' settings.
+    """The market as the dashboard runs it: a base scenario plus the controls' settings,
+    with live policy changes while it runs.
 
     Parameters
     ----------
     scenario : Scenario, optional
         Base scenario; default :func:`load_dashboard_scenario`. A competitor is added if it has none.
     **kwargs
-        Dashboard settings by control name (:data:`CONTROLS`): ``price`` (EUR/month),
+        Start settings by control name (:data:`CONTROLS`): ``price`` (EUR/month),
         ``ad_load`` (ad-min/hour), ``personalization`` (0..1), ``trial_months`` (months),
-        ``support_staff`` (advisors), ``marketing_budget`` (million EUR/month), ``wrapped``
+        ``support_staff`` (agents), ``marketing_budget`` (million EUR/month), ``wrapped``
         (bool), ``competitor_strategy`` (static/match_price/defend_share),
         ``competitor_price`` (EUR/month), ``listeners`` (simulated listeners). A setting
-        left out keeps the scenario's value. (SolaraViz passes its sliders as keywords, and
-        Mesa checks that a model taking unlisted keywords names them ``kwargs``.)
+        left out keeps the scenario's value. SolaraViz's Reset passes only the build-time
+        ones (``listeners``); the page moves the others live with :meth:`request`. (Mesa
+        checks that a model taking unlisted keywords names them ``kwargs``.)
+
+    Attributes
+    ----------
+    start : Scenario
+        The scenario this run started with (``scenario`` follows the live changes).
+    live_changes : list of LiveChange
+        The live changes applied so far, in order: the charts' markers.
     """
+
+    # A slider dragged while playing sends values for several months in a row; moves of one
+    # control this many months apart or less count as one change (one marker).
+    MERGE_MONTHS = 2
 
     def __init__(self, scenario: Scenario | None = None, **kwargs: Any):
         base = with_competitor(scenario) if scenario is not None else load_dashboard_scenario()
         super().__init__(configure(base, kwargs))
+        self.start = self.scenario
+        self.names = _names(self.scenario)
         self.sample = listener_sample(self.population.friends, SAMPLE_SIZE, self.scenario.seed)
+        self.live_changes: list[LiveChange] = []
+        self._drag: tuple[LiveChange, int] | None = None  # the last move's marker and month
+        # the page's callbacks run in the server's threads, the play loop in its own:
+        # requests wait here until the next step applies them, between two months
+        self._pending: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def request(self, name: str, value: Any) -> None:
+        """Set live control ``name`` to ``value`` (slider units) from the next month on.
+
+        Thread-safe; a later request for the same control before that month replaces this one.
+        """
+        if name not in LIVE_CONTROLS:
+            raise TypeError(f"{name!r} is not a live control (live: {', '.join(LIVE_CONTROLS)})")
+        with self._lock:
+            self._pending[name] = value
+
+    def settings(self) -> dict[str, Any]:
+        """Live control name -> value in slider units: the requested one if a request waits,
+        else the current one."""
+        with self._lock:
+            pending = dict(self._pending)
+        return {**slider_values(self.scenario), **pending}
+
+    def pending(self) -> list[LiveChange]:
+        """The requested changes the next step will apply (``step`` = that month)."""
+        with self._lock:
+            return self._changes(dict(self._pending))
+
+    def step(self) -> None:
+        """Apply the waiting live changes (with :meth:`MarketModel.set_policy`, as a timeline
+        event would), then advance one month."""
+        if self.t < self.n_steps:
+            self._apply_requests()
+        super().step()
+
+    def _changes(self, requested: dict[str, Any]) -> list[LiveChange]:
+        if not requested:  # the usual month: skip reading the scenario's parameter table
+            return []
+        now = slider_values(self.scenario, tuple(requested))
+        return [LiveChange(self.t, n, now[n], v) for n, v in requested.items() if v != now[n]]
+
+    def _apply_requests(self) -> None:
+        with self._lock:
+            requested, self._pending = self._pending, {}
+        changes = self._changes(requested)
+        if changes:
+            self.set_policy(overrides(self.scenario, {c.name: c.new for c in changes}), source="dashboard")
+        for change in changes:
+            self._record(change)
+
+    def _record(self, change: LiveChange) -> None:
+        drag = self._drag
+        if drag is not None and drag[0].name == change.name and change.step - drag[1] <= self.MERGE_MONTHS:
+            marker = drag[0]
+            marker.new = change.new  # one drag, one marker, at the month it began
+            if marker.new == marker.old:  # dragged back to where it was: nothing to mark
+                self.live_changes.remove(marker)
+                self._drag = None
+                return
+        else:
+            marker = change
+            self.live_changes.append(marker)
+        self._drag = (marker, change.step)
 
 
 # ---------------------------------------------------------------- the agent view's data
@@ -354,32 +509,52 @@ class Frames:
     """Renders a figure as PNG, redrawing its fixed parts (axes, ticks, labels) only when they change.
 
     Each frame restores the saved background and draws only ``dynamic`` artists over it
-    (blitting): a redraw then costs the data, not the text.
+    (blitting): a redraw then costs the data, not the text. ``overlay`` artists (text that
+    must stay on top of the data) are drawn once per ``key`` into a transparent layer that
+    each frame lays over the data, so their text is not drawn again every frame either.
     """
 
     def __init__(self, fig: Figure):
         self.fig = fig
         self.canvas = FigureCanvasAgg(fig)
         self.background = None
+        self.layer: tuple[np.ndarray, np.ndarray] | None = None  # (colour times alpha, alpha), (h, w, 3) and (h, w, 1)
         self.key: Any = None
 
-    def png(self, dynamic: list, key: Any) -> bytes:
-        """PNG bytes of the figure; ``key`` identifies the fixed parts (e.g. the axis limits)."""
+    def png(self, dynamic: list, key: Any, overlay: list = ()) -> bytes:
+        """PNG bytes of the figure; ``key`` identifies the fixed parts (e.g. the axis limits) and the overlay."""
         if key != self.key or self.background is None:
-            for artist in dynamic:
+            for artist in [*dynamic, *overlay]:
                 artist.set_visible(False)
             self.canvas.draw()
             self.background = self.canvas.copy_from_bbox(self.fig.bbox)
-            for artist in dynamic:
+            for artist in [*dynamic, *overlay]:
                 artist.set_visible(True)
+            self.layer = self._layer(overlay)
             self.key = key
         else:
             self.canvas.restore_region(self.background)
         for artist in dynamic:
             self.fig.draw_artist(artist)
+        rgb = np.asarray(self.canvas.buffer_rgba())[:, :, :3]
+        if self.layer is not None:
+            colour, alpha = self.layer
+            rgb = (rgb * (1.0 - alpha) + colour + 0.5).astype(np.uint8)
         buf = io.BytesIO()
-        PIL.Image.fromarray(np.asarray(self.canvas.buffer_rgba())[:, :, :3]).save(buf, format="png", compress_level=1)
+        PIL.Image.fromarray(rgb).save(buf, format="png", compress_level=1)
         return buf.getvalue()
+
+    def _layer(self, overlay: list) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ``overlay`` artists alone on a transparent canvas; then the background again."""
+        if not overlay:
+            return None
+        self.canvas.get_renderer().clear()  # Agg clears to transparent
+        for artist in overlay:
+            self.fig.draw_artist(artist)
+        rgba = np.asarray(self.canvas.buffer_rgba(), dtype=np.float32)  # straight (not premultiplied) alpha
+        alpha = rgba[:, :, 3:] / 255.0
+        self.canvas.restore_region(self.background)
+        return rgba[:, :, :3] * alpha, alpha
 
 
 class TimePanel:
@@ -402,21 +577,44 @@ class TimePanel:
             ax.grid(alpha=0.3)
             ax.set_ylim(0, top or 1.0)
         self.frames = Frames(self.fig)
+        self.data: list = []  # this frame's areas or lines
+        self.marked: tuple[tuple[int, str], ...] = ()  # the markers drawn ...
+        self.marker_artists: list = []  # ... by these artists
 
-    def png(self, series: tuple[np.ndarray, ...]) -> bytes:
-        """The chart of ``series`` (each of shape (t,), the months so far), as PNG bytes."""
+    def png(self, series: tuple[np.ndarray, ...], markers: tuple[tuple[int, str], ...] = ()) -> bytes:
+        """The chart of ``series`` (each of shape (t,), the months so far), with a dashed line
+        and its label at each ``(month index, label)`` of ``markers``, as PNG bytes."""
         ax, dates = self.ax, self.dates[: len(series[0])]
-        for artist in [*ax.lines, *ax.collections]:
+        for artist in self.data:
             artist.remove()
         if self.stacked:
-            dynamic = ax.stackplot(dates, *series, colors=self.colours)
+            self.data = ax.stackplot(dates, *series, colors=self.colours)
             top = np.sum(series, axis=0).max(initial=0.0)
         else:
-            dynamic = [ax.plot(dates, y, color=c, lw=3)[0] for y, c in zip(series, self.colours)]
+            self.data = [ax.plot(dates, y, color=c, lw=3)[0] for y, c in zip(series, self.colours)]
             top = np.nanmax(np.nan_to_num(series), initial=0.0)
         ax.set_ylim(0, self.top or nice_ceiling(1.05 * top))
         with rc_context(FONT):
-            return self.frames.png(dynamic, key=ax.get_ylim())
+            return self.frames.png(self.data, key=(ax.get_ylim(), markers), overlay=self._markers(markers))
+
+    def _markers(self, markers: tuple[tuple[int, str], ...]) -> list:
+        """The markers' artists, made again only when the markers change; an overlay of the
+        frames, so a stacked area cannot hide them."""
+        if markers != self.marked:
+            for artist in self.marker_artists:
+                artist.remove()
+            self.marker_artists = [a for step, label in markers for a in self._marker(self.dates[step], label)]
+            self.marked = markers
+        return self.marker_artists
+
+    def _marker(self, date: Any, label: str) -> list:
+        """A live change: a thin line at its month, its label written up along the line."""
+        ax = self.ax
+        line = ax.axvline(date, color="#212529", lw=1.5, ls="--")
+        text = ax.text(date, 0.97, f" {label} ", transform=ax.get_xaxis_transform(), rotation=90, ha="left",
+                       va="top", fontsize=FONT["xtick.labelsize"],
+                       bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
+        return [line, text]
 
 
 class MarketCharts:
@@ -426,7 +624,7 @@ class MarketCharts:
     drawn by the browser, not redrawn with the data.
     """
 
-    def __init__(self, model: MarketModel):
+    def __init__(self, model: DashboardModel):
         self.model = model
         names = [s.name for s in model.services]
         colour = dict(categories(model))
@@ -458,8 +656,9 @@ class MarketCharts:
                 tuple(m.records["price_individual_eur"][:t].T)]
 
     def pngs(self) -> list[bytes]:
-        """Every chart with the data up to the current month, as PNG bytes."""
-        return [panel.png(data) for panel, data in zip(self.panels, self.series())]
+        """Every chart with the data up to the current month and the live changes so far, as PNG bytes."""
+        markers = tuple((c.step, c.label(self.model.names)) for c in list(self.model.live_changes))
+        return [panel.png(data, markers) for panel, data in zip(self.panels, self.series())]
 
 
 def user_bands(model: MarketModel) -> list[str]:
@@ -535,22 +734,23 @@ def readout(model: MarketModel) -> str:
             f"premium churn <b>{100 * r['churn_premium_monthly']:.2f} %</b>/month")
 
 
-def run_settings(model: DashboardModel) -> str:
-    """The settings this run started with (the sliders at the last Reset) and when the scenario's
-    own timeline changes policies later, as one line of text."""
-    table = {p.path: p for p in parameter_table(model.scenario)}
-    names = _names(model.scenario)
-    shown = []
-    for c in CONTROLS:
-        info = table[c.path.format(**names)]
-        value = info.default
-        text = {True: "on", False: "off"}.get(value, value) if isinstance(value, (bool, str)) else f"{value / c.scale:,.6g}"
-        unit = "" if info.unit == "-" else info.unit if c.scale == 1 else f"million {info.unit}"
-        unit = f" ({unit})" if unit[:1].isdigit() else f" {unit}" if unit else ""  # "0..1" reads as a range
-        shown.append(f"{c.label.format(**names)} {text}{unit}")
+def run_notes(model: DashboardModel) -> str:
+    """What changed this run's policies and what will, as one line of text: the live changes
+    so far, those waiting for the next month, the scenario's own timeline events, and the
+    number of simulated listeners (set at Reset)."""
+    def month(step: int) -> str:
+        return f"{model.dates[step]:%b %Y}"
+
+    done = "; ".join(f"{month(c.step)} {c.label(model.names)}" for c in list(model.live_changes)) or "none yet"
+    notes = [f"Live changes: {done}."]
+    waiting = model.pending() if model.t < model.n_steps else []
+    if waiting:
+        notes.append(f"Next month ({month(model.t)}): {'; '.join(c.label(model.names) for c in waiting)}.")
     later = ", ".join(ev.at for ev in model.scenario.timeline if ev.set)
-    timeline = f" The scenario's timeline still changes policies later ({later})." if later else ""
-    return "This run starts with: " + "; ".join(shown) + f". Sliders apply at RESET.{timeline}"
+    if later:
+        notes.append(f"The scenario's timeline also changes policies ({later}).")
+    notes.append(f"Simulated {model.population.n:,} listeners, {model.weight:,.0f} people each (set at RESET).")
+    return " ".join(notes)
 
 
 def listener_table(rows: list[tuple[str, str]]) -> str:
@@ -568,10 +768,39 @@ def page_component():
     """The dashboard's Solara page component for the scenario named by ``$FREEMIUM_SIM_DASHBOARD_SCENARIO``."""
     import solara
     from mesa.visualization import SolaraViz
-    from mesa.visualization.utils import update_counter
+    from mesa.visualization.utils import force_update, update_counter
 
     base = load_dashboard_scenario(os.environ.get(SCENARIO_ENV) or None)
     params = model_params(base)
+
+    def live_input(spec: dict[str, Any], value: Any, on_value: Any) -> None:
+        """One live control's input: a switch, a menu or a slider with its value written above it."""
+        if spec["type"] == "Checkbox":
+            solara.Switch(label=spec["label"], value=value, on_value=on_value)
+        elif spec["type"] == "Select":
+            solara.Select(label=spec["label"], values=spec["values"], value=value, on_value=on_value)
+        else:
+            solara.Text(f"{spec['label']}: {shown(value)}", style={"font-size": "18px"})
+            slider = solara.SliderInt if spec["type"] == "SliderInt" else solara.SliderFloat
+            slider("", value=value, min=spec["min"], max=spec["max"], step=spec["step"], on_value=on_value,
+                   thumb_label=False)
+
+    @solara.component
+    def LiveControls(model: DashboardModel):
+        """The policy controls, acting on the running model from its next month on."""
+        update_counter.get()  # show the model's values after each step (the timeline changes some too)
+        specs = solara.use_memo(lambda: live_widgets(model), [model])
+        values = model.settings()
+
+        def request(name: str, value: Any) -> None:
+            model.request(name, value)
+            force_update()  # show the waiting change at once, also while paused
+
+        # in the sidebar, by Play and Step: the teacher's side; the main area stays the class's
+        with solara.Sidebar(), solara.Card("Policies (live, from next month)"):
+            for name, spec in specs.items():
+                with solara.Column(gap="0px", classes=["freemium-live", f"freemium-live-{name}"]):
+                    live_input(spec, values[name], lambda v, name=name: request(name, v))
 
     @solara.component
     def Views(model: DashboardModel):
@@ -582,10 +811,10 @@ def page_component():
         chart_pngs = solara.use_memo(charts.pngs, [model, model.t])
         network_png = solara.use_memo(lambda: network.png(selected), [model, model.t, selected])
         solara.HTML(tag="div", unsafe_innerHTML=readout(model), classes=["freemium-readout"], style="font-size: 22px")
-        settings = solara.use_memo(lambda: html.escape(run_settings(model)), [model])  # fixed for a run
         legend = solara.use_memo(lambda: legend_html(model), [model])
-        solara.HTML(tag="div", unsafe_innerHTML=settings, classes=["freemium-settings"],
-                    style="font-size: 16px; color: #495057")
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(run_notes(model)), classes=["freemium-settings"],
+                    style="font-size: 17px; color: #495057")
+        LiveControls(model)  # from here, a level below SolaraViz: the sidebar lists it after SolaraViz's cards
         with solara.GridFixed(columns=3, row_gap="0px", column_gap="8px"):
             for chart in chart_pngs:
                 solara.Image(chart, width="100%", classes=["freemium-chart"])
@@ -605,6 +834,7 @@ def page_component():
     def Page():
         first = solara.use_memo(lambda: DashboardModel(**slider_defaults(params)), [])
         model = solara.use_reactive(first)
+        solara.Style(SIDEBAR_CSS)
         SolaraViz(model, components=[], model_params=params, name=f"freemium-sim: {base.name}",
                   play_interval=PLAY_INTERVAL_MS)
         Views(model.value)

@@ -1,4 +1,4 @@
-"""The teaching dashboard's wiring: sliders -> scenario -> model, reset, the agent view, the page."""
+"""The teaching dashboard's wiring: controls -> scenario -> model, live changes, reset, the agent view, the page."""
 
 from __future__ import annotations
 
@@ -63,9 +63,9 @@ def test_out_of_range_setting_names_the_key_path(base):
 def test_every_control_has_a_widget_with_unit_and_schema_range(base, params):
     table = {p.path: p for p in parameter_table(base)}
     names = app._names(base)
-    assert set(params) == {"scenario", *app.CONTROL_BY_NAME}
+    every = app.widgets(base, tuple(app.CONTROL_BY_NAME))
     for c in app.CONTROLS:
-        w, info = params[c.name], table[c.path.format(**names)]
+        w, info = every[c.name], table[c.path.format(**names)]
         if w["type"] in ("SliderFloat", "SliderInt"):
             assert info.unit in w["label"]
             low = c.limits[0] if c.limits else info.low
@@ -73,10 +73,17 @@ def test_every_control_has_a_widget_with_unit_and_schema_range(base, params):
             assert low / c.scale <= w["min"] <= w["value"] <= w["max"] <= high / c.scale + c.step
             steps = (w["value"] - w["min"]) / w["step"]
             assert steps == pytest.approx(round(steps)), f"{c.name}: the value is off the slider's grid"
-    assert params["ad_load"]["value"] == base.services.focal.ad_load
-    assert params["price"]["value"] == base.services.focal.plans["individual"].price
-    assert params["competitor_strategy"]["values"] == ["static", "match_price", "defend_share"]
+    assert every["ad_load"]["value"] == base.services.focal.ad_load
+    assert every["price"]["value"] == base.services.focal.plans["individual"].price
+    assert every["competitor_strategy"]["values"] == ["static", "match_price", "defend_share"]
+
+
+def test_only_build_time_controls_are_model_parameters(base, params):
+    """Policies act live; SolaraViz's Reset only rebuilds with what a model is built with."""
+    assert set(params) == {"scenario", "listeners"}
+    assert set(app.LIVE_CONTROLS) == set(app.CONTROL_BY_NAME) - {"listeners"}
     assert app.LISTENER_LIMITS[0] <= params["listeners"]["value"] <= app.DEFAULT_LISTENERS
+    assert params["listeners"]["label"] == "Simulated (listeners)"
 
 
 def test_slider_defaults_rebuild_the_base_policy(base, params):
@@ -92,7 +99,9 @@ def test_a_competitor_is_added_when_the_scenario_has_none():
     assert [c.name for c in scenario.services.competitors] == [app.DEFAULT_COMPETITOR["name"]]
     assert scenario.services.competitors[0].free_tier is False
     assert app.with_competitor(scenario) is scenario
-    assert "competitor_price" in app.model_params(scenario)
+    m = app.DashboardModel(scenario, listeners=LISTENERS)
+    assert "competitor_price" in app.live_widgets(m)
+    assert m.settings()["competitor_price"] == app.DEFAULT_COMPETITOR["plans"]["individual"]["price"]
 
 
 def test_the_dashboard_runs_the_same_market_as_the_model(base):
@@ -150,13 +159,101 @@ def test_figures_render_and_follow_the_model(base):
     assert charts.pngs() == later[:6]  # nothing changed, nothing moves
 
 
-def test_readout_and_settings_text(base):
-    m = app.DashboardModel(base, listeners=LISTENERS, ad_load=4.5)
+def test_readout_and_notes_text(base):
+    m = app.DashboardModel(base, listeners=LISTENERS)
     assert "not started" in app.readout(m)
     m.step()
     assert app.readout(m).startswith(f"<b>{m.dates[0]:%B %Y}</b> · ")
-    settings = app.run_settings(m)
-    assert "Ad load 4.5 ad-min/hour" in settings and f"Simulated {LISTENERS:,} listeners" in settings
+    notes = app.run_notes(m)
+    assert "Live changes: none yet." in notes and f"Simulated {LISTENERS:,} listeners" in notes
+    m.request("ad_load", 5.0)
+    assert "Next month (Feb 2015): ad load 2.5→5." in app.run_notes(m)
+    m.step()
+    notes = app.run_notes(m)
+    assert "Live changes: Feb 2015 ad load 2.5→5." in notes and "Next month" not in notes
+
+
+# ---------------------------------------------------------------- live changes
+
+
+def _run(model: app.DashboardModel, months: int) -> app.DashboardModel:
+    for _ in range(months):
+        model.step()
+    return model
+
+
+def test_a_live_change_acts_on_the_running_model_from_the_next_month(base):
+    m = _run(app.DashboardModel(base, listeners=LISTENERS), 3)
+    mau = m.records["mau"][:3].copy()
+    m.request("ad_load", 5.0)
+    assert m.services[0].policy.ad_load == 2.5 and m.settings()["ad_load"] == 5.0  # waits for the next month
+    m.step()
+    assert m.t == 4  # the market went on, it was not rebuilt
+    assert m.services[0].policy.ad_load == 5.0 and m.scenario.services.focal.ad_load == 5.0
+    np.testing.assert_array_equal(m.records["mau"][:3], mau)  # the past stays as it was
+    assert [(c.step, c.label(m.names)) for c in m.live_changes] == [(3, "ad load 2.5→5")]
+    assert m.start.services.focal.ad_load == 2.5  # what the run started with
+
+
+def test_a_live_change_is_the_same_as_set_policy(base):
+    """The dashboard adds no mechanics of its own: a live move is a set_policy call between two months."""
+    live = _run(app.DashboardModel(base, listeners=LISTENERS), 2)
+    plain = _run(MarketModel(app.configure(base, {"listeners": LISTENERS})), 2)
+    live.request("price", 12.99)
+    plain.set_policy({"services.focal.plans.individual.price": 12.99})
+    _run(live, 3)
+    _run(plain, 3)
+    np.testing.assert_array_equal(live.records["premium_subscribers"][:5], plain.records["premium_subscribers"][:5])
+    assert live.table.plan_price[0, 0] == 12.99
+
+
+def test_live_competitor_strategy_and_scaled_controls(base):
+    m = _run(app.DashboardModel(base, listeners=LISTENERS), 1)
+    rival = m.services[1].name
+    m.request("competitor_strategy", "match_price")
+    m.request("marketing_budget", 30.0)
+    m.request("wrapped", False)
+    m.step()
+    assert m.services[1].policy.strategy == "match_price"
+    assert m.services[0].policy.marketing_budget == 30e6  # the control is in million EUR/month
+    assert m.services[0].policy.wrapped is False
+    labels = [c.label(m.names) for c in m.live_changes]
+    assert f"{rival} static→match_price" in labels and "Wrapped on→off" in labels
+
+
+def test_a_drag_across_months_is_one_marker(base):
+    m = _run(app.DashboardModel(base, listeners=LISTENERS), 2)
+    for value in (3.0, 3.5, 4.0):  # a slider dragged while playing: a value each month
+        m.request("ad_load", value)
+        m.step()
+    assert [(c.step, c.label(m.names)) for c in m.live_changes] == [(2, "ad load 2.5→4")]
+    m.request("ad_load", 2.5)  # back where it was: nothing to mark
+    m.step()
+    assert m.live_changes == []
+    m.request("ad_load", 3.0)  # a new move just after: a new marker, at its own month
+    m.step()
+    assert [(c.step, c.label(m.names)) for c in m.live_changes] == [(6, "ad load 2.5→3")]
+    m.request("ad_load", 2.5)
+    m.step()
+    _run(m, 3)
+    m.request("ad_load", 6.0)
+    m.request("ad_load", 2.5)  # a later request before the month replaces the earlier one
+    m.step()
+    assert m.live_changes == [] and m.services[0].policy.ad_load == 2.5
+
+
+def test_only_live_controls_can_change_live(base):
+    m = app.DashboardModel(base, listeners=LISTENERS)
+    with pytest.raises(TypeError, match="listeners"):
+        m.request("listeners", 5_000)
+
+
+def test_charts_mark_live_changes(base):
+    m = _run(app.DashboardModel(base, listeners=LISTENERS), 4)
+    unmarked = app.MarketCharts(m).pngs()
+    m.live_changes.append(app.LiveChange(2, "ad_load", 2.5, 5.0))
+    marked = app.MarketCharts(m).pngs()
+    assert all(a != b for a, b in zip(unmarked, marked))
 
 
 def test_importing_the_module_stays_light():
@@ -214,16 +311,34 @@ def _button(rc, label: str):
     return rc.find(v.Btn, children=[label]).widget
 
 
-def test_page_steps_and_reset_rebuilds_with_the_sliders(page):
+def _live_slider(rc, name: str):
+    """The slider widget of live control ``name``."""
+    import ipyvuetify as v
+
+    box = rc.find(v.Sheet, class_=f"d-flex ma-0 freemium-live freemium-live-{name}").widget
+    (slider,) = [w for w in box.children if isinstance(w, v.Slider)]
+    return slider
+
+
+def test_page_moves_policies_live_and_reset_rebuilds(page):
     import ipyvuetify as v
 
     assert "not started" in _html(page, "freemium-readout")
-    _button(page, "Step").click()
-    assert "January 2015" in _html(page, "freemium-readout")
+    for _ in range(2):
+        _button(page, "Step").click()
+    assert "February 2015" in _html(page, "freemium-readout")
 
-    ad_label = app.model_params(app.load_dashboard_scenario())["ad_load"]["label"]
-    page.find(v.Slider, label=ad_label).widget.v_model = 4.5  # as the browser sets it
-    assert "Ad load 2.5" in _html(page, "freemium-settings")  # not before reset
+    _live_slider(page, "ad_load").v_model = 5.0  # as the browser sets it
+    assert "Next month (Mar 2015): ad load 2.5→5." in _html(page, "freemium-settings")
+    _button(page, "Step").click()
+    assert "March 2015" in _html(page, "freemium-readout")  # went on, no reset
+    assert "Live changes: Mar 2015 ad load 2.5→5." in _html(page, "freemium-settings")
+    assert _live_slider(page, "ad_load").v_model == 5.0
+
+    listeners = app.model_params(app.load_dashboard_scenario())["listeners"]["label"]
+    page.find(v.Slider, label=listeners).widget.v_model = 3_000
     _button(page, "Reset").click()
     assert "not started" in _html(page, "freemium-readout")  # a new model, at t = 0
-    assert "Ad load 4.5 ad-min/hour" in _html(page, "freemium-settings")
+    notes = _html(page, "freemium-settings")
+    assert "Live changes: none yet." in notes and "Simulated 3,000 listeners" in notes
+    assert _live_slider(page, "ad_load").v_model == 2.5  # the new model's start value

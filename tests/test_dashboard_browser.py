@@ -1,12 +1,14 @@
 """The teaching dashboard in a real browser: Debian's Chromium driven by playwright.
 
 Starts ``freemium-sim dashboard`` on a free localhost port, steps the model, moves the
-ad-load slider, resets and steps again, and checks that what the page shows follows.
+live ad-load control, steps on, and checks that the running market took the change (the
+same figures as the model with that change, not those without it) and was not reset.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -75,7 +77,34 @@ def wait_for_month(page, month: str) -> str:
     return readout(page)
 
 
-def test_dashboard_steps_and_follows_the_ad_load_slider(dashboard, tmp_path):
+def step(page, months: int = 1) -> None:
+    for _ in range(months):
+        page.get_by_role("button", name="Step").click()
+
+
+def expected_readouts(months: int, change_at: int, ad_load: float) -> tuple[str, str]:
+    """The KPI line after ``months`` months as the page must show it with ``ad_load`` set live
+    before month ``change_at`` (0-based), and without that change: the page's first model
+    (same scenario, seed and listeners)."""
+    from sim import app
+
+    def run(live: bool) -> str:
+        model = app.DashboardModel(**app.slider_defaults(app.model_params(app.load_dashboard_scenario())))
+        for t in range(months):
+            if live and t == change_at:
+                model.request("ad_load", ad_load)
+            model.step()
+        return app.readout(model)
+
+    return run(True), run(False)
+
+
+def as_text(readout_html: str) -> str:
+    """The KPI line's HTML as the browser shows its text."""
+    return re.sub("<[^>]+>", "", readout_html)
+
+
+def test_dashboard_moves_the_ad_load_live(dashboard, tmp_path):
     if not CHROMIUM.exists():
         pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium); CI installs it with apt")
     from playwright.sync_api import sync_playwright
@@ -91,34 +120,37 @@ def test_dashboard_steps_and_follows_the_ad_load_slider(dashboard, tmp_path):
             page.goto(url)
             page.wait_for_selector(".freemium-readout", timeout=30_000)
             assert "not started" in readout(page)
+
+            step(page, 3)
+            wait_for_month(page, "March 2015")
+            notes = page.locator(".freemium-settings")
+            assert "Live changes: none yet." in notes.inner_text()
             chart_before = page.locator(".freemium-chart").first.get_attribute("src")
 
-            page.get_by_role("button", name="Step").click()
-            first = wait_for_month(page, "January 2015")
-            assert page.locator(".freemium-chart").first.get_attribute("src") != chart_before, "the charts did not redraw"
-            assert "Ad load 2.5 ad-min/hour" in page.locator(".freemium-settings").inner_text()
-
-            slider = page.locator(".v-input", has=page.get_by_text("Ad load (ad-min/hour)")).get_by_role("slider")
-            slider.focus()
-            for _ in range(4):  # four steps of 0.5 ad-min/hour
+            control = page.locator(".freemium-live-ad_load")
+            control.get_by_role("slider").focus()
+            for _ in range(5):  # five steps of 0.5 ad-min/hour: 2.5 -> 5
                 page.keyboard.press("ArrowRight")
-            assert slider.get_attribute("aria-valuenow") == "4.5"
+            page.wait_for_function(  # each widget's update travels on its own: wait for both
+                """() => document.querySelector('.freemium-settings').innerText.includes('ad load 2.5→5.')
+                         && document.querySelector('.freemium-live-ad_load').innerText.includes(': 5')""",
+                timeout=10_000)
+            assert "Next month (Apr 2015): ad load 2.5→5." in notes.inner_text()
+            assert "Ad load (ad-min/hour): 5" in control.inner_text()
 
-            page.get_by_role("button", name="Reset").click()
-            page.wait_for_function("() => document.querySelector('.freemium-readout').innerText.includes('not started')",
-                                   timeout=20_000)
-            assert "Ad load 4.5 ad-min/hour" in page.locator(".freemium-settings").inner_text()
-            page.get_by_role("button", name="Step").click()
-            second = wait_for_month(page, "January 2015")
-            for _ in range(11):  # a year of data in the screenshot
-                page.get_by_role("button", name="Step").click()
-            wait_for_month(page, "December 2015")
+            step(page, 9)  # on to December: the change shows in the charts
+            december = wait_for_month(page, "December 2015")
+            assert "Live changes: Apr 2015 ad load 2.5→5." in notes.inner_text()
+            assert page.locator(".freemium-chart").first.get_attribute("src") != chart_before
             page.screenshot(path=str(tmp_path / "dashboard.png"))
         finally:
             browser.close()
 
-    # both runs use the scenario's seed, so only the ad load can tell the two Januaries apart
-    assert second != first, f"the KPIs did not follow the ad load: {first!r}"
+    # the page's market went on from March with the new ad load: the very figures of the
+    # model given that change in April, not those of the unchanged market or of a restart
+    with_change, without = expected_readouts(12, change_at=3, ad_load=5.0)
+    assert december == as_text(with_change), f"expected {as_text(with_change)!r}"
+    assert december != as_text(without)
     assert not failed, f"requests failed (the page must work offline): {failed}"
     server_log = log.read_text()
     assert "Traceback" not in server_log and "Could not load URL" not in server_log, server_log[-3000:]
