@@ -55,7 +55,7 @@ def run_with_progress(scenario, workers: int | None, quiet: bool, label: str):
     from sim.clock import Clock
     from sim.runner import run_replicates
 
-    steps = Clock(scenario.time.start, scenario.time.months, scenario.time.step).n_steps
+    steps = Clock.of(scenario).n_steps
     progress, advance = progress_bar(quiet, label, scenario.replicates * steps)
     start = time.perf_counter()
     with progress:

@@ -23,6 +23,11 @@ class Clock:
     months: int
     step: str  # "month" | "week"
 
+    @classmethod
+    def of(cls, scenario) -> "Clock":
+        """The calendar of a scenario (its ``time`` section)."""
+        return cls(scenario.time.start, scenario.time.months, scenario.time.step)
+
     @property
     def months_per_step(self) -> float:
         """Length of one step in months (1.0 or 7/30.4375)."""

@@ -45,7 +45,7 @@ class MarketModel(mesa.Model):
         super().__init__(rng=np.random.default_rng(children[0]))
         self.streams = {name: np.random.default_rng(c) for name, c in zip(STREAMS, children[1:])}
         self.scenario = scenario
-        self.clock = Clock(scenario.time.start, scenario.time.months, scenario.time.step)
+        self.clock = Clock.of(scenario)
         self.dt = self.clock.months_per_step
         self.n_steps = self.clock.n_steps
         self.dates = self.clock.dates

@@ -22,6 +22,7 @@ from scipy import stats
 
 import sim
 from sim.atomic import replaced_atomically
+from sim.clock import Clock
 from sim.model import MarketModel
 from sim.scenario import Scenario, scenario_to_yaml
 
@@ -48,7 +49,7 @@ class SimulationResult:
 
 def months_per_step(scenario: Scenario) -> float:
     """Length of one step in months: multiply a per-month flow by this to get the step's amount."""
-    return 1.0 if scenario.time.step == "month" else 7.0 / (365.25 / 12)
+    return Clock.of(scenario).months_per_step
 
 
 def simulate(scenario: Scenario, seed: np.random.SeedSequence, replicate: int = 0,

@@ -189,10 +189,6 @@ class ListenerPopulation:
             mask &= self.tier == tier
         return np.flatnonzero(mask)
 
-    @property
-    def is_user(self) -> np.ndarray:
-        return self.state == State.USER
-
     def nbytes(self) -> int:
         """Memory held by the population's arrays, bytes."""
         arrays = [getattr(self, a) for a in self.STATIC + self.DYNAMIC] + [self.taste, self.degree]

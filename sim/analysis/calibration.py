@@ -153,7 +153,7 @@ def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) ->
     base = apply_overrides(scenario, spec.overrides, source=f"{source}: overrides")
     integers = _check_parameters(spec, base, source)
     observations = read_observations(folder / spec.data, f"{source}: data")
-    dates = Clock(base.time.start, base.time.months, base.time.step).dates
+    dates = Clock.of(base).dates
     targets = tuple(_target(name, t, observations, dates, f"{source}: targets.{name}") for name, t in spec.targets.items())
     digest = hashlib.sha256(base_path.read_bytes()).hexdigest()
     return Calibration(spec, source, scenario, base, targets, integers, digest)
@@ -307,7 +307,7 @@ def top_ranges(table: pd.DataFrame, cal: Calibration) -> dict[str, Any]:
 
 def horizon_periods(cal: Calibration) -> dict[str, pd.Index]:
     """Every period of each target's frequency wholly inside the horizon (for the figures)."""
-    dates = Clock(cal.base.time.start, cal.base.time.months, cal.base.time.step).dates
+    dates = Clock.of(cal.base).dates
     out = {}
     for t in cal.targets:
         freq = "Q" if t.spec.periods == "quarterly" else "Y"
