@@ -14,6 +14,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 import numpy as np
+from scipy.special import expit
 
 
 class Stage(IntEnum):
@@ -26,7 +27,7 @@ class Stage(IntEnum):
 
 def update_satisfaction(satisfaction: np.ndarray, surplus: np.ndarray, noise_scale: float, weight: float) -> np.ndarray:
     """Smoothed satisfaction after this month's surplus (EUR/month), shape (n,)."""
-    experience = 1.0 / (1.0 + np.exp(-surplus / noise_scale))
+    experience = expit(surplus / noise_scale)  # the logistic, without overflow for extreme surpluses
     return ((1.0 - weight) * satisfaction + weight * experience).astype(np.float32)
 
 
