@@ -117,3 +117,15 @@ def test_compare_needs_a_b(small_yaml, capsys):
 def test_compare_rejects_an_unknown_key(small_yaml, capsys):
     assert main(["compare", str(small_yaml()), "--set", "services.focal.prise=3"]) == 2
     assert "prise" in capsys.readouterr().err
+
+
+def test_baseline_against_the_price_hike_scenario(tmp_path):
+    """The library's own question: the shipped price_hike loses subscribers against the baseline."""
+    from tests.helpers import ROOT
+
+    out = tmp_path / "cmp"
+    assert main(["compare", str(ROOT / "scenarios/baseline.yaml"), str(ROOT / "scenarios/price_hike.yaml"),
+                 "--set", "market.agents=3000", "--replicates", "4", "--workers", "2", "--quiet",
+                 "--out", str(out)]) == 0
+    premium = json.loads((out / "comparison.json").read_text())["kpis"]["premium_subscribers"]
+    assert premium["diff_ci95_high"] < 0 and premium["significant"] is True
