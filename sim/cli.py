@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from sim.metrics import format_kpi, kpi_unit
 from sim.scenario import ScenarioError, apply_overrides, load_scenario, parameter_table, parse_set_options
 
 console = Console(stderr=True)
@@ -63,31 +64,16 @@ def run_with_progress(scenario, workers: int | None, quiet: bool, label: str):
     return results, time.perf_counter() - start
 
 
-def fmt(value, unit: str = "") -> str:
-    """Human format of a KPI value: millions of people, EUR, percentages."""
-    if value is None:
-        return "-"
-    if unit == "share":
-        return f"{100 * value:.1f}%"
-    if abs(value) >= 1e6:
-        return f"{value / 1e6:,.1f}M"
-    return f"{value:,.2f}"
-
-
-def kpi_unit(name: str) -> str:
-    return "share" if any(k in name for k in ("share", "churn", "margin", "fill_rate", "conversion", "loyalty", "satisfaction")) else ""
-
-
 def print_summary(summary: dict, where: Path) -> None:
     table = Table(title=f"{summary['scenario']}: {summary['service']} at {summary['date']} "
                         f"({summary['replicates']} replicates, 95% interval)")
     table.add_column("KPI")
+    table.add_column("unit")
     table.add_column("mean", justify="right")
     table.add_column("95% interval", justify="right")
     for name, v in summary["kpis"].items():
-        u = kpi_unit(name)
-        interval = "-" if v["ci95_low"] is None else f"{fmt(v['ci95_low'], u)} .. {fmt(v['ci95_high'], u)}"
-        table.add_row(name, fmt(v["mean"], u), interval)
+        interval = "-" if v["ci95_low"] is None else f"{format_kpi(v['ci95_low'], name)} .. {format_kpi(v['ci95_high'], name)}"
+        table.add_row(name, kpi_unit(name).replace("share", "%"), format_kpi(v["mean"], name), interval)
     Console().print(table)
     Console().print(f"Results in [bold]{where}[/bold]")
 

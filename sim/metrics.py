@@ -32,6 +32,47 @@ SERVICE_KPIS = (
 # Market-wide people counts, repeated on every service row of a date.
 MARKET_KPIS = ("unaware", "aware", "lapsed")
 
+_UNIT_GROUPS = {
+    "people": ("mau", "free_users", "trial_users", "premium_subscribers", "premium_individual", "premium_student",
+               "premium_duo", "premium_family", *MARKET_KPIS),
+    "people/month": ("gross_adds", "premium_gross_adds", "trial_starts"),
+    "EUR/month": ("revenue_subscription_eur", "revenue_ads_eur", "revenue_total_eur", "royalties_eur", "support_cost_eur",
+                  "personalization_cost_eur", "trial_cost_eur", "marketing_spend_eur", "gross_profit_eur"),
+    "share": ("ad_revenue_share", "gross_margin", "trial_conversion", "market_share", "premium_market_share", "fill_rate",
+              "satisfaction_mean", "loyalty_prospect", "loyalty_customer", "loyalty_client", "loyalty_supporter",
+              "loyalty_advocate"),
+    "share/month": ("churn_premium_monthly", "churn_voluntary_monthly", "churn_downgrade_monthly",
+                    "churn_to_competitor_monthly", "churn_lapse_monthly", "churn_users_monthly"),
+    "EUR/user/month": ("arpu_premium_eur", "arpu_ad_supported_eur", "price_individual_eur"),
+    "hours/month": ("listening_hours_per_free_user", "listening_hours_per_premium_user"),
+    "EUR/1000 impressions": ("cpm_eur",),
+    "impressions/month": ("impressions", "ad_inventory_impressions"),
+    "hours": ("support_response_hours",),
+    "tickets/month": ("tickets",),
+    "EUR/new user": ("cac_eur",),
+    "EUR/subscriber": ("ltv_eur",),
+}
+#: Unit of every KPI column (shares are 0..1, shown as %).
+KPI_UNITS = {name: unit for unit, names in _UNIT_GROUPS.items() for name in names}
+
+
+def kpi_unit(name: str) -> str:
+    """Unit of a KPI; ``cumulative_<flow>`` is the flow summed over the horizon (EUR)."""
+    return "EUR" if name.startswith("cumulative_") else KPI_UNITS.get(name, "")
+
+
+def format_kpi(value: float | None, name: str) -> str:
+    """A KPI value for people: shares and rates in %, large numbers in M or bn, 'n/a' if undefined."""
+    if value is None or value != value:
+        return "n/a"
+    if kpi_unit(name).startswith("share"):
+        return f"{100 * value:.1f}%"
+    if abs(value) >= 1e9:
+        return f"{value / 1e9:,.2f} bn"
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:,.1f} M"
+    return f"{value:,.2f}"
+
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     num = np.asarray(num, dtype=float)

@@ -812,8 +812,9 @@ def parameter_differences(a: Scenario, b: Scenario) -> list[dict[str, Any]]:
 def differences_from_defaults(scenario: Scenario) -> list[dict[str, Any]]:
     """What a scenario assumed: ``{"path", "value", "default", "unit", "description"}`` for every
     parameter that differs from the default scenario."""
+    # items of the default lists that this scenario does not have (the default "world" region) are left out
     return [{"path": d["path"], "value": d["b"], "default": d["a"], "unit": d["unit"], "description": d["description"]}
-            for d in parameter_differences(Scenario(), scenario)]
+            for d in parameter_differences(Scenario(), scenario) if d["b"] is not None]
 
 
 def scenario_to_yaml(scenario: Scenario) -> str:

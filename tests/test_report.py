@@ -19,6 +19,7 @@ import pytest
 
 from sim.report import make_figures, write_report
 from sim.report.figures import figure_ad_market, figure_revenue_split
+from sim.metrics import format_kpi
 from sim.report.html import format_number
 
 FIGURES = [
@@ -164,7 +165,7 @@ def test_report_shows_kpis_with_intervals_and_assumptions(report):
     for name, value in SUMMARY["kpis"].items():
         assert name in text
         for key in ("mean", "ci95_low", "ci95_high"):
-            assert format_number(value[key]) in text
+            assert format_kpi(value[key], name) in text
     for row in ASSUMPTIONS:
         assert row["path"] in text and row["unit"] in text
     assert "12.99" in text and "9.99" in text
@@ -204,3 +205,13 @@ def test_missing_cohort_tier_is_not_applicable(tmp_path):
 ])
 def test_format_number(value, text):
     assert format_number(value) == text
+
+
+def test_every_kpi_has_a_unit_and_shares_read_as_percent():
+    from sim.metrics import MARKET_KPIS, SERVICE_KPIS, kpi_unit
+    from sim.runner import SUMMARY_KPIS
+
+    assert all(kpi_unit(k) for k in (*SERVICE_KPIS, *MARKET_KPIS, *SUMMARY_KPIS, "cumulative_revenue_total_eur"))
+    assert format_kpi(0.0572, "churn_premium_monthly") == "5.7%"
+    assert format_kpi(188.7e6, "premium_subscribers") == "188.7 M"
+    assert format_kpi(float("nan"), "cpm_eur") == "n/a"

@@ -25,7 +25,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from sim.cli import add_run_options, fmt, kpi_unit, resolve_scenario, run_with_progress
+from sim.cli import add_run_options, resolve_scenario, run_with_progress
+from sim.metrics import format_kpi
 from sim.report.html import figure_block, page, table
 from sim.report.plotting import (
     MILLION,
@@ -186,12 +187,11 @@ def print_comparison(comparison: dict, where: Path) -> None:
                          ("95% interval", "right"), ("differs", "center")):
         out.add_column(col, justify=justify, no_wrap=True)
     for name, k in comparison["kpis"].items():
-        unit = kpi_unit(name)
         interval = ("-" if k["diff_ci95_low"] is None
-                    else f"{fmt(k['diff_ci95_low'], unit)} .. {fmt(k['diff_ci95_high'], unit)}")
+                    else f"{format_kpi(k['diff_ci95_low'], name)} .. {format_kpi(k['diff_ci95_high'], name)}")
         verdict = {True: "[bold green]yes[/]", False: "no", None: "-"}[k["significant"]]
-        out.add_row(name, fmt(k["a_mean"], unit), fmt(k["b_mean"], unit),
-                    fmt(k["diff_mean"], unit), interval, verdict)
+        out.add_row(name, format_kpi(k["a_mean"], name), format_kpi(k["b_mean"], name),
+                    format_kpi(k["diff_mean"], name), interval, verdict)
     # Piped output has no width of its own; rich would squeeze the table into 80
     # columns, so give it the width the table needs.
     console = Console() if sys.stdout.isatty() else Console(width=120)

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.metrics import format_kpi, kpi_unit
 from sim.report.figures import make_figures
 from sim.report.html import figure_block, page, table
 
 
 def kpi_table(kpis: dict[str, dict[str, float]]) -> str:
-    """The KPI table: one row per KPI with its mean and 95% interval over
-    replicates (`kpis[name] = {"mean", "ci95_low", "ci95_high"}`, in the
-    unit the KPI's name states)."""
-    rows = [(name, v["mean"], v["ci95_low"], v["ci95_high"]) for name, v in kpis.items()]
-    return table(["KPI", "mean", "95% low", "95% high"], rows, numeric=[False, True, True, True])
+    """The KPI table: one row per KPI with its unit, mean and 95% interval over
+    replicates (`kpis[name] = {"mean", "ci95_low", "ci95_high"}`)."""
+    rows = [(name, kpi_unit(name).replace("share", "%"), format_kpi(v["mean"], name),
+             format_kpi(v["ci95_low"], name), format_kpi(v["ci95_high"], name)) for name, v in kpis.items()]
+    return table(["KPI", "unit", "mean", "95% low", "95% high"], rows, numeric=[False, False, True, True, True])
 
 
 def assumptions_table(assumptions: list[dict]) -> str:
