@@ -61,6 +61,15 @@ def kpi_unit(name: str) -> str:
     return "EUR" if name.startswith("cumulative_") else KPI_UNITS.get(name, "")
 
 
+def kpi_bounds(name: str) -> tuple[float, float]:
+    """The values a KPI can take: shares in [0, 1], profit any sign, everything else >= 0."""
+    if kpi_unit(name).startswith("share"):
+        return 0.0, 1.0
+    if "gross_profit" in name:
+        return -np.inf, np.inf
+    return 0.0, np.inf
+
+
 def format_kpi(value: float | None, name: str) -> str:
     """A KPI value for people: shares and rates in %, large numbers in M or bn, 'n/a' if undefined."""
     if value is None or value != value:

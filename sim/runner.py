@@ -23,6 +23,7 @@ from scipy import stats
 import sim
 from sim.atomic import replaced_atomically
 from sim.clock import Clock
+from sim.metrics import kpi_bounds
 from sim.model import MarketModel
 from sim.scenario import Scenario, scenario_to_yaml
 
@@ -114,8 +115,12 @@ def _drain(queue, progress: Callable[[int], None], wait: float) -> None:
         progress(done)
 
 
-def ci95(values: np.ndarray) -> dict[str, float | None]:
-    """Mean and 95% t-interval across replicates (NaNs ignored); bounds None with one replicate."""
+def ci95(values: np.ndarray, bounds: tuple[float, float] = (-np.inf, np.inf)) -> dict[str, float | None]:
+    """Mean and 95% t-interval across replicates (NaNs ignored); bounds None with one replicate.
+
+    The interval is clipped to ``bounds``, the KPI's possible values (a share stays in
+    [0, 1], a count non-negative), which matters with few replicates.
+    """
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if v.size == 0:
@@ -124,7 +129,8 @@ def ci95(values: np.ndarray) -> dict[str, float | None]:
     if v.size < 2:
         return {"mean": mean, "ci95_low": None, "ci95_high": None}
     half = float(stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
-    return {"mean": mean, "ci95_low": mean - half, "ci95_high": mean + half}
+    low, high = bounds
+    return {"mean": mean, "ci95_low": max(mean - half, low), "ci95_high": min(mean + half, high)}
 
 
 def focal_kpis(timeseries: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
@@ -149,7 +155,7 @@ def summarize(timeseries: pd.DataFrame, scenario: Scenario) -> dict:
         "service": scenario.services.focal.name,
         "date": str(pd.Timestamp(timeseries["date"].max()).date()),
         "replicates": int(timeseries["replicate"].nunique()),
-        "kpis": {k: ci95(per_rep[k].to_numpy()) for k in per_rep.columns},
+        "kpis": {k: ci95(per_rep[k].to_numpy(), kpi_bounds(k)) for k in per_rep.columns},
     }
 
 

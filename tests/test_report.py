@@ -215,3 +215,13 @@ def test_every_kpi_has_a_unit_and_shares_read_as_percent():
     assert format_kpi(0.0572, "churn_premium_monthly") == "5.7%"
     assert format_kpi(188.7e6, "premium_subscribers") == "188.7 M"
     assert format_kpi(float("nan"), "cpm_eur") == "n/a"
+
+
+def test_intervals_stay_within_what_a_kpi_can_be():
+    from sim.metrics import kpi_bounds
+    from sim.runner import ci95
+
+    share = ci95(np.array([0.01, 0.09]), kpi_bounds("churn_premium_monthly"))
+    assert share["ci95_low"] == 0.0 and share["ci95_high"] <= 1.0
+    profit = ci95(np.array([-1e6, 3e6]), kpi_bounds("gross_profit_eur"))
+    assert profit["ci95_low"] < -1e6
