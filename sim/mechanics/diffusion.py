@@ -23,14 +23,17 @@ def bass_cdf(t: np.ndarray | float, p: float, q: float) -> np.ndarray | float:
 
 
 def bass_advance(share: float, p: float, q: float, dt: float) -> float:
-    """Adopted share ``dt`` months after ``share`` along the Bass path, in [share, 1]."""
-    if p <= 0 and (q <= 0 or share <= 0):
+    """Adopted share ``dt`` months after ``share`` along the Bass path, in [share, 1].
+
+    The closed form started from ``share``, written so that it stays finite for any
+    p >= 0 (p = 0 is the logistic of pure imitation).
+    """
+    hazard = p + q * share
+    if hazard <= 0:
         return share
-    if p <= 0:  # pure imitation: logistic
-        return share / (share + (1.0 - share) * np.exp(-q * dt))
-    a = (1.0 - share) / (1.0 + (q / p) * share)
-    e = a * np.exp(-(p + q) * dt)
-    return float((1.0 - e) / (1.0 + (q / p) * e))
+    u = (1.0 - share) / hazard
+    x = np.exp(-(p + q) * dt)
+    return float((1.0 - p * u * x) / (1.0 + q * u * x))
 
 
 def awareness_probability(p: float, q: float, exposure: np.ndarray, dt: float, fully_mixed: bool) -> np.ndarray:
