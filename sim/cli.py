@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = list(argv)
     try:
+        if getattr(args, "workers", None) is not None and args.workers < 1:  # every command that has --workers
+            raise ScenarioError(f"--workers: must be at least 1 (got {args.workers})")
         return int(args.func(args) or 0)
     except ScenarioError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)

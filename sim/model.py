@@ -185,6 +185,7 @@ class MarketModel(mesa.Model):
         self.run_campaigns()
         newly_aware = self.diffuse()
         failed, trial_ended = self.choose(newly_aware)
+        self.sharing = self._sharing()  # who shares data with their (new) service, for the rest of the step
         self.listen()
         flows = self.clear_ad_market()
         flows.update(self.serve_support())
@@ -349,7 +350,7 @@ class MarketModel(mesa.Model):
         pop, cfg = self.population, self.scenario.mechanisms.personalization
         if not cfg.enabled:
             return np.ones(pop.n, np.float32)
-        frac = np.where(self._sharing(), depth_fraction(pop.data_depth, cfg.tau_hours), 0.0)
+        frac = np.where(self.sharing, depth_fraction(pop.data_depth, cfg.tau_hours), 0.0)
         return match(frac, self.table.personalization[np.maximum(pop.service, 0)], cfg.lift)
 
     def listen(self) -> None:
@@ -378,7 +379,7 @@ class MarketModel(mesa.Model):
         sim_hours = np.bincount(svc, weights=hrs, minlength=s)[:s].astype(float)  # simulated listeners' hours
         supply = ads.inventory(sim_hours * self.weight, tab.ad_load, cfg.impressions_per_ad_minute) * tab.free_tier
         pers = self.scenario.mechanisms.personalization
-        frac = depth_fraction(pop.data_depth[free], pers.tau_hours) * self._sharing()[free] if pers.enabled else np.zeros(hrs.size)
+        frac = depth_fraction(pop.data_depth[free], pers.tau_hours) * self.sharing[free] if pers.enabled else np.zeros(hrs.size)
         quality = targeting_quality(frac, svc, tab.personalization)
         taste_hours = hrs[:, None] * pop.taste[free]  # (n_free, genres)
         genre_hours = np.stack([taste_hours[svc == j].sum(axis=0) for j in range(s)]).astype(float)
@@ -452,7 +453,7 @@ class MarketModel(mesa.Model):
             pop.satisfaction[idx] = loyalty.update_satisfaction(pop.satisfaction[idx], surplus, scen.choice.noise_scale,
                                                                 1.0 - (1.0 - scen.mechanisms.loyalty.satisfaction_smoothing) ** self.dt)
         pop.goodwill = loyalty.decay_goodwill(pop.goodwill, scen.mechanisms.service_quality.goodwill_decay, self.dt)
-        pop.data_depth = grow_depth(pop.data_depth, pop.hours, self._sharing(), self.dt)
+        pop.data_depth = grow_depth(pop.data_depth, pop.hours, self.sharing, self.dt)
         pop.tenure[user] += self.dt
         self.stage = loyalty.stages(user, pop.tenure, pop.satisfaction, pop.shared_until >= self.t, scen.mechanisms.loyalty)
 

@@ -96,3 +96,9 @@ def test_params_lists_every_parameter_with_units(capsys):
     for path in ("diffusion.p", "services.focal.ad_load", "mechanisms.ads.reserve_cpm", "choice.switching_cost.base"):
         assert f"`{path}`" in out
     assert "1/month" in out and "EUR/month" in out
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_workers_must_be_positive(tiny, tmp_path, capsys, command):
+    assert main([command, str(tiny), "--workers", "0", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "--workers: must be at least 1 (got 0)" in capsys.readouterr().err

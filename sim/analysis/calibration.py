@@ -460,8 +460,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    if args.workers is not None and args.workers < 1:
-        raise ScenarioError(f"--workers: must be at least 1 (got {args.workers})")
     changes = {k: v for k, v in (("trials", args.trials), ("replicates", args.replicates)) if v is not None}
     result = calibrate(args.calibration_file, args.out, args.workers, args.quiet, changes)
     if args.quiet:

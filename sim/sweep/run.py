@@ -164,8 +164,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _handle(args: argparse.Namespace) -> int:
     """Exit status: 0 all runs ok, 1 some failed or a worker died (rerun to resume); bad input raises (exit 2)."""
-    if args.workers is not None and args.workers < 1:
-        raise ScenarioError(f"--workers: must be at least 1 (got {args.workers})")
     if args.scheduler and args.executor != "dask":
         raise ScenarioError("--scheduler: names a Dask scheduler; add --executor dask")
     try:
