@@ -112,16 +112,15 @@ class MarketModel(mesa.Model):
         taken = np.zeros(aware.size, bool)
         gumbel = rng.gumbel(size=(aware.size, 3)) * self.scenario.choice.noise_scale
 
-        def place(count: int, columns: np.ndarray, against: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        def place(count: int, columns: np.ndarray, against: np.ndarray, noise: np.ndarray) -> None:
+            """Give the ``count`` free listeners with the highest advantage their best option among ``columns``."""
             if count <= 0 or columns.size == 0:
-                return np.array([], dtype=np.int64)
+                return
             best = u[:, columns].max(axis=1)
             score = np.where(taken, -np.inf, best - against + noise)
             chosen = np.argsort(-score, kind="stable")[:count]
             taken[chosen] = True
-            opt = columns[np.argmax(u[chosen][:, columns], axis=1)]
-            self._assign(aware[chosen], opt)
-            return chosen
+            self._assign(aware[chosen], columns[np.argmax(u[chosen][:, columns], axis=1)])
 
         focal_prem = np.flatnonzero((opts.service == 0) & opts.premium)
         focal_free = np.flatnonzero((opts.service == 0) & opts.free)
@@ -135,10 +134,10 @@ class MarketModel(mesa.Model):
 
         users = pop.state == State.USER
         pop.tenure[users] = rng.uniform(0, init.tenure_months, int(users.sum())).astype(np.float32)
-        pop.trial_used[users & (pop.tier == Tier.PREMIUM)] |= (1 << pop.service[users & (pop.tier == Tier.PREMIUM)].astype(np.uint16)).astype(np.uint16)
-        pop.tier[users & (pop.tier == Tier.TRIAL)] = Tier.PREMIUM  # the market at the start has no running trials
-        sharing = self._sharing()
-        pop.data_depth[users & sharing] = (pop.tenure * pop.base_hours)[users & sharing]
+        paying = users & (pop.tier == Tier.PREMIUM)  # they had their trial long ago
+        pop.trial_used[paying] |= (1 << pop.service[paying].astype(np.uint16)).astype(np.uint16)
+        self.sharing = self._sharing()
+        pop.data_depth[self.sharing] = (pop.tenure * pop.base_hours)[self.sharing]
         pop.satisfaction[users] = 0.6
         pop.spell_start[users] = -1
 

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -89,7 +90,8 @@ def run_replicates(scenario: Scenario, replicates: int, seed: int, workers: int 
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn" if sys.platform == "darwin" else "fork")
-    with ctx.Manager() as manager:
+    # a Manager (its own server process) only when someone watches the progress
+    with ctx.Manager() if progress else nullcontext() as manager:
         queue = manager.Queue() if progress else None
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = [pool.submit(_run_one, (scenario, s, r, queue)) for r, s in enumerate(seeds)]
