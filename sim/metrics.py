@@ -136,9 +136,10 @@ def service_kpis(pop, before: dict[str, np.ndarray], flows: dict[str, np.ndarray
     comp = was_prem & user & (svc != before["service"])
     lapse = was_prem & payment_failed
     vol = left_premium & ~user & ~payment_failed
-    total = _ratio(_count(before["service"], left_premium, s), base)
-    monthly = clock.monthly_rate(np.nan_to_num(total))
-    scale = np.where(np.nan_to_num(total) > 0, monthly / np.where(total > 0, total, 1.0), 0.0)
+    total = np.nan_to_num(_ratio(_count(before["service"], left_premium, s), base))  # share of the step
+    monthly = clock.monthly_rate(total)
+    # the reasons keep their split of the total when it is converted to a monthly rate
+    scale = np.divide(monthly, total, out=np.zeros(s), where=total > 0)
     k["churn_premium_monthly"] = np.where(base > 0, monthly, np.nan)
     for name, mask in (("voluntary", vol), ("downgrade", down), ("to_competitor", comp), ("lapse", lapse)):
         k[f"churn_{name}_monthly"] = _ratio(_count(before["service"], mask, s), base) * scale
