@@ -7,80 +7,143 @@ are simulated listeners times the weight (real people per listener).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 
 from sim.agents.listeners import State, Tier
 from sim.mechanics.loyalty import Stage
 
-# Columns of timeseries.parquet per service (besides replicate, date, step, service, focal).
-SERVICE_KPIS = (
-    "mau", "free_users", "trial_users", "premium_subscribers",
-    "premium_individual", "premium_student", "premium_duo", "premium_family",
-    "gross_adds", "premium_gross_adds", "trial_starts", "trial_conversion",
-    "revenue_subscription_eur", "revenue_ads_eur", "revenue_total_eur", "ad_revenue_share",
-    "royalties_eur", "support_cost_eur", "personalization_cost_eur", "trial_cost_eur",
-    "marketing_spend_eur", "gross_profit_eur", "gross_margin",
-    "churn_premium_monthly", "churn_voluntary_monthly", "churn_downgrade_monthly",
-    "churn_to_competitor_monthly", "churn_lapse_monthly", "churn_users_monthly",
-    "arpu_premium_eur", "arpu_ad_supported_eur", "market_share", "premium_market_share",
-    "listening_hours_per_free_user", "listening_hours_per_premium_user",
-    "cpm_eur", "fill_rate", "impressions", "ad_inventory_impressions",
-    "support_response_hours", "tickets", "cac_eur", "ltv_eur", "satisfaction_mean",
-    "loyalty_prospect", "loyalty_customer", "loyalty_client", "loyalty_supporter", "loyalty_advocate",
-    "price_individual_eur",
-)
-# Market-wide people counts, repeated on every service row of a date.
-MARKET_KPIS = ("unaware", "aware", "lapsed")
+CHURN_REASONS = ("voluntary", "downgrade", "to_competitor", "lapse")  # where a premium subscriber went
+LOYALTY_STAGES = tuple(st.name.lower() for st in Stage)  # prospect ... advocate
 
-_UNIT_GROUPS = {
-    "people": ("mau", "free_users", "trial_users", "premium_subscribers", "premium_individual", "premium_student",
-               "premium_duo", "premium_family", *MARKET_KPIS),
-    "people/month": ("gross_adds", "premium_gross_adds", "trial_starts"),
-    "EUR/month": ("revenue_subscription_eur", "revenue_ads_eur", "revenue_total_eur", "royalties_eur", "support_cost_eur",
-                  "personalization_cost_eur", "trial_cost_eur", "marketing_spend_eur", "gross_profit_eur"),
-    "share": ("ad_revenue_share", "gross_margin", "trial_conversion", "market_share", "premium_market_share", "fill_rate",
-              "satisfaction_mean", "loyalty_prospect", "loyalty_customer", "loyalty_client", "loyalty_supporter",
-              "loyalty_advocate"),
-    "share/month": ("churn_premium_monthly", "churn_voluntary_monthly", "churn_downgrade_monthly",
-                    "churn_to_competitor_monthly", "churn_lapse_monthly", "churn_users_monthly"),
-    "EUR/user/month": ("arpu_premium_eur", "arpu_ad_supported_eur", "price_individual_eur"),
-    "hours/month": ("listening_hours_per_free_user", "listening_hours_per_premium_user"),
-    "EUR/1000 impressions": ("cpm_eur",),
-    "impressions/month": ("impressions", "ad_inventory_impressions"),
-    "hours": ("support_response_hours",),
-    "tickets/month": ("tickets",),
-    "EUR/new user": ("cac_eur",),
-    "EUR/subscriber": ("ltv_eur",),
-}
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI column of timeseries.parquet.
+
+    ``unit`` is a real-world unit (``share`` and ``share/month`` are 0..1, shown as %);
+    ``market`` KPIs are market-wide (repeated on every service row of a date);
+    ``summary`` KPIs are reported for the focal service in summary.json; ``signed``
+    KPIs may be negative.
+    """
+
+    name: str
+    unit: str
+    summary: bool = False
+    market: bool = False
+    signed: bool = False
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The values the KPI can take."""
+        if self.unit.startswith("share"):
+            return 0.0, 1.0
+        return (-np.inf, np.inf) if self.signed else (0.0, np.inf)
+
+    @property
+    def percent(self) -> bool:
+        """Shown in % (shares and monthly rates)."""
+        return self.unit.startswith("share")
+
+
+def _k(names: str, unit: str, summary: bool = False, **kw) -> list[Kpi]:
+    return [Kpi(n, unit, summary, **kw) for n in names.split()]
+
+
+#: Every KPI, in the column order of timeseries.parquet (after replicate, date, step, service, focal).
+KPIS: tuple[Kpi, ...] = tuple([
+    *_k("mau", "people", True), *_k("free_users trial_users", "people", True),
+    *_k("premium_subscribers", "people", True), *_k("premium_individual premium_student premium_duo premium_family", "people"),
+    *_k("gross_adds premium_gross_adds trial_starts", "people/month"), *_k("trial_conversion", "share", True),
+    *_k("revenue_subscription_eur revenue_ads_eur revenue_total_eur", "EUR/month", True), *_k("ad_revenue_share", "share", True),
+    *_k("royalties_eur support_cost_eur personalization_cost_eur trial_cost_eur marketing_spend_eur", "EUR/month"),
+    *_k("gross_profit_eur", "EUR/month", True, signed=True), *_k("gross_margin", "share", True, signed=True),
+    *_k("churn_premium_monthly", "share/month", True),
+    *_k(" ".join(f"churn_{r}_monthly" for r in CHURN_REASONS), "share/month", True),
+    *_k("churn_users_monthly", "share/month"),
+    *_k("arpu_premium_eur arpu_ad_supported_eur", "EUR/user/month", True), *_k("market_share", "share", True),
+    *_k("premium_market_share", "share"),
+    *_k("listening_hours_per_free_user listening_hours_per_premium_user", "hours/month", True),
+    *_k("cpm_eur", "EUR/1000 impressions", True), *_k("fill_rate", "share", True),
+    *_k("impressions", "impressions/month", True), *_k("ad_inventory_impressions", "impressions/month"),
+    *_k("support_response_hours", "hours", True), *_k("tickets", "tickets/month"),
+    *_k("cac_eur", "EUR/new user", True), *_k("ltv_eur", "EUR/subscriber", True), *_k("satisfaction_mean", "share", True),
+    *_k(" ".join(f"loyalty_{st}" for st in LOYALTY_STAGES), "share", True),
+    *_k("price_individual_eur", "EUR/user/month"),
+    *_k("unaware aware lapsed", "people", market=True),
+])
+KPI_BY_NAME = {k.name: k for k in KPIS}
+# Columns of timeseries.parquet per service (besides replicate, date, step, service, focal).
+SERVICE_KPIS = tuple(k.name for k in KPIS if not k.market)
+# Market-wide people counts, repeated on every service row of a date.
+MARKET_KPIS = tuple(k.name for k in KPIS if k.market)
+#: KPIs of the focal service at the last date reported in summary.json.
+SUMMARY_KPIS = tuple(k.name for k in KPIS if k.summary)
 #: Unit of every KPI column (shares are 0..1, shown as %).
-KPI_UNITS = {name: unit for unit, names in _UNIT_GROUPS.items() for name in names}
+KPI_UNITS = {k.name: k.unit for k in KPIS}
+
+
+def _kpi(name: str) -> Kpi | None:
+    """The registry entry of a column; ``cumulative_<flow>`` is the flow summed over the horizon (EUR)."""
+    if name.startswith("cumulative_"):
+        flow = KPI_BY_NAME.get(name[len("cumulative_"):])
+        return Kpi(name, "EUR", signed=flow is not None and flow.signed)
+    return KPI_BY_NAME.get(name)
 
 
 def kpi_unit(name: str) -> str:
     """Unit of a KPI; ``cumulative_<flow>`` is the flow summed over the horizon (EUR)."""
-    return "EUR" if name.startswith("cumulative_") else KPI_UNITS.get(name, "")
+    k = _kpi(name)
+    return "" if k is None else k.unit
 
 
 def kpi_bounds(name: str) -> tuple[float, float]:
     """The values a KPI can take: shares in [0, 1], profit any sign, everything else >= 0."""
-    if kpi_unit(name).startswith("share"):
-        return 0.0, 1.0
-    if "gross_profit" in name:
-        return -np.inf, np.inf
-    return 0.0, np.inf
+    k = _kpi(name)
+    return (0.0, np.inf) if k is None else k.bounds
 
 
 def format_kpi(value: float | None, name: str) -> str:
     """A KPI value for people: shares and rates in %, large numbers in M or bn, 'n/a' if undefined."""
     if value is None or value != value:
         return "n/a"
-    if kpi_unit(name).startswith("share"):
+    k = _kpi(name)
+    if k is not None and k.percent:
         return f"{100 * value:.1f}%"
     if abs(value) >= 1e9:
         return f"{value / 1e9:,.2f} bn"
     if abs(value) >= 1e6:
         return f"{value / 1e6:,.1f} M"
     return f"{value:,.2f}"
+
+
+class Records(Mapping):
+    """Per-step KPI records as one labelled array: ``values[step, (service,) kpi]``.
+
+    A read-only mapping KPI name -> view of shape (n_steps,) + per-step shape, so
+    ``records["mau"][:t]`` is the MAU of every service over the first t steps.
+    """
+
+    def __init__(self, names: tuple[str, ...], n_steps: int, *shape: int):
+        self.names = names
+        self.values = np.full((n_steps, *shape, len(names)), np.nan)
+        self._index = {n: i for i, n in enumerate(names)}
+
+    def record(self, t: int, kpis: dict) -> None:
+        """Store step ``t``'s values (every name, arrays of the per-step shape or scalars)."""
+        for name, i in self._index.items():
+            self.values[t, ..., i] = kpis[name]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.values[..., self._index[name]]
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -95,17 +158,20 @@ def _count(service: np.ndarray, mask: np.ndarray, n_services: int, weights: np.n
     return np.bincount(service[mask].astype(np.int64), weights=w, minlength=n_services)[:n_services].astype(float)
 
 
-def service_kpis(pop, before: dict[str, np.ndarray], flows: dict[str, np.ndarray], table, clock, weight: float,
-                 stage: np.ndarray, payment_failed: np.ndarray, trial_ended: np.ndarray) -> dict[str, np.ndarray]:
+def service_kpis(pop, before: dict[str, np.ndarray], accounts, ads, support, price_individual: np.ndarray, table, clock,
+                 weight: float, stage: np.ndarray, decisions) -> dict[str, np.ndarray]:
     """KPIs of every service after one step, each an ndarray of shape (n_services,).
 
-    ``before`` holds ``service`` and ``tier`` at the start of the step; ``flows`` the
-    services' money and ad-market figures (EUR/month, impressions/month, hours);
-    ``payment_failed`` and ``trial_ended`` mark the listeners who lost premium to a failed
-    payment and whose trial ended this step.
+    ``before`` holds ``service`` and ``tier`` at the start of the step; ``accounts`` the
+    money flows (:class:`sim.mechanics.accounting.Accounts`), ``ads`` the ad market
+    (:class:`sim.mechanics.ads.AdMarket`), ``support`` the support queue
+    (:class:`sim.mechanics.service_quality.Support`); ``price_individual`` (S,) EUR/month;
+    ``decisions`` marks the listeners who lost premium to a failed payment and whose trial
+    ended this step (:class:`sim.mechanics.subscriptions.Decisions`).
     """
     s = table.n
     dt = clock.months_per_step
+    payment_failed, trial_ended = decisions.payment_failed, decisions.trial_ended
     svc, tier = pop.service, pop.tier
     user = pop.state == State.USER
     was_user = before["service"] >= 0
@@ -141,36 +207,33 @@ def service_kpis(pop, before: dict[str, np.ndarray], flows: dict[str, np.ndarray
     # the reasons keep their split of the total when it is converted to a monthly rate
     scale = np.divide(monthly, total, out=np.zeros(s), where=total > 0)
     k["churn_premium_monthly"] = np.where(base > 0, monthly, np.nan)
-    for name, mask in (("voluntary", vol), ("downgrade", down), ("to_competitor", comp), ("lapse", lapse)):
+    for name, mask in zip(CHURN_REASONS, (vol, down, comp, lapse)):
         k[f"churn_{name}_monthly"] = _ratio(_count(before["service"], mask, s), base) * scale
     users_left = was_user & (svc != before["service"])
     k["churn_users_monthly"] = clock.monthly_rate(_ratio(_count(before["service"], users_left, s), _count(before["service"], was_user, s)))
 
-    ads = flows["revenue_ads_eur"]
-    subs = flows["revenue_subscription_eur"]
-    total_rev = subs + ads
-    k["revenue_subscription_eur"] = subs
-    k["revenue_ads_eur"] = np.where(table.free_tier, ads, np.nan)
-    k["revenue_total_eur"] = total_rev
-    k["ad_revenue_share"] = np.where(table.free_tier, _ratio(ads, total_rev), np.nan)
-    k["royalties_eur"] = table.royalty_share * total_rev
-    for name in ("support_cost_eur", "personalization_cost_eur", "marketing_spend_eur"):
-        k[name] = flows[name]
-    k["trial_cost_eur"] = k["trial_users"] * flows["trial_cost_per_user"]
-    k["gross_profit_eur"] = total_rev - k["royalties_eur"] - k["trial_cost_eur"] - k["support_cost_eur"] - k["personalization_cost_eur"]
+    ads_rev = accounts.revenue_ads_eur
+    subs = accounts.revenue_subscription_eur
+    total_rev = accounts.revenue_total_eur
+    for name in ("revenue_subscription_eur", "revenue_total_eur", "royalties_eur", "support_cost_eur",
+                 "personalization_cost_eur", "marketing_spend_eur", "trial_cost_eur", "gross_profit_eur"):
+        k[name] = getattr(accounts, name)
+    k["revenue_ads_eur"] = np.where(table.free_tier, ads_rev, np.nan)
+    k["ad_revenue_share"] = np.where(table.free_tier, _ratio(ads_rev, total_rev), np.nan)
     k["gross_margin"] = _ratio(k["gross_profit_eur"], total_rev)
 
     k["arpu_premium_eur"] = _ratio(subs, k["premium_subscribers"])
-    k["arpu_ad_supported_eur"] = np.where(table.free_tier, _ratio(ads, k["free_users"]), np.nan)
+    k["arpu_ad_supported_eur"] = np.where(table.free_tier, _ratio(ads_rev, k["free_users"]), np.nan)
     k["market_share"] = _ratio(k["mau"], k["mau"].sum())
     k["premium_market_share"] = _ratio(k["premium_subscribers"], k["premium_subscribers"].sum())
     k["listening_hours_per_free_user"] = np.where(table.free_tier, _ratio(_count(svc, free, s, pop.hours), _count(svc, free, s)), np.nan)
     paid = trial | prem
     k["listening_hours_per_premium_user"] = _ratio(_count(svc, paid, s, pop.hours), _count(svc, paid, s))
 
-    for name in ("cpm_eur", "fill_rate", "impressions", "ad_inventory_impressions", "support_response_hours", "tickets"):
-        k[name] = flows[name]
-    k["cac_eur"] = _ratio(flows["marketing_spend_eur"], k["gross_adds"])
+    k["cpm_eur"], k["fill_rate"] = ads.cpm_eur, ads.fill_rate
+    k["impressions"], k["ad_inventory_impressions"] = ads.impressions, ads.inventory
+    k["support_response_hours"], k["tickets"] = support.response_hours, support.tickets
+    k["cac_eur"] = _ratio(accounts.marketing_spend_eur, k["gross_adds"])
     k["ltv_eur"] = _ratio(k["arpu_premium_eur"] * (1.0 - table.royalty_share), k["churn_premium_monthly"])
     k["satisfaction_mean"] = _ratio(_count(svc, user, s, pop.satisfaction), _count(svc, user, s))
 
@@ -178,9 +241,9 @@ def service_kpis(pop, before: dict[str, np.ndarray], flows: dict[str, np.ndarray
     users_j = _count(svc, user, s)
     ladder_total = users_j + prospects
     k["loyalty_prospect"] = _ratio(np.full(s, prospects), ladder_total)
-    for st in (Stage.CUSTOMER, Stage.CLIENT, Stage.SUPPORTER, Stage.ADVOCATE):
-        k[f"loyalty_{st.name.lower()}"] = _ratio(_count(svc, user & (stage == st), s), ladder_total)
-    k["price_individual_eur"] = flows["price_individual_eur"]
+    for st in list(Stage)[1:]:  # the users' stages
+        k[f"loyalty_{LOYALTY_STAGES[st]}"] = _ratio(_count(svc, user & (stage == st), s), ladder_total)
+    k["price_individual_eur"] = price_individual
     return k
 
 

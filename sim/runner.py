@@ -24,22 +24,9 @@ from scipy import stats
 import sim
 from sim.atomic import replaced_atomically
 from sim.clock import Clock
-from sim.metrics import kpi_bounds
+from sim.metrics import SUMMARY_KPIS, kpi_bounds
 from sim.model import MarketModel
 from sim.scenario import Scenario, scenario_to_yaml
-
-# KPIs of the focal service at the last date reported in summary.json (issue contract),
-# plus cumulative revenue over the horizon.
-SUMMARY_KPIS = (
-    "mau", "premium_subscribers", "free_users", "trial_users", "revenue_subscription_eur", "revenue_ads_eur",
-    "revenue_total_eur", "ad_revenue_share", "churn_premium_monthly", "churn_voluntary_monthly",
-    "churn_downgrade_monthly", "churn_to_competitor_monthly", "churn_lapse_monthly", "arpu_premium_eur",
-    "arpu_ad_supported_eur", "market_share", "gross_profit_eur", "gross_margin",
-    "listening_hours_per_free_user", "listening_hours_per_premium_user", "cpm_eur", "fill_rate", "impressions",
-    "support_response_hours", "trial_conversion", "cac_eur", "ltv_eur", "satisfaction_mean",
-    "loyalty_prospect", "loyalty_customer", "loyalty_client", "loyalty_supporter", "loyalty_advocate",
-)
-
 
 @dataclass
 class SimulationResult:

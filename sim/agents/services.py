@@ -2,7 +2,7 @@
 
 A service holds its policy (plans and prices, free tier and ad load, personalisation,
 trials, support, marketing, Wrapped), reacts to the market with its pricing
-``strategy`` (competitors) and keeps its support backlog. Each step the model takes a
+``strategy`` (competitors). Each step the model takes a
 :class:`ServiceTable`, the services' current offers as arrays, for the listener
 mechanisms.
 """
@@ -31,8 +31,6 @@ class Service(mesa.Agent):
         The offer as set by the scenario and its timeline.
     price_multiplier : float
         Adaptive factor on every list price (competitor strategies), 1 = list price.
-    backlog : float
-        Support tickets waiting, real tickets.
     """
 
     def __init__(self, model: mesa.Model, index: int, policy: ServicePolicy, focal: bool):
@@ -41,8 +39,6 @@ class Service(mesa.Agent):
         self.policy = policy
         self.focal = focal
         self.price_multiplier = 1.0
-        self.backlog = 0.0
-        self.outage_severity_days = 0.0  # this step's outage, severity x days
 
     @property
     def name(self) -> str:

@@ -12,11 +12,134 @@ the price at which the demand of the advertisers still willing to pay it buys th
 inventory; advertisers whose value is below the price drop out. Impressions sold
 never exceed inventory, spend never exceeds budget, unsold inventory earns nothing.
 Budgets then move toward the channel with the better return (value per EUR) with inertia.
+
+Advertisers are a struct-of-arrays :class:`AdvertiserBook`, not Mesa agents: they have no
+behaviour of their own beyond this market's clearing and reallocation, which are matrix
+operations over all advertisers at once (M x S), so per-agent objects would only be
+stacked into arrays and unstacked again every step.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from sim.mechanics.personalization import targeting_quality
+
+
+@dataclass(frozen=True)
+class AdvertiserBook:
+    """The advertisers, M of them, as arrays.
+
+    Attributes
+    ----------
+    budget : ndarray (M,)
+        Base budget, EUR/month (before growth and seasonality).
+    genre : ndarray (M,) int
+        Target genre.
+    allocation : ndarray (M, S+1)
+        Share of each budget per service; the last column is the outside medium. Rows sum to 1.
+    """
+
+    budget: np.ndarray
+    genre: np.ndarray
+    allocation: np.ndarray
+
+    @classmethod
+    def draw(cls, cfg, sells_ads: np.ndarray, n_genres: int, rng: np.random.Generator) -> "AdvertiserBook":
+        """Lognormal budgets summing to ``cfg.total_budget``, a random genre each, and the
+        initial streaming share split evenly over the services that sell ads (``sells_ads`` (S,))."""
+        raw = rng.lognormal(0.0, 1.0, cfg.advertisers)
+        budget = cfg.total_budget * raw / raw.sum()
+        sellers = np.append(sells_ads.astype(float), 0.0)
+        alloc = sellers / max(sellers.sum(), 1.0) * cfg.initial_streaming_share
+        alloc[-1] = 1.0 - alloc.sum()
+        # one draw per advertiser, in order: the stream stays that of the former per-agent draws
+        genre = np.array([int(rng.integers(n_genres)) for _ in range(cfg.advertisers)], dtype=np.int64)
+        return cls(budget, genre, np.tile(alloc, (cfg.advertisers, 1)))
+
+
+@dataclass(frozen=True)
+class AdMarket:
+    """One step of the ad market, per service (S,) unless said otherwise.
+
+    Attributes
+    ----------
+    book : AdvertiserBook
+        The advertisers after reallocating their budgets (for the next step).
+    revenue_eur : ndarray (S,)
+        Ad revenue, EUR/month (0 where nothing is sold).
+    cpm_eur : ndarray (S,)
+        Clearing price, EUR per 1000 impressions (NaN where nothing is on offer).
+    fill_rate : ndarray (S,)
+        Share of the inventory sold (NaN where nothing is on offer).
+    impressions, inventory : ndarray (S,)
+        Impressions sold and offered per month (NaN for services without a free tier).
+    """
+
+    book: AdvertiserBook
+    revenue_eur: np.ndarray
+    cpm_eur: np.ndarray
+    fill_rate: np.ndarray
+    impressions: np.ndarray
+    inventory: np.ndarray
+
+    @classmethod
+    def closed(cls, book: AdvertiserBook, free_tier: np.ndarray) -> "AdMarket":
+        """No ad market this step (disabled, or no service sells ads): nothing sold, book unchanged."""
+        s = free_tier.size
+        none = np.where(free_tier, 0.0, np.nan)
+        return cls(book, np.zeros(s), np.full(s, np.nan), np.full(s, np.nan), none, none.copy())
+
+
+def step(book: AdvertiserBook, service: np.ndarray, hours: np.ndarray, taste: np.ndarray, data_fraction: np.ndarray,
+         free_tier: np.ndarray, ad_load: np.ndarray, personalization: np.ndarray, cfg, weight: float,
+         years: float, month: int, dt: float) -> AdMarket:
+    """Clear this step's ad market and move the advertisers' budgets.
+
+    Parameters
+    ----------
+    book : AdvertiserBook
+    service, hours, taste, data_fraction : ndarray (F,), (F,), (F, G), (F,)
+        The free-tier listeners' service index, listening hours (hours/month), genre tastes
+        (rows sum to 1) and share of the personalisation data their service holds (0..1).
+    free_tier, ad_load, personalization : ndarray (S,)
+        Whether each service has a free tier, its ad load (ad-min/hour) and personalisation (0..1).
+    cfg : AdsConfig
+    weight : float
+        Real people per simulated listener.
+    years, month : float, int
+        Years since the start (budget growth) and the calendar month (Q4 boost).
+    dt : float
+        Step length, months.
+    """
+    if not cfg.enabled or not free_tier.any():
+        return AdMarket.closed(book, free_tier)
+    s = free_tier.size
+    sim_hours = np.bincount(service, weights=hours, minlength=s)[:s].astype(float)  # simulated listeners' hours
+    supply = inventory(sim_hours * weight, ad_load, cfg.impressions_per_ad_minute) * free_tier
+    quality = targeting_quality(data_fraction, service, personalization)
+    taste_hours = hours[:, None] * taste  # (F, G)
+    genre_hours = np.stack([taste_hours[service == j].sum(axis=0) for j in range(s)]).astype(float)
+    # affinity: the audience's share of hours in each genre relative to an even split (1 = average)
+    affinity_sg = taste.shape[1] * np.divide(genre_hours, sim_hours[:, None], out=np.ones_like(genre_hours),
+                                             where=sim_hours[:, None] > 0)
+    values = impression_values(cfg.value_cpm, cfg.targeting_lift, quality, affinity_sg[:, book.genre].T)
+    budgets = seasonal_budget(book.budget, years, month, cfg.budget_growth, cfg.q4_boost)
+    alloc = book.allocation
+    demand = budgets[:, None] * alloc[:, :s]
+    cpm, sold, spend = clear(demand, values, supply, cfg.reserve_cpm)
+    returns = np.concatenate([np.divide(values, cpm[None, :], out=np.zeros_like(values),
+                                        where=np.isfinite(cpm)[None, :] & (cpm[None, :] > 0)),
+                              np.full((alloc.shape[0], 1), cfg.outside_cpm_value)], axis=1)
+    available = np.concatenate([supply > 0, [True]])
+    moved = AdvertiserBook(book.budget, book.genre, reallocate(alloc, returns, available, cfg.inertia ** dt, cfg.responsiveness))
+    return AdMarket(
+        book=moved, revenue_eur=spend.sum(axis=0), cpm_eur=np.where(supply > 0, cpm, np.nan),
+        fill_rate=np.divide(sold, supply, out=np.full(s, np.nan), where=supply > 0),
+        impressions=np.where(free_tier, sold, np.nan), inventory=np.where(free_tier, supply, np.nan),
+    )
 
 
 def inventory(free_hours: np.ndarray, ad_load: np.ndarray, impressions_per_ad_minute: float) -> np.ndarray:

@@ -12,6 +12,8 @@ as the current option; their royalties are a cost.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -28,3 +30,34 @@ def salience(spend: np.ndarray, population: float, acquisition: float, reference
 def wrapped_sharers(users_of_wrapped: np.ndarray, share_rate: float, draw: np.ndarray) -> np.ndarray:
     """Listeners who share their Wrapped this step (bool, shape (n,))."""
     return users_of_wrapped & (draw < share_rate)
+
+
+@dataclass(frozen=True)
+class Wrapped:
+    """One step of the Wrapped campaign, per listener (n,).
+
+    Attributes
+    ----------
+    sharers : bool, the listeners who share their Wrapped this step (none outside December)
+    goodwill : float32, goodwill after the campaign, EUR/month
+    """
+
+    sharers: np.ndarray
+    goodwill: np.ndarray
+
+
+def wrapped_step(user: np.ndarray, wrapped_service: np.ndarray, goodwill: np.ndarray, draw: np.ndarray, cfg,
+                 month: int, clock) -> Wrapped:
+    """December: users of a Wrapped service share (probability ``share_rate`` a month) and gain goodwill.
+
+    ``user`` and ``wrapped_service`` (n,) bool: uses a service, and its service runs
+    Wrapped; ``draw`` uniform (n,); ``month`` the calendar month; ``clock`` the step length.
+    The goodwill is spread over December's steps.
+    """
+    if not cfg.enabled or month != 12:
+        return Wrapped(np.zeros(user.size, bool), goodwill)
+    wrapped_user = user & wrapped_service
+    sharers = wrapped_sharers(wrapped_user, clock.probability(cfg.wrapped.share_rate), draw)
+    goodwill = goodwill.copy()
+    goodwill[wrapped_user] += cfg.wrapped.goodwill * clock.months_per_step
+    return Wrapped(sharers, goodwill)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.agents.listeners import State
+
 
 def bass_cdf(t: np.ndarray | float, p: float, q: float) -> np.ndarray | float:
     """Bass closed form: share adopted after ``t`` months from nobody, in [0, 1]."""
@@ -68,3 +70,24 @@ def exposure(influence: np.ndarray, friends, degree: np.ndarray, fully_mixed: bo
         return np.full(influence.shape, influence.mean(), dtype=np.float32)
     total = friends @ influence.astype(np.float32)
     return np.divide(total, degree, out=np.zeros_like(total), where=degree > 0)
+
+
+def step(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, friends, degree: np.ndarray, fully_mixed: bool,
+         p: float, cfg, wom_boost: float, draw: np.ndarray, dt: float) -> np.ndarray:
+    """Listeners who become aware this step (bool, shape (n,)).
+
+    ``state`` (n,) listener states (``State``); ``advocate`` and ``sharing`` (n,) bool: on
+    the top rung of the loyalty ladder, and sharing their Wrapped now; ``friends`` (n, n)
+    sparse adjacency and ``degree`` (n,); ``p`` the innovation hazard after marketing,
+    1/month; ``cfg`` the diffusion section (``q``, ``advocate_weight``); ``draw`` uniform (n,);
+    ``dt`` months.
+    """
+    newly = np.zeros(state.size, bool)
+    if not cfg.enabled:
+        return newly
+    influence = (state == State.USER).astype(np.float32) + advocate * (cfg.advocate_weight - 1.0)
+    influence = influence + sharing * wom_boost
+    unaware = np.flatnonzero(state == State.UNAWARE)
+    prob = awareness_probability(p, cfg.q, exposure(influence, friends, degree, fully_mixed)[unaware], dt, fully_mixed)
+    newly[unaware[draw[unaware] < prob]] = True
+    return newly

@@ -12,6 +12,8 @@ the listener tell friends.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 HOURS_PER_MONTH = 730.5
@@ -48,3 +50,65 @@ def ticket_probability(ticket_rate: float, outage_severity_days: np.ndarray, out
 def individual_waits(mean_hours: np.ndarray, draw: np.ndarray) -> np.ndarray:
     """Each ticket's wait, hours: exponential around its service's mean response time."""
     return -mean_hours * np.log1p(-np.clip(draw, 0.0, 1.0 - 1e-7))
+
+
+@dataclass(frozen=True)
+class Support:
+    """One step of service quality. Per listener (n,) or per service (S,).
+
+    Attributes
+    ----------
+    goodwill : ndarray (n,) float32
+        Goodwill after long waits (-), RAK (+) and outages (-), EUR/month.
+    reconsider : ndarray (n,) bool
+        Listeners a long wait or an outage makes reconsider their option next step.
+    told_friends : ndarray (n,) bool
+        Listeners delighted by a RAK, who share (count as having shared, for the ladder).
+    backlog : ndarray (S,)
+        Tickets still waiting after the step, real tickets.
+    response_hours : ndarray (S,)
+        Mean response time, hours (NaN when the mechanism is off).
+    tickets : ndarray (S,)
+        Tickets filed, real tickets/month.
+    """
+
+    goodwill: np.ndarray
+    reconsider: np.ndarray
+    told_friends: np.ndarray
+    backlog: np.ndarray
+    response_hours: np.ndarray
+    tickets: np.ndarray
+
+
+def step(user: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_severity_days: np.ndarray,
+         backlog: np.ndarray, support_staff: np.ndarray, rak_rate: np.ndarray, draws: tuple[np.ndarray, ...],
+         cfg, weight: float, dt: float) -> Support:
+    """Tickets, the support queue, long waits, RAK and outages of one step.
+
+    ``user`` (n,) bool and ``service`` (n,) (index, clipped at 0 for non-users) place the
+    listeners; ``outage_severity_days``, ``backlog``, ``support_staff`` (advisors) and
+    ``rak_rate`` are per service (S,); ``draws`` five uniform (n,) arrays: ticket, wait, RAK,
+    outage review, wait review. ``dt`` in months.
+    """
+    u_ticket, u_wait, u_rak, u_out, u_review = draws
+    s = backlog.size
+    if not cfg.enabled:
+        none = np.zeros(user.size, bool)
+        return Support(goodwill, none, none, backlog, np.full(s, np.nan), np.zeros(s))
+    sev = outage_severity_days
+    has_ticket = user & (u_ticket < ticket_probability(cfg.ticket_rate, sev, cfg.outage_tickets, dt)[service])
+    arrivals = np.bincount(service[has_ticket], minlength=s)[:s] * weight
+    mean_wait, left = np.zeros(s), np.zeros(s)
+    for j in range(s):
+        capacity = support_staff[j] * cfg.tickets_per_staff * dt
+        mean_wait[j], left[j] = response_hours(arrivals[j], backlog[j], capacity, cfg.base_response_hours)
+    waits = individual_waits(mean_wait[service], u_wait)
+    long = has_ticket & (waits > cfg.wait_threshold_hours)
+    goodwill = goodwill.copy()
+    goodwill[long] -= cfg.wait_penalty
+    rak = has_ticket & ~long & (u_rak < rak_rate[service])
+    goodwill[rak] += cfg.rak_lift
+    hit = user & (sev[service] > 0)
+    goodwill[hit] -= (cfg.outage_penalty * sev[service])[hit]
+    reconsider = (long & (u_review < cfg.wait_review)) | (hit & (u_out < np.minimum(cfg.outage_review * sev[service], 1.0)))
+    return Support(goodwill, reconsider, rak, abandon(left, cfg.abandonment, dt), mean_wait, arrivals / dt)

@@ -1,0 +1,66 @@
+"""The services' money: every revenue and cost flow of a step, in one place.
+
+Revenue is subscription fees (the plan's price per account shared over its users, times
+each listener's regional price multiplier) plus what advertisers pay on the free tier.
+Costs are royalties (a share of all revenue), trials (a cost per trial user and month:
+their streams are paid although they pay nothing), support advisors, personalisation (per
+user and unit of investment) and marketing. Gross profit is revenue less every cost but
+marketing, which is an acquisition cost (``cac_eur``). All flows are EUR/month of real
+people (simulated listeners times the weight), shape (S,).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.agents.listeners import State, Tier
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """One step's money flows per service, EUR/month, shape (S,) each."""
+
+    revenue_subscription_eur: np.ndarray
+    revenue_ads_eur: np.ndarray
+    revenue_total_eur: np.ndarray
+    royalties_eur: np.ndarray
+    trial_cost_eur: np.ndarray
+    support_cost_eur: np.ndarray
+    personalization_cost_eur: np.ndarray
+    marketing_spend_eur: np.ndarray
+    gross_profit_eur: np.ndarray
+
+
+def account(pop, table, ad_revenue: np.ndarray, support_staff: np.ndarray, marketing_budget: np.ndarray,
+            scenario, weight: float) -> Accounts:
+    """The money flows of every service after a step.
+
+    ``pop`` the listeners at the end of the step; ``table`` the services' offers;
+    ``ad_revenue`` (S,) EUR/month from the ad market; ``support_staff`` (S,) advisors;
+    ``marketing_budget`` (S,) EUR/month; ``weight`` real people per simulated listener.
+    """
+    s = table.n
+    mech = scenario.mechanisms
+    user = pop.state == State.USER
+    prem = user & (pop.tier == Tier.PREMIUM)
+    svc = pop.service[prem].astype(np.int64)
+    plan = pop.plan[prem].astype(np.int64)
+    per_user = table.plan_price[svc, plan] / table.users_per_account[svc, plan] * pop.price_multiplier[prem]
+    subs = np.bincount(svc, weights=per_user, minlength=s)[:s] * weight
+    mau = np.bincount(pop.service[user].astype(np.int64), minlength=s)[:s] * weight
+    trial_users = np.bincount(pop.service[user & (pop.tier == Tier.TRIAL)].astype(np.int64), minlength=s)[:s].astype(float) * weight
+    pers = mech.personalization
+    personalization = pers.cost_per_user * table.personalization * mau * pers.enabled
+    support = (np.asarray(support_staff, dtype=float) * mech.service_quality.staff_cost if mech.service_quality.enabled
+               else np.zeros(s))
+    total = subs + ad_revenue
+    royalties = table.royalty_share * total
+    trial = trial_users * mech.campaigns.trial_cost
+    return Accounts(
+        revenue_subscription_eur=subs, revenue_ads_eur=ad_revenue, revenue_total_eur=total, royalties_eur=royalties,
+        trial_cost_eur=trial, support_cost_eur=support, personalization_cost_eur=personalization,
+        marketing_spend_eur=np.asarray(marketing_budget, dtype=float),
+        gross_profit_eur=total - royalties - trial - support - personalization,
+    )

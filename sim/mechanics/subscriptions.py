@@ -1,0 +1,179 @@
+"""The listeners' state machine: who holds which option, trials, payment failures, lapses.
+
+Each step a failed payment first drops premium subscribers (involuntary churn, to
+LAPSED). Then the deciders choose among every option (see ``choice``): the newly
+aware, a random share reviewing at their state's rate, those a long wait or an outage
+made reconsider, those whose trial ended, premium holders of a plan whose price rose
+(a share ``price_change_review``) and those whose option was withdrawn. A decider who
+picks premium from a service they never had a trial with starts a trial of
+``trial_months`` (TRIAL tier); choosing another service resets tenure, data depth and
+goodwill; choosing nothing lapses.
+
+These functions apply the moves to the population in place (its arrays are the state);
+they return what the accounts need to know about the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.agents.listeners import NO_SERVICE, State, Tier
+from sim.mechanics.choice import Options, logit_choice, utility
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What happened to subscriptions this step, per listener (n,) bool.
+
+    Attributes
+    ----------
+    payment_failed : premium subscribers who lapsed because a payment failed
+    trial_ended : listeners whose trial ended this step (they decided again)
+    """
+
+    payment_failed: np.ndarray
+    trial_ended: np.ndarray
+
+
+def current_option(pop, options: Options, idx: np.ndarray) -> np.ndarray:
+    """Index of the option listeners ``idx`` hold (0 = nothing, -1 = no longer offered), shape (len(idx),)."""
+    premium = (pop.tier[idx] == Tier.PREMIUM) | (pop.tier[idx] == Tier.TRIAL)
+    return options.index_of(np.where(pop.state[idx] == State.USER, pop.service[idx], -1), premium, pop.plan[idx])
+
+
+def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.ndarray, draws: tuple[np.ndarray, ...],
+         options: Options, table, scenario, clock, t: int) -> Decisions:
+    """Payment failures, then the listeners who decide this step choose an option.
+
+    ``newly_aware`` and ``reconsider`` (n,) bool; ``price_rose`` (S, n_plans) bool: the plan's
+    price went up this step; ``draws`` four uniform (n,) arrays: review, trigger, choice,
+    payment; ``t`` the step index.
+    """
+    c = scenario.choice
+    u_review, u_trigger, u_choice, u_pay = draws
+    user = pop.state == State.USER
+    failed = user & (pop.tier == Tier.PREMIUM) & (u_pay < clock.probability(c.involuntary_churn))
+    leave(pop, failed)
+
+    lapsed = pop.state == State.LAPSED
+    paying = (pop.state == State.USER) & (pop.tier == Tier.PREMIUM)
+    review_p = np.select([lapsed, paying], [clock.probability(c.lapsed_review_rate), clock.probability(c.premium_review_rate)],
+                         clock.probability(c.review_rate))
+    trial_ended = (pop.tier == Tier.TRIAL) & (pop.trial_end <= t) & (pop.state == State.USER)
+    price_hit = paying & price_rose[np.maximum(pop.service, 0), np.maximum(pop.plan, 0)] & (u_trigger < c.price_change_review)
+    users = np.flatnonzero(pop.state == State.USER)
+    stranded = np.zeros(pop.n, bool)  # their free tier or plan was withdrawn: they must choose again now
+    stranded[users[current_option(pop, options, users) < 0]] = True
+    deciders = newly_aware | (u_review < review_p) | reconsider | trial_ended | price_hit | stranded
+    deciders &= (pop.state != State.UNAWARE) & ~failed
+    idx = np.flatnonzero(deciders)
+    if idx.size:
+        cur = current_option(pop, options, idx)
+        u = utility(pop, idx[:, None], np.arange(len(options))[None, :], options, table, scenario, cur[:, None])
+        chosen = logit_choice(u, c.noise_scale, u_choice[idx])
+        move(pop, idx, chosen, trial_ended[idx], options, table.trial_months, t, clock.months_per_step)
+    return Decisions(failed, trial_ended)
+
+
+def leave(pop, who: np.ndarray) -> None:
+    """Listeners ``who`` (mask or indices) stop using their service: LAPSED, tenure, data and goodwill reset."""
+    pop.state[who] = State.LAPSED
+    pop.service[who] = NO_SERVICE
+    pop.tier[who] = Tier.NONE
+    pop.plan[who] = -1
+    pop.tenure[who] = 0
+    pop.data_depth[who] = 0
+    pop.goodwill[who] = 0
+
+
+def assign(pop, options: Options, who: np.ndarray, opt: np.ndarray) -> None:
+    """Make listeners ``who`` users of options ``opt`` (no trial, no reset): the initial market."""
+    pop.state[who] = State.USER
+    pop.service[who] = options.service[opt]
+    pop.tier[who] = np.where(options.premium[opt], Tier.PREMIUM, Tier.FREE)
+    pop.plan[who] = options.plan[opt]
+
+
+def move(pop, idx: np.ndarray, chosen: np.ndarray, trial_over: np.ndarray, options: Options,
+         trial_months: np.ndarray, t: int, dt: float) -> None:
+    """Apply the deciders' choices: service, tier (trials), plan, spells and reset state.
+
+    ``idx`` the deciders, ``chosen`` their options and ``trial_over`` whether their trial
+    ended, shape (k,); ``trial_months`` per service (S,), months; ``dt`` months per step.
+    """
+    o = options
+    new_svc = o.service[chosen]
+    nothing = new_svc < 0
+    was_user = pop.state[idx] == State.USER
+    leave(pop, idx[nothing & was_user])
+
+    go = ~nothing
+    who, svc, opt = idx[go], new_svc[go], chosen[go]
+    same_service = (pop.state[who] == State.USER) & (pop.service[who] == svc)
+    old_tier = pop.tier[who]
+    premium = o.premium[opt]
+    in_trial = same_service & (old_tier == Tier.TRIAL) & ~trial_over[go]
+    had_trial = ((pop.trial_used[who].astype(np.int64) >> svc) & 1) == 1
+    start_trial = premium & ~same_service & ~had_trial & (trial_months[svc] > 0)
+    start_trial |= premium & same_service & (old_tier == Tier.FREE) & ~had_trial & (trial_months[svc] > 0)
+    new_tier = np.where(premium, np.where(in_trial | start_trial, Tier.TRIAL, Tier.PREMIUM), Tier.FREE).astype(np.int8)
+
+    changed = ~same_service
+    pop.tenure[who[changed]] = 0
+    pop.data_depth[who[changed]] = 0
+    pop.goodwill[who[changed]] = 0
+    new_spell = changed | (old_tier != new_tier)
+    pop.spell_start[who[new_spell]] = t
+    trial_steps = np.maximum(np.round(trial_months[svc] / dt), 1).astype(np.int32)
+    pop.trial_end[who[start_trial]] = t + trial_steps[start_trial]
+    pop.trial_used[who[start_trial]] |= (1 << svc[start_trial].astype(np.uint16)).astype(np.uint16)
+    pop.state[who] = State.USER
+    pop.service[who] = svc
+    pop.tier[who] = new_tier
+    pop.plan[who] = o.plan[opt]
+
+
+def place_initial(pop, options: Options, table, scenario, rng: np.random.Generator) -> None:
+    """Place the market as it was at the start: aware people, focal free and premium, competitors.
+
+    Who holds which option is drawn by propensity (utility advantage plus Gumbel noise), so
+    the initial premium subscribers are the listeners most likely to pay. Tenure is uniform
+    up to ``initial.tenure_months``; paying subscribers have used their trial.
+    """
+    init, n, opts = scenario.initial, pop.n, options
+    aware = rng.permutation(n)[: int(round(init.aware * n))]
+    pop.state[aware] = State.AWARE
+    cur = np.zeros((aware.size, 1), dtype=np.int64)
+    u = utility(pop, aware[:, None], np.arange(len(opts))[None, :], opts, table, scenario, cur)
+    u_nothing = u[:, 0]
+    taken = np.zeros(aware.size, bool)
+    gumbel = rng.gumbel(size=(aware.size, 3)) * scenario.choice.noise_scale
+
+    def place(count: int, columns: np.ndarray, against: np.ndarray, noise: np.ndarray) -> None:
+        """Give the ``count`` free listeners with the highest advantage their best option among ``columns``."""
+        if count <= 0 or columns.size == 0:
+            return
+        best = u[:, columns].max(axis=1)
+        score = np.where(taken, -np.inf, best - against + noise)
+        chosen = np.argsort(-score, kind="stable")[:count]
+        taken[chosen] = True
+        assign(pop, opts, aware[chosen], columns[np.argmax(u[chosen][:, columns], axis=1)])
+
+    focal_prem = np.flatnonzero((opts.service == 0) & opts.premium)
+    focal_free = np.flatnonzero((opts.service == 0) & opts.free)
+    free_u = u[:, focal_free].max(axis=1) if focal_free.size else u_nothing
+    place(int(round(init.focal_premium * n)), focal_prem, free_u, gumbel[:, 0])
+    place(int(round(init.focal_free * n)), focal_free, u_nothing, gumbel[:, 1])
+    comps = table.n - 1
+    for c in range(1, comps + 1):
+        cols = np.flatnonzero(opts.service == c)
+        place(int(round(init.competitor * n / comps)), cols, u_nothing, gumbel[:, 2])
+
+    users = pop.state == State.USER
+    pop.tenure[users] = rng.uniform(0, init.tenure_months, int(users.sum())).astype(np.float32)
+    paying = users & (pop.tier == Tier.PREMIUM)  # they had their trial long ago
+    pop.trial_used[paying] |= (1 << pop.service[paying].astype(np.uint16)).astype(np.uint16)
+    pop.satisfaction[users] = 0.6
+    pop.spell_start[users] = -1
