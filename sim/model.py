@@ -25,7 +25,8 @@ from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loya
 from sim.mechanics.choice import build_options, utility
 from sim.mechanics.personalization import depth_fraction, grow_depth, match, shares_data
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS, Records, market_counts, service_kpis
-from sim.scenario import Scenario, ScenarioError, apply_overrides
+from sim.policy import RunningPolicy
+from sim.scenario import Scenario
 
 STREAMS = ("init", "diffusion", "review", "trigger", "choice", "payment", "ticket", "wait", "rak", "wrapped", "outage", "wait_review")
 
@@ -46,7 +47,7 @@ class MarketModel(mesa.Model):
         children = seq.spawn(len(STREAMS) + 1)
         super().__init__(rng=np.random.default_rng(children[0]))
         self.streams = {name: np.random.default_rng(c) for name, c in zip(STREAMS, children[1:])}
-        self.scenario = scenario
+        self.policy = RunningPolicy(scenario)
         self.clock = Clock.of(scenario)
         self.dt = self.clock.months_per_step
         self.n_steps = self.clock.n_steps
@@ -55,7 +56,7 @@ class MarketModel(mesa.Model):
         self.t = 0
 
         self.population = ListenerPopulation(scenario, self.streams["init"])
-        self.services = [Service(self, k, pol, focal=(k == 0)) for k, pol in enumerate(scenario.services.all())]
+        self.services = [Service(self, k, focal=(k == 0)) for k in range(len(scenario.services.all()))]
         s = len(self.services)
         self.advertisers = ads.AdvertiserBook.draw(scenario.mechanisms.ads, np.array([x.policy.free_tier for x in self.services]),
                                                    scenario.mechanisms.personalization.genres, self.streams["init"])
@@ -111,6 +112,11 @@ class MarketModel(mesa.Model):
     def _policy(self, field: str) -> np.ndarray:
         """One policy field of every service, shape (S,)."""
         return np.array([getattr(x.policy, field) for x in self.services])
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario as it stands now: the start scenario plus the policy changes so far."""
+        return self.policy.scenario
 
     @property
     def date(self) -> pd.Timestamp:
@@ -200,14 +206,10 @@ class MarketModel(mesa.Model):
 
         Used by the timeline and by the dashboard's live controls. Price changes are seen by
         listeners (a review trigger) when the next step detects them; services cannot be
-        added or removed.
+        added or removed. A change to a service's policy validates that policy only
+        (:class:`sim.policy.RunningPolicy`).
         """
-        changed = apply_overrides(self.scenario, changes, source=source, check_timeline=False)
-        if [s.name for s in changed.services.all()] != [s.name for s in self.services]:
-            raise ScenarioError(f"{source}: services cannot be added, removed or renamed during a run")
-        self.scenario = changed
-        for svc, pol in zip(self.services, self.scenario.services.all()):
-            svc.policy = pol
+        self.policy.set(changes, source)
 
     def services_act(self) -> None:
         """2. Competitors react to last steps' prices and shares; detect price rises."""

@@ -28,17 +28,21 @@ class Service(mesa.Agent):
     index : int
         Position in the model's service list (0 is the focal service).
     policy : ServicePolicy
-        The offer as set by the scenario and its timeline.
+        The offer now, read from the model's running policy (``model.policy``), which the
+        timeline and the dashboard change.
     price_multiplier : float
         Adaptive factor on every list price (competitor strategies), 1 = list price.
     """
 
-    def __init__(self, model: mesa.Model, index: int, policy: ServicePolicy, focal: bool):
+    def __init__(self, model: mesa.Model, index: int, focal: bool):
         super().__init__(model)
         self.index = index
-        self.policy = policy
         self.focal = focal
         self.price_multiplier = 1.0
+
+    @property
+    def policy(self) -> ServicePolicy:
+        return self.model.policy.of(self.index)
 
     @property
     def name(self) -> str:

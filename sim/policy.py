@@ -1,0 +1,88 @@
+"""The running policy: the services' policies (and the rest of the scenario) while a run goes on.
+
+One object holds them; the timeline and the dashboard change them through
+:meth:`MarketModel.set_policy`, and the services read theirs from it
+(``Service.policy``), so a policy never lives twice.
+
+Changing a value of a service's policy (``services.focal.ad_load``,
+``services.competitors.Apple Music.plans.individual.price``) validates only that
+service's :class:`~sim.scenario.ServicePolicy`, not the whole scenario: a dashboard
+slider moves a float without re-checking segments, regions and the timeline. Any other
+path, and any value the policy refuses, goes through :func:`sim.scenario.apply_overrides`,
+which validates the scenario and explains the error the usual way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from sim.scenario import Scenario, ScenarioError, ServicePolicy, apply_overrides
+
+
+class RunningPolicy:
+    """The scenario as it stands now in a run.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The current scenario (the start scenario plus every change applied so far).
+    """
+
+    def __init__(self, scenario: Scenario):
+        self.scenario = scenario
+
+    def of(self, k: int) -> ServicePolicy:
+        """Policy of service ``k`` (0 is the focal service)."""
+        s = self.scenario.services
+        return s.focal if k == 0 else s.competitors[k - 1]
+
+    def set(self, changes: dict[str, Any], source: str) -> None:
+        """Apply ``changes`` (key path -> value); services cannot be added, removed or renamed.
+
+        Raises ScenarioError naming the path and what is allowed when a value is refused.
+        """
+        names = [p.name for p in self.scenario.services.all()]
+        policies = self._policies(changes, names)
+        if policies is None:
+            changed = apply_overrides(self.scenario, changes, source=source, check_timeline=False)
+        else:
+            svc = self.scenario.services
+            changed = self.scenario.model_copy(update={"services": svc.model_copy(
+                update={"focal": policies[0], "competitors": policies[1:]})})
+        if [p.name for p in changed.services.all()] != names:
+            raise ScenarioError(f"{source}: services cannot be added, removed or renamed during a run")
+        self.scenario = changed
+
+    def _policies(self, changes: dict[str, Any], names: list[str]) -> list[ServicePolicy] | None:
+        """Every service's policy after ``changes`` if they all touch existing policy values
+        and each touched policy validates; None otherwise (the caller validates the scenario)."""
+        data: dict[int, dict] = {}
+        for path, value in changes.items():
+            parts = path.split(".")
+            if len(parts) < 3 or parts[0] != "services":
+                return None
+            if parts[1] == "focal":
+                k, rest = 0, parts[2:]
+            elif parts[1] == "competitors" and len(parts) >= 4:
+                ref = parts[2]
+                k = int(ref) + 1 if ref.isdigit() else (names.index(ref) if ref in names[1:] else 0)
+                if not 0 < k < len(names):
+                    return None
+                rest = parts[3:]
+            else:
+                return None
+            node = data.setdefault(k, self.of(k).model_dump(mode="python"))
+            for part in rest[:-1]:
+                node = node.get(part) if isinstance(node, dict) else None
+                if not isinstance(node, dict):
+                    return None
+            if rest[-1] not in node or rest == ["name"]:
+                return None
+            node[rest[-1]] = value
+        try:
+            touched = {k: ServicePolicy.model_validate(d) for k, d in data.items()}
+        except ValidationError:
+            return None
+        return [touched.get(k, self.of(k)) for k in range(len(names))]

@@ -1,0 +1,73 @@
+"""The running policy: one place for the services' policies, validated per touched policy."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.model import MarketModel
+from sim.policy import RunningPolicy
+from sim.scenario import ScenarioError, apply_overrides, validate_scenario
+
+SPEC = {"name": "policy", "market": {"agents": 300},
+        "services": {"competitors": [{"name": "Rival", "plans": {"individual": {"price": 9.99}}}]}}
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return validate_scenario(SPEC, "policy")
+
+
+@pytest.mark.parametrize("changes", [
+    {"services.focal.ad_load": 4.0},
+    {"services.focal.plans.individual.price": 11.49, "services.competitors.Rival.strategy": "match_price"},
+    {"services.competitors.0.plans.individual.price": 8.0},
+    {"services.focal.plans.duo": {"price": 12.99}},  # a new plan: the whole scenario is validated
+    {"mechanisms.ads.total_budget": 1e6},  # not a policy: the whole scenario is validated
+])
+def test_a_change_gives_the_same_scenario_as_apply_overrides(scenario, changes):
+    running = RunningPolicy(scenario)
+    running.set(changes, "test")
+    assert running.scenario == apply_overrides(scenario, changes, source="test", check_timeline=False)
+
+
+def test_the_services_read_the_running_policy(scenario):
+    model = MarketModel(scenario, seed=1)
+    model.set_policy({"services.competitors.Rival.plans.individual.price": 7.5}, source="test")
+    assert model.services[1].policy.plans["individual"].price == 7.5
+    assert model.scenario.services.competitors[0] is model.services[1].policy
+    model.step()
+    assert model.table.plan_price[1, 0] == 7.5
+
+
+def test_a_refused_value_is_explained_with_its_path(scenario):
+    running = RunningPolicy(scenario)
+    with pytest.raises(ScenarioError, match="services.focal.ad_load"):
+        running.set({"services.focal.ad_load": 99.0}, "test")
+    with pytest.raises(ScenarioError, match="services cannot be added, removed or renamed"):
+        running.set({"services.focal.name": "Other"}, "test")
+    assert running.scenario == scenario  # nothing half-applied
+
+
+def test_the_offers_are_rebuilt_only_when_a_policy_changes(scenario):
+    model = MarketModel(scenario, seed=1)
+    model.step()
+    table = model.table
+    model.step()
+    assert model.table is table
+    model.set_policy({"services.focal.ad_load": 3.0})
+    model.step()
+    assert model.table is not table and float(model.table.ad_load[0]) == 3.0
+
+
+def test_a_policy_value_validates_only_its_policy(scenario, monkeypatch):
+    """Moving a policy float does not re-validate the whole scenario."""
+    import sim.policy
+
+    def whole(*args, **kwargs):
+        raise AssertionError("the whole scenario was validated")
+
+    monkeypatch.setattr(sim.policy, "apply_overrides", whole)
+    running = RunningPolicy(scenario)
+    running.set({"services.focal.support_staff": 900, "services.competitors.Rival.ad_load": 1.0}, "test")
+    assert running.scenario.services.focal.support_staff == 900
+    assert running.scenario.services.competitors[0].ad_load == 1.0
