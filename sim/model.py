@@ -23,7 +23,7 @@ from sim.agents.services import Service, ServiceTable
 from sim.clock import Clock
 from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, service_quality, subscriptions
 from sim.mechanics.choice import build_options, utility
-from sim.mechanics.personalization import depth_fraction, grow_depth, match, shares_data
+from sim.mechanics.personalization import depth_fraction, grow_depth, shares_data
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS, Records, market_counts, service_kpis
 from sim.policy import RunningPolicy
 from sim.scenario import Scenario
@@ -160,11 +160,9 @@ class MarketModel(mesa.Model):
         svc = np.maximum(pop.service, 0)
         pers = mech.personalization
         frac = depth_fraction(pop.data_depth, pers.tau_hours)
-        fit = match(np.where(self.sharing, frac, 0.0), self.table.personalization[svc], pers.lift) if pers.enabled \
-            else np.ones(pop.n, np.float32)
-        h = listening.hours(pop.base_hours, fit, (pop.tier == Tier.PREMIUM) | (pop.tier == Tier.TRIAL), pop.tier == Tier.FREE,
-                            self.table.ad_load[svc], pop.satisfaction, np.minimum(self.outage / 30.0, 1.0)[svc], mech.listening)
-        pop.hours = np.where(pop.state == State.USER, h, 0.0).astype(np.float32)
+        pop.hours = listening.step(pop.state == State.USER, svc, pop.tier, pop.base_hours, np.where(self.sharing, frac, 0.0),
+                                   pop.satisfaction, self.table.personalization, self.table.ad_load,
+                                   np.minimum(self.outage / 30.0, 1.0), pers, mech.listening)
         # 6. the ad market
         free = (pop.state == State.USER) & (pop.tier == Tier.FREE)
         data = frac[free] * self.sharing[free] if pers.enabled else np.zeros(int(free.sum()))
@@ -230,16 +228,13 @@ class MarketModel(mesa.Model):
         pop, scen = self.population, self.scenario
         user = pop.state == State.USER
         idx = np.flatnonzero(user)
-        if idx.size:
-            cur = subscriptions.current_option(pop, self.options, idx)
-            experienced = utility(pop, idx, cur, self.options, self.table, scen, np.full(idx.size, -1))
-            surplus = experienced + pop.goodwill[idx] - pop.outside_value[idx]
-            pop.satisfaction[idx] = loyalty.update_satisfaction(pop.satisfaction[idx], surplus, scen.choice.noise_scale,
-                                                                1.0 - (1.0 - scen.mechanisms.loyalty.satisfaction_smoothing) ** self.dt)
-        pop.goodwill = loyalty.decay_goodwill(pop.goodwill, scen.mechanisms.service_quality.goodwill_decay, self.dt)
+        cur = subscriptions.current_option(pop, self.options, idx)
+        experienced = utility(pop, idx, cur, self.options, self.table, scen, np.full(idx.size, -1)) if idx.size else np.zeros(0)
+        after = loyalty.step(user, pop.satisfaction, pop.goodwill, pop.tenure,
+                             experienced + pop.goodwill[idx] - pop.outside_value[idx], pop.shared_until >= self.t,
+                             scen.mechanisms.loyalty, scen.mechanisms.service_quality.goodwill_decay, scen.choice.noise_scale, self.dt)
         pop.data_depth = grow_depth(pop.data_depth, pop.hours, self.sharing, self.dt)
-        pop.tenure[user] += self.dt
-        self.stage = loyalty.stages(user, pop.tenure, pop.satisfaction, pop.shared_until >= self.t, scen.mechanisms.loyalty)
+        pop.satisfaction, pop.goodwill, pop.tenure, self.stage = after.satisfaction, after.goodwill, after.tenure, after.stage
 
     def record(self, before: dict[str, np.ndarray], money, market, support, decisions) -> None:
         """9. The KPIs of every service and the market at this step; focal cohorts."""

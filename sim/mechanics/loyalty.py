@@ -11,6 +11,7 @@ very satisfied supporter who shared: Wrapped or after a RAK, within the last yea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
@@ -43,3 +44,39 @@ def stages(user: np.ndarray, tenure: np.ndarray, satisfaction: np.ndarray, share
     stage = np.where((stage == Stage.SUPPORTER) & (satisfaction >= cfg.advocate_satisfaction) & shared_recently,
                      Stage.ADVOCATE, stage)
     return np.where(user, stage, Stage.PROSPECT).astype(np.int8)
+
+
+@dataclass(frozen=True)
+class Loyalty:
+    """Listener state after a step's experience, shape (n,) each.
+
+    Attributes
+    ----------
+    satisfaction : float32, 0..1
+    goodwill : float32, EUR/month, after fading
+    tenure : float32, months with the current service
+    stage : int8, ladder stage (:class:`Stage`)
+    """
+
+    satisfaction: np.ndarray
+    goodwill: np.ndarray
+    tenure: np.ndarray
+    stage: np.ndarray
+
+
+def step(user: np.ndarray, satisfaction: np.ndarray, goodwill: np.ndarray, tenure: np.ndarray, surplus: np.ndarray,
+         shared_recently: np.ndarray, cfg, goodwill_decay: float, noise_scale: float, dt: float) -> Loyalty:
+    """Satisfaction follows the month's experience, goodwill fades, tenure grows, the ladder stage.
+
+    ``user`` (n,) bool; ``surplus`` (users,) EUR/month: each user's current option over
+    the outside option plus goodwill, in ``user`` order; ``shared_recently`` (n,) bool;
+    ``cfg`` the loyalty section; ``goodwill_decay`` 1/month; ``dt`` months.
+    """
+    satisfaction = satisfaction.copy()
+    if surplus.size:
+        satisfaction[user] = update_satisfaction(satisfaction[user], surplus, noise_scale,
+                                                 1.0 - (1.0 - cfg.satisfaction_smoothing) ** dt)
+    tenure = tenure.copy()
+    tenure[user] += dt
+    return Loyalty(satisfaction, decay_goodwill(goodwill, goodwill_decay, dt), tenure,
+                   stages(user, tenure, satisfaction, shared_recently, cfg))
