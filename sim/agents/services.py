@@ -14,8 +14,12 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from sim.scenario import PlanName, ServicePolicy
 from typing import get_args
+
+from sim.agents import mesa_ids
+from sim.scenario import PlanName, ServicePolicy
+
+mesa_ids.install()  # no model may outlive its run (Mesa 3.3 keeps them all; fixed upstream in 3.4.2)
 
 PLAN_NAMES: tuple[str, ...] = get_args(PlanName)
 

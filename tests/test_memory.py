@@ -1,0 +1,49 @@
+"""No model outlives its run (Mesa 3.3's agent-id registry kept every model alive)."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import sim.runner
+from sim.model import MarketModel
+from sim.scenario import validate_scenario
+
+SPEC = {"name": "memory", "market": {"agents": 300}, "time": {"months": 3},
+        "services": {"competitors": [{"name": "Rival", "plans": {"individual": {"price": 9.99}}}]}}
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return validate_scenario(SPEC, "memory")
+
+
+def _live_models() -> int:
+    gc.collect()
+    return sum(isinstance(o, MarketModel) for o in gc.get_objects())
+
+
+def test_the_model_is_gone_after_simulate_returns(scenario, monkeypatch):
+    built: list[weakref.ref] = []
+
+    class Watched(MarketModel):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(weakref.ref(self))
+
+    monkeypatch.setattr(sim.runner, "MarketModel", Watched)
+    result = sim.runner.simulate(scenario, np.random.SeedSequence(1))
+    assert len(result.timeseries) == 3 * 2
+    gc.collect()
+    assert len(built) == 1 and built[0]() is None
+
+
+def test_memory_does_not_grow_per_run(scenario):
+    """A worker that runs replicate after replicate holds no model between them."""
+    before = _live_models()
+    for seed in np.random.SeedSequence(2).spawn(5):
+        sim.runner.simulate(scenario, seed)
+    assert _live_models() == before  # other tests may hold models of their own; these runs leave none
