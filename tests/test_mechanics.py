@@ -121,3 +121,14 @@ def test_population_views_are_read_only_and_selectable():
     counts = np.bincount(pop.segment, minlength=len(pop.segment_names))
     expected = np.array([s.share for s in scenario.segments]) * 500
     assert np.all(np.abs(counts - expected) <= 1)  # exact allocation of segment shares
+
+
+def test_every_listener_has_its_segments_age_band():
+    scenario = small_scenario({"market.agents": 500})
+    pop = ListenerPopulation(scenario, np.random.default_rng(3))
+    bands = {s.name: s.age_band for s in scenario.segments}
+    assert all(pop[i].age_band == bands[pop[i].segment_name] for i in range(0, 500, 37))
+    young = pop.select(age_band="18-24")
+    expected = [pop.segment_names.index(s.name) for s in scenario.segments if s.age_band == "18-24"]
+    assert young.size > 0 and set(pop.segment[young]) == set(expected)
+    assert young.size == np.isin(pop.segment, expected).sum()

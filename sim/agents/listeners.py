@@ -102,6 +102,7 @@ class ListenerPopulation:
         n = scenario.market.agents
         self.n = n
         self.segment_names = [s.name for s in scenario.segments]
+        self.segment_age_bands = [s.age_band for s in scenario.segments]  # the age band is the segment's
         self.region_names = [r.name for r in scenario.regions]
         self.segment = _allocate([s.share for s in scenario.segments], n, rng)
         self.region = _allocate([r.share for r in scenario.regions], n, rng)
@@ -167,6 +168,7 @@ class ListenerPopulation:
         i = int(i) % self.n
         attrs = {name: getattr(self, name)[i].item() for name in self.STATIC + self.DYNAMIC}
         attrs["segment_name"] = self.segment_names[attrs["segment"]]
+        attrs["age_band"] = self.segment_age_bands[attrs["segment"]]
         attrs["region_name"] = self.region_names[attrs["region"]]
         attrs["state"] = State(attrs["state"]).name
         attrs["tier"] = Tier(attrs["tier"]).name
@@ -175,9 +177,11 @@ class ListenerPopulation:
         return ListenerView(i, MappingProxyType(attrs))
 
     def select(self, *, state: State | None = None, segment: str | int | None = None,
-               service: int | None = None, tier: Tier | None = None) -> np.ndarray:
+               service: int | None = None, tier: Tier | None = None, age_band: str | None = None) -> np.ndarray:
         """Indices of the listeners matching every given criterion, shape (m,), int64."""
         mask = np.ones(self.n, bool)
+        if age_band is not None:
+            mask &= np.isin(self.segment, [k for k, band in enumerate(self.segment_age_bands) if band == age_band])
         if state is not None:
             mask &= self.state == state
         if segment is not None:
