@@ -52,7 +52,8 @@ def _k(names: str, unit: str, summary: bool = False, **kw) -> list[Kpi]:
     return [Kpi(n, unit, summary, **kw) for n in names.split()]
 
 
-#: Every KPI, in the column order of timeseries.parquet (after replicate, date, step, service, focal).
+#: Every KPI, in the column order of timeseries.parquet (after replicate, date, step, service, focal);
+#: market KPIs are market-wide counts, repeated on every service row of a date.
 KPIS: tuple[Kpi, ...] = tuple([
     *_k("mau", "people", True), *_k("free_users trial_users", "people", True),
     *_k("premium_subscribers", "people", True), *_k("premium_individual premium_student premium_duo premium_family", "people"),
@@ -73,6 +74,7 @@ KPIS: tuple[Kpi, ...] = tuple([
     *_k(" ".join(f"loyalty_{st}" for st in LOYALTY_STAGES), "share", True),
     *_k("price_individual_eur", "EUR/user/month"),
     *_k("unaware aware lapsed", "people", market=True),
+    *_k("price_headline_eur", "EUR/user/month"),  # added after the market counts: earlier columns keep their place
 ])
 KPI_BY_NAME = {k.name: k for k in KPIS}
 # Columns of timeseries.parquet per service (besides replicate, date, step, service, focal).
@@ -158,14 +160,15 @@ def _count(service: np.ndarray, mask: np.ndarray, n_services: int, weights: np.n
     return np.bincount(service[mask].astype(np.int64), weights=w, minlength=n_services)[:n_services].astype(float)
 
 
-def service_kpis(pop, before: dict[str, np.ndarray], accounts, ads, support, price_individual: np.ndarray, table, clock,
+def service_kpis(pop, before: dict[str, np.ndarray], accounts, ads, support, prices: dict[str, np.ndarray], table, clock,
                  weight: float, stage: np.ndarray, decisions) -> dict[str, np.ndarray]:
     """KPIs of every service after one step, each an ndarray of shape (n_services,).
 
     ``before`` holds ``service`` and ``tier`` at the start of the step; ``accounts`` the
     money flows (:class:`sim.mechanics.accounting.Accounts`), ``ads`` the ad market
     (:class:`sim.mechanics.ads.AdMarket`), ``support`` the support queue
-    (:class:`sim.mechanics.service_quality.Support`); ``price_individual`` (S,) EUR/month;
+    (:class:`sim.mechanics.service_quality.Support`); ``prices`` the individual and headline
+    plans' prices (``price_individual_eur``, ``price_headline_eur``), (S,) EUR/month;
     ``decisions`` marks the listeners who lost premium to a failed payment and whose trial
     ended this step (:class:`sim.mechanics.subscriptions.Decisions`).
     """
@@ -243,7 +246,7 @@ def service_kpis(pop, before: dict[str, np.ndarray], accounts, ads, support, pri
     k["loyalty_prospect"] = _ratio(np.full(s, prospects), ladder_total)
     for st in list(Stage)[1:]:  # the users' stages
         k[f"loyalty_{LOYALTY_STAGES[st]}"] = _ratio(_count(svc, user & (stage == st), s), ladder_total)
-    k["price_individual_eur"] = price_individual
+    k.update(prices)
     return k
 
 

@@ -24,7 +24,7 @@ from sim.clock import Clock
 from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, service_quality, subscriptions
 from sim.mechanics.choice import build_options, utility
 from sim.mechanics.personalization import depth_fraction, grow_depth, shares_data
-from sim.metrics import MARKET_KPIS, SERVICE_KPIS, Records, market_counts, service_kpis
+from sim.metrics import KPIS, MARKET_KPIS, SERVICE_KPIS, Records, market_counts, service_kpis
 from sim.policy import RunningPolicy
 from sim.scenario import Scenario
 
@@ -239,8 +239,9 @@ class MarketModel(mesa.Model):
     def record(self, before: dict[str, np.ndarray], money, market, support, decisions) -> None:
         """9. The KPIs of every service and the market at this step; focal cohorts."""
         pop = self.population
-        price = np.array([x.price(x.headline_plan) for x in self.services])
-        kpis = service_kpis(pop, before, money, market, support, price, self.table, self.clock, self.weight, self.stage, decisions)
+        prices = {"price_individual_eur": np.array([x.price("individual") for x in self.services]),
+                  "price_headline_eur": np.array([x.price(x.headline_plan) for x in self.services])}
+        kpis = service_kpis(pop, before, money, market, support, prices, self.table, self.clock, self.weight, self.stage, decisions)
         self.records.record(self.t, kpis)
         self.market_records.record(self.t, market_counts(pop, self.weight))
         for k, share in enumerate(kpis["market_share"]):
@@ -263,11 +264,9 @@ class MarketModel(mesa.Model):
             "service": np.tile(np.array([x.name for x in self.services], dtype=object), steps),
             "focal": np.tile(np.array([x.focal for x in self.services]), steps),
         }
-        per_row = self.records.values[:steps].reshape(steps * s, -1)
-        for i, name in enumerate(SERVICE_KPIS):
-            frame[name] = per_row[:, i]
-        for name in MARKET_KPIS:
-            frame[name] = np.repeat(self.market_records[name][:steps], s)
+        per_row = dict(zip(SERVICE_KPIS, self.records.values[:steps].reshape(steps * s, -1).T))
+        for k in KPIS:  # the registry's column order
+            frame[k.name] = np.repeat(self.market_records[k.name][:steps], s) if k.market else per_row[k.name]
         return pd.DataFrame(frame)
 
     def cohorts(self, replicate: int = 0) -> pd.DataFrame:
