@@ -20,7 +20,7 @@ import pandas as pd
 
 from sim.agents.listeners import NO_SERVICE, ListenerPopulation, State, Tier
 from sim.agents.services import Service, ServiceTable
-from sim.clock import Clock
+from sim.clock import DAYS_PER_MONTH, Clock
 from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, service_quality, subscriptions
 from sim.mechanics.choice import build_options, utility
 from sim.mechanics.personalization import depth_fraction, grow_depth, shares_data
@@ -162,7 +162,7 @@ class MarketModel(mesa.Model):
         frac = depth_fraction(pop.data_depth, pers.tau_hours)
         pop.hours = listening.step(pop.state == State.USER, svc, pop.tier, pop.base_hours, np.where(self.sharing, frac, 0.0),
                                    pop.satisfaction, self.table.personalization, self.table.ad_load,
-                                   np.minimum(self.outage / 30.0, 1.0), pers, mech.listening)
+                                   np.minimum(self.outage / DAYS_PER_MONTH, 1.0), pers, mech.listening)
         # 6. the ad market
         free = (pop.state == State.USER) & (pop.tier == Tier.FREE)
         data = frac[free] * self.sharing[free] if pers.enabled else np.zeros(int(free.sum()))

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-HOURS_PER_MONTH = 730.5
+from sim.clock import DAYS_PER_MONTH
+
+HOURS_PER_MONTH = 24 * DAYS_PER_MONTH  # 730.5
 MAX_UTILISATION = 0.95
 
 
