@@ -15,7 +15,13 @@ import numpy as np
 from sim.agents.listeners import State, Tier
 from sim.mechanics.loyalty import Stage
 
-CHURN_REASONS = ("voluntary", "downgrade", "to_competitor", "lapse")  # where a premium subscriber went
+#: Where a premium subscriber who left went: reason -> what it means (the ``churn_<reason>_monthly`` columns).
+CHURN_REASONS = {
+    "voluntary": "voluntary (cancels, uses nothing)",
+    "downgrade": "downgrade to free",
+    "to_competitor": "to a competitor",
+    "lapse": "lapse (payment failed)",
+}
 LOYALTY_STAGES = tuple(st.name.lower() for st in Stage)  # prospect ... advocate
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.metrics import CHURN_REASONS, LOYALTY_STAGES as STAGES
 from sim.report.plotting import (
     MILLION,
     PERCENT,
@@ -30,15 +31,8 @@ from sim.report.plotting import (
     save_figure,
 )
 
-CHURN_PARTS = {
-    "churn_voluntary_monthly": "voluntary (cancels, uses nothing)",
-    "churn_downgrade_monthly": "downgrade to free",
-    "churn_to_competitor_monthly": "to a competitor",
-    "churn_lapse_monthly": "lapse (payment failed)",
-}
-LOYALTY_STAGES = {
-    f"loyalty_{s}": s for s in ("prospect", "customer", "client", "supporter", "advocate")
-}
+CHURN_PARTS = {f"churn_{reason}_monthly": label for reason, label in CHURN_REASONS.items()}
+LOYALTY_STAGES = {f"loyalty_{s}": s for s in STAGES}
 
 
 def service_order(timeseries: pd.DataFrame) -> list[str]:
