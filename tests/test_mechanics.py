@@ -132,3 +132,58 @@ def test_every_listener_has_its_segments_age_band():
     expected = [pop.segment_names.index(s.name) for s in scenario.segments if s.age_band == "18-24"]
     assert young.size > 0 and set(pop.segment[young]) == set(expected)
     assert young.size == np.isin(pop.segment, expected).sum()
+
+
+def _ad_step(cfg, hours_per_listener: float, book=None, month: int = 5):
+    """Two services (0 sells ads, 1 has no free tier), 200 free listeners of service 0, 4 genres."""
+    rng = np.random.default_rng(5)
+    book = book or ads.AdvertiserBook.draw(cfg, np.array([True, False]), 4, rng)
+    n = 200
+    taste = rng.dirichlet(np.ones(4), n)
+    return book, ads.step(book, np.zeros(n, np.int64), np.full(n, hours_per_listener), taste, np.full(n, 0.5),
+                          np.array([True, False]), np.array([2.5, 0.0]), np.array([0.6, 0.6]), cfg, 1e4, 0.0, month, 1.0)
+
+
+def test_ad_market_step_sells_at_the_reserve_when_inventory_is_abundant():
+    cfg = small_scenario().mechanisms.ads
+    book, market = _ad_step(cfg, hours_per_listener=1e6)  # far more impressions than any budget buys
+    assert book.allocation.shape == (cfg.advertisers, 3) and np.allclose(book.allocation.sum(axis=1), 1.0)
+    assert book.budget.sum() == pytest.approx(cfg.total_budget)
+    # every advertiser values an impression above the reserve: each spends its whole streaming budget
+    assert market.cpm_eur[0] == cfg.reserve_cpm
+    assert market.revenue_eur[0] == pytest.approx((book.budget * book.allocation[:, 0]).sum())
+    assert market.impressions[0] == pytest.approx(1000 * market.revenue_eur[0] / cfg.reserve_cpm)
+    assert 0 < market.fill_rate[0] < 1
+    assert np.isnan(market.cpm_eur[1]) and np.isnan(market.impressions[1]) and market.revenue_eur[1] == 0
+    assert np.allclose(market.book.allocation.sum(axis=1), 1.0) and np.all(market.book.allocation[:, 1] == 0)
+    assert market.book.budget is book.budget and market.book.genre is book.genre
+
+
+def test_ad_market_step_scarce_inventory_sells_out_above_the_reserve():
+    cfg = small_scenario().mechanisms.ads
+    _, market = _ad_step(cfg, hours_per_listener=0.01, month=11)
+    assert market.fill_rate[0] == pytest.approx(1.0) and market.cpm_eur[0] > cfg.reserve_cpm
+    assert market.revenue_eur[0] == pytest.approx(market.cpm_eur[0] * market.impressions[0] / 1000)
+
+
+def test_a_closed_ad_market_sells_nothing_and_keeps_the_book():
+    cfg = small_scenario({"mechanisms.ads.enabled": False}).mechanisms.ads
+    book, market = _ad_step(cfg, hours_per_listener=10.0)
+    assert market.book is book and market.revenue_eur.tolist() == [0.0, 0.0]
+    assert market.impressions[0] == 0 and np.isnan(market.impressions[1]) and np.isnan(market.cpm_eur).all()
+
+
+def test_support_step_long_waits_cost_goodwill_and_carry_a_backlog():
+    cfg = small_scenario().mechanisms.service_quality
+    n = 4000
+    user, service = np.ones(n, bool), np.repeat([0, 1], n // 2)
+    ones = np.zeros(n, np.float32)  # every draw 0: every user files a ticket, RAK where the wait is short
+    draws = (ones, np.full(n, 0.5, np.float32), ones, np.ones(n, np.float32), ones)
+    staff = np.array([0, 10_000])  # service 0 has nobody answering
+    out = service_quality.step(user, service, np.zeros(n, np.float32), np.zeros(2), np.zeros(2), staff,
+                               np.array([1.0, 1.0]), draws, cfg, weight=100.0, dt=1.0)
+    assert out.tickets.tolist() == [n / 2 * 100, n / 2 * 100]
+    assert out.response_hours[0] == 12 * service_quality.HOURS_PER_MONTH and out.backlog[0] > 0
+    assert out.backlog[1] == 0 and out.response_hours[1] < cfg.wait_threshold_hours
+    assert np.all(out.goodwill[: n // 2] == np.float32(-cfg.wait_penalty)) and np.all(out.reconsider[: n // 2])
+    assert np.all(out.goodwill[n // 2:] == np.float32(cfg.rak_lift)) and np.all(out.told_friends[n // 2:])
