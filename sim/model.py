@@ -87,9 +87,10 @@ class MarketModel(mesa.Model):
     # ------------------------------------------------------------ helpers
 
     def _refresh_offers(self) -> None:
-        """Rebuild the table of offers and the options, only if a policy or a price multiplier changed."""
-        key = [(x.policy, x.price_multiplier) for x in self.services]
-        if self._offer_key is not None and all(a is b and m == n for (a, m), (b, n) in zip(key, self._offer_key)):
+        """Rebuild the table of offers and the options, only if the policy (any value of the running
+        scenario) or a competitor's price multiplier changed."""
+        key = (self.scenario, [x.price_multiplier for x in self.services])
+        if self._offer_key is not None and self._offer_key[0] is key[0] and self._offer_key[1] == key[1]:
             return
         self._offer_key = key
         camp = self.scenario.mechanisms.campaigns
@@ -129,13 +130,15 @@ class MarketModel(mesa.Model):
         if self.t >= self.n_steps:
             self.running = False
             return
-        pop, scen, mech, dt = self.population, self.scenario, self.scenario.mechanisms, self.dt
+        pop, dt = self.population, self.dt
         before = {"service": np.where(pop.state == State.USER, pop.service, NO_SERVICE), "tier": pop.tier.copy()}
         svc = np.maximum(pop.service, 0)
         # 1. timeline events: policy changes and outages
         self.apply_timeline()
         # 2. competitors react to last steps' prices and shares; price rises are detected
         self.services_act()
+        scen = self.scenario  # as the timeline left it
+        mech = scen.mechanisms
         # December: Wrapped services' users share and gain goodwill
         (draw,) = self._draw("wrapped")
         wrapped = campaigns.wrapped_step(pop.state == State.USER, self.table.wrapped[svc], pop.goodwill, draw,

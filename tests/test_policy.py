@@ -71,3 +71,24 @@ def test_a_policy_value_validates_only_its_policy(scenario, monkeypatch):
     running.set({"services.focal.support_staff": 900, "services.competitors.Rival.ad_load": 1.0}, "test")
     assert running.scenario.services.focal.support_staff == 900
     assert running.scenario.services.competitors[0].ad_load == 1.0
+
+
+def test_a_change_outside_the_services_reaches_the_offers_and_the_step(scenario):
+    """A timeline event may set any value: the offers' salience follows the campaign settings."""
+    model = MarketModel(validate_scenario({**SPEC, "services": {"focal": {"name": "Focal", "marketing_budget": 1e7},
+                                                                "competitors": SPEC["services"]["competitors"]}}, "p"), seed=1)
+    model.step()
+    pull = float(model.table.salience[0])
+    model.set_policy({"mechanisms.campaigns.marketing_acquisition": 2 * model.scenario.mechanisms.campaigns.marketing_acquisition})
+    model.step()
+    assert float(model.table.salience[0]) == pytest.approx(2 * pull, rel=1e-6) and pull > 0
+
+
+def test_a_timeline_event_takes_effect_in_its_own_step():
+    spec = {**SPEC, "time": {"start": "2015-01", "months": 4},
+            "timeline": [{"at": "2015-03", "set": {"mechanisms.ads.enabled": False}}]}
+    model = MarketModel(validate_scenario(spec, "timeline"), seed=1)
+    while model.running:
+        model.step()
+    ads = model.records["revenue_ads_eur"][:, 0]
+    assert ads[1] > 0 and ads[2] == 0 and ads[3] == 0
