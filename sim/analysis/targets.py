@@ -20,7 +20,6 @@ multiplied by the scale of the CSV's unit (people -> millions: 1e-6, fraction ->
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import Literal
@@ -30,7 +29,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
-from sim.scenario import ScenarioError
+from sim.scenario import ScenarioError, did_you_mean
 
 #: Factor from the model's unit to each CSV unit (model: people, EUR/month, fractions).
 UNIT_SCALE = {"millions": 1e-6, "EUR millions": 1e-6, "percent": 100.0, "EUR/month": 1.0}
@@ -72,9 +71,7 @@ class TargetSpec(BaseModel):
         known = [*SERVICE_KPIS, *MARKET_KPIS]
         for name in v or []:
             if name not in known:
-                close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                raise ValueError(f"unknown timeseries column '{name}'{hint} (`sim.metrics.SERVICE_KPIS` lists them)")
+                raise ValueError(f"unknown timeseries column '{name}'{did_you_mean(name, known)} (`sim.metrics.SERVICE_KPIS` lists them)")
         return v
 
     @field_validator("exclude")
@@ -124,9 +121,7 @@ def observed_series(data: pd.DataFrame, name: str, target: TargetSpec, where: st
     rows = data[data["metric"] == metric]
     if rows.empty:
         metrics = sorted(data["metric"].unique())
-        close = difflib.get_close_matches(metric, metrics, n=1, cutoff=0.5)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ScenarioError(f"{where}.metric: no '{metric}' rows in the data{hint} (metrics: {', '.join(metrics)})")
+        raise ScenarioError(f"{where}.metric: no '{metric}' rows in the data{did_you_mean(metric, metrics)} (metrics: {', '.join(metrics)})")
     try:
         periods = [parse_period(p) for p in rows["period"]]
     except ValueError as exc:

@@ -10,7 +10,6 @@ and the key path; the CLI prints it and exits 2.
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,8 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Str
                       model_validator)
 
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
-from sim.scenario import (Scenario, ScenarioError, YearMonth, apply_overrides, explain_validation_error, load_scenario,
-                          parameter_table, read_yaml)
+from sim.scenario import (Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean, explain_validation_error,
+                          load_scenario, parameter_table, read_yaml)
 
 DesignKind = Literal["grid", "lhs", "sobol", "morris"]
 
@@ -226,8 +225,7 @@ def _check_kpi_columns(spec: SweepSpec, source: str) -> None:
     columns = [*SERVICE_KPIS, *MARKET_KPIS]
     for i, kpi in enumerate(spec.kpis):
         if kpi.column not in columns:
-            close = difflib.get_close_matches(kpi.column, columns, n=1, cutoff=0.5)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(kpi.column, columns)
             raise ScenarioError(f"{source}: kpis.{i}.column: unknown timeseries column '{kpi.column}'{hint} "
                                 f"(allowed: {', '.join(columns)})")
 
@@ -240,8 +238,7 @@ def _check_parameters(spec: SweepSpec, base: Scenario, source: str) -> frozenset
         where = f"{source}: parameters.{path}"
         info = table.get(path)
         if info is None:
-            close = difflib.get_close_matches(path, list(table), n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(path, list(table), cutoff=0.6)
             raise ScenarioError(f"{where}: not a scenario parameter{hint} (`freemium-sim params` lists them)")
         is_number = info.low is not None or info.high is not None
         if param.levels is None and not is_number:

@@ -1,0 +1,81 @@
+"""Explaining a user's mistake: one message naming the file, the key path, what was wrong
+and what is allowed, with a did-you-mean hint where a name was misspelt."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sim.scenario.fields import DISTRIBUTIONS
+from sim.scenario.schema import Scenario, _child_model, _MappingOf
+from sim.yamlio import ScenarioError
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    # drop pydantic's union tags ("lognormal", "function-before[...]") from the path
+    parts = [str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in {"constant", "lognormal", "normal", "uniform"}))]
+    return ".".join(parts) or "(top level)"
+
+
+def _fields_at(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
+    """Field names allowed at the parent of ``loc`` in the schema ``root`` (for did-you-mean hints)."""
+    model: Any = root
+    for part in loc[:-1]:
+        if isinstance(model, _MappingOf):  # `part` is a mapping key
+            model = model.item
+            continue
+        if isinstance(part, int) or (isinstance(part, str) and part.isdigit()):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return []
+        model = _child_model(model, part)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def did_you_mean(word: str, options: list[str], cutoff: float = 0.5) -> str:
+    """``"; did you mean 'X'?"`` for the closest of ``options`` to a misspelt ``word``, else ``""``."""
+    close = difflib.get_close_matches(word, options, n=1, cutoff=cutoff)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def explain_validation_error(err: ValidationError, source: str, root: type[BaseModel] | None = None) -> ScenarioError:
+    """One message naming the file, the key path, what was wrong and what is allowed.
+
+    Serves every user file validated by pydantic (scenarios, sweeps, calibrations):
+    ``root`` is the schema the file was validated against (default: Scenario). An unknown
+    key is reported first, with a did-you-mean hint: a misspelt key also makes the key it
+    should have been "missing".
+    """
+    errors = sorted(err.errors(), key=lambda x: x["type"] != "extra_forbidden")
+    e = errors[0]
+    loc = tuple(e["loc"])
+    path = _format_loc(loc)
+    text = e["msg"].removeprefix("Value error, ")
+    if e["type"] == "extra_forbidden":
+        allowed = _fields_at(loc, root or Scenario)
+        msg = f"{path}: unknown key{did_you_mean(str(loc[-1]), allowed)} (allowed here: {', '.join(allowed)})"
+    elif e["type"] == "missing":
+        msg = f"{path}: required key missing"
+    elif e["type"] == "literal_error":
+        options = re.findall(r"'([^']*)'", e.get("ctx", {}).get("expected", ""))
+        msg = f"{path}: {text.lower()} (got {e.get('input')!r}){did_you_mean(str(e.get('input')), options)}"
+    elif e["type"] == "union_tag_invalid":
+        msg = f"{path}: unknown distribution {e.get('input', {}).get('dist')!r} (allowed: {', '.join(DISTRIBUTIONS)})"
+    elif e["type"] == "value_error":
+        msg = f"{path}: {text}" if loc else text
+    else:
+        msg = f"{path}: {text} (got {e.get('input')!r})"
+    more = len(errors) - 1
+    return ScenarioError(f"{source}: {msg}" + (f" [and {more} more problem{'s' * (more > 1)}]" if more else ""))
+
+
+def validate_scenario_data(data: dict[str, Any], source: str) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        raise explain_validation_error(err, source) from None
