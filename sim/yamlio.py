@@ -16,8 +16,19 @@ MAX_FILE_BYTES = 2_000_000
 MAX_EXPANDED_NODES = 200_000
 
 
+MAX_MESSAGE_CHARS = 1000
+
+
 class ScenarioError(Exception):
-    """A mistake in user input. ``str(error)`` is the whole message; the CLI exits 2."""
+    """A mistake in user input. ``str(error)`` is the whole message; the CLI exits 2.
+
+    The message is kept to one line of at most ``MAX_MESSAGE_CHARS`` characters, whatever
+    value of the user's it quotes.
+    """
+
+    def __init__(self, message: object = "") -> None:
+        text = " ".join(str(message).splitlines())
+        super().__init__(text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "...")
 
 
 def _expanded_size(node: yaml.Node, source: str) -> int:

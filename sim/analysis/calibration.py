@@ -64,10 +64,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 import sim
 from sim.analysis.targets import TargetSpec, covered, observed_series, read_observations, series_fit, simulated_series
 from sim.atomic import replaced_atomically
+from sim.outputs import claimed
 from sim.clock import Clock
 from sim.report.plotting import format_date_axis, new_figure, plot_band, save_figure
 from sim.runner import months_per_step, replicate_seeds, simulate
-from sim.scenario import (Scenario, ScenarioError, apply_overrides, explain_validation_error, load_scenario,
+from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, apply_overrides, explain_validation_error, load_scenario,
                           parameter_table, read_yaml, scenario_to_yaml)
 from sim.sweep.spec import ParameterSpec, _check_parameters
 
@@ -81,7 +82,7 @@ class CalibrationSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="Names results/calibration-<name>/ (default: file name)")
+    name: str = Field(pattern=SAFE_NAME, description="Names results/calibration-<name>/ (default: file name)")
     description: str = Field("", description="What is fitted to what")
     base: str = Field(description="Base scenario file, relative to the calibration file")
     data: str = Field(description="Observations CSV (period, metric, value, unit, ...), relative to the calibration file")
@@ -363,11 +364,18 @@ def _jsonable(fits: dict[str, dict[str, float]], cal: Calibration) -> dict[str, 
 def calibrate(path: str | Path, out: str | Path | None = None, workers: int | None = None, quiet: bool = True,
               changes: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fit a calibration file and write its results folder; returns fit.json's content."""
-    from sim.cli import progress_bar
-
     started = time.perf_counter()
     cal = load_calibration(path, changes)
     out = Path(out) if out else Path("results") / f"calibration-{cal.spec.name}"
+    with claimed(out, "calibrate"):  # refused before simulating; one writer at a time
+        return _fit_and_write(cal, path, out, workers, quiet, started)
+
+
+def _fit_and_write(cal: Calibration, path: str | Path, out: Path, workers: int | None, quiet: bool,
+                   started: float) -> dict[str, Any]:
+    """Fit, check the best parameters on fresh replicates, and write the results folder."""
+    from sim.cli import progress_bar
+
     periods = horizon_periods(cal)
     check_seed = cal.spec.seed + 1
     with replicate_pool(workers, max(cal.spec.replicates, cal.spec.check_replicates)) as pool:
@@ -397,7 +405,7 @@ def calibrate(path: str | Path, out: str | Path | None = None, workers: int | No
         "version": sim.__version__, "optuna": optuna.__version__, "wall_seconds": None,
     }
 
-    with replaced_atomically(out) as tmp:
+    with replaced_atomically(out, "calibrate") as tmp:
         for t in cal.targets:
             fit_figure(t, periods[t.name], check[t.name], check_fits[t.name], tmp / "figures")
         table.to_csv(tmp / "trials.csv", index=False)

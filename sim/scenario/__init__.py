@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from sim.scenario.errors import did_you_mean, explain_validation_error, validate_scenario_data
 from sim.scenario.extends import load_scenario, merge_scenarios
-from sim.scenario.fields import (DISTRIBUTIONS, Constant, Distribution, Lognormal, Normal, P, Strict, Uniform,
-                                 YearMonth)
+from sim.scenario.fields import (DISTRIBUTIONS, SAFE_NAME, Constant, Distribution, Lognormal, Normal, P, Strict,
+                                 Uniform, YearMonth)
 from sim.scenario.introspect import (ParamInfo, differences_from_defaults, parameter_differences, parameter_table,
                                      scenario_to_yaml)
 from sim.scenario.mechanisms import (AdsConfig, CampaignsConfig, CompetitionConfig, ListeningConfig, LoyaltyConfig,
@@ -48,7 +48,8 @@ __all__ = [
     "validate_scenario_data",
     "merge_scenarios",
     "did_you_mean",
-    "DISTRIBUTIONS", "Constant", "Distribution", "Lognormal", "Normal", "P", "Strict", "Uniform", "YearMonth",
+    "DISTRIBUTIONS", "SAFE_NAME", "Constant", "Distribution", "Lognormal", "Normal", "P", "Strict", "Uniform",
+    "YearMonth",
     "AdsConfig", "CampaignsConfig", "CompetitionConfig", "LoyaltyConfig", "Mechanisms", "PersonalizationConfig",
     "ServiceQualityConfig", "WrappedConfig",
     "DEFAULT_HASSLE", "DEFAULT_SEATS", "DEFAULT_USERS_PER_ACCOUNT", "ChoiceConfig", "DiffusionConfig", "InitialState",

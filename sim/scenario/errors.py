@@ -16,7 +16,7 @@ from sim.yamlio import ScenarioError
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
     # drop pydantic's union tags ("lognormal", "function-before[...]") from the path
-    parts = [str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in {"constant", "lognormal", "normal", "uniform"}))]
+    parts = [cut(p, 40) for p in loc if not (isinstance(p, str) and ("[" in p or p in {"constant", "lognormal", "normal", "uniform"}))]
     return ".".join(parts) or "(top level)"
 
 
@@ -37,6 +37,16 @@ def _fields_at(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
     return []
 
 
+MAX_SHOWN = 80  # characters of a user's value shown in a message
+
+
+def cut(text: object, limit: int = MAX_SHOWN) -> str:
+    """``text`` on one line, cut to ``limit`` characters with ``...``: a message stays readable
+    whatever the user wrote (a 1.8 MB name is not echoed)."""
+    s = str(text).replace("\r", "\\r").replace("\n", "\\n")
+    return s if len(s) <= limit else s[:limit] + "..."
+
+
 def did_you_mean(word: str, options: list[str], cutoff: float = 0.5) -> str:
     """``"; did you mean 'X'?"`` for the closest of ``options`` to a misspelt ``word``, else ``""``."""
     close = difflib.get_close_matches(word, options, n=1, cutoff=cutoff)
@@ -55,21 +65,21 @@ def explain_validation_error(err: ValidationError, source: str, root: type[BaseM
     e = errors[0]
     loc = tuple(e["loc"])
     path = _format_loc(loc)
-    text = e["msg"].removeprefix("Value error, ")
+    text = cut(e["msg"].removeprefix("Value error, "), 300)
     if e["type"] == "extra_forbidden":
         allowed = _fields_at(loc, root or Scenario)
-        msg = f"{path}: unknown key{did_you_mean(str(loc[-1]), allowed)} (allowed here: {', '.join(allowed)})"
+        msg = f"{path}: unknown key{did_you_mean(cut(loc[-1]), allowed)} (allowed here: {', '.join(allowed)})"
     elif e["type"] == "missing":
         msg = f"{path}: required key missing"
     elif e["type"] == "literal_error":
         options = re.findall(r"'([^']*)'", e.get("ctx", {}).get("expected", ""))
-        msg = f"{path}: {text.lower()} (got {e.get('input')!r}){did_you_mean(str(e.get('input')), options)}"
+        msg = f"{path}: {text.lower()} (got {cut(repr(e.get('input')))}){did_you_mean(cut(e.get('input')), options)}"
     elif e["type"] == "union_tag_invalid":
-        msg = f"{path}: unknown distribution {e.get('input', {}).get('dist')!r} (allowed: {', '.join(DISTRIBUTIONS)})"
+        msg = f"{path}: unknown distribution {cut(repr(e.get('input', {}).get('dist')))} (allowed: {', '.join(DISTRIBUTIONS)})"
     elif e["type"] == "value_error":
         msg = f"{path}: {text}" if loc else text
     else:
-        msg = f"{path}: {text} (got {e.get('input')!r})"
+        msg = f"{path}: {text} (got {cut(repr(e.get('input')))})"
     more = len(errors) - 1
     return ScenarioError(f"{source}: {msg}" + (f" [and {more} more problem{'s' * (more > 1)}]" if more else ""))
 

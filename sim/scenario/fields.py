@@ -9,6 +9,11 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
+# A name that names a folder (results/<name>/): no path separator, not hidden, not `.` or `..`,
+# short enough for every file system once prefixed (compare-<A>-vs-<B>).
+SAFE_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$"
+
+
 def P(default: Any, unit: str, description: str, **bounds: Any) -> Any:
     """A schema field with its unit and one-line description (and optional ge/le bounds)."""
     return Field(default, description=description, json_schema_extra={"unit": unit}, **bounds)

@@ -16,7 +16,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, Field, model_validator
 
-from sim.scenario.fields import Distribution, P, Strict, YearMonth, _month_index
+from sim.scenario.fields import SAFE_NAME, Distribution, P, Strict, YearMonth, _month_index
 from sim.scenario.mechanisms import Mechanisms
 
 
@@ -237,7 +237,7 @@ class TimelineEvent(Strict):
 
 
 class Scenario(Strict):
-    name: str = Field("baseline", description="Scenario name (names the output folder)", pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field("baseline", description="Scenario name (names the output folder)", pattern=SAFE_NAME)
     description: str = Field("", description="What the scenario is for")
     seed: int = P(42, "-", "Root seed; replicate r uses SeedSequence(seed).spawn(R)[r]", ge=0)
     replicates: int = P(8, "runs", "Independent replicates", ge=1, le=1000)

@@ -20,8 +20,8 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Str
                       model_validator)
 
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
-from sim.scenario import (Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean, explain_validation_error,
-                          load_scenario, parameter_table, read_yaml)
+from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean,
+                          explain_validation_error, load_scenario, parameter_table, read_yaml)
 
 DesignKind = Literal["grid", "lhs", "sobol", "morris"]
 
@@ -156,7 +156,7 @@ class KpiSpec(_Strict):
 class SweepSpec(_Strict):
     """A whole sweep file. Its ``seed`` and ``replicates`` replace the base scenario's own."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="Names the output folder results/sweep-<name>/ (default: file name)")
+    name: str = Field(pattern=SAFE_NAME, description="Names the output folder results/sweep-<name>/ (default: file name)")
     description: str = Field("", description="What the sweep asks")
     base: str = Field(description="Base scenario file, relative to the sweep file")
     seed: int = Field(ge=0, description="Root seed of the sampler and of every run")
