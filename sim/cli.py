@@ -35,11 +35,12 @@ def resolve_scenario(path: str, sets: list[str], replicates: int | None = None, 
     """Load a scenario file, apply ``--set`` overrides and the run options."""
     scenario = load_scenario(path)
     overrides = parse_set_options(sets)
-    if replicates is not None:
-        overrides["replicates"] = replicates
-    if seed is not None:
-        overrides["seed"] = seed
-    return apply_overrides(scenario, overrides, source=f"{path}: --set") if overrides else scenario
+    if overrides:
+        scenario = apply_overrides(scenario, overrides, source=f"{path}: --set")
+    for flag, value in (("replicates", replicates), ("seed", seed)):
+        if value is not None:  # a bad value is reported as the flag's, not as a --set
+            scenario = apply_overrides(scenario, {flag: value}, source=f"--{flag}")
+    return scenario
 
 
 def progress_bar(quiet: bool, description: str, total: int):

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sim.scenario.errors import cut
 from sim.scenario.paths import validate_scenario
 from sim.scenario.schema import Scenario
 from sim.yamlio import ScenarioError, read_yaml
+
+MAX_EXTENDS = 20  # files in one extends chain
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -25,14 +28,16 @@ def _read_with_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
         return data
     parent = data["extends"]
     if not isinstance(parent, str) or not parent:
-        raise ScenarioError(f"{path}: extends: expected the path of a scenario file, got {parent!r}")
+        raise ScenarioError(f"{path}: extends: expected the path of a scenario file, got {cut(repr(parent))}")
+    if len(chain) + 1 >= MAX_EXTENDS:
+        raise ScenarioError(f"{path}: extends: a chain of more than {MAX_EXTENDS} files; start from a nearer base")
     base_path = (path.parent / parent).resolve()
     here = (*chain, path.resolve())
     if base_path in here:
         cycle = " -> ".join(p.name for p in (*here[here.index(base_path):], base_path))
-        raise ScenarioError(f"{path}: extends: {parent} leads back to itself ({cycle})")
+        raise ScenarioError(f"{path}: extends: {cut(parent)} leads back to itself ({cycle})")
     if not base_path.is_file():
-        raise ScenarioError(f"{path}: extends: {parent}: file not found (looked for {base_path})")
+        raise ScenarioError(f"{path}: extends: {cut(parent)}: file not found (looked for {base_path})")
     base = _read_with_extends(base_path, here)
     if not isinstance(base, dict):
         raise ScenarioError(f"{base_path}: (top level): expected a mapping of scenario keys, got {type(base).__name__}")

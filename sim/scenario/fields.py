@@ -20,9 +20,9 @@ def P(default: Any, unit: str, description: str, **bounds: Any) -> Any:
 
 
 class Strict(BaseModel):
-    """Base of every scenario section: immutable, unknown keys rejected."""
+    """Base of every scenario section: immutable, unknown keys rejected, numbers finite (no NaN, no infinity)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------- distributions

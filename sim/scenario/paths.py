@@ -4,31 +4,49 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
-from sim.scenario.errors import did_you_mean, validate_scenario_data
+from sim.scenario.errors import cut, did_you_mean, validate_scenario_data
 from sim.scenario.fields import DISTRIBUTIONS, Constant, _month_index, _year_month
 from sim.scenario.schema import _DIST, Scenario, _allowed_keys, _child_model
-from sim.yamlio import ScenarioError
+from sim.yamlio import ScenarioError, load_yaml_text
+
+
+# Key paths read once, when the market is set up: a timeline event setting them would change
+# nothing during the run (or break the arrays built from them), so it is refused at load.
+FROZEN_DURING_RUN = ("name", "description", "seed", "replicates", "time", "market", "segments", "regions", "network",
+                     "initial", "timeline", "mechanisms.personalization.genres", "mechanisms.ads.advertisers",
+                     "mechanisms.ads.total_budget", "mechanisms.ads.initial_streaming_share")
 
 
 def validate_scenario(data: Any, source: str) -> Scenario:
     """Validate a mapping into a Scenario, raising ScenarioError naming `source` and the key path.
 
     Every timeline event's ``set`` is tried on the scenario, so a bad key path or value
-    fails here, at load, not months into a run.
+    fails here, at load, not months into a run. Each event is tried on the scenario
+    without its timeline, so validation time grows linearly with the number of events.
     """
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: (top level): expected a mapping of scenario keys, got {type(data).__name__}")
     scenario = validate_scenario_data(data, source)
     names = [s.name for s in scenario.services.all()]
+    bare = scenario.model_copy(update={"timeline": []})
+    tried: set[str] = set()  # events repeat the same changes (a price path): each distinct one is tried once
     for k, ev in enumerate(scenario.timeline):
-        if ev.set:
-            changed = apply_overrides(scenario, ev.set, source=f"{source}: timeline.{k}.set", check_timeline=False)
+        if ev.set and repr(ev.set) not in tried:
+            where = f"{source}: timeline.{k}.set"
+            frozen = next((path for path in ev.set if _is_frozen(path)), None)
+            if frozen is not None:
+                raise ScenarioError(f"{where}.{cut(frozen)}: cannot change during a run (it is read once, when the "
+                                    "market is set up); set it in the scenario itself")
+            changed = apply_overrides(bare, ev.set, source=where, check_timeline=False)
+            tried.add(repr(ev.set))
             if [s.name for s in changed.services.all()] != names:
-                raise ScenarioError(f"{source}: timeline.{k}.set: a timeline event cannot add, remove or rename services "
+                raise ScenarioError(f"{where}: a timeline event cannot add, remove or rename services "
                                     f"(the market has {', '.join(names)} throughout)")
     return scenario
+
+
+def _is_frozen(path: str) -> bool:
+    return any(path == p or path.startswith(p + ".") for p in FROZEN_DURING_RUN)
 
 
 def _resolve(container: Any, key: str, where: str, source: str) -> Any:
@@ -38,7 +56,7 @@ def _resolve(container: Any, key: str, where: str, source: str) -> Any:
         names = [str(c.get("name")) for c in container if isinstance(c, dict)]
         if key in names:
             return names.index(key)
-        raise ScenarioError(f"{source}: {where}{key}: no such item (use an index 0..{len(container) - 1}"
+        raise ScenarioError(f"{source}: {where}{cut(key)}: no such item (use an index 0..{len(container) - 1}"
                             + (f" or a name: {', '.join(names)})" if names else ")"))
     return key
 
@@ -65,8 +83,8 @@ def apply_overrides(scenario: Scenario, overrides: dict[str, Any], source: str =
             if isinstance(node, dict):
                 allowed = _allowed_keys(model, node)
                 if key not in allowed:
-                    raise ScenarioError(f"{source}: {path}: unknown key '{part}' at '{where or '(top level)'}'"
-                                        f"{did_you_mean(part, allowed)} (allowed: {', '.join(allowed)})")
+                    raise ScenarioError(f"{source}: {cut(path)}: unknown key '{cut(part)}' at '{cut(where) or '(top level)'}'"
+                                        f"{did_you_mean(cut(part), allowed)} (allowed: {', '.join(allowed)})")
                 model = _child_model(model, key)
             if depth == len(parts) - 1:
                 node[key] = value
@@ -75,7 +93,7 @@ def apply_overrides(scenario: Scenario, overrides: dict[str, Any], source: str =
                     node[key] = {}
                 node = node[key]
                 if not isinstance(node, (dict, list)):
-                    raise ScenarioError(f"{source}: {path}: '{part}' is a value, not a section")
+                    raise ScenarioError(f"{source}: {cut(path)}: '{cut(part)}' is a value, not a section")
     if any(path.startswith("time.") for path in overrides):
         data["timeline"] = _events_within(data)
     return validate_scenario(data, source) if check_timeline else validate_scenario_data(data, source)
@@ -97,10 +115,10 @@ def parse_set_options(items: list[str] | None, source: str = "--set") -> dict[st
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
-            raise ScenarioError(f"{source}: '{item}': expected KEY.PATH=VALUE")
+            raise ScenarioError(f"{source}: '{cut(item)}': expected KEY.PATH=VALUE")
         key, raw = item.split("=", 1)
         try:
-            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+            out[key.strip()] = load_yaml_text(raw, source) if raw.strip() else ""
+        except ScenarioError:  # not YAML (or an impossible date): the text itself, which validation then judges
             out[key.strip()] = raw
     return out

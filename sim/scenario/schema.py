@@ -255,10 +255,14 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
+        # within a quarter listener of the market's size, so that the exact allocation of listeners to
+        # groups (largest remainder) always adds up to market.agents
+        tolerance = min(1e-6, 0.25 / self.market.agents)
         for field, items in (("segments", self.segments), ("regions", self.regions)):
             total = sum(s.share for s in items)
-            if abs(total - 1.0) > 1e-6:
-                raise ValueError(f"{field}: shares sum to {total:.6g}; they must sum to 1")
+            if abs(total - 1.0) > tolerance:
+                raise ValueError(f"{field}: shares sum to {total:.10g}; they must sum to 1 "
+                                 f"(within {tolerance:.2g} at {self.market.agents:,} listeners)")
             names = [s.name for s in items]
             if len(set(names)) != len(names):
                 raise ValueError(f"{field}: names must be unique")
