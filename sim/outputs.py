@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.resources import human
-from sim.scenario import ScenarioError
-from sim.scenario.errors import cut
+from sim.scenario import ScenarioError, cut
 
 MARKER = ".freemium-sim.json"
 RESULTS = Path("results")

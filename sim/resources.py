@@ -41,18 +41,22 @@ def model_bytes(scenario: Scenario) -> int:
     return int(listeners + cohorts + records)
 
 
-def run_bytes(scenario: Scenario, workers: int | None, replicates: int | None = None) -> int:
-    """Peak bytes of running ``replicates`` (default: the scenario's) on ``workers`` processes.
+def workers_bytes(scenario: Scenario, workers: int | None, runs: int) -> int:
+    """Peak bytes of the models alive at once when ``runs`` runs of ``scenario`` share ``workers`` processes.
 
-    ``min(workers, replicates)`` models live at once, each in a process of its own; the
-    parent keeps every replicate's timeseries and cohort rows.
+    ``min(workers, runs)`` models live at once, each in a process of its own.
     """
+    live = max(1, min(workers or os.cpu_count() or 1, runs))
+    return int(live * (model_bytes(scenario) + (PROCESS_BYTES if live > 1 else 0)))
+
+
+def run_bytes(scenario: Scenario, workers: int | None, replicates: int | None = None) -> int:
+    """Peak bytes of running ``replicates`` (default: the scenario's) on ``workers`` processes:
+    the live models, and every replicate's timeseries and cohort rows, which the parent keeps."""
     reps = scenario.replicates if replicates is None else replicates
-    live = max(1, min(workers or os.cpu_count() or 1, reps))
     steps = Clock.of(scenario).n_steps
     services = 1 + len(scenario.services.competitors)
-    kept = reps * _rows_bytes(steps, services)
-    return int(live * (model_bytes(scenario) + (PROCESS_BYTES if live > 1 else 0)) + kept)
+    return workers_bytes(scenario, workers, reps) + reps * _rows_bytes(steps, services)
 
 
 def output_bytes(scenario: Scenario, replicates: int | None = None) -> int:
@@ -91,16 +95,17 @@ def human(n: float) -> str:
     return f"{n:.1f} {units[k - 1]}"
 
 
-def check_fits(need: float, what: str, source: str, available: int | None = None) -> None:
+def check_fits(need: float, what: str, source: str, advice: str = "use fewer listeners, friends, replicates or workers",
+               available: int | None = None) -> None:
     """Raise ScenarioError (exit 2) if ``need`` bytes exceed the memory available now.
 
-    ``what`` says what was estimated (``"the model (200,000 listeners x 12 friends)"``),
-    ``source`` names the file or flag the size came from.
+    ``what`` says what was estimated (``"the design (2,000 points x 2 replicates = 4,000 runs)"``),
+    ``source`` names the file or flag the size came from, ``advice`` what would make it fit.
     """
     have = available_memory() if available is None else available
     if need > have:
         raise ScenarioError(f"{source}: {what} needs about {human(need)} of memory; this machine has "
-                            f"{human(have)} available. Use fewer listeners, friends, replicates or workers")
+                            f"{human(have)} available: {advice}")
 
 
 def check_run_fits(scenario: Scenario, workers: int | None, replicates: int | None = None) -> None:

@@ -28,6 +28,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 
 from sim.runner import months_per_step, simulate
 from sim.outputs import SWEEP, check_output
+from sim.resources import check_fits, workers_bytes
 from sim.scenario import Scenario, ScenarioError, apply_overrides
 from sim.sweep import designs
 from sim.sweep.executors import WorkerLost, make_executor
@@ -110,6 +111,9 @@ def run_sweep(path: str | Path, *, executor: str = "local", scheduler: str | Non
     store = SweepStore(out or Path("results") / f"sweep-{sweep.spec.name}", [k.key for k in sweep.spec.kpis])
     total = len(design.values) * sweep.spec.replicates
     check_output(store.root, SWEEP, total * PART_BYTES)  # a new or sweep folder, writable, with room for the parts
+    if executor == "local":
+        check_fits(workers_bytes(sweep.base, workers, total), f"{sweep.base.market.agents:,} listeners per run on "
+                   "each worker", f"{sweep.source}: base")
     with store.locked():
         store.prepare(sweep.resolved(), design.values)
         tasks = pending_tasks(sweep, design, store.read_parts(), retry_failed)

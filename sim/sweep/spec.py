@@ -19,6 +19,7 @@ import pandas as pd
 from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError,
                       model_validator)
 
+from sim.clock import Clock
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
 from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean,
                           explain_validation_error, load_scenario, parameter_table, read_yaml)
@@ -27,7 +28,7 @@ DesignKind = Literal["grid", "lhs", "sobol", "morris"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ParameterSpec(_Strict):
@@ -217,7 +218,21 @@ def load_sweep(path: str | Path) -> Sweep:
         raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the sweep file)")
     _check_kpi_columns(spec, source)
     base = apply_overrides(load_scenario(base_path), spec.overrides, source=f"{source}: overrides")
+    _check_windows(spec, base, source)
     return Sweep(spec, source, base, _check_parameters(spec, base, source))
+
+
+def _check_windows(spec: SweepSpec, base: Scenario, source: str) -> None:
+    """Every KPI window overlaps the horizon (else every run would report NaN as "ok")."""
+    if any(path == "time" or path.startswith("time.") for path in spec.parameters):
+        return  # the horizon differs between points
+    dates = Clock.of(base).dates
+    first, last = f"{dates.min():%Y-%m}", f"{dates.max():%Y-%m}"
+    for i, kpi in enumerate(spec.kpis):
+        w = kpi.window
+        if w is not None and (w.end < first or w.start > last):
+            raise ScenarioError(f"{source}: kpis.{i}.window: {w.start}..{w.end} lies outside the horizon {first}..{last} "
+                                "of the base scenario; every run would report NaN")
 
 
 def _check_kpi_columns(spec: SweepSpec, source: str) -> None:
