@@ -11,7 +11,6 @@ document nested deeper than ``MAX_DEPTH`` is refused with bounded memory and sta
 
 from __future__ import annotations
 
-import binascii
 import stat
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,9 @@ class _StrictSafeLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep)
-        except (ValueError, TypeError, OverflowError, binascii.Error) as exc:  # e.g. a date 2015-02-30
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # the constructors' own failures: a date 2015-02-30, !!int x, bad base64
             kind = node.tag.rsplit(":", 1)[-1]
             raise ConstructorError(None, None, f"cannot read {node.value!r:.60} as {_KINDS.get(kind, kind)} ({exc})",
                                    node.start_mark) from None

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sim.scenario.fields import DISTRIBUTIONS
+from sim.scenario.fields import DISTRIBUTIONS, SAFE_NAME
 from sim.scenario.schema import Scenario, _child_model, _MappingOf
 from sim.yamlio import ScenarioError
 
@@ -76,6 +76,9 @@ def explain_validation_error(err: ValidationError, source: str, root: type[BaseM
         msg = f"{path}: {text.lower()} (got {cut(repr(e.get('input')))}){did_you_mean(cut(e.get('input')), options)}"
     elif e["type"] == "union_tag_invalid":
         msg = f"{path}: unknown distribution {cut(repr(e.get('input', {}).get('dist')))} (allowed: {', '.join(DISTRIBUTIONS)})"
+    elif e["type"] == "string_pattern_mismatch" and e.get("ctx", {}).get("pattern") == SAFE_NAME:
+        msg = (f"{path}: {cut(repr(e.get('input')))} cannot name a folder: use letters, digits, '_', '-' and '.', "
+               "starting with a letter, digit or '_', at most 100 characters")
     elif e["type"] == "value_error":
         msg = f"{path}: {text}" if loc else text
     else:
