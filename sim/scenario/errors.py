@@ -14,9 +14,13 @@ from sim.scenario.schema import Scenario, _child_model, _MappingOf
 from sim.yamlio import ScenarioError
 
 
+# pydantic's names of union members in a location: a distribution's kind, a sweep level's type
+_UNION_TAGS = {"constant", "lognormal", "normal", "uniform", "bool", "int", "float", "str"}
+
+
 def _format_loc(loc: tuple[Any, ...]) -> str:
     # drop pydantic's union tags ("lognormal", "function-before[...]") from the path
-    parts = [cut(p, 40) for p in loc if not (isinstance(p, str) and ("[" in p or p in {"constant", "lognormal", "normal", "uniform"}))]
+    parts = [cut(p, 40) for p in loc if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS))]
     return ".".join(parts) or "(top level)"
 
 
@@ -61,7 +65,9 @@ def explain_validation_error(err: ValidationError, source: str, root: type[BaseM
     key is reported first, with a did-you-mean hint: a misspelt key also makes the key it
     should have been "missing".
     """
-    errors = sorted(err.errors(), key=lambda x: x["type"] != "extra_forbidden")
+    # an unknown key first (see above); then a non-finite number, which a union (a sweep's levels) would
+    # otherwise report as "not a valid boolean"
+    errors = sorted(err.errors(), key=lambda x: (x["type"] != "extra_forbidden", x["type"] != "finite_number"))
     e = errors[0]
     loc = tuple(e["loc"])
     path = _format_loc(loc)
