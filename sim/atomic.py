@@ -3,37 +3,48 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sim.outputs import check_output, clean_stale, write_marker, writer_lock
+
 
 @contextmanager
-def replaced_atomically(out_dir: Path) -> Iterator[Path]:
+def replaced_atomically(out_dir: Path, kind: str = "result") -> Iterator[Path]:
     """Yield a temporary folder beside ``out_dir``; on success it replaces ``out_dir``.
 
-    The folder is renamed into place only when the block finishes, so a crash never
-    leaves a half-written result that looks complete; on failure the temporary folder
-    is removed and any previous ``out_dir`` is left as it was.
+    ``out_dir`` must be new or hold an earlier result of this tool (see :mod:`sim.outputs`;
+    ScenarioError otherwise, before anything is written). Under its writer lock, stale
+    temporaries of dead writers are cleaned, the block writes into ``.NAME.tmp-<pid>-<hex>``,
+    the marker that lists what was written is added, and the folder is renamed into place
+    only then: a crash never leaves a half-written result that looks complete, and the
+    previous result stays until the new one is whole. On failure the temporary folder is
+    removed and any previous ``out_dir`` is left as it was.
     """
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        yield tmp
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with writer_lock(out_dir):
+        check_output(out_dir, kind)
+        clean_stale(out_dir)
+        tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        os.mkdir(tmp)  # mode 0o777 less the umask, like any folder the user makes (mkdtemp would give 0700)
+        try:
+            yield tmp
+            write_marker(tmp, kind)
+            check_output(out_dir, kind)  # nothing foreign appeared while we wrote
+            if out_dir.exists():
+                old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+                os.replace(out_dir, old)
+                os.replace(tmp, out_dir)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, out_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -35,11 +35,12 @@ def resolve_scenario(path: str, sets: list[str], replicates: int | None = None, 
     """Load a scenario file, apply ``--set`` overrides and the run options."""
     scenario = load_scenario(path)
     overrides = parse_set_options(sets)
-    if replicates is not None:
-        overrides["replicates"] = replicates
-    if seed is not None:
-        overrides["seed"] = seed
-    return apply_overrides(scenario, overrides, source=f"{path}: --set") if overrides else scenario
+    if overrides:
+        scenario = apply_overrides(scenario, overrides, source=f"{path}: --set")
+    for flag, value in (("replicates", replicates), ("seed", seed)):
+        if value is not None:  # a bad value is reported as the flag's, not as a --set
+            scenario = apply_overrides(scenario, {flag: value}, source=f"--{flag}")
+    return scenario
 
 
 def progress_bar(quiet: bool, description: str, total: int):
@@ -79,18 +80,21 @@ def print_summary(summary: dict, where: Path) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sim.outputs import claimed
     from sim.report import write_report
+    from sim.resources import output_bytes
     from sim.runner import write_outputs
     from sim.scenario import differences_from_defaults
 
     scenario = resolve_scenario(args.scenario, args.set, args.replicates, args.seed)
     out = Path(args.out) if args.out else Path("results") / scenario.name
-    results, wall = run_with_progress(scenario, args.workers, args.quiet, f"{scenario.name}")
 
     def report(tmp: Path, timeseries, cohorts, summary) -> None:
         write_report(tmp, timeseries, cohorts, summary, differences_from_defaults(scenario))
 
-    summary = write_outputs(out, scenario, results, scenario.seed, wall, ["freemium-sim", *args.argv], extra=report)
+    with claimed(out, "run", output_bytes(scenario)):  # refused before simulating; one writer at a time
+        results, wall = run_with_progress(scenario, args.workers, args.quiet, f"{scenario.name}")
+        summary = write_outputs(out, scenario, results, scenario.seed, wall, ["freemium-sim", *args.argv], extra=report)
     if args.quiet:
         print(out / "report.html")
     else:

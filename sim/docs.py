@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sim.scenario import parameter_table
 
-BEGIN = "<!-- BEGIN PARAMETERS: generated from sim/scenario.py by `make docs`; do not edit by hand -->"
+BEGIN = "<!-- BEGIN PARAMETERS: generated from sim/scenario/ by `make docs`; do not edit by hand -->"
 END = "<!-- END PARAMETERS -->"
 ODD = Path(__file__).resolve().parents[1] / "docs" / "odd.md"
 

@@ -26,6 +26,7 @@ from sim.atomic import replaced_atomically
 from sim.clock import Clock
 from sim.metrics import SUMMARY_KPIS, kpi_bounds
 from sim.model import MarketModel
+from sim.resources import check_run_fits
 from sim.scenario import Scenario, scenario_to_yaml
 
 @dataclass
@@ -69,6 +70,7 @@ def run_replicates(scenario: Scenario, replicates: int, seed: int, workers: int 
 
     ``progress(k)`` is called with the number of steps completed since the last call.
     """
+    check_run_fits(scenario, workers, replicates)  # refused up front with the estimate, not a MemoryError later
     seeds = replicate_seeds(seed, replicates)
     workers = max(1, min(workers or os.cpu_count() or 1, replicates))
     if workers == 1:
@@ -159,7 +161,7 @@ def write_outputs(out_dir: Path, scenario: Scenario, results: list[SimulationRes
     ts = pd.concat([r.timeseries for r in results], ignore_index=True)
     cohorts = pd.concat([r.cohorts for r in results], ignore_index=True)
     summary = summarize(ts, scenario)
-    with replaced_atomically(Path(out_dir)) as tmp:
+    with replaced_atomically(Path(out_dir), "run") as tmp:
         (tmp / "scenario.yaml").write_text(scenario_to_yaml(scenario))
         ts.to_parquet(tmp / "timeseries.parquet", index=False)
         cohorts.to_parquet(tmp / "cohorts.parquet", index=False)

@@ -64,10 +64,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 import sim
 from sim.analysis.targets import TargetSpec, covered, observed_series, read_observations, series_fit, simulated_series
 from sim.atomic import replaced_atomically
+from sim.outputs import claimed
+from sim.resources import check_run_fits
 from sim.clock import Clock
 from sim.report.plotting import format_date_axis, new_figure, plot_band, save_figure
 from sim.runner import months_per_step, replicate_seeds, simulate
-from sim.scenario import (Scenario, ScenarioError, apply_overrides, explain_validation_error, load_scenario,
+from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, apply_overrides, explain_validation_error, load_scenario,
                           parameter_table, read_yaml, scenario_to_yaml)
 from sim.sweep.spec import ParameterSpec, _check_parameters
 
@@ -79,9 +81,9 @@ MIN_TOP_TRIALS = 3
 class CalibrationSpec(BaseModel):
     """A whole calibration file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="Names results/calibration-<name>/ (default: file name)")
+    name: str = Field(pattern=SAFE_NAME, description="Names results/calibration-<name>/ (default: file name)")
     description: str = Field("", description="What is fitted to what")
     base: str = Field(description="Base scenario file, relative to the calibration file")
     data: str = Field(description="Observations CSV (period, metric, value, unit, ...), relative to the calibration file")
@@ -155,6 +157,7 @@ def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) ->
     observations = read_observations(folder / spec.data, f"{source}: data")
     dates = Clock.of(base).dates
     targets = tuple(_target(name, t, observations, dates, f"{source}: targets.{name}") for name, t in spec.targets.items())
+    _check_relative(spec.distance, targets, source)
     digest = hashlib.sha256(base_path.read_bytes()).hexdigest()
     return Calibration(spec, source, scenario, base, targets, integers, digest)
 
@@ -167,6 +170,18 @@ def _target(name: str, spec: TargetSpec, observations: pd.DataFrame, dates: pd.D
         raise ScenarioError(f"{where}: no observation lies inside the simulated horizon "
                             f"{dates.min():%Y-%m}..{dates.max():%Y-%m} (extend time.months in `overrides`?)")
     return Target(name, spec, series[inside], unit, scale, tuple(str(p) for p in series.index[~inside]))
+
+
+def _check_relative(distance: str, targets: tuple[Target, ...], source: str) -> None:
+    """A distance relative to the observations needs them non-zero (msre: each one; nrmse: their mean)."""
+    for t in targets:
+        zero = t.observed.index[t.observed.to_numpy() == 0]
+        if distance == "msre" and len(zero):
+            raise ScenarioError(f"{source}: targets.{t.name}: the observation of {zero[0]} is 0, and distance msre "
+                                "divides by each observation; exclude that period or use distance: nrmse")
+        if len(zero) == len(t.observed):
+            raise ScenarioError(f"{source}: targets.{t.name}: every observation is 0, and distance {distance} "
+                                "divides by their size; this series cannot be fitted relative to itself")
 
 
 # ---------------------------------------------------------------- evaluating a parameter set
@@ -363,11 +378,19 @@ def _jsonable(fits: dict[str, dict[str, float]], cal: Calibration) -> dict[str, 
 def calibrate(path: str | Path, out: str | Path | None = None, workers: int | None = None, quiet: bool = True,
               changes: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fit a calibration file and write its results folder; returns fit.json's content."""
-    from sim.cli import progress_bar
-
     started = time.perf_counter()
     cal = load_calibration(path, changes)
     out = Path(out) if out else Path("results") / f"calibration-{cal.spec.name}"
+    check_run_fits(cal.base, workers, max(cal.spec.replicates, cal.spec.check_replicates))
+    with claimed(out, "calibrate"):  # refused before simulating; one writer at a time
+        return _fit_and_write(cal, path, out, workers, quiet, started)
+
+
+def _fit_and_write(cal: Calibration, path: str | Path, out: Path, workers: int | None, quiet: bool,
+                   started: float) -> dict[str, Any]:
+    """Fit, check the best parameters on fresh replicates, and write the results folder."""
+    from sim.cli import progress_bar
+
     periods = horizon_periods(cal)
     check_seed = cal.spec.seed + 1
     with replicate_pool(workers, max(cal.spec.replicates, cal.spec.check_replicates)) as pool:
@@ -397,7 +420,7 @@ def calibrate(path: str | Path, out: str | Path | None = None, workers: int | No
         "version": sim.__version__, "optuna": optuna.__version__, "wall_seconds": None,
     }
 
-    with replaced_atomically(out) as tmp:
+    with replaced_atomically(out, "calibrate") as tmp:
         for t in cal.targets:
             fit_figure(t, periods[t.name], check[t.name], check_fits[t.name], tmp / "figures")
         table.to_csv(tmp / "trials.csv", index=False)

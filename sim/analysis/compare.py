@@ -38,6 +38,7 @@ from sim.report.plotting import (
     save_figure,
 )
 from sim.atomic import replaced_atomically
+from sim.outputs import claimed
 from sim.runner import SimulationResult, ci95, focal_kpis
 from sim.scenario import Scenario, ScenarioError, apply_overrides, parameter_differences, parse_set_options
 
@@ -172,7 +173,7 @@ def write_comparison(out_dir: Path, comparison: dict, series: pd.DataFrame) -> N
     """Write comparison.json, figures/ and comparison.html into `out_dir`,
     replacing it atomically."""
     labels = [comparison["a"]["label"], comparison["b"]["label"]]
-    with replaced_atomically(out_dir) as tmp:
+    with replaced_atomically(out_dir, "compare") as tmp:
         (tmp / "comparison.json").write_text(json.dumps(comparison, indent=2, default=str))
         figures = comparison_figures(tmp / "figures", series, labels, comparison["kpis"])
         (tmp / "comparison.html").write_text(comparison_html(comparison, figures), encoding="utf-8")
@@ -213,6 +214,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ScenarioError(f"compare: {args.a}: give a second scenario file, or --set overrides "
                             "that make B from A")
     labels = [f"A: {a.name}", f"B: {b.name}"]
+    out = Path(args.out) if args.out else Path("results") / f"compare-{a.name}-vs-{b.name}"
+    with claimed(out, "compare"):  # refused before simulating; one writer at a time
+        return _compare(args, a, b, labels, out)
+
+
+def _compare(args: argparse.Namespace, a: Scenario, b: Scenario, labels: list[str], out: Path) -> int:
+    """Simulate A and B, write the comparison into ``out`` and show it."""
     results = {label: run_with_progress(s, args.workers, args.quiet, label)[0]
                for label, s in zip(labels, (a, b))}
     series = pd.concat([focal_series(results[label], label) for label in labels], ignore_index=True)
@@ -227,7 +235,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         "parameters": parameter_differences(a, b),
         "kpis": paired_differences(*kpis),
     }
-    out = Path(args.out) if args.out else Path("results") / f"compare-{a.name}-vs-{b.name}"
     write_comparison(out, comparison, series)
     if args.quiet:
         print(out)

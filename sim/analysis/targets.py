@@ -20,7 +20,8 @@ multiplied by the scale of the CSV's unit (people -> millions: 1e-6, fraction ->
 
 from __future__ import annotations
 
-import difflib
+import csv
+import io
 import re
 from pathlib import Path
 from typing import Literal
@@ -30,11 +31,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
-from sim.scenario import ScenarioError
+from sim.scenario import ScenarioError, cut, did_you_mean
+from sim.yamlio import read_user_bytes
 
 #: Factor from the model's unit to each CSV unit (model: people, EUR/month, fractions).
 UNIT_SCALE = {"millions": 1e-6, "EUR millions": 1e-6, "percent": 100.0, "EUR/month": 1.0}
 CSV_COLUMNS = ("period", "metric", "value", "unit")
+MAX_DATA_BYTES = 5_000_000
 PERIOD = re.compile(r"^(\d{4})(?:-Q([1-4]))?$")
 
 
@@ -50,7 +53,7 @@ def parse_period(label: str) -> pd.Period:
 class TargetSpec(BaseModel):
     """One observed series and the model quantity it is compared with."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     metric: str | None = Field(None, description="Metric name in the CSV (default: the target's name)")
     column: list[str] = Field(min_length=1, description="Focal timeseries column(s); several are summed")
@@ -72,9 +75,7 @@ class TargetSpec(BaseModel):
         known = [*SERVICE_KPIS, *MARKET_KPIS]
         for name in v or []:
             if name not in known:
-                close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                raise ValueError(f"unknown timeseries column '{name}'{hint} (`sim.metrics.SERVICE_KPIS` lists them)")
+                raise ValueError(f"unknown timeseries column '{name}'{did_you_mean(name, known)} (`sim.metrics.SERVICE_KPIS` lists them)")
         return v
 
     @field_validator("exclude")
@@ -94,24 +95,58 @@ class TargetSpec(BaseModel):
 def read_observations(path: Path, source: str) -> pd.DataFrame:
     """The observations CSV: columns period, metric, value (float), unit, plus any others.
 
-    Raises ScenarioError naming ``source`` when the file is missing, lacks a column,
-    has a non-numeric value or lists a (period, metric) twice.
+    The file is checked as a whole and raises ScenarioError naming ``source``, the file
+    and the line when it is missing, not a regular file, too large, not UTF-8, empty,
+    lacks a column, has a row with another number of fields than the header, a value
+    that is not a finite number, or lists a (period, metric) twice.
     """
-    if not path.is_file():
+    if not path.exists():
         raise ScenarioError(f"{source}: data file {path} not found (the path is relative to the calibration file)")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in CSV_COLUMNS if c not in frame.columns]
+    where = f"{source}: {cut(str(path))}"
+    try:
+        raw = read_user_bytes(path, MAX_DATA_BYTES, "data CSV")
+    except ScenarioError as exc:
+        raise ScenarioError(f"{source}: {exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{where}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for row in reader:
+            if row:  # a blank line
+                rows.append(row)
+                lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise ScenarioError(f"{where}: line {reader.line_num}: {exc}") from None
+    if not rows:
+        raise ScenarioError(f"{where}: file is empty; expected a header line {','.join(CSV_COLUMNS)},... and observations")
+    header = [h.strip() for h in rows[0]]
+    missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
-        raise ScenarioError(f"{source}: {path}: missing column(s) {', '.join(missing)} (needs {', '.join(CSV_COLUMNS)})")
-    values = pd.to_numeric(frame["value"], errors="coerce")
-    if values.isna().any():
-        row = int(values.isna().to_numpy().argmax())
-        raise ScenarioError(f"{source}: {path}: line {row + 2}: value {frame['value'].iloc[row]!r} is not a number")
-    frame["value"] = values.astype(float)
+        raise ScenarioError(f"{where}: missing column(s) {', '.join(missing)} (needs {', '.join(CSV_COLUMNS)})")
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise ScenarioError(f"{where}: column {cut(repeated[0])} appears twice in the header")
+    for row, line in zip(rows[1:], lines[1:]):
+        if len(row) != len(header):
+            raise ScenarioError(f"{where}: line {line} has {len(row)} fields, expected {len(header)} (as in the header)")
+    if len(rows) == 1:
+        raise ScenarioError(f"{where}: has a header but no observations")
+    frame = pd.DataFrame(rows[1:], columns=header, dtype=str)
+    values = pd.to_numeric(frame["value"], errors="coerce").astype(float)
+    bad = ~np.isfinite(values.to_numpy())
+    if bad.any():
+        row = int(bad.argmax())
+        what = "not a number" if np.isnan(values.iloc[row]) else "not a finite number"
+        raise ScenarioError(f"{where}: line {lines[row + 1]}: value {cut(repr(frame['value'].iloc[row]))} is {what}")
+    frame["value"] = values
     dup = frame.duplicated(["period", "metric"])
     if dup.any():
         row = frame[dup].iloc[0]
-        raise ScenarioError(f"{source}: {path}: {row['period']} {row['metric']} appears twice")
+        raise ScenarioError(f"{where}: {cut(row['period'])} {cut(row['metric'])} appears twice")
     return frame
 
 
@@ -124,9 +159,7 @@ def observed_series(data: pd.DataFrame, name: str, target: TargetSpec, where: st
     rows = data[data["metric"] == metric]
     if rows.empty:
         metrics = sorted(data["metric"].unique())
-        close = difflib.get_close_matches(metric, metrics, n=1, cutoff=0.5)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ScenarioError(f"{where}.metric: no '{metric}' rows in the data{hint} (metrics: {', '.join(metrics)})")
+        raise ScenarioError(f"{where}.metric: no '{metric}' rows in the data{did_you_mean(metric, metrics)} (metrics: {', '.join(metrics)})")
     try:
         periods = [parse_period(p) for p in rows["period"]]
     except ValueError as exc:

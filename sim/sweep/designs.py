@@ -26,7 +26,13 @@ import numpy as np
 import pandas as pd
 from SALib.sample import latin, morris, sobol
 
+from sim.resources import check_fits, rows_bytes
 from sim.sweep.spec import ParameterSpec, Sweep, SweepSpec
+
+# memory of the design, for the up-front estimate: SALib's samples and the values table hold
+# a few float64 copies per point and parameter (or a name); each run has a task and a row of runs.parquet
+POINT_BYTES_PER_PARAMETER = 96
+RUN_BYTES = 1_000
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,11 @@ def to_values(spec: SweepSpec, x: np.ndarray, integer_parameters: frozenset[str]
 
 
 def build(sweep: Sweep) -> Design:
-    """The design of a validated sweep."""
+    """The design of a validated sweep; ScenarioError if it cannot fit in memory (estimated first)."""
+    points, d = expected_points(sweep.spec), len(sweep.spec.parameters)
+    runs = points * sweep.spec.replicates
+    need = rows_bytes(points, POINT_BYTES_PER_PARAMETER * d) + rows_bytes(runs, RUN_BYTES + 8 * len(sweep.spec.kpis))
+    check_fits(need, f"the design ({points:,} points x {sweep.spec.replicates} replicates = {runs:,} runs)",
+               f"{sweep.source}: design", "use a smaller design (n, levels) or fewer replicates")
     x = sample(sweep.spec)
     return Design(x=x, values=to_values(sweep.spec, x, sweep.integer_parameters))

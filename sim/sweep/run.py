@@ -27,11 +27,13 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
                            TimeRemainingColumn)
 
 from sim.runner import months_per_step, simulate
+from sim.outputs import SWEEP, check_output
+from sim.resources import check_fits, workers_bytes
 from sim.scenario import Scenario, ScenarioError, apply_overrides
 from sim.sweep import designs
 from sim.sweep.executors import WorkerLost, make_executor
 from sim.sweep.spec import KpiSpec, Sweep, SweepSpec, load_sweep
-from sim.sweep.store import SweepStore, run_id
+from sim.sweep.store import PART_BYTES, SweepStore, run_id
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,10 @@ def run_sweep(path: str | Path, *, executor: str = "local", scheduler: str | Non
     design = designs.build(sweep)
     store = SweepStore(out or Path("results") / f"sweep-{sweep.spec.name}", [k.key for k in sweep.spec.kpis])
     total = len(design.values) * sweep.spec.replicates
+    check_output(store.root, SWEEP, total * PART_BYTES)  # a new or sweep folder, writable, with room for the parts
+    if executor == "local":
+        check_fits(workers_bytes(sweep.base, workers, total), f"{sweep.base.market.agents:,} listeners per run on "
+                   "each worker", f"{sweep.source}: base")
     with store.locked():
         store.prepare(sweep.resolved(), design.values)
         tasks = pending_tasks(sweep, design, store.read_parts(), retry_failed)

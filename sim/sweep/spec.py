@@ -10,7 +10,6 @@ and the key path; the CLI prints it and exits 2.
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +19,16 @@ import pandas as pd
 from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError,
                       model_validator)
 
+from sim.clock import Clock
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
-from sim.scenario import (Scenario, ScenarioError, YearMonth, apply_overrides, explain_validation_error, load_scenario,
-                          parameter_table, read_yaml)
+from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean,
+                          explain_validation_error, load_scenario, parameter_table, read_yaml)
 
 DesignKind = Literal["grid", "lhs", "sobol", "morris"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ParameterSpec(_Strict):
@@ -157,7 +157,7 @@ class KpiSpec(_Strict):
 class SweepSpec(_Strict):
     """A whole sweep file. Its ``seed`` and ``replicates`` replace the base scenario's own."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="Names the output folder results/sweep-<name>/ (default: file name)")
+    name: str = Field(pattern=SAFE_NAME, description="Names the output folder results/sweep-<name>/ (default: file name)")
     description: str = Field("", description="What the sweep asks")
     base: str = Field(description="Base scenario file, relative to the sweep file")
     seed: int = Field(ge=0, description="Root seed of the sampler and of every run")
@@ -218,7 +218,21 @@ def load_sweep(path: str | Path) -> Sweep:
         raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the sweep file)")
     _check_kpi_columns(spec, source)
     base = apply_overrides(load_scenario(base_path), spec.overrides, source=f"{source}: overrides")
+    _check_windows(spec, base, source)
     return Sweep(spec, source, base, _check_parameters(spec, base, source))
+
+
+def _check_windows(spec: SweepSpec, base: Scenario, source: str) -> None:
+    """Every KPI window overlaps the horizon (else every run would report NaN as "ok")."""
+    if any(path == "time" or path.startswith("time.") for path in spec.parameters):
+        return  # the horizon differs between points
+    dates = Clock.of(base).dates
+    first, last = f"{dates.min():%Y-%m}", f"{dates.max():%Y-%m}"
+    for i, kpi in enumerate(spec.kpis):
+        w = kpi.window
+        if w is not None and (w.end < first or w.start > last):
+            raise ScenarioError(f"{source}: kpis.{i}.window: {w.start}..{w.end} lies outside the horizon {first}..{last} "
+                                "of the base scenario; every run would report NaN")
 
 
 def _check_kpi_columns(spec: SweepSpec, source: str) -> None:
@@ -226,8 +240,7 @@ def _check_kpi_columns(spec: SweepSpec, source: str) -> None:
     columns = [*SERVICE_KPIS, *MARKET_KPIS]
     for i, kpi in enumerate(spec.kpis):
         if kpi.column not in columns:
-            close = difflib.get_close_matches(kpi.column, columns, n=1, cutoff=0.5)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(kpi.column, columns)
             raise ScenarioError(f"{source}: kpis.{i}.column: unknown timeseries column '{kpi.column}'{hint} "
                                 f"(allowed: {', '.join(columns)})")
 
@@ -240,8 +253,7 @@ def _check_parameters(spec: SweepSpec, base: Scenario, source: str) -> frozenset
         where = f"{source}: parameters.{path}"
         info = table.get(path)
         if info is None:
-            close = difflib.get_close_matches(path, list(table), n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(path, list(table), cutoff=0.6)
             raise ScenarioError(f"{where}: not a scenario parameter{hint} (`freemium-sim params` lists them)")
         is_number = info.low is not None or info.high is not None
         if param.levels is None and not is_number:

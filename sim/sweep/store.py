@@ -32,9 +32,11 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from sim.atomic import write_atomic
+from sim.outputs import MARKER, SWEEP, write_marker
 from sim.scenario import ScenarioError
 
 RUN_COLUMNS = ("run_id", "point", "replicate")
+PART_BYTES = 16_384  # disk of one run: its part (a few kB of Parquet) and its rows of runs.parquet, generously
 STATUS_COLUMNS = ("status", "error", "seconds")
 
 
@@ -92,6 +94,8 @@ class SweepStore:
         A folder made by a different sweep (any changed key of the spec, base scenario
         or design) is refused with a ScenarioError naming the differences.
         """
+        if not (self.root / MARKER).exists():
+            write_marker(self.root, SWEEP)  # first: this folder is a sweep's, and no other command replaces it
         self.parts.mkdir(parents=True, exist_ok=True)
         for stale in [*self.root.glob(".*.tmp"), *self.parts.glob(".*.tmp")]:
             stale.unlink()  # left by a writer killed mid-write: what it held was never recorded

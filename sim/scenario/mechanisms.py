@@ -1,0 +1,96 @@
+"""Configuration of the market's mechanisms (ads, personalisation, service quality,
+campaigns, competition, listening, loyalty): one section per mechanism."""
+
+from __future__ import annotations
+
+from sim.scenario.fields import P, Strict
+
+
+class AdsConfig(Strict):
+    enabled: bool = P(True, "-", "Advertisers buy the free tier's impressions")
+    advertisers: int = P(20, "advertisers", "Number of advertiser agents", ge=1, le=1000)
+    total_budget: float = P(120e6, "EUR/month", "Audio advertising budgets of all advertisers together", ge=0, le=1e11)
+    budget_growth: float = P(0.08, "1/year", "Yearly growth of advertiser budgets", ge=-0.5, le=2)
+    q4_boost: float = P(0.35, "fraction", "Extra budget in October-December (holiday season)", ge=0, le=3)
+    initial_streaming_share: float = P(0.15, "fraction", "Share of budgets spent on streaming at the start", ge=0, le=1)
+    value_cpm: float = P(14.0, "EUR/1000 impressions", "Advertiser value of an untargeted impression", ge=0, le=500)
+    targeting_lift: float = P(1.0, "-", "Value rises by this factor at full targeting quality", ge=0, le=10)
+    outside_cpm_value: float = P(1.2, "EUR/EUR", "Return per EUR of the outside medium (radio, social)", gt=0, le=10)
+    reserve_cpm: float = P(4.0, "EUR/1000 impressions", "Floor price of the services' inventory", ge=0, le=500)
+    inertia: float = P(0.8, "fraction", "Share of last month's allocation advertisers keep", ge=0, le=1)
+    responsiveness: float = P(3.0, "-", "Sharpness of budget shifts toward the better return", ge=0, le=50)
+    impressions_per_ad_minute: float = P(2.0, "impressions", "Ads per ad-minute (30-second spots)", gt=0, le=20)
+
+
+class PersonalizationConfig(Strict):
+    enabled: bool = P(True, "-", "Data depth and recommendation match (the flywheel)")
+    lift: float = P(0.5, "-", "Match at full data depth and full personalisation is 1 + lift", ge=0, le=5)
+    tau_hours: float = P(150.0, "hours", "Listening hours of data that give 63% of the full match", gt=0, le=1e5)
+    privacy_cost: float = P(5.0, "EUR/month", "Disutility of a privacy-sensitive sharer at full personalisation", ge=0, le=100)
+    opt_out_share: float = P(0.3, "fraction", "Privacy-sensitive listeners who actively opt out under opt_out", ge=0, le=1)
+    opt_in_share: float = P(0.6, "fraction", "Other listeners who actively agree to share data under opt_in", ge=0, le=1)
+    genres: int = P(8, "genres", "Number of genres in tastes and advertiser targets", ge=1, le=64)
+    cost_per_user: float = P(0.05, "EUR/user/month", "Recommendation cost per monthly user at full personalisation", ge=0, le=10)
+
+
+class ServiceQualityConfig(Strict):
+    enabled: bool = P(True, "-", "Incidents, support queue, response times, RAK")
+    ticket_rate: float = P(0.003, "1/month", "Support tickets per user per month", ge=0, le=1)
+    tickets_per_staff: float = P(1500.0, "tickets/month", "Tickets one advisor resolves in a month", gt=0, le=1e6)
+    base_response_hours: float = P(1.5, "hours", "Response time of an idle support team", gt=0, le=1000)
+    wait_threshold_hours: float = P(24.0, "hours", "Waits above this hurt satisfaction", gt=0, le=10000)
+    wait_penalty: float = P(3.0, "EUR/month", "Goodwill lost by a listener who waited too long", ge=0, le=100)
+    wait_review: float = P(0.5, "probability", "A listener who waited too long reconsiders their option", ge=0, le=1)
+    rak_lift: float = P(2.0, "EUR/month", "Goodwill from a random act of kindness", ge=0, le=100)
+    goodwill_decay: float = P(0.3, "1/month", "Share of goodwill (positive or negative) that fades each month", ge=0, le=1)
+    staff_cost: float = P(3000.0, "EUR/month", "Cost of one support advisor", ge=0, le=1e6)
+    outage_tickets: float = P(0.02, "tickets/user", "Extra tickets per user for a full-day, full-severity outage", ge=0, le=10)
+    abandonment: float = P(0.5, "1/month", "Share of the waiting backlog that gives up each month", ge=0, le=1)
+    outage_penalty: float = P(4.0, "EUR/month", "Goodwill lost per full-day, full-severity outage", ge=0, le=100)
+    outage_review: float = P(0.3, "probability", "Users reconsidering after a full-day, full-severity outage", ge=0, le=1)
+
+
+class WrappedConfig(Strict):
+    share_rate: float = P(0.3, "fraction", "Users of a Wrapped service who share their Wrapped in December", ge=0, le=1)
+    wom_boost: float = P(1.0, "-", "Word of mouth of a sharing friend counts 1 + this", ge=0, le=20)
+    goodwill: float = P(1.0, "EUR/month", "Goodwill of users who see their Wrapped", ge=0, le=100)
+
+
+class CampaignsConfig(Strict):
+    enabled: bool = P(True, "-", "Wrapped, marketing and trials")
+    wrapped: WrappedConfig = WrappedConfig()
+    marketing_lift: float = P(1.5, "-", "Bass p is multiplied by 1 + lift x log(1 + spend/reference)", ge=0, le=50)
+    marketing_reference: float = P(0.005, "EUR/person/month", "Marketing spend per person in reach with half-log effect", gt=0, le=100)
+    marketing_acquisition: float = P(0.5, "EUR/month", "Utility boost of a service to a newly aware listener at reference spend", ge=0, le=100)
+    trial_cost: float = P(2.5, "EUR/user/month", "Royalties and delivery cost of a trial user", ge=0, le=100)
+
+
+class CompetitionConfig(Strict):
+    enabled: bool = P(True, "-", "Competitors apply their pricing strategy")
+    defend_threshold: float = P(0.02, "share points", "Loss of market share that triggers a defend_share price cut", ge=0, le=1)
+    defend_step: float = P(0.1, "fraction", "Price cut of one defend_share reaction", ge=0, le=1)
+    price_floor: float = P(0.6, "fraction", "Lowest price a competitor accepts, as a share of its list price", ge=0, le=1)
+
+
+class LoyaltyConfig(Strict):
+    customer_months: int = P(3, "months", "Tenure below which a user is a customer (first purchase)", ge=0, le=120)
+    supporter_satisfaction: float = P(0.6, "0..1", "Satisfaction from which a client is a supporter", ge=0, le=1)
+    advocate_satisfaction: float = P(0.8, "0..1", "Satisfaction from which a sharing supporter is an advocate", ge=0, le=1)
+    satisfaction_smoothing: float = P(0.3, "1/month", "Weight of this month's experience in satisfaction", gt=0, le=1)
+
+
+class ListeningConfig(Strict):
+    match_elasticity: float = P(1.0, "-", "Elasticity of hours to recommendation match", ge=0, le=5)
+    premium_multiplier: float = P(1.6, "-", "Hours multiplier of premium (offline, no skip limits)", ge=0.1, le=10)
+    ad_elasticity: float = P(0.08, "1/(ad-min/hour)", "Hours fall as exp(-ad_elasticity x ad_load) on the free tier", ge=0, le=2)
+    satisfaction_elasticity: float = P(0.3, "-", "Hours rise with satisfaction around 0.5", ge=0, le=5)
+
+
+class Mechanisms(Strict):
+    ads: AdsConfig = AdsConfig()
+    personalization: PersonalizationConfig = PersonalizationConfig()
+    service_quality: ServiceQualityConfig = ServiceQualityConfig()
+    campaigns: CampaignsConfig = CampaignsConfig()
+    competition: CompetitionConfig = CompetitionConfig()
+    listening: ListeningConfig = ListeningConfig()
+    loyalty: LoyaltyConfig = LoyaltyConfig()

@@ -1,0 +1,124 @@
+"""Override paths: ``--set`` and timeline values at dotted key paths (``services.focal.ad_load``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.scenario.errors import cut, did_you_mean, validate_scenario_data
+from sim.scenario.fields import DISTRIBUTIONS, Constant, _month_index, _year_month
+from sim.scenario.schema import _DIST, Scenario, _allowed_keys, _child_model
+from sim.yamlio import ScenarioError, load_yaml_text
+
+
+# Key paths read once, when the market is set up: a timeline event setting them would change
+# nothing during the run (or break the arrays built from them), so it is refused at load.
+FROZEN_DURING_RUN = ("name", "description", "seed", "replicates", "time", "market", "segments", "regions", "network",
+                     "initial", "timeline", "mechanisms.personalization.genres", "mechanisms.ads.advertisers",
+                     "mechanisms.ads.total_budget", "mechanisms.ads.initial_streaming_share")
+
+
+def validate_scenario(data: Any, source: str) -> Scenario:
+    """Validate a mapping into a Scenario, raising ScenarioError naming `source` and the key path.
+
+    Every timeline event's ``set`` is tried on the scenario, so a bad key path or value
+    fails here, at load, not months into a run. Each event is tried on the scenario
+    without its timeline, so validation time grows linearly with the number of events.
+    """
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: (top level): expected a mapping of scenario keys, got {type(data).__name__}")
+    scenario = validate_scenario_data(data, source)
+    names = [s.name for s in scenario.services.all()]
+    bare = scenario.model_copy(update={"timeline": []})
+    tried: set[str] = set()  # events repeat the same changes (a price path): each distinct one is tried once
+    for k, ev in enumerate(scenario.timeline):
+        if ev.set and repr(ev.set) not in tried:
+            where = f"{source}: timeline.{k}.set"
+            frozen = next((path for path in ev.set if _is_frozen(path)), None)
+            if frozen is not None:
+                raise ScenarioError(f"{where}.{cut(frozen)}: cannot change during a run (it is read once, when the "
+                                    "market is set up); set it in the scenario itself")
+            changed = apply_overrides(bare, ev.set, source=where, check_timeline=False)
+            tried.add(repr(ev.set))
+            if [s.name for s in changed.services.all()] != names:
+                raise ScenarioError(f"{where}: a timeline event cannot add, remove or rename services "
+                                    f"(the market has {', '.join(names)} throughout)")
+    return scenario
+
+
+def _is_frozen(path: str) -> bool:
+    return any(path == p or path.startswith(p + ".") for p in FROZEN_DURING_RUN)
+
+
+def _resolve(container: Any, key: str, where: str, source: str) -> Any:
+    if isinstance(container, list):
+        if key.isdigit() and int(key) < len(container):
+            return int(key)
+        names = [str(c.get("name")) for c in container if isinstance(c, dict)]
+        if key in names:
+            return names.index(key)
+        raise ScenarioError(f"{source}: {where}{cut(key)}: no such item (use an index 0..{len(container) - 1}"
+                            + (f" or a name: {', '.join(names)})" if names else ")"))
+    return key
+
+
+def apply_overrides(scenario: Scenario, overrides: dict[str, Any], source: str = "--set",
+                    check_timeline: bool = True) -> Scenario:
+    """A new Scenario with values replaced at dotted key paths.
+
+    Paths name fields (``services.focal.ad_load``); list items are addressed by index or
+    name (``services.competitors.Apple Music.plans.individual.price``). An unknown path
+    raises ScenarioError with a did-you-mean hint; the result is validated again (its
+    timeline events too, unless ``check_timeline`` is false).
+    """
+    data = scenario.model_dump(mode="python")
+    for path, value in overrides.items():
+        parts = path.split(".")
+        node: Any = data
+        model: Any = Scenario
+        for depth, part in enumerate(parts):
+            where = ".".join(parts[:depth]) + ("." if depth else "")
+            key = _resolve(node, part, where, source)
+            if model is _DIST and isinstance(node, dict):
+                model = DISTRIBUTIONS.get(node.get("dist"), Constant)
+            if isinstance(node, dict):
+                allowed = _allowed_keys(model, node)
+                if key not in allowed:
+                    raise ScenarioError(f"{source}: {cut(path)}: unknown key '{cut(part)}' at '{cut(where) or '(top level)'}'"
+                                        f"{did_you_mean(cut(part), allowed)} (allowed: {', '.join(allowed)})")
+                model = _child_model(model, key)
+            if depth == len(parts) - 1:
+                node[key] = value
+            else:
+                if isinstance(node, dict) and node.get(key) is None:
+                    node[key] = {}
+                node = node[key]
+                if not isinstance(node, (dict, list)):
+                    raise ScenarioError(f"{source}: {cut(path)}: '{cut(part)}' is a value, not a section")
+    if any(path.startswith("time.") for path in overrides):
+        data["timeline"] = _events_within(data)
+    return validate_scenario(data, source) if check_timeline else validate_scenario_data(data, source)
+
+
+def _events_within(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Timeline events before the end of a (shortened) horizon: an override of ``time``
+    that cuts the horizon drops the events after it rather than failing."""
+    time = data.get("time") or {}
+    try:
+        end = _month_index(_year_month(time.get("start", "2015-01"))) + int(time.get("months", 120))
+        return [ev for ev in data.get("timeline") or [] if _month_index(_year_month(ev["at"])) < end]
+    except (ValueError, TypeError, KeyError):
+        return data.get("timeline") or []  # let validation report the bad value
+
+
+def parse_set_options(items: list[str] | None, source: str = "--set") -> dict[str, Any]:
+    """Parse ``KEY.PATH=VALUE`` strings; values are YAML scalars (``10.99``, ``true``, ``[1, 2]``)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ScenarioError(f"{source}: '{cut(item)}': expected KEY.PATH=VALUE")
+        key, raw = item.split("=", 1)
+        try:
+            out[key.strip()] = load_yaml_text(raw, source) if raw.strip() else ""
+        except ScenarioError:  # not YAML (or an impossible date): the text itself, which validation then judges
+            out[key.strip()] = raw
+    return out

@@ -1,0 +1,333 @@
+"""The scenario schema: every parameter of the market, validated, with its unit and default.
+
+A scenario is validated into a frozen pydantic model (``extra="forbid"``). This package
+is the single source of truth for parameter names, defaults, units, ranges and
+descriptions: ``params``, the docs, sweeps, calibration and the dashboard all read them
+from here.
+
+Rates are per month; money is EUR (per month where it is a flow); time is
+calendar months ``YYYY-MM``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, Field, model_validator
+
+from sim.scenario.fields import SAFE_NAME, Distribution, P, Strict, YearMonth, _month_index
+from sim.scenario.mechanisms import Mechanisms
+
+
+class TimeConfig(Strict):
+    start: YearMonth = P("2015-01", "YYYY-MM", "Calendar month of the first step")
+    months: int = P(120, "months", "Horizon of the simulation", ge=1, le=600)
+    step: Literal["month", "week"] = P("month", "-", "Length of one step; rates are converted exactly")
+
+
+class MarketConfig(Strict):
+    population: float = P(2.0e9, "people", "Real people in the market's reach", ge=1e3, le=1e10)
+    agents: int = P(200_000, "listeners", "Simulated listeners; each stands for population/agents people", ge=100, le=5_000_000)
+
+
+class Segment(Strict):
+    name: str = Field(description="Segment name")
+    share: float = P(..., "fraction", "Share of the population in this segment", ge=0, le=1)
+    age_band: str = P("25-34", "-", "Age band label, for reporting")
+    student: bool = P(False, "-", "Eligible for student plans")
+    household_share: float = P(0.5, "fraction", "Share living with others who could share a duo/family plan", ge=0, le=1)
+    wtp: Distribution = P({"dist": "lognormal", "median": 3.0, "sigma": 0.8}, "EUR/month", "Value of premium over free")
+    ad_sensitivity: Distribution = P({"dist": "lognormal", "median": 0.05, "sigma": 0.6}, "EUR/ad-minute", "Disutility of one minute of ads")
+    outside_value: Distribution = P({"dist": "lognormal", "median": 6.0, "sigma": 0.6}, "EUR/month", "Value of the best non-streaming option")
+    base_hours: Distribution = P({"dist": "lognormal", "median": 11.0, "sigma": 0.6}, "hours/month", "Listening at neutral engagement")
+    privacy_sensitive: float = P(0.3, "fraction", "Share unwilling to share listening data", ge=0, le=1)
+    taste_concentration: float = P(0.5, "-", "Dirichlet concentration of taste over genres (small = narrow taste)", gt=0, le=100)
+
+
+def _default_segments() -> list[dict[str, Any]]:
+    # About 43% of users are under 24 (case material); students are their own segment.
+    return [
+        {"name": "teens", "share": 0.14, "age_band": "<18", "household_share": 0.9,
+         "wtp": {"dist": "lognormal", "median": 2.0, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 14.0, "sigma": 0.6},
+         "outside_value": {"dist": "lognormal", "median": 4.0, "sigma": 0.6}, "privacy_sensitive": 0.2},
+        {"name": "students", "share": 0.16, "age_band": "18-24", "student": True, "household_share": 0.3,
+         "wtp": {"dist": "lognormal", "median": 2.5, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 15.0, "sigma": 0.6},
+         "outside_value": {"dist": "lognormal", "median": 4.5, "sigma": 0.6}, "privacy_sensitive": 0.25},
+        {"name": "young_adults", "share": 0.13, "age_band": "18-24", "household_share": 0.4,
+         "wtp": {"dist": "lognormal", "median": 3.0, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 13.0, "sigma": 0.6},
+         "outside_value": {"dist": "lognormal", "median": 5.0, "sigma": 0.6}, "privacy_sensitive": 0.25},
+        {"name": "adults", "share": 0.22, "age_band": "25-34", "household_share": 0.6,
+         "wtp": {"dist": "lognormal", "median": 3.5, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 11.0, "sigma": 0.6},
+         "outside_value": {"dist": "lognormal", "median": 6.0, "sigma": 0.6}, "privacy_sensitive": 0.3},
+        {"name": "mid_life", "share": 0.22, "age_band": "35-54", "household_share": 0.75,
+         "wtp": {"dist": "lognormal", "median": 3.5, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 8.0, "sigma": 0.6},
+         "outside_value": {"dist": "lognormal", "median": 7.0, "sigma": 0.6}, "privacy_sensitive": 0.35},
+        {"name": "seniors", "share": 0.13, "age_band": "55+", "household_share": 0.6,
+         "wtp": {"dist": "lognormal", "median": 3.0, "sigma": 0.8}, "base_hours": {"dist": "lognormal", "median": 6.0, "sigma": 0.6},
+         "outside_value": {"dist": "lognormal", "median": 8.0, "sigma": 0.6}, "privacy_sensitive": 0.4},
+    ]
+
+
+class Region(Strict):
+    name: str = Field(description="Region name")
+    share: float = P(..., "fraction", "Share of the population in this region", ge=0, le=1)
+    price_multiplier: float = P(1.0, "-", "Local net price as a multiple of the list price", gt=0, le=5)
+    value_multiplier: float = P(1.0, "-", "Scales wtp, outside value and ad sensitivity (local purchasing power)", gt=0, le=5)
+
+
+class NetworkConfig(Strict):
+    kind: Literal["small_world", "fully_mixed"] = P("small_world", "-", "Social network; fully_mixed = word of mouth from the population share")
+    mean_degree: int = P(12, "friends", "Mean number of friends", ge=0, le=200)
+    rewire: float = P(0.1, "probability", "Watts-Strogatz rewiring probability of a lattice tie", ge=0, le=1)
+    homophily: float = P(0.6, "probability", "Probability that a rewired tie stays within the segment", ge=0, le=1)
+
+
+class DiffusionConfig(Strict):
+    enabled: bool = P(True, "-", "Unaware people become aware (Bass)")
+    p: float = P(0.002, "1/month", "Bass innovation hazard (external influence)", ge=0, le=1)
+    q: float = P(0.25, "1/month", "Bass imitation hazard at full friend adoption", ge=0, le=5)
+    advocate_weight: float = P(2.0, "-", "Word-of-mouth weight of an advocate relative to a plain user", ge=0, le=20)
+
+
+class SwitchingCost(Strict):
+    base: float = P(0.5, "EUR/month", "Cost of leaving the current option", ge=0, le=100)
+    per_tenure_month: float = P(0.05, "EUR/month per month", "Growth of the switching cost with tenure", ge=0, le=10)
+    max_tenure_months: int = P(24, "months", "Tenure beyond which the switching cost stops growing", ge=0, le=600)
+    data_depth: float = P(1.5, "EUR/month", "Extra switching cost at full personalisation data depth", ge=0, le=100)
+
+
+class ChoiceConfig(Strict):
+    noise_scale: float = P(1.5, "EUR/month", "Logit scale of unobserved utility", gt=0, le=100)
+    review_rate: float = P(0.08, "1/month", "Free and trial users and aware non-users reconsidering their option", ge=0, le=1)
+    premium_review_rate: float = P(0.12, "1/month", "Paying subscribers reconsidering (each bill is a decision)", ge=0, le=1)
+    lapsed_review_rate: float = P(0.03, "1/month", "Lapsed listeners reconsidering", ge=0, le=1)
+    price_change_review: float = P(0.25, "probability", "Subscribers whose plan's price rose who reconsider that step", ge=0, le=1)
+    trial_salience: float = P(0.15, "fraction", "Share of the price a trial-eligible listener discounts when a trial is offered", ge=0, le=1)
+    involuntary_churn: float = P(0.005, "1/month", "Premium payments that fail (the subscriber lapses)", ge=0, le=1)
+    switching_cost: SwitchingCost = SwitchingCost()
+
+
+PlanName = Literal["individual", "student", "duo", "family"]
+DEFAULT_HASSLE = {"individual": 0.0, "student": 0.5, "duo": 1.0, "family": 2.5}
+DEFAULT_SEATS = {"individual": 1, "student": 1, "duo": 2, "family": 6}
+DEFAULT_USERS_PER_ACCOUNT = {"individual": 1.0, "student": 1.0, "duo": 2.0, "family": 3.2}
+
+
+class Plan(Strict):
+    price: float = P(9.99, "EUR/month", "List price of the plan per account", ge=0, le=200)
+    seats: int = P(1, "people", "Maximum people on one account (default: duo 2, family 6, else 1)", ge=1, le=12)
+    users_per_account: float | None = P(None, "people", "Mean people on one account (default: 1, duo 2, family 3.2)", ge=1, le=12)
+    hassle: float | None = P(None, "EUR/month", "Effort of using the plan: student verification, organising a shared account "
+                             "(default: student 0.5, duo 1.0, family 2.5, else 0)", ge=0, le=100)
+
+
+class ServicePolicy(Strict):
+    name: str = Field(description="Service name")
+    free_tier: bool = P(True, "-", "Offers an ad-supported free tier")
+    ad_load: float = P(2.5, "ad-min/hour", "Ad minutes per listening hour on the free tier", ge=0, le=30)
+    restriction_gap: float = P(2.0, "EUR/month", "Value of premium features missing on free (skips, on-demand)", ge=0, le=50)
+    personalization: float = P(0.6, "0..1", "Investment in recommendations", ge=0, le=1)
+    data_policy: Literal["opt_out", "opt_in"] = P("opt_out", "-", "Listening data collected unless refused (opt_out) or only if agreed (opt_in)")
+    content_value: float = P(9.0, "EUR/month", "Catalogue breadth and quality at neutral match", ge=0, le=200)
+    plans: dict[PlanName, Plan] = P({"individual": {"price": 9.99}}, "-", "Premium plans offered")
+    trial_months: int = P(1, "months", "Free premium months for a first-time subscriber", ge=0, le=12)
+    marketing_budget: float = P(0.0, "EUR/month", "Marketing spend", ge=0, le=1e10)
+    support_staff: int = P(200, "agents", "Customer-support advisors", ge=0, le=1_000_000)
+    rak_rate: float = P(0.05, "fraction", "Share of resolved tickets that get a small personalised delight (RAK)", ge=0, le=1)
+    wrapped: bool = P(False, "-", "Runs a December Wrapped-style sharing campaign")
+    royalty_share: float = P(0.70, "fraction", "Share of revenue paid to rights holders", ge=0, le=1)
+    strategy: Literal["static", "match_price", "defend_share"] = P("static", "-", "Pricing rule (competitors)")
+    reaction_lag: int = P(3, "months", "Months before a competitor reacts", ge=0, le=60)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_seats(cls, data: Any) -> Any:
+        # a duo or family plan without `seats` gets the plan's usual size
+        if isinstance(data, dict) and isinstance(data.get("plans"), dict):
+            plans = {}
+            for name, plan in data["plans"].items():
+                if isinstance(plan, dict) and plan.get("seats") is None and name in DEFAULT_SEATS:
+                    plan = {**plan, "seats": DEFAULT_SEATS[name]}
+                plans[name] = plan
+            data = {**data, "plans": plans}
+        return data
+
+    @model_validator(mode="after")
+    def _plans(self) -> "ServicePolicy":
+        if not self.plans:
+            raise ValueError("a service needs at least one premium plan")
+        for name, plan in self.plans.items():
+            upa = plan.users_per_account or min(DEFAULT_USERS_PER_ACCOUNT[name], plan.seats)
+            if upa > plan.seats:
+                raise ValueError(f"plans.{name}: users_per_account ({upa}) exceeds seats ({plan.seats})")
+        return self
+
+    def hassle(self, plan: str) -> float:
+        """Non-price cost of a plan per user, EUR/month."""
+        h = self.plans[plan].hassle
+        return DEFAULT_HASSLE[plan] if h is None else h
+
+    def users_per_account(self, plan: str) -> float:
+        p = self.plans[plan]
+        return p.users_per_account or min(DEFAULT_USERS_PER_ACCOUNT[plan], float(p.seats))
+
+
+def _default_focal() -> dict[str, Any]:
+    return {"name": "Spotify", "free_tier": True, "ad_load": 2.5, "personalization": 0.6, "content_value": 9.0,
+            "plans": {"individual": {"price": 9.99}, "student": {"price": 4.99}, "family": {"price": 14.99, "seats": 6}},
+            "wrapped": True, "marketing_budget": 18e6, "support_staff": 300}
+
+
+class Services(Strict):
+    focal: ServicePolicy = Field(default_factory=lambda: ServicePolicy(**_default_focal()))
+    competitors: list[ServicePolicy] = Field(default_factory=list, description="Other services", max_length=8)
+
+    @model_validator(mode="after")
+    def _names(self) -> "Services":
+        names = [self.focal.name] + [c.name for c in self.competitors]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"service names must be unique, repeated: {sorted(dup)}")
+        return self
+
+    def all(self) -> list[ServicePolicy]:
+        """The focal service first, then the competitors in file order."""
+        return [self.focal, *self.competitors]
+
+
+class InitialState(Strict):
+    aware: float = P(0.30, "fraction", "Share of the population aware of streaming at the start (users included)", ge=0, le=1)
+    focal_free: float = P(0.027, "fraction", "Share of the population on the focal free tier", ge=0, le=1)
+    focal_premium: float = P(0.0075, "fraction", "Share of the population on focal premium", ge=0, le=1)
+    competitor: float = P(0.0, "fraction", "Share of the population with a competitor (split evenly)", ge=0, le=1)
+    tenure_months: int = P(24, "months", "Initial users' tenure is uniform on 0..this", ge=0, le=240)
+
+    @model_validator(mode="after")
+    def _nested(self) -> "InitialState":
+        users = self.focal_free + self.focal_premium + self.competitor
+        if users > self.aware + 1e-12:
+            raise ValueError(f"focal_free + focal_premium + competitor ({users:g}) must not exceed aware ({self.aware:g})")
+        return self
+
+
+# ---------------------------------------------------------------- timeline
+
+
+class Outage(Strict):
+    service: str = Field("focal", description="Service name, or 'focal'")
+    days: float = P(1.0, "days", "Duration of the outage", gt=0, le=31)
+    severity: float = P(0.3, "0..1", "Share of functionality lost", ge=0, le=1)
+
+
+class TimelineEvent(Strict):
+    at: YearMonth = Field(description="Calendar month YYYY-MM the event applies")
+    set: dict[str, Any] | None = Field(None, description="Key paths and their new values")
+    outage: Outage | None = None
+    note: str | None = Field(None, description="Free text, for reports")
+
+    @model_validator(mode="after")
+    def _something(self) -> "TimelineEvent":
+        if self.set is None and self.outage is None:
+            raise ValueError("an event needs `set` or `outage`")
+        return self
+
+
+# ---------------------------------------------------------------- scenario
+
+
+class Scenario(Strict):
+    name: str = Field("baseline", description="Scenario name (names the output folder)", pattern=SAFE_NAME)
+    description: str = Field("", description="What the scenario is for")
+    seed: int = P(42, "-", "Root seed; replicate r uses SeedSequence(seed).spawn(R)[r]", ge=0)
+    replicates: int = P(8, "runs", "Independent replicates", ge=1, le=1000)
+    time: TimeConfig = TimeConfig()
+    market: MarketConfig = MarketConfig()
+    segments: list[Segment] = Field(default_factory=lambda: [Segment(**s) for s in _default_segments()], min_length=1)
+    regions: list[Region] = Field(default_factory=lambda: [Region(name="world", share=1.0)], min_length=1)
+    network: NetworkConfig = NetworkConfig()
+    diffusion: DiffusionConfig = DiffusionConfig()
+    choice: ChoiceConfig = ChoiceConfig()
+    services: Services = Services()
+    initial: InitialState = InitialState()
+    mechanisms: Mechanisms = Mechanisms()
+    timeline: list[TimelineEvent] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Scenario":
+        # within a quarter listener of the market's size, so that the exact allocation of listeners to
+        # groups (largest remainder) always adds up to market.agents
+        tolerance = min(1e-6, 0.25 / self.market.agents)
+        for field, items in (("segments", self.segments), ("regions", self.regions)):
+            total = sum(s.share for s in items)
+            if abs(total - 1.0) > tolerance:
+                raise ValueError(f"{field}: shares sum to {total:.10g}; they must sum to 1 "
+                                 f"(within {tolerance:.2g} at {self.market.agents:,} listeners)")
+            names = [s.name for s in items]
+            if len(set(names)) != len(names):
+                raise ValueError(f"{field}: names must be unique")
+        if self.initial.competitor > 0 and not self.services.competitors:
+            raise ValueError("initial.competitor > 0 but services.competitors is empty")
+        start = _month_index(self.time.start)
+        for k, ev in enumerate(self.timeline):
+            offset = _month_index(ev.at) - start
+            if not 0 <= offset < self.time.months:
+                raise ValueError(f"timeline.{k}.at: {ev.at} is outside the horizon {self.time.start} + {self.time.months} months")
+            if ev.outage and ev.outage.service != "focal" and ev.outage.service not in [s.name for s in self.services.all()]:
+                raise ValueError(f"timeline.{k}.outage.service: unknown service {ev.outage.service!r}")
+        return self
+
+    @property
+    def weight(self) -> float:
+        """Real people represented by one simulated listener."""
+        return self.market.population / self.market.agents
+
+
+
+# ---------------------------------------------------------------- navigating the schema
+
+
+@dataclass(frozen=True)
+class _MappingOf:
+    """Schema marker: a ``dict[K, item]`` whose keys are ``keys`` (a Literal) or free (None)."""
+
+    item: Any
+    keys: tuple[str, ...] | None
+
+
+_DIST = object()  # schema marker: a distribution, whose fields depend on its `dist`
+
+
+def _allowed_keys(model: Any, node: dict[str, Any]) -> list[str]:
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    if isinstance(model, _MappingOf) and model.keys is not None:
+        return list(model.keys)
+    return list(node)
+
+
+def _child_model(model: Any, key: str) -> Any:
+    """The schema type found under ``key`` of ``model`` (a model class or a marker)."""
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        ann = model.model_fields[key].annotation
+        if get_origin(ann) is dict:
+            key_type, item = get_args(ann)
+            return _MappingOf(_inner_model(item), get_args(key_type) or None)
+        if ann == get_args(Distribution)[0]:  # pydantic keeps the union without its Annotated metadata
+            return _DIST
+        return _inner_model(ann)
+    if isinstance(model, _MappingOf):
+        return model.item
+    return model
+
+
+def _inner_model(tp: Any) -> Any:
+    """The BaseModel inside list[...]/dict[..., ...]/Optional[...], or the type itself."""
+    origin = get_origin(tp)
+    if origin is None:
+        return tp
+    for arg in reversed(get_args(tp)):
+        inner = _inner_model(arg)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
+    return tp
