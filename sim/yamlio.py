@@ -12,12 +12,14 @@ from typing import Any
 
 import yaml
 
+from sim.errors import UserError
+
 MAX_FILE_BYTES = 2_000_000
 MAX_EXPANDED_NODES = 200_000
 
 
-class ScenarioError(Exception):
-    """A mistake in user input. ``str(error)`` is the whole message; the CLI exits 2."""
+class ScenarioError(UserError):
+    """A mistake in a scenario, sweep or calibration file or a flag. ``str(error)`` is the whole message; the CLI exits 2."""
 
 
 def _expanded_size(node: yaml.Node, source: str) -> int:

@@ -41,7 +41,6 @@ and ``figures/fit-<series>.png``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
@@ -360,20 +359,20 @@ def _jsonable(fits: dict[str, dict[str, float]], cal: Calibration) -> dict[str, 
     return out
 
 
-def calibrate(path: str | Path, out: str | Path | None = None, workers: int | None = None, quiet: bool = True,
-              changes: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Fit a calibration file and write its results folder; returns fit.json's content."""
-    from sim.cli import progress_bar
+def calibrate(path: str | Path, out: str | Path | None = None, workers: int | None = None,
+              changes: dict[str, Any] | None = None, on_trial: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Fit a calibration file and write its results folder; returns fit.json's content.
 
+    ``on_trial(done, total)`` is called after each trial (``done`` trials of ``total`` finished).
+    """
     started = time.perf_counter()
     cal = load_calibration(path, changes)
     out = Path(out) if out else Path("results") / f"calibration-{cal.spec.name}"
     periods = horizon_periods(cal)
     check_seed = cal.spec.seed + 1
     with replicate_pool(workers, max(cal.spec.replicates, cal.spec.check_replicates)) as pool:
-        progress, advance = progress_bar(quiet, f"calibrate {cal.spec.name}", cal.spec.trials)
-        with progress:
-            study = fit(cal, pool, on_trial=lambda _t: advance(1))
+        report = (lambda t: on_trial(t.number + 1, cal.spec.trials)) if on_trial else None
+        study = fit(cal, pool, on_trial=report)
         best = study.best_trial
         check = simulate_targets(cal, best.params, cal.spec.check_replicates, check_seed, pool, periods)
     table = trials_table(study)
@@ -409,61 +408,3 @@ def calibrate(path: str | Path, out: str | Path | None = None, workers: int | No
         (tmp / "fit.json").write_text(json.dumps(result, indent=2, default=str))
     result["out"] = str(out)
     return result
-
-
-# ---------------------------------------------------------------- command line
-
-
-def print_fit(result: dict[str, Any]) -> None:
-    """The per-series fit and the fitted parameters as two tables."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    check = result["check"]
-    series = Table(title=f"{result['calibration']}: fit of the best parameters, {check['replicates']} fresh replicates",
-                   caption=f"{check['label']}; MAPE = mean |sim - obs| / obs")
-    for col in ("series", "n", "RMSE", "unit", "MAPE", result["distance_measure"]):
-        series.add_column(col, justify="left" if col in ("series", "unit") else "right")
-    for name, f in result["check"]["series"].items():
-        def num(v, fmt):
-            return "inf" if v is None else format(v, fmt)
-        series.add_row(name, str(f["n"]), num(f["rmse"], ".4g"), f["unit"], num(f["mape_percent"], ".1f") + "%",
-                       num(f[result["distance_measure"]], ".4f"))
-    console.print(series)
-    top = result["top_decile"]
-    params = Table(title=f"fitted parameters; low..high over the best {top['trials']} trials", caption=top["label"])
-    for col in ("parameter", "best", "low", "median", "high"):
-        params.add_column(col, justify="left" if col == "parameter" else "right")
-    for path, v in result["best"]["parameters"].items():
-        r = result["top_decile"]["parameters"][path]
-        cells = [f"{r[k]:.4g}" for k in ("low", "median", "high")] if "low" in r else [str(r["values"]), "", ""]
-        params.add_row(path, f"{v:.4g}" if isinstance(v, float) else str(v), *cells)
-    console.print(params)
-    console.print(f"distance {result['check']['distance']:.4f} (check run); on fitting seeds: best "
-                  f"{result['best']['distance_on_fitting_seeds']:.4f}"
-                  + (f", base values {result['base_values']['distance_on_fitting_seeds']:.4f}" if result["base_values"] else ""))
-    console.print(f"Results in [bold]{result['out']}[/bold]")
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``freemium-sim calibrate``."""
-    p = subparsers.add_parser("calibrate", help="fit scenario parameters to observed KPI series (optuna TPE)",
-                              description=__doc__.splitlines()[0])
-    p.add_argument("calibration_file", metavar="CALIBRATION.yaml", help="calibration file, e.g. scenarios/calibration/spotify.yaml")
-    p.add_argument("--trials", type=int, help="parameter sets to evaluate (default: the file's)")
-    p.add_argument("--replicates", type=int, help="runs per trial (default: the file's)")
-    p.add_argument("--workers", type=int, metavar="N", help="worker processes per trial (default: every core)")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: results/calibration-<name>/)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or tables; print the output folder")
-    p.set_defaults(func=_handle)
-
-
-def _handle(args: argparse.Namespace) -> int:
-    changes = {k: v for k, v in (("trials", args.trials), ("replicates", args.replicates)) if v is not None}
-    result = calibrate(args.calibration_file, args.out, args.workers, args.quiet, changes)
-    if args.quiet:
-        print(result["out"])
-    else:
-        print_fit(result)
-    return 0

@@ -1,0 +1,56 @@
+"""What several subcommands share: run options, scenario resolution, progress bars."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+console = Console(stderr=True)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by every command that runs replicates (run, compare)."""
+    p.add_argument("--set", action="append", metavar="KEY.PATH=VALUE", default=[],
+                   help="override a scenario value, e.g. services.focal.ad_load=3 (repeatable)")
+    p.add_argument("--replicates", type=int, help="replicates (default: the scenario's)")
+    p.add_argument("--seed", type=int, help="root seed (default: the scenario's)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or table (for scripts)")
+
+
+def resolve_scenario(path: str, sets: list[str], replicates: int | None = None, seed: int | None = None):
+    """Load a scenario file, apply ``--set`` overrides and the run options."""
+    from sim.scenario import apply_overrides, load_scenario, parse_set_options
+
+    scenario = load_scenario(path)
+    overrides = parse_set_options(sets)
+    if replicates is not None:
+        overrides["replicates"] = replicates
+    if seed is not None:
+        overrides["seed"] = seed
+    return apply_overrides(scenario, overrides, source=f"{path}: --set") if overrides else scenario
+
+
+def progress_bar(quiet: bool, description: str, total: int):
+    """A rich progress bar over ``total`` units (replicates x steps), or a no-op when quiet."""
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console,
+                        disable=quiet, transient=False)
+    task = progress.add_task(description, total=total)
+    return progress, (lambda k: progress.advance(task, k))
+
+
+def run_with_progress(scenario, workers: int | None, quiet: bool, label: str):
+    """Run the scenario's replicates with a progress bar; returns (results, wall seconds)."""
+    from sim.clock import Clock
+    from sim.runner import run_replicates
+
+    steps = Clock.of(scenario).n_steps
+    progress, advance = progress_bar(quiet, label, scenario.replicates * steps)
+    start = time.perf_counter()
+    with progress:
+        results = run_replicates(scenario, scenario.replicates, scenario.seed, workers, advance)
+    return results, time.perf_counter() - start
