@@ -13,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from sim.errors import UserError, WorkerLost
+from sim.errors import ExecutorError, UserError, WorkerLost
 
 
 def _subcommand_modules() -> dict[str, str]:
@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "workers", None) is not None and args.workers < 1:  # every command that has --workers
             raise UserError(f"--workers: must be at least 1 (got {args.workers})")
+        if getattr(args, "scheduler", None) and args.executor != "dask":
+            raise ExecutorError("--scheduler: names a Dask scheduler; add --executor dask")
         return int(args.func(args) or 0)
     except UserError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)

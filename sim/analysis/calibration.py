@@ -44,16 +44,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import multiprocessing
-import os
-import sys
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 import optuna
@@ -65,7 +59,8 @@ from sim.analysis.targets import TargetSpec, covered, observed_series, read_obse
 from sim.atomic import replaced_atomically
 from sim.clock import Clock
 from sim.report.plotting import format_date_axis, new_figure, plot_band, save_figure
-from sim.runner import months_per_step, replicate_seeds, simulate
+from sim.executors import Executor, using
+from sim.runner import months_per_step, run_replicates
 from sim.scenario import (Scenario, ScenarioError, apply_overrides, explain_validation_error, load_scenario,
                           parameter_table, read_yaml, scenario_to_yaml)
 from sim.sweep.spec import ParameterSpec, _check_parameters
@@ -171,37 +166,15 @@ def _target(name: str, spec: TargetSpec, observations: pd.DataFrame, dates: pd.D
 # ---------------------------------------------------------------- evaluating a parameter set
 
 
-@contextmanager
-def replicate_pool(workers: int | None, replicates: int) -> Iterator[Executor | None]:
-    """Worker processes kept for a whole fit (None when one process suffices).
-
-    One pool for all trials, rather than ``runner.run_replicates`` per trial, because
-    starting processes costs more than a small trial's runs. The workers are started
-    here, before a progress bar starts its thread, so forking copies no held lock.
-    """
-    n = max(1, min(workers or os.cpu_count() or 1, replicates))
-    if n == 1:
-        yield None
-        return
-    ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")  # as the runner
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-        pool.submit(int).result()
-        yield pool
-
-
-def simulate_targets(cal: Calibration, params: dict[str, Any], replicates: int, seed: int, pool: Executor | None,
-                     periods: dict[str, pd.Index] | None = None) -> dict[str, np.ndarray]:
-    """Run the base scenario with ``params`` (replicate r from ``replicate_seeds(seed, replicates)[r]``).
+def simulate_targets(cal: Calibration, params: dict[str, Any], replicates: int, seed: int,
+                     executor: str | Executor = "local", periods: dict[str, pd.Index] | None = None) -> dict[str, np.ndarray]:
+    """Run the base scenario with ``params`` (replicate r from ``replicate_seeds(seed, replicates)[r]``) on ``executor``.
 
     Returns, per target name, an array (replicates, n_periods) in the CSV's unit, over
     the observed periods (default) or the given ``periods``.
     """
     scenario = apply_overrides(cal.base, params, source=f"{cal.source}: parameters") if params else cal.base
-    seeds = replicate_seeds(seed, replicates)
-    if pool is None:
-        results = [simulate(scenario, s, r) for r, s in enumerate(seeds)]
-    else:
-        results = list(pool.map(simulate, repeat(scenario), seeds, range(replicates)))
+    results = run_replicates(scenario, replicates, seed, executor=executor)
     ts = pd.concat([r.timeseries for r in results], ignore_index=True)
     focal = ts[ts["focal"]]
     dt = months_per_step(scenario)
@@ -244,7 +217,7 @@ def _start_values(cal: Calibration) -> dict[str, Any]:
 # ---------------------------------------------------------------- the fit
 
 
-def fit(cal: Calibration, pool: Executor | None = None, on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None) -> optuna.Study:
+def fit(cal: Calibration, executor: str | Executor = "local", on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None) -> optuna.Study:
     """Run the calibration's trials; returns the finished study (minimising the distance).
 
     Each trial stores each series' distance measure in ``user_attrs`` for trials.csv.
@@ -261,7 +234,7 @@ def fit(cal: Calibration, pool: Executor | None = None, on_trial: Callable[[optu
 
     def objective(trial: optuna.Trial) -> float:
         params = {path: _suggest(trial, path, p, path in cal.integer_parameters) for path, p in cal.spec.parameters.items()}
-        distance, fits = score(cal, simulate_targets(cal, params, cal.spec.replicates, cal.spec.seed, pool))
+        distance, fits = score(cal, simulate_targets(cal, params, cal.spec.replicates, cal.spec.seed, executor))
         for name, f in fits.items():
             trial.set_user_attr(name, f[cal.spec.distance])
         return distance
@@ -360,21 +333,27 @@ def _jsonable(fits: dict[str, dict[str, float]], cal: Calibration) -> dict[str, 
 
 
 def calibrate(path: str | Path, out: str | Path | None = None, workers: int | None = None,
-              changes: dict[str, Any] | None = None, on_trial: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+              changes: dict[str, Any] | None = None, on_trial: Callable[[int, int], None] | None = None,
+              executor: str | Executor = "local", scheduler: str | None = None,
+              on_notice: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Fit a calibration file and write its results folder; returns fit.json's content.
 
-    ``on_trial(done, total)`` is called after each trial (``done`` trials of ``total`` finished).
+    ``executor``: ``local`` (``workers`` processes, default every core), ``dask`` (``scheduler``,
+    or a LocalCluster of ``workers``) or a running executor, kept for the whole fit: starting
+    workers costs more than a small trial's runs. ``on_trial(done, total)`` is called after
+    each trial, ``on_notice(message)`` when workers died and their runs start again.
     """
     started = time.perf_counter()
     cal = load_calibration(path, changes)
     out = Path(out) if out else Path("results") / f"calibration-{cal.spec.name}"
     periods = horizon_periods(cal)
     check_seed = cal.spec.seed + 1
-    with replicate_pool(workers, max(cal.spec.replicates, cal.spec.check_replicates)) as pool:
+    with using(executor, scheduler=scheduler, n_workers=workers,
+               max_tasks=max(cal.spec.replicates, cal.spec.check_replicates), on_notice=on_notice) as ex:
         report = (lambda t: on_trial(t.number + 1, cal.spec.trials)) if on_trial else None
-        study = fit(cal, pool, on_trial=report)
+        study = fit(cal, ex, on_trial=report)
         best = study.best_trial
-        check = simulate_targets(cal, best.params, cal.spec.check_replicates, check_seed, pool, periods)
+        check = simulate_targets(cal, best.params, cal.spec.check_replicates, check_seed, ex, periods)
     table = trials_table(study)
     observed_cols = {t.name: np.isin(periods[t.name], t.observed.index) for t in cal.targets}
     check_distance, check_fits = score(cal, {k: v[:, observed_cols[k]] for k, v in check.items()})

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sim.commands.common import progress_bar
+from sim.commands.common import add_executor_options, notice, progress_bar
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("calibration_file", metavar="CALIBRATION.yaml", help="calibration file, e.g. scenarios/calibration/spotify.yaml")
     p.add_argument("--trials", type=int, help="parameter sets to evaluate (default: the file's)")
     p.add_argument("--replicates", type=int, help="runs per trial (default: the file's)")
-    p.add_argument("--workers", type=int, metavar="N", help="worker processes per trial (default: every core)")
+    add_executor_options(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default: results/calibration-<name>/)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables; print the output folder")
     p.set_defaults(func=_handle)
@@ -33,7 +33,8 @@ def _handle(args: argparse.Namespace) -> int:
     bar = progress.task_ids[0]
     with progress:
         result = calibrate(args.calibration_file, args.out, args.workers, changes,
-                           on_trial=lambda done, total: progress.update(bar, completed=done, total=total))
+                           on_trial=lambda done, total: progress.update(bar, completed=done, total=total),
+                           executor=args.executor, scheduler=args.scheduler, on_notice=notice)
     if args.quiet:
         print(result["out"])
     else:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sim.analysis.compare import focal_series, paired_differences, variant, write_comparison
-from sim.commands.common import add_run_options, resolve_scenario, run_with_progress
+from sim.commands.common import add_run_options, executor_for, resolve_scenario, run_with_progress
 from sim.metrics import format_kpi
 from sim.runner import focal_kpis
 from sim.scenario import ScenarioError, parameter_differences
@@ -45,8 +45,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ScenarioError(f"compare: {args.a}: give a second scenario file, or --set overrides "
                             "that make B from A")
     labels = [f"A: {a.name}", f"B: {b.name}"]
-    results = {label: run_with_progress(s, args.workers, args.quiet, label)[0]
-               for label, s in zip(labels, (a, b))}
+    with executor_for(args, max_tasks=a.replicates) as executor:  # one pool or cluster for both arms
+        results = {label: run_with_progress(s, executor, args.quiet, label)[0]
+                   for label, s in zip(labels, (a, b))}
     series = pd.concat([focal_series(results[label], label) for label in labels], ignore_index=True)
     kpis = [focal_kpis(series[series["scenario"] == label], s) for label, s in zip(labels, (a, b))]
     comparison = {

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sim.commands.common import add_run_options, resolve_scenario, run_with_progress
+from sim.commands.common import add_run_options, executor_for, resolve_scenario, run_with_progress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +27,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     scenario = resolve_scenario(args.scenario, args.set, args.replicates, args.seed)
     out = Path(args.out) if args.out else Path("results") / scenario.name
-    results, wall = run_with_progress(scenario, args.workers, args.quiet, f"{scenario.name}")
+    with executor_for(args, max_tasks=scenario.replicates) as executor:
+        results, wall = run_with_progress(scenario, executor, args.quiet, f"{scenario.name}")
 
     def report(tmp: Path, timeseries, cohorts, summary) -> None:
         write_report(tmp, timeseries, cohorts, summary, differences_from_defaults(scenario))

@@ -7,8 +7,8 @@ import argparse
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from sim.commands.common import add_executor_options, notice
 from sim.errors import WorkerLost
-from sim.scenario import ScenarioError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -17,11 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                               description="Run every design point x replicate of a sweep file into OUT/runs.parquet. "
                               "Killed or interrupted, the same command resumes: recorded runs are not run again.")
     p.add_argument("sweep_file", metavar="SWEEP.yaml", help="sweep file, e.g. scenarios/sweeps/smoke.yaml")
-    p.add_argument("--executor", choices=["local", "dask"], default="local",
-                   help="local process pool (default) or a Dask cluster")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                   help="Dask scheduler address (with --executor dask; default: a local Dask cluster)")
-    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: every core)")
+    add_executor_options(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default: results/sweep-<name>/)")
     p.add_argument("--retry-failed", action="store_true", help="rerun the runs recorded as failed")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -32,8 +28,6 @@ def _handle(args: argparse.Namespace) -> int:
     """Exit status: 0 all runs ok, 1 some failed or a worker died (rerun to resume); bad input raises (exit 2)."""
     from sim.sweep.run import run_sweep
 
-    if args.scheduler and args.executor != "dask":
-        raise ScenarioError("--scheduler: names a Dask scheduler; add --executor dask")
     console = Console(quiet=args.quiet, stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[failed]} failed[/]"),
@@ -56,7 +50,8 @@ def _handle(args: argparse.Namespace) -> int:
 
     try:
         runs = run_sweep(args.sweep_file, executor=args.executor, scheduler=args.scheduler, workers=args.workers,
-                         out=args.out, retry_failed=args.retry_failed, on_start=start, on_run=recorded)
+                         out=args.out, retry_failed=args.retry_failed, on_start=start, on_run=recorded,
+                         on_notice=notice)
     except WorkerLost as exc:
         console.print(f"[red]{exc}[/]; the recorded runs are kept: rerun the same command to resume")
         return 1

@@ -25,7 +25,7 @@ import pandas as pd
 from sim.runner import months_per_step, simulate
 from sim.scenario import Scenario, apply_overrides
 from sim.sweep import designs
-from sim.sweep.executors import make_executor
+from sim.executors import Executor, using
 from sim.sweep.spec import KpiSpec, Sweep, SweepSpec, load_sweep
 from sim.sweep.store import SweepStore, run_id
 
@@ -105,13 +105,16 @@ class SweepPlan:
     runs_path: Path
 
 
-def run_sweep(path: str | Path, *, executor: str = "local", scheduler: str | None = None, workers: int | None = None,
-              out: str | Path | None = None, retry_failed: bool = False,
+def run_sweep(path: str | Path, *, executor: str | Executor = "local", scheduler: str | None = None,
+              workers: int | None = None, out: str | Path | None = None, retry_failed: bool = False,
               on_start: Callable[[SweepPlan], None] | None = None,
-              on_run: Callable[[dict[str, Any]], None] | None = None) -> pd.DataFrame:
+              on_run: Callable[[dict[str, Any]], None] | None = None,
+              on_notice: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Run (or resume) a sweep; return the consolidated runs table (also in ``OUT/runs.parquet``).
 
-    ``on_start(plan)`` is called before the first run, ``on_run(record)`` as each run is recorded.
+    ``executor``: ``local``, ``dask`` (with ``scheduler`` and ``workers``), or a running executor.
+    ``on_start(plan)`` is called before the first run, ``on_run(record)`` as each run is recorded,
+    ``on_notice(message)`` when workers died and their runs start again.
     Raises ScenarioError for a bad sweep file or an out folder holding another sweep,
     LockError if another process writes to it, WorkerLost if local workers died (rerunning resumes).
     """
@@ -127,7 +130,8 @@ def run_sweep(path: str | Path, *, executor: str = "local", scheduler: str | Non
                                store.root, store.runs_path))
         try:
             if tasks:
-                with make_executor(executor, scheduler=scheduler, n_workers=workers) as ex:
+                with using(executor, scheduler=scheduler, n_workers=workers, max_tasks=len(tasks),
+                           on_notice=on_notice) as ex:
                     for task, record, error in ex.map_unordered(execute_run, tasks):
                         if error is not None:  # the executor lost the run itself (e.g. Dask gave up after retries)
                             record = {"run_id": task.run_id, "point": task.point, "replicate": task.replicate,
