@@ -25,12 +25,11 @@ import multiprocessing
 import os
 import queue as queue_module
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from itertools import chain, islice
 from typing import Any, ContextManager, TypeVar
 
@@ -45,8 +44,6 @@ Outcome = tuple[T, Any, BaseException | None]
 DASK_RETRIES = 2
 # Fresh local pools started after a worker died, before giving up with WorkerLost.
 LOCAL_RETRIES = 2
-# How often a local worker checks that its parent is alive (seconds).
-PARENT_POLL_S = 0.5
 # Waits of 0.1 s for the last ticks of finished tasks before map_unordered returns.
 TICK_WAITS = 50
 
@@ -89,33 +86,26 @@ def _run_in_worker(fn: Callable[[T], Any], task: T) -> tuple[Any, int]:
     return _counting(fn, task, _worker_ticks.put if _worker_ticks is not None else None)
 
 
-def _init_worker(ticks: Any) -> None:
+def _init_worker(ticks: Any, parent_alive: Any) -> None:
     """Set up a local pool worker: its tick queue, Ctrl-C left to the parent, exit with the parent."""
     global _worker_ticks
     _worker_ticks = ticks
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _exit_with_parent()
+    threading.Thread(target=_exit_with_parent, args=(parent_alive,), name="exit-with-parent", daemon=True).start()
 
 
-def _exit_with_parent() -> None:
-    """End this process when its parent dies, so that a killed command leaves no worker behind.
+def _exit_with_parent(parent_alive: Any) -> None:
+    """End this process when the command's process dies, so that a killed command leaves no worker behind.
 
-    On Linux the kernel sends SIGKILL at once (prctl PR_SET_PDEATHSIG); a watchdog thread
-    that polls the parent's pid covers other systems and a parent that died before the call.
+    ``parent_alive`` is the read end of a pipe whose only write end the command holds: reading
+    it blocks until that process is gone, however it died. (Watching ``os.getppid()`` would not
+    do: a worker's parent is the fork server, which itself waits for the workers to end.)
     """
-    parent = os.getppid()
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            threading.Event().wait(PARENT_POLL_S)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+    try:
+        parent_alive.recv_bytes()
+    except EOFError:
+        pass
+    os._exit(1)
 
 
 class LocalExecutor:
@@ -143,8 +133,9 @@ class LocalExecutor:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload([fn.__module__])
         self._ticks = ctx.Queue()
+        self._alive_r, self._alive_w = ctx.Pipe(duplex=False)
         self._pool = ProcessPoolExecutor(self.n_workers, mp_context=ctx, initializer=_init_worker,
-                                         initargs=(self._ticks,))
+                                         initargs=(self._ticks, self._alive_r))
 
     def _stop(self, graceful: bool) -> None:
         """Shut the pool down: after its work, or at once (an error, Ctrl-C) by ending its processes."""
@@ -156,7 +147,8 @@ class LocalExecutor:
             for process in list((pool._processes or {}).values()):
                 process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
-        self._ticks.close()
+        for end in (self._ticks, self._alive_r, self._alive_w):
+            end.close()
 
     def map_unordered(self, fn: Callable[[T], Any], tasks: Iterable[T],
                       on_tick: Callable[[int], None] | None = None) -> Iterator[Outcome]:
@@ -263,14 +255,22 @@ class DaskExecutor:
             # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ for its workers, which stops glibc from
             # raising its mmap threshold: every large numpy temporary is then mmap'd and
             # page-faulted afresh, and a simulation runs about 2x slower. Unset it.
-            with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-                self._cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1,
-                                             dashboard_address=None, silence_logs=logging.ERROR)
-            self._client = Client(self._cluster)
+            config = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+            try:
+                # a cluster interrupted half-started cannot be closed cleanly (distributed's exit
+                # handler then fails with a traceback): hold Ctrl-C until it is up, then close it
+                with _interrupt_deferred(), dask.config.set(config):
+                    self._cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1,
+                                                 dashboard_address=None, silence_logs=logging.ERROR)
+                    self._client = Client(self._cluster)
+            except BaseException:
+                self.__exit__()
+                raise
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
         if self._cluster is not None:
             self._cluster.close()
 
@@ -303,6 +303,21 @@ class DaskExecutor:
                 yield task, result, None
             fut.release()
             submit(window - len(pending))
+
+
+@contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C that comes during the block (SIGINT blocked); it raises KeyboardInterrupt as the block ends.
+
+    Processes started in the block do not inherit this: a Ctrl-C typed in a terminal, which
+    reaches the whole process group, may still interrupt them as they import (their owner
+    then ends them; they print their own traceback).
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _take(queue: Iterator[T], n: int) -> list[T]:

@@ -222,7 +222,9 @@ def fit(cal: Calibration, executor: str | Executor = "local", on_trial: Callable
 
     Each trial stores each series' distance measure in ``user_attrs`` for trials.csv.
     """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR, not WARNING: optuna logs a failed trial's traceback at WARNING, Ctrl-C included,
+    # and then raises the error again, which the caller reports
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     # multivariate: one joint density over the parameters, so levers that trade off
     # (growth speed against saturation level) are proposed together
     sampler = optuna.samplers.TPESampler(seed=cal.spec.seed, multivariate=True,
@@ -350,7 +352,10 @@ def calibrate(path: str | Path, out: str | Path | None = None, workers: int | No
     check_seed = cal.spec.seed + 1
     with using(executor, scheduler=scheduler, n_workers=workers,
                max_tasks=max(cal.spec.replicates, cal.spec.check_replicates), on_notice=on_notice) as ex:
-        report = (lambda t: on_trial(t.number + 1, cal.spec.trials)) if on_trial else None
+        report = None
+        if on_trial is not None:
+            on_trial(0, cal.spec.trials)
+            report = lambda t: on_trial(t.number + 1, cal.spec.trials)  # noqa: E731
         study = fit(cal, ex, on_trial=report)
         best = study.best_trial
         check = simulate_targets(cal, best.params, cal.spec.check_replicates, check_seed, ex, periods)

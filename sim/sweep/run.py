@@ -12,6 +12,7 @@ number of workers or the order of completion.
 from __future__ import annotations
 
 import math
+import shutil
 import time
 import traceback
 from collections.abc import Callable
@@ -122,23 +123,30 @@ def run_sweep(path: str | Path, *, executor: str | Executor = "local", scheduler
     design = designs.build(sweep)
     store = SweepStore(out or Path("results") / f"sweep-{sweep.spec.name}", [k.key for k in sweep.spec.kpis])
     total = len(design.values) * sweep.spec.replicates
-    with store.locked():
-        store.prepare(sweep.resolved(), design.values)
-        tasks = pending_tasks(sweep, design, store.read_parts(), retry_failed)
-        if on_start is not None:
-            on_start(SweepPlan(sweep.spec.name, len(design.values), sweep.spec.replicates, total, len(tasks),
-                               store.root, store.runs_path))
-        try:
-            if tasks:
-                with using(executor, scheduler=scheduler, n_workers=workers, max_tasks=len(tasks),
-                           on_notice=on_notice) as ex:
-                    for task, record, error in ex.map_unordered(execute_run, tasks):
-                        if error is not None:  # the executor lost the run itself (e.g. Dask gave up after retries)
-                            record = {"run_id": task.run_id, "point": task.point, "replicate": task.replicate,
-                                      "status": "failed", "error": _describe(error), "seconds": math.nan}
-                        store.write_part(record)
-                        if on_run is not None:
-                            on_run(record)
-        finally:
-            runs = store.consolidate(design.values)
+    created = not store.root.exists()
+    try:
+        with store.locked():
+            store.prepare(sweep.resolved(), design.values)
+            tasks = pending_tasks(sweep, design, store.read_parts(), retry_failed)
+            if on_start is not None:
+                on_start(SweepPlan(sweep.spec.name, len(design.values), sweep.spec.replicates, total, len(tasks),
+                                   store.root, store.runs_path))
+            try:
+                if tasks:
+                    with using(executor, scheduler=scheduler, n_workers=workers, max_tasks=len(tasks),
+                               on_notice=on_notice) as ex:
+                        for task, record, error in ex.map_unordered(execute_run, tasks):
+                            if error is not None:  # the executor lost the run itself (e.g. Dask gave up after retries)
+                                record = {"run_id": task.run_id, "point": task.point, "replicate": task.replicate,
+                                          "status": "failed", "error": _describe(error), "seconds": math.nan}
+                            store.write_part(record)
+                            if on_run is not None:
+                                on_run(record)
+            finally:
+                runs = store.consolidate(design.values)
+    except BaseException:
+        # interrupted or failed before a run was recorded: nothing to resume, so leave no folder behind
+        if created and not any(store.parts.glob("*.parquet")):
+            shutil.rmtree(store.root, ignore_errors=True)
+        raise
     return runs
