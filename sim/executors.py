@@ -234,11 +234,9 @@ class DaskExecutor:
     The workers of a LocalCluster end with this process (distributed watches their parent).
     """
 
-    def __init__(self, scheduler: str | None = None, n_workers: int | None = None,
-                 on_notice: Callable[[str], None] | None = None):
+    def __init__(self, scheduler: str | None = None, n_workers: int | None = None):
         self.scheduler = scheduler
         self.n_workers = n_workers or default_workers()
-        self.on_notice = on_notice
         self._cluster = None
         self._client = None
 
@@ -330,11 +328,11 @@ def make_executor(kind: str = "local", *, scheduler: str | None = None, n_worker
                   on_notice: Callable[[str], None] | None = None) -> LocalExecutor | DaskExecutor:
     """The executor named on the command line: ``local`` or ``dask``.
 
-    ``max_tasks``, where known, caps the local workers (no process without a run to do);
+    ``on_notice(message)`` hears of local workers that died (their runs start again). ``max_tasks``, where known, caps the local workers (no process without a run to do);
     one local worker runs the tasks in this process.
     """
     if kind == "dask":
-        return DaskExecutor(scheduler, n_workers, on_notice)
+        return DaskExecutor(scheduler, n_workers)  # Dask reschedules a dead worker's tasks itself
     n = n_workers or default_workers()
     return LocalExecutor(min(n, max_tasks) if max_tasks else n, on_notice)
 

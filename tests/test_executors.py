@@ -64,17 +64,18 @@ def _square_or_die_once(task: tuple[int, str]) -> int:
 
 
 def start(*args: str) -> tuple[subprocess.Popen, list[psutil.Process]]:
-    """``freemium-sim ARGS`` in a subprocess, once its worker processes have started; (process, its children)."""
+    """``freemium-sim ARGS`` in a subprocess, once its two workers have started; (process, its children)."""
     proc = subprocess.Popen([sys.executable, "-m", "sim.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + 60
-    # the fork server, the resource tracker and two workers
-    while len(parent.children(recursive=True)) < 4 and time.monotonic() < deadline:
+    # the resource tracker, two workers, and the fork server of a local pool
+    expected = 3 if "dask" in args else 4
+    while len(parent.children(recursive=True)) < expected and time.monotonic() < deadline:
         time.sleep(0.2)
-    time.sleep(1.0)  # the workers are simulating
+    time.sleep(1.0 if expected == 4 else 5.0)  # the workers are simulating (a Dask cluster takes longer to start)
     children = parent.children(recursive=True)
-    assert len(children) >= 4, "the workers did not start"
+    assert len(children) >= expected, "the workers did not start"
     return proc, children
 
 
@@ -96,8 +97,10 @@ def write_sweep(tmp_path: Path) -> Path:
 
 def command(kind: str, tmp_path: Path) -> list[str]:
     """A command line of ``kind`` that runs long enough on two workers, writing to tmp_path/out."""
-    if kind == "run":
-        return ["run", str(ROOT / "scenarios/baseline.yaml"), *LONG_RUN, "--workers", "2", "--out", str(tmp_path / "out")]
+    if kind.startswith("run"):
+        executor = ["--executor", "dask"] if kind == "run-dask" else []
+        return ["run", str(ROOT / "scenarios/baseline.yaml"), *LONG_RUN, *executor, "--workers", "2",
+                "--out", str(tmp_path / "out")]
     if kind == "sweep":
         return ["sweep", str(write_sweep(tmp_path)), "--workers", "2", "--out", str(tmp_path / "out")]
     return ["calibrate", str(ROOT / "scenarios/calibration/spotify.yaml"), "--trials", "3", "--replicates", "2",
@@ -105,7 +108,7 @@ def command(kind: str, tmp_path: Path) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["run", "sweep"])
+@pytest.mark.parametrize("kind", ["run", "sweep", "run-dask"])
 def test_killing_the_command_leaves_no_worker_behind(kind, tmp_path):
     proc, children = start(*command(kind, tmp_path))
     proc.kill()  # SIGKILL: nothing of the command runs any more
