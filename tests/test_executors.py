@@ -60,6 +60,20 @@ def _square_or_die_once(task: tuple[int, str]) -> int:
     return i * i
 
 
+@pytest.mark.parametrize("kind", ["run", "compare", "calibrate"])
+@pytest.mark.parametrize(("options", "message"), [
+    (["--scheduler", "tcp://localhost:8786"], "--scheduler: names a Dask scheduler; add --executor dask"),
+    (["--executor", "dask", "--scheduler", "no-port"], "--scheduler: cannot connect to no-port"),
+])
+def test_every_command_refuses_a_bad_scheduler_with_exit_2(kind, options, message, write_yaml, tmp_path, capsys):
+    target = {"run": ["run", str(write_yaml(TINY))], "compare": ["compare", str(write_yaml(TINY)), "--set", "seed=1"],
+              "calibrate": ["calibrate", str(ROOT / "scenarios/calibration/synthetic.yaml"), "--trials", "1"]}[kind]
+    assert main([*target, *options, "--quiet", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
 # ---------------------------------------------------------------- a killed or interrupted command
 
 
