@@ -50,26 +50,35 @@ def _command_name(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(_command_name(argv)).parse_args(argv)
-    args.argv = list(argv)
-    from rich.console import Console  # after parsing: `--help` needs no console
-
-    console = Console(stderr=True)
     try:
-        if getattr(args, "workers", None) is not None and args.workers < 1:  # every command that has --workers
-            raise UserError(f"--workers: must be at least 1 (got {args.workers})")
-        if getattr(args, "scheduler", None) and args.executor != "dask":
-            raise ExecutorError("--scheduler: names a Dask scheduler; add --executor dask")
+        args = build_parser(_command_name(argv)).parse_args(argv)
+        args.argv = list(argv)
+        _check_executor_options(args)
         return int(args.func(args) or 0)
     except UserError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        _say(f"[red]error:[/red] {exc}")
         return exc.exit_code
     except WorkerLost as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        _say(f"[red]error:[/red] {exc}")
         return 1
     except KeyboardInterrupt:
-        console.print("interrupted")
+        _say("interrupted")
         return 130
+
+
+def _check_executor_options(args: argparse.Namespace) -> None:
+    """The checks of ``--workers`` and ``--scheduler``, for every command that has them."""
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        raise UserError(f"--workers: must be at least 1 (got {args.workers})")
+    if getattr(args, "scheduler", None) and args.executor != "dask":
+        raise ExecutorError("--scheduler: names a Dask scheduler; add --executor dask")
+
+
+def _say(message: str) -> None:
+    """One line on stderr (rich markup)."""
+    from rich.console import Console  # here: `--help` needs no console
+
+    Console(stderr=True).print(message, highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":
