@@ -124,13 +124,15 @@ def _json_number(v: float) -> float | None:
 def write_outputs(root: str | Path, result: dict[str, Any]) -> list[Path]:
     """Write ``sensitivity.json`` and one bar chart per KPI under ``figures/``; return the paths written."""
     root = Path(root)
+    # every chart drawn before the first file is written: Ctrl-C while drawing leaves nothing half-done
+    charts = {kpi: _bar_chart(kpi, result["method"], by_param) for kpi, by_param in result["kpis"].items()}
     json_path = root / "sensitivity.json"
     write_atomic(json_path, json.dumps(result, indent=2).encode())
     (root / "figures").mkdir(exist_ok=True)
     paths = [json_path]
-    for kpi, by_param in result["kpis"].items():
+    for kpi, png in charts.items():
         path = root / "figures" / f"sensitivity-{kpi}.png"
-        write_atomic(path, _bar_chart(kpi, result["method"], by_param))
+        write_atomic(path, png)
         paths.append(path)
     return paths
 
