@@ -352,11 +352,12 @@ def calibrate(path: str | Path, out: str | Path | None = None, workers: int | No
     check_seed = cal.spec.seed + 1
     with using(executor, scheduler=scheduler, n_workers=workers,
                max_tasks=max(cal.spec.replicates, cal.spec.check_replicates), on_notice=on_notice) as ex:
-        report = None
+        def report(trial: optuna.trial.FrozenTrial) -> None:
+            on_trial(trial.number + 1, cal.spec.trials)
+
         if on_trial is not None:
             on_trial(0, cal.spec.trials)
-            report = lambda t: on_trial(t.number + 1, cal.spec.trials)  # noqa: E731
-        study = fit(cal, ex, on_trial=report)
+        study = fit(cal, ex, on_trial=report if on_trial is not None else None)
         best = study.best_trial
         check = simulate_targets(cal, best.params, cal.spec.check_replicates, check_seed, ex, periods)
     table = trials_table(study)

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.executors import Executor, using
 from sim.runner import months_per_step, simulate
 from sim.scenario import Scenario, apply_overrides
 from sim.sweep import designs
-from sim.executors import Executor, using
 from sim.sweep.spec import KpiSpec, Sweep, SweepSpec, load_sweep
 from sim.sweep.store import SweepStore, run_id
 
