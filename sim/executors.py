@@ -328,13 +328,15 @@ def make_executor(kind: str = "local", *, scheduler: str | None = None, n_worker
                   on_notice: Callable[[str], None] | None = None) -> LocalExecutor | DaskExecutor:
     """The executor named on the command line: ``local`` or ``dask``.
 
-    ``on_notice(message)`` hears of local workers that died (their runs start again). ``max_tasks``, where known, caps the local workers (no process without a run to do);
-    one local worker runs the tasks in this process.
+    ``max_tasks``, where known, caps the workers (no process without a run to do); one local
+    worker runs the tasks in this process. ``on_notice(message)`` hears of local workers that
+    died (their runs start again).
     """
-    if kind == "dask":
-        return DaskExecutor(scheduler, n_workers)  # Dask reschedules a dead worker's tasks itself
     n = n_workers or default_workers()
-    return LocalExecutor(min(n, max_tasks) if max_tasks else n, on_notice)
+    n = min(n, max_tasks) if max_tasks else n
+    if kind == "dask":
+        return DaskExecutor(scheduler, n)  # Dask reschedules a dead worker's tasks itself
+    return LocalExecutor(n, on_notice)
 
 
 Executor = LocalExecutor | DaskExecutor
