@@ -26,7 +26,6 @@ mesa.visualization are imported only when the page is built, on first access of 
 
 from __future__ import annotations
 
-import argparse
 import html
 import io
 import os
@@ -35,7 +34,7 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, NoReturn, get_args
+from typing import Any, get_args
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -868,20 +867,3 @@ def server_env(scenario_path: str | Path | None) -> dict[str, str]:
     if scenario_path is not None:
         env[SCENARIO_ENV] = str(Path(scenario_path).resolve())
     return env
-
-
-def cmd_dashboard(args: argparse.Namespace) -> NoReturn:
-    scenario = load_dashboard_scenario(args.scenario)  # a bad file stops here with one clear message
-    print(f"freemium-sim dashboard: scenario '{scenario.name}' at http://{args.host}:{args.port} (Ctrl-C stops it)",
-          flush=True)
-    # become the server, so that stopping this process (Ctrl-C, a signal) stops the server too
-    os.execve(sys.executable, server_command(args.host, args.port), server_env(args.scenario))
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``freemium-sim dashboard``."""
-    p = subparsers.add_parser("dashboard", help="start the teaching dashboard (a local web page)")
-    p.add_argument("scenario", nargs="?", help=f"scenario YAML file (default: {DEFAULT_SCENARIO} if it exists, else the defaults)")
-    p.add_argument("--port", type=int, default=8765, help="port to serve on (default: 8765)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
-    p.set_defaults(func=cmd_dashboard)

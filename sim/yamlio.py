@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError
 
+from sim.errors import UserError
+
 MAX_FILE_BYTES = 2_000_000
 MAX_EXPANDED_NODES = 200_000
 MAX_DEPTH = 40  # a scenario nests about 6 levels; deeper is a mistake or an attack on the parser's recursion
@@ -25,7 +27,7 @@ MAX_MESSAGE_CHARS = 1000
 _KINDS = {"timestamp": "a date", "int": "an integer", "float": "a number", "bool": "true/false", "binary": "base64"}
 
 
-class ScenarioError(Exception):
+class ScenarioError(UserError):
     """A mistake in user input. ``str(error)`` is the whole message; the CLI exits 2.
 
     The message is kept to one line of at most ``MAX_MESSAGE_CHARS`` characters, whatever

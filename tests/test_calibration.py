@@ -168,6 +168,14 @@ def test_same_file_same_trials(tmp_path, data_csv):
                                   pd.read_csv(tmp_path / "two" / "trials.csv")[columns])
 
 
+@pytest.mark.slow
+def test_dask_gives_the_trials_of_one_local_process(tmp_path, data_csv):
+    path = synthetic_file(tmp_path, data_csv, trials=2, replicates=2, check_replicates=2)
+    local = calibrate(path, out=tmp_path / "local", workers=1)
+    dask = calibrate(path, out=tmp_path / "dask", executor="dask", workers=2)
+    assert dask["best"] == local["best"] and dask["check"] == local["check"]
+
+
 # ---------------------------------------------------------------- bad calibration files
 
 

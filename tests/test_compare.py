@@ -129,3 +129,13 @@ def test_baseline_against_the_price_hike_scenario(tmp_path):
                  "--out", str(out)]) == 0
     premium = json.loads((out / "comparison.json").read_text())["kpis"]["premium_subscribers"]
     assert premium["diff_ci95_high"] < 0 and premium["significant"] is True
+
+
+@pytest.mark.slow
+def test_dask_gives_the_numbers_of_one_local_process(small_yaml, tmp_path):
+    path = small_yaml(months=6)
+    args = ["compare", str(path), "--set", "services.focal.ad_load=5", "--replicates", "2", "--quiet"]
+    assert main([*args, "--workers", "1", "--out", str(tmp_path / "local")]) == 0
+    assert main([*args, "--executor", "dask", "--workers", "2", "--out", str(tmp_path / "dask")]) == 0
+    local, dask = (json.loads((tmp_path / d / "comparison.json").read_text()) for d in ("local", "dask"))
+    assert dask["kpis"] == local["kpis"]

@@ -55,11 +55,11 @@ def part_times(out: Path) -> dict[str, int]:
 @pytest.mark.slow
 def test_results_do_not_depend_on_the_executor(tmp_path):
     sweep = write_sweep(tmp_path)
-    one = run_sweep(sweep, workers=1, out=tmp_path / "one", quiet=True)
+    one = run_sweep(sweep, workers=1, out=tmp_path / "one")
     assert len(one) == 5 * 2 and set(one["status"]) == {"ok"}
     assert one[["revenue_total_eur_cumulative", "premium_subscribers_final"]].gt(0).all().all()
-    two = run_sweep(sweep, workers=2, out=tmp_path / "two", quiet=True)
-    dask = run_sweep(sweep, executor="dask", workers=2, out=tmp_path / "dask", quiet=True)
+    two = run_sweep(sweep, workers=2, out=tmp_path / "two")
+    dask = run_sweep(sweep, executor="dask", workers=2, out=tmp_path / "dask")
     pd.testing.assert_frame_equal(comparable(one), comparable(two))
     pd.testing.assert_frame_equal(comparable(one), comparable(dask))
     # replicates of a point differ (own seeds), points differ (own values)
@@ -83,7 +83,7 @@ def test_resume_after_sigkill_runs_each_run_exactly_once(tmp_path):
     runs = pd.read_parquet(out / "runs.parquet")
     assert runs["run_id"].is_unique and len(runs) == 24 and set(runs["status"]) == {"ok"}
     assert {k: v for k, v in part_times(out).items() if k in first} == first  # recorded runs were not rerun
-    fresh = run_sweep(sweep, workers=2, out=tmp_path / "fresh", quiet=True)
+    fresh = run_sweep(sweep, workers=2, out=tmp_path / "fresh")
     pd.testing.assert_frame_equal(comparable(runs), comparable(fresh))
 
 
@@ -112,7 +112,7 @@ def test_failed_runs_are_recorded_and_retried_alone(tmp_path):
 def test_a_changed_sweep_is_refused_on_resume(tmp_path, capsys):
     sweep = write_sweep(tmp_path, design={"kind": "lhs", "n": 2}, replicates=1)
     out = tmp_path / "out"
-    run_sweep(sweep, workers=1, out=out, quiet=True)
+    run_sweep(sweep, workers=1, out=out)
     write_sweep(tmp_path, design={"kind": "lhs", "n": 2}, replicates=1, seed=12)
     assert main(["sweep", str(sweep), "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -146,7 +146,7 @@ def test_sobol_sweep_to_sensitivity_end_to_end(tmp_path, capsys):
                                     "services.focal.ad_load": {"low": 1.0, "high": 6.0},
                                     "services.focal.personalization": {"low": 0.0, "high": 1.0}})
     out = tmp_path / "out"
-    run_sweep(sweep, workers=2, out=out, quiet=True)
+    run_sweep(sweep, workers=2, out=out)
     assert main(["sensitivity", str(out)]) == 0
     assert "services.focal.personalization" in capsys.readouterr().out
     result = json.loads((out / "sensitivity.json").read_text())

@@ -17,7 +17,6 @@ drew the design.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
@@ -31,8 +30,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (backend first)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
 from SALib.analyze import morris, sobol  # noqa: E402
 
 from sim.scenario import ScenarioError  # noqa: E402
@@ -127,13 +124,15 @@ def _json_number(v: float) -> float | None:
 def write_outputs(root: str | Path, result: dict[str, Any]) -> list[Path]:
     """Write ``sensitivity.json`` and one bar chart per KPI under ``figures/``; return the paths written."""
     root = Path(root)
+    # every chart drawn before the first file is written: Ctrl-C while drawing leaves nothing half-done
+    charts = {kpi: _bar_chart(kpi, result["method"], by_param) for kpi, by_param in result["kpis"].items()}
     json_path = root / "sensitivity.json"
     write_atomic(json_path, json.dumps(result, indent=2).encode())
     (root / "figures").mkdir(exist_ok=True)
     paths = [json_path]
-    for kpi, by_param in result["kpis"].items():
+    for kpi, png in charts.items():
         path = root / "figures" / f"sensitivity-{kpi}.png"
-        write_atomic(path, _bar_chart(kpi, result["method"], by_param))
+        write_atomic(path, png)
         paths.append(path)
     return paths
 
@@ -169,45 +168,3 @@ _LABELS = {"S1": "S1 (alone)", "ST": "ST (total, with interactions)", "mu_star":
 
 def _nan(v: float | None, missing: float = math.nan) -> float:
     return missing if v is None else v
-
-
-def print_table(result: dict[str, Any], console: Console) -> None:
-    """One rich table per KPI, parameters sorted by their main index (ST or mu*), largest first."""
-    keys = COLUMNS[result["method"]]
-    rank = RANK[result["method"]]
-    for kpi, by_param in result["kpis"].items():
-        noise = result["noise_share"][kpi]
-        table = Table(title=f"{kpi} ({result['method']}, {result['conf_level']:.0%} CI)",
-                      caption=f"Monte-Carlo noise: {_fmt(noise)} of the variance of point means")
-        table.add_column("parameter", overflow="fold")
-        for k in keys:
-            table.add_column(k, justify="right")
-        for p in sorted(by_param, key=lambda p: _nan(by_param[p][rank], -math.inf), reverse=True):
-            table.add_row(p, *(_fmt(by_param[p][k]) for k in keys))
-        console.print(table)
-
-
-def _fmt(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.4g}"
-
-
-# ---------------------------------------------------------------- command line
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``freemium-sim sensitivity``."""
-    p = subparsers.add_parser("sensitivity", help="Sobol' or Morris indices of every KPI of a finished sweep",
-                              description="Sobol' S1 and ST (from a sobol sweep) or Morris mu* and sigma (from a morris "
-                              "sweep) of every KPI, with bootstrap confidence intervals: a table, DIR/sensitivity.json "
-                              "and DIR/figures/sensitivity-<kpi>.png.")
-    p.add_argument("sweep_dir", metavar="DIR", help="a sweep's output folder, e.g. results/sweep-sobol_levers")
-    p.set_defaults(func=_handle)
-
-
-def _handle(args: argparse.Namespace) -> int:
-    console = Console()
-    result = sensitivity(args.sweep_dir)
-    print_table(result, console)
-    paths = write_outputs(args.sweep_dir, result)
-    console.print(f"wrote {paths[0]} and {len(paths) - 1} figures in {paths[0].parent / 'figures'}")
-    return 0

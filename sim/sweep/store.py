@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from sim.atomic import write_atomic
 from sim.outputs import MARKER, SWEEP, write_marker
+from sim.errors import LockError
 from sim.scenario import ScenarioError
 
 RUN_COLUMNS = ("run_id", "point", "replicate")
@@ -78,14 +79,14 @@ class SweepStore:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the folder's writer lock; ScenarioError if another process holds it."""
+        """Hold the folder's writer lock; LockError if another process holds it."""
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".lock", "w") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise ScenarioError(f"{self.root}: another freemium-sim sweep is writing to this folder; "
-                                    "wait for it to finish or use another --out folder") from None
+                raise LockError(f"{self.root}: another freemium-sim sweep is writing to this folder; "
+                                "wait for it to finish or use another --out folder") from None
             yield
 
     def prepare(self, resolved: dict[str, Any], design: pd.DataFrame) -> None:
