@@ -133,14 +133,19 @@ class Calibration:
 def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) -> Calibration:
     """Read and validate a calibration file, its base scenario and its data.
 
-    ``changes`` replaces top-level keys before validation (the CLI's --trials etc.).
+    ``changes`` replaces top-level keys before validation (the CLI's --trials etc.);
+    its ``set`` entry, {key path: value}, is added to the file's ``overrides`` (--set).
     Every user error raises ScenarioError naming the file and the key path.
     """
     source = str(path)
     data = read_yaml(path)
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: (top level): expected a mapping of calibration keys, got {type(data).__name__}")
-    data = {"name": Path(path).stem, **data, **(changes or {})}
+    changes = dict(changes or {})
+    sets = changes.pop("set", None)  # --set KEY=VALUE: joins the file's overrides
+    data = {"name": Path(path).stem, **data, **changes}
+    if sets:
+        data["overrides"] = {**(data.get("overrides") or {}), **sets}
     try:
         spec = CalibrationSpec.model_validate(data)
     except ValidationError as err:
@@ -456,11 +461,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="worker processes per trial (default: every core)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: results/calibration-<name>/)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables; print the output folder")
+    p.add_argument("--set", action="append", metavar="KEY.PATH=VALUE", default=[],
+                   help="set a scenario key while fitting, like the file's `overrides` (repeatable)")
+    p.add_argument("--method", choices=("optuna", "abc"), default="optuna",
+                   help="optuna: best fit by TPE (default); abc: posterior by ABC-SMC (sim.analysis.posterior)")
+    p.add_argument("--population", type=int, default=50, metavar="N", help="abc: particles per generation (default 50)")
+    p.add_argument("--generations", type=int, default=4, metavar="G", help="abc: generations (default 4)")
     p.set_defaults(func=_handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
+    from sim.scenario import parse_set_options
+
     changes = {k: v for k, v in (("trials", args.trials), ("replicates", args.replicates)) if v is not None}
+    if args.set:
+        changes["set"] = parse_set_options(args.set)
+    if args.method == "abc":
+        from sim.analysis.posterior import calibrate_abc, print_posterior
+        from sim.cli import progress_bar
+
+        progress, advance = progress_bar(args.quiet, "ABC-SMC simulations", None)
+        result = calibrate_abc(args.calibration_file, args.out, args.workers, changes, args.population,
+                               args.generations, on_simulation=advance, progress=progress)
+        if args.quiet:
+            print(result["out"])
+        else:
+            print_posterior(result)
+        return 0
     result = calibrate(args.calibration_file, args.out, args.workers, args.quiet, changes)
     if args.quiet:
         print(result["out"])
