@@ -153,7 +153,9 @@ def _subcommand_modules() -> list:
     from sim.analysis import calibration, compare, sensitivity
     from sim.sweep import run as sweep
 
-    return [compare, sweep, sensitivity, calibration, app]
+    from sim.commands import backtest
+
+    return [compare, sweep, sensitivity, calibration, app, backtest]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Subcommands of ``freemium-sim``, one module each, with ``add_parser(subparsers)``."""
