@@ -28,7 +28,7 @@ particles far worse than the best one: those above ``FAR_WORSE`` x the best acce
 distance are dropped (and counted), and the result says so plainly when no sampled
 parameter set beat the base scenario's own values.
 
-Outputs (in the calibration's results folder): ``posterior.csv`` (one row per
+Outputs (in ``results/calibration-<name>-abc/``): ``posterior.csv`` (one row per
 particle: each parameter in the scenario's unit, ``distance``, ``weight``),
 ``posterior.json`` (credible intervals, the guard's counts, the tolerance schedule)
 and ``abc.sqlite`` (pyabc's database of every generation, for pyabc's own plots).
@@ -301,7 +301,8 @@ def calibrate_abc(path: str | Path, out: str | Path | None = None, workers: int 
 
     started = time.perf_counter()
     cal = load_calibration(path, changes)
-    out = Path(out) if out else Path("results") / f"calibration-{cal.spec.name}"
+    # its own folder: an ABC run never replaces the optimiser's fit of the same file
+    out = Path(out) if out else Path("results") / f"calibration-{cal.spec.name}-abc"
     paths = list(cal.spec.parameters)
     periods = horizon_periods(cal)
     with replaced_atomically(out) as tmp:
