@@ -147,11 +147,10 @@ def fit_posterior(cal: Calibration, folder: Path, population: int, generations: 
     db = folder / "abc.sqlite"
     abc.new(f"sqlite:///{db}", observed)
     history = abc.run(max_nr_populations=generations)
-    frame, weights = history.get_distribution(m=0, t=history.max_t)
-    dists = history.get_weighted_distances(t=history.max_t)
-    sample = pd.DataFrame({s.path: [s.to_value(v) for v in frame[s.key]] for s in space})
-    sample["distance"] = dists["distance"].to_numpy()
-    sample["weight"] = np.asarray(weights, dtype=float)
+    particles = history.get_population(t=history.max_t).particles  # values, weight and distance together
+    sample = pd.DataFrame({s.path: [s.to_value(p.parameter[s.key]) for p in particles] for s in space})
+    sample["distance"] = np.array([p.distance for p in particles], dtype=float)
+    sample["weight"] = np.array([p.weight for p in particles], dtype=float)
     sample, dropped = within_best(sample)
     epsilons = history.get_all_populations()
     start = _start_check(cal, history)
