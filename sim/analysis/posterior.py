@@ -36,6 +36,7 @@ and ``abc.sqlite`` (pyabc's database of every generation, for pyabc's own plots)
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from dataclasses import dataclass
@@ -126,7 +127,7 @@ def fit_posterior(cal: Calibration, folder: Path, population: int, generations: 
     logging.getLogger("ABC").setLevel(logging.WARNING)
     logging.getLogger("pyabc").setLevel(logging.WARNING)
     space = parameter_space(cal)
-    counter = iter(range(10**12))
+    counter = itertools.count()  # particle k of the fit runs on particle_seed(seed, k)
     replicates = cal.spec.replicates
 
     def model(particle: dict[str, float]) -> dict[str, np.ndarray]:
