@@ -142,3 +142,29 @@ def test_posterior_repeats_exactly_serial_or_with_workers(tmp_path):
         with replicate_pool(workers, 2) as pool:
             samples.append(fit_posterior(cal, folder, population=4, generations=2, pool=pool)["sample"])
     pd.testing.assert_frame_equal(samples[0], samples[1])
+
+
+# ---------------------------------------------------------------- market-structure targets (a competitor's rows)
+
+
+def test_a_target_can_name_a_competitor_and_a_wrong_name_is_refused(tmp_path):
+    from sim.analysis.calibration import load_calibration, simulate_targets
+
+    path = _synthetic(tmp_path)
+    base = yaml.safe_load((tmp_path / "base.yaml").read_text())
+    base["services"] = {"competitors": [{"name": "Rival", "free_tier": False, "plans": {"individual": {"price": 9.99}}}]}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    spec = yaml.safe_load(path.read_text())
+    names = [s.name for s in load_scenario(tmp_path / "base.yaml").services.competitors]
+    spec["targets"]["mau"]["service"] = names[0]
+    path.write_text(yaml.safe_dump(spec))
+    cal = load_calibration(path)
+    competitor = simulate_targets(cal, {}, 1, 5, None)["mau"]
+    spec["targets"]["mau"].pop("service")
+    path.write_text(yaml.safe_dump(spec))
+    focal = simulate_targets(load_calibration(path), {}, 1, 5, None)["mau"]
+    assert competitor.shape == focal.shape and not np.allclose(competitor, focal)
+    spec["targets"]["mau"]["service"] = names[0][:-1] + "x"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ScenarioError, match=rf"targets\.mau\.service: .*did you mean '{names[0]}'"):
+        load_calibration(path)

@@ -62,7 +62,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 import sim
-from sim.analysis.targets import TargetSpec, covered, observed_series, read_observations, series_fit, simulated_series
+from sim.analysis.targets import (TargetSpec, check_services, covered, observed_series, read_observations, series_fit,
+                                  service_rows, simulated_series)
 from sim.atomic import replaced_atomically
 from sim.clock import Clock
 from sim.report.plotting import format_date_axis, new_figure, plot_band, save_figure
@@ -157,6 +158,7 @@ def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) ->
     scenario = load_scenario(base_path)
     base = apply_overrides(scenario, spec.overrides, source=f"{source}: overrides")
     integers = _check_parameters(spec, base, source)
+    check_services(spec.targets, [base.services.focal.name, *(c.name for c in base.services.competitors)], f"{source}: targets")
     observations = read_observations(folder / spec.data, f"{source}: data")
     dates = Clock.of(base).dates
     targets = tuple(_target(name, t, observations, dates, f"{source}: targets.{name}") for name, t in spec.targets.items())
@@ -209,10 +211,9 @@ def simulate_targets(cal: Calibration, params: dict[str, Any], replicates: int, 
     else:
         results = list(pool.map(simulate, repeat(scenario), seeds, range(replicates)))
     ts = pd.concat([r.timeseries for r in results], ignore_index=True)
-    focal = ts[ts["focal"]]
     dt = months_per_step(scenario)
     periods = periods or {t.name: t.observed.index for t in cal.targets}
-    return {t.name: simulated_series(focal, t.spec, periods[t.name], t.scale, dt) for t in cal.targets}
+    return {t.name: simulated_series(service_rows(ts, t.spec), t.spec, periods[t.name], t.scale, dt) for t in cal.targets}
 
 
 def score(cal: Calibration, simulated: dict[str, np.ndarray]) -> tuple[float, dict[str, dict[str, float]]]:
