@@ -65,11 +65,14 @@ def test_until_must_be_a_month(bad):
 # ---------------------------------------------------------------- backtest on synthetic data
 
 
-def _synthetic(tmp_path: Path) -> Path:
-    """A tiny market (600 listeners, 2 years), quarterly MAU and premium made by the model at TRUTH."""
+def _synthetic(tmp_path: Path, truth: dict | None = None) -> Path:
+    """A tiny market (600 listeners, 2 years), quarterly MAU and premium made by the model at ``truth``.
+
+    ``truth`` defaults to TRUTH; ``{}`` makes the data at the base scenario's own values.
+    """
     base = {"name": "tiny", "replicates": 1, "time": {"start": "2015-01", "months": 24}, "market": {"agents": 600}}
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
-    scenario = apply_overrides(load_scenario(tmp_path / "base.yaml"), TRUTH)
+    scenario = apply_overrides(load_scenario(tmp_path / "base.yaml"), TRUTH if truth is None else truth)
     ts = pd.concat([r.timeseries for r in run_replicates(scenario, 4, 99, workers=1)])
     periods = pd.period_range("2015Q1", periods=8, freq="Q")
     rows = []
@@ -79,6 +82,7 @@ def _synthetic(tmp_path: Path) -> Path:
                  for p, v in zip(periods, values)]
     pd.DataFrame(rows).to_csv(tmp_path / "kpis.csv", index=False)
     cal = {"name": "tiny", "base": "base.yaml", "data": "kpis.csv", "seed": 7, "trials": 1, "replicates": 1,
+           "check_replicates": 3,
            "parameters": {"diffusion.q": {"low": 0.1, "high": 1.0, "distribution": "loguniform"},
                           "services.focal.content_value": {"low": 6.0, "high": 16.0}},
            "targets": {"mau": {"column": "mau"}, "premium_subscribers": {"column": ["premium_subscribers", "trial_users"]}}}
@@ -168,3 +172,24 @@ def test_a_target_can_name_a_competitor_and_a_wrong_name_is_refused(tmp_path):
     path.write_text(yaml.safe_dump(spec))
     with pytest.raises(ScenarioError, match=rf"targets\.mau\.service: .*did you mean '{names[0]}'"):
         load_calibration(path)
+
+
+# ---------------------------------------------------------------- the command
+
+
+@pytest.mark.slow
+def test_calibrate_abc_writes_its_folder_and_says_when_nothing_beat_the_start(tmp_path, capsys):
+    """The data come from the base scenario's own values: 4 prior draws do not beat them, and the command says so."""
+    path = _synthetic(tmp_path, truth={})
+    spec = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**spec, "check_replicates": 8}))  # the fair rerun needs a few seeds
+    out = tmp_path / "abc"
+    code = main(["calibrate", str(path), "--method", "abc", "--population", "4", "--generations", "1",
+                 "--set", "time.months=12", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "no sampled parameter set beat the starting point" in " ".join(printed.split())
+    result = json.loads((out / "posterior.json").read_text())
+    assert result["start"]["beaten"] is False and result["overrides"] == {"time.months": 12}
+    assert {"abc.sqlite", "posterior.csv", "calibrated.yaml"} <= {p.name for p in out.iterdir()}
+    assert main(["calibrate", str(path), "--method", "abc", "--population", "1", "--out", str(tmp_path / "z")]) == 2
+    assert not (tmp_path / "z").exists()
