@@ -151,9 +151,8 @@ def _subcommand_modules() -> list:
     """Modules that register their own subcommands (imported here: they import helpers from this module)."""
     from sim import app
     from sim.analysis import calibration, compare, sensitivity
-    from sim.sweep import run as sweep
-
     from sim.commands import backtest
+    from sim.sweep import run as sweep
 
     return [compare, sweep, sensitivity, calibration, app, backtest]
 
