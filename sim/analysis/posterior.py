@@ -26,7 +26,9 @@ without changing a number.
 Guard (the same rule as the optimiser's range): the reported posterior never holds
 particles far worse than the best one: those above ``FAR_WORSE`` x the best accepted
 distance are dropped (and counted), and the result says so plainly when no sampled
-parameter set beat the base scenario's own values.
+parameter set beat the base scenario's own values (judged by rerunning the best particle
+and the base values on the same ``check_replicates`` fresh seeds: the best particle's own
+distance, a minimum over many noisy runs, is optimistic).
 
 Outputs (in ``results/calibration-<name>-abc/``): ``posterior.csv`` (one row per
 particle: each parameter in the scenario's unit, ``distance``, ``weight``),
