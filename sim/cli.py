@@ -30,6 +30,7 @@ def _subcommand_modules() -> dict[str, str]:
         "sensitivity": "sim.commands.sensitivity",
         "calibrate": "sim.commands.calibrate",
         "dashboard": "sim.commands.dashboard",
+        "backtest": "sim.commands.backtest",
     }
 
 

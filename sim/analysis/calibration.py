@@ -55,7 +55,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 import sim
-from sim.analysis.targets import TargetSpec, covered, observed_series, read_observations, series_fit, simulated_series
+from sim.analysis.targets import (TargetSpec, check_services, covered, observed_series, read_observations, series_fit,
+                                  service_rows, simulated_series)
 from sim.atomic import replaced_atomically
 from sim.outputs import claimed
 from sim.resources import check_run_fits
@@ -129,14 +130,19 @@ class Calibration:
 def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) -> Calibration:
     """Read and validate a calibration file, its base scenario and its data.
 
-    ``changes`` replaces top-level keys before validation (the CLI's --trials etc.).
+    ``changes`` replaces top-level keys before validation (the CLI's --trials etc.);
+    its ``set`` entry, {key path: value}, is added to the file's ``overrides`` (--set).
     Every user error raises ScenarioError naming the file and the key path.
     """
     source = str(path)
     data = read_yaml(path)
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: (top level): expected a mapping of calibration keys, got {type(data).__name__}")
-    data = {"name": Path(path).stem, **data, **(changes or {})}
+    changes = dict(changes or {})
+    sets = changes.pop("set", None)  # --set KEY=VALUE: joins the file's overrides
+    data = {"name": Path(path).stem, **data, **changes}
+    if sets:
+        data["overrides"] = {**(data.get("overrides") or {}), **sets}
     try:
         spec = CalibrationSpec.model_validate(data)
     except ValidationError as err:
@@ -148,6 +154,7 @@ def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) ->
     scenario = load_scenario(base_path)
     base = apply_overrides(scenario, spec.overrides, source=f"{source}: overrides")
     integers = _check_parameters(spec, base, source)
+    check_services(spec.targets, [base.services.focal.name, *(c.name for c in base.services.competitors)], f"{source}: targets")
     observations = read_observations(folder / spec.data, f"{source}: data")
     dates = Clock.of(base).dates
     targets = tuple(_target(name, t, observations, dates, f"{source}: targets.{name}") for name, t in spec.targets.items())
@@ -191,10 +198,9 @@ def simulate_targets(cal: Calibration, params: dict[str, Any], replicates: int, 
     scenario = apply_overrides(cal.base, params, source=f"{cal.source}: parameters") if params else cal.base
     results = run_replicates(scenario, replicates, seed, executor=executor)
     ts = pd.concat([r.timeseries for r in results], ignore_index=True)
-    focal = ts[ts["focal"]]
     dt = months_per_step(scenario)
     periods = periods or {t.name: t.observed.index for t in cal.targets}
-    return {t.name: simulated_series(focal, t.spec, periods[t.name], t.scale, dt) for t in cal.targets}
+    return {t.name: simulated_series(service_rows(ts, t.spec), t.spec, periods[t.name], t.scale, dt) for t in cal.targets}
 
 
 def score(cal: Calibration, simulated: dict[str, np.ndarray]) -> tuple[float, dict[str, dict[str, float]]]:

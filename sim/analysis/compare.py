@@ -32,7 +32,7 @@ from sim.report.plotting import (
     save_figure,
 )
 from sim.atomic import replaced_atomically
-from sim.runner import SimulationResult, ci95, focal_kpis
+from sim.runner import SimulationResult, ci95
 from sim.scenario import Scenario, apply_overrides, parse_set_options
 
 PAIRED_FIGURES = {

@@ -22,13 +22,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_executor_options(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default: results/calibration-<name>/)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables; print the output folder")
+    p.add_argument("--set", action="append", metavar="KEY.PATH=VALUE", default=[],
+                   help="set a scenario key while fitting, like the file's `overrides` (repeatable)")
+    p.add_argument("--method", choices=("optuna", "abc"), default="optuna",
+                   help="optuna: best fit by TPE (default); abc: posterior by ABC-SMC (pyabc)")
+    p.add_argument("--population", type=int, default=50, metavar="N", help="abc: particles per generation (default 50)")
+    p.add_argument("--generations", type=int, default=4, metavar="G", help="abc: generations (default 4)")
     p.set_defaults(func=_handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
     from sim.analysis.calibration import calibrate
+    from sim.scenario import parse_set_options
 
     changes = {k: v for k, v in (("trials", args.trials), ("replicates", args.replicates)) if v is not None}
+    if args.set:
+        changes["set"] = parse_set_options(args.set)
+    if args.method == "abc":
+        return _handle_abc(args, changes)
     progress, _ = progress_bar(args.quiet, f"calibrate {Path(args.calibration_file).stem}", None)
     bar = progress.task_ids[0]
     with progress:
@@ -72,3 +83,40 @@ def print_fit(result: dict[str, Any]) -> None:
     console.print(f"Results in [bold]{result['out']}[/bold]")
 
 
+def _handle_abc(args: argparse.Namespace, changes: dict[str, Any]) -> int:
+    from sim.analysis.posterior import calibrate_abc
+
+    progress, advance = progress_bar(args.quiet, "ABC-SMC simulations", None)
+    with progress:
+        result = calibrate_abc(args.calibration_file, args.out, args.workers, changes, args.population,
+                               args.generations, on_simulation=advance, executor=args.executor,
+                               scheduler=args.scheduler, on_notice=notice)
+    if args.quiet:
+        print(result["out"])
+    else:
+        print_posterior(result)
+    return 0
+
+
+def print_posterior(result: dict[str, Any]) -> None:
+    """The credible intervals as a table, the guard's and the start check's notes."""
+    console = Console()
+    post = result["posterior"]
+    table = Table(title=f"{result['calibration']}: ABC-SMC posterior, {post['particles']} particles, "
+                        f"{result['generations']} generations, {result['evaluations']} simulations",
+                  caption=post["label"])
+    for col in ("parameter", "best", "2.5%", "10%", "median", "90%", "97.5%"):
+        table.add_column(col, justify="left" if col == "parameter" else "right")
+    for path, r in post["intervals"].items():
+        v = result["best"]["parameters"][path]
+        cells = [f"{r[k]:.4g}" for k in ("q2.5", "q10", "q50", "q90", "q97.5")] if "q50" in r else [str(r["levels"])] + [""] * 4
+        table.add_row(path, f"{v:.4g}" if isinstance(v, float) else str(v), *cells)
+    console.print(table)
+    console.print(f"tolerance by generation: {', '.join(f'{e:.4g}' for e in result['epsilons'])}; "
+                  f"best particle distance {result['best']['distance']:.4g}")
+    if result["guard"]["dropped"]:
+        console.print(f"[yellow]{result['guard']['dropped']} particle(s) left out: {result['guard']['label']} "
+                      "(the tolerance has not converged: more generations or particles narrow it)[/yellow]")
+    if result["start"].get("note"):
+        console.print(f"[yellow]{result['start']['note']}[/yellow]")
+    console.print(f"Results in [bold]{result['out']}[/bold]")
