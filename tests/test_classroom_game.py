@@ -110,6 +110,15 @@ def test_the_horizon_ends_the_game(market):
         game.join("B")
 
 
+def test_the_teacher_ends_the_game(market):
+    game = _game(market)
+    game.play_round()
+    game.end()
+    assert game.finished and game.model.t == 3
+    with pytest.raises(GameError, match="over"):
+        game.play_round()
+
+
 def test_save_and_resume_replays_the_same_market(market):
     game = _game(market)
     a, b = game.join("A"), game.join("B")
@@ -131,6 +140,8 @@ def test_save_and_resume_replays_the_same_market(market):
     game.play_round()
     resumed.play_round()
     np.testing.assert_array_equal(resumed.model.records["mau"][:9], game.model.records["mau"][:9])
+    game.end()
+    assert Game.from_json(game.to_json()).finished
 
 
 def test_a_bad_save_file_is_one_message(market):

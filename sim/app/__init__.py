@@ -42,7 +42,7 @@ _HOMES = {
                      "listener_sample", "snowball"),
     "charts": ("FONT", "Frames", "categories", "MarketCharts", "TimePanel", "legend_html", "nice_ceiling", "user_bands"),
     "page": ("listener_table", "page_component", "readout", "run_notes"),
-    "server": ("add_parser", "cmd_dashboard", "server_command", "server_env"),
+    "server": ("add_parser", "add_server_options", "check_address", "cmd_dashboard", "server_command", "server_env"),
 }
 _HOME = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = sorted(_HOME)

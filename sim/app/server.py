@@ -1,45 +1,82 @@
-"""Starting the Solara server for the dashboard (and the classroom game): offline, no reloader."""
+"""Starting a Solara server for the dashboard or the classroom game: offline, no reloader.
+
+Nothing leaves the machine: solara's check for a newer version on PyPI, its telemetry
+(Mixpanel, and a lookup of the server's public address) and Font Awesome from its CDN are
+all off. tests/test_dashboard_browser.py proves it with a recording loopback proxy.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 from sim.app.controls import DEFAULT_SCENARIO, SCENARIO_ENV, load_dashboard_scenario
+from sim.scenario import ScenarioError
+
+OFFLINE_ENV = {
+    "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false",  # else solara posts usage to api.mixpanel.com (and asks api.ipify.org)
+    "SOLARA_ASSETS_FONTAWESOME_ENABLED": "false",  # the only asset its page loads from a CDN; no icons are used
+    "SOLARA_THEME_SHOW_BANNER": "false",  # its "runs on Solara" badge lay over the listener inspector
+    "MPLBACKEND": "agg",
+}
 
 
-def server_command(host: str, port: int) -> list[str]:
-    """The command line of the Solara server: production mode (no reloader), no browser opened."""
-    return [sys.executable, "-m", "solara", "run", "sim.app", "--host", host, "--port", str(port),
-            "--production", "--no-open", "--log-level", "warning"]
+def server_command(host: str, port: int, module: str = "sim.app") -> list[str]:
+    """The command line of the Solara server of ``module``: production mode (no reloader),
+    no browser opened, no version check against PyPI."""
+    return [sys.executable, "-m", "solara", "run", module, "--host", host, "--port", str(port),
+            "--production", "--no-open", "--no-check-version", "--log-level", "warning"]
 
 
-def server_env(scenario_path: str | Path | None) -> dict[str, str]:
-    """The server's environment: the scenario, and nothing fetched from the internet.
-
-    Font Awesome is the only asset solara's page loads from its CDN; the dashboard uses no icons.
-    """
-    env = dict(os.environ, SOLARA_ASSETS_FONTAWESOME_ENABLED="false", MPLBACKEND="agg")
+def server_env(scenario_path: str | Path | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The server's environment: the scenario (and ``extra`` settings), and nothing fetched from the internet."""
+    env = dict(os.environ, **OFFLINE_ENV, **(extra or {}))
     if scenario_path is not None:
         env[SCENARIO_ENV] = str(Path(scenario_path).resolve())
     return env
 
 
+def check_address(host: str, port: int) -> None:
+    """Refuse (ScenarioError) a port outside 1..65535 or an address this machine cannot listen on now."""
+    if not 1 <= port <= 65535:
+        raise ScenarioError(f"--port: must be from 1 to 65535 (got {port})")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(address)
+    except OSError as exc:
+        raise ScenarioError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})") from None
+
+
+def become_server(host: str, port: int, module: str, env: dict[str, str]) -> NoReturn:
+    """Replace this process with the Solara server, so that stopping it (Ctrl-C, a signal) stops the server."""
+    os.execve(sys.executable, server_command(host, port, module), env)
+
+
 def cmd_dashboard(args: argparse.Namespace) -> NoReturn:
     scenario = load_dashboard_scenario(args.scenario)  # a bad file stops here with one clear message
+    check_address(args.host, args.port)
     print(f"freemium-sim dashboard: scenario '{scenario.name}' at http://{args.host}:{args.port} (Ctrl-C stops it)",
           flush=True)
-    # become the server, so that stopping this process (Ctrl-C, a signal) stops the server too
-    os.execve(sys.executable, server_command(args.host, args.port), server_env(args.scenario))
+    become_server(args.host, args.port, "sim.app", server_env(args.scenario))
+
+
+def add_server_options(p: argparse.ArgumentParser, port: int) -> None:
+    """--port and --host, shared by ``dashboard`` and ``classroom``."""
+    p.add_argument("--port", type=int, default=port, help=f"port to serve on (default: {port})")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0: the whole network)")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``freemium-sim dashboard``."""
     p = subparsers.add_parser("dashboard", help="start the teaching dashboard (a local web page)")
     p.add_argument("scenario", nargs="?", help=f"scenario YAML file (default: {DEFAULT_SCENARIO} if it exists, else the defaults)")
-    p.add_argument("--port", type=int, default=8765, help="port to serve on (default: 8765)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    add_server_options(p, 8765)
     p.set_defaults(func=cmd_dashboard)

@@ -200,6 +200,7 @@ class Game:
         self.teams: dict[str, Team] = {}  # by token, in joining order
         self.rounds: list[Round] = []
         self.running = False
+        self.over = False  # the teacher ended the game
         self.version = 0  # bumped at every change the pages must show
         self._lock = threading.RLock()
 
@@ -245,7 +246,16 @@ class Game:
 
     @property
     def finished(self) -> bool:
-        return self.model.t >= self.model.n_steps
+        """The teacher ended the game, or the market reached the end of its horizon."""
+        return self.over or self.model.t >= self.model.n_steps
+
+    def end(self) -> None:
+        """End the game: no more rounds or teams."""
+        with self._lock:
+            if self.running:
+                raise GameError("A round is running: end the game when it is over.")
+            self.over = True
+            self.version += 1
 
     @property
     def months_left(self) -> int:
@@ -258,7 +268,7 @@ class Game:
             if self.running:
                 raise GameError("A round is running already.")
             if self.finished:
-                raise GameError("The game is over: the market reached the end of its horizon.")
+                raise GameError("The game is over.")
             locked = {t.token: t.decisions for t in self.teams.values()}
             changes: dict[str, Any] = {}
             for token, decisions in locked.items():
@@ -359,6 +369,7 @@ class Game:
         with self._lock:
             doc = {"format": SAVE_FORMAT, "scenario": self.scenario.model_dump(mode="json"),
                    "listeners": self.listeners, "months_per_round": self.months_per_round, "slots": self.slots,
+                   "over": self.over,
                    "teams": [{"name": t.name, "token": t.token, "joined_round": t.joined_round,
                               "decisions": asdict(t.decisions)} for t in self.teams.values()],
                    "rounds": [{"number": r.number, "months": r.months,
@@ -388,6 +399,8 @@ class Game:
                 if game.team(t["token"]) is None:
                     game.join(t["name"], t["token"])
                 game.decide(t["token"], t["decisions"])
+            if doc.get("over"):
+                game.end()
         except (ValueError, KeyError, TypeError) as exc:  # GameError and pydantic's ValidationError are ValueErrors
             raise ScenarioError(f"{where}: cannot resume: {str(exc).splitlines()[0][:300]}") from None
         return game

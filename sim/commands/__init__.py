@@ -1,0 +1,1 @@
+"""The command layer: one module per subcommand, each with ``add_parser(subparsers)``."""
