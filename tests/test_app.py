@@ -335,8 +335,9 @@ def test_page_moves_policies_live_and_reset_rebuilds(page):
     assert "Live changes: Mar 2015 ad load 2.5→5." in _html(page, "freemium-settings")
     assert _live_slider(page, "ad_load").v_model == 5.0
 
-    listeners = app.model_params(app.load_dashboard_scenario())["listeners"]["label"]
-    page.find(v.Slider, label=listeners).widget.v_model = 3_000
+    box = page.find(v.Sheet, class_="d-flex ma-0 freemium-listeners").widget
+    (slider,) = [w for w in box.children if isinstance(w, v.Slider)]
+    slider.v_model = 3_000
     _button(page, "Reset").click()
     assert "not started" in _html(page, "freemium-readout")  # a new model, at t = 0
     notes = _html(page, "freemium-settings")

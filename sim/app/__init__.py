@@ -18,6 +18,7 @@ The package, one part per module:
 - :mod:`sim.app.live`: :class:`DashboardModel`, the live model wrapper;
 - :mod:`sim.app.network_view`: the listeners on their friendship network (networkx layout);
 - :mod:`sim.app.charts`: the market over time;
+- :mod:`sim.app.export`: the class's run as CSV;
 - :mod:`sim.app.page`: the Solara page;
 - :mod:`sim.app.server`: the ``dashboard`` command and the offline server settings.
 
@@ -38,9 +39,11 @@ _HOMES = {
                  "configure", "live_widgets", "load_dashboard_scenario", "model_params", "overrides", "shown",
                  "slider_defaults", "slider_values", "widget", "widgets", "with_competitor"),
     "live": ("DashboardModel", "LiveChange"),
-    "network_view": ("ListenerSample", "NetworkFigure", "describe_listener", "layout", "listener_codes",
+    "network_view": ("ListenerSample", "NetworkFigure", "default_listener", "describe_listener", "layout", "listener_codes",
                      "listener_sample", "snowball"),
-    "charts": ("FONT", "Frames", "categories", "MarketCharts", "TimePanel", "legend_html", "nice_ceiling", "user_bands"),
+    "charts": ("FONT", "Frames", "MarketCharts", "TimePanel", "categories", "churn_shown", "legend_html", "nice_ceiling",
+               "series", "user_bands"),
+    "export": ("download_link", "policy_changes", "run_csv"),
     "page": ("listener_table", "page_component", "readout", "run_notes"),
     "server": ("add_parser", "add_server_options", "check_address", "cmd_dashboard", "server_command", "server_env"),
 }

@@ -24,6 +24,8 @@ FONT = {"font.size": 15, "axes.titlesize": 17, "axes.labelsize": 15, "legend.fon
 LADDER = ("prospect", "customer", "client", "supporter", "advocate")
 LADDER_COLOURS = ("#dee2e6", "#a5d8ff", "#4dabf7", "#1971c2", "#0b3d91")
 REVENUE_COLOURS = ("#2b8a3e", "#e67700")  # subscriptions, ads
+MIN_SUBSCRIBERS = 200  # simulated premium subscribers a rival needs: a 5 % churn rate then has a standard error of 1.5 points
+SMOOTH_MONTHS = 3  # a rival's churn is shown as its mean over this many months
 NICE = np.array([1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0])
 
 
@@ -115,21 +117,35 @@ class TimePanel:
         self.marked: tuple[tuple[int, str], ...] = ()  # the markers drawn ...
         self.marker_artists: list = []  # ... by these artists
 
-    def png(self, series: tuple[np.ndarray, ...], markers: tuple[tuple[int, str], ...] = ()) -> bytes:
+    def png(self, series: tuple[np.ndarray, ...], markers: tuple[tuple[int, str], ...] = (),
+            ghost: tuple[np.ndarray, ...] | None = None) -> bytes:
         """The chart of ``series`` (each of shape (t,), the months so far), with a dashed line
-        and its label at each ``(month index, label)`` of ``markers``, as PNG bytes."""
+        and its label at each ``(month index, label)`` of ``markers``, and ``ghost`` (the same
+        series of the unchanged market) drawn faintly, as PNG bytes."""
         ax, dates = self.ax, self.dates[: len(series[0])]
         for artist in self.data:
             artist.remove()
+        self.data = self._ghost(dates, ghost) if ghost is not None else []
         if self.stacked:
-            self.data = ax.stackplot(dates, *series, colors=self.colours)
-            top = np.sum(series, axis=0).max(initial=0.0)
+            self.data += ax.stackplot(dates, *series, colors=self.colours)
+            top = max(np.sum(series, axis=0).max(initial=0.0), np.sum(ghost, axis=0).max(initial=0.0) if ghost else 0.0)
         else:
-            self.data = [ax.plot(dates, y, color=c, lw=3)[0] for y, c in zip(series, self.colours)]
-            top = np.nanmax(np.nan_to_num(series), initial=0.0)
+            # the first series (the focal service) is drawn last: on top of the rivals
+            self.data += [ax.plot(dates, y, color=c, lw=3, zorder=3 if k == 0 else 2)[0]
+                          for k, (y, c) in reversed(list(enumerate(zip(series, self.colours))))]
+            top = max(np.nanmax(np.nan_to_num(series), initial=0.0),
+                      np.nanmax(np.nan_to_num(ghost), initial=0.0) if ghost else 0.0)
         ax.set_ylim(0, self.top or nice_ceiling(1.05 * top))
         with rc_context(FONT):
             return self.frames.png(self.data, key=(ax.get_ylim(), markers), overlay=self._markers(markers))
+
+    def _ghost(self, dates: Any, ghost: tuple[np.ndarray, ...]) -> list:
+        """The unchanged market, faint: each line in its colour, light; a stack as the dashed tops of its bands."""
+        if self.stacked:
+            tops = np.cumsum(np.asarray(ghost), axis=0)
+            return [self.ax.plot(dates, y, color="#212529", lw=1.3, ls=(0, (4, 3)), alpha=0.55, zorder=4)[0]
+                    for y in tops]
+        return [self.ax.plot(dates, y, color=c, lw=2.5, alpha=0.35, zorder=1)[0] for y, c in zip(ghost, self.colours)]
 
     def _markers(self, markers: tuple[tuple[int, str], ...]) -> list:
         """The markers' artists, made again only when the markers change; an overlay of the
@@ -137,17 +153,23 @@ class TimePanel:
         if markers != self.marked:
             for artist in self.marker_artists:
                 artist.remove()
-            self.marker_artists = [a for step, label in markers for a in self._marker(self.dates[step], label)]
+            self.marker_artists = [a for k, (step, label) in enumerate(markers)
+                                   for a in self._marker(self.dates[step], label, k)]
             self.marked = markers
         return self.marker_artists
 
-    def _marker(self, date: Any, label: str) -> list:
-        """A live change: a thin line at its month, its label written up along the line."""
+    def _marker(self, date: Any, label: str, k: int) -> list:
+        """A live change: a thin line at its month, its label small at the top edge, left of
+        the line (the months after the change, where the response shows, stay clear; in the
+        first quarter of the horizon, where there is no room on the left, right of it); the
+        ``k``-th marker's label a row lower, so labels of nearby changes do not overlap."""
         ax = self.ax
         line = ax.axvline(date, color="#212529", lw=1.5, ls="--")
-        text = ax.text(date, 0.97, f" {label} ", transform=ax.get_xaxis_transform(), rotation=90, ha="left",
-                       va="top", fontsize=FONT["xtick.labelsize"],
-                       bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
+        left = (date - self.dates[0]) > 0.25 * (self.dates[-1] - self.dates[0])
+        text = ax.text(date, 0.985 - 0.075 * (k % 4), f" {label} ", transform=ax.get_xaxis_transform(),
+                       ha="right" if left else "left",
+                       va="top", fontsize=11, color="#212529",
+                       bbox={"fc": "white", "ec": "none", "alpha": 0.45, "pad": 0.5})
         return [line, text]
 
 
@@ -183,25 +205,56 @@ class MarketCharts:
                       top=100.0),
             TimePanel(model, "Price, individual plan", "EUR / month", lines, stacked=False),
         ]
+        if len(names) > 1:
+            self.panels[2].ax.text(0.99, 0.985, f"rivals: {SMOOTH_MONTHS}-month mean;\nnot shown below "
+                                   f"{MIN_SUBSCRIBERS} simulated\nsubscribers (too noisy)",
+                                   transform=self.panels[2].ax.transAxes, ha="right", va="top", fontsize=10,
+                                   color="#495057", linespacing=1.1)
 
-    def series(self) -> list[tuple[np.ndarray, ...]]:
-        """What each chart plots, up to the current month: arrays of shape (t,), in the charts' units."""
-        m, t = self.model, self.model.t
-        rec = {name: np.nan_to_num(values[:t]) for name, values in m.records.items()}
-        none = m.market_records["aware"][:t] + m.market_records["lapsed"][:t]
-        users = (rec["premium_subscribers"][:, 0], rec["trial_users"][:, 0], rec["free_users"][:, 0],
-                 *rec["mau"][:, 1:].T, none)
-        return [tuple(u / 1e6 for u in users),
-                (rec["revenue_subscription_eur"][:, 0] / 1e6, rec["revenue_ads_eur"][:, 0] / 1e6),
-                tuple(100 * m.records["churn_premium_monthly"][:t].T),
-                tuple(100 * rec["market_share"].T),
-                tuple(100 * rec[f"loyalty_{r}"][:, 0] for r in LADDER),
-                tuple(m.records["price_individual_eur"][:t].T)]
+    def pngs(self, ghost: bool = True) -> list[bytes]:
+        """Every chart with the data up to the current month, the live changes so far and,
+        if ``ghost``, the unchanged market faintly behind, as PNG bytes."""
+        m = self.model
+        markers = tuple((c.step, c.label(m.names)) for c in list(m.live_changes))
+        shadows = series(m.ghost_now(), m.t) if ghost else [None] * len(self.panels)
+        return [panel.png(data, markers, shadow) for panel, data, shadow in zip(self.panels, series(m, m.t), shadows)]
 
-    def pngs(self) -> list[bytes]:
-        """Every chart with the data up to the current month and the live changes so far, as PNG bytes."""
-        markers = tuple((c.step, c.label(self.model.names)) for c in list(self.model.live_changes))
-        return [panel.png(data, markers) for panel, data in zip(self.panels, self.series())]
+
+def series(m: MarketModel, t: int) -> list[tuple[np.ndarray, ...]]:
+    """What each chart of :class:`MarketCharts` plots from model ``m``, months 0..t-1:
+    arrays of shape (t,), in the charts' units."""
+    rec = {name: np.nan_to_num(values[:t]) for name, values in m.records.items()}
+    none = m.market_records["aware"][:t] + m.market_records["lapsed"][:t]
+    users = (rec["premium_subscribers"][:, 0], rec["trial_users"][:, 0], rec["free_users"][:, 0],
+             *rec["mau"][:, 1:].T, none)
+    return [tuple(u / 1e6 for u in users),
+            (rec["revenue_subscription_eur"][:, 0] / 1e6, rec["revenue_ads_eur"][:, 0] / 1e6),
+            tuple(churn_shown(m, t).T),
+            tuple(100 * rec["market_share"].T),
+            tuple(100 * rec[f"loyalty_{r}"][:, 0] for r in LADDER),
+            tuple(m.records["price_individual_eur"][:t].T)]
+
+
+def churn_shown(m: MarketModel, t: int) -> np.ndarray:
+    """Premium churn as the churn chart shows it, % per month, shape (t, services).
+
+    The focal service's as simulated. A rival with a few hundred simulated subscribers
+    loses a handful a month: its rate swings from 0 to 50 %, noise that hides the focal
+    line. Rivals are shown as the mean over :data:`SMOOTH_MONTHS` months, and not at all
+    while fewer than :data:`MIN_SUBSCRIBERS` simulated listeners subscribe.
+    """
+    churn = 100 * m.records["churn_premium_monthly"][:t].copy()
+    simulated = np.nan_to_num(m.records["premium_subscribers"][:t]) / m.weight
+    window = max(1, int(round(SMOOTH_MONTHS / m.dt)))
+    rivals = churn[:, 1:]
+    ok = np.isfinite(rivals)
+    total = np.cumsum(np.where(ok, rivals, 0.0), axis=0)
+    count = np.cumsum(ok, axis=0)
+    total[window:] -= total[:-window].copy()
+    count[window:] -= count[:-window].copy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        churn[:, 1:] = np.where((count > 0) & (simulated[:, 1:] >= MIN_SUBSCRIBERS), total / np.maximum(count, 1), np.nan)
+    return churn
 
 
 def user_bands(model: MarketModel) -> list[str]:
@@ -211,8 +264,9 @@ def user_bands(model: MarketModel) -> list[str]:
             "aware, uses none"]
 
 
-def legend_html(model: MarketModel) -> str:
-    """The charts' colour keys as HTML: who (users chart and every line), revenue, loyalty ladder."""
+def legend_html(model: MarketModel, ghost: bool = False) -> str:
+    """The charts' colour keys as HTML: who (users chart and every line), revenue, loyalty
+    ladder, and what the ghost's faint lines are if it is shown."""
     colour = dict(categories(model))
 
     def key(title: str, labels: list[str], colours: list[str]) -> str:
@@ -224,6 +278,8 @@ def legend_html(model: MarketModel) -> str:
     who = user_bands(model)
     return (key("Who (areas and lines)", who, [colour[u] for u in who])
             + key("Revenue", ["subscriptions", "ads"], list(REVENUE_COLOURS))
-            + key("Loyalty ladder", list(LADDER), list(LADDER_COLOURS)))
+            + key("Loyalty ladder", list(LADDER), list(LADDER_COLOURS))
+            + ("<div><b>Ghost:</b> faint lines (dashed on areas) are the same market, same seed, "
+               "without the live changes: the gap is their effect.</div>" if ghost else ""))
 
 

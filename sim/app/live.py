@@ -42,9 +42,8 @@ class DashboardModel(MarketModel):
         ``support_staff`` (agents), ``marketing_budget`` (million EUR/month), ``wrapped``
         (bool), ``competitor_strategy`` (static/match_price/defend_share),
         ``competitor_price`` (EUR/month), ``listeners`` (simulated listeners). A setting
-        left out keeps the scenario's value. SolaraViz's Reset passes only the build-time
-        ones (``listeners``); the page moves the others live with :meth:`request`. (Mesa
-        checks that a model taking unlisted keywords names them ``kwargs``.)
+        left out keeps the scenario's value. The page's Reset passes only the build-time
+        ones (``listeners``); the page moves the others live with :meth:`request`.
 
     Attributes
     ----------
@@ -52,6 +51,11 @@ class DashboardModel(MarketModel):
         The scenario this run started with (``scenario`` follows the live changes).
     live_changes : list of LiveChange
         The live changes applied so far, in order: the charts' markers.
+    ghost : MarketModel
+        The **ghost**: the same market without the live changes, built from ``start`` with
+        the same seed (common random numbers: until the first change both are the same
+        market, month for month). It advances only when asked (:meth:`ghost_now`), so a
+        page with the ghost switched off does not pay for it.
     """
 
     # A slider dragged while playing sends values for several months in a row; moves of one
@@ -70,6 +74,15 @@ class DashboardModel(MarketModel):
         # requests wait here until the next step applies them, between two months
         self._pending: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self.ghost = MarketModel(self.start)
+        self._ghost_lock = threading.Lock()  # two redraws at once must not both step it
+
+    def ghost_now(self) -> MarketModel:
+        """The ghost, advanced to this run's month (its timeline events apply, live changes do not)."""
+        with self._ghost_lock:
+            while self.ghost.t < self.t:
+                self.ghost.step()
+        return self.ghost
 
     def request(self, name: str, value: Any) -> None:
         """Set live control ``name`` to ``value`` (slider units) from the next month on.

@@ -97,6 +97,18 @@ def listener_codes(population: ListenerPopulation, index: np.ndarray) -> np.ndar
     return code
 
 
+def default_listener(model: MarketModel) -> int:
+    """The sample member the inspector shows first: someone with a story, the focal
+    premium subscriber with the longest tenure (else the user with the longest tenure)."""
+    pop, index = model.population, model.sample.index
+    user = pop.state[index] == State.USER
+    premium = user & (pop.service[index] == 0) & (pop.tier[index] == Tier.PREMIUM)
+    pool = premium if premium.any() else user
+    if not pool.any():
+        return 0
+    return int(np.argmax(np.where(pool, pop.tenure[index], -np.inf)))
+
+
 def describe_listener(model: MarketModel, i: int) -> list[tuple[str, str]]:
     """One listener's attributes and state as (what, value with unit) rows, for the inspector."""
     v = model.population[i]

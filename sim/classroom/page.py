@@ -109,10 +109,10 @@ def Exports(game: Game):
     use_game_version(game)
     name = game.scenario.name
     with solara.Row():
-        solara.FileDownload(game.to_json, filename=f"classroom-{name}.json", label="Save game (JSON)",
-                            mime_type="application/json")
-        solara.FileDownload(game.summary_csv, filename=f"classroom-{name}-summary.csv", label="Summary (CSV)",
-                            mime_type="text/csv")
+        with solara.FileDownload(game.to_json, filename=f"classroom-{name}.json", mime_type="application/json"):
+            solara.Button("Save game (JSON)", outlined=True, classes=["classroom-save"])
+        with solara.FileDownload(game.summary_csv, filename=f"classroom-{name}-summary.csv", mime_type="text/csv"):
+            solara.Button("Summary (CSV)", outlined=True, classes=["classroom-summary"])
 
 
 @solara.component
