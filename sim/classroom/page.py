@@ -14,6 +14,7 @@ market as the class sees it on the projector.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import threading
@@ -79,6 +80,12 @@ def query(name: str) -> str:
     """The value of ``name`` in the page's address (``?name=value``), or ''."""
     router = solara.use_router()
     return parse_qs(router.search or "").get(name, [""])[0]
+
+
+def refusal(text: str) -> None:
+    """A refused request's message, red on pink (solara.Error fails under Vuetify 3)."""
+    solara.HTML(tag="div", unsafe_innerHTML=html.escape(text), classes=["classroom-error"],
+                style="color: #c92a2a; background: #fff5f5; border: 1px solid #ffa8a8; padding: 8px; font-size: 17px")
 
 
 def status_line(game: Game) -> str:
@@ -177,7 +184,7 @@ def JoinForm(game: Game):
                          classes=["classroom-name"])
         solara.Button("Join", color="primary", on_click=join, classes=["classroom-join-button"])
         if error:
-            solara.Error(error, classes=["classroom-error"])
+            refusal(error)
 
 
 @solara.component
@@ -221,7 +228,7 @@ def TeamPage(game: Game, token: str):
         solara.Switch(label="Free tier with ads", value=d.free_tier, disabled=locked,
                       on_value=lambda v: decide("free_tier", v), classes=["classroom-free_tier"])
         if error:
-            solara.Error(error, classes=["classroom-error"])
+            refusal(error)
 
 
 @solara.component
