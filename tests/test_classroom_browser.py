@@ -85,6 +85,7 @@ def test_two_teams_play_a_round(classroom, tmp_path):
             red_price, blue_price = set_price(reds, -10), set_price(blues, 6)  # 4.99 and 12.99 EUR/month
             teacher.wait_for_function("""() => ['Reds', 'Blues'].every(
                 t => document.querySelector(`.classroom-leaderboard tr[data-team='${t}']`))""", timeout=10_000)
+            shares_before = teacher.locator("img.classroom-shares, .classroom-shares img").first.get_attribute("src")
             teacher.locator(".classroom-play").click()
             teacher.wait_for_function(
                 "() => document.querySelector('.classroom-status').innerText.includes('1 round(s) played')",
@@ -93,6 +94,10 @@ def test_two_teams_play_a_round(classroom, tmp_path):
             figures = {t: re.findall(r"-?[\d,]+\.\d", row) for t, row in rows.items()}
             assert len(figures["Reds"]) == len(figures["Blues"]) == 6, rows  # users .. profit
             assert figures["Reds"] != figures["Blues"], rows
+            teacher.wait_for_function(  # the chart travels on its own: wait for the round's
+                "s => { const e = document.querySelector('img.classroom-shares, .classroom-shares img');"
+                " return e && e.getAttribute('src') != s; }", arg=shares_before, timeout=20_000)
+            teacher.wait_for_timeout(1_000)  # and its last month
             teacher.screenshot(path=str(tmp_path / "classroom-teacher.png"), full_page=True)
 
             reds.wait_for_selector(".classroom-figures", timeout=10_000)  # the student's page follows the round

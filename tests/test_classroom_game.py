@@ -171,3 +171,19 @@ def test_too_many_competitors_leave_no_room(market):
 
     with pytest.raises(ScenarioError, match="at least 3 teams"):
         Game(Scenario.model_validate(crowded), listeners=LISTENERS)
+
+
+def test_views_show_the_teams(market):
+    from sim.classroom.views import leaderboard_html, qr_svg, share_png
+
+    game = _game(market)
+    before = share_png(game)
+    a = game.join("A <b>")
+    board = leaderboard_html(game)
+    assert "data-team='A &lt;b&gt;'" in board and "enters the market next round" in board
+    game.play_round()
+    assert "enters" not in leaderboard_html(game)
+    after = share_png(game)
+    assert before.startswith(b"\x89PNG") and after != before
+    assert game.labels()[game.service_index(a)] == "A <b>"
+    assert qr_svg("http://10.0.0.2:8766/join").startswith("<svg")

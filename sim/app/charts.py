@@ -29,6 +29,11 @@ SMOOTH_MONTHS = 3  # a rival's churn is shown as its mean over this many months
 NICE = np.array([1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0])
 
 
+def horizon(dates: Any) -> tuple[Any, Any]:
+    """The x-axis limits of a chart over ``dates``: first to last, a month wide if there is only one."""
+    return dates[0], dates[-1] if len(dates) > 1 else dates[0] + np.timedelta64(30, "D")
+
+
 def nice_ceiling(x: float) -> float:
     """The smallest of 1, 1.5, 2, 3, 4, 5, 6, 8 times a power of ten that is >= ``x`` (1 if x <= 0).
 
@@ -105,7 +110,7 @@ class TimePanel:
             self.fig = Figure(figsize=(5.2, 3.9), dpi=72)
             self.fig.subplots_adjust(left=0.17, right=0.97, bottom=0.1, top=0.9)
             ax = self.ax = self.fig.subplots()
-            ax.set_xlim(model.dates[0], model.dates[-1])
+            ax.set_xlim(*horizon(model.dates))
             ax.xaxis.set_major_locator(mdates.YearLocator(base=max(2, len(model.dates) // 48)))
             ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
             ax.set_title(title, loc="left")

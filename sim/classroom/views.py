@@ -15,7 +15,7 @@ from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from sim.app.charts import FONT
+from sim.app.charts import FONT, horizon
 from sim.classroom.game import Game
 
 TEAM_COLOURS = ("#d6336c", "#1c7ed6", "#f08c00", "#7048e8", "#0ca678", "#e03131")
@@ -64,7 +64,7 @@ def share_png(game: Game) -> bytes:
         fig = Figure(figsize=(9, 4.6), dpi=72)
         fig.subplots_adjust(left=0.08, right=0.72, bottom=0.1, top=0.9)
         ax = fig.subplots()
-        ax.set_xlim(m.dates[0], m.dates[-1])
+        ax.set_xlim(*horizon(m.dates))
         ax.xaxis.set_major_locator(mdates.YearLocator(base=max(1, len(m.dates) // 60)))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
         ax.set_title("Market share", loc="left")
