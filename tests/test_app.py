@@ -77,6 +77,7 @@ def test_every_control_has_a_widget_with_unit_and_schema_range(base, params):
     assert every["ad_load"]["value"] == base.services.focal.ad_load
     assert every["price"]["value"] == base.services.focal.plans["individual"].price
     assert every["competitor_strategy"]["values"] == ["static", "match_price", "defend_share"]
+    assert every["personalization"]["min"] == 0.0  # teaching exercise 3 sets it to 0
 
 
 def test_only_build_time_controls_are_model_parameters(base, params):

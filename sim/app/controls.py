@@ -124,7 +124,11 @@ def widget(control: Control, info: ParamInfo, names: dict[str, str]) -> dict[str
     if control.span is not None:
         high = min(high, control.span * max(value, 1.0))
     value = float(np.clip(value, low, high))
-    low += (value - low) % control.step  # the slider's grid passes through the value: 9.99 stays 9.99, a step up is 10.49
+    # the slider's grid passes through the value: 9.99 stays 9.99, a step up is 10.49; an
+    # offset within rounding of a whole step is none (0.6 % 0.05 is 0.0499...: the slider
+    # stopped at 0.05 and personalisation 0 could not be set)
+    offset = (value - low) % control.step
+    low += 0.0 if min(offset, control.step - offset) < 1e-9 * control.step else offset
     high = low + control.step * np.ceil((high - low) / control.step - 1e-9)
     cast = int if isinstance(info.default, int) else float
     return {"type": "SliderInt" if cast is int else "SliderFloat", "label": f"{label} ({unit})", "value": cast(value),
