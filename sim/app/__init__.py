@@ -1,16 +1,18 @@
-"""The teaching dashboard: a live classroom demo of freemium dynamics on Mesa's SolaraViz.
+"""The teaching dashboard: a live classroom demo of freemium dynamics on Solara.
 
-``freemium-sim dashboard [SCENARIO.yaml]`` starts a Solara server. The sidebar is Mesa's
-SolaraViz (play, step, reset, play interval, render interval, model parameters). Below
-it, the **policy controls** (the focal service's price, ad load, personalisation, trial,
-support staff, marketing budget and Wrapped; a competitor's strategy and price) act
-**live**: a move is handed to the running model (:meth:`DashboardModel.request`), which
-applies it with :meth:`MarketModel.set_policy` at the start of its next month, as a
-timeline event would, and the charts mark the month with a dashed line and a label such
-as "ad load 2.5→5". Only what the model is built with, the number of simulated listeners,
-is a SolaraViz model parameter, applied on **Reset**: each reset builds a new
-:class:`DashboardModel` from the base scenario with the scenario's seed, and the live
-controls return to the scenario's values.
+``freemium-sim dashboard [SCENARIO.yaml]`` starts a Solara server. The sidebar has the
+run's controls (reset, play/pause, step, play interval, the number of simulated
+listeners), the ghost switch and the CSV export, and the **policy controls** (the focal
+service's price, ad load, personalisation, trial, support staff, marketing budget and
+Wrapped; a competitor's strategy and price), which act **live**: a move is handed to the
+running model (:meth:`DashboardModel.request`), which applies it with
+:meth:`MarketModel.set_policy` at the start of its next month, as a timeline event would,
+and the charts mark the month with a dashed line and a label such as "ad load 2.5→5".
+Only what the model is built with, the number of simulated listeners, applies on
+**Reset**: each reset builds a new :class:`DashboardModel` from the base scenario with
+the scenario's seed, and the live controls return to the scenario's values. The
+**ghost**, the same market without the live changes (same seed), is drawn faintly on
+every chart.
 
 The package, one part per module:
 
@@ -22,8 +24,9 @@ The package, one part per module:
 - :mod:`sim.app.page`: the Solara page;
 - :mod:`sim.app.server`: the ``dashboard`` command and the offline server settings.
 
-SolaraViz's own component grid is not used: it loads vue-grid-layout from a CDN, which a
-classroom without internet cannot reach. Importing ``sim.app`` stays cheap (the CLI
+Mesa's SolaraViz is not used: its component grid loads vue-grid-layout from a CDN, which a
+classroom without internet cannot reach, its play button stayed a greyed pause at the
+horizon's end, and its sliders showed no values. Importing ``sim.app`` stays cheap (the CLI
 imports it for every command): each name below is imported from its module on first use,
 and solara only when the page is built (``solara run sim.app`` looks up ``Page``).
 """

@@ -45,7 +45,7 @@ class Control:
     allows far more than a class would try) and ``limits`` replaces it outright. The
     slider shows the value divided by ``scale`` (1e6: millions). A ``live`` control acts on
     the running model from the next month on (:meth:`DashboardModel.request`); the others
-    are SolaraViz model parameters, applied when Reset builds a new model. ``short`` names
+    are model parameters, applied when Reset builds a new model. ``short`` names
     the control on the charts' markers of live changes.
     """
 
@@ -109,7 +109,7 @@ def load_dashboard_scenario(path: str | Path | None = None) -> Scenario:
 
 
 def widget(control: Control, info: ParamInfo, names: dict[str, str]) -> dict[str, Any]:
-    """The input of one control in SolaraViz's format (type, label with unit, value, range and
+    """The input of one control (type, label with unit, value, range and
     step): a model parameter, or the spec of a live control on the page."""
     label = control.label.format(**names)
     if isinstance(info.default, bool):
@@ -143,7 +143,7 @@ def widgets(scenario: Scenario, names: tuple[str, ...]) -> dict[str, dict[str, A
 
 
 def model_params(scenario: Scenario) -> dict[str, Any]:
-    """SolaraViz ``model_params``: the base scenario (fixed) and the build-time controls
+    """The model parameters: the base scenario (fixed) and the build-time controls
     (the live ones act on the running model instead, see :func:`live_widgets`)."""
     params: dict[str, Any] = {"scenario": scenario}
     # a classroom run is smaller than a study's
@@ -159,7 +159,7 @@ def live_widgets(model: DashboardModel) -> dict[str, dict[str, Any]]:
 
 
 def slider_defaults(params: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments SolaraViz passes to the model before any slider moves."""
+    """The keyword arguments the page builds its first model with, before any slider moves."""
     return {k: (v["value"] if isinstance(v, dict) else v) for k, v in params.items()}
 
 
