@@ -137,7 +137,10 @@ def test_dashboard_moves_the_ad_load_live(dashboard, tmp_path):
             download.value.save_as(saved)
 
             page.screenshot(path=str(tmp_path / "dashboard-1280x800.png"))
-            page.screenshot(path=str(tmp_path / "dashboard-1280x800-full.png"), full_page=True)
+            page.locator(".freemium-listener").scroll_into_view_if_needed()  # the main area scrolls, not the page
+            page.screenshot(path=str(tmp_path / "dashboard-1280x800-network.png"))
+            tenure = re.search(r"with this service for\s+(\d+) months", page.locator(".freemium-listener").inner_text())
+            assert tenure and int(tenure.group(1)) >= 12  # the first listener inspected has a story
             page.set_viewport_size({"width": 1920, "height": 1080})
             page.wait_for_timeout(500)
             page.screenshot(path=str(tmp_path / "dashboard-1920x1080.png"))
