@@ -169,7 +169,7 @@ def test_dashboard_moves_the_ad_load_live(dashboard, tmp_path):
     assert not left, f"the page asked outside this machine: {left}"
     assert not proxy.requests, f"the server asked outside this machine: {proxy.requests}"
     server_log = log.read_text()
-    for noise in ("Traceback", "Could not load URL", "New version", "rules of hooks"):
+    for noise in ("Traceback", "Could not load URL", "New version", "rules of hooks", "Warning"):
         assert noise not in server_log, server_log[-3000:]
     for size in ("1280x800", "1920x1080"):
         assert (tmp_path / f"dashboard-{size}.png").stat().st_size > 10_000

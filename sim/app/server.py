@@ -32,9 +32,16 @@ def server_command(host: str, port: int, module: str = "sim.app") -> list[str]:
             "--production", "--no-open", "--no-check-version", "--log-level", "warning"]
 
 
+# Solara warns at every page load over plain http that its session cookie falls back to
+# SameSite=Lax: right for a classroom LAN, and a screenful of noise in the teacher's terminal.
+QUIET_WARNINGS = "ignore:Cookies with samesite=none require https:UserWarning"
+
+
 def server_env(scenario_path: str | Path | None, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The server's environment: the scenario (and ``extra`` settings), and nothing fetched from the internet."""
+    """The server's environment: the scenario (and ``extra`` settings), nothing fetched from
+    the internet, no warnings that are not the user's business."""
     env = dict(os.environ, **OFFLINE_ENV, **(extra or {}))
+    env["PYTHONWARNINGS"] = ",".join(w for w in (os.environ.get("PYTHONWARNINGS"), QUIET_WARNINGS) if w)
     if scenario_path is not None:
         env[SCENARIO_ENV] = str(Path(scenario_path).resolve())
     return env
