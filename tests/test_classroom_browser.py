@@ -88,7 +88,8 @@ def test_two_teams_play_a_round(classroom, tmp_path):
             shares_before = teacher.locator("img.classroom-shares, .classroom-shares img").first.get_attribute("src")
             teacher.locator(".classroom-play").click()
             teacher.wait_for_function(
-                "() => document.querySelector('.classroom-status').innerText.includes('1 round(s) played')",
+                "() => { const e = document.querySelector('.classroom-status');"
+                " return e && e.innerText.includes('1 round(s) played'); }",
                 timeout=60_000)
             rows = {t: teacher.locator(f".classroom-leaderboard tr[data-team='{t}']").inner_text() for t in ("Reds", "Blues")}
             figures = {t: re.findall(r"-?[\d,]+\.\d", row) for t, row in rows.items()}
@@ -109,6 +110,17 @@ def test_two_teams_play_a_round(classroom, tmp_path):
             assert reds.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]  # fits a phone
             reds.screenshot(path=str(tmp_path / "classroom-student.png"), full_page=True)
             assert f": {blue_price}" in blues.locator(".classroom-price").inner_text()
+
+            # save the game and the summary, then end it
+            teacher.locator(".classroom-export").click()
+            for link, name in ((".classroom-save-link", "game.json"), (".classroom-summary-link", "summary.csv")):
+                with teacher.expect_download(timeout=20_000) as download:
+                    teacher.locator(link).click()
+                download.value.save_as(tmp_path / name)
+            teacher.locator(".classroom-end").click()
+            teacher.wait_for_function(
+                "() => { const e = document.querySelector('.classroom-status');"
+                " return e && e.innerText.includes('The game is over'); }", timeout=10_000)
         except Exception:
             for k, page in enumerate(pages):
                 page.screenshot(path=str(tmp_path / f"failure-{k}.png"), full_page=True)
@@ -116,6 +128,14 @@ def test_two_teams_play_a_round(classroom, tmp_path):
         finally:
             browser.close()
 
+    # the saved game resumes to the same market; the summary has both teams' months
+    from sim.classroom.game import Game
+
+    resumed = Game.from_json((tmp_path / "game.json").read_text(), "game.json")
+    assert [t.name for t in resumed.teams.values()] == ["Reds", "Blues"] and resumed.model.t == 3
+    summary = (tmp_path / "summary.csv").read_text().splitlines()
+    assert summary[0].startswith("date,round,service,team,mau")
+    assert sum(",Reds," in line for line in summary) == sum(",Blues," in line for line in summary) == 3
     assert not left, f"a page asked outside this machine: {left}"
     assert not proxy.requests, f"the server asked outside this machine: {proxy.requests}"
     server_log = log.read_text()

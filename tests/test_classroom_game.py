@@ -187,3 +187,20 @@ def test_views_show_the_teams(market):
     assert before.startswith(b"\x89PNG") and after != before
     assert game.labels()[game.service_index(a)] == "A <b>"
     assert qr_svg("http://10.0.0.2:8766/join").startswith("<svg")
+
+
+def test_the_server_resumes_a_saved_game(market, tmp_path, monkeypatch):
+    import json
+
+    from sim.classroom import page
+
+    game = _game(market)
+    game.join("A")
+    game.play_round()
+    saved = tmp_path / "game.json"
+    saved.write_text(game.to_json())
+    monkeypatch.setenv(page.ENV, json.dumps({"resume": str(saved)}))
+    monkeypatch.setattr(page, "_game", None)
+    resumed = page.shared_game()
+    assert resumed is page.shared_game()  # one game for every page of the server
+    np.testing.assert_array_equal(resumed.model.records["mau"][:3], game.model.records["mau"][:3])

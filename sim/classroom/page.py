@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 import solara
 
 from sim.app.controls import DEFAULT_LISTENERS, load_dashboard_scenario
+from sim.app.export import download_link
 from sim.classroom.game import Decisions, Game, GameError
 from sim.classroom.views import leaderboard_html, qr_svg, share_png
 
@@ -112,14 +113,25 @@ def Market(game: Game):
 
 @solara.component
 def Exports(game: Game):
-    """Downloads: the game (to resume it) and its month-by-month summary."""
-    use_game_version(game)
+    """Downloads: the game (to resume it) and its month-by-month summary. A button makes
+    the file as the game stands, a link saves it (solara's FileDownload does not render
+    under Vuetify 3)."""
+    version = use_game_version(game)
+    made, set_made = solara.use_state((-1, ""))  # (game version, links)
     name = game.scenario.name
-    with solara.Row():
-        with solara.FileDownload(game.to_json, filename=f"classroom-{name}.json", mime_type="application/json"):
-            solara.Button("Save game (JSON)", outlined=True, classes=["classroom-save"])
-        with solara.FileDownload(game.summary_csv, filename=f"classroom-{name}-summary.csv", mime_type="text/csv"):
-            solara.Button("Summary (CSV)", outlined=True, classes=["classroom-summary"])
+
+    def make() -> None:
+        played = f"after round {len(game.rounds)}"
+        links = (download_link(game.to_json(), f"classroom-{name}.json", "application/json",
+                               f"Save the game {played} (JSON)", "classroom-save-link")
+                 + "<br>" + download_link(game.summary_csv(), f"classroom-{name}-summary.csv", "text/csv",
+                                          f"Save the summary {played} (CSV)", "classroom-summary-link"))
+        set_made((game.version, links))
+
+    solara.Button("Save game and summary", outlined=True, classes=["classroom-export"], on_click=make,
+                  disabled=game.running)
+    if made[0] == version:
+        solara.HTML(tag="div", unsafe_innerHTML=made[1], style="margin-top: 6px")
 
 
 @solara.component

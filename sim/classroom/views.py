@@ -64,9 +64,11 @@ def share_png(game: Game) -> bytes:
         fig = Figure(figsize=(9, 4.6), dpi=72)
         fig.subplots_adjust(left=0.08, right=0.72, bottom=0.1, top=0.9)
         ax = fig.subplots()
-        ax.set_xlim(*horizon(m.dates))
-        ax.xaxis.set_major_locator(mdates.YearLocator(base=max(1, len(m.dates) // 60)))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+        # the months played and the next round: a game's first years are not lost in the horizon
+        ahead = 0 if game.finished else game.months_per_round
+        ax.set_xlim(*horizon(m.dates[: min(len(m.dates), max(t + ahead, 1))]))
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
         ax.set_title("Market share", loc="left")
         ax.set_ylabel("% of monthly active users")
         ax.grid(alpha=0.3)
