@@ -476,3 +476,38 @@ def test_the_inspector_starts_with_a_long_standing_subscriber(base):
     premium = (pop.state[m.sample.index] == State.USER) & (pop.service[m.sample.index] == 0) \
         & (pop.tier[m.sample.index] == Tier.PREMIUM)
     assert pop.tenure[i] == pop.tenure[m.sample.index][premium].max() > 0
+
+
+def test_the_play_button_at_the_horizons_end(tmp_path, monkeypatch):
+    """Played to the end, ▶ comes back (greyed until Reset) instead of a greyed pause."""
+    import time
+
+    import ipyvuetify as v
+    import solara
+
+    short = tmp_path / "short.yaml"
+    short.write_text("name: short\ntime: {start: 2015-01, months: 3}\nmarket: {agents: 2000}\n")
+    monkeypatch.setenv(app.SCENARIO_ENV, str(short))
+    app.page_component.cache_clear()
+
+    @solara.component
+    def Served():
+        with solara.AppLayout():
+            app.page_component()()
+
+    try:
+        _, rc = solara.render(Served(), handle_error=False)
+        _button(rc, "▶").click()
+        deadline = time.monotonic() + 30
+        while "of 3: the end" not in rc.find(v.Html, class_="freemium-month").widget.children[0] \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)  # the play loop's last update
+        play = rc.find(v.Btn, children=["▶"]).widget
+        assert play.disabled and _button(rc, "Step").disabled
+        assert not rc.find(v.Btn, children=["❚❚"]).widgets
+        _button(rc, "Reset").click()
+        assert not _button(rc, "▶").disabled and "not started" in _html(rc, "freemium-readout")
+        rc.close()
+    finally:
+        app.page_component.cache_clear()

@@ -121,6 +121,9 @@ def test_two_teams_play_a_round(classroom, tmp_path):
             teacher.wait_for_function(
                 "() => { const e = document.querySelector('.classroom-status');"
                 " return e && e.innerText.includes('The game is over'); }", timeout=10_000)
+            teacher.goto(base + "/summary")  # the summary page, for the projector
+            teacher.wait_for_selector(".classroom-leaderboard tr[data-team='Blues']", timeout=20_000)
+            assert "Summary" in teacher.locator("h2").first.inner_text()
         except Exception:
             for k, page in enumerate(pages):
                 page.screenshot(path=str(tmp_path / f"failure-{k}.png"), full_page=True)

@@ -92,6 +92,7 @@ def test_dashboard_moves_the_ad_load_live(dashboard, tmp_path):
             page.goto(url)
             page.wait_for_selector(".freemium-readout", timeout=30_000)
             assert "not started" in readout(page)
+            assert "runs on" not in page.inner_text("body")  # solara's badge lay over the inspector
 
             step(page, 3)
             wait_for_month(page, "March 2015")
