@@ -303,6 +303,9 @@ def test_classroom_refuses_bad_input_before_starting(tmp_path, capsys):
     (tmp_path / "notes.json").write_text('{"hello": 1}')
     assert main(["classroom", "--resume", str(tmp_path / "notes.json")]) == 2
     assert "not a saved classroom game" in capsys.readouterr().err
+    (tmp_path / "game.json").write_text('{"format": "freemium-sim classroom game 1"}')
+    assert main(["classroom", "scenarios/baseline.yaml", "--resume", str(tmp_path / "game.json")]) == 2
+    assert "not both" in capsys.readouterr().err
     assert main(["classroom", "--listeners", "10"]) == 2
     assert "--listeners" in capsys.readouterr().err
 

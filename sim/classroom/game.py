@@ -326,8 +326,8 @@ class Game:
             since = self.rounds[team.joined_round].start if team.joined_round < len(self.rounds) else t
             window = slice(since, t)
 
-            def total(kpi: str) -> float:
-                return float(np.nansum(rec[kpi][window, k])) / 1e6
+            def total(kpi: str) -> float:  # a flow in EUR/month, summed over the steps: million EUR
+                return float(np.nansum(rec[kpi][window, k])) * self.model.dt / 1e6
 
             last = (lambda kpi: float(np.nan_to_num(rec[kpi][t - 1, k]))) if t > since else (lambda kpi: 0.0)
             rows.append({"team": team.name, "users": last("mau"), "premium": last("premium_subscribers"),

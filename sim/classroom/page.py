@@ -140,7 +140,8 @@ def Teacher():
     game = shared_game()
     use_game_version(game)
     s = settings()
-    is_teacher = bool(s.get("key")) and query("teacher") == s["key"]
+    given = query("teacher")  # a hook: called on every render, not only when a key is set
+    is_teacher = bool(s.get("key")) and given == s["key"]
     join = s.get("join_url", "/join")
     solara.Title(f"Classroom: {game.scenario.name}")
     solara.Style(CSS)

@@ -54,6 +54,8 @@ def cmd_classroom(args: argparse.Namespace) -> NoReturn:
         raise ScenarioError(f"--listeners: must be from {LISTENER_LIMITS[0]:,} to {LISTENER_LIMITS[1]:,} (got {args.listeners:,})")
     if args.round_months < 1:
         raise ScenarioError(f"--round-months: must be at least 1 (got {args.round_months})")
+    if args.resume and args.scenario:
+        raise ScenarioError("classroom: give a scenario or --resume (a saved game has its own scenario), not both")
     if args.resume:
         check_resume(args.resume)
         name = Path(args.resume).name
