@@ -100,6 +100,7 @@ def test_two_teams_play_a_round(classroom, tmp_path):
                 " return e && e.getAttribute('src') != s; }", arg=shares_before, timeout=20_000)
             teacher.wait_for_timeout(1_000)  # and its last month
             teacher.screenshot(path=str(tmp_path / "classroom-teacher.png"), full_page=True)
+            assert reds.url.split("/join")[1] in teacher.locator(".classroom-rejoin").inner_html()
 
             reds.wait_for_selector(".classroom-figures", timeout=10_000)  # the student's page follows the round
             reds.reload()

@@ -158,6 +158,11 @@ def Teacher():
                 solara.Button("End game", disabled=game.running or game.finished, on_click=game.end,
                               classes=["classroom-end"])
                 Exports(game)
+                rejoin = "".join(f"<li>{html.escape(t.name)}: <a href='{html.escape(join, quote=True)}?team={t.token}'>"
+                                 f"{html.escape(join)}?team={t.token}</a></li>" for t in game.teams.values())
+                if rejoin:  # a student who lost the page's address gets it back from the teacher
+                    solara.HTML(tag="details", classes=["classroom-rejoin"], style="font-size: 14px",
+                                unsafe_innerHTML=f"<summary>Rejoin links (a student lost the page)</summary><ul>{rejoin}</ul>")
         with solara.Column():
             if game.finished:
                 solara.HTML(tag="h2", unsafe_innerHTML="Final results")
