@@ -34,7 +34,7 @@ import numpy as np
 
 from sim.agents.listeners import State, Tier
 from sim.model import MarketModel
-from sim.scenario import Scenario, ScenarioError, apply_overrides
+from sim.scenario import Scenario, ScenarioError
 
 SAVE_FORMAT = "freemium-sim classroom game 1"
 MAX_SERVICES = 9  # the focal service and at most 8 competitors (the schema's limit)
