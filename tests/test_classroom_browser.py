@@ -110,6 +110,12 @@ def test_two_teams_play_a_round(classroom, tmp_path):
             assert "Rank" in reds.locator(".classroom-figures").inner_text()
             assert reds.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]  # fits a phone
             reds.screenshot(path=str(tmp_path / "classroom-student.png"), full_page=True)
+            reds.close()  # the tab closed; the join link opened again in that browser leads back to the team
+            reds = reds.context.new_page()
+            pages[1] = reds
+            reds.goto(base + "/join")
+            reds.wait_for_selector(".classroom-team", timeout=20_000)
+            assert reds.locator(".classroom-team").inner_text() == "Team Reds"
             assert f": {blue_price}" in blues.locator(".classroom-price").inner_text()
 
             # save the game and the summary, then end it

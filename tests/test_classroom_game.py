@@ -52,6 +52,14 @@ def test_joining_refuses_empty_duplicate_long_and_too_many(market):
     with pytest.raises(GameError, match="full"):
         game.join("one more")
     assert game.team("nonsense") is None
+    assert game.returning(None) is None
+
+
+def test_a_browser_that_joined_comes_back_to_its_team(market):
+    game = _game(market)
+    team = game.join("A", browser="cookie-1")
+    assert game.returning("cookie-1") is team
+    assert game.returning("cookie-2") is None
 
 
 def test_decisions_are_checked(market):

@@ -198,6 +198,7 @@ class Game:
         # an entrant licenses the catalogue the smaller rivals have (the focal service's if there are none)
         self.content_value = float(np.mean([c.content_value for c in comps])) if comps else focal.content_value
         self.teams: dict[str, Team] = {}  # by token, in joining order
+        self.browsers: dict[str, str] = {}  # browser session (a cookie) -> the token of the team it joined
         self.rounds: list[Round] = []
         self.running = False
         self.over = False  # the teacher ended the game
@@ -206,9 +207,11 @@ class Game:
 
     # ------------------------------------------------------------ players
 
-    def join(self, name: str, token: str | None = None) -> Team:
+    def join(self, name: str, token: str | None = None, browser: str | None = None) -> Team:
         """A new team named ``name`` (spaces trimmed); refused if empty, taken (ignoring
-        case), too long, or if every slot is taken or the market's horizon is reached."""
+        case), too long, or if every slot is taken or the market's horizon is reached.
+        ``browser`` (the page's session cookie) remembers the team for that browser: the
+        join link opened again there leads back to it (:meth:`returning`)."""
         name = " ".join(str(name).split())
         with self._lock:
             if not name:
@@ -223,8 +226,14 @@ class Game:
                 raise GameError("The game is over: no new teams.")
             team = Team(name, token or secrets.token_urlsafe(9), len(self.teams), len(self.rounds))
             self.teams[team.token] = team
+            if browser:
+                self.browsers[browser] = team.token
             self.version += 1
             return team
+
+    def returning(self, browser: str | None) -> Team | None:
+        """The team this browser joined, if any (not saved: a resumed game relies on the page addresses)."""
+        return self.team(self.browsers.get(browser or ""))
 
     def team(self, token: str | None) -> Team | None:
         """The team with this page token, or None."""

@@ -7,7 +7,8 @@ session in the one server process; they share one :class:`Game`, and each page r
 when the game's ``version`` changes (a watcher thread per page, see :func:`use_game_version`).
 
 A student's page keeps the team's secret token in its address (``/join?team=...``): a
-reload, or the address opened again, shows the same service. The teacher's controls need
+reload, or the address opened again, shows the same service; the join link opened again
+in the same browser does too (solara's session cookie remembers the team). The teacher's controls need
 the teacher's key (``/?teacher=...``, printed by the command); without it ``/`` is the
 market as the class sees it on the projector.
 """
@@ -189,7 +190,7 @@ def JoinForm(game: Game):
 
     def join() -> None:
         try:
-            team = game.join(name)
+            team = game.join(name, browser=solara.get_session_id())
         except GameError as exc:
             set_error(str(exc))
             return
@@ -255,6 +256,9 @@ def Student():
     game = shared_game()
     use_game_version(game)
     token = query("team")
+    if game.team(token) is None:  # the join link opened again in a browser that joined: back to its team
+        back = game.returning(solara.get_session_id())
+        token = back.token if back is not None else token
     solara.Title("Classroom: your service")
     solara.Style(CSS)
     if game.team(token) is None:
