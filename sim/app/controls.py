@@ -195,8 +195,10 @@ def slider_values(scenario: Scenario, names: tuple[str, ...] = LIVE_CONTROLS) ->
 
 
 def shown(value: Any) -> str:
-    """A slider value as a marker shows it: 2.5, 9.99, 18, on, match_price."""
+    """A slider value as a marker shows it: 2.5, 9.99, 18, 20,000, on, match_price."""
     if isinstance(value, bool):
         return "on" if value else "off"
-    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
