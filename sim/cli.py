@@ -30,6 +30,7 @@ def _subcommand_modules() -> dict[str, str]:
         "sensitivity": "sim.commands.sensitivity",
         "calibrate": "sim.commands.calibrate",
         "dashboard": "sim.commands.dashboard",
+        "classroom": "sim.commands.classroom",
         "backtest": "sim.commands.backtest",
     }
 

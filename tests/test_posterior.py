@@ -135,16 +135,17 @@ def test_backtest_refuses_a_month_outside_the_horizon(tmp_path):
 @pytest.mark.slow
 def test_posterior_repeats_exactly_serial_or_with_workers(tmp_path):
     """Same calibration and seed -> the same particles, whether replicates run in-process or in a pool."""
-    from sim.analysis.calibration import load_calibration, replicate_pool
+    from sim.analysis.calibration import load_calibration
     from sim.analysis.posterior import fit_posterior
+    from sim.executors import using
 
     cal = load_calibration(_synthetic(tmp_path), {"replicates": 2})
     samples = []
     for i, workers in enumerate((1, 2)):
         folder = tmp_path / f"run{i}"
         folder.mkdir()
-        with replicate_pool(workers, 2) as pool:
-            samples.append(fit_posterior(cal, folder, population=4, generations=2, pool=pool)["sample"])
+        with using("local", n_workers=workers, max_tasks=2) as ex:
+            samples.append(fit_posterior(cal, folder, population=4, generations=2, executor=ex)["sample"])
     pd.testing.assert_frame_equal(samples[0], samples[1])
 
 
