@@ -267,7 +267,7 @@ class MarketModel(mesa.Model):
             "service": np.tile(np.array([x.name for x in self.services], dtype=object), steps),
             "focal": np.tile(np.array([x.focal for x in self.services]), steps),
         }
-        per_row = dict(zip(SERVICE_KPIS, self.records.values[:steps].reshape(steps * s, -1).T))
+        per_row = dict(zip(SERVICE_KPIS, self.records.values[:steps].reshape(steps * s, len(SERVICE_KPIS)).T))
         for k in KPIS:  # the registry's column order
             frame[k.name] = np.repeat(self.market_records[k.name][:steps], s) if k.market else per_row[k.name]
         return pd.DataFrame(frame)
