@@ -29,6 +29,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="root seed (default: the scenario's)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or table (for scripts)")
+    p.add_argument("--window", metavar="YYYY-MM:YYYY-MM",
+                   help="months the cumulative and mean KPIs cover (both included; default: the whole horizon)")
 
 
 def resolve_scenario(path: str, sets: list[str], replicates: int | None = None, seed: int | None = None):
@@ -65,8 +67,10 @@ def run_with_progress(scenario, workers: int | None, quiet: bool, label: str):
 
 
 def print_summary(summary: dict, where: Path) -> None:
+    window = summary.get("window")
+    over = f"; cumulative and mean KPIs over {window['start']} to {window['end']}" if window else ""
     table = Table(title=f"{summary['scenario']}: {summary['service']} at {summary['date']} "
-                        f"({summary['replicates']} replicates, 95% interval)")
+                        f"({summary['replicates']} replicates, 95% interval{over})")
     table.add_column("KPI")
     table.add_column("unit")
     table.add_column("mean", justify="right")
@@ -83,14 +87,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.runner import write_outputs
     from sim.scenario import differences_from_defaults
 
+    from sim.analysis.windows import parse_window
+
     scenario = resolve_scenario(args.scenario, args.set, args.replicates, args.seed)
+    window = parse_window(args.window, scenario)
     out = Path(args.out) if args.out else Path("results") / scenario.name
     results, wall = run_with_progress(scenario, args.workers, args.quiet, f"{scenario.name}")
 
     def report(tmp: Path, timeseries, cohorts, summary) -> None:
         write_report(tmp, timeseries, cohorts, summary, differences_from_defaults(scenario))
 
-    summary = write_outputs(out, scenario, results, scenario.seed, wall, ["freemium-sim", *args.argv], extra=report)
+    summary = write_outputs(out, scenario, results, scenario.seed, wall, ["freemium-sim", *args.argv], extra=report,
+                            window=window)
     if args.quiet:
         print(out / "report.html")
     else:

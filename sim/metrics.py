@@ -57,8 +57,11 @@ KPI_UNITS = {name: unit for unit, names in _UNIT_GROUPS.items() for name in name
 
 
 def kpi_unit(name: str) -> str:
-    """Unit of a KPI; ``cumulative_<flow>`` is the flow summed over the horizon (EUR)."""
-    return "EUR" if name.startswith("cumulative_") else KPI_UNITS.get(name, "")
+    """Unit of a KPI; ``cumulative_<flow>`` is the flow summed over the horizon (EUR), ``mean_<kpi>``
+    the KPI's mean over a window (its own unit)."""
+    if name.startswith("cumulative_"):
+        return "EUR"
+    return KPI_UNITS.get(name.removeprefix("mean_"), "")
 
 
 def kpi_bounds(name: str) -> tuple[float, float]:
@@ -80,6 +83,8 @@ def format_kpi(value: float | None, name: str) -> str:
         return f"{value / 1e9:,.2f} bn"
     if abs(value) >= 1e6:
         return f"{value / 1e6:,.1f} M"
+    if kpi_unit(name).startswith("people"):  # people are counted in whole persons
+        return f"{value:,.0f}"
     return f"{value:,.2f}"
 
 
