@@ -95,7 +95,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     results, wall = run_with_progress(scenario, args.workers, args.quiet, f"{scenario.name}")
 
     def report(tmp: Path, timeseries, cohorts, summary) -> None:
-        write_report(tmp, timeseries, cohorts, summary, differences_from_defaults(scenario))
+        write_report(tmp, timeseries, cohorts, summary, differences_from_defaults(scenario),
+                     [ev.model_dump(mode="json") for ev in scenario.timeline])
 
     summary = write_outputs(out, scenario, results, scenario.seed, wall, ["freemium-sim", *args.argv], extra=report,
                             window=window)

@@ -66,8 +66,7 @@ def test_delta_on_an_lhs_sweep_sees_the_interaction_that_s1_misses():
     x = designs.sample(spec)
     si = analyze(spec, x, ishigami(x), "delta", resamples=20)
     assert np.all(np.abs(si["S1"] - ISHIGAMI_S1) <= 3 * si["S1_conf"]), (si["S1"], si["S1_conf"])
-    assert si["delta"][2] > 3 * si["delta_conf"][2]
-    assert si["delta"][1] > si["delta"][0] > si["delta"][2]
+    assert np.all(si["delta"] > 3 * si["delta_conf"])  # x3 too, whose S1 is 0
 
 
 def test_a_sobol_design_too_small_is_flagged_with_the_n_that_would_do():
