@@ -160,9 +160,10 @@ def _subcommand_modules() -> list:
     """Modules that register their own subcommands (imported here: they import helpers from this module)."""
     from sim import app
     from sim.analysis import calibration, compare, sensitivity
+    from sim.commands import discover
     from sim.sweep import run as sweep
 
-    return [compare, sweep, sensitivity, calibration, app]
+    return [compare, sweep, sensitivity, calibration, app, discover]
 
 
 def main(argv: list[str] | None = None) -> int:
