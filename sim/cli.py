@@ -160,10 +160,10 @@ def _subcommand_modules() -> list:
     """Modules that register their own subcommands (imported here: they import helpers from this module)."""
     from sim import app
     from sim.analysis import calibration, compare, sensitivity
-    from sim.commands import discover
+    from sim.commands import discover, optimize
     from sim.sweep import run as sweep
 
-    return [compare, sweep, sensitivity, calibration, app, discover]
+    return [compare, sweep, sensitivity, calibration, app, discover, optimize]
 
 
 def main(argv: list[str] | None = None) -> int:
