@@ -93,14 +93,18 @@ def test_dated_levers_become_timeline_events(tmp_path):
 
 
 def completed(db) -> list[tuple]:
-    with sqlite3.connect(db) as con:
-        return con.execute("SELECT number, datetime_complete FROM trials WHERE state = 'COMPLETE' "
-                           "ORDER BY number").fetchall()
+    """(number, datetime_complete) of the finished trials in an optuna SQLite storage."""
+    try:
+        with sqlite3.connect(db) as con:
+            return con.execute("SELECT number, datetime_complete FROM trials WHERE state = 'COMPLETE' "
+                               "ORDER BY number").fetchall()
+    except sqlite3.OperationalError:  # optuna has not created its tables yet
+        return []
 
 
 @pytest.mark.slow
 def test_optimize_resumes_after_sigkill_without_repeating_trials(tmp_path):
-    path = write_files(tmp_path, trials=10)
+    path = write_files(tmp_path, trials=10, constraints=[])
     out = tmp_path / "out"
     command = [sys.executable, "-m", "sim.cli", "optimize", str(path), "--out", str(out), "--quiet"]
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -317,6 +317,7 @@ def write_outputs(opt: Optimization, out: Path, study: optuna.Study) -> dict[str
               "sampler": "NSGA-II" if len(opt.spec.objectives) > 1 else "TPE (multivariate)",
               "optuna": optuna.__version__, "trials": len(trials), "replicates": opt.spec.replicates,
               "common_random_numbers": True, "warnings": list(opt.warnings), "baseline": baseline,
+              "feasible": int(rows["feasible"].sum()) if len(rows) else 0,
               "pareto": json.loads(front_rows.to_json(orient="records"))}
     write_atomic(out / "optimize.json", json.dumps(result, indent=2).encode())
     return result

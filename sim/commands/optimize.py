@@ -45,6 +45,9 @@ def _handle(args: argparse.Namespace) -> int:
         with model_evaluator(opt, args.workers or 1) as evaluate:
             study = search(opt, out, evaluate, on_trial=lambda n: progress.update(bar, completed=n))
     result = write_outputs(opt, out, study)
+    if not result["pareto"]:
+        Console(stderr=True).print(f"[bold yellow]warning:[/] no policy of {result['trials']} met the constraints "
+                                   "(see trials.csv); widen the levers' ranges or relax the constraints")
     if args.quiet:
         print(out)
         return 0

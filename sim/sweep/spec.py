@@ -164,6 +164,8 @@ class SweepSpec(_Strict):
     design: DesignSpec
     parameters: dict[str, ParameterSpec] = Field(min_length=1, description="Swept parameters by scenario key path")
     kpis: list[KpiSpec] = Field(min_length=1, description="Numbers kept per run")
+    keep: list[str] = Field(default_factory=list, description="Focal timeseries columns kept whole per run "
+                            "(series.parquet), for envelope plots")
 
     @model_validator(mode="after")
     def _consistent(self) -> "SweepSpec":
@@ -219,11 +221,12 @@ def load_sweep(path: str | Path) -> Sweep:
 def _check_kpi_columns(spec: SweepSpec, source: str) -> None:
     """Every KPI names a column of the simulation's timeseries (``sim.metrics`` lists them)."""
     columns = [*SERVICE_KPIS, *MARKET_KPIS]
-    for i, kpi in enumerate(spec.kpis):
-        if kpi.column not in columns:
-            close = difflib.get_close_matches(kpi.column, columns, n=1, cutoff=0.5)
+    named = [(f"kpis.{i}.column", kpi.column) for i, kpi in enumerate(spec.kpis)]
+    for where, column in [*named, *((f"keep.{i}", c) for i, c in enumerate(spec.keep))]:
+        if column not in columns:
+            close = difflib.get_close_matches(column, columns, n=1, cutoff=0.5)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise ScenarioError(f"{source}: kpis.{i}.column: unknown timeseries column '{kpi.column}'{hint} "
+            raise ScenarioError(f"{source}: {where}: unknown timeseries column '{column}'{hint} "
                                 f"(allowed: {', '.join(columns)})")
 
 
