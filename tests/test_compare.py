@@ -176,6 +176,12 @@ def test_overwrite_warning_in_terminal_and_report(tmp_path, capsys):
     assert printed.out.index("What differs") < printed.out.index("paired replicates")  # what differs comes first
     assert "overwritten from 2015-07" in (out / "comparison.html").read_text()
     assert json.loads((out / "comparison.json").read_text())["warnings"]
+    # dated after the event: no warning, and "what differs" shows the what-if's value and month
+    assert main(["compare", str(path), "--set", "services.focal.plans.individual.price=10.99", "--from", "2015-09",
+                 "--replicates", "2", "--workers", "1", "--out", str(tmp_path / "dated")]) == 0
+    printed = capsys.readouterr()
+    assert "overwritten" not in printed.err + printed.out
+    assert re.search(r"services\.focal\.plans\.individual\.price +│ 11\.99 +│ 10\.99 from 2015-09", printed.out)
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sim.analysis.elasticity import elasticities, list_prices, revenue_bridge
-from sim.analysis.whatif import SIZE_KEYS, Arms, build_arms, folder_name
+from sim.analysis.whatif import SIZE_KEYS, Arms, build_arms, folder_name, values_at
 from sim.analysis.windows import Window, parse_window
 from sim.atomic import replaced_atomically
 from sim.cli import add_run_options, run_with_progress
@@ -190,9 +190,19 @@ def kpi_headers(comparison: dict) -> list[str]:
 
 
 def differs_rows(comparison: dict) -> list[tuple]:
-    """What differs: (scenario, parameter, A's value, its value, unit) per parameter and arm."""
-    return [(c["label"], d["path"], "-" if d["a"] is None else str(d["a"]), "-" if d["b"] is None else str(d["b"]),
-             d["unit"]) for c in comparison["comparisons"] for d in c["parameters"]]
+    """What differs: (scenario, parameter, A's value, its value, unit) per parameter and arm; a dated
+    what-if (``--from``) as its own values, A's being those in effect in that month."""
+    rows = []
+    dated = comparison["set"]["from"]
+    for c in comparison["comparisons"]:
+        for d in c["parameters"]:
+            if dated and d["path"].startswith(f"timeline.{dated}"):
+                continue  # the what-if's own event, shown below by its values
+            rows.append((c["label"], d["path"], "-" if d["a"] is None else str(d["a"]),
+                         "-" if d["b"] is None else str(d["b"]), d["unit"]))
+        for path, value in (comparison["set"]["from_values"] if dated else {}).items():
+            rows.append((c["label"], path, str(value["a"]), f"{value['b']} from {dated}", value["unit"]))
+    return rows
 
 
 def price_rows(comparison: dict) -> tuple[list[tuple], list[tuple]]:
@@ -308,6 +318,10 @@ def compare_arms(arms: Arms, results: list[list[SimulationResult]], window: Wind
         "elasticities": _with_caveat(elasticities(focal["A"], focal[label], window), parameter_differences(a, s)),
         "revenue_bridge": revenue_bridge(focal["A"], focal[label], prices["A"], prices[label], dt, window),
     } for label, s in zip(labels[1:], arms.scenarios[1:])]
+    for c in comparisons:  # the what-if's own paths differ too (with --from they hide in the timeline)
+        if c["elasticities"] is not None:
+            extra = [p for p in arms.whatif if ".price" not in p and p not in c["elasticities"]["other_differences"]]
+            c["elasticities"]["other_differences"] += extra
     warnings = list(arms.warnings)
     for c in comparisons:
         if c["elasticities"] is not None and c["elasticities"]["other_differences"]:
@@ -315,7 +329,7 @@ def compare_arms(arms: Arms, results: list[list[SimulationResult]], window: Wind
                             f"{', '.join(c['elasticities']['other_differences'])} differ(s) too")
     comparison = {
         "arms": [{"label": label, "scenario": s.name, "file": f} for label, s, f in zip(labels, arms.scenarios, arms.files)],
-        "set": {"what_if": arms.whatif, "from": arms.start},
+        "set": {"what_if": arms.whatif, "from": arms.start, "from_values": _dated_values(arms)},
         "service": a.services.focal.name,
         "seed": a.seed,
         "replicates": a.replicates,
@@ -331,6 +345,18 @@ def compare_arms(arms: Arms, results: list[list[SimulationResult]], window: Wind
         "kpis": comparisons[0]["kpis"],
     }
     return comparison, series
+
+
+def _dated_values(arms: Arms) -> dict[str, dict] | None:
+    """With --from: each what-if path's value in A in that month, its value in B, and its unit."""
+    if arms.start is None:
+        return None
+    from sim.scenario import parameter_table
+
+    before = values_at(arms.scenarios[0], arms.start)
+    units = {p.path: p.unit for p in parameter_table(arms.scenarios[0])}
+    return {path: {"a": before.get(path), "b": value, "unit": units.get(path, "-")}
+            for path, value in arms.whatif.items() if path != "name"}
 
 
 def _with_caveat(elastic: dict | None, differences: list[dict]) -> dict | None:

@@ -88,7 +88,8 @@ def overwrite_warnings(scenario: Scenario, whatif: dict[str, Any], start: str | 
         if not ev.set or (start is not None and ev.at <= start):
             continue
         for path, value in whatif.items():
-            hits = [k for k in ev.set if _overlaps(k, path)]
+            # an event that sets the very value the user chose changes nothing
+            hits = [k for k in ev.set if _overlaps(k, path) and not (k == path and ev.set[k] == value)]
             if hits:
                 note = f" ({ev.note})" if ev.note else ""
                 sets = ", ".join(f"{k}={ev.set[k]}" for k in hits)
@@ -96,6 +97,18 @@ def overwrite_warnings(scenario: Scenario, whatif: dict[str, Any], start: str | 
                            f"timeline event{note}, which sets {sets}; use --from after {ev.at}, or edit the "
                            "timeline, to keep it")
     return out
+
+
+def values_at(scenario: Scenario, month: str) -> dict[str, Any]:
+    """Every parameter's value (key path -> value) in effect in ``month``: the scenario with its
+    timeline events up to that month applied, in order."""
+    from sim.scenario import parameter_table
+
+    current = scenario
+    for ev in scenario.timeline:
+        if ev.set and ev.at <= month:
+            current = apply_overrides(current, ev.set, source=f"timeline {ev.at}", check_timeline=False)
+    return {p.path: p.default for p in parameter_table(current)}
 
 
 def with_event(scenario: Scenario, whatif: dict[str, Any], start: str, source: str) -> Scenario:
