@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sim.metrics import format_kpi, kpi_unit
+from sim.metrics import format_kpi
 from sim.scenario import ScenarioError, apply_overrides, load_scenario, parameter_table, parse_set_options
 
 console = Console(stderr=True)
@@ -75,9 +75,10 @@ def print_summary(summary: dict, where: Path) -> None:
     table.add_column("unit")
     table.add_column("mean", justify="right")
     table.add_column("95% interval", justify="right")
+    from sim.report.display import format_interval, unit_label
+
     for name, v in summary["kpis"].items():
-        interval = "-" if v["ci95_low"] is None else f"{format_kpi(v['ci95_low'], name)} .. {format_kpi(v['ci95_high'], name)}"
-        table.add_row(name, kpi_unit(name).replace("share", "%"), format_kpi(v["mean"], name), interval)
+        table.add_row(name, unit_label(name), format_kpi(v["mean"], name), format_interval(v["ci95_low"], v["ci95_high"], name))
     Console().print(table)
     Console().print(f"Results in [bold]{where}[/bold]")
 

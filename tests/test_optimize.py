@@ -163,3 +163,18 @@ def test_a_folder_holding_something_else_is_refused(tmp_path, capsys):
 def test_the_shipped_example_is_valid():
     opt = load_optimization(ROOT / "scenarios" / "optimize" / "price_ads.yaml")
     assert len(opt.spec.objectives) >= 2 and opt.spec.constraints
+
+
+@pytest.mark.slow
+def test_a_policy_gives_the_same_numbers_serial_and_in_worker_processes(tmp_path):
+    from sim.analysis.optimize import model_evaluator
+
+    opt = load_optimization(write_files(tmp_path, levers={AD: {"low": 1.0, "high": 5.0, "from": "2015-06"},
+                                                          PERS: {"low": 0.0, "high": 1.0}}))
+    params = {AD: 4.0, PERS: 0.3}
+    with model_evaluator(opt, 1) as evaluate:
+        serial = evaluate(params)
+    with model_evaluator(opt, 2) as evaluate:
+        parallel = evaluate(params)
+    pd.testing.assert_frame_equal(serial, parallel)
+    assert serial.index.tolist() == [0, 1] and serial["mau_final"].nunique() == 2  # two replicates, two seeds

@@ -32,7 +32,8 @@ from sim.analysis.whatif import SIZE_KEYS, Arms, build_arms, folder_name, values
 from sim.analysis.windows import Window, parse_window
 from sim.atomic import replaced_atomically
 from sim.cli import add_run_options, run_with_progress
-from sim.metrics import format_kpi, kpi_unit
+from sim.metrics import format_kpi
+from sim.report.display import format_change, format_interval, unit_label
 from sim.report.html import figure_block, page, table
 from sim.report.plotting import MILLION, PERCENT, FigureFile, Panel, banded_figure, forest_figure, save_figure
 from sim.runner import SimulationResult, ci95, focal_kpis, months_per_step
@@ -55,18 +56,6 @@ DIFFERENCE_PANELS = [
     Panel("revenue_subscription_eur", "Subscription revenue,\nX - A (EUR millions/month)", MILLION),
     Panel("revenue_ads_eur", "Ad revenue,\nX - A (EUR millions/month)", MILLION),
 ]
-
-
-def unit_label(name: str) -> str:
-    """The unit column of every KPI table (terminal and HTML): shares as %."""
-    return kpi_unit(name).replace("share", "%")
-
-
-def format_change(value: float | None, name: str) -> str:
-    """A difference with its sign (+1.2 M, -345,000, +0.4% for shares: percentage points)."""
-    if value is None or value != value:
-        return "n/a"
-    return ("+" if value > 0 else "-" if value < 0 else "") + format_kpi(abs(value), name)
 
 
 def paired_differences(kpis_a: pd.DataFrame, kpis_b: pd.DataFrame) -> dict[str, dict]:
@@ -173,8 +162,7 @@ def kpi_rows(comparison: dict) -> list[tuple]:
         row = [name, unit_label(name), format_kpi(first[name]["a_mean"], name)]
         for c in comparison["comparisons"]:
             k = c["kpis"][name]
-            interval = ("-" if k["diff_ci95_low"] is None else
-                        f"{format_change(k['diff_ci95_low'], name)} .. {format_change(k['diff_ci95_high'], name)}")
+            interval = format_interval(k["diff_ci95_low"], k["diff_ci95_high"], name, signed=True)
             row += [format_kpi(k["b_mean"], name), format_change(k["diff_mean"], name), interval,
                     {True: "yes", False: "no", None: "-"}[k["significant"]]]
         rows.append(tuple(row))
@@ -216,9 +204,8 @@ def price_rows(comparison: dict) -> tuple[list[tuple], list[tuple]]:
                 elastic.append((c["label"], f"{e['price_a']:.2f} -> {e['price_b']:.2f}", kpi,
                                 "n/a" if v["mean"] is None else f"{v['mean']:.2f}", interval))
         for effect, v in c["revenue_bridge"].items():
-            interval = ("-" if v["ci95_low"] is None else
-                        f"{format_change(v['ci95_low'], 'cumulative_x')} .. {format_change(v['ci95_high'], 'cumulative_x')}")
-            bridge.append((c["label"], effect, format_change(v["mean"], "cumulative_x"), interval))
+            interval = format_interval(v["ci95_low"], v["ci95_high"], "cumulative_eur", signed=True)
+            bridge.append((c["label"], effect, format_change(v["mean"], "cumulative_eur"), interval))
     return elastic, bridge
 
 

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim.metrics import format_kpi
+from sim.report.display import format_interval
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -60,9 +61,8 @@ def _handle(args: argparse.Namespace) -> int:
         cells = []
         for o in opt.spec.objectives:
             unit_of = f"cumulative_{o.column}" if o.agg == "cumulative" else o.column
-            low, high = row[o.key + "_ci95_low"], row[o.key + "_ci95_high"]
-            cells.append(format_kpi(row[o.key + "_mean"], unit_of)
-                         + ("" if low is None else f" ({format_kpi(low, unit_of)} .. {format_kpi(high, unit_of)})"))
+            interval = format_interval(row[o.key + "_ci95_low"], row[o.key + "_ci95_high"], unit_of)
+            cells.append(f"{format_kpi(row[o.key + '_mean'], unit_of)} ({interval})")
         table.add_row(str(k), *(f"{row[p]:.4g}" for p in levers), *cells)
     wide = Console() if sys.stdout.isatty() else Console(width=200)  # piped: no width of its own
     wide.print(table)

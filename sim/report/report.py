@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.metrics import format_kpi, kpi_unit
+from sim.metrics import format_kpi
+from sim.report.display import format_interval, unit_label
 from sim.report.figures import make_figures
 from sim.report.html import figure_block, page, table
 
@@ -31,10 +32,6 @@ details { margin: 1em 0; } summary { cursor: pointer; font-weight: bold; font-si
 """
 
 
-def unit_label(name: str) -> str:
-    return kpi_unit(name).replace("share", "%")
-
-
 def kpi_table(kpis: dict[str, dict[str, float]]) -> str:
     """The KPI table: one row per KPI with its unit, mean and 95% interval over
     replicates (`kpis[name] = {"mean", "ci95_low", "ci95_high"}`)."""
@@ -48,8 +45,7 @@ def headline_cards(kpis: dict[str, dict[str, float]]) -> str:
     cards = []
     for name in [k for k in HEADLINE if k in kpis] or list(kpis)[:6]:
         v = kpis[name]
-        interval = ("" if v["ci95_low"] is None else
-                    f"{format_kpi(v['ci95_low'], name)} .. {format_kpi(v['ci95_high'], name)}")
+        interval = format_interval(v["ci95_low"], v["ci95_high"], name)
         cards.append(f"<div class='card'><span>{html.escape(name.replace('_', ' '))} ({html.escape(unit_label(name))})"
                      f"</span><b>{html.escape(format_kpi(v['mean'], name))}</b><span>{html.escape(interval)}</span></div>")
     return f"<div class='cards'>{''.join(cards)}</div>"
