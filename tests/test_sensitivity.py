@@ -194,3 +194,33 @@ def test_sensitivity_refuses_a_method_the_design_lacks_and_an_unfinished_sweep(t
     assert "have no successful run" in capsys.readouterr().err
     assert main(["sensitivity", str(tmp_path)]) == 2
     assert "not a sweep folder" in capsys.readouterr().err
+
+
+def test_sensitivity_of_an_lhs_sweep_folder(tmp_path, capsys):
+    """An LHS sweep (no Sobol' or Morris sample) gets RBD-FAST by default, and delta on request."""
+    (tmp_path / "base.yaml").write_text("name: tiny\nmarket: {agents: 2000}\ntime: {months: 6}\n")
+    (tmp_path / "l.yaml").write_text(yaml.safe_dump({
+        "base": "base.yaml", "seed": 5, "replicates": 1, "design": {"kind": "lhs", "n": 300},
+        "parameters": {"services.focal.ad_load": {"low": 0.0, "high": 10.0},
+                       "services.focal.personalization": {"low": 0.0, "high": 1.0}},
+        "kpis": [{"column": "mau", "agg": "final"}, {"column": "free_users", "agg": "final"}]}))
+    sweep = load_sweep(tmp_path / "l.yaml")
+    design = designs.build(sweep)
+    store = SweepStore(tmp_path / "out", ["mau_final", "free_users_final"])
+    store.prepare(sweep.resolved(), design.values)
+    v = design.values
+    for point in range(len(v)):
+        store.write_part({"run_id": run_id(point, 0, len(v), 1), "point": point, "replicate": 0,
+                          "mau_final": 3 * v["services.focal.ad_load"][point], "free_users_final": 1.0,
+                          "status": "ok", "error": None, "seconds": 0.0})
+    store.consolidate(v)
+    assert main(["sensitivity", str(tmp_path / "out"), "--kpi", "mau_final", "--resamples", "100"]) == 0
+    result = json.loads((tmp_path / "out" / "sensitivity.json").read_text())
+    assert result["method"] == "rbd_fast" and list(result["kpis"]) == ["mau_final"]
+    s1 = result["kpis"]["mau_final"]
+    assert s1["services.focal.ad_load"]["S1"] == pytest.approx(1.0, abs=0.05)
+    assert abs(s1["services.focal.personalization"]["S1"]) < 0.05
+    assert result["warnings"]["mau_final"] == []
+    assert (tmp_path / "out" / "figures" / "sensitivity-mau_final.png").exists()
+    assert main(["sensitivity", str(tmp_path / "out"), "--method", "morris"]) == 2
+    assert "--method: morris does not fit the lhs design" in capsys.readouterr().err
