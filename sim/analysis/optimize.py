@@ -238,7 +238,7 @@ def policy_yaml(opt: Optimization, trial: optuna.trial.FrozenTrial, k: int, poli
 
     import yaml
 
-    body: dict[str, Any] = {"extends": os.path.relpath(opt.base_path.resolve(), policies_dir.resolve()),
+    body: dict[str, Any] = {"extends": os.path.relpath(opt.base_path.absolute(), policies_dir.absolute()),
                             "name": f"{opt.spec.name}-policy-{k}",
                             "description": f"Pareto policy {k} of `freemium-sim optimize {opt.source}` (trial {trial.number})"}
     events: dict[str, dict[str, Any]] = {}
