@@ -178,3 +178,21 @@ def test_a_policy_gives_the_same_numbers_serial_and_in_worker_processes(tmp_path
         parallel = evaluate(params)
     pd.testing.assert_frame_equal(serial, parallel)
     assert serial.index.tolist() == [0, 1] and serial["mau_final"].nunique() == 2  # two replicates, two seeds
+
+
+def test_policy_files_carry_the_search_horizon_but_not_its_market_size(tmp_path):
+    from sim.analysis.optimize import policy_yaml
+
+    path = write_files(tmp_path, overrides={"market.agents": 500, "time.months": 18},
+                       levers={AD: {"low": 1.0, "high": 5.0, "from": "2016-03"}, PERS: {"low": 0.0, "high": 1.0}})
+    opt = load_optimization(path)
+    trial = optuna.trial.create_trial(values=[1.0], params={AD: 4.0, PERS: 0.2}, distributions={
+        AD: optuna.distributions.FloatDistribution(1, 5), PERS: optuna.distributions.FloatDistribution(0, 1)},
+        user_attrs={"kpis": {"mau_final": {"mean": 1.0}}})
+    (tmp_path / "policies").mkdir()
+    policy = tmp_path / "policies" / "p.yaml"
+    policy.write_text(policy_yaml(opt, trial, 1, tmp_path / "policies"))
+    scenario = load_scenario(policy)  # valid: the 2016-03 event lies inside the 18-month horizon
+    assert scenario.time.months == 18 and scenario.market.agents == 1000  # the base file's size
+    assert scenario.services.focal.personalization == 0.2 and scenario.timeline[-1].set == {AD: 4.0}
+    assert '"market.agents": 500' in policy.read_text()

@@ -32,7 +32,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-from sim.analysis.optimize_spec import Optimization
+from sim.analysis.optimize_spec import Optimization, through_list
 from sim.analysis.whatif import with_event
 from sim.atomic import write_atomic
 from sim.metrics import kpi_bounds
@@ -242,9 +242,12 @@ def policy_yaml(opt: Optimization, trial: optuna.trial.FrozenTrial, k: int, poli
                             "name": f"{opt.spec.name}-policy-{k}",
                             "description": f"Pareto policy {k} of `freemium-sim optimize {opt.source}` (trial {trial.number})"}
     events: dict[str, dict[str, Any]] = {}
-    for path, value in trial.params.items():
-        lever = opt.spec.levers[path]
-        if lever.start is not None:
+    # the search's overrides go along (a longer horizon the levers' months need), except its
+    # cheaper market size and those inside lists, which a nested mapping cannot address
+    kept = {p: v for p, v in opt.spec.overrides.items() if p != "market.agents" and not through_list(p)}
+    for path, value in [*kept.items(), *trial.params.items()]:
+        lever = opt.spec.levers.get(path)
+        if lever is not None and lever.start is not None:
             events.setdefault(lever.start, {})[path] = value
             continue
         node = body
@@ -256,9 +259,10 @@ def policy_yaml(opt: Optimization, trial: optuna.trial.FrozenTrial, k: int, poli
         body["timeline"] = [{"at": month, "set": sets, "note": f"policy {k} of {opt.spec.name}"}
                             for month, sets in sorted(events.items())]
     means = ", ".join(f"{o.key} = {trial.user_attrs['kpis'][o.key]['mean']:.6g}" for o in opt.spec.objectives)
+    left_out = {p: v for p, v in opt.spec.overrides.items() if p not in kept}
     note = (f"# Found by freemium-sim optimize {opt.source}: {means}\n"
             f"# (means over {opt.spec.replicates} replicates"
-            + (f", with the search's overrides {json.dumps(opt.spec.overrides)}" if opt.spec.overrides else "") + ")\n")
+            + (f"; the search also set {json.dumps(left_out)}, not applied here" if left_out else "") + ")\n")
     return note + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
 
 

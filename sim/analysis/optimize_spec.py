@@ -164,7 +164,7 @@ def _check_levers(spec: OptimizeSpec, base: Scenario, source: str) -> tuple[froz
                 check_month(lever.start, "from", base)
             except ScenarioError as exc:
                 raise ScenarioError(f"{where}.{exc}") from None
-        elif _through_list(path):
+        elif through_list(path):
             raise ScenarioError(f"{where}: a lever inside a list (competitors, segments, regions) needs "
                                 "`from: YYYY-MM` (it becomes a timeline event of the policy files)")
         warnings += overwrite_warnings(base, {path: f"<{lever.low:g}..{lever.high:g}>"}, lever.start, "lever")
@@ -173,6 +173,6 @@ def _check_levers(spec: OptimizeSpec, base: Scenario, source: str) -> tuple[froz
     return frozenset(integers), warnings
 
 
-def _through_list(path: str) -> bool:
+def through_list(path: str) -> bool:
     """Whether a key path passes through a list of the scenario (named or numbered items)."""
     return path.split(".")[0] in ("segments", "regions", "timeline") or path.startswith("services.competitors.")
