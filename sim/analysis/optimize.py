@@ -69,7 +69,7 @@ def policy_scenario(opt: Optimization, params: dict[str, float] | None) -> Scena
     months = sorted({lever.start for p, lever in opt.spec.levers.items() if lever.start is not None and p in params})
     for month in months:
         dated = {p: params[p] for p, lever in opt.spec.levers.items() if lever.start == month and p in params}
-        scenario = with_event(scenario, dated, month, f"{opt.source}: levers")
+        scenario = with_event(scenario, dated, month, f"{opt.source}: levers", note=f"levers of {opt.spec.name}")
     return scenario
 
 

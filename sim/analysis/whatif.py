@@ -111,12 +111,13 @@ def values_at(scenario: Scenario, month: str) -> dict[str, Any]:
     return {p.path: p.default for p in parameter_table(current)}
 
 
-def with_event(scenario: Scenario, whatif: dict[str, Any], start: str, source: str) -> Scenario:
+def with_event(scenario: Scenario, whatif: dict[str, Any], start: str, source: str,
+               note: str = "what-if (--from)") -> Scenario:
     """The scenario with ``whatif`` as a timeline event at ``start`` (appended: it wins in its month)."""
     # the values are checked now, against the scenario, so a bad path fails before any run
     apply_overrides(scenario, whatif, source=source)
     data = scenario.model_dump(mode="python")
-    data["timeline"] = [*data["timeline"], {"at": start, "set": dict(whatif), "note": "what-if (--from)"}]
+    data["timeline"] = [*data["timeline"], {"at": start, "set": dict(whatif), "note": note}]
     return Scenario.model_validate(data)
 
 
