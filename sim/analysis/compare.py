@@ -270,7 +270,8 @@ def print_comparison(comparison: dict, where: Path) -> None:
     out = Table(title=f"{comparison['service']}, {period_text(comparison)}; "
                       f"{comparison['replicates']} paired replicates, 95% interval")
     for i, col in enumerate(kpi_headers(comparison)):
-        out.add_column(col, justify="left" if i < 2 else "right", no_wrap=True)
+        # on a narrow terminal the numbers wrap, the KPI names never get cut
+        out.add_column(col, justify="left" if i < 2 else "right", no_wrap=i == 0, overflow="fold")
     for row in kpi_rows(comparison):
         out.add_row(*row)
     console.print(out)
