@@ -32,6 +32,8 @@ def _subcommand_modules() -> dict[str, str]:
         "dashboard": "sim.commands.dashboard",
         "classroom": "sim.commands.classroom",
         "backtest": "sim.commands.backtest",
+        "discover": "sim.commands.discover",
+        "optimize": "sim.commands.optimize",
     }
 
 

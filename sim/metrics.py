@@ -94,15 +94,19 @@ KPI_UNITS = {k.name: k.unit for k in KPIS}
 
 
 def _kpi(name: str) -> Kpi | None:
-    """The registry entry of a column; ``cumulative_<flow>`` is the flow summed over the horizon (EUR)."""
+    """The registry entry of a column; ``cumulative_<flow>`` is the flow summed over the horizon (EUR),
+    ``mean_<kpi>`` the KPI's mean over a window."""
     if name.startswith("cumulative_"):
         flow = KPI_BY_NAME.get(name[len("cumulative_"):])
         return Kpi(name, "EUR", signed=flow is not None and flow.signed)
+    if name.startswith("mean_"):  # a KPI's mean over a window: its own unit and bounds
+        return KPI_BY_NAME.get(name[len("mean_"):])
     return KPI_BY_NAME.get(name)
 
 
 def kpi_unit(name: str) -> str:
-    """Unit of a KPI; ``cumulative_<flow>`` is the flow summed over the horizon (EUR)."""
+    """Unit of a KPI; ``cumulative_<flow>`` is the flow summed over the horizon (EUR), ``mean_<kpi>``
+    the KPI's mean over a window (its own unit)."""
     k = _kpi(name)
     return "" if k is None else k.unit
 
@@ -124,6 +128,8 @@ def format_kpi(value: float | None, name: str) -> str:
         return f"{value / 1e9:,.2f} bn"
     if abs(value) >= 1e6:
         return f"{value / 1e6:,.1f} M"
+    if kpi_unit(name).startswith("people"):  # people are counted in whole persons
+        return f"{value:,.0f}"
     return f"{value:,.2f}"
 
 

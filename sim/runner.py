@@ -20,6 +20,7 @@ from scipy import stats
 
 import sim
 from sim.atomic import replaced_atomically
+from sim.analysis.windows import WINDOW_MEANS, Window, in_window
 from sim.clock import Clock
 from sim.executors import Executor, tick, using
 from sim.metrics import SUMMARY_KPIS, kpi_bounds
@@ -101,34 +102,46 @@ def ci95(values: np.ndarray, bounds: tuple[float, float] = (-np.inf, np.inf)) ->
     return {"mean": mean, "ci95_low": max(mean - half, low), "ci95_high": min(mean + half, high)}
 
 
-def focal_kpis(timeseries: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+def focal_kpis(timeseries: pd.DataFrame, scenario: Scenario, window: Window | None = None) -> pd.DataFrame:
     """Per replicate: every summary KPI of the focal service at the last date, plus cumulative revenue.
 
-    Returns a DataFrame indexed by replicate, one column per KPI.
+    With a ``window`` (calendar months, both included) the point KPIs are read at its last
+    month, the cumulative ones sum over it, and ``mean_<kpi>`` columns average the
+    :data:`~sim.analysis.windows.WINDOW_MEANS` over it. Returns a DataFrame indexed by
+    replicate, one column per KPI.
     """
     focal = timeseries[timeseries["focal"]]
+    focal = focal[in_window(focal["date"], window)]
     last = focal[focal["date"] == focal["date"].max()].set_index("replicate")
     out = last[list(SUMMARY_KPIS)].copy()
     dt = months_per_step(scenario)
     for col in ("revenue_total_eur", "revenue_subscription_eur", "revenue_ads_eur", "gross_profit_eur"):
         out[f"cumulative_{col}"] = focal.groupby("replicate")[col].sum() * dt
+    if window is not None:
+        for col in WINDOW_MEANS:
+            out[f"mean_{col}"] = focal.groupby("replicate")[col].mean()
     return out
 
 
-def summarize(timeseries: pd.DataFrame, scenario: Scenario) -> dict:
-    """summary.json content: focal KPIs at the last date with 95% intervals across replicates."""
-    per_rep = focal_kpis(timeseries, scenario)
-    return {
+def summarize(timeseries: pd.DataFrame, scenario: Scenario, window: Window | None = None) -> dict:
+    """summary.json content: focal KPIs at the last date (of the window) with 95% intervals across replicates."""
+    per_rep = focal_kpis(timeseries, scenario, window)
+    dates = timeseries["date"][in_window(timeseries["date"], window)]
+    out = {
         "scenario": scenario.name,
         "service": scenario.services.focal.name,
-        "date": str(pd.Timestamp(timeseries["date"].max()).date()),
+        "date": str(pd.Timestamp(dates.max()).date()),
         "replicates": int(timeseries["replicate"].nunique()),
         "kpis": {k: ci95(per_rep[k].to_numpy(), kpi_bounds(k)) for k in per_rep.columns},
     }
+    if window is not None:
+        out["window"] = {"start": window[0], "end": window[1]}
+    return out
 
 
 def write_outputs(out_dir: Path, scenario: Scenario, results: list[SimulationResult], seed: int,
-                  wall_seconds: float, command: list[str], extra: Callable[[Path, pd.DataFrame, pd.DataFrame, dict], None] | None = None) -> dict:
+                  wall_seconds: float, command: list[str], extra: Callable[[Path, pd.DataFrame, pd.DataFrame, dict], None] | None = None,
+                  window: Window | None = None) -> dict:
     """Write the output contract into a temporary folder, then rename it into place.
 
     Files: scenario.yaml, manifest.json, timeseries.parquet, cohorts.parquet, summary.json,
@@ -137,7 +150,7 @@ def write_outputs(out_dir: Path, scenario: Scenario, results: list[SimulationRes
     """
     ts = pd.concat([r.timeseries for r in results], ignore_index=True)
     cohorts = pd.concat([r.cohorts for r in results], ignore_index=True)
-    summary = summarize(ts, scenario)
+    summary = summarize(ts, scenario, window)
     with replaced_atomically(Path(out_dir), "run") as tmp:
         (tmp / "scenario.yaml").write_text(scenario_to_yaml(scenario))
         ts.to_parquet(tmp / "timeseries.parquet", index=False)

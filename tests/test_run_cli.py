@@ -101,3 +101,31 @@ def test_params_lists_every_parameter_with_units(capsys):
 def test_workers_must_be_positive(tiny, tmp_path, capsys, command):
     assert main([command, str(tiny), "--workers", "0", "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "--workers: must be at least 1 (got 0)" in capsys.readouterr().err
+
+
+def test_run_window_covers_the_cumulative_and_mean_kpis(tiny, tmp_path, capsys):
+    out = tmp_path / "w"
+    assert main(["run", str(tiny), "--out", str(out), "--workers", "1", "--quiet", "--window", "2015-03:2015-05"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["window"] == {"start": "2015-03", "end": "2015-05"} and summary["date"] == "2015-05-01"
+    ts = pd.read_parquet(out / "timeseries.parquet")
+    inside = ts[ts["focal"] & ts["date"].between("2015-03-01", "2015-05-01")]
+    per_rep = inside.groupby("replicate")
+    assert summary["kpis"]["cumulative_revenue_total_eur"]["mean"] == pytest.approx(
+        per_rep["revenue_total_eur"].sum().mean())
+    assert summary["kpis"]["mean_premium_subscribers"]["mean"] == pytest.approx(
+        per_rep["premium_subscribers"].mean().mean())
+    # the point KPIs are read at the window's last month
+    assert summary["kpis"]["mau"]["mean"] == pytest.approx(inside[inside["date"] == "2015-05-01"]["mau"].mean())
+    report = (out / "report.html").read_text()
+    assert "cumulative and mean KPIs over 2015-03 to 2015-05" in report
+
+
+@pytest.mark.parametrize("window, message", [
+    ("2015-03", "--window: expected START:END"), ("2015-05:2015-03", "the end 2015-03 is before the start 2015-05"),
+    ("2015-03:2016-01", "--window: 2016-01 is outside the horizon 2015-01 to 2015-08")])
+def test_run_bad_window_exits_2_and_writes_nothing(tiny, tmp_path, capsys, window, message):
+    out = tmp_path / "w"
+    assert main(["run", str(tiny), "--out", str(out), "--window", window]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

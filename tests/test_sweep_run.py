@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -159,3 +160,25 @@ def test_sobol_sweep_to_sensitivity_end_to_end(tmp_path, capsys):
         dummy = by_param["services.focal.personalization"]
         assert abs(dummy["ST"]) <= dummy["ST_conf"], (kpi, dummy)
         assert (out / "figures" / f"sensitivity-{kpi}.png").stat().st_size > 10_000
+
+
+def test_kept_series_and_their_envelopes(tmp_path, capsys):
+    from sim.cli import main
+
+    sweep = write_sweep(tmp_path, design={"kind": "lhs", "n": 3}, keep=["premium_subscribers", "ad_revenue_share"])
+    out = tmp_path / "out"
+    assert main(["sweep", str(sweep), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    series = pd.read_parquet(out / "series.parquet")
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert list(series.columns) == ["run_id", "point", "replicate", "date", "premium_subscribers", "ad_revenue_share"]
+    assert len(series) == 6 * 6  # 3 points x 2 replicates x 6 months
+    # a run's kept series ends where its final KPI is read
+    last = series.sort_values("date").groupby("run_id").last()["premium_subscribers"]
+    assert np.allclose(last.to_numpy(), runs.set_index("run_id")["premium_subscribers_final"].loc[last.index].to_numpy())
+    assert (out / "figures" / "envelopes.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "b").mkdir()
+    bad = write_sweep(tmp_path / "b", keep=["premium_subscriber"])
+    assert main(["sweep", str(bad), "--out", str(tmp_path / "bad"), "--quiet"]) == 2
+    assert "keep.0: unknown timeseries column 'premium_subscriber'; did you mean 'premium_subscribers'" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

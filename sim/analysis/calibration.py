@@ -24,7 +24,8 @@ because:
 The first trial is the base scenario's own values (where they lie inside the
 bounds), so the fit never reports something worse than the starting point on the
 fitting seeds. Reported uncertainty is deliberately modest: the range of each
-parameter over the best 10% of trials. That is an approximate, posterior-like range
+parameter over the best 10% of trials that lie within 20% of the best distance (and a
+warning when no trial beat the starting values). That is an approximate, posterior-like range
 of values that fit about as well, NOT a Bayesian posterior: TPE samples densely near
 good values, so it mostly shows how flat the distance is around the optimum.
 
@@ -71,6 +72,7 @@ from sim.sweep.spec import ParameterSpec, _check_parameters
 #: Share of the trials, best first, whose parameter ranges are reported.
 TOP_FRACTION = 0.10
 MIN_TOP_TRIALS = 3
+RANGE_TOLERANCE = 0.2  # a trial within 20% of the best distance counts as fitting about as well
 
 
 class CalibrationSpec(BaseModel):
@@ -277,14 +279,21 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["distance", "trial"], na_position="last", ignore_index=True)
 
 
-def top_ranges(table: pd.DataFrame, cal: Calibration) -> dict[str, Any]:
-    """Each parameter over the best TOP_FRACTION of finished trials (at least MIN_TOP_TRIALS).
+def top_ranges(table: pd.DataFrame, cal: Calibration, start_trial: int | None = None) -> dict[str, Any]:
+    """Each parameter over the well-fitting trials: the best TOP_FRACTION of finished trials (at
+    least MIN_TOP_TRIALS), keeping only those within RANGE_TOLERANCE of the best distance (a
+    trial that fits clearly worse does not widen the range).
 
     Numeric parameters give low, median and high; categorical ones the values seen.
+    ``start_trial``: the number of the trial that ran the base values; when no other trial beat
+    it, ``no_trial_beat_start`` is True and the label says so (the fit did not move, so the
+    range says nothing about better values).
     """
     done = table[np.isfinite(table["distance"].astype(float))]
     k = min(len(done), max(MIN_TOP_TRIALS, math.ceil(TOP_FRACTION * len(done))))
     top = done.sort_values("distance", kind="stable").head(k)
+    best = float(top["distance"].min()) if k else math.nan
+    top = top[top["distance"] <= best + RANGE_TOLERANCE * abs(best)]
     ranges: dict[str, Any] = {}
     for path, p in cal.spec.parameters.items():
         if p.levels is not None:
@@ -292,9 +301,14 @@ def top_ranges(table: pd.DataFrame, cal: Calibration) -> dict[str, Any]:
         else:
             v = top[path].astype(float)
             ranges[path] = {"low": float(v.min()), "median": float(v.median()), "high": float(v.max())}
-    return {"label": f"approximate range of well-fitting values: the best {k} of {len(done)} trials by distance "
-                     "(not a Bayesian posterior)",
-            "trials": k, "distance_max": float(top["distance"].max()) if k else None, "parameters": ranges}
+    start = done[done["trial"] == start_trial]["distance"] if start_trial is not None else pd.Series(dtype=float)
+    stuck = bool(len(start)) and bool((done["distance"] >= float(start.iloc[0])).all())
+    label = (f"approximate range of well-fitting values: the {len(top)} of the best {k} of {len(done)} trials within "
+             f"{RANGE_TOLERANCE:.0%} of the best distance (not a Bayesian posterior)")
+    if stuck:
+        label = f"no trial fit better than the starting values (trial {start_trial}); " + label
+    return {"label": label, "trials": len(top), "candidates": k, "no_trial_beat_start": stuck,
+            "distance_max": float(top["distance"].max()) if len(top) else None, "parameters": ranges}
 
 
 # ---------------------------------------------------------------- outputs
@@ -407,7 +421,7 @@ def _fit_and_write(cal: Calibration, path: str | Path, out: Path, started: float
                            "fit of the replicate-mean series",
                   "replicates": cal.spec.check_replicates, "seed": check_seed, "distance": check_distance,
                   "series": _jsonable(check_fits, cal)},
-        "top_decile": top_ranges(table, cal),
+        "top_decile": top_ranges(table, cal, base_trial.number if base_trial else None),
         "version": sim.__version__, "optuna": optuna.__version__, "wall_seconds": None,
     }
 

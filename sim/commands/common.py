@@ -29,6 +29,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="root seed (default: the scenario's)")
     add_executor_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or table (for scripts)")
+    p.add_argument("--window", metavar="YYYY-MM:YYYY-MM",
+                   help="months the cumulative and mean KPIs cover (both included; default: the whole horizon)")
 
 
 def notice(message: str) -> None:

@@ -1,4 +1,4 @@
-"""``freemium-sim compare A.yaml [B.yaml] [--set ...]``: run A and B on the same replicate seeds, report B - A."""
+"""``freemium-sim compare A.yaml [B.yaml C.yaml ...] [--set ...] [--from YYYY-MM]``: paired what-ifs."""
 
 from __future__ import annotations
 
@@ -6,69 +6,51 @@ import argparse
 import sys
 from pathlib import Path
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from sim.analysis.compare import focal_series, paired_differences, variant, write_comparison
-from sim.commands.common import add_run_options, executor_for, resolve_scenario, run_with_progress
-from sim.metrics import format_kpi
+from sim.analysis.compare import compare_arms, differs_rows, kpi_headers, kpi_rows, period_text, price_rows, write_comparison
+from sim.analysis.whatif import SIZE_KEYS, build_arms, folder_name
+from sim.analysis.windows import parse_window
+from sim.commands.common import add_run_options, executor_for, notice, run_with_progress
 from sim.outputs import claimed
-from sim.runner import focal_kpis
-from sim.scenario import ScenarioError, parameter_differences
+from sim.scenario import ScenarioError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register `freemium-sim compare A.yaml [B.yaml] [--set ...]`."""
+    """Register `freemium-sim compare A.yaml [B.yaml C.yaml ...] [--set ...] [--from YYYY-MM]`."""
     p = sub.add_parser(
-        "compare", help="paired comparison of two scenarios (or one and a --set variant)",
-        description="Run A and B on the same replicate seeds and report B - A for every KPI with a "
-                    "95% interval. With one file, B is A with the --set overrides; with two, --set "
-                    "applies to both. B always takes A's seed and replicate count.")
-    p.add_argument("a", help="scenario A (YAML file)")
-    p.add_argument("b", nargs="?", help="scenario B (YAML file); without it, B is A with the --set overrides")
+        "compare", help="paired comparison of scenarios (or one and a --set what-if)",
+        description="Run A and the other scenarios on the same replicate seeds and report X - A for every KPI "
+                    f"with a 95%% interval. Size and sampling settings ({', '.join(SIZE_KEYS)}, --replicates, "
+                    "--seed, --workers) apply to every scenario; every other --set defines the what-if and "
+                    "applies to B (and C, ...) only. With one file, B is A with the what-if.")
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="scenario A, then B, C, ... (YAML files); with A alone, B is A with the --set what-if")
     add_run_options(p)
-    p.add_argument("--out", help="output folder (default: results/compare-<A>-vs-<B>/)")
+    p.add_argument("--from", dest="start", metavar="YYYY-MM",
+                   help="the what-if starts in this month (a timeline event) instead of the first month")
+    p.add_argument("--out", help="output folder (default: results/compare-<A>-vs-<what-if>-<hash>/)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing comparison in the output folder")
     p.set_defaults(func=cmd_compare)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Run A and B on the same replicate seeds and report their differences."""
-    # With two files --set applies to both (e.g. a smaller market for a quick look);
-    # with one file it defines B.
-    a = resolve_scenario(args.a, args.set if args.b else [], args.replicates, args.seed)
-    if args.b:
-        # B takes A's seed and replicate count: the pairing needs the same streams.
-        b = resolve_scenario(args.b, args.set, a.replicates, a.seed)
-    elif args.set:
-        b = variant(a, args.set)
-    else:
-        raise ScenarioError(f"compare: {args.a}: give a second scenario file, or --set overrides "
-                            "that make B from A")
-    labels = [f"A: {a.name}", f"B: {b.name}"]
-    out = Path(args.out) if args.out else Path("results") / f"compare-{a.name}-vs-{b.name}"
+    """Run every arm on the same replicate seeds and report their differences from A."""
+    arms = build_arms(args.scenarios, args.set, args.start, args.replicates, args.seed)
+    window = parse_window(args.window, arms.scenarios[0])
+    out = Path(args.out) if args.out else Path("results") / folder_name(arms, args.window)
+    if out.exists() and not args.overwrite:
+        raise ScenarioError(f"--out: {out} already exists; pass --overwrite to replace it, or choose another --out")
+    if not args.quiet:
+        for w in arms.warnings:
+            notice(w)
     with claimed(out, "compare"):  # refused before simulating; one writer at a time
-        return _compare(args, a, b, labels, out)
-
-
-def _compare(args: argparse.Namespace, a, b, labels: list[str], out: Path) -> int:
-    """Simulate A and B, write the comparison into ``out`` and show it."""
-    with executor_for(args, max_tasks=a.replicates) as executor:  # one pool or cluster for both arms
-        results = {label: run_with_progress(s, executor, args.quiet, label)[0]
-                   for label, s in zip(labels, (a, b))}
-    series = pd.concat([focal_series(results[label], label) for label in labels], ignore_index=True)
-    kpis = [focal_kpis(series[series["scenario"] == label], s) for label, s in zip(labels, (a, b))]
-    comparison = {
-        "a": {"scenario": a.name, "file": args.a, "label": labels[0]},
-        "b": {"scenario": b.name, "file": args.b or args.a, "label": labels[1], "set": args.set},
-        "service": a.services.focal.name,
-        "seed": a.seed,
-        "replicates": a.replicates,
-        "command": ["freemium-sim", *sys.argv[1:]],
-        "parameters": parameter_differences(a, b),
-        "kpis": paired_differences(*kpis),
-    }
-    write_comparison(out, comparison, series)
+        with executor_for(args, max_tasks=arms.scenarios[0].replicates) as executor:  # one pool for every arm
+            results = [run_with_progress(s, executor, args.quiet, f"{label}: {s.name}")[0]
+                       for label, s in zip(arms.labels, arms.scenarios)]
+        comparison, series = compare_arms(arms, results, window, ["freemium-sim", *args.argv])
+        write_comparison(out, comparison, series)
     if args.quiet:
         print(out)
     else:
@@ -77,21 +59,33 @@ def _compare(args: argparse.Namespace, a, b, labels: list[str], out: Path) -> in
 
 
 def print_comparison(comparison: dict, where: Path) -> None:
-    """The KPI differences as a rich table on the terminal."""
-    a, b = comparison["a"]["label"], comparison["b"]["label"]
-    out = Table(title=f"{b} minus {a}: {comparison['service']}, "
+    """What differs (and any warning) first, then the KPI differences, as rich tables."""
+    # Piped output has no width of its own; rich would squeeze the tables into 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    differs = Table(title="What differs from A")
+    for col in ("", "parameter", "A", "value", "unit"):
+        differs.add_column(col, overflow="fold")
+    for row in differs_rows(comparison):
+        differs.add_row(*row)
+    console.print(differs if differs.rows else "No parameter differs from A: any difference is Monte-Carlo noise.")
+    for w in comparison["warnings"]:
+        console.print(f"[bold yellow]warning:[/] {w}", highlight=False)
+    out = Table(title=f"{comparison['service']}, {period_text(comparison)}; "
                       f"{comparison['replicates']} paired replicates, 95% interval")
-    for col, justify in (("KPI", "left"), ("A", "right"), ("B", "right"), ("B - A", "right"),
-                         ("95% interval", "right"), ("differs", "center")):
-        out.add_column(col, justify=justify, no_wrap=True)
-    for name, k in comparison["kpis"].items():
-        interval = ("-" if k["diff_ci95_low"] is None
-                    else f"{format_kpi(k['diff_ci95_low'], name)} .. {format_kpi(k['diff_ci95_high'], name)}")
-        verdict = {True: "[bold green]yes[/]", False: "no", None: "-"}[k["significant"]]
-        out.add_row(name, format_kpi(k["a_mean"], name), format_kpi(k["b_mean"], name),
-                    format_kpi(k["diff_mean"], name), interval, verdict)
-    # Piped output has no width of its own; rich would squeeze the table into 80
-    # columns, so give it the width the table needs.
-    console = Console() if sys.stdout.isatty() else Console(width=120)
+    for i, col in enumerate(kpi_headers(comparison)):
+        # on a narrow terminal the numbers wrap, the KPI names never get cut
+        out.add_column(col, justify="left" if i < 2 else "right", no_wrap=i == 0, overflow="fold")
+    for row in kpi_rows(comparison):
+        out.add_row(*row)
     console.print(out)
+    elastic, bridge = price_rows(comparison)
+    for title, heads, rows in (("Arc elasticity w.r.t. price", ["", "price", "of", "elasticity", "95% interval"], elastic),
+                               ("Subscription revenue change (EUR)", ["", "effect", "EUR", "95% interval"], bridge)):
+        if rows:
+            t = Table(title=title)
+            for col in heads:
+                t.add_column(col, no_wrap=True)
+            for row in rows:
+                t.add_row(*row)
+            console.print(t)
     console.print(f"Comparison in [bold]{where}[/bold]")

@@ -44,6 +44,7 @@ class RunTask:
     values: dict[str, Any]
     seed: np.random.SeedSequence
     kpis: tuple[KpiSpec, ...]
+    keep: tuple[str, ...] = ()
 
 
 def run_seed(spec: SweepSpec, point: int, replicate: int) -> np.random.SeedSequence:
@@ -56,20 +57,26 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     """Simulate one run and reduce it to its KPIs; an exception becomes a ``failed`` record, not a crash.
 
     Returns the run's record: run_id, point, replicate, one float per KPI (NaN if
-    failed), status (``ok``/``failed``), error (message or None), seconds (wall time).
+    failed), status (``ok``/``failed``), error (message or None), seconds (wall time),
+    and with ``keep`` columns, ``series``: the focal rows' date and kept columns
+    (a DataFrame, None if failed).
     """
     start = time.perf_counter()
+    series = None
     try:
         scenario = apply_overrides(task.base, task.values, source=f"design point {task.point}")
         timeseries = simulate(scenario, task.seed).timeseries
         focal = timeseries[timeseries["focal"]].sort_values("step")
         kpis = {k.key: k.evaluate(focal, months_per_step(scenario)) for k in task.kpis}
+        if task.keep:
+            series = focal[["date", *task.keep]].reset_index(drop=True)
         status, error = "ok", None
     except Exception as exc:
         kpis = {k.key: math.nan for k in task.kpis}
         status, error = "failed", _describe(exc)
-    return {"run_id": task.run_id, "point": task.point, "replicate": task.replicate, **kpis,
-            "status": status, "error": error, "seconds": time.perf_counter() - start}
+    record = {"run_id": task.run_id, "point": task.point, "replicate": task.replicate, **kpis,
+              "status": status, "error": error, "seconds": time.perf_counter() - start}
+    return {**record, "series": series} if task.keep else record
 
 
 def _describe(exc: BaseException) -> str:
@@ -91,7 +98,7 @@ def pending_tasks(sweep: Sweep, design: designs.Design, recorded: pd.DataFrame, 
             rid = run_id(point, r, n_points, replicates)
             if rid not in done:
                 tasks.append(RunTask(rid, point, r, sweep.base, values, run_seed(sweep.spec, point, r),
-                                     tuple(sweep.spec.kpis)))
+                                     tuple(sweep.spec.kpis), tuple(sweep.spec.keep)))
     return tasks
 
 
@@ -145,14 +152,40 @@ def run_sweep(path: str | Path, *, executor: str | Executor = "local", scheduler
                             if error is not None:  # the executor lost the run itself (e.g. Dask gave up after retries)
                                 record = {"run_id": task.run_id, "point": task.point, "replicate": task.replicate,
                                           "status": "failed", "error": _describe(error), "seconds": math.nan}
+                            series = record.pop("series", None)
+                            if series is not None:
+                                store.write_series(record, series)
                             store.write_part(record)
                             if on_run is not None:
                                 on_run(record)
             finally:
                 runs = store.consolidate(design.values)
+                if sweep.spec.keep:
+                    envelopes(store, sweep.spec.keep)
     except BaseException:
         # interrupted or failed before a run was recorded: nothing to resume, so leave no folder behind
         if created and not any(store.parts.glob("*.parquet")):
             shutil.rmtree(store.root, ignore_errors=True)
         raise
     return runs
+
+
+def envelopes(store: SweepStore, keep: list[str]) -> None:
+    """Consolidate the kept series into ``series.parquet`` and draw ``figures/envelopes.png``:
+    per kept column, the median over every run (all points and replicates) and its 5-95% band."""
+    from sim.report.plotting import MILLION, PERCENT, Panel, banded_figure, save_figure
+    from sim.metrics import kpi_unit
+
+    series = store.consolidate_series()
+    if series.empty:
+        return
+    panels = []
+    for column in keep:
+        unit = kpi_unit(column)
+        scale, shown = ((PERCENT, unit.replace("share", "%")) if unit.startswith("share") else
+                        (MILLION, f"millions of {unit}") if unit.startswith(("people", "EUR")) else (1.0, unit))
+        panels.append(Panel(column, f"{column}\n({shown})", scale))
+    fig = banded_figure(series.assign(sweep="all runs"), panels, "sweep", ["all runs"],
+                        f"Envelopes over {series['run_id'].nunique()} runs")
+    save_figure(fig, store.root / "figures", "envelopes", "Envelopes",
+                "Median over every run of the sweep (all design points and replicates), shaded 5-95% range.")

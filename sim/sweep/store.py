@@ -6,6 +6,8 @@ Layout of ``DIR``::
     design.parquet  one row per design point: ``point`` and each swept key path
     parts/          one Parquet file per finished run, ``<run_id>.parquet``
     runs.parquet    every finished run: parts joined with the design, sorted by run_id
+    series/         with ``keep:``, one Parquet file per run: its kept focal time series
+    series.parquet  with ``keep:``, the kept series of every run recorded ok
 
 Every file is written to a hidden temporary name in its final folder, flushed to
 disk and ``os.replace``d into place, so a reader (or a resumed sweep) sees a file
@@ -131,6 +133,24 @@ class SweepStore:
         """Record one finished run (ok or failed), replacing an earlier record of the same run."""
         table = pa.Table.from_pylist([record], schema=self.schema)
         write_atomic(self.parts / f"{record['run_id']}.parquet", _parquet_bytes(table))
+
+    def write_series(self, record: dict[str, Any], series: pd.DataFrame) -> None:
+        """Keep one run's time series (date and kept columns) in ``series/<run_id>.parquet``."""
+        (self.root / "series").mkdir(exist_ok=True)
+        frame = series.assign(run_id=record["run_id"], point=record["point"], replicate=record["replicate"])
+        table = pa.Table.from_pandas(frame[[*RUN_COLUMNS, *series.columns]], preserve_index=False)
+        write_atomic(self.root / "series" / f"{record['run_id']}.parquet", _parquet_bytes(table))
+
+    def consolidate_series(self) -> pd.DataFrame:
+        """Rebuild ``series.parquet`` from the kept series of the runs recorded ok, sorted by run_id and date."""
+        files = sorted((self.root / "series").glob("[!.]*.parquet"))
+        ok = set(self.read_parts().query("status == 'ok'")["run_id"])
+        frames = [pd.read_parquet(f) for f in files if f.stem in ok]
+        series = (pd.concat(frames, ignore_index=True).sort_values(["run_id", "date"], ignore_index=True)
+                  if frames else pd.DataFrame())
+        if frames:
+            write_atomic(self.root / "series.parquet", _parquet_bytes(pa.Table.from_pandas(series, preserve_index=False)))
+        return series
 
     def read_parts(self) -> pd.DataFrame:
         """Every recorded run, one row per run_id (hidden temporaries are ignored)."""
