@@ -223,12 +223,16 @@ def test_folders_are_named_by_the_what_if_and_never_replaced(small_yaml, tmp_pat
             "--replicates", "2", "--workers", "1", "--quiet"]
     assert main(args) == 0
     (out,) = (tmp_path / "results").iterdir()
-    marker = out / "mine.txt"
-    marker.write_text("kept")
+    first = (out / "comparison.json").stat().st_mtime_ns
     capsys.readouterr()
     assert main(args) == 2
-    assert "already exists" in capsys.readouterr().err and marker.read_text() == "kept"
-    assert main([*args, "--overwrite"]) == 0 and not marker.exists()
+    assert "already exists" in capsys.readouterr().err and (out / "comparison.json").stat().st_mtime_ns == first
+    assert main([*args, "--overwrite"]) == 0  # an earlier comparison is replaced when asked
+    assert (out / "comparison.json").stat().st_mtime_ns != first
+    mine = out / "mine.txt"  # ... but --overwrite never deletes what the tool did not write
+    mine.write_text("kept")
+    assert main([*args, "--overwrite"]) == 2
+    assert "did not write (mine.txt)" in capsys.readouterr().err and mine.read_text() == "kept"
 
 
 def test_three_way_compare_and_window(small_yaml, tmp_path):
