@@ -84,8 +84,14 @@ def check_output(out: str | Path, kind: str, need_bytes: int = 0) -> Path:
     nothing foreign in it (a sweep only into a sweep folder, and no other result into one);
     writable beside it; ``need_bytes`` free on its disk.
     """
-    p = Path(out)
     where = f"--out {cut(str(out))}"
+    try:
+        return _check_output(Path(out), kind, need_bytes, where)
+    except (OSError, ValueError) as exc:  # a name the system cannot take (too long), a folder we may not read
+        raise ScenarioError(f"{where}: cannot use this folder ({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def _check_output(p: Path, kind: str, need_bytes: int, where: str) -> Path:
     if p.is_symlink():
         raise ScenarioError(f"{where}: is a symbolic link; name a folder (the link is left as it is)")
     if p.exists() and not p.is_dir():

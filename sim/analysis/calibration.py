@@ -66,6 +66,7 @@ from sim.analysis.targets import TargetSpec, covered, observed_series, read_obse
 from sim.atomic import replaced_atomically
 from sim.outputs import claimed
 from sim.resources import check_run_fits
+from sim.yamlio import path_exists
 from sim.clock import Clock
 from sim.report.plotting import format_date_axis, new_figure, plot_band, save_figure
 from sim.runner import months_per_step, replicate_seeds, simulate
@@ -149,7 +150,7 @@ def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) ->
         raise explain_validation_error(err, source, CalibrationSpec) from None
     folder = Path(path).parent
     base_path = folder / spec.base
-    if not base_path.is_file():
+    if not path_exists(base_path):
         raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the calibration file)")
     scenario = load_scenario(base_path)
     base = apply_overrides(scenario, spec.overrides, source=f"{source}: overrides")
