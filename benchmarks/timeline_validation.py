@@ -42,7 +42,7 @@ def main() -> None:
                 load_scenario(path)
                 seconds = time.perf_counter() - start
                 print(f"{n:>8} {'distinct' if distinct else 'repeated':>9} {path.stat().st_size / 1e6:>6.2f} "
-                      f"{seconds:>8.2f} {1000 * seconds / n:>9.3f}")
+                      f"{seconds:>8.2f} {1000 * seconds / n:>9.3f}", flush=True)
 
 
 if __name__ == "__main__":
