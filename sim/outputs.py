@@ -84,7 +84,7 @@ def check_output(out: str | Path, kind: str, need_bytes: int = 0) -> Path:
     nothing foreign in it (a sweep only into a sweep folder, and no other result into one);
     writable beside it; ``need_bytes`` free on its disk.
     """
-    where = f"--out {cut(str(out))}"
+    where = f"output folder {cut(str(out))}"
     try:
         return _check_output(Path(out), kind, need_bytes, where)
     except (OSError, ValueError) as exc:  # a name the system cannot take (too long), a folder we may not read
@@ -183,7 +183,7 @@ def _acquire(lock: Path, out: Path) -> int:
             holder = os.read(fd, 32).decode(errors="replace").strip()
             os.close(fd)
             pid = f" (pid {holder})" if holder.isdigit() else ""
-            raise ScenarioError(f"--out {cut(str(out))}: another freemium-sim process{pid} is writing this folder; "
+            raise ScenarioError(f"output folder {cut(str(out))}: another freemium-sim process{pid} is writing this folder; "
                                 "wait for it to finish or name another folder") from None
         try:
             same = os.stat(lock).st_ino == os.fstat(fd).st_ino
