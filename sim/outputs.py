@@ -46,13 +46,15 @@ _LEGACY = {
     "fit.json": ("calibrate", lambda d: "calibration" in d, {"trials.csv", "calibrated.yaml", "figures"}),
 }
 _MAX_RECORD_BYTES = 10_000_000
+_MAX_TREE = 100_000  # paths listed in a marker at most
 _held: dict[Path, int] = {}  # lock files this process holds -> their descriptors
 
 
 def earlier_result(folder: Path) -> tuple[str, set[str] | None] | None:
-    """``(kind, names the tool wrote)`` if ``folder`` holds a result of this tool, else None.
+    """``(kind, paths the tool wrote)`` if ``folder`` holds a result of this tool, else None.
 
-    The names are None for a sweep folder, whose store manages its own content.
+    The paths are relative (``figures/mau.png``); None for a sweep folder, whose store
+    manages its own content.
     """
     marker = _json(folder / MARKER)
     if marker is not None and marker.get("package") == "freemium-sim":
@@ -61,19 +63,35 @@ def earlier_result(folder: Path) -> tuple[str, set[str] | None] | None:
     for record, (kind, is_ours, names) in _LEGACY.items():
         data = _json(folder / record)
         if data is not None and is_ours(data):
-            return kind, {record, *names}
+            figures = folder / "figures"
+            pngs = {f"figures/{n}" for n in os.listdir(figures) if n.endswith(".png")} if figures.is_dir() else set()
+            return kind, {record, *names, *pngs}
     if (folder / "sweep.json").is_file() and (folder / "design.parquet").is_file():
         return SWEEP, None
     return None
 
 
 def write_marker(folder: Path, kind: str) -> None:
-    """Record in ``folder`` that this tool wrote it, and which names it wrote (all of them, but a sweep's)."""
+    """Record in ``folder`` that this tool wrote it, and every path it wrote there (a sweep's store: none)."""
     import sim
 
-    files = None if kind == SWEEP else sorted(n for n in os.listdir(folder) if n != MARKER)
+    files = None if kind == SWEEP else _tree(folder)
     record = {"package": "freemium-sim", "version": sim.__version__, "kind": kind, "files": files}
     (folder / MARKER).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def _tree(folder: Path, limit: int = _MAX_TREE) -> list[str]:
+    """Every path under ``folder`` (files, folders, links; relative, ``/``-separated), the marker left out.
+
+    Stops after ``limit`` paths: no result of this tool holds that many.
+    """
+    out: list[str] = []
+    for root, dirs, files in os.walk(folder):
+        rel = Path(root).relative_to(folder)
+        out += [(rel / n).as_posix() for n in (*dirs, *files)]
+        if len(out) > limit:
+            break
+    return sorted(n for n in out if n != MARKER)
 
 
 def check_output(out: str | Path, kind: str, need_bytes: int = 0) -> Path:
@@ -118,7 +136,7 @@ def _check_replaceable(p: Path, kind: str, where: str) -> None:
     prior, names = found
     if (prior == SWEEP) != (kind == SWEEP):
         raise ScenarioError(f"{where}: holds a {prior} result, which a {kind} does not replace; name another folder")
-    foreign = [] if names is None else [e for e in entries if e not in names and e != MARKER]
+    foreign = [] if names is None else [e for e in _tree(p) if e not in names]
     if foreign:
         raise ScenarioError(f"{where}: holds an earlier {prior} result and files this tool did not write "
                             f"({_few(foreign)}); move them away or name a new folder (nothing was changed)")

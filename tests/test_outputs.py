@@ -172,7 +172,8 @@ def test_earlier_result_is_replaced_whole(tiny, tmp_path):
     assert run(tiny, out, "--seed", "1") == 0
     marker = json.loads((out / MARKER).read_text())
     assert marker["package"] == "freemium-sim" and marker["kind"] == "run"
-    assert set(marker["files"]) == {p.name for p in out.iterdir()} - {MARKER}
+    assert set(marker["files"]) == {p.relative_to(out).as_posix() for p in out.rglob("*")} - {MARKER}
+    assert "figures" in marker["files"] and "report.html" in marker["files"]
     assert run(tiny, out, "--seed", "2") == 0
     assert json.loads((out / "manifest.json").read_text())["seed"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res", "tiny.yaml"], "no temporary or old folder left"
@@ -195,6 +196,21 @@ def test_earlier_result_with_a_foreign_file_refused(tiny, tmp_path, capsys, no_s
     assert run(tiny, out) == 2
     refused(capsys, "my-analysis.ipynb", "nothing was changed")
     assert snapshot(out) == before
+
+
+def test_file_added_inside_an_earlier_result_refused(tiny, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert run(tiny, out) == 0
+    (out / "figures" / "my-annotated.png").write_bytes(b"mine")
+    before = snapshot(out)
+    assert run(tiny, out) == 2
+    refused(capsys, "figures/my-annotated.png")
+    assert snapshot(out) == before
+    (out / MARKER).unlink()  # a result written before the marker: its figures/ holds only PNG files
+    (out / "figures" / "my-annotated.png").unlink()
+    (out / "figures" / "notes.txt").write_text("mine")
+    assert run(tiny, out) == 2
+    refused(capsys, "figures/notes.txt")
 
 
 def test_sweep_and_run_folders_do_not_replace_each_other(tiny, tmp_path, write_yaml, capsys):
