@@ -65,7 +65,7 @@ import sim
 from sim.analysis.targets import TargetSpec, covered, observed_series, read_observations, series_fit, simulated_series
 from sim.atomic import replaced_atomically
 from sim.outputs import claimed
-from sim.resources import check_run_fits
+from sim.resources import check_fits, check_run_fits, rows_bytes
 from sim.yamlio import path_exists
 from sim.clock import Clock
 from sim.report.plotting import format_date_axis, new_figure, plot_band, save_figure
@@ -77,6 +77,7 @@ from sim.sweep.spec import ParameterSpec, _check_parameters
 #: Share of the trials, best first, whose parameter ranges are reported.
 TOP_FRACTION = 0.10
 MIN_TOP_TRIALS = 3
+TRIAL_BYTES = 20_000  # an optuna trial in memory (parameters, distributions, values) and its row, generously
 
 
 class CalibrationSpec(BaseModel):
@@ -383,6 +384,8 @@ def calibrate(path: str | Path, out: str | Path | None = None, workers: int | No
     cal = load_calibration(path, changes)
     out = Path(out) if out else Path("results") / f"calibration-{cal.spec.name}"
     check_run_fits(cal.base, workers, max(cal.spec.replicates, cal.spec.check_replicates))
+    check_fits(rows_bytes(cal.spec.trials, TRIAL_BYTES), f"the study ({cal.spec.trials:,} trials)", f"{cal.source}: trials",
+               "use fewer trials")
     with claimed(out, "calibrate"):  # refused before simulating; one writer at a time
         return _fit_and_write(cal, path, out, workers, quiet, started)
 
