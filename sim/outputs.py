@@ -9,10 +9,10 @@ folder written before the marker existed is recognised by its own record: ``mani
 or one that contains it, a file, a link, the results folder itself. Nothing here ever
 deletes what the tool did not write.
 
-One writer per folder: ``.OUT.lock`` beside ``OUT`` is held with ``flock`` while a command
-simulates and writes. The kernel releases it when its holder dies, however it dies, so a
-stale lock of a dead process is simply taken over; a live holder makes the second writer
-stop at once with its pid in the message. The writer also checks that it can write beside
+One writer per folder: ``.OUT.lock`` beside ``OUT`` is locked (``fcntl.lockf``) while a
+command simulates and writes. The kernel releases the lock when its process dies, however
+it dies, so a stale lock of a dead process is simply taken over; a live holder makes the
+second writer stop at once with its pid in the message. The writer also checks that it can write beside
 ``OUT`` and that the disk has room for the estimated result.
 
 The replacement itself (:func:`sim.atomic.replaced_atomically`) happens under the lock:
@@ -22,6 +22,7 @@ recognised and cleaned by the next writer of ``OUT``.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -196,8 +197,13 @@ def _acquire(lock: Path, out: Path) -> int:
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            # a POSIX record lock belongs to this process alone: worker processes forked while it is
+            # held do not inherit it, so a killed command's leftover workers never keep its folder locked
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                os.close(fd)
+                raise
             holder = os.read(fd, 32).decode(errors="replace").strip()
             os.close(fd)
             pid = f" (pid {holder})" if holder.isdigit() else ""

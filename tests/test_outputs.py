@@ -281,6 +281,33 @@ def test_concurrent_writer_refused_and_dead_holder_taken_over(tiny, tmp_path, ca
     assert not (tmp_path / ".res.lock").exists()
 
 
+ORPHAN = """
+import os, sys, time
+from pathlib import Path
+from sim.outputs import writer_lock
+writer_lock(Path(sys.argv[1])).__enter__()
+child = os.fork()  # as a worker pool does while the command holds its folder
+if child == 0:
+    time.sleep(60)
+    os._exit(0)
+print(child, flush=True)
+os._exit(0)  # the command dies; its worker lives on
+"""
+
+
+def test_lock_is_not_kept_by_workers_of_a_dead_command(tmp_path):
+    from sim.outputs import writer_lock
+
+    out = tmp_path / "res"
+    proc = subprocess.run([sys.executable, "-c", ORPHAN, str(out)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    orphan = int(proc.stdout.strip())
+    try:
+        with writer_lock(out):
+            pass
+    finally:
+        os.kill(orphan, signal.SIGKILL)
+
+
 @pytest.mark.slow  # two real processes racing (the lock itself is tested above, in-process)
 def test_two_runs_at_once_never_both_succeed_silently(tiny, tmp_path):
     out = tmp_path / "res"

@@ -64,15 +64,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 import sim
 from sim.analysis.targets import TargetSpec, covered, observed_series, read_observations, series_fit, simulated_series
 from sim.atomic import replaced_atomically
-from sim.outputs import claimed
-from sim.resources import check_fits, check_run_fits, rows_bytes
-from sim.yamlio import path_exists
 from sim.clock import Clock
+from sim.outputs import claimed
 from sim.report.plotting import format_date_axis, new_figure, plot_band, save_figure
+from sim.resources import check_fits, check_run_fits, rows_bytes
 from sim.runner import months_per_step, replicate_seeds, simulate
 from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, apply_overrides, explain_validation_error, load_scenario,
                           parameter_table, read_yaml, scenario_to_yaml)
 from sim.sweep.spec import ParameterSpec, _check_parameters
+from sim.yamlio import path_exists
 
 #: Share of the trials, best first, whose parameter ranges are reported.
 TOP_FRACTION = 0.10

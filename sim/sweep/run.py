@@ -26,9 +26,9 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
-from sim.runner import months_per_step, simulate
 from sim.outputs import SWEEP, check_output
 from sim.resources import check_fits, workers_bytes
+from sim.runner import months_per_step, simulate
 from sim.scenario import Scenario, ScenarioError, apply_overrides
 from sim.sweep import designs
 from sim.sweep.executors import WorkerLost, make_executor

@@ -20,10 +20,10 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Str
                       model_validator)
 
 from sim.clock import Clock
-from sim.yamlio import path_exists
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
 from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean,
                           explain_validation_error, load_scenario, parameter_table, read_yaml)
+from sim.yamlio import path_exists
 
 DesignKind = Literal["grid", "lhs", "sobol", "morris"]
 
