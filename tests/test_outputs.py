@@ -299,8 +299,10 @@ def test_lock_is_not_kept_by_workers_of_a_dead_command(tmp_path):
     from sim.outputs import writer_lock
 
     out = tmp_path / "res"
-    proc = subprocess.run([sys.executable, "-c", ORPHAN, str(out)], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    orphan = int(proc.stdout.strip())
+    proc = subprocess.Popen([sys.executable, "-c", ORPHAN, str(out)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    orphan = int(proc.stdout.readline())
+    proc.wait(timeout=30)
+    proc.stdout.close()  # the orphan keeps its copy of the pipe: do not wait for its end
     try:
         with writer_lock(out):
             pass
