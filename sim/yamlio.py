@@ -73,6 +73,15 @@ class _StrictSafeLoader(_SafeLoader):  # type: ignore[valid-type,misc]
         return super().construct_mapping(node, deep)
 
 
+def path_exists(path: str | Path) -> bool:
+    """Whether something is at ``path``; False also for a name the system cannot take (too long, a NUL byte)."""
+    try:
+        Path(path).stat()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def read_user_bytes(path: str | Path, limit: int, what: str = "file") -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes; ScenarioError naming it otherwise.
 
@@ -85,6 +94,8 @@ def read_user_bytes(path: str | Path, limit: int, what: str = "file") -> bytes:
         raise ScenarioError(f"{source}: file not found") from None
     except OSError as exc:
         raise ScenarioError(f"{source}: cannot read ({exc.strerror})") from None
+    except ValueError:  # a NUL byte in the name
+        raise ScenarioError(f"{source}: not a valid file name") from None
     if stat.S_ISDIR(info.st_mode):
         raise ScenarioError(f"{source}: is a folder, expected a {what}")
     if not stat.S_ISREG(info.st_mode):

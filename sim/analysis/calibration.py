@@ -59,20 +59,22 @@ import sim
 from sim.analysis.targets import (TargetSpec, check_services, covered, observed_series, read_observations, series_fit,
                                   service_rows, simulated_series)
 from sim.atomic import replaced_atomically
-from sim.outputs import claimed
-from sim.resources import check_run_fits
 from sim.clock import Clock
+from sim.outputs import claimed
 from sim.report.plotting import format_date_axis, new_figure, plot_band, save_figure
 from sim.executors import Executor, using
+from sim.resources import check_fits, check_run_fits, rows_bytes
 from sim.runner import months_per_step, run_replicates
 from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, apply_overrides, explain_validation_error, load_scenario,
                           parameter_table, read_yaml, scenario_to_yaml)
 from sim.sweep.spec import ParameterSpec, _check_parameters
+from sim.yamlio import path_exists
 
 #: Share of the trials, best first, whose parameter ranges are reported.
 TOP_FRACTION = 0.10
 MIN_TOP_TRIALS = 3
 RANGE_TOLERANCE = 0.2  # a trial within 20% of the best distance counts as fitting about as well
+TRIAL_BYTES = 20_000  # an optuna trial in memory (parameters, distributions, values) and its row, generously
 
 
 class CalibrationSpec(BaseModel):
@@ -151,7 +153,7 @@ def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) ->
         raise explain_validation_error(err, source, CalibrationSpec) from None
     folder = Path(path).parent
     base_path = folder / spec.base
-    if not base_path.is_file():
+    if not path_exists(base_path):
         raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the calibration file)")
     scenario = load_scenario(base_path)
     base = apply_overrides(scenario, spec.overrides, source=f"{source}: overrides")
@@ -384,6 +386,8 @@ def calibrate(path: str | Path, out: str | Path | None = None, workers: int | No
     cal = load_calibration(path, changes)
     out = Path(out) if out else Path("results") / f"calibration-{cal.spec.name}"
     check_run_fits(cal.base, workers, max(cal.spec.replicates, cal.spec.check_replicates))
+    check_fits(rows_bytes(cal.spec.trials, TRIAL_BYTES), f"the study ({cal.spec.trials:,} trials)", f"{cal.source}: trials",
+               "use fewer trials")
     with claimed(out, "calibrate"):  # refused before simulating; one writer at a time
         return _fit_and_write(cal, path, out, started, workers, on_trial, executor, scheduler, on_notice)
 

@@ -267,7 +267,7 @@ class Scenario(Strict):
             if len(set(names)) != len(names):
                 raise ValueError(f"{field}: names must be unique")
         if self.initial.competitor > 0 and not self.services.competitors:
-            raise ValueError("initial.competitor > 0 but services.competitors is empty")
+            raise ValueError(f"initial.competitor: must be 0 when services.competitors is empty (got {self.initial.competitor:g})")
         start = _month_index(self.time.start)
         for k, ev in enumerate(self.timeline):
             offset = _month_index(ev.at) - start

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from sim.executors import Executor, using
-from sim.runner import months_per_step, simulate
 from sim.outputs import SWEEP, check_output
 from sim.resources import check_fits, workers_bytes
+from sim.runner import months_per_step, simulate
 from sim.scenario import Scenario, apply_overrides
 from sim.sweep import designs
 from sim.sweep.spec import KpiSpec, Sweep, SweepSpec, load_sweep

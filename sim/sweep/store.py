@@ -97,6 +97,7 @@ class SweepStore:
         A folder made by a different sweep (any changed key of the spec, base scenario
         or design) is refused with a ScenarioError naming the differences.
         """
+        self.root.mkdir(parents=True, exist_ok=True)
         if not (self.root / MARKER).exists():
             write_marker(self.root, SWEEP)  # first: this folder is a sweep's, and no other command replaces it
         self.parts.mkdir(parents=True, exist_ok=True)
