@@ -66,7 +66,7 @@ def _square_or_die_once(task: tuple[int, str]) -> int:
     (["--executor", "dask", "--scheduler", "no-port"], "--scheduler: cannot connect to no-port"),
 ])
 def test_every_command_refuses_a_bad_scheduler_with_exit_2(kind, options, message, write_yaml, tmp_path, capsys):
-    target = {"run": ["run", str(write_yaml(TINY))], "compare": ["compare", str(write_yaml(TINY)), "--set", "seed=1"],
+    target = {"run": ["run", str(write_yaml(TINY))], "compare": ["compare", str(write_yaml(TINY)), "--set", "services.focal.ad_load=3"],
               "calibrate": ["calibrate", str(ROOT / "scenarios/calibration/synthetic.yaml"), "--trials", "1"]}[kind]
     assert main([*target, *options, "--quiet", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err

@@ -63,7 +63,7 @@ def test_search_finds_the_known_optimum_under_a_constraint(tmp_path):
     assert {"mau_final_mean", "mau_final_ci95_low", "mau_final_ci95_high"} <= set(pareto.columns)
     # the shared noise cancels in the mean; its interval is the t-interval of +-0.3
     assert pareto["mau_final_ci95_high"][0] - pareto["mau_final_mean"][0] == pytest.approx(12.706 * 0.3, rel=1e-3)
-    (policy,) = (out / "policies").iterdir()
+    (policy,) = (out / "policies").glob("*.yaml")
     scenario = load_scenario(policy)
     assert scenario.services.focal.ad_load == pytest.approx(best.params[AD])
     assert result["baseline"]["kpis"]["mau_final"]["mean"] == pytest.approx(100 - 0.25)

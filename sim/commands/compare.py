@@ -13,7 +13,7 @@ from sim.analysis.compare import compare_arms, differs_rows, kpi_headers, kpi_ro
 from sim.analysis.whatif import SIZE_KEYS, build_arms, folder_name
 from sim.analysis.windows import parse_window
 from sim.commands.common import add_run_options, executor_for, notice, run_with_progress
-from sim.outputs import claimed
+from sim.outputs import check_output, claimed
 from sim.scenario import ScenarioError
 
 
@@ -40,6 +40,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     arms = build_arms(args.scenarios, args.set, args.start, args.replicates, args.seed)
     window = parse_window(args.window, arms.scenarios[0])
     out = Path(args.out) if args.out else Path("results") / folder_name(arms, args.window)
+    check_output(out, "compare")  # a foreign, linked or unwritable folder is refused first, naming what is there
     if out.exists() and not args.overwrite:
         raise ScenarioError(f"--out: {out} already exists; pass --overwrite to replace it, or choose another --out")
     if not args.quiet:
