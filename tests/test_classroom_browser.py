@@ -108,7 +108,8 @@ def test_two_teams_play_a_round(classroom, tmp_path):
             assert reds.locator(".classroom-team").inner_text() == "Team Reds"
             assert f": {red_price}" in reds.locator(".classroom-price").inner_text()
             assert "Rank" in reds.locator(".classroom-figures").inner_text()
-            assert reds.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]  # fits a phone
+            # fits a phone once the reloaded page has settled (a loading page may be wide for a moment)
+            reds.wait_for_function("w => document.documentElement.scrollWidth <= w", arg=PHONE["width"], timeout=15_000)
             reds.screenshot(path=str(tmp_path / "classroom-student.png"), full_page=True)
             reds.close()  # the tab closed; the join link opened again in that browser leads back to the team
             reds = reds.context.new_page()
