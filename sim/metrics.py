@@ -227,8 +227,9 @@ def service_kpis(pop, before: dict[str, np.ndarray], accounts, ads, support, pri
     for name in ("revenue_subscription_eur", "revenue_total_eur", "royalties_eur", "support_cost_eur",
                  "personalization_cost_eur", "marketing_spend_eur", "trial_cost_eur", "gross_profit_eur"):
         k[name] = getattr(accounts, name)
-    k["revenue_ads_eur"] = np.where(table.free_tier, ads_rev, np.nan)
-    k["ad_revenue_share"] = np.where(table.free_tier, _ratio(ads_rev, total_rev), np.nan)
+    # a service without a free tier sold no ads: 0 EUR, a 0 share of its revenue (its CPM and fill rate stay undefined)
+    k["revenue_ads_eur"] = np.where(table.free_tier, ads_rev, 0.0)
+    k["ad_revenue_share"] = _ratio(k["revenue_ads_eur"], total_rev)
     k["gross_margin"] = _ratio(k["gross_profit_eur"], total_rev)
 
     k["arpu_premium_eur"] = _ratio(subs, k["premium_subscribers"])
