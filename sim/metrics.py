@@ -81,6 +81,7 @@ KPIS: tuple[Kpi, ...] = tuple([
     *_k("price_individual_eur", "EUR/user/month"),
     *_k("unaware aware lapsed", "people", market=True),
     *_k("price_headline_eur", "EUR/user/month"),  # added after the market counts: earlier columns keep their place
+    *_k("people_in_reach", "people", market=True),  # unaware + aware + lapsed + every service's users
 ])
 KPI_BY_NAME = {k.name: k for k in KPIS}
 # Columns of timeseries.parquet per service (besides replicate, date, step, service, focal).
@@ -258,7 +259,7 @@ def service_kpis(pop, before: dict[str, np.ndarray], accounts, ads, support, pri
 
 
 def market_counts(pop, weight: float) -> dict[str, float]:
-    """Market-wide people counts: unaware, aware (using nothing), lapsed."""
-    counts = np.bincount(pop.state.astype(np.int64), minlength=4) * weight
+    """Market-wide people counts: unaware, aware (using nothing), lapsed, and everyone in reach."""
+    counts = np.bincount(pop.state.astype(np.int64), minlength=len(State)) * weight
     return {"unaware": float(counts[State.UNAWARE]), "aware": float(counts[State.AWARE]),
-            "lapsed": float(counts[State.LAPSED])}
+            "lapsed": float(counts[State.LAPSED]), "people_in_reach": float(counts.sum() - counts[State.OUTSIDE])}

@@ -21,14 +21,15 @@ import pandas as pd
 from sim.agents.listeners import NO_SERVICE, ListenerPopulation, State, Tier
 from sim.agents.services import Service, ServiceTable
 from sim.clock import DAYS_PER_MONTH, Clock
-from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, service_quality, subscriptions
+from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, market, service_quality, subscriptions
 from sim.mechanics.choice import build_options, utility
 from sim.mechanics.personalization import depth_fraction, grow_depth, shares_data
 from sim.metrics import KPIS, MARKET_KPIS, SERVICE_KPIS, Records, market_counts, service_kpis
 from sim.policy import RunningPolicy
 from sim.scenario import Scenario
 
-STREAMS = ("init", "diffusion", "review", "trigger", "choice", "payment", "ticket", "wait", "rak", "wrapped", "outage", "wait_review")
+STREAMS = ("init", "diffusion", "review", "trigger", "choice", "payment", "ticket", "wait", "rak", "wrapped", "outage", "wait_review",
+           "market")  # new streams go last: the earlier ones keep their seeds
 
 
 class MarketModel(mesa.Model):
@@ -56,7 +57,8 @@ class MarketModel(mesa.Model):
         self.t = 0
 
         self.population = ListenerPopulation(scenario, self.streams["init"])
-        self.services = [Service(self, k, focal=(k == 0)) for k in range(len(scenario.services.all()))]
+        self.services = [Service(self, k, focal=(k == 0)) for k in range(len(scenario.all_services()))]
+        self._market_init(scenario)
         s = len(self.services)
         self.advertisers = ads.AdvertiserBook.draw(scenario.mechanisms.ads, np.array([x.policy.free_tier for x in self.services]),
                                                    scenario.mechanisms.personalization.genres, self.streams["init"])
@@ -89,13 +91,13 @@ class MarketModel(mesa.Model):
     def _refresh_offers(self) -> None:
         """Rebuild the table of offers and the options, only if the policy (any value of the running
         scenario) or a competitor's price multiplier changed."""
-        key = (self.scenario, [x.price_multiplier for x in self.services])
+        key = (self.scenario, [x.price_multiplier for x in self.services] + [self.people] + self.active.tolist())
         if self._offer_key is not None and self._offer_key[0] is key[0] and self._offer_key[1] == key[1]:
             return
         self._offer_key = key
         camp = self.scenario.mechanisms.campaigns
-        spend = np.array([x.policy.marketing_budget for x in self.services])
-        pull = campaigns.salience(spend, self.scenario.market.population, camp.marketing_acquisition,
+        spend = self._policy("marketing_budget") * self.active
+        pull = campaigns.salience(spend, self.people, camp.marketing_acquisition,
                                   camp.marketing_reference) if camp.enabled else np.zeros(len(self.services))
         self.table = ServiceTable.of(self.services, pull)
         self.options = build_options(self.table)
@@ -147,7 +149,7 @@ class MarketModel(mesa.Model):
         pop.shared_until[self.sharing_now] = self.t + int(round(12 / dt))
         # 3. awareness (Bass: innovation + word of mouth)
         (draw,) = self._draw("diffusion")
-        p = scen.diffusion.p * (campaigns.marketing_multiplier(sum(x.policy.marketing_budget for x in self.services), scen.market.population,
+        p = scen.diffusion.p * (campaigns.marketing_multiplier(float(np.sum(self._policy("marketing_budget") * self.active)), self.people,
                                                                mech.campaigns.marketing_lift, mech.campaigns.marketing_reference)
                                 if mech.campaigns.enabled else 1.0)
         newly_aware = diffusion.step(pop.state, self.stage == loyalty.Stage.ADVOCATE, self.sharing_now, pop.friends, pop.degree,
@@ -175,7 +177,7 @@ class MarketModel(mesa.Model):
         self.advertisers = market.book
         # 7. support queue, long waits, RAK, outages
         support = service_quality.step(pop.state == State.USER, svc, pop.goodwill, self.outage, self.backlog,
-                                       self._policy("support_staff"), self._policy("rak_rate"),
+                                       self._policy("support_staff") * self.active, self._policy("rak_rate"),
                                        self._draw("ticket", "wait", "rak", "outage", "wait_review"), mech.service_quality,
                                        self.weight, dt)
         pop.goodwill, self.backlog = support.goodwill, support.backlog
@@ -184,15 +186,48 @@ class MarketModel(mesa.Model):
         # 8. satisfaction, goodwill, data depth, tenure, ladder stage
         self.update_satisfaction_and_data()
         # 9. money, KPIs, cohorts
-        money = accounting.account(pop, self.table, market.revenue_eur, self._policy("support_staff"),
-                                   self._policy("marketing_budget"), scen, self.weight)
+        money = accounting.account(pop, self.table, market.revenue_eur, self._policy("support_staff") * self.active,
+                                   self._policy("marketing_budget") * self.active, scen, self.weight)
         self.record(before, money, market, support, decisions)
         self.t += 1
         if self.t >= self.n_steps:
             self.running = False
 
+    def _market_init(self, scenario: Scenario) -> None:
+        """Who is in reach at the start, the order the rest come in, where each service may be used."""
+        pop, rng = self.population, self.streams["market"]
+        self._rank = market.entry_rank(pop.region, len(scenario.regions), rng)
+        self._place = rng.random(pop.n)
+        self._months = scenario.horizon_months()
+        self._capacity = scenario.region_capacity()  # people per region at the horizon's largest
+        self._group = np.bincount(pop.region, minlength=len(scenario.regions))  # listeners per region
+        self._enter_step, self._leave_step = market.entry_steps(scenario, self.clock)
+        self.active = np.ones(len(self.services), bool)
+        self.people = 0.0
+        self.triggered = np.zeros(pop.n, bool)
+        self.update_market()
+
+    def update_market(self) -> None:
+        """1a. People coming into reach enter as unaware; services enter and leave; who may use which service.
+
+        Users who may no longer use their service (it left the market or their region) choose again this step.
+        """
+        pop, t = self.population, self.t
+        month = self._months[min(int(t * self.dt), len(self._months) - 1)]
+        people = self.scenario.region_population(np.array([month]))[:, 0]
+        counts = market.in_reach_counts(people, self._capacity, self._group)
+        reach = market.in_reach(pop.region, self._rank, counts)
+        pop.state[reach & (pop.state == State.OUTSIDE)] = State.UNAWARE  # people coming into reach
+        pop.state[~reach] = State.OUTSIDE  # at the start only: the counts never fall, so no one in reach leaves it
+        self.people = float(counts.sum() * self.weight)  # people in reach, as the listeners in reach stand for them
+        self.active = (self._enter_step <= t) & (t < self._leave_step)
+        shares = market.availability_table(self.scenario.all_services(), pop.region_names, int(month))
+        pop.available = market.available(pop.region, self._place, shares, self.active)
+        self.triggered |= market.stranded(pop.state == State.USER, pop.service, pop.available)
+
     def apply_timeline(self) -> None:
-        """1. Timeline events of this date: policy changes and outages."""
+        """1. Timeline events of this date: policy changes and outages; the market's reach and services."""
+        self.update_market()
         self.outage[:] = 0.0
         names = [x.name for x in self.services]
         for ev in self._events.get(self.t, []):

@@ -115,6 +115,7 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
     tenure_cost = switching_cost(pop.tenure[idx], depth_frac, choice_cfg.switching_cost)
     u = u + np.where(opt == current, tenure_cost + pop.goodwill[idx], 0.0)
     eligible = ~(options.student_only[opt] & ~pop.student[idx]) & ~(options.household_only[opt] & ~pop.household[idx])
+    eligible &= pop.available[idx, js]  # launched in the listener's region, in the market (sim.mechanics.market)
     u = np.where(has, np.where(eligible, u, INELIGIBLE), pop.outside_value[idx])
     return u.astype(np.float32)
 
