@@ -42,7 +42,7 @@ def test_sliders_reach_the_model(base):
     assert focal.wrapped is False
     assert (comp.strategy, comp.plans["individual"].price) == ("match_price", 8.49)
     assert m.population.n == LISTENERS
-    assert m.weight == base.market.population / LISTENERS  # reported figures stay in real people
+    assert m.weight == base.weight * base.market.agents / LISTENERS  # reported figures stay in real people
 
 
 def test_a_setting_left_out_keeps_the_scenario_value(base):

@@ -36,16 +36,26 @@ def _never_falls(schedule: Any, what: str) -> None:
         raise ValueError(f"{what}: a population schedule must not decrease over time (people in reach only grow)")
 
 
+DEFAULT_POPULATION = 2.0e9
+
+
 class MarketConfig(Strict):
-    population: PeopleSchedule = P(2.0e9, "people", "Real people in the market's reach: a number, or a dated schedule "
-                                   "{YYYY-MM: people} (linear in between, flat outside; never decreasing; 1e3 .. 1e10)")
+    population: PeopleSchedule | None = P(None, "people", "Real people in the market's reach: a number, or a dated schedule "
+                                          "{YYYY-MM: people} (linear in between, flat outside; never decreasing; 1e3 .. 1e10); "
+                                          f"default {DEFAULT_POPULATION:.1e}, or the sum of the regions' own populations")
     agents: int = P(200_000, "listeners", "Simulated listeners at the horizon's largest population; each stands for "
                     "population/agents people (people entering the market later are listeners waiting outside)", ge=100, le=5_000_000)
 
     @model_validator(mode="after")
     def _growing(self) -> "MarketConfig":
-        _never_falls(self.population, "population")
+        if self.population is not None:
+            _never_falls(self.population, "population")
         return self
+
+    @property
+    def people(self) -> float | dict[str, float]:
+        """The population schedule (the default when not given)."""
+        return DEFAULT_POPULATION if self.population is None else self.population
 
 
 class Segment(Strict):
@@ -295,7 +305,7 @@ class Scenario(Strict):
         sized = [r.population is not None for r in self.regions]
         if any(sized) and not all(sized):
             raise ValueError("regions: either every region has a `share` or every region has a `population`")
-        if all(sized) and "population" in self.market.model_fields_set:
+        if all(sized) and self.market.population is not None:
             raise ValueError("market.population: not given when the regions carry their own populations (it is their sum)")
         for field, items in (("segments", self.segments), ("regions", self.regions)):
             if field == "regions" and all(sized):
@@ -356,7 +366,7 @@ class Scenario(Strict):
         """People in reach per region at month indices ``months``, shape (R, len(months))."""
         if self.regions[0].population is not None:
             return np.array([linear_schedule(r.population, months) for r in self.regions])
-        total = linear_schedule(self.market.population, months)
+        total = linear_schedule(self.market.people, months)
         return np.array([r.share * total for r in self.regions])
 
     def horizon_months(self) -> np.ndarray:
@@ -372,7 +382,7 @@ class Scenario(Strict):
         """Real people represented by one simulated listener (the horizon's largest population over the agents)."""
         if self.regions[0].population is not None:
             return float(self.region_capacity().sum()) / self.market.agents
-        return float(linear_schedule(self.market.population, self.horizon_months()[-1:])[0]) / self.market.agents
+        return float(linear_schedule(self.market.people, self.horizon_months()[-1:])[0]) / self.market.agents
 
 
 
