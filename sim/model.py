@@ -12,6 +12,7 @@ the same situation.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 import mesa
@@ -21,7 +22,7 @@ import pandas as pd
 from sim.agents.listeners import NO_SERVICE, ListenerPopulation, State, Tier
 from sim.agents.services import Service, ServiceTable
 from sim.clock import DAYS_PER_MONTH, Clock
-from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, market, service_quality, subscriptions
+from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, market, prices, service_quality, subscriptions
 from sim.mechanics.choice import build_options, utility
 from sim.mechanics.personalization import depth_fraction, grow_depth, shares_data
 from sim.metrics import KPIS, MARKET_KPIS, SERVICE_KPIS, Records, market_counts, service_kpis
@@ -59,6 +60,10 @@ class MarketModel(mesa.Model):
         self.population = ListenerPopulation(scenario, self.streams["init"])
         self.services = [Service(self, k, focal=(k == 0)) for k in range(len(scenario.all_services()))]
         self._market_init(scenario)
+        self._index = prices.region_index(scenario.inflation, [r.inflation_area for r in scenario.regions], self._months,
+                                          int(self._months[0]))  # (R, months) consumer prices, 1 at the start
+        self._reference: np.ndarray | None = None  # (S, plans, R) real reference prices
+        self._rise_review: np.ndarray | None = None
         s = len(self.services)
         self.advertisers = ads.AdvertiserBook.draw(scenario.mechanisms.ads, np.array([x.policy.free_tier for x in self.services]),
                                                    scenario.mechanisms.personalization.genres, self.streams["init"])
@@ -158,7 +163,7 @@ class MarketModel(mesa.Model):
         # 4. payment failures, then the deciders choose
         decisions = subscriptions.step(pop, newly_aware, self.triggered, self.price_rose,
                                        self._draw("review", "trigger", "choice", "payment"), self.options, self.table, scen,
-                                       self.clock, self.t)
+                                       self.clock, self.t, self._rise_review)
         self.triggered[:] = False
         self.sharing = self._sharing()  # who shares data with their (new) service, for the rest of the step
         # 5. listening hours
@@ -174,6 +179,9 @@ class MarketModel(mesa.Model):
         market = ads.step(self.advertisers, pop.service[free].astype(np.int64), pop.hours[free], pop.taste[free], data,
                           self.table.free_tier, self.table.ad_load, self.table.personalization, mech.ads, self.weight,
                           (self.date - self.dates[0]).days / 365.25, self.date.month, dt)
+        if self.scenario.inflation and free.any():  # advertisers' values follow the consumer prices of the listeners they reach
+            nominal = float(pop.price_index[free].mean())
+            market = dataclasses.replace(market, revenue_eur=market.revenue_eur * nominal, cpm_eur=market.cpm_eur * nominal)
         self.advertisers = market.book
         # 7. support queue, long waits, RAK, outages
         support = service_quality.step(pop.state == State.USER, svc, pop.goodwill, self.outage, self.backlog,
@@ -255,11 +263,28 @@ class MarketModel(mesa.Model):
         for k, svc in enumerate(self.services):
             svc.react(self._focal_prices, self._shares[k], int(round(svc.policy.reaction_lag / self.dt)), cfg)
         self._refresh_offers()
-        prices = self.table.plan_price
+        plan_prices = self.table.plan_price
         # a plan whose price went up since last step (a new plan or a cut is not a shock to its holders)
-        before = prices if self._last_prices is None else self._last_prices
-        self.price_rose = np.nan_to_num(prices - before, nan=0.0) > 1e-9
-        self._last_prices = prices.copy()
+        before = plan_prices if self._last_prices is None else self._last_prices
+        self.price_rose = np.nan_to_num(plan_prices - before, nan=0.0) > 1e-9
+        self._last_prices = plan_prices.copy()
+        self.update_prices()
+
+    def update_prices(self) -> None:
+        """2a. Consumer prices of this month; prices felt against their reference prices (sim.mechanics.prices)."""
+        scen, pop = self.scenario, self.population
+        cfg = scen.choice.reference_price
+        index = self._index[:, min(int(self.t * self.dt), self._index.shape[1] - 1)]
+        pop.price_index = index[pop.region].astype(np.float32)
+        if not (cfg.enabled or scen.inflation):
+            return  # nominal prices, a rise judged by the flat trigger only
+        region_mult = np.array([r.price_multiplier for r in scen.regions])
+        real = prices.real_prices(self.table.plan_price, self.table.users_per_account, region_mult, index)
+        ref = real if self._reference is None else self._reference
+        felt = prices.loss(real, ref, cfg.loss_aversion) if cfg.enabled else np.zeros_like(real)
+        self._rise_review = prices.rise_review(real, ref, cfg.review_per_rise) if cfg.enabled else None
+        self.options = dataclasses.replace(self.options, loss=prices.option_loss(felt, self.options.service, self.options.plan))
+        self._reference = prices.adapt(ref, real, cfg.adapt, self.dt)
 
     def update_satisfaction_and_data(self) -> None:
         """8. Satisfaction follows experience, goodwill fades, data depth grows, tenure, ladder stage."""

@@ -148,6 +148,7 @@ class ListenerPopulation:
 
         self.state = np.full(n, State.UNAWARE, np.int8)
         self.available = np.ones((n, len(scenario.all_services())), bool)  # may use service j (sim.mechanics.market)
+        self.price_index = np.ones(n, np.float32)  # consumer prices of the listener's region, 1 at the start
         self.service = np.full(n, NO_SERVICE, np.int8)
         self.tier = np.full(n, Tier.NONE, np.int8)
         self.plan = np.full(n, -1, np.int8)

@@ -44,12 +44,13 @@ def current_option(pop, options: Options, idx: np.ndarray) -> np.ndarray:
 
 
 def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.ndarray, draws: tuple[np.ndarray, ...],
-         options: Options, table, scenario, clock, t: int) -> Decisions:
+         options: Options, table, scenario, clock, t: int, rise_review: np.ndarray | None = None) -> Decisions:
     """Payment failures, then the listeners who decide this step choose an option.
 
     ``newly_aware`` and ``reconsider`` (n,) bool; ``price_rose`` (S, n_plans) bool: the plan's
     price went up this step; ``draws`` four uniform (n,) arrays: review, trigger, choice,
-    payment; ``t`` the step index.
+    payment; ``t`` the step index; ``rise_review`` (S, n_plans, R) the share of a plan's payers
+    reconsidering at a rise, by region (reference prices), else ``choice.price_change_review``.
     """
     c = scenario.choice
     u_review, u_trigger, u_choice, u_pay = draws
@@ -62,7 +63,9 @@ def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.nd
     review_p = np.select([lapsed, paying], [clock.probability(c.lapsed_review_rate), clock.probability(c.premium_review_rate)],
                          clock.probability(c.review_rate))
     trial_ended = (pop.tier == Tier.TRIAL) & (pop.trial_end <= t) & (pop.state == State.USER)
-    price_hit = paying & price_rose[np.maximum(pop.service, 0), np.maximum(pop.plan, 0)] & (u_trigger < c.price_change_review)
+    rose = price_rose[np.maximum(pop.service, 0), np.maximum(pop.plan, 0)]
+    share = c.price_change_review if rise_review is None else rise_review[np.maximum(pop.service, 0), np.maximum(pop.plan, 0), pop.region]
+    price_hit = paying & rose & (u_trigger < share)
     users = np.flatnonzero(pop.state == State.USER)
     stranded = np.zeros(pop.n, bool)  # their free tier or plan was withdrawn: they must choose again now
     stranded[users[current_option(pop, options, users) < 0]] = True

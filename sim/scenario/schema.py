@@ -104,6 +104,8 @@ class Region(Strict):
                                           "{YYYY-MM: people} (then market.population is their sum and is not given)")
     price_multiplier: float = P(1.0, "-", "Local net price as a multiple of the list price", gt=0, le=5)
     value_multiplier: float = P(1.0, "-", "Scales wtp, outside value and ad sensitivity (local purchasing power)", gt=0, le=5)
+    inflation_area: str | None = P(None, "-", "Area of `inflation` whose consumer prices this region's listeners and advertisers "
+                                   "follow (none: no inflation)")
 
     @model_validator(mode="after")
     def _one_size(self) -> "Region":
@@ -135,6 +137,16 @@ class SwitchingCost(Strict):
     data_depth: float = P(1.5, "EUR/month", "Extra switching cost at full personalisation data depth", ge=0, le=100)
 
 
+class ReferencePrice(Strict):
+    enabled: bool = P(False, "-", "Prices are judged against an adapting reference price (else only a rise's trigger)")
+    adapt: float = P(0.10, "1/month", "Share of the gap between the real price and the reference closed each month "
+                     "(half-life ~7 months; plausible 0.05-0.25)", ge=0, le=1)
+    loss_aversion: float = P(1.0, "-", "Extra weight of a real price above the reference, per EUR above it "
+                             "(loss aversion; plausible 0.5-2.25)", ge=0, le=10)
+    review_per_rise: float = P(2.0, "-", "Payers reconsidering at a rise per unit relative real rise (a +10% real rise: 20%)",
+                               ge=0, le=20)
+
+
 class ChoiceConfig(Strict):
     noise_scale: float = P(1.5, "EUR/month", "Logit scale of unobserved utility", gt=0, le=100)
     review_rate: float = P(0.08, "1/month", "Free and trial users and aware non-users reconsidering their option", ge=0, le=1)
@@ -143,7 +155,11 @@ class ChoiceConfig(Strict):
     price_change_review: float = P(0.25, "probability", "Subscribers whose plan's price rose who reconsider that step", ge=0, le=1)
     trial_salience: float = P(0.15, "fraction", "Share of the price a trial-eligible listener discounts when a trial is offered", ge=0, le=1)
     involuntary_churn: float = P(0.005, "1/month", "Premium payments that fail (the subscriber lapses)", ge=0, le=1)
+    price_weight: float = P(1.0, "-", "Utility lost per EUR of price, relative to the EUR of the valuations (the price "
+                            "coefficient; below 1 the price response is milder, fit to price-rise evidence; plausible 0.2-1)",
+                            gt=0, le=5)
     switching_cost: SwitchingCost = SwitchingCost()
+    reference_price: ReferencePrice = ReferencePrice()
 
 
 MAX_SERVICES = 16  # a listener's used trials are a 16-bit mask of services
@@ -296,6 +312,8 @@ class Scenario(Strict):
     initial: InitialState = InitialState()
     mechanisms: Mechanisms = Mechanisms()
     timeline: list[TimelineEvent] = Field(default_factory=list)
+    inflation: dict[str, dict[int, Annotated[float, Field(ge=-50, le=1000)]]] = P(
+        {}, "percent/year", "Annual consumer-price inflation by area and year (years after the last keep its rate)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
@@ -327,6 +345,11 @@ class Scenario(Strict):
             if ev.outage and ev.outage.service != "focal" and ev.outage.service not in [s.name for s in self.all_services()]:
                 raise ValueError(f"timeline.{k}.outage.service: unknown service {ev.outage.service!r}")
         self._entries_and_exits()
+        for r in self.regions:
+            if r.inflation_area is not None and r.inflation_area not in self.inflation:
+                from sim.scenario.errors import did_you_mean
+                raise ValueError(f"regions.{r.name}.inflation_area: {r.inflation_area!r} is not an area of `inflation`"
+                                 f"{did_you_mean(r.inflation_area, list(self.inflation))}; areas: {list(self.inflation)}")
         regions = [r.name for r in self.regions]
         for s in self.all_services():
             for name in (s.availability or {}):
