@@ -56,6 +56,9 @@ def _resolve(container: Any, key: str, where: str, source: str) -> Any:
         names = [str(c.get("name")) for c in container if isinstance(c, dict)]
         if key in names:
             return names.index(key)
+        dates = [str(c.get("at")) for c in container if isinstance(c, dict)]
+        if dates.count(key) == 1:  # a timeline event by its date, as `params` labels it
+            return dates.index(key)
         raise ScenarioError(f"{source}: {where}{cut(key)}: no such item (use an index 0..{len(container) - 1}"
                             + (f" or a name: {', '.join(names)})" if names else ")"))
     return key
