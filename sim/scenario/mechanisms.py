@@ -88,7 +88,7 @@ class LoyaltyConfig(Strict):
 class ListeningConfig(Strict):
     match_elasticity: float = P(1.0, "-", "Elasticity of hours to recommendation match", ge=0, le=5)
     premium_multiplier: float = P(1.6, "-", "Hours multiplier of premium (offline, no skip limits)", ge=0.1, le=10)
-    ad_elasticity: float = P(0.08, "1/(ad-min/hour)", "Hours fall as exp(-ad_elasticity x ad_load) on the free tier", ge=0, le=2)
+    ad_elasticity: float = P(0.02, "1/(ad-min/hour)", "Hours fall as exp(-ad_elasticity x ad_load) on the free tier", ge=0, le=2)
     satisfaction_elasticity: float = P(0.3, "-", "Hours rise with satisfaction around 0.5", ge=0, le=5)
 
 

@@ -65,7 +65,9 @@ class Segment(Strict):
     student: bool = P(False, "-", "Eligible for student plans")
     household_share: float = P(0.5, "fraction", "Share living with others who could share a duo/family plan", ge=0, le=1)
     wtp: Distribution = P({"dist": "lognormal", "median": 3.0, "sigma": 0.8}, "EUR/month", "Value of premium over free")
-    ad_sensitivity: Distribution = P({"dist": "lognormal", "median": 0.05, "sigma": 0.6}, "EUR/ad-minute", "Disutility of one minute of ads")
+    # 0.012: with listening.ad_elasticity 0.02, +1 ad-minute/hour (2 ads) costs ~4% of free-tier hours after 21
+    # months, the Pandora field experiment's ~2% per ad per hour (docs/validation.md)
+    ad_sensitivity: Distribution = P({"dist": "lognormal", "median": 0.012, "sigma": 0.6}, "EUR/ad-minute", "Disutility of one minute of ads")
     outside_value: Distribution = P({"dist": "lognormal", "median": 6.0, "sigma": 0.6}, "EUR/month", "Value of the best non-streaming option")
     base_hours: Distribution = P({"dist": "lognormal", "median": 11.0, "sigma": 0.6}, "hours/month", "Listening at neutral engagement")
     privacy_sensitive: float = P(0.3, "fraction", "Share unwilling to share listening data", ge=0, le=1)
