@@ -145,8 +145,8 @@ class ReferencePrice(Strict):
                      "(half-life ~7 months; plausible 0.05-0.25)", ge=0, le=1)
     loss_aversion: float = P(1.0, "-", "Extra weight of a real price above the reference, per EUR above it "
                              "(loss aversion; plausible 0.5-2.25)", ge=0, le=10)
-    review_per_rise: float = P(2.0, "-", "Payers reconsidering at a rise per unit relative real rise (a +10% real rise: 20%)",
-                               ge=0, le=20)
+    review_per_rise: float = P(0.5, "-", "Payers reconsidering at a rise per unit relative real rise (a +10% real rise: 5%; "
+                               "plausible 0.25-2: Netflix's +25% in 2016 cost ~0.7 points of churn a month)", ge=0, le=20)
 
 
 class ChoiceConfig(Strict):
