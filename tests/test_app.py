@@ -91,7 +91,7 @@ def test_slider_defaults_rebuild_the_base_policy(base, params):
     assert settings.pop("scenario") is base
     m = app.DashboardModel(base, **{**settings, "listeners": LISTENERS})
     assert m.services[0].policy == base.services.focal
-    assert [s.policy for s in m.services[1:]] == base.services.competitors
+    assert [s.policy for s in m.services[1:]] == base.all_services()[1:]  # competitors, then entrants
 
 
 def test_a_competitor_is_added_when_the_scenario_has_none():
