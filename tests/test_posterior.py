@@ -163,10 +163,10 @@ def test_a_target_can_name_a_competitor_and_a_wrong_name_is_refused(tmp_path):
     spec["targets"]["mau"]["service"] = names[0]
     path.write_text(yaml.safe_dump(spec))
     cal = load_calibration(path)
-    competitor = simulate_targets(cal, {}, 1, 5, None)["mau"]
+    competitor = simulate_targets(cal, {}, 1, 5, "local")["mau"]
     spec["targets"]["mau"].pop("service")
     path.write_text(yaml.safe_dump(spec))
-    focal = simulate_targets(load_calibration(path), {}, 1, 5, None)["mau"]
+    focal = simulate_targets(load_calibration(path), {}, 1, 5, "local")["mau"]
     assert competitor.shape == focal.shape and not np.allclose(competitor, focal)
     spec["targets"]["mau"]["service"] = names[0][:-1] + "x"
     path.write_text(yaml.safe_dump(spec))
