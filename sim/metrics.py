@@ -81,6 +81,7 @@ KPIS: tuple[Kpi, ...] = tuple([
     *_k("price_individual_eur", "EUR/user/month"),
     *_k("unaware aware lapsed", "people", market=True),
     *_k("price_headline_eur", "EUR/user/month"),  # added after the market counts: earlier columns keep their place
+    *_k("people_in_reach", "people", market=True),  # unaware + aware + lapsed + every service's users
 ])
 KPI_BY_NAME = {k.name: k for k in KPIS}
 # Columns of timeseries.parquet per service (besides replicate, date, step, service, focal).
@@ -233,8 +234,9 @@ def service_kpis(pop, before: dict[str, np.ndarray], accounts, ads, support, pri
     for name in ("revenue_subscription_eur", "revenue_total_eur", "royalties_eur", "support_cost_eur",
                  "personalization_cost_eur", "marketing_spend_eur", "trial_cost_eur", "gross_profit_eur"):
         k[name] = getattr(accounts, name)
-    k["revenue_ads_eur"] = np.where(table.free_tier, ads_rev, np.nan)
-    k["ad_revenue_share"] = np.where(table.free_tier, _ratio(ads_rev, total_rev), np.nan)
+    # a service without a free tier sold no ads: 0 EUR, a 0 share of its revenue (its CPM and fill rate stay undefined)
+    k["revenue_ads_eur"] = np.where(table.free_tier, ads_rev, 0.0)
+    k["ad_revenue_share"] = _ratio(k["revenue_ads_eur"], total_rev)
     k["gross_margin"] = _ratio(k["gross_profit_eur"], total_rev)
 
     k["arpu_premium_eur"] = _ratio(subs, k["premium_subscribers"])
@@ -263,7 +265,7 @@ def service_kpis(pop, before: dict[str, np.ndarray], accounts, ads, support, pri
 
 
 def market_counts(pop, weight: float) -> dict[str, float]:
-    """Market-wide people counts: unaware, aware (using nothing), lapsed."""
-    counts = np.bincount(pop.state.astype(np.int64), minlength=4) * weight
+    """Market-wide people counts: unaware, aware (using nothing), lapsed, and everyone in reach."""
+    counts = np.bincount(pop.state.astype(np.int64), minlength=len(State)) * weight
     return {"unaware": float(counts[State.UNAWARE]), "aware": float(counts[State.AWARE]),
-            "lapsed": float(counts[State.LAPSED])}
+            "lapsed": float(counts[State.LAPSED]), "people_in_reach": float(counts.sum() - counts[State.OUTSIDE])}

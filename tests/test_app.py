@@ -43,7 +43,7 @@ def test_sliders_reach_the_model(base):
     assert focal.wrapped is False
     assert (comp.strategy, comp.plans["individual"].price) == ("match_price", 8.49)
     assert m.population.n == LISTENERS
-    assert m.weight == base.market.population / LISTENERS  # reported figures stay in real people
+    assert m.weight == base.weight * base.market.agents / LISTENERS  # reported figures stay in real people
 
 
 def test_a_setting_left_out_keeps_the_scenario_value(base):
@@ -93,7 +93,7 @@ def test_slider_defaults_rebuild_the_base_policy(base, params):
     assert settings.pop("scenario") is base
     m = app.DashboardModel(base, **{**settings, "listeners": LISTENERS})
     assert m.services[0].policy == base.services.focal
-    assert [s.policy for s in m.services[1:]] == base.services.competitors
+    assert [s.policy for s in m.services[1:]] == base.all_services()[1:]  # competitors, then entrants
 
 
 def test_a_competitor_is_added_when_the_scenario_has_none():

@@ -66,6 +66,20 @@ def test_run_writes_the_output_contract(tiny, tmp_path, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary folder left behind"
 
 
+def test_a_service_without_a_free_tier_sold_no_ads(write_yaml, tmp_path):
+    """Its ad revenue is 0 EUR (not undefined) in timeseries.parquet and summary.json; its CPM stays undefined."""
+    scen = write_yaml(SMALL.replace("focal: {name: Spotify,", "focal: {name: Spotify, free_tier: false,")
+                      .replace("focal_free: 0.05", "focal_free: 0.0").replace("replicates: 3", "replicates: 2"), "paid.yaml")
+    out = tmp_path / "res"
+    assert main(["run", str(scen), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    ts = pd.read_parquet(out / "timeseries.parquet")
+    assert (ts["revenue_ads_eur"] == 0.0).all()  # neither the focal service nor Apple Music has a free tier
+    assert ts["ad_revenue_share"].dropna().eq(0.0).all() and ts["cpm_eur"].isna().all()
+    kpis = json.loads((out / "summary.json").read_text())["kpis"]
+    assert kpis["revenue_ads_eur"]["mean"] == 0.0 and kpis["cumulative_revenue_ads_eur"]["mean"] == 0.0
+    assert kpis["revenue_subscription_eur"]["mean"] > 0
+
+
 def test_rerun_replaces_previous_results(tiny, tmp_path):
     out = tmp_path / "res"
     assert main(["run", str(tiny), "--out", str(out), "--quiet", "--replicates", "1"]) == 0

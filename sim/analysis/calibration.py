@@ -158,7 +158,7 @@ def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) ->
     scenario = load_scenario(base_path)
     base = apply_overrides(scenario, spec.overrides, source=f"{source}: overrides")
     integers = _check_parameters(spec, base, source)
-    check_services(spec.targets, [base.services.focal.name, *(c.name for c in base.services.competitors)], f"{source}: targets")
+    check_services(spec.targets, [s.name for s in base.all_services()], f"{source}: targets")
     observations = read_observations(folder / spec.data, f"{source}: data")
     dates = Clock.of(base).dates
     targets = tuple(_target(name, t, observations, dates, f"{source}: targets.{name}") for name, t in spec.targets.items())

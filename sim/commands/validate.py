@@ -17,5 +17,5 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.file)
     print(f"{args.file}: valid scenario '{scenario.name}' ({scenario.time.start} + {scenario.time.months} months, "
-          f"{scenario.market.agents:,} listeners for {scenario.market.population:,.0f} people)")
+          f"{scenario.market.agents:,} listeners for {scenario.weight * scenario.market.agents:,.0f} people at most)")
     return 0

@@ -38,6 +38,7 @@ class Options:
     hassle: np.ndarray  # EUR/month per user, non-price cost of the plan
     student_only: np.ndarray  # bool
     household_only: np.ndarray  # bool
+    loss: np.ndarray | None = None  # (O, R) EUR/month per user felt above the reference price (sim.mechanics.prices)
 
     def __len__(self) -> int:
         return self.service.shape[0]
@@ -106,6 +107,7 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
     premium = options.premium[opt]
     trial_ok = premium & (market.trial_months[js] > 0) & ((pop.trial_used[idx].astype(np.int64) >> js) & 1 == 0) & ~is_current_service
     price = options.price[opt] * pop.price_multiplier[idx] * np.where(trial_ok, 1.0 - choice_cfg.trial_salience, 1.0)
+    price = price_in_real_terms(price, pop, idx, opt, options) * choice_cfg.price_weight
     u = u + np.where(premium, pop.wtp[idx] + market.restriction_gap[js] - price - options.hassle[opt], 0.0)
     u = u - np.where(options.free[opt], market.ad_load[js] * pop.base_hours[idx] * pop.ad_sensitivity[idx], 0.0)
     if pers_cfg.enabled:
@@ -115,8 +117,17 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
     tenure_cost = switching_cost(pop.tenure[idx], depth_frac, choice_cfg.switching_cost)
     u = u + np.where(opt == current, tenure_cost + pop.goodwill[idx], 0.0)
     eligible = ~(options.student_only[opt] & ~pop.student[idx]) & ~(options.household_only[opt] & ~pop.household[idx])
+    eligible &= pop.available[idx, js]  # launched in the listener's region, in the market (sim.mechanics.market)
     u = np.where(has, np.where(eligible, u, INELIGIBLE), pop.outside_value[idx])
     return u.astype(np.float32)
+
+
+def price_in_real_terms(price: np.ndarray, pop, idx: np.ndarray, opt: np.ndarray, options: Options) -> np.ndarray:
+    """A nominal price per user as the listener feels it: over their region's price index, plus the felt
+    loss of a price above its reference (``sim.mechanics.prices``; none when ``options.loss`` is None)."""
+    if options.loss is None:
+        return price
+    return price / pop.price_index[idx] + options.loss[opt, pop.region[idx]]
 
 
 def logit_choice(u: np.ndarray, noise_scale: float, draw: np.ndarray) -> np.ndarray:

@@ -60,14 +60,15 @@ def awareness_probability(p: float, q: float, exposure: np.ndarray, dt: float, f
     return 1.0 - np.exp(-(p + q * np.asarray(exposure)) * dt)
 
 
-def exposure(influence: np.ndarray, friends, degree: np.ndarray, fully_mixed: bool) -> np.ndarray:
+def exposure(influence: np.ndarray, friends, degree: np.ndarray, fully_mixed: bool, present: np.ndarray) -> np.ndarray:
     """Word-of-mouth exposure of every listener, shape (n,).
 
     ``influence`` is each listener's word-of-mouth weight (0 for non-users, 1 for a user,
-    more for advocates and sharers). Fully mixed: the population mean for everyone.
+    more for advocates and sharers). Fully mixed: the mean over the people in reach
+    (``present``, (n,) bool) for everyone.
     """
     if fully_mixed:
-        return np.full(influence.shape, influence.mean(), dtype=np.float32)
+        return np.full(influence.shape, influence[present].mean() if present.any() else 0.0, dtype=np.float32)
     total = friends @ influence.astype(np.float32)
     return np.divide(total, degree, out=np.zeros_like(total), where=degree > 0)
 
@@ -88,6 +89,7 @@ def step(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, friends, 
     influence = (state == State.USER).astype(np.float32) + advocate * (cfg.advocate_weight - 1.0)
     influence = influence + sharing * wom_boost
     unaware = np.flatnonzero(state == State.UNAWARE)
-    prob = awareness_probability(p, cfg.q, exposure(influence, friends, degree, fully_mixed)[unaware], dt, fully_mixed)
+    present = state != State.OUTSIDE
+    prob = awareness_probability(p, cfg.q, exposure(influence, friends, degree, fully_mixed, present)[unaware], dt, fully_mixed)
     newly[unaware[draw[unaware] < prob]] = True
     return newly

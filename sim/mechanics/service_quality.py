@@ -54,6 +54,21 @@ def individual_waits(mean_hours: np.ndarray, draw: np.ndarray) -> np.ndarray:
     return -mean_hours * np.log1p(-np.clip(draw, 0.0, 1.0 - 1e-7))
 
 
+def wait_effect(waits: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """Goodwill lost (EUR/month) and the probability of reconsidering, for a wait of ``waits`` hours, shapes as waits.
+
+    ``threshold``: ``wait_penalty`` and ``wait_review`` past ``wait_threshold_hours`` w0, nothing before.
+    ``continuous``: ``wait_penalty * w / w0`` up to w0 and ``wait_penalty * (1 + 2 (w / w0 - 1))`` past it (a
+    broken promise hurts more; capped at 10x), and ``wait_review * min(1, w / (4 w0))``.
+    """
+    ratio = waits / cfg.wait_threshold_hours
+    if cfg.wait_shape == "threshold":
+        long = ratio > 1.0
+        return np.where(long, cfg.wait_penalty, 0.0), np.where(long, cfg.wait_review, 0.0)
+    scale = np.minimum(np.where(ratio <= 1.0, ratio, 1.0 + 2.0 * (ratio - 1.0)), 10.0)
+    return cfg.wait_penalty * scale, cfg.wait_review * np.minimum(ratio / 4.0, 1.0)
+
+
 @dataclass(frozen=True)
 class Support:
     """One step of service quality. Per listener (n,) or per service (S,).
@@ -106,11 +121,12 @@ def step(user: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_sev
         mean_wait[j], left[j] = response_hours(arrivals[j], backlog[j], capacity, cfg.base_response_hours)
     waits = individual_waits(mean_wait[service], u_wait)
     long = has_ticket & (waits > cfg.wait_threshold_hours)
+    penalty, review = wait_effect(waits, cfg)
     goodwill = goodwill.copy()
-    goodwill[long] -= cfg.wait_penalty
+    goodwill[has_ticket] -= penalty[has_ticket]
     rak = has_ticket & ~long & (u_rak < rak_rate[service])
     goodwill[rak] += cfg.rak_lift
     hit = user & (sev[service] > 0)
     goodwill[hit] -= (cfg.outage_penalty * sev[service])[hit]
-    reconsider = (long & (u_review < cfg.wait_review)) | (hit & (u_out < np.minimum(cfg.outage_review * sev[service], 1.0)))
+    reconsider = (has_ticket & (u_review < review)) | (hit & (u_out < np.minimum(cfg.outage_review * sev[service], 1.0)))
     return Support(goodwill, reconsider, rak, abandon(left, cfg.abandonment, dt), mean_wait, arrivals / dt)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.agents.listeners import NO_SERVICE, State, Tier
-from sim.mechanics.choice import Options, logit_choice, utility
+from sim.mechanics.choice import INELIGIBLE, Options, logit_choice, utility
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,13 @@ def current_option(pop, options: Options, idx: np.ndarray) -> np.ndarray:
 
 
 def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.ndarray, draws: tuple[np.ndarray, ...],
-         options: Options, table, scenario, clock, t: int) -> Decisions:
+         options: Options, table, scenario, clock, t: int, rise_review: np.ndarray | None = None) -> Decisions:
     """Payment failures, then the listeners who decide this step choose an option.
 
     ``newly_aware`` and ``reconsider`` (n,) bool; ``price_rose`` (S, n_plans) bool: the plan's
     price went up this step; ``draws`` four uniform (n,) arrays: review, trigger, choice,
-    payment; ``t`` the step index.
+    payment; ``t`` the step index; ``rise_review`` (S, n_plans, R) the share of a plan's payers
+    reconsidering at a rise, by region (reference prices), else ``choice.price_change_review``.
     """
     c = scenario.choice
     u_review, u_trigger, u_choice, u_pay = draws
@@ -62,12 +63,14 @@ def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.nd
     review_p = np.select([lapsed, paying], [clock.probability(c.lapsed_review_rate), clock.probability(c.premium_review_rate)],
                          clock.probability(c.review_rate))
     trial_ended = (pop.tier == Tier.TRIAL) & (pop.trial_end <= t) & (pop.state == State.USER)
-    price_hit = paying & price_rose[np.maximum(pop.service, 0), np.maximum(pop.plan, 0)] & (u_trigger < c.price_change_review)
+    rose = price_rose[np.maximum(pop.service, 0), np.maximum(pop.plan, 0)]
+    share = c.price_change_review if rise_review is None else rise_review[np.maximum(pop.service, 0), np.maximum(pop.plan, 0), pop.region]
+    price_hit = paying & rose & (u_trigger < share)
     users = np.flatnonzero(pop.state == State.USER)
     stranded = np.zeros(pop.n, bool)  # their free tier or plan was withdrawn: they must choose again now
     stranded[users[current_option(pop, options, users) < 0]] = True
     deciders = newly_aware | (u_review < review_p) | reconsider | trial_ended | price_hit | stranded
-    deciders &= (pop.state != State.UNAWARE) & ~failed
+    deciders &= (pop.state != State.UNAWARE) & (pop.state != State.OUTSIDE) & ~failed
     idx = np.flatnonzero(deciders)
     if idx.size:
         cur = current_option(pop, options, idx)
@@ -142,8 +145,10 @@ def place_initial(pop, options: Options, table, scenario, rng: np.random.Generat
     the initial premium subscribers are the listeners most likely to pay. Tenure is uniform
     up to ``initial.tenure_months``; paying subscribers have used their trial.
     """
-    init, n, opts = scenario.initial, pop.n, options
-    aware = rng.permutation(n)[: int(round(init.aware * n))]
+    init, opts = scenario.initial, options
+    reach = np.flatnonzero(pop.state != State.OUTSIDE)  # shares are of the people in reach at the start
+    n = reach.size
+    aware = reach[rng.permutation(n)[: int(round(init.aware * n))]]
     pop.state[aware] = State.AWARE
     cur = np.zeros((aware.size, 1), dtype=np.int64)
     u = utility(pop, aware[:, None], np.arange(len(opts))[None, :], opts, table, scenario, cur)
@@ -156,8 +161,8 @@ def place_initial(pop, options: Options, table, scenario, rng: np.random.Generat
         if count <= 0 or columns.size == 0:
             return
         best = u[:, columns].max(axis=1)
-        score = np.where(taken, -np.inf, best - against + noise)
-        chosen = np.argsort(-score, kind="stable")[:count]
+        score = np.where(taken | (best <= INELIGIBLE / 2), -np.inf, best - against + noise)  # not where it is not offered
+        chosen = np.argsort(-score, kind="stable")[:min(count, int(np.isfinite(score).sum()))]
         taken[chosen] = True
         assign(pop, opts, aware[chosen], columns[np.argmax(u[chosen][:, columns], axis=1)])
 
@@ -166,7 +171,7 @@ def place_initial(pop, options: Options, table, scenario, rng: np.random.Generat
     free_u = u[:, focal_free].max(axis=1) if focal_free.size else u_nothing
     place(int(round(init.focal_premium * n)), focal_prem, free_u, gumbel[:, 0])
     place(int(round(init.focal_free * n)), focal_free, u_nothing, gumbel[:, 1])
-    comps = table.n - 1
+    comps = len(scenario.services.competitors)  # entrants come later
     for c in range(1, comps + 1):
         cols = np.flatnonzero(opts.service == c)
         place(int(round(init.competitor * n / comps)), cols, u_nothing, gumbel[:, 2])
