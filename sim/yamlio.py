@@ -73,13 +73,13 @@ class _StrictSafeLoader(_SafeLoader):  # type: ignore[valid-type,misc]
         return super().construct_mapping(node, deep)
 
 
-def path_exists(path: str | Path) -> bool:
-    """Whether something is at ``path``; False also for a name the system cannot take (too long, a NUL byte)."""
+def file_exists(path: str | Path) -> bool:
+    """Whether something other than a folder is at ``path`` (a folder where a file is named is as
+    good as missing); False also for a name the system cannot take (too long, a NUL byte)."""
     try:
-        Path(path).stat()
+        return not stat.S_ISDIR(Path(path).stat().st_mode)
     except (OSError, ValueError):
         return False
-    return True
 
 
 def read_user_bytes(path: str | Path, limit: int, what: str = "file") -> bytes:

@@ -311,7 +311,7 @@ def test_fuzzed_calibration(data, capsys):
         else:
             event("valid")
             if tiny_enough(cal.base):
-                sims = simulate_targets(cal, {}, 1, cal.spec.seed, None)
+                sims = simulate_targets(cal, {}, 1, cal.spec.seed)
                 for t in cal.targets:
                     assert sims[t.name].shape == (1, len(t.observed))
                     assert not np.isinf(sims[t.name]).any()

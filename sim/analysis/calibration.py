@@ -68,7 +68,7 @@ from sim.runner import months_per_step, run_replicates
 from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, apply_overrides, explain_validation_error, load_scenario,
                           parameter_table, read_yaml, scenario_to_yaml)
 from sim.sweep.spec import ParameterSpec, _check_parameters
-from sim.yamlio import path_exists
+from sim.yamlio import file_exists
 
 #: Share of the trials, best first, whose parameter ranges are reported.
 TOP_FRACTION = 0.10
@@ -153,7 +153,7 @@ def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) ->
         raise explain_validation_error(err, source, CalibrationSpec) from None
     folder = Path(path).parent
     base_path = folder / spec.base
-    if not path_exists(base_path):
+    if not file_exists(base_path):
         raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the calibration file)")
     scenario = load_scenario(base_path)
     base = apply_overrides(scenario, spec.overrides, source=f"{source}: overrides")

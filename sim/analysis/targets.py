@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
 from sim.scenario import ScenarioError, cut, did_you_mean
-from sim.yamlio import path_exists, read_user_bytes
+from sim.yamlio import file_exists, read_user_bytes
 
 #: Factor from the model's unit to each CSV unit (model: people, EUR/month, fractions).
 UNIT_SCALE = {"millions": 1e-6, "EUR millions": 1e-6, "percent": 100.0, "EUR/month": 1.0}
@@ -118,7 +118,7 @@ def read_observations(path: Path, source: str) -> pd.DataFrame:
     lacks a column, has a row with another number of fields than the header, a value
     that is not a finite number, or lists a (period, metric) twice.
     """
-    if not path_exists(path):
+    if not file_exists(path):
         raise ScenarioError(f"{source}: data file {path} not found (the path is relative to the calibration file)")
     where = f"{source}: {cut(str(path))}"
     try:

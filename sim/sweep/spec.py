@@ -23,7 +23,7 @@ from sim.clock import Clock
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
 from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean,
                           explain_validation_error, load_scenario, parameter_table, read_yaml)
-from sim.yamlio import path_exists
+from sim.yamlio import file_exists
 
 DesignKind = Literal["grid", "lhs", "sobol", "morris"]
 
@@ -212,7 +212,7 @@ def load_sweep(path: str | Path) -> Sweep:
     except ValidationError as err:
         raise explain_validation_error(err, source, SweepSpec) from None
     base_path = Path(path).parent / spec.base
-    if not path_exists(base_path):
+    if not file_exists(base_path):
         raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the sweep file)")
     _check_kpi_columns(spec, source)
     base = apply_overrides(load_scenario(base_path), spec.overrides, source=f"{source}: overrides")
