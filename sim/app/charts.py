@@ -185,7 +185,7 @@ def categories(model: MarketModel) -> list[tuple[str, str]]:
     rival_colours = ["#d6336c", "#7048e8", "#1c7ed6", "#e8590c", "#0ca678", "#862e9c", "#5c940d", "#c92a2a"]
     return [("unaware", "#f1f3f5"), ("aware, uses none", "#adb5bd"), ("lapsed", "#495057"),
             (f"{focal} free", "#8ce99a"), (f"{focal} trial", "#fab005"), (f"{focal} premium", "#2b8a3e"),
-            *zip(rivals, rival_colours)]
+            *((r, rival_colours[k % len(rival_colours)]) for k, r in enumerate(rivals))]  # entrants can make more than 8
 
 
 class MarketCharts:

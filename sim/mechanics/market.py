@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.scenario.fields import _month_index, step_schedule
+from sim.scenario.fields import step_schedule
 
 
 def entry_rank(region: np.ndarray, n_regions: int, rng: np.random.Generator) -> np.ndarray:
@@ -81,8 +81,3 @@ def entry_steps(scenario, clock) -> tuple[np.ndarray, np.ndarray]:
         if ev.exit is not None:
             leave[names.index(ev.exit)] = clock.step_of_month(ev.at)
     return enter, leave
-
-
-def month_index(date) -> int:
-    """Calendar month index (year*12 + month-1) of a date."""
-    return _month_index(f"{date.year:04d}-{date.month:02d}")
