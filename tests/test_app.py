@@ -442,17 +442,17 @@ def test_export_has_every_month_kpi_and_policy_change(base):
 
     import pandas as pd
 
-    scenario = apply_overrides(base, {"time.start": "2016-02"})  # the timeline's 2016-05 event falls in month 3
-    m = _run(app.DashboardModel(scenario, listeners=LISTENERS), 2)
+    m = _run(app.DashboardModel(base, listeners=LISTENERS), 2)
     m.request("ad_load", 5.0)
-    _run(m, 3)
+    _run(m, 15)  # to 2016-05: the baseline's entry of 2015-07 and family plan of 2016-05 are in
     table = pd.read_csv(io.StringIO(app.run_csv(m)), keep_default_na=False)
-    assert len(table) == 5 * len(m.services) and sorted(set(table["step"])) == list(range(5))
+    assert len(table) == 17 * len(m.services) and sorted(set(table["step"])) == list(range(17))
     assert {"mau", "premium_subscribers", "revenue_ads_eur", "churn_premium_monthly", "unaware"} <= set(table.columns)
     changes = dict(zip(table["date"], table["policy_changes"]))
-    assert changes["2016-04-01"] == "live: ad load 2.5→5"
+    assert changes["2015-03-01"] == "live: ad load 2.5→5"
+    assert changes["2015-07-01"] == "timeline: Apple Music enters"
     assert changes["2016-05-01"].startswith("timeline: services.focal.plans.family=")
-    assert changes["2016-02-01"] == ""
+    assert changes["2015-01-01"] == ""
 
 
 def test_rival_churn_is_smoothed_and_hidden_when_too_few_subscribe(base, monkeypatch):

@@ -24,17 +24,20 @@ def _game(market, months=3) -> Game:
 def test_slots_start_empty_and_named_competitors_keep_their_start(market):
     game = _game(market)
     pop, first = game.model.population, game.first_slot
-    assert [s.name for s in game.model.services[first:]] == [slot_name(k) for k in range(game.slots)]
-    assert game.slots == 6  # baseline: Spotify, two rivals, six team slots = the schema's 8 competitors
-    assert not np.any((pop.state == State.USER) & (pop.service >= first))
+    slots = game.model.services[first:first + game.slots]  # the scenario's entrants follow them
+    assert [s.name for s in slots] == [slot_name(k) for k in range(game.slots)]
+    assert game.slots == 6  # room for six teams
+    in_slot = (pop.service >= first) & (pop.service < first + game.slots)
+    assert not np.any((pop.state == State.USER) & in_slot)
     # the named rivals start with the share the scenario gives each of them
     plain = classroom_scenario(market, LISTENERS, 6)
-    each = market.initial.competitor / 2 * LISTENERS
-    for k in (1, 2):
+    named = game.first_slot - 1  # the scenario's competitors at the start (its entrants come later)
+    each = market.initial.competitor / named * np.count_nonzero(pop.state != State.OUTSIDE)  # shares of those in reach
+    for k in range(1, game.first_slot):
         assert np.count_nonzero((pop.state == State.USER) & (pop.service == k)) == pytest.approx(each, abs=1)
     assert plain.initial.competitor > market.initial.competitor
     game.play_round()
-    assert not np.any((pop.state == State.USER) & (pop.service >= first))  # not launched: nobody joins a slot
+    assert not np.any((pop.state == State.USER) & in_slot)  # not launched: nobody joins a slot
 
 
 def test_joining_refuses_empty_duplicate_long_and_too_many(market):
@@ -167,7 +170,8 @@ def test_summary_csv_has_every_month_and_team(market):
     lines = game.summary_csv().splitlines()
     assert lines[0].startswith("date,round,service,team,mau,premium_subscribers")
     rows = [line.split(",") for line in lines[1:]]
-    assert len(rows) == 3 * (game.first_slot + 1)  # 3 months x (scenario's services + team A)
+    scenario_services = len(game.model.services) - game.slots  # the focal, named rivals and entrants
+    assert len(rows) == 3 * (scenario_services + 1)  # 3 months x (scenario's services + team A)
     team_rows = [r for r in rows if r[3] == "A"]
     assert [r[0] for r in team_rows] == ["2015-01", "2015-02", "2015-03"] and team_rows[0][-5] == "5.49"
 

@@ -178,19 +178,31 @@ def test_a_target_can_name_a_competitor_and_a_wrong_name_is_refused(tmp_path):
 # ---------------------------------------------------------------- the command
 
 
+def test_the_start_check_says_when_nothing_beat_the_start(tmp_path):
+    """Rerun on the same fresh seeds, a best particle equal to the base values does not beat them:
+    beaten is False and the note says so (a particle with a clearly better fit would beat them)."""
+    from sim.analysis.calibration import _start_values, load_calibration
+    from sim.analysis.posterior import _start_check
+
+    cal = load_calibration(_synthetic(tmp_path, truth={}), {"check_replicates": 2, "set": {"time.months": 12}})
+    same = _start_check(cal, _start_values(cal))
+    assert same["beaten"] is False and "no sampled parameter set beat the starting point" in same["note"]
+    assert same["best_particle"] == same["distance"]
+
+
 @pytest.mark.slow
-def test_calibrate_abc_writes_its_folder_and_says_when_nothing_beat_the_start(tmp_path, capsys):
-    """The data come from the base scenario's own values: 4 prior draws do not beat them, and the command says so."""
+def test_calibrate_abc_writes_its_folder_and_reports_the_start_check(tmp_path, capsys):
+    """The command writes its folder and reports the start check, with its note when nothing beat the start."""
     path = _synthetic(tmp_path, truth={})
     spec = yaml.safe_load(path.read_text())
     path.write_text(yaml.safe_dump({**spec, "check_replicates": 8}))  # the fair rerun needs a few seeds
     out = tmp_path / "abc"
     code = main(["calibrate", str(path), "--method", "abc", "--population", "4", "--generations", "1",
                  "--set", "time.months=12", "--out", str(out)])
-    printed = capsys.readouterr().out
-    assert code == 0 and "no sampled parameter set beat the starting point" in " ".join(printed.split())
+    printed = " ".join(capsys.readouterr().out.split())
     result = json.loads((out / "posterior.json").read_text())
-    assert result["start"]["beaten"] is False and result["overrides"] == {"time.months": 12}
+    assert code == 0 and isinstance(result["start"]["beaten"], bool) and result["overrides"] == {"time.months": 12}
+    assert ("no sampled parameter set beat the starting point" in printed) == (not result["start"]["beaten"])
     assert {"abc.sqlite", "posterior.csv", "calibrated.yaml"} <= {p.name for p in out.iterdir()}
     assert main(["calibrate", str(path), "--method", "abc", "--population", "1", "--out", str(tmp_path / "z")]) == 2
     assert not (tmp_path / "z").exists()

@@ -13,13 +13,16 @@ from sim.app.live import DashboardModel
 
 def policy_changes(model: DashboardModel) -> dict[int, list[str]]:
     """Month index -> the policy changes that took effect at its start: the scenario's
-    timeline events (``timeline: <path>=<value>``) and the live moves (``live: ad load 2.5→5``)."""
+    timeline events (``timeline: <path>=<value>``, ``timeline: <service> enters``/``leaves``) and the live moves (``live: ad load 2.5→5``)."""
     changes: dict[int, list[str]] = {}
     for ev in model.scenario.timeline:
-        if ev.set:
-            step = int(np.searchsorted(model.dates, pd.Timestamp(ev.at)))
-            if step < model.t:
-                changes.setdefault(step, []).extend(f"timeline: {path}={value}" for path, value in ev.set.items())
+        step = int(np.searchsorted(model.dates, pd.Timestamp(ev.at)))
+        if step >= model.t:
+            continue
+        said = [f"timeline: {path}={value}" for path, value in (ev.set or {}).items()]
+        said += [f"timeline: {ev.enter.name} enters"] if ev.enter else []
+        said += [f"timeline: {ev.exit} leaves"] if ev.exit else []
+        changes.setdefault(step, []).extend(said)
     for change in list(model.live_changes):
         changes.setdefault(change.step, []).append(f"live: {change.label(model.names)}")
     return changes

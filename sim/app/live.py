@@ -8,6 +8,7 @@ from typing import Any
 
 from sim.app.controls import (CONTROL_BY_NAME, LIVE_CONTROLS, SAMPLE_SIZE, _names, configure, load_dashboard_scenario,
                               overrides, shown, slider_values, with_competitor)
+from sim.agents.listeners import State
 from sim.app.network_view import listener_sample
 from sim.model import MarketModel
 from sim.scenario import Scenario
@@ -67,7 +68,8 @@ class DashboardModel(MarketModel):
         super().__init__(configure(base, kwargs))
         self.start = self.scenario
         self.names = _names(self.scenario)
-        self.sample = listener_sample(self.population.friends, SAMPLE_SIZE, self.scenario.seed)
+        self.sample = listener_sample(self.population.friends, SAMPLE_SIZE, self.scenario.seed,
+                                      among=self.population.state != State.OUTSIDE)
         self.live_changes: list[LiveChange] = []
         self._drag: tuple[LiveChange, int] | None = None  # the last move's marker and month
         # the page's callbacks run in the server's threads, the play loop in its own:

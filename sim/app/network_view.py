@@ -36,12 +36,13 @@ class ListenerSample:
     edges: np.ndarray
 
 
-def snowball(friends: sp.csr_matrix, size: int, rng: np.random.Generator) -> np.ndarray:
+def snowball(friends: sp.csr_matrix, size: int, rng: np.random.Generator, among: np.ndarray | None = None) -> np.ndarray:
     """Listeners reached breadth-first from a random listener, restarting elsewhere when a
-    component runs out: a connected-looking sample, so friendships show. Shape (min(size, n),)."""
+    component runs out: a connected-looking sample, so friendships show. Only listeners where
+    ``among`` (bool, shape (n,)) is True are drawn (default: all). Shape (min(size, eligible),)."""
     n = friends.shape[0]
-    size = min(size, n)
-    seen = np.zeros(n, bool)
+    seen = np.zeros(n, bool) if among is None else ~np.asarray(among, bool)  # the ineligible count as seen
+    size = min(size, int((~seen).sum()))
     order: list[int] = []
     frontier: list[int] = []
     while len(order) < size:
@@ -58,15 +59,16 @@ def snowball(friends: sp.csr_matrix, size: int, rng: np.random.Generator) -> np.
     return np.asarray(order, dtype=np.int64)
 
 
-
-def listener_sample(friends: sp.csr_matrix, size: int, seed: int) -> ListenerSample:
-    """The network view's listeners, their friendships and fixed positions.
+def listener_sample(friends: sp.csr_matrix, size: int, seed: int, among: np.ndarray | None = None) -> ListenerSample:
+    """The network view's listeners, their friendships and fixed positions; drawn among the
+    listeners where ``among`` is True (the dashboard: those in the market's reach at the start,
+    since people out of reach have nothing to show yet).
 
     Drawn from its own generator (seeded by ``seed``), never from the model's streams, so
     the dashboard runs the very same market as ``freemium-sim run``.
     """
     rng = np.random.default_rng(seed)
-    index = snowball(friends, size, rng)
+    index = snowball(friends, size, rng, among)
     sub = sp.triu(friends[index][:, index], k=1).tocoo()
     edges = np.stack([sub.row, sub.col], axis=1).astype(np.int64)
     return ListenerSample(index, layout(index.size, edges, int(rng.integers(2**32))), edges)

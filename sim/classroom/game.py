@@ -320,9 +320,10 @@ class Game:
         return names
 
     def live_services(self) -> list[int]:
-        """Service indices shown in charts: the scenario's own services and the launched teams'."""
+        """Service indices shown in charts: the scenario's own services (its entrants, which follow
+        the slots, included) and the launched teams'."""
         launched = [self.service_index(t) for t in self.teams.values() if t.joined_round < len(self.rounds)]
-        return [*range(self.first_slot), *launched]
+        return [*range(self.first_slot), *launched, *range(self.first_slot + self.slots, len(self.model.services))]
 
     def leaderboard(self) -> list[dict[str, Any]]:
         """One row per team, best profit first: users and premium subscribers in the last

@@ -29,8 +29,10 @@ def qr_svg(url: str) -> str:
 
 def colours(game: Game) -> list[str]:
     """A colour per service in model order: teams bright, the scenario's services green and grey."""
-    out = [MARKET_COLOURS[min(k, len(MARKET_COLOURS) - 1)] for k in range(game.first_slot)]
-    return out + [TEAM_COLOURS[k % len(TEAM_COLOURS)] for k in range(game.slots)]
+    scenario_own = [*range(game.first_slot), *range(game.first_slot + game.slots, len(game.model.services))]
+    out = {k: MARKET_COLOURS[min(i, len(MARKET_COLOURS) - 1)] for i, k in enumerate(scenario_own)}
+    out.update({game.first_slot + k: TEAM_COLOURS[k % len(TEAM_COLOURS)] for k in range(game.slots)})
+    return [out[k] for k in range(len(game.model.services))]
 
 
 def leaderboard_html(game: Game) -> str:
@@ -77,10 +79,11 @@ def share_png(game: Game) -> bytes:
         top = 1.0
         for k in game.live_services():
             share = 100 * np.nan_to_num(m.records["market_share"][:t, k])
-            if k >= game.first_slot:  # a team: from its launch on
+            team_slot = game.first_slot <= k < game.first_slot + game.slots
+            if team_slot:  # a team: from its launch on
                 team = next(x for x in game.teams.values() if game.service_index(x) == k)
                 share[: game.rounds[team.joined_round].start] = np.nan
-            ax.plot(m.dates[:t], share, color=colour[k], lw=3 if k >= game.first_slot else 2, label=labels[k])
+            ax.plot(m.dates[:t], share, color=colour[k], lw=3 if team_slot else 2, label=labels[k])
             top = max(top, float(np.nanmax(share, initial=0.0)))
         ax.set_ylim(0, min(100.0, 1.1 * top))
         if game.live_services():
