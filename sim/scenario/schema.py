@@ -28,7 +28,7 @@ class TimeConfig(Strict):
 
 class MarketConfig(Strict):
     population: float = P(2.0e9, "people", "Real people in the market's reach", ge=1e3, le=1e10)
-    agents: int = P(200_000, "listeners", "Simulated listeners; each stands for population/agents people", ge=100, le=5_000_000)
+    agents: int = P(200_000, "listeners", "Simulated listeners; each stands for population/agents people", ge=100, le=50_000_000)
 
 
 class Segment(Strict):
