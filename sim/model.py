@@ -4,10 +4,11 @@ Listeners are a struct-of-arrays population, services Mesa agents, advertisers a
 struct-of-arrays book (``sim.mechanics.ads``). Each mechanism owns its step in
 ``sim/mechanics``; this module only holds the state between steps and wires the
 mechanisms together. Every random draw comes from generators spawned from the
-replicate's SeedSequence, one stream per mechanism, each drawing a full-length array
-every step: the same seed gives the same numbers, and two scenarios run with the same
-seed share their random numbers (common random numbers) wherever their listeners are in
-the same situation.
+replicate's SeedSequence: the set-up draws from the ``init`` generator, and every step's
+draw of a listener is a function of (seed, stream, step, listener) (``sim.random``), so
+the same seed gives the same numbers, a mechanism draws only for the listeners it
+concerns, and two scenarios run with the same seed share their random numbers (common
+random numbers) wherever their listeners are in the same situation.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sim.mechanics.choice import build_options, utility
 from sim.mechanics.personalization import depth_fraction, grow_depth, shares_data
 from sim.metrics import KPIS, MARKET_KPIS, SERVICE_KPIS, Records, market_counts, service_kpis
 from sim.policy import RunningPolicy
+from sim.random import CounterRandom
 from sim.scenario import Scenario
 
 STREAMS = ("init", "diffusion", "review", "trigger", "choice", "payment", "ticket", "wait", "rak", "wrapped", "outage", "wait_review")
@@ -44,9 +46,13 @@ class MarketModel(mesa.Model):
 
     def __init__(self, scenario: Scenario, seed: np.random.SeedSequence | int | None = None):
         seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(scenario.seed if seed is None else seed)
-        children = seq.spawn(len(STREAMS) + 1)
+        # the children seq.spawn() would give a fresh sequence, without spawning: a SeedSequence
+        # reused for scenario B (common random numbers) gives B the same streams as A
+        children = [np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, k), pool_size=seq.pool_size)
+                    for k in range(len(STREAMS) + 1)]
         super().__init__(rng=np.random.default_rng(children[0]))
-        self.streams = {name: np.random.default_rng(c) for name, c in zip(STREAMS, children[1:])}
+        self.streams = {"init": np.random.default_rng(children[1])}
+        self.draws = CounterRandom(dict(zip(STREAMS[1:], children[2:])))
         self.policy = RunningPolicy(scenario)
         self.clock = Clock.of(scenario)
         self.dt = self.clock.months_per_step
@@ -107,9 +113,6 @@ class MarketModel(mesa.Model):
                          cfg.opt_out_share, cfg.opt_in_share)
         return ok & (pop.state == State.USER) & cfg.enabled
 
-    def _draw(self, *streams: str) -> tuple[np.ndarray, ...]:
-        return tuple(self.streams[name].random(self.population.n, dtype=np.float32) for name in streams)
-
     def _policy(self, field: str) -> np.ndarray:
         """One policy field of every service, shape (S,)."""
         return np.array([getattr(x.policy, field) for x in self.services])
@@ -140,22 +143,21 @@ class MarketModel(mesa.Model):
         scen = self.scenario  # as the timeline left it
         mech = scen.mechanisms
         # December: Wrapped services' users share and gain goodwill
-        (draw,) = self._draw("wrapped")
-        wrapped = campaigns.wrapped_step(pop.state == State.USER, self.table.wrapped[svc], pop.goodwill, draw,
+        draws = self.draws.at(self.t)
+        wrapped = campaigns.wrapped_step(pop.state == State.USER, self.table.wrapped[svc], pop.goodwill, draws,
                                          mech.campaigns, self.date.month, self.clock)
         self.sharing_now, pop.goodwill = wrapped.sharers, wrapped.goodwill
         pop.shared_until[self.sharing_now] = self.t + int(round(12 / dt))
         # 3. awareness (Bass: innovation + word of mouth)
-        (draw,) = self._draw("diffusion")
         p = scen.diffusion.p * (campaigns.marketing_multiplier(sum(x.policy.marketing_budget for x in self.services), scen.market.population,
                                                                mech.campaigns.marketing_lift, mech.campaigns.marketing_reference)
                                 if mech.campaigns.enabled else 1.0)
         newly_aware = diffusion.step(pop.state, self.stage == loyalty.Stage.ADVOCATE, self.sharing_now, pop.friends, pop.degree,
-                                     pop.fully_mixed, p, scen.diffusion, mech.campaigns.wrapped.wom_boost, draw, dt)
+                                     pop.fully_mixed, p, scen.diffusion, mech.campaigns.wrapped.wom_boost, draws.key("diffusion"), dt)
         pop.state[newly_aware] = State.AWARE
         # 4. payment failures, then the deciders choose
         decisions = subscriptions.step(pop, newly_aware, self.triggered, self.price_rose,
-                                       self._draw("review", "trigger", "choice", "payment"), self.options, self.table, scen,
+                                       draws, self.options, self.table, scen,
                                        self.clock, self.t)
         self.triggered[:] = False
         self.sharing = self._sharing()  # who shares data with their (new) service, for the rest of the step
@@ -176,7 +178,7 @@ class MarketModel(mesa.Model):
         # 7. support queue, long waits, RAK, outages
         support = service_quality.step(pop.state == State.USER, svc, pop.goodwill, self.outage, self.backlog,
                                        self._policy("support_staff"), self._policy("rak_rate"),
-                                       self._draw("ticket", "wait", "rak", "outage", "wait_review"), mech.service_quality,
+                                       draws, mech.service_quality,
                                        self.weight, dt)
         pop.goodwill, self.backlog = support.goodwill, support.backlog
         self.triggered |= support.reconsider

@@ -13,7 +13,7 @@ from sim.agents.network import small_world
 from sim.clock import Clock
 from sim.mechanics import ads, service_quality
 from sim.mechanics.choice import choice_probabilities, logit_choice
-from tests.helpers import small_scenario
+from tests.helpers import FixedDraws, small_scenario
 
 money = st.floats(0.0, 1e7, allow_nan=False)
 
@@ -178,7 +178,7 @@ def test_support_step_long_waits_cost_goodwill_and_carry_a_backlog():
     n = 4000
     user, service = np.ones(n, bool), np.repeat([0, 1], n // 2)
     ones = np.zeros(n, np.float32)  # every draw 0: every user files a ticket, RAK where the wait is short
-    draws = (ones, np.full(n, 0.5, np.float32), ones, np.ones(n, np.float32), ones)
+    draws = FixedDraws(ticket=ones, wait=np.full(n, 0.5, np.float32), rak=ones, outage=np.ones(n, np.float32), wait_review=ones)
     staff = np.array([0, 10_000])  # service 0 has nobody answering
     out = service_quality.step(user, service, np.zeros(n, np.float32), np.zeros(2), np.zeros(2), staff,
                                np.array([1.0, 1.0]), draws, cfg, weight=100.0, dt=1.0)

@@ -15,7 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from numba import njit
+
 from sim.agents.listeners import State
+from sim.random import uniform_at
+
+UNAWARE, USER = np.int8(State.UNAWARE), np.int8(State.USER)
 
 
 def bass_cdf(t: np.ndarray | float, p: float, q: float) -> np.ndarray | float:
@@ -61,7 +66,7 @@ def awareness_probability(p: float, q: float, exposure: np.ndarray, dt: float, f
 
 
 def exposure(influence: np.ndarray, friends, degree: np.ndarray, fully_mixed: bool) -> np.ndarray:
-    """Word-of-mouth exposure of every listener, shape (n,).
+    """Word-of-mouth exposure of every listener, shape (n,) (the straightforward form, for tests).
 
     ``influence`` is each listener's word-of-mouth weight (0 for non-users, 1 for a user,
     more for advocates and sharers). Fully mixed: the population mean for everyone.
@@ -72,22 +77,76 @@ def exposure(influence: np.ndarray, friends, degree: np.ndarray, fully_mixed: bo
     return np.divide(total, degree, out=np.zeros_like(total), where=degree > 0)
 
 
+@njit(cache=True)
+def _influence(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, j, advocate_extra: float, wom_boost: float) -> float:
+    """Listener ``j``'s word-of-mouth weight: 1 for a user, + (advocate_weight - 1) for an advocate, + wom_boost for a sharer."""
+    w = 1.0 if state[j] == USER else 0.0
+    if advocate[j]:
+        w += advocate_extra
+    if sharing[j]:
+        w += wom_boost
+    return w
+
+
+@njit(cache=True)
+def _mean_influence(state, advocate, sharing, advocate_extra, wom_boost) -> float:
+    total = 0.0
+    for j in range(state.size):
+        total += _influence(state, advocate, sharing, j, advocate_extra, wom_boost)
+    return total / max(state.size, 1)
+
+
+@njit(cache=True)
+def aware_on_network(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
+                     p: float, q: float, advocate_extra: float, wom_boost: float, dt: float, key: np.uint64) -> np.ndarray:
+    """Listeners who become aware this step on a network, bool (n,).
+
+    Only unaware listeners are visited: exposure ``e_i`` is the mean word-of-mouth weight
+    of their friends (CSR rows ``indptr`` (n+1,), ``indices`` (nnz,)), the probability
+    ``1 - exp(-(p + q e_i) dt)`` (p, q 1/month, dt months) and listener i's draw is
+    ``uniform_at(key, i)`` (the diffusion stream at this step).
+    """
+    n = state.size
+    newly = np.zeros(n, np.bool_)
+    for i in range(n):
+        if state[i] != UNAWARE:
+            continue
+        a, b = indptr[i], indptr[i + 1]
+        e = 0.0
+        if b > a:
+            for k in range(a, b):
+                e += _influence(state, advocate, sharing, indices[k], advocate_extra, wom_boost)
+            e /= b - a
+        if uniform_at(key, i) < 1.0 - np.exp(-(p + q * e) * dt):
+            newly[i] = True
+    return newly
+
+
+@njit(cache=True)
+def aware_with_probability(state: np.ndarray, prob: float, key: np.uint64) -> np.ndarray:
+    """Unaware listeners who become aware with one probability for all (fully mixed), bool (n,)."""
+    newly = np.zeros(state.size, np.bool_)
+    for i in range(state.size):
+        if state[i] == UNAWARE and uniform_at(key, i) < prob:
+            newly[i] = True
+    return newly
+
+
 def step(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, friends, degree: np.ndarray, fully_mixed: bool,
-         p: float, cfg, wom_boost: float, draw: np.ndarray, dt: float) -> np.ndarray:
+         p: float, cfg, wom_boost: float, key: np.uint64, dt: float) -> np.ndarray:
     """Listeners who become aware this step (bool, shape (n,)).
 
     ``state`` (n,) listener states (``State``); ``advocate`` and ``sharing`` (n,) bool: on
-    the top rung of the loyalty ladder, and sharing their Wrapped now; ``friends`` (n, n)
-    sparse adjacency and ``degree`` (n,); ``p`` the innovation hazard after marketing,
-    1/month; ``cfg`` the diffusion section (``q``, ``advocate_weight``); ``draw`` uniform (n,);
-    ``dt`` months.
+    the top rung of the loyalty ladder, and sharing their Wrapped now; ``friends`` the
+    network (CSR ``indptr``, ``indices``) and ``degree`` (n,); ``p`` the innovation hazard
+    after marketing, 1/month; ``cfg`` the diffusion section (``q``, ``advocate_weight``);
+    ``key`` the diffusion stream's key at this step (``sim.random``); ``dt`` months.
     """
-    newly = np.zeros(state.size, bool)
     if not cfg.enabled:
-        return newly
-    influence = (state == State.USER).astype(np.float32) + advocate * (cfg.advocate_weight - 1.0)
-    influence = influence + sharing * wom_boost
-    unaware = np.flatnonzero(state == State.UNAWARE)
-    prob = awareness_probability(p, cfg.q, exposure(influence, friends, degree, fully_mixed)[unaware], dt, fully_mixed)
-    newly[unaware[draw[unaware] < prob]] = True
-    return newly
+        return np.zeros(state.size, bool)
+    extra = cfg.advocate_weight - 1.0
+    if fully_mixed:
+        share = _mean_influence(state, advocate, sharing, extra, wom_boost)
+        prob = float(awareness_probability(p, cfg.q, np.full(1, share), dt, True)[0])
+        return aware_with_probability(state, prob, key)
+    return aware_on_network(state, advocate, sharing, friends.indptr, friends.indices, p, cfg.q, extra, wom_boost, dt, key)

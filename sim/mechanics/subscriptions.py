@@ -43,36 +43,40 @@ def current_option(pop, options: Options, idx: np.ndarray) -> np.ndarray:
     return options.index_of(np.where(pop.state[idx] == State.USER, pop.service[idx], -1), premium, pop.plan[idx])
 
 
-def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.ndarray, draws: tuple[np.ndarray, ...],
-         options: Options, table, scenario, clock, t: int) -> Decisions:
+def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Options, table,
+         scenario, clock, t: int) -> Decisions:
     """Payment failures, then the listeners who decide this step choose an option.
 
     ``newly_aware`` and ``reconsider`` (n,) bool; ``price_rose`` (S, n_plans) bool: the plan's
-    price went up this step; ``draws`` four uniform (n,) arrays: review, trigger, choice,
-    payment; ``t`` the step index.
+    price went up this step; ``draws`` the step's random streams (:class:`sim.random.StepDraws`):
+    ``payment`` for premium subscribers, ``review`` for the aware, ``trigger`` for holders of a
+    plan whose price rose, ``choice`` for the deciders; ``t`` the step index.
     """
     c = scenario.choice
-    u_review, u_trigger, u_choice, u_pay = draws
-    user = pop.state == State.USER
-    failed = user & (pop.tier == Tier.PREMIUM) & (u_pay < clock.probability(c.involuntary_churn))
+    n = pop.n
+    failed = np.zeros(n, bool)
+    failed[draws.below("payment", np.flatnonzero((pop.state == State.USER) & (pop.tier == Tier.PREMIUM)),
+                       clock.probability(c.involuntary_churn))] = True
     leave(pop, failed)
 
-    lapsed = pop.state == State.LAPSED
     paying = (pop.state == State.USER) & (pop.tier == Tier.PREMIUM)
-    review_p = np.select([lapsed, paying], [clock.probability(c.lapsed_review_rate), clock.probability(c.premium_review_rate)],
-                         clock.probability(c.review_rate))
     trial_ended = (pop.tier == Tier.TRIAL) & (pop.trial_end <= t) & (pop.state == State.USER)
-    price_hit = paying & price_rose[np.maximum(pop.service, 0), np.maximum(pop.plan, 0)] & (u_trigger < c.price_change_review)
+    deciders = newly_aware | reconsider | trial_ended
+    aware = np.flatnonzero(pop.state != State.UNAWARE)
+    state = pop.state[aware]
+    review_p = np.where(state == State.LAPSED, clock.probability(c.lapsed_review_rate),
+                        np.where(paying[aware], clock.probability(c.premium_review_rate), clock.probability(c.review_rate)))
+    deciders[draws.below("review", aware, review_p)] = True
+    hit = np.flatnonzero(paying & price_rose[np.maximum(pop.service, 0), np.maximum(pop.plan, 0)])
+    deciders[draws.below("trigger", hit, c.price_change_review)] = True
     users = np.flatnonzero(pop.state == State.USER)
-    stranded = np.zeros(pop.n, bool)  # their free tier or plan was withdrawn: they must choose again now
-    stranded[users[current_option(pop, options, users) < 0]] = True
-    deciders = newly_aware | (u_review < review_p) | reconsider | trial_ended | price_hit | stranded
+    deciders[users[current_option(pop, options, users) < 0]] = True  # their free tier or plan was withdrawn
     deciders &= (pop.state != State.UNAWARE) & ~failed
     idx = np.flatnonzero(deciders)
     if idx.size:
         cur = current_option(pop, options, idx)
         u = utility(pop, idx[:, None], np.arange(len(options))[None, :], options, table, scenario, cur[:, None])
-        chosen = logit_choice(u, c.noise_scale, u_choice[idx])
+        chosen = logit_choice(u, c.noise_scale, draws.uniform("choice", idx))
         move(pop, idx, chosen, trial_ended[idx], options, table.trial_months, t, clock.months_per_step)
     return Decisions(failed, trial_ended)
 
