@@ -25,7 +25,7 @@ from sim.clock import DAYS_PER_MONTH, Clock
 from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, service_quality, subscriptions
 from sim.mechanics.choice import build_options, utility
 from sim.mechanics.personalization import depth_fraction, grow_depth, shares_data
-from sim.metrics import KPIS, MARKET_KPIS, SERVICE_KPIS, Records, market_counts, service_kpis
+from sim.metrics import KPIS, MARKET_KPIS, SERVICE_KPIS, Records, Tally, market_counts, service_kpis
 from sim.policy import RunningPolicy
 from sim.random import CounterRandom
 from sim.scenario import Scenario
@@ -246,15 +246,14 @@ class MarketModel(mesa.Model):
         pop = self.population
         prices = {"price_individual_eur": np.array([x.price("individual") for x in self.services]),
                   "price_headline_eur": np.array([x.price(x.headline_plan) for x in self.services])}
-        kpis = service_kpis(pop, before, money, market, support, prices, self.table, self.clock, self.weight, self.stage, decisions)
+        counts = Tally.of(pop, before, decisions, self.stage, len(self.services), len(self.table.plan_names), self.n_steps)
+        kpis = service_kpis(counts, money, market, support, prices, self.table, self.clock, self.weight)
         self.records.record(self.t, kpis)
-        self.market_records.record(self.t, market_counts(pop, self.weight))
+        self.market_records.record(self.t, market_counts(counts, self.weight))
         for k, share in enumerate(kpis["market_share"]):
             self._shares[k].append(float(np.nan_to_num(share)))
-        focal = (pop.state == State.USER) & (pop.service == 0)
-        for tier_name, tier in (("premium", Tier.PREMIUM), ("free", Tier.FREE)):
-            mask = focal & (pop.tier == tier) & (pop.spell_start >= 0)
-            self.cohort_counts[tier_name][self.t] = np.bincount(pop.spell_start[mask], minlength=self.n_steps + 1)[: self.n_steps + 1] * self.weight
+        for row, tier_name in enumerate(("premium", "free")):
+            self.cohort_counts[tier_name][self.t] = counts.cohorts[row] * self.weight
 
     # ------------------------------------------------------------ results
 
