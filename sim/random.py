@@ -41,7 +41,8 @@ def mix(z: np.uint64) -> np.uint64:
 @njit(cache=True, inline="always")
 def uniform_at(step_key: np.uint64, i) -> float:
     """Listener ``i``'s uniform draw in [0, 1) under ``step_key`` (a stream at a step)."""
-    return float(mix(step_key + GOLDEN * (np.uint64(i) + np.uint64(1))) >> _S11) * _TO_UNIT
+    # via int64: a 53-bit integer converts exactly and much faster than from uint64
+    return float(np.int64(mix(step_key + GOLDEN * (np.uint64(i) + np.uint64(1))) >> _S11)) * _TO_UNIT
 
 
 @njit(cache=True)
