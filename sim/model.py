@@ -152,7 +152,7 @@ class MarketModel(mesa.Model):
         p = scen.diffusion.p * (campaigns.marketing_multiplier(sum(x.policy.marketing_budget for x in self.services), scen.market.population,
                                                                mech.campaigns.marketing_lift, mech.campaigns.marketing_reference)
                                 if mech.campaigns.enabled else 1.0)
-        newly_aware = diffusion.step(pop.state, self.stage == loyalty.Stage.ADVOCATE, self.sharing_now, pop.friends, pop.degree,
+        newly_aware = diffusion.step(pop.state, self.stage == loyalty.Stage.ADVOCATE, self.sharing_now, pop.friends,
                                      pop.fully_mixed, p, scen.diffusion, mech.campaigns.wrapped.wom_boost, draws.key("diffusion"), dt)
         pop.state[newly_aware] = State.AWARE
         # 4. payment failures, then the deciders choose

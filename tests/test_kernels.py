@@ -30,10 +30,9 @@ def test_awareness_on_a_network_matches_the_sparse_product():
     sharing = (state == State.USER) & (rng.random(N) < 0.2)
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.5})
     key = _random().key("diffusion", 3)
-    got = diffusion.step(state, advocate, sharing, friends, np.diff(friends.indptr).astype(np.float32), False,
-                         0.01, cfg, 1.5, key, 1.0)
+    got = diffusion.step(state, advocate, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0)
     influence = (state == State.USER) + advocate * 1.5 + sharing * 1.5
-    prob = diffusion.awareness_probability(0.01, 0.4, diffusion.exposure(influence, friends, np.diff(friends.indptr), False), 1.0,
+    prob = diffusion.awareness_probability(0.01, 0.4, diffusion.exposure(influence, friends.astype(np.float32), np.diff(friends.indptr), False), 1.0,
                                            False)
     draws = _random().uniform_all("diffusion", 3, N)
     assert not got[state != State.UNAWARE].any()
@@ -48,7 +47,7 @@ def test_awareness_fully_mixed_follows_the_bass_path():
     none = np.zeros(N, bool)
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.0})
     key = _random().key("diffusion", 0)
-    got = diffusion.step(state, none, none, None, None, True, 0.01, cfg, 0.0, key, 1.0)
+    got = diffusion.step(state, none, none, None, True, 0.01, cfg, 0.0, key, 1.0)
     share = float((state == State.USER).mean())
     prob = (diffusion.bass_advance(share, 0.01, 0.4, 1.0) - share) / (1 - share)
     draws = _random().uniform_all("diffusion", 0, N)

@@ -132,13 +132,13 @@ def aware_with_probability(state: np.ndarray, prob: float, key: np.uint64) -> np
     return newly
 
 
-def step(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, friends, degree: np.ndarray, fully_mixed: bool,
+def step(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, friends, fully_mixed: bool,
          p: float, cfg, wom_boost: float, key: np.uint64, dt: float) -> np.ndarray:
     """Listeners who become aware this step (bool, shape (n,)).
 
     ``state`` (n,) listener states (``State``); ``advocate`` and ``sharing`` (n,) bool: on
     the top rung of the loyalty ladder, and sharing their Wrapped now; ``friends`` the
-    network (CSR ``indptr``, ``indices``) and ``degree`` (n,); ``p`` the innovation hazard
+    network (CSR ``indptr``, ``indices``); ``p`` the innovation hazard
     after marketing, 1/month; ``cfg`` the diffusion section (``q``, ``advocate_weight``);
     ``key`` the diffusion stream's key at this step (``sim.random``); ``dt`` months.
     """
