@@ -23,8 +23,8 @@ from sim.agents.listeners import NO_SERVICE, ListenerPopulation, State, Tier
 from sim.agents.services import Service, ServiceTable
 from sim.clock import DAYS_PER_MONTH, Clock
 from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, service_quality, subscriptions
-from sim.mechanics.choice import build_options, utility
-from sim.mechanics.personalization import depth_fraction, grow_depth, shares_data
+from sim.mechanics.choice import build_options, kernel_inputs, utilities_of
+from sim.mechanics.personalization import grow_depth, shares_data
 from sim.metrics import KPIS, MARKET_KPIS, SERVICE_KPIS, Records, Tally, market_counts, service_kpis
 from sim.policy import RunningPolicy
 from sim.random import CounterRandom
@@ -164,16 +164,14 @@ class MarketModel(mesa.Model):
         # 5. listening hours
         svc = np.maximum(pop.service, 0)
         pers = mech.personalization
-        frac = depth_fraction(pop.data_depth, pers.tau_hours)
-        pop.hours = listening.step(pop.state == State.USER, svc, pop.tier, pop.base_hours, np.where(self.sharing, frac, 0.0),
+        pop.hours = listening.step(pop.state, pop.service, pop.tier, pop.base_hours, pop.data_depth, self.sharing,
                                    pop.satisfaction, self.table.personalization, self.table.ad_load,
                                    np.minimum(self.outage / DAYS_PER_MONTH, 1.0), pers, mech.listening)
         # 6. the ad market
-        free = (pop.state == State.USER) & (pop.tier == Tier.FREE)
-        data = frac[free] * self.sharing[free] if pers.enabled else np.zeros(int(free.sum()))
-        market = ads.step(self.advertisers, pop.service[free].astype(np.int64), pop.hours[free], pop.taste[free], data,
-                          self.table.free_tier, self.table.ad_load, self.table.personalization, mech.ads, self.weight,
-                          (self.date - self.dates[0]).days / 365.25, self.date.month, dt)
+        audience = ads.Audience.gather(pop.state, pop.service, pop.tier, pop.hours, pop.taste, pop.data_depth, self.sharing,
+                                       pers.enabled, pers.tau_hours, len(self.services))
+        market = ads.step(self.advertisers, audience, self.table.free_tier, self.table.ad_load, self.table.personalization,
+                          mech.ads, self.weight, (self.date - self.dates[0]).days / 365.25, self.date.month, dt)
         self.advertisers = market.book
         # 7. support queue, long waits, RAK, outages
         support = service_quality.step(pop.state == State.USER, svc, pop.goodwill, self.outage, self.backlog,
@@ -231,12 +229,11 @@ class MarketModel(mesa.Model):
     def update_satisfaction_and_data(self) -> None:
         """8. Satisfaction follows experience, goodwill fades, data depth grows, tenure, ladder stage."""
         pop, scen = self.population, self.scenario
-        user = pop.state == State.USER
-        idx = np.flatnonzero(user)
+        idx = np.flatnonzero(pop.state == State.USER)
         cur = subscriptions.current_option(pop, self.options, idx)
-        experienced = utility(pop, idx, cur, self.options, self.table, scen, np.full(idx.size, -1)) if idx.size else np.zeros(0)
-        after = loyalty.step(user, pop.satisfaction, pop.goodwill, pop.tenure,
-                             experienced + pop.goodwill[idx] - pop.outside_value[idx], pop.shared_until >= self.t,
+        experienced = utilities_of(*kernel_inputs(pop, self.options, self.table, scen), idx, cur, np.full(idx.size, -1))
+        after = loyalty.step(pop.state, pop.satisfaction, pop.goodwill, pop.tenure,
+                             experienced + pop.goodwill[idx] - pop.outside_value[idx], pop.shared_until, self.t,
                              scen.mechanisms.loyalty, scen.mechanisms.service_quality.goodwill_decay, scen.choice.noise_scale, self.dt)
         pop.data_depth = grow_depth(pop.data_depth, pop.hours, self.sharing, self.dt)
         pop.satisfaction, pop.goodwill, pop.tenure, self.stage = after.satisfaction, after.goodwill, after.tenure, after.stage

@@ -99,3 +99,115 @@ def test_one_pass_tally_matches_masked_counts():
     np.testing.assert_array_equal(states, np.bincount(state, minlength=4))
     focal_free = user & (service == 0) & (tier == Tier.FREE) & (spell >= 0)
     np.testing.assert_array_equal(cohorts[1], np.bincount(spell[focal_free], minlength=steps + 1))
+
+
+def _small_model():
+    from sim.model import MarketModel
+    from tests.helpers import small_scenario
+
+    model = MarketModel(small_scenario({"market.agents": 2000}), seed=3)
+    for _ in range(3):
+        model.step()
+    return model
+
+
+def test_utility_kernel_matches_the_numpy_utility():
+    from sim.mechanics.choice import kernel_inputs, utilities_of, utility
+    from sim.mechanics.subscriptions import current_option
+
+    model = _small_model()
+    pop, opts = model.population, model.options
+    idx = np.flatnonzero(pop.state != State.UNAWARE)
+    cur = current_option(pop, opts, idx)
+    inputs = kernel_inputs(pop, opts, model.table, model.scenario)
+    for o in range(len(opts)):
+        want = utility(pop, idx, np.full(idx.size, o), opts, model.table, model.scenario, cur)
+        got = utilities_of(*inputs, idx, np.full(idx.size, o), cur)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4, err_msg=f"option {o}")
+
+
+def test_choice_kernel_draws_from_the_logit():
+    from sim.mechanics.choice import choose, kernel_inputs, logit_choice, utility
+    from sim.mechanics.subscriptions import current_option
+
+    model = _small_model()
+    pop, opts, scen = model.population, model.options, model.scenario
+    idx = np.flatnonzero(pop.state != State.UNAWARE)
+    cur = current_option(pop, opts, idx)
+    r = CounterRandom({"choice": np.random.SeedSequence(9)})
+    got = choose(*kernel_inputs(pop, opts, model.table, scen), idx, cur, scen.choice.noise_scale, r.key("choice", 4))
+    u = utility(pop, idx[:, None], np.arange(len(opts))[None, :], opts, model.table, scen, cur[:, None])
+    want = logit_choice(u, scen.choice.noise_scale, r.uniform("choice", 4, idx))
+    assert np.mean(got == want) > 0.999  # equal but where a draw falls within rounding of a cumulative probability
+    assert len(np.unique(got)) > 2
+
+
+def _listeners(rng, n=N, s=3):
+    state = rng.integers(0, 4, n).astype(np.int8)
+    user = state == State.USER
+    service = np.where(user, rng.integers(0, s, n), -1).astype(np.int8)
+    tier = np.where(user, rng.choice([Tier.FREE, Tier.TRIAL, Tier.PREMIUM], n), Tier.NONE).astype(np.int8)
+    return state, service, tier, user
+
+
+def test_listening_kernel_matches_the_formula():
+    from sim.mechanics import listening
+    from tests.helpers import small_scenario
+
+    rng = np.random.default_rng(4)
+    state, service, tier, user = _listeners(rng)
+    base, depth = rng.lognormal(3, 0.5, N).astype(np.float32), rng.exponential(200, N).astype(np.float32)
+    sharing, satisfaction = rng.random(N) < 0.6, rng.random(N).astype(np.float32)
+    pers_level, ad_load, downtime = np.array([0.2, 0.9, 0.5]), np.array([2.0, 4.0, 0.0]), np.array([0.0, 0.1, 0.0])
+    mech = small_scenario().mechanisms
+    got = listening.step(state, service, tier, base, depth, sharing, satisfaction, pers_level, ad_load, downtime,
+                         mech.personalization, mech.listening)
+    svc = np.maximum(service, 0)
+    frac = np.where(sharing, 1 - np.exp(-depth / mech.personalization.tau_hours), 0.0)
+    fit = 1 + pers_level[svc] * mech.personalization.lift * frac
+    want = listening.hours(base, fit, (tier == Tier.PREMIUM) | (tier == Tier.TRIAL), tier == Tier.FREE, ad_load[svc],
+                           satisfaction, downtime[svc], mech.listening)
+    np.testing.assert_allclose(got, np.where(user, want, 0.0), rtol=1e-5)
+    assert got.dtype == np.float32 and (got[~user] == 0).all() and (got[user] > 0).any()
+
+
+def test_ad_audience_in_one_pass_matches_the_free_listeners_sums():
+    from sim.mechanics.ads import Audience
+
+    rng = np.random.default_rng(6)
+    state, service, tier, user = _listeners(rng)
+    hours = rng.random(N).astype(np.float32) * 50
+    taste = rng.dirichlet(np.ones(4), N).astype(np.float32)
+    depth, sharing = rng.exponential(100, N).astype(np.float32), rng.random(N) < 0.5
+    got = Audience.gather(state, service, tier, hours, taste, depth, sharing, True, 300.0, 3)
+    free = user & (tier == Tier.FREE)
+    want = Audience.of(service[free].astype(np.int64), hours[free], taste[free],
+                       np.where(sharing, 1 - np.exp(-depth / 300.0), 0.0)[free], 3)
+    for name in ("hours", "listeners", "data", "genre_hours"):
+        np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-5, err_msg=name)
+
+
+def test_loyalty_kernel_matches_the_stage_functions():
+    from sim.mechanics import loyalty
+    from sim.mechanics.personalization import grow_depth
+    from tests.helpers import small_scenario
+
+    rng = np.random.default_rng(8)
+    state, _, _, user = _listeners(rng)
+    satisfaction, goodwill = rng.random(N).astype(np.float32), rng.normal(0, 2, N).astype(np.float32)
+    tenure, shared_until = rng.uniform(0, 30, N).astype(np.float32), rng.integers(-1, 20, N).astype(np.int16)
+    surplus = rng.normal(0, 5, int(user.sum()))
+    cfg = small_scenario().mechanisms.loyalty
+    got = loyalty.step(state, satisfaction, goodwill, tenure, surplus, shared_until, 10, cfg, 0.2, 1.9, 1.0)
+    weight = 1 - (1 - cfg.satisfaction_smoothing)
+    want_sat = satisfaction.copy()
+    want_sat[user] = loyalty.update_satisfaction(satisfaction[user], surplus, 1.9, weight)
+    want_tenure = np.where(user, tenure + 1.0, tenure).astype(np.float32)
+    np.testing.assert_allclose(got.satisfaction, want_sat, rtol=1e-6)
+    np.testing.assert_allclose(got.goodwill, loyalty.decay_goodwill(goodwill, 0.2, 1.0), rtol=1e-6)
+    np.testing.assert_array_equal(got.tenure, want_tenure)
+    want_stage = loyalty.stages(user, want_tenure, got.satisfaction, shared_until >= 10, cfg)
+    np.testing.assert_array_equal(got.stage, want_stage)
+    assert set(np.unique(got.stage)) >= {0, 1, 2}
+    depth, hours, sharing = rng.random(N).astype(np.float32), rng.random(N).astype(np.float32), rng.random(N) < 0.5
+    np.testing.assert_allclose(grow_depth(depth, hours, sharing, 0.25), depth + np.where(sharing, hours * 0.25, 0), rtol=1e-6)

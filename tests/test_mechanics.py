@@ -140,8 +140,9 @@ def _ad_step(cfg, hours_per_listener: float, book=None, month: int = 5):
     book = book or ads.AdvertiserBook.draw(cfg, np.array([True, False]), 4, rng)
     n = 200
     taste = rng.dirichlet(np.ones(4), n)
-    return book, ads.step(book, np.zeros(n, np.int64), np.full(n, hours_per_listener), taste, np.full(n, 0.5),
-                          np.array([True, False]), np.array([2.5, 0.0]), np.array([0.6, 0.6]), cfg, 1e4, 0.0, month, 1.0)
+    audience = ads.Audience.of(np.zeros(n, np.int64), np.full(n, hours_per_listener), taste, np.full(n, 0.5), 2)
+    return book, ads.step(book, audience, np.array([True, False]), np.array([2.5, 0.0]), np.array([0.6, 0.6]), cfg, 1e4, 0.0,
+                          month, 1.0)
 
 
 def test_ad_market_step_sells_at_the_reserve_when_inventory_is_abundant():

@@ -20,8 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from sim.mechanics.personalization import match, shares_data
+from sim.random import uniform_at
 
 INELIGIBLE = -1e9  # utility of an option the listener may not take (student plan, family plan)
 
@@ -137,3 +139,99 @@ def choice_probabilities(u: np.ndarray, noise_scale: float) -> np.ndarray:
     z = (u - u.max(axis=1, keepdims=True)) / noise_scale
     w = np.exp(z)
     return w / w.sum(axis=1, keepdims=True)
+
+
+# ---------------------------------------------------------------- kernels: the same utility, one listener at a time
+# ``utility`` above is the readable reference (and scores the initial market once); the kernels
+# below score the deciders and the users every step without (listeners x options) temporaries.
+
+
+def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
+    """The arrays and constants the kernels read: (listener arrays, option arrays, service arrays, constants)."""
+    pers, c = scenario.mechanisms.personalization, scenario.choice
+    sw = c.switching_cost
+    listeners = (pop.base_hours, pop.service, pop.privacy_sensitive, pop.consent_draw, pop.data_depth, pop.trial_used,
+                 pop.price_multiplier, pop.wtp, pop.ad_sensitivity, pop.tenure, pop.goodwill, pop.student, pop.household,
+                 pop.outside_value)
+    opts = (options.service, options.premium, options.free, options.price, options.hassle, options.student_only,
+            options.household_only)
+    services = (market.opt_in, market.personalization, market.content_value, market.trial_months, market.restriction_gap,
+                market.ad_load, market.salience)
+    constants = np.array([pop.mean_base_hours, pers.opt_out_share, pers.opt_in_share, pers.tau_hours, pers.lift,
+                          float(pers.enabled), c.trial_salience, pers.privacy_cost, sw.base, sw.per_tenure_month,
+                          sw.max_tenure_months, sw.data_depth])
+    return listeners, opts, services, constants
+
+
+@njit(cache=True)
+def utility_at(L, O, M, c, i, o, current) -> float:
+    """Utility (EUR/month) of option ``o`` for listener ``i`` whose current option is ``current``:
+    the formula of :func:`utility` for one pair (``L, O, M, c`` from :func:`kernel_inputs`)."""
+    base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure, goodwill, student, household, outside = L
+    o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household = O
+    opt_in, personalization, content, trial_months, gap, ad_load, salience = M
+    j = o_service[o]
+    if j < 0:
+        return outside[i]
+    if (o_student[o] and not student[i]) or (o_household[o] and not household[i]):
+        return INELIGIBLE
+    current_service = service[i] == j
+    if opt_in[j]:
+        sharing = (not privacy[i]) and consent[i] < c[2]
+    else:
+        sharing = (not privacy[i]) or consent[i] >= c[1]
+    frac = 1.0 - np.exp(-depth[i] / c[3]) if current_service and sharing else 0.0
+    fit = 1.0 + personalization[j] * c[4] * frac if c[5] else 1.0
+    u = content[j] * fit * (base_hours[i] / c[0])
+    if o_premium[o]:
+        trial_ok = trial_months[j] > 0 and ((trial_used[i] >> j) & 1) == 0 and not current_service
+        price = o_price[o] * price_mult[i] * (1.0 - c[6] if trial_ok else 1.0)
+        u += wtp[i] + gap[j] - price - o_hassle[o]
+    if o_free[o]:
+        u -= ad_load[j] * base_hours[i] * ad_sens[i]
+    if c[5] and sharing and privacy[i]:
+        u -= c[7] * personalization[j]
+    if not current_service:
+        u += salience[j]
+    if o == current:
+        u += c[8] + c[9] * min(tenure[i], c[10]) + c[11] * frac + goodwill[i]
+    return u
+
+
+@njit(cache=True)
+def utilities_of(L, O, M, c, idx: np.ndarray, opt: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Utility of option ``opt[k]`` for listener ``idx[k]`` (current option ``current[k]``), float64 (m,)."""
+    out = np.empty(idx.size)
+    for k in range(idx.size):
+        out[k] = utility_at(L, O, M, c, idx[k], opt[k], current[k])
+    return out
+
+
+@njit(cache=True)
+def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float, key: np.uint64) -> np.ndarray:
+    """Each decider's option, int64 (m,): a logit draw by inverse CDF over every option.
+
+    Listener ``idx[k]`` scores the options into one row buffer (never an (m, options)
+    array) and picks with its own draw ``uniform_at(key, idx[k])`` (the choice stream at
+    this step), as :func:`logit_choice` does.
+    """
+    n_opt = O[0].size
+    u = np.empty(n_opt)
+    out = np.empty(idx.size, np.int64)
+    for k in range(idx.size):
+        i = idx[k]
+        top = -np.inf
+        for o in range(n_opt):
+            u[o] = utility_at(L, O, M, c, i, o, current[k])
+            top = max(top, u[o])
+        total = 0.0
+        for o in range(n_opt):
+            u[o] = np.exp((u[o] - top) / noise_scale)
+            total += u[o]
+        threshold = uniform_at(key, i) * total
+        pick, acc = 0, u[0]
+        while acc < threshold and pick < n_opt - 1:
+            pick += 1
+            acc += u[pick]
+        out[k] = pick
+    return out

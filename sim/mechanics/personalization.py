@@ -13,6 +13,7 @@ personalisation (``privacy_cost * personalization``, EUR/month).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 
 def shares_data(privacy_sensitive: np.ndarray, consent_draw: np.ndarray, opt_in: np.ndarray | bool,
@@ -38,19 +39,23 @@ def depth_fraction(data_depth: np.ndarray, tau_hours: float) -> np.ndarray:
     return 1.0 - np.exp(-data_depth / tau_hours)
 
 
+@njit(cache=True)
 def grow_depth(data_depth: np.ndarray, hours: np.ndarray, sharing: np.ndarray, dt: float) -> np.ndarray:
-    """Data depth after a step of listening: sharers add the hours they listened (hours/month x dt)."""
-    return data_depth + np.where(sharing, hours * dt, 0.0).astype(np.float32)
+    """Data depth after a step of listening, float32 (n,): sharers add the hours they listened (hours/month x dt)."""
+    out = data_depth.copy()
+    for i in range(out.size):
+        if sharing[i]:
+            out[i] += hours[i] * dt
+    return out
 
 
-def targeting_quality(depth_frac_free: np.ndarray, service: np.ndarray, personalization: np.ndarray) -> np.ndarray:
+def targeting_quality(data: np.ndarray, listeners: np.ndarray, personalization: np.ndarray) -> np.ndarray:
     """Ad-targeting quality of each service in [0, 1], shape (n_services,).
 
-    ``depth_frac_free`` (m,): depth fraction of each free listener (0 if they share no
-    data); ``service`` (m,): their service; ``personalization`` (n_services,): investment.
-    Quality is the investment times the mean depth fraction of the service's free users.
+    ``data`` (S,): the depth fractions of each service's free listeners summed (0 for those
+    who share no data); ``listeners`` (S,): its free listeners; ``personalization`` (S,):
+    investment. Quality is the investment times the mean depth fraction of the service's
+    free users.
     """
-    s = personalization.shape[0]
-    n = np.bincount(service, minlength=s)[:s]
-    depth = np.divide(np.bincount(service, weights=depth_frac_free, minlength=s)[:s], n, out=np.zeros(s), where=n > 0)
+    depth = np.divide(data, listeners, out=np.zeros(personalization.shape[0]), where=listeners > 0)
     return personalization * depth

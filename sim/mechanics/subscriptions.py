@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.agents.listeners import NO_SERVICE, State, Tier
-from sim.mechanics.choice import Options, logit_choice, utility
+from sim.mechanics.choice import Options, choose, kernel_inputs, utility
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,7 @@ def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.nd
     idx = np.flatnonzero(deciders)
     if idx.size:
         cur = current_option(pop, options, idx)
-        u = utility(pop, idx[:, None], np.arange(len(options))[None, :], options, table, scenario, cur[:, None])
-        chosen = logit_choice(u, c.noise_scale, draws.uniform("choice", idx))
+        chosen = choose(*kernel_inputs(pop, options, table, scenario), idx, cur, c.noise_scale, draws.key("choice"))
         move(pop, idx, chosen, trial_ended[idx], options, table.trial_months, t, clock.months_per_step)
     return Decisions(failed, trial_ended)
 
