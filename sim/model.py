@@ -74,6 +74,7 @@ class MarketModel(mesa.Model):
         self.triggered = np.zeros(n, bool)  # reconsider next step (long wait, outage)
         self.stage = np.zeros(n, np.int8)
         self.sharing_now = np.zeros(n, bool)  # shared Wrapped this step
+        self.word_of_mouth = diffusion.WordOfMouth.empty(0 if self.population.fully_mixed else n)
         self.backlog = np.zeros(s)  # support tickets waiting, real tickets
         self.outage = np.zeros(s)  # this step's outage per service, severity x days
         self._last_prices: np.ndarray | None = None
@@ -153,7 +154,8 @@ class MarketModel(mesa.Model):
                                                                mech.campaigns.marketing_lift, mech.campaigns.marketing_reference)
                                 if mech.campaigns.enabled else 1.0)
         newly_aware = diffusion.step(pop.state, self.stage == loyalty.Stage.ADVOCATE, self.sharing_now, pop.friends,
-                                     pop.fully_mixed, p, scen.diffusion, mech.campaigns.wrapped.wom_boost, draws.key("diffusion"), dt)
+                                     pop.fully_mixed, p, scen.diffusion, mech.campaigns.wrapped.wom_boost, draws.key("diffusion"), dt,
+                                     self.word_of_mouth)
         pop.state[newly_aware] = State.AWARE
         # 4. payment failures, then the deciders choose
         decisions = subscriptions.step(pop, newly_aware, self.triggered, self.price_rose,

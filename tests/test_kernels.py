@@ -30,7 +30,10 @@ def test_awareness_on_a_network_matches_the_sparse_product():
     sharing = (state == State.USER) & (rng.random(N) < 0.2)
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.5})
     key = _random().key("diffusion", 3)
-    got = diffusion.step(state, advocate, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0)
+    wom = diffusion.WordOfMouth.empty(N)
+    # an earlier step's word of mouth, brought up to date by the step (only the changes travel)
+    diffusion.step(np.roll(state, 7), advocate, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    got = diffusion.step(state, advocate, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
     influence = (state == State.USER) + advocate * 1.5 + sharing * 1.5
     prob = diffusion.awareness_probability(0.01, 0.4, diffusion.exposure(influence, friends.astype(np.float32), np.diff(friends.indptr), False), 1.0,
                                            False)
@@ -47,7 +50,7 @@ def test_awareness_fully_mixed_follows_the_bass_path():
     none = np.zeros(N, bool)
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.0})
     key = _random().key("diffusion", 0)
-    got = diffusion.step(state, none, none, None, True, 0.01, cfg, 0.0, key, 1.0)
+    got = diffusion.step(state, none, none, None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
     share = float((state == State.USER).mean())
     prob = (diffusion.bass_advance(share, 0.01, 0.4, 1.0) - share) / (1 - share)
     draws = _random().uniform_all("diffusion", 0, N)

@@ -163,7 +163,7 @@ def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
     return listeners, opts, services, constants
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # inlined: the tuples of arrays are not copied per call
 def utility_at(L, O, M, c, i, o, current) -> float:
     """Utility (EUR/month) of option ``o`` for listener ``i`` whose current option is ``current``:
     the formula of :func:`utility` for one pair (``L, O, M, c`` from :func:`kernel_inputs`)."""

@@ -13,8 +13,9 @@ network the exposure is held constant over the step.
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
+import numpy as np
 from numba import njit
 
 from sim.agents.listeners import State
@@ -96,27 +97,56 @@ def _mean_influence(state, advocate, sharing, advocate_extra, wom_boost) -> floa
     return total / max(state.size, 1)
 
 
+@dataclass(frozen=True)
+class WordOfMouth:
+    """Word of mouth kept up to date between steps, per listener (n,) float32 (updated in place).
+
+    Attributes
+    ----------
+    influence : each listener's word-of-mouth weight as of the last update
+    total : the sum of the friends' weights (exposure times the number of friends)
+    """
+
+    influence: np.ndarray
+    total: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> "WordOfMouth":
+        """Nobody has spoken yet: the first update counts every user."""
+        return cls(np.zeros(n, np.float32), np.zeros(n, np.float32))
+
+
 @njit(cache=True)
-def aware_on_network(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
-                     p: float, q: float, advocate_extra: float, wom_boost: float, dt: float, key: np.uint64) -> np.ndarray:
+def update_word_of_mouth(state, advocate, sharing, indptr, indices, advocate_extra, wom_boost, influence, total):
+    """Bring ``total`` (n,) up to date: only a listener whose weight changed since the last
+    update (a new or lost user, an advocate, a sharer) passes the change to its friends,
+    so the work is proportional to what changed (ties are symmetric)."""
+    for j in range(state.size):
+        weight = np.float32(_influence(state, advocate, sharing, j, advocate_extra, wom_boost))  # as stored: no spurious change
+        if weight != influence[j]:
+            change = weight - influence[j]
+            influence[j] = weight
+            for k in range(indptr[j], indptr[j + 1]):
+                total[indices[k]] += change
+
+
+@njit(cache=True)
+def aware_on_network(state: np.ndarray, total: np.ndarray, indptr: np.ndarray, p: float, q: float, dt: float,
+                     key: np.uint64) -> np.ndarray:
     """Listeners who become aware this step on a network, bool (n,).
 
-    Only unaware listeners are visited: exposure ``e_i`` is the mean word-of-mouth weight
-    of their friends (CSR rows ``indptr`` (n+1,), ``indices`` (nnz,)), the probability
-    ``1 - exp(-(p + q e_i) dt)`` (p, q 1/month, dt months) and listener i's draw is
-    ``uniform_at(key, i)`` (the diffusion stream at this step).
+    Only unaware listeners are visited: exposure ``e_i`` is ``total[i]`` (the sum of the
+    friends' word-of-mouth weights) over the number of friends (CSR rows ``indptr`` (n+1,)),
+    the probability ``1 - exp(-(p + q e_i) dt)`` (p, q 1/month, dt months) and listener
+    i's draw is ``uniform_at(key, i)`` (the diffusion stream at this step).
     """
     n = state.size
     newly = np.zeros(n, np.bool_)
     for i in range(n):
         if state[i] != UNAWARE:
             continue
-        a, b = indptr[i], indptr[i + 1]
-        e = 0.0
-        if b > a:
-            for k in range(a, b):
-                e += _influence(state, advocate, sharing, indices[k], advocate_extra, wom_boost)
-            e /= b - a
+        degree = indptr[i + 1] - indptr[i]
+        e = total[i] / degree if degree > 0 else 0.0
         if uniform_at(key, i) < 1.0 - np.exp(-(p + q * e) * dt):
             newly[i] = True
     return newly
@@ -133,14 +163,15 @@ def aware_with_probability(state: np.ndarray, prob: float, key: np.uint64) -> np
 
 
 def step(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, friends, fully_mixed: bool,
-         p: float, cfg, wom_boost: float, key: np.uint64, dt: float) -> np.ndarray:
+         p: float, cfg, wom_boost: float, key: np.uint64, dt: float, word_of_mouth: WordOfMouth) -> np.ndarray:
     """Listeners who become aware this step (bool, shape (n,)).
 
     ``state`` (n,) listener states (``State``); ``advocate`` and ``sharing`` (n,) bool: on
     the top rung of the loyalty ladder, and sharing their Wrapped now; ``friends`` the
     network (CSR ``indptr``, ``indices``); ``p`` the innovation hazard
     after marketing, 1/month; ``cfg`` the diffusion section (``q``, ``advocate_weight``);
-    ``key`` the diffusion stream's key at this step (``sim.random``); ``dt`` months.
+    ``key`` the diffusion stream's key at this step (``sim.random``); ``dt`` months;
+    ``word_of_mouth`` the friends' weights kept between steps (brought up to date here).
     """
     if not cfg.enabled:
         return np.zeros(state.size, bool)
@@ -149,4 +180,6 @@ def step(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, friends, 
         share = _mean_influence(state, advocate, sharing, extra, wom_boost)
         prob = float(awareness_probability(p, cfg.q, np.full(1, share), dt, True)[0])
         return aware_with_probability(state, prob, key)
-    return aware_on_network(state, advocate, sharing, friends.indptr, friends.indices, p, cfg.q, extra, wom_boost, dt, key)
+    wom = word_of_mouth
+    update_word_of_mouth(state, advocate, sharing, friends.indptr, friends.indices, extra, wom_boost, wom.influence, wom.total)
+    return aware_on_network(state, wom.total, friends.indptr, p, cfg.q, dt, key)
