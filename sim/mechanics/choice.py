@@ -163,75 +163,89 @@ def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
     return listeners, opts, services, constants
 
 
-@njit(cache=True, inline="always")  # inlined: the tuples of arrays are not copied per call
-def utility_at(L, O, M, c, i, o, current) -> float:
-    """Utility (EUR/month) of option ``o`` for listener ``i`` whose current option is ``current``:
-    the formula of :func:`utility` for one pair (``L, O, M, c`` from :func:`kernel_inputs`)."""
+@njit(cache=True)
+def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray, opt: np.ndarray) -> np.ndarray:
+    """Utilities (EUR/month) for listeners ``idx`` (m,) whose current options are ``current`` (m,).
+
+    Of every option, float64 (m, n_options), when ``opt`` is empty; else of option ``opt[k]``
+    for listener ``idx[k]``, (m, 1). The formula of :func:`utility`, one pair at a time
+    (``L, O, M, c`` from :func:`kernel_inputs`). The arrays are unpacked once here and the
+    formula written inline: numba reference-counts arrays passed to a function, which
+    would cost more than the formula.
+    """
     base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure, goodwill, student, household, outside = L
     o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household = O
     opt_in, personalization, content, trial_months, gap, ad_load, salience = M
-    j = o_service[o]
-    if j < 0:
-        return outside[i]
-    if (o_student[o] and not student[i]) or (o_household[o] and not household[i]):
-        return INELIGIBLE
-    current_service = service[i] == j
-    if opt_in[j]:
-        sharing = (not privacy[i]) and consent[i] < c[2]
-    else:
-        sharing = (not privacy[i]) or consent[i] >= c[1]
-    frac = 1.0 - np.exp(-depth[i] / c[3]) if current_service and sharing else 0.0
-    fit = 1.0 + personalization[j] * c[4] * frac if c[5] else 1.0
-    u = content[j] * fit * (base_hours[i] / c[0])
-    if o_premium[o]:
-        trial_ok = trial_months[j] > 0 and ((trial_used[i] >> j) & 1) == 0 and not current_service
-        price = o_price[o] * price_mult[i] * (1.0 - c[6] if trial_ok else 1.0)
-        u += wtp[i] + gap[j] - price - o_hassle[o]
-    if o_free[o]:
-        u -= ad_load[j] * base_hours[i] * ad_sens[i]
-    if c[5] and sharing and privacy[i]:
-        u -= c[7] * personalization[j]
-    if not current_service:
-        u += salience[j]
-    if o == current:
-        u += c[8] + c[9] * min(tenure[i], c[10]) + c[11] * frac + goodwill[i]
-    return u
-
-
-@njit(cache=True)
-def utilities_of(L, O, M, c, idx: np.ndarray, opt: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """Utility of option ``opt[k]`` for listener ``idx[k]`` (current option ``current[k]``), float64 (m,)."""
-    out = np.empty(idx.size)
-    for k in range(idx.size):
-        out[k] = utility_at(L, O, M, c, idx[k], opt[k], current[k])
-    return out
-
-
-@njit(cache=True)
-def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float, key: np.uint64) -> np.ndarray:
-    """Each decider's option, int64 (m,): a logit draw by inverse CDF over every option.
-
-    Listener ``idx[k]`` scores the options into one row buffer (never an (m, options)
-    array) and picks with its own draw ``uniform_at(key, idx[k])`` (the choice stream at
-    this step), as :func:`logit_choice` does.
-    """
-    n_opt = O[0].size
-    u = np.empty(n_opt)
-    out = np.empty(idx.size, np.int64)
+    mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
+    switch_base, switch_per_month, switch_max_months, switch_data = c[8:]
+    every = opt.size == 0
+    width = o_service.size if every else 1
+    out = np.empty((idx.size, width))
     for k in range(idx.size):
         i = idx[k]
-        top = -np.inf
-        for o in range(n_opt):
-            u[o] = utility_at(L, O, M, c, i, o, current[k])
-            top = max(top, u[o])
+        for col in range(width):
+            o = col if every else opt[k]
+            j = o_service[o]
+            if j < 0:  # nothing: the outside option
+                out[k, col] = outside[i]
+                continue
+            if (o_student[o] and not student[i]) or (o_household[o] and not household[i]):
+                out[k, col] = INELIGIBLE
+                continue
+            current_service = service[i] == j
+            if opt_in[j]:
+                sharing = (not privacy[i]) and consent[i] < opt_in_share
+            else:
+                sharing = (not privacy[i]) or consent[i] >= opt_out_share
+            frac = 1.0 - np.exp(-depth[i] / tau) if current_service and sharing else 0.0
+            fit = 1.0 + personalization[j] * lift * frac if personalize else 1.0
+            u = content[j] * fit * (base_hours[i] / mean_hours)
+            if o_premium[o]:
+                trial_ok = trial_months[j] > 0 and ((trial_used[i] >> j) & 1) == 0 and not current_service
+                price = o_price[o] * price_mult[i] * (1.0 - trial_salience if trial_ok else 1.0)
+                u += wtp[i] + gap[j] - price - o_hassle[o]
+            if o_free[o]:
+                u -= ad_load[j] * base_hours[i] * ad_sens[i]
+            if personalize and sharing and privacy[i]:
+                u -= privacy_cost * personalization[j]
+            if not current_service:
+                u += salience[j]
+            if o == current[k]:
+                u += switch_base + switch_per_month * min(tenure[i], switch_max_months) + switch_data * frac + goodwill[i]
+            out[k, col] = u
+    return out
+
+
+def utilities_of(L, O, M, c, idx: np.ndarray, opt: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Utility of option ``opt[k]`` for listener ``idx[k]`` (current option ``current[k]``), float64 (m,)."""
+    return utility_table(L, O, M, c, idx, current, np.asarray(opt, np.int64))[:, 0]
+
+
+@njit(cache=True)
+def logit_rows(u: np.ndarray, noise_scale: float, idx: np.ndarray, key: np.uint64) -> np.ndarray:
+    """One option per row of ``u`` (m, O), int64 (m,): softmax(u / noise_scale) by inverse CDF with
+    listener ``idx[k]``'s own draw ``uniform_at(key, idx[k])``, as :func:`logit_choice` does."""
+    m, n_opt = u.shape
+    out = np.empty(m, np.int64)
+    w = np.empty(n_opt)
+    for k in range(m):
+        top = u[k].max()
         total = 0.0
         for o in range(n_opt):
-            u[o] = np.exp((u[o] - top) / noise_scale)
-            total += u[o]
-        threshold = uniform_at(key, i) * total
-        pick, acc = 0, u[0]
+            w[o] = np.exp((u[k, o] - top) / noise_scale)
+            total += w[o]
+        threshold = uniform_at(key, idx[k]) * total
+        pick, acc = 0, w[0]
         while acc < threshold and pick < n_opt - 1:
             pick += 1
-            acc += u[pick]
+            acc += w[pick]
         out[k] = pick
     return out
+
+
+def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float, key: np.uint64) -> np.ndarray:
+    """Each decider's option, int64 (m,): a logit draw over every option (the choice stream's key at this step).
+
+    The (deciders x options) utilities are materialised once, as the kernel's output.
+    """
+    return logit_rows(utility_table(L, O, M, c, idx, current, np.zeros(0, np.int64)), noise_scale, idx, key)

@@ -79,12 +79,16 @@ def exposure(influence: np.ndarray, friends, degree: np.ndarray, fully_mixed: bo
 
 
 @njit(cache=True)
-def _influence(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, j, advocate_extra: float, wom_boost: float) -> float:
-    """Listener ``j``'s word-of-mouth weight: 1 for a user, + (advocate_weight - 1) for an advocate, + wom_boost for a sharer."""
-    w = 1.0 if state[j] == USER else 0.0
-    if advocate[j]:
+def _weight(state, advocate, sharing, advocate_extra: float, wom_boost: float) -> float:
+    """One listener's word-of-mouth weight: 1 for a user, + (advocate_weight - 1) for an advocate, + wom_boost for a sharer.
+
+    Takes the listener's values, not the arrays: numba passes arrays to a function with
+    reference counting, which would cost more than the sum itself.
+    """
+    w = 1.0 if state == USER else 0.0
+    if advocate:
         w += advocate_extra
-    if sharing[j]:
+    if sharing:
         w += wom_boost
     return w
 
@@ -93,7 +97,7 @@ def _influence(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, j, 
 def _mean_influence(state, advocate, sharing, advocate_extra, wom_boost) -> float:
     total = 0.0
     for j in range(state.size):
-        total += _influence(state, advocate, sharing, j, advocate_extra, wom_boost)
+        total += _weight(state[j], advocate[j], sharing[j], advocate_extra, wom_boost)
     return total / max(state.size, 1)
 
 
@@ -122,7 +126,7 @@ def update_word_of_mouth(state, advocate, sharing, indptr, indices, advocate_ext
     update (a new or lost user, an advocate, a sharer) passes the change to its friends,
     so the work is proportional to what changed (ties are symmetric)."""
     for j in range(state.size):
-        weight = np.float32(_influence(state, advocate, sharing, j, advocate_extra, wom_boost))  # as stored: no spurious change
+        weight = np.float32(_weight(state[j], advocate[j], sharing[j], advocate_extra, wom_boost))  # as stored: no spurious change
         if weight != influence[j]:
             change = weight - influence[j]
             influence[j] = weight
