@@ -8,6 +8,8 @@ For each size, in a fresh process (so its peak RSS is its own), with every mecha
 - ``floor ms``: one read+write pass over 200 bytes per listener
   (``np.multiply(a, 1.0001, out=a)`` on 25 n float64), median of 9, measured in the same
   process right after the run; ``x floor`` the ratio;
+- times are the process's CPU time (``time.process_time``), so that time spent waiting for
+  a core shared with other processes is not counted (wall time with ``--wall``);
 - ``build s``, ``array B/L`` (bytes of every per-listener array and the network, per
   listener), ``edges/L`` (undirected ties per listener) and ``peak RSS`` of the process.
 
@@ -66,14 +68,17 @@ def array_bytes(model) -> tuple[int, int]:
     return total, ties
 
 
+CLOCK = time.process_time
+
+
 def floor_probe(n: int, repeats: int = 9) -> float:
     """Seconds of one read+write pass over 200 bytes per listener (median of ``repeats``)."""
     a = np.ones(25 * n)
     times = []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = CLOCK()
         np.multiply(a, 1.0001, out=a)
-        times.append(time.perf_counter() - t)
+        times.append(CLOCK() - t)
     return float(np.median(times))
 
 
@@ -82,14 +87,14 @@ def measure(agents: int, months: int) -> dict:
     from sim.model import MarketModel
 
     scenario = scenario_for(agents, months)
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     model = MarketModel(scenario, seed=1)
-    build = time.perf_counter() - t0
+    build = CLOCK() - t0
     times = []
     for _ in range(months):
-        t = time.perf_counter()
+        t = CLOCK()
         model.step()
-        times.append(time.perf_counter() - t)
+        times.append(CLOCK() - t)
     nbytes, ties = array_bytes(model)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     del model
@@ -116,8 +121,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--mesa-agents", type=int, default=20_000)
+    parser.add_argument("--wall", action="store_true", help="wall-clock times instead of CPU times")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size, print JSON
     args = parser.parse_args()
+    global CLOCK
+    CLOCK = time.perf_counter if args.wall else time.process_time
     if args.one:
         print(json.dumps(measure(args.one, args.months)))
         return
@@ -126,8 +134,8 @@ def main() -> None:
           f"{'array B/L':>10} {'edges/L':>8} {'peak RSS MB':>12}", flush=True)
     results = {}
     for agents in args.sizes:
-        out = subprocess.run([sys.executable, __file__, "--one", str(agents), "--months", str(args.months)],
-                             cwd=ROOT, capture_output=True, text=True)
+        out = subprocess.run([sys.executable, __file__, "--one", str(agents), "--months", str(args.months)]
+                             + ["--wall"] * args.wall, cwd=ROOT, capture_output=True, text=True)
         if out.returncode:
             print(f"{agents:>11,} failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
             continue
@@ -141,7 +149,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from mesa_agents import seconds_per_agent_step
 
-    mesa_s = seconds_per_agent_step(args.mesa_agents)
+    mesa_s = seconds_per_agent_step(args.mesa_agents, clock=CLOCK)
     print(f"per-agent Mesa model ({args.mesa_agents:,} agents): {1e6 * mesa_s:.2f} us per agent-step")
 
     print("targets:")
