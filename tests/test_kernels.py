@@ -214,3 +214,32 @@ def test_loyalty_kernel_matches_the_stage_functions():
     assert set(np.unique(got.stage)) >= {0, 1, 2}
     depth, hours, sharing = rng.random(N).astype(np.float32), rng.random(N).astype(np.float32), rng.random(N) < 0.5
     np.testing.assert_allclose(grow_depth(depth, hours, sharing, 0.25), depth + np.where(sharing, hours * 0.25, 0), rtol=1e-6)
+
+
+def test_deciders_kernel_matches_the_masks():
+    from sim.mechanics.subscriptions import _deciders
+
+    rng = np.random.default_rng(10)
+    state, service, tier, user = _listeners(rng, s=2)
+    plan = np.where(tier != Tier.FREE, rng.integers(0, 3, N), -1).astype(np.int8)
+    trial_end = rng.integers(0, 8, N).astype(np.int16)
+    failed = (state == State.LAPSED) & (rng.random(N) < 0.2)
+    newly, reconsider = (state == State.AWARE) & (rng.random(N) < 0.5), rng.random(N) < 0.05
+    price_rose = np.array([[True, False, False], [False, False, True]])
+    held = np.full((2, 2, 3), -1, np.int64)
+    held[0, :, :2] = 1  # service 0 offers its free tier and plans 0, 1; service 1 only plan 2
+    held[1, 1, 2] = 1
+    r = CounterRandom({"review": np.random.SeedSequence(1), "trigger": np.random.SeedSequence(2)})
+    got, ended = _deciders(state, tier, service, plan, trial_end, 4, failed, newly, reconsider, price_rose, held,
+                           0.1, 0.05, 0.2, 0.5, r.key("review", 4), r.key("trigger", 4))
+    paying = user & (tier == Tier.PREMIUM)
+    want_ended = user & (tier == Tier.TRIAL) & (trial_end <= 4)
+    review_p = np.where(state == State.LAPSED, 0.1, np.where(paying, 0.05, 0.2))
+    svc, pl = np.maximum(service, 0), np.maximum(plan, 0)
+    premium = (tier == Tier.PREMIUM) | (tier == Tier.TRIAL)
+    want = (newly | reconsider | want_ended | (r.uniform_all("review", 4, N) < review_p)
+            | (paying & price_rose[svc, pl] & (r.uniform_all("trigger", 4, N) < 0.5))
+            | (user & (held[svc, premium.astype(int), pl] < 0)))
+    want &= (state != State.UNAWARE) & ~failed
+    np.testing.assert_array_equal(ended, want_ended)
+    np.testing.assert_array_equal(got, want)

@@ -58,6 +58,14 @@ class Options:
         found = opt_key[order][pos] == key
         return np.where(key < 0, 0, np.where(found, order[pos], -1))
 
+    def held_index(self, shape: tuple[int, int]) -> np.ndarray:
+        """:meth:`index_of` as a lookup table for kernels: option index of (service, premium?, plan),
+        int64 (S, 2, plans) for ``shape`` (S, plans), -1 where not offered (a free tier is plan 0)."""
+        table = np.full((shape[0], 2, shape[1]), -1, np.int64)
+        for o in range(1, len(self)):
+            table[self.service[o], int(self.premium[o]), max(self.plan[o], 0)] = o
+        return table
+
 
 def build_options(market) -> Options:
     """The option table from the services' current offers (``market`` is a ServiceTable)."""

@@ -18,9 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from sim.agents.listeners import NO_SERVICE, State, Tier
 from sim.mechanics.choice import Options, choose, kernel_inputs, utility
+from sim.random import uniform_at
+
+UNAWARE, USER, LAPSED = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.LAPSED)
+TRIAL, PREMIUM = np.int8(Tier.TRIAL), np.int8(Tier.PREMIUM)
 
 
 @dataclass(frozen=True)
@@ -53,31 +58,61 @@ def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.nd
     plan whose price rose, ``choice`` for the deciders; ``t`` the step index.
     """
     c = scenario.choice
-    n = pop.n
-    failed = np.zeros(n, bool)
-    failed[draws.below("payment", np.flatnonzero((pop.state == State.USER) & (pop.tier == Tier.PREMIUM)),
-                       clock.probability(c.involuntary_churn))] = True
-    leave(pop, failed)
-
-    paying = (pop.state == State.USER) & (pop.tier == Tier.PREMIUM)
-    trial_ended = (pop.tier == Tier.TRIAL) & (pop.trial_end <= t) & (pop.state == State.USER)
-    deciders = newly_aware | reconsider | trial_ended
-    aware = np.flatnonzero(pop.state != State.UNAWARE)
-    state = pop.state[aware]
-    review_p = np.where(state == State.LAPSED, clock.probability(c.lapsed_review_rate),
-                        np.where(paying[aware], clock.probability(c.premium_review_rate), clock.probability(c.review_rate)))
-    deciders[draws.below("review", aware, review_p)] = True
-    hit = np.flatnonzero(paying & price_rose[np.maximum(pop.service, 0), np.maximum(pop.plan, 0)])
-    deciders[draws.below("trigger", hit, c.price_change_review)] = True
-    users = np.flatnonzero(pop.state == State.USER)
-    deciders[users[current_option(pop, options, users) < 0]] = True  # their free tier or plan was withdrawn
-    deciders &= (pop.state != State.UNAWARE) & ~failed
+    failed = _payment_failures(pop.state, pop.tier, clock.probability(c.involuntary_churn), draws.key("payment"))
+    leave(pop, np.flatnonzero(failed))
+    deciders, trial_ended = _deciders(
+        pop.state, pop.tier, pop.service, pop.plan, pop.trial_end, t, failed, newly_aware, reconsider, price_rose,
+        options.held_index(price_rose.shape), clock.probability(c.lapsed_review_rate),
+        clock.probability(c.premium_review_rate), clock.probability(c.review_rate), c.price_change_review,
+        draws.key("review"), draws.key("trigger"))
     idx = np.flatnonzero(deciders)
     if idx.size:
         cur = current_option(pop, options, idx)
         chosen = choose(*kernel_inputs(pop, options, table, scenario), idx, cur, c.noise_scale, draws.key("choice"))
         move(pop, idx, chosen, trial_ended[idx], options, table.trial_months, t, clock.months_per_step)
     return Decisions(failed, trial_ended)
+
+
+@njit(cache=True)
+def _payment_failures(state, tier, probability, key):
+    """Premium subscribers whose payment fails this step (draw ``uniform_at(key, i)`` below ``probability``), bool (n,)."""
+    failed = np.zeros(state.size, np.bool_)
+    for i in range(state.size):
+        if state[i] == USER and tier[i] == PREMIUM and uniform_at(key, i) < probability:
+            failed[i] = True
+    return failed
+
+
+@njit(cache=True)
+def _deciders(state, tier, service, plan, trial_end, t, failed, newly_aware, reconsider, price_rose, held, lapsed_p,
+              premium_p, review_p, price_change_review, review_key, trigger_key):
+    """Who decides this step, and whose trial ended, bool (n,) each, in one pass.
+
+    An aware listener whose payment did not just fail (``failed``) decides if newly aware, made to reconsider, at the end of a trial,
+    reviewing (``uniform_at(review_key, i)`` below the review probability of their state:
+    lapsed, paying, or else), holding a plan whose price rose (``price_rose`` (S, plans),
+    ``uniform_at(trigger_key, i) < price_change_review``) or holding an option no longer
+    offered (``held`` (S, 2, plans) option index, -1 if withdrawn).
+    """
+    n = state.size
+    deciders = np.zeros(n, np.bool_)
+    trial_ended = np.zeros(n, np.bool_)
+    for i in range(n):
+        s = state[i]
+        if s == UNAWARE or failed[i]:
+            continue
+        user = s == USER
+        paying = user and tier[i] == PREMIUM
+        ended = user and tier[i] == TRIAL and trial_end[i] <= t
+        trial_ended[i] = ended
+        p = lapsed_p if s == LAPSED else (premium_p if paying else review_p)
+        decide = newly_aware[i] or reconsider[i] or ended or uniform_at(review_key, i) < p
+        if paying and price_rose[service[i], max(plan[i], 0)] and uniform_at(trigger_key, i) < price_change_review:
+            decide = True
+        if user and held[service[i], 1 if tier[i] == PREMIUM or tier[i] == TRIAL else 0, max(plan[i], 0)] < 0:
+            decide = True  # their free tier or plan was withdrawn
+        deciders[i] = decide
+    return deciders, trial_ended
 
 
 def leave(pop, who: np.ndarray) -> None:
