@@ -24,7 +24,7 @@ from sim.agents.services import Service, ServiceTable
 from sim.clock import DAYS_PER_MONTH, Clock
 from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, service_quality, subscriptions
 from sim.mechanics.choice import build_options, kernel_inputs, utilities_of
-from sim.mechanics.personalization import grow_depth, shares_data
+from sim.mechanics.personalization import grow_depth, sharers
 from sim.metrics import KPIS, MARKET_KPIS, SERVICE_KPIS, Records, Tally, market_counts, service_kpis
 from sim.policy import RunningPolicy
 from sim.random import CounterRandom
@@ -110,9 +110,10 @@ class MarketModel(mesa.Model):
     def _sharing(self) -> np.ndarray:
         """Whether each listener shares data with their current service (False for non-users)."""
         pop, cfg = self.population, self.scenario.mechanisms.personalization
-        ok = shares_data(pop.privacy_sensitive, pop.consent_draw, self.table.opt_in[np.maximum(pop.service, 0)],
-                         cfg.opt_out_share, cfg.opt_in_share)
-        return ok & (pop.state == State.USER) & cfg.enabled
+        if not cfg.enabled:
+            return np.zeros(pop.n, bool)
+        return sharers(pop.state, pop.service, pop.privacy_sensitive, pop.consent_draw, self.table.opt_in,
+                       cfg.opt_out_share, cfg.opt_in_share)
 
     def _policy(self, field: str) -> np.ndarray:
         """One policy field of every service, shape (S,)."""
@@ -136,7 +137,6 @@ class MarketModel(mesa.Model):
             return
         pop, dt = self.population, self.dt
         before = {"service": np.where(pop.state == State.USER, pop.service, NO_SERVICE), "tier": pop.tier.copy()}
-        svc = np.maximum(pop.service, 0)
         # 1. timeline events: policy changes and outages
         self.apply_timeline()
         # 2. competitors react to last steps' prices and shares; price rises are detected
@@ -145,10 +145,11 @@ class MarketModel(mesa.Model):
         mech = scen.mechanisms
         # December: Wrapped services' users share and gain goodwill
         draws = self.draws.at(self.t)
-        wrapped = campaigns.wrapped_step(pop.state == State.USER, self.table.wrapped[svc], pop.goodwill, draws,
+        wrapped = campaigns.wrapped_step(pop.state, pop.service, self.table.wrapped, pop.goodwill, draws,
                                          mech.campaigns, self.date.month, self.clock)
         self.sharing_now, pop.goodwill = wrapped.sharers, wrapped.goodwill
-        pop.shared_until[self.sharing_now] = self.t + int(round(12 / dt))
+        if wrapped.december:
+            pop.shared_until[self.sharing_now] = self.t + int(round(12 / dt))
         # 3. awareness (Bass: innovation + word of mouth)
         p = scen.diffusion.p * (campaigns.marketing_multiplier(sum(x.policy.marketing_budget for x in self.services), scen.market.population,
                                                                mech.campaigns.marketing_lift, mech.campaigns.marketing_reference)
@@ -164,7 +165,6 @@ class MarketModel(mesa.Model):
         self.triggered[:] = False
         self.sharing = self._sharing()  # who shares data with their (new) service, for the rest of the step
         # 5. listening hours
-        svc = np.maximum(pop.service, 0)
         pers = mech.personalization
         pop.hours = listening.step(pop.state, pop.service, pop.tier, pop.base_hours, pop.data_depth, self.sharing,
                                    pop.satisfaction, self.table.personalization, self.table.ad_load,
@@ -176,7 +176,7 @@ class MarketModel(mesa.Model):
                           mech.ads, self.weight, (self.date - self.dates[0]).days / 365.25, self.date.month, dt)
         self.advertisers = market.book
         # 7. support queue, long waits, RAK, outages
-        support = service_quality.step(pop.state == State.USER, svc, pop.goodwill, self.outage, self.backlog,
+        support = service_quality.step(pop.state == State.USER, pop.service, pop.goodwill, self.outage, self.backlog,
                                        self._policy("support_staff"), self._policy("rak_rate"),
                                        draws, mech.service_quality,
                                        self.weight, dt)

@@ -243,3 +243,25 @@ def test_deciders_kernel_matches_the_masks():
     want &= (state != State.UNAWARE) & ~failed
     np.testing.assert_array_equal(ended, want_ended)
     np.testing.assert_array_equal(got, want)
+
+
+def test_sharers_and_fees_kernels_match_numpy():
+    from sim.mechanics.accounting import _per_service
+    from sim.mechanics.personalization import shares_data, sharers
+
+    rng = np.random.default_rng(12)
+    state, service, tier, user = _listeners(rng, s=2)
+    privacy, consent = rng.random(N) < 0.3, rng.random(N).astype(np.float32)
+    opt_in = np.array([True, False])
+    want = shares_data(privacy, consent, opt_in[np.maximum(service, 0)], 0.2, 0.6) & user
+    np.testing.assert_array_equal(sharers(state, service, privacy, consent, opt_in, 0.2, 0.6), want)
+
+    plan = np.where(tier != Tier.FREE, rng.integers(0, 2, N), -1).astype(np.int8)
+    mult = rng.uniform(0.5, 1.5, N).astype(np.float32)
+    per_user = np.array([[9.99, 7.5], [10.99, 5.0]])
+    subs, users, trials = _per_service(state, tier, service, plan, mult, per_user, 2)
+    prem = user & (tier == Tier.PREMIUM)
+    fees = per_user[service[prem], plan[prem]] * mult[prem]
+    np.testing.assert_allclose(subs, np.bincount(service[prem], weights=fees, minlength=2))
+    np.testing.assert_array_equal(users, np.bincount(service[user], minlength=2))
+    np.testing.assert_array_equal(trials, np.bincount(service[user & (tier == Tier.TRIAL)], minlength=2))

@@ -15,6 +15,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from sim.agents.listeners import State
+
+USER = np.int8(State.USER)
+
 
 def shares_data(privacy_sensitive: np.ndarray, consent_draw: np.ndarray, opt_in: np.ndarray | bool,
                 opt_out_share: float, opt_in_share: float) -> np.ndarray:
@@ -27,6 +31,22 @@ def shares_data(privacy_sensitive: np.ndarray, consent_draw: np.ndarray, opt_in:
     opt_out_policy = ~privacy_sensitive | (consent_draw >= opt_out_share)
     opt_in_policy = ~privacy_sensitive & (consent_draw < opt_in_share)
     return np.where(opt_in, opt_in_policy, opt_out_policy)
+
+
+@njit(cache=True)
+def sharers(state: np.ndarray, service: np.ndarray, privacy_sensitive: np.ndarray, consent_draw: np.ndarray,
+            opt_in: np.ndarray, opt_out_share: float, opt_in_share: float) -> np.ndarray:
+    """Whether each user shares data with their current service (:func:`shares_data` under the
+    service's policy ``opt_in`` (S,)), bool (n,), False for non-users; one pass."""
+    out = np.zeros(state.size, np.bool_)
+    for i in range(state.size):
+        if state[i] != USER:
+            continue
+        if opt_in[service[i]]:
+            out[i] = not privacy_sensitive[i] and consent_draw[i] < opt_in_share
+        else:
+            out[i] = not privacy_sensitive[i] or consent_draw[i] >= opt_out_share
+    return out
 
 
 def match(depth_fraction: np.ndarray, personalization: np.ndarray | float, lift: float) -> np.ndarray:
