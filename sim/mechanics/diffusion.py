@@ -146,12 +146,16 @@ def aware_on_network(state: np.ndarray, total: np.ndarray, indptr: np.ndarray, p
     """
     n = state.size
     newly = np.zeros(n, np.bool_)
+    alone = 1.0 - np.exp(-(p + q * 0.0) * dt)  # no friend speaks: the same probability for all
     for i in range(n):
         if state[i] != UNAWARE:
             continue
         degree = indptr[i + 1] - indptr[i]
-        e = total[i] / degree if degree > 0 else 0.0
-        if uniform_at(key, i) < 1.0 - np.exp(-(p + q * e) * dt):
+        if total[i] == 0.0 or degree == 0:
+            prob = alone
+        else:
+            prob = 1.0 - np.exp(-(p + q * (total[i] / degree)) * dt)
+        if uniform_at(key, i) < prob:
             newly[i] = True
     return newly
 
