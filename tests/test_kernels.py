@@ -265,3 +265,16 @@ def test_sharers_and_fees_kernels_match_numpy():
     np.testing.assert_allclose(subs, np.bincount(service[prem], weights=fees, minlength=2))
     np.testing.assert_array_equal(users, np.bincount(service[user], minlength=2))
     np.testing.assert_array_equal(trials, np.bincount(service[user & (tier == Tier.TRIAL)], minlength=2))
+
+
+def test_current_option_lookup_matches_index_of():
+    from sim.mechanics.subscriptions import current_option
+
+    model = _small_model()
+    pop, opts = model.population, model.options
+    idx = np.arange(pop.n)
+    premium = (pop.tier == Tier.PREMIUM) | (pop.tier == Tier.TRIAL)
+    want = opts.index_of(np.where(pop.state == State.USER, pop.service, -1), premium, pop.plan)
+    got = current_option(pop, opts, idx)
+    np.testing.assert_array_equal(got, want)
+    assert (got > 0).any() and (got == 0).any()

@@ -58,9 +58,12 @@ class Options:
         found = opt_key[order][pos] == key
         return np.where(key < 0, 0, np.where(found, order[pos], -1))
 
-    def held_index(self, shape: tuple[int, int]) -> np.ndarray:
+    def held_index(self, shape: tuple[int, int] | None = None) -> np.ndarray:
         """:meth:`index_of` as a lookup table for kernels: option index of (service, premium?, plan),
-        int64 (S, 2, plans) for ``shape`` (S, plans), -1 where not offered (a free tier is plan 0)."""
+        int64 (S, 2, plans) for ``shape`` (S, plans) (default: the services and plans on offer),
+        -1 where not offered (a free tier is plan 0)."""
+        if shape is None:
+            shape = (max(int(self.service.max()) + 1, 1), max(int(self.plan.max()) + 1, 1))
         table = np.full((shape[0], 2, shape[1]), -1, np.int64)
         for o in range(1, len(self)):
             table[self.service[o], int(self.premium[o]), max(self.plan[o], 0)] = o

@@ -43,9 +43,23 @@ class Decisions:
 
 
 def current_option(pop, options: Options, idx: np.ndarray) -> np.ndarray:
-    """Index of the option listeners ``idx`` hold (0 = nothing, -1 = no longer offered), shape (len(idx),)."""
-    premium = (pop.tier[idx] == Tier.PREMIUM) | (pop.tier[idx] == Tier.TRIAL)
-    return options.index_of(np.where(pop.state[idx] == State.USER, pop.service[idx], -1), premium, pop.plan[idx])
+    """Index of the option listeners ``idx`` hold (0 = nothing, -1 = no longer offered), int64 (len(idx),)."""
+    return _held(pop.state, pop.tier, pop.service, pop.plan, np.asarray(idx, np.int64), options.held_index())
+
+
+@njit(cache=True)
+def _held(state, tier, service, plan, idx, held):
+    """:meth:`Options.index_of` of listeners ``idx`` from the lookup ``held`` (S, 2, plans)."""
+    out = np.zeros(idx.size, np.int64)
+    for k in range(idx.size):
+        i = idx[k]
+        j = service[i]
+        if state[i] != USER or j < 0:
+            continue  # nothing
+        premium = 1 if tier[i] == PREMIUM or tier[i] == TRIAL else 0
+        p = max(plan[i], 0)
+        out[k] = held[j, premium, p] if j < held.shape[0] and p < held.shape[2] else -1
+    return out
 
 
 def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Options, table,
