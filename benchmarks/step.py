@@ -25,6 +25,7 @@ asserts nothing. Pin it to one core to compare runs:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -55,7 +56,8 @@ def array_bytes(model) -> tuple[int, int]:
     network), and the number of undirected ties."""
     n = model.population.n
     total, ties = 0, 0
-    for obj in (model, model.population):
+    holders = [model, model.population] + [v for v in vars(model).values() if dataclasses.is_dataclass(v)]
+    for obj in holders:
         for value in vars(obj).values():
             if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == n:
                 total += value.nbytes
