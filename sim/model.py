@@ -19,7 +19,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from sim.agents.listeners import NO_SERVICE, ListenerPopulation, State, Tier
+from sim.agents.listeners import ListenerPopulation, State
 from sim.agents.services import Service, ServiceTable
 from sim.clock import DAYS_PER_MONTH, Clock
 from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, service_quality, subscriptions
@@ -136,7 +136,7 @@ class MarketModel(mesa.Model):
             self.running = False
             return
         pop, dt = self.population, self.dt
-        before = {"service": np.where(pop.state == State.USER, pop.service, NO_SERVICE), "tier": pop.tier.copy()}
+        before = {"service": pop.service.copy(), "tier": pop.tier.copy()}  # non-users hold NO_SERVICE
         # 1. timeline events: policy changes and outages
         self.apply_timeline()
         # 2. competitors react to last steps' prices and shares; price rises are detected

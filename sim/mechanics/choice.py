@@ -194,6 +194,11 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray, opt: np.ndar
     out = np.empty((idx.size, width))
     for k in range(idx.size):
         i = idx[k]
+        # what does not depend on the option, once per listener
+        shares_opt_in = (not privacy[i]) and consent[i] < opt_in_share
+        shares_opt_out = (not privacy[i]) or consent[i] >= opt_out_share
+        depth_frac = 1.0 - np.exp(-depth[i] / tau) if service[i] >= 0 else 0.0
+        rel_hours = base_hours[i] / mean_hours
         for col in range(width):
             o = col if every else opt[k]
             j = o_service[o]
@@ -204,13 +209,10 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray, opt: np.ndar
                 out[k, col] = INELIGIBLE
                 continue
             current_service = service[i] == j
-            if opt_in[j]:
-                sharing = (not privacy[i]) and consent[i] < opt_in_share
-            else:
-                sharing = (not privacy[i]) or consent[i] >= opt_out_share
-            frac = 1.0 - np.exp(-depth[i] / tau) if current_service and sharing else 0.0
+            sharing = shares_opt_in if opt_in[j] else shares_opt_out
+            frac = depth_frac if current_service and sharing else 0.0
             fit = 1.0 + personalization[j] * lift * frac if personalize else 1.0
-            u = content[j] * fit * (base_hours[i] / mean_hours)
+            u = content[j] * fit * rel_hours
             if o_premium[o]:
                 trial_ok = trial_months[j] > 0 and ((trial_used[i] >> j) & 1) == 0 and not current_service
                 price = o_price[o] * price_mult[i] * (1.0 - trial_salience if trial_ok else 1.0)
