@@ -1,10 +1,12 @@
 """How fast the teaching dashboard advances: model step and redraw cost, in months per second.
 
-Does what SolaraViz's play loop does each tick (pause ``PLAY_INTERVAL_MS``, one model step,
-then the page's redraw: the six market charts with a live change's marker, the network
-figure and the text) and times each part. Target: at least 5 months/s with 20,000 listeners on the 2-core machine.
+Does what the page's play loop does each tick (pause ``PLAY_INTERVAL_MS``, one model step,
+then the page's redraw: the six market charts with a live change's marker and, unless
+``--no-ghost``, the ghost (the unchanged market, stepped alongside), the network figure
+and the text) and times each part. Target: at least 5 months/s with 20,000 listeners on
+the 2-core machine.
 
-    .venv/bin/python benchmarks/dashboard.py [--listeners 20000] [--months 48]
+    .venv/bin/python benchmarks/dashboard.py [--listeners 20000] [--months 48] [--no-ghost]
 
 Prints months/s (wall clock and CPU); asserts nothing. Wall clock depends on what else
 the machine runs; CPU seconds show the cost of the code itself.
@@ -31,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listeners", type=int, default=app.DEFAULT_LISTENERS)
     parser.add_argument("--months", type=int, default=48, help="months to play (after 6 warm-up months)")
+    parser.add_argument("--no-ghost", dest="ghost", action="store_false", help="the ghost switched off")
     args = parser.parse_args()
 
     base = app.load_dashboard_scenario()
@@ -39,7 +42,7 @@ def main() -> None:
     charts, network = app.MarketCharts(model), app.NetworkFigure(model)
 
     def redraw() -> None:
-        charts.pngs()
+        charts.pngs(args.ghost)
         network.png(0)
         app.readout(model)
         app.run_notes(model)
@@ -56,7 +59,8 @@ def main() -> None:
         parts["redraw"].append(timed(redraw))
 
     total = {name: np.sum(values, axis=0) for name, values in parts.items()}
-    print(f"dashboard benchmark: {args.listeners:,} listeners, {months} months, scenario '{base.name}'")
+    print(f"dashboard benchmark: {args.listeners:,} listeners, {months} months, scenario '{base.name}', "
+          f"ghost {'on' if args.ghost else 'off'}")
     print(f"  reset (build the model and the network sample): {build[0]:.2f} s wall, {build[1]:.2f} s CPU")
     for name, (wall, cpu) in total.items():
         print(f"  {name:<6} {1000 * wall / months:7.1f} ms/month wall {1000 * cpu / months:7.1f} ms/month CPU")

@@ -25,7 +25,7 @@ def measure(sweep: Path, executor: str, workers: int) -> tuple[float, int, float
     """(wall seconds, runs, seconds spent inside runs summed over runs) of one fresh sweep."""
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        runs = run_sweep(sweep, executor=executor, workers=workers, out=out, quiet=True)
+        runs = run_sweep(sweep, executor=executor, workers=workers, out=out)
         wall = time.perf_counter() - start
     return wall, len(runs), float(runs["seconds"].sum())
 

@@ -1,180 +1,88 @@
-"""The ``freemium-sim`` command.
+"""The ``freemium-sim`` command: parse the command line, run one subcommand, turn errors into exit codes.
 
-Subcommands register themselves through an ``add_parser(subparsers)`` function in their
-own module; every user error (a ScenarioError) prints one message and exits 2.
+Each subcommand lives in its own module under ``sim.commands`` with an
+``add_parser(subparsers)`` that sets ``func=<handler>``. Only the module of the
+subcommand asked for is imported (all of them for the top-level help or an unknown
+name), so ``validate`` does not pay for optuna, SALib or matplotlib. A user error
+(``sim.errors.UserError``) prints one message and exits 2; Ctrl-C exits 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-import time
-from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
-
-from sim.metrics import format_kpi, kpi_unit
-from sim.scenario import ScenarioError, apply_overrides, load_scenario, parameter_table, parse_set_options
-
-console = Console(stderr=True)
+from sim.errors import ExecutorError, UserError, WorkerLost
 
 
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by every command that runs replicates (run, compare)."""
-    p.add_argument("--set", action="append", metavar="KEY.PATH=VALUE", default=[],
-                   help="override a scenario value, e.g. services.focal.ad_load=3 (repeatable)")
-    p.add_argument("--replicates", type=int, help="replicates (default: the scenario's)")
-    p.add_argument("--seed", type=int, help="root seed (default: the scenario's)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or table (for scripts)")
+def _subcommand_modules() -> dict[str, str]:
+    """Subcommand name -> the module that registers it, in the order of the help.
+
+    A new subcommand: a module ``sim/commands/<name>.py`` with ``add_parser``, and one line here.
+    """
+    return {
+        "run": "sim.commands.run",
+        "validate": "sim.commands.validate",
+        "params": "sim.commands.params",
+        "compare": "sim.commands.compare",
+        "sweep": "sim.commands.sweep",
+        "sensitivity": "sim.commands.sensitivity",
+        "calibrate": "sim.commands.calibrate",
+        "dashboard": "sim.commands.dashboard",
+        "classroom": "sim.commands.classroom",
+        "backtest": "sim.commands.backtest",
+        "discover": "sim.commands.discover",
+        "optimize": "sim.commands.optimize",
+    }
 
 
-def resolve_scenario(path: str, sets: list[str], replicates: int | None = None, seed: int | None = None):
-    """Load a scenario file, apply ``--set`` overrides and the run options."""
-    scenario = load_scenario(path)
-    overrides = parse_set_options(sets)
-    if overrides:
-        scenario = apply_overrides(scenario, overrides, source=f"{path}: --set")
-    for flag, value in (("replicates", replicates), ("seed", seed)):
-        if value is not None:  # a bad value is reported as the flag's, not as a --set
-            scenario = apply_overrides(scenario, {flag: value}, source=f"--{flag}")
-    return scenario
-
-
-def progress_bar(quiet: bool, description: str, total: int):
-    """A rich progress bar over ``total`` units (replicates x steps), or a no-op when quiet."""
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console,
-                        disable=quiet, transient=False)
-    task = progress.add_task(description, total=total)
-    return progress, (lambda k: progress.advance(task, k))
-
-
-def run_with_progress(scenario, workers: int | None, quiet: bool, label: str):
-    """Run the scenario's replicates with a progress bar; returns (results, wall seconds)."""
-    from sim.clock import Clock
-    from sim.runner import run_replicates
-
-    steps = Clock.of(scenario).n_steps
-    progress, advance = progress_bar(quiet, label, scenario.replicates * steps)
-    start = time.perf_counter()
-    with progress:
-        results = run_replicates(scenario, scenario.replicates, scenario.seed, workers, advance)
-    return results, time.perf_counter() - start
-
-
-def print_summary(summary: dict, where: Path) -> None:
-    table = Table(title=f"{summary['scenario']}: {summary['service']} at {summary['date']} "
-                        f"({summary['replicates']} replicates, 95% interval)")
-    table.add_column("KPI")
-    table.add_column("unit")
-    table.add_column("mean", justify="right")
-    table.add_column("95% interval", justify="right")
-    for name, v in summary["kpis"].items():
-        interval = "-" if v["ci95_low"] is None else f"{format_kpi(v['ci95_low'], name)} .. {format_kpi(v['ci95_high'], name)}"
-        table.add_row(name, kpi_unit(name).replace("share", "%"), format_kpi(v["mean"], name), interval)
-    Console().print(table)
-    Console().print(f"Results in [bold]{where}[/bold]")
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from sim.outputs import claimed
-    from sim.report import write_report
-    from sim.resources import output_bytes
-    from sim.runner import write_outputs
-    from sim.scenario import differences_from_defaults
-
-    scenario = resolve_scenario(args.scenario, args.set, args.replicates, args.seed)
-    out = Path(args.out) if args.out else Path("results") / scenario.name
-
-    def report(tmp: Path, timeseries, cohorts, summary) -> None:
-        write_report(tmp, timeseries, cohorts, summary, differences_from_defaults(scenario))
-
-    with claimed(out, "run", output_bytes(scenario)):  # refused before simulating; one writer at a time
-        results, wall = run_with_progress(scenario, args.workers, args.quiet, f"{scenario.name}")
-        summary = write_outputs(out, scenario, results, scenario.seed, wall, ["freemium-sim", *args.argv], extra=report)
-    if args.quiet:
-        print(out / "report.html")
-    else:
-        print_summary(summary, out)
-        Console().print(f"Report: [bold]{out / 'report.html'}[/bold]")
-    return 0
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.file)
-    print(f"{args.file}: valid scenario '{scenario.name}' ({scenario.time.start} + {scenario.time.months} months, "
-          f"{scenario.market.agents:,} listeners for {scenario.market.population:,.0f} people)")
-    return 0
-
-
-def cmd_params(args: argparse.Namespace) -> int:
-    rows = parameter_table()
-    if args.markdown:
-        print("| parameter | default | unit | range | description |\n|---|---|---|---|---|")
-        for p in rows:
-            rng = "" if p.low is None and p.high is None else f"{p.low if p.low is not None else ''} .. {p.high if p.high is not None else ''}"
-            print(f"| `{p.path}` | {p.default} | {p.unit} | {rng} | {p.description} |")
-        return 0
-    table = Table(title="freemium-sim parameters (defaults)")
-    for col in ("parameter", "default", "unit", "range", "description"):
-        table.add_column(col, overflow="fold")
-    for p in rows:
-        rng = "" if p.low is None and p.high is None else f"{p.low if p.low is not None else ''}..{p.high if p.high is not None else ''}"
-        table.add_row(p.path, str(p.default), p.unit, rng, p.description)
-    Console(width=200).print(table)
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with ``command``'s subparser only, or with every subcommand's when ``command`` is not one."""
     parser = argparse.ArgumentParser(prog="freemium-sim", description="Agent-based simulation of a freemium music-streaming market")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("run", help="run a scenario and write its results")
-    p.add_argument("scenario", help="scenario YAML file")
-    add_run_options(p)
-    p.add_argument("--out", help="output folder (default: results/<scenario name>/)")
-    p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser("validate", help="check a scenario file (exit 0 if valid, 2 if not)")
-    p.add_argument("file")
-    p.set_defaults(func=cmd_validate)
-
-    p = sub.add_parser("params", help="every parameter with its default, unit and description")
-    p.add_argument("--markdown", action="store_true", help="print a Markdown table (for docs)")
-    p.set_defaults(func=cmd_params)
-
-    for module in _subcommand_modules():
-        module.add_parser(sub)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    modules = _subcommand_modules()
+    for name in [command] if command in modules else modules:
+        importlib.import_module(modules[name]).add_parser(sub)
     return parser
 
 
-def _subcommand_modules() -> list:
-    """Modules that register their own subcommands (imported here: they import helpers from this module)."""
-    from sim import app
-    from sim.analysis import calibration, compare, sensitivity
-    from sim.sweep import run as sweep
-
-    return [compare, sweep, sensitivity, calibration, app]
+def _command_name(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv``: its first word that is not an option (the top level takes no values)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
-    args.argv = list(argv)
     try:
-        if getattr(args, "workers", None) is not None and args.workers < 1:  # every command that has --workers
-            raise ScenarioError(f"--workers: must be at least 1 (got {args.workers})")
+        args = build_parser(_command_name(argv)).parse_args(argv)
+        args.argv = list(argv)
+        _check_executor_options(args)
         return int(args.func(args) or 0)
-    except ScenarioError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        return 2
+    except UserError as exc:
+        _say(f"[red]error:[/red] {exc}")
+        return exc.exit_code
+    except WorkerLost as exc:
+        _say(f"[red]error:[/red] {exc}")
+        return 1
     except KeyboardInterrupt:
-        console.print("interrupted")
+        _say("interrupted")
         return 130
+
+
+def _check_executor_options(args: argparse.Namespace) -> None:
+    """The checks of ``--workers`` and ``--scheduler``, for every command that has them."""
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        raise UserError(f"--workers: must be at least 1 (got {args.workers})")
+    if getattr(args, "scheduler", None) and args.executor != "dask":
+        raise ExecutorError("--scheduler: names a Dask scheduler; add --executor dask")
+
+
+def _say(message: str) -> None:
+    """One line on stderr (rich markup)."""
+    from rich.console import Console  # here: `--help` needs no console
+
+    Console(stderr=True).print(message, highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

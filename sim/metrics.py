@@ -17,6 +17,7 @@ from sim.agents.listeners import State, Tier
 from sim.mechanics.loyalty import Stage
 
 S_USER = np.int8(State.USER)
+N_STATES = len(State)
 T_FREE, T_TRIAL, T_PREMIUM = np.int8(Tier.FREE), np.int8(Tier.TRIAL), np.int8(Tier.PREMIUM)
 
 #: Where a premium subscriber who left went: reason -> what it means (the ``churn_<reason>_monthly`` columns).
@@ -85,6 +86,7 @@ KPIS: tuple[Kpi, ...] = tuple([
     *_k("price_individual_eur", "EUR/user/month"),
     *_k("unaware aware lapsed", "people", market=True),
     *_k("price_headline_eur", "EUR/user/month"),  # added after the market counts: earlier columns keep their place
+    *_k("people_in_reach", "people", market=True),  # unaware + aware + lapsed + every service's users
 ])
 KPI_BY_NAME = {k.name: k for k in KPIS}
 # Columns of timeseries.parquet per service (besides replicate, date, step, service, focal).
@@ -98,15 +100,19 @@ KPI_UNITS = {k.name: k.unit for k in KPIS}
 
 
 def _kpi(name: str) -> Kpi | None:
-    """The registry entry of a column; ``cumulative_<flow>`` is the flow summed over the horizon (EUR)."""
+    """The registry entry of a column; ``cumulative_<flow>`` is the flow summed over the horizon (EUR),
+    ``mean_<kpi>`` the KPI's mean over a window."""
     if name.startswith("cumulative_"):
         flow = KPI_BY_NAME.get(name[len("cumulative_"):])
         return Kpi(name, "EUR", signed=flow is not None and flow.signed)
+    if name.startswith("mean_"):  # a KPI's mean over a window: its own unit and bounds
+        return KPI_BY_NAME.get(name[len("mean_"):])
     return KPI_BY_NAME.get(name)
 
 
 def kpi_unit(name: str) -> str:
-    """Unit of a KPI; ``cumulative_<flow>`` is the flow summed over the horizon (EUR)."""
+    """Unit of a KPI; ``cumulative_<flow>`` is the flow summed over the horizon (EUR), ``mean_<kpi>``
+    the KPI's mean over a window (its own unit)."""
     k = _kpi(name)
     return "" if k is None else k.unit
 
@@ -128,6 +134,8 @@ def format_kpi(value: float | None, name: str) -> str:
         return f"{value / 1e9:,.2f} bn"
     if abs(value) >= 1e6:
         return f"{value / 1e6:,.1f} M"
+    if kpi_unit(name).startswith("people"):  # people are counted in whole persons
+        return f"{value:,.0f}"
     return f"{value:,.2f}"
 
 
@@ -183,12 +191,12 @@ def tally(state, service, tier, plan, hours, satisfaction, stage, spell_start, b
     ``trial_ended`` (bool). Returns ``(table, states, cohorts)``: ``table`` (S, PLAN_0 +
     n_plans) simulated listeners (or their hours and satisfaction summed) per column above,
     counted at the service after the step (users, adds, hours, stages, plans) or before it
-    (trial ends and premium churn, by where the listener went); ``states`` (4,) listeners
+    (trial ends and premium churn, by where the listener went); ``states`` (N_STATES,) listeners
     per ``State``; ``cohorts`` (2, n_steps + 1) focal premium (row 0) and free (row 1) users
     by the step their spell began.
     """
     out = np.zeros((n_services, PLAN_0 + n_plans))
-    states = np.zeros(4)
+    states = np.zeros(N_STATES)
     cohorts = np.zeros((2, n_steps + 1))
     for i in range(state.size):
         states[state[i]] += 1
@@ -247,7 +255,7 @@ class Tally:
     """A step's per-service counts (:func:`tally`), market state counts and focal cohorts, simulated listeners."""
 
     table: np.ndarray  # (S, columns)
-    states: np.ndarray  # (4,) listeners per State
+    states: np.ndarray  # (N_STATES,) listeners per State (OUTSIDE included)
     cohorts: np.ndarray  # (2, n_steps + 1): focal premium, free by spell start
 
     @classmethod
@@ -305,8 +313,9 @@ def service_kpis(counts: Tally, accounts, ads, support, prices: dict[str, np.nda
     for name in ("revenue_subscription_eur", "revenue_total_eur", "royalties_eur", "support_cost_eur",
                  "personalization_cost_eur", "marketing_spend_eur", "trial_cost_eur", "gross_profit_eur"):
         k[name] = getattr(accounts, name)
-    k["revenue_ads_eur"] = np.where(table.free_tier, ads_rev, np.nan)
-    k["ad_revenue_share"] = np.where(table.free_tier, _ratio(ads_rev, total_rev), np.nan)
+    # a service without a free tier sold no ads: 0 EUR, a 0 share of its revenue (its CPM and fill rate stay undefined)
+    k["revenue_ads_eur"] = np.where(table.free_tier, ads_rev, 0.0)
+    k["ad_revenue_share"] = _ratio(k["revenue_ads_eur"], total_rev)
     k["gross_margin"] = _ratio(k["gross_profit_eur"], total_rev)
 
     k["arpu_premium_eur"] = _ratio(subs, k["premium_subscribers"])
@@ -333,7 +342,7 @@ def service_kpis(counts: Tally, accounts, ads, support, prices: dict[str, np.nda
 
 
 def market_counts(counts: Tally, weight: float) -> dict[str, float]:
-    """Market-wide people counts: unaware, aware (using nothing), lapsed."""
+    """Market-wide people counts: unaware, aware (using nothing), lapsed, and everyone in reach."""
     states = counts.states * weight
     return {"unaware": float(states[State.UNAWARE]), "aware": float(states[State.AWARE]),
-            "lapsed": float(states[State.LAPSED])}
+            "lapsed": float(states[State.LAPSED]), "people_in_reach": float(states.sum() - states[State.OUTSIDE])}

@@ -13,6 +13,7 @@ random numbers) wherever their listeners are in the same situation.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 import mesa
@@ -22,7 +23,7 @@ import pandas as pd
 from sim.agents.listeners import ListenerPopulation, State
 from sim.agents.services import Service, ServiceTable
 from sim.clock import DAYS_PER_MONTH, Clock
-from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, service_quality, subscriptions
+from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, market, prices, service_quality, subscriptions
 from sim.mechanics.choice import build_options, kernel_inputs, utilities_of
 from sim.mechanics.personalization import grow_depth, sharers
 from sim.metrics import KPIS, MARKET_KPIS, SERVICE_KPIS, Records, Tally, market_counts, service_kpis
@@ -30,7 +31,9 @@ from sim.policy import RunningPolicy
 from sim.random import CounterRandom
 from sim.scenario import Scenario
 
-STREAMS = ("init", "diffusion", "review", "trigger", "choice", "payment", "ticket", "wait", "rak", "wrapped", "outage", "wait_review")
+STREAMS = ("init", "diffusion", "review", "trigger", "choice", "payment", "ticket", "wait", "rak", "wrapped", "outage", "wait_review",
+           "market")  # new streams go last: the earlier ones keep their seeds
+SETUP_STREAMS = ("init", "market")  # drawn from once, at set-up (numpy generators)
 
 
 class MarketModel(mesa.Model):
@@ -51,8 +54,9 @@ class MarketModel(mesa.Model):
         children = [np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, k), pool_size=seq.pool_size)
                     for k in range(len(STREAMS) + 1)]
         super().__init__(rng=np.random.default_rng(children[0]))
-        self.streams = {"init": np.random.default_rng(children[1])}
-        self.draws = CounterRandom(dict(zip(STREAMS[1:], children[2:])))
+        # set-up streams are generators; the per-step streams are counter-based (sim.random)
+        self.streams = {name: np.random.default_rng(c) for name, c in zip(STREAMS, children[1:]) if name in SETUP_STREAMS}
+        self.draws = CounterRandom({name: c for name, c in zip(STREAMS, children[1:]) if name not in SETUP_STREAMS})
         self.policy = RunningPolicy(scenario)
         self.clock = Clock.of(scenario)
         self.dt = self.clock.months_per_step
@@ -62,7 +66,12 @@ class MarketModel(mesa.Model):
         self.t = 0
 
         self.population = ListenerPopulation(scenario, self.streams["init"])
-        self.services = [Service(self, k, focal=(k == 0)) for k in range(len(scenario.services.all()))]
+        self.services = [Service(self, k, focal=(k == 0)) for k in range(len(scenario.all_services()))]
+        self._market_init(scenario)
+        self._index = prices.region_index(scenario.inflation, [r.inflation_area for r in scenario.regions], self._months,
+                                          int(self._months[0]))  # (R, months) consumer prices, 1 at the start
+        self._reference: np.ndarray | None = None  # (S, plans, R) real reference prices
+        self._rise_review: np.ndarray | None = None
         s = len(self.services)
         self.advertisers = ads.AdvertiserBook.draw(scenario.mechanisms.ads, np.array([x.policy.free_tier for x in self.services]),
                                                    scenario.mechanisms.personalization.genres, self.streams["init"])
@@ -96,13 +105,13 @@ class MarketModel(mesa.Model):
     def _refresh_offers(self) -> None:
         """Rebuild the table of offers and the options, only if the policy (any value of the running
         scenario) or a competitor's price multiplier changed."""
-        key = (self.scenario, [x.price_multiplier for x in self.services])
+        key = (self.scenario, [x.price_multiplier for x in self.services] + [self.people] + self.active.tolist())
         if self._offer_key is not None and self._offer_key[0] is key[0] and self._offer_key[1] == key[1]:
             return
         self._offer_key = key
         camp = self.scenario.mechanisms.campaigns
-        spend = np.array([x.policy.marketing_budget for x in self.services])
-        pull = campaigns.salience(spend, self.scenario.market.population, camp.marketing_acquisition,
+        spend = self._policy("marketing_budget") * self.active
+        pull = campaigns.salience(spend, self.people, camp.marketing_acquisition,
                                   camp.marketing_reference) if camp.enabled else np.zeros(len(self.services))
         self.table = ServiceTable.of(self.services, pull)
         self.options = build_options(self.table)
@@ -151,7 +160,7 @@ class MarketModel(mesa.Model):
         if wrapped.december:
             pop.shared_until[self.sharing_now] = self.t + int(round(12 / dt))
         # 3. awareness (Bass: innovation + word of mouth)
-        p = scen.diffusion.p * (campaigns.marketing_multiplier(sum(x.policy.marketing_budget for x in self.services), scen.market.population,
+        p = scen.diffusion.p * (campaigns.marketing_multiplier(float(np.sum(self._policy("marketing_budget") * self.active)), self.people,
                                                                mech.campaigns.marketing_lift, mech.campaigns.marketing_reference)
                                 if mech.campaigns.enabled else 1.0)
         newly_aware = diffusion.step(pop.state, self.stage == loyalty.Stage.ADVOCATE, self.sharing_now, pop.friends,
@@ -161,7 +170,7 @@ class MarketModel(mesa.Model):
         # 4. payment failures, then the deciders choose
         decisions = subscriptions.step(pop, newly_aware, self.triggered, self.price_rose,
                                        draws, self.options, self.table, scen,
-                                       self.clock, self.t)
+                                       self.clock, self.t, self._rise_review)
         self.triggered[:] = False
         self.sharing = self._sharing()  # who shares data with their (new) service, for the rest of the step
         # 5. listening hours
@@ -171,13 +180,16 @@ class MarketModel(mesa.Model):
                                    np.minimum(self.outage / DAYS_PER_MONTH, 1.0), pers, mech.listening)
         # 6. the ad market
         audience = ads.Audience.gather(pop.state, pop.service, pop.tier, pop.hours, pop.taste, pop.data_depth, self.sharing,
-                                       pers.enabled, pers.tau_hours, len(self.services))
+                                       pers.enabled, pers.tau_hours, len(self.services), pop.price_index)
         market = ads.step(self.advertisers, audience, self.table.free_tier, self.table.ad_load, self.table.personalization,
                           mech.ads, self.weight, (self.date - self.dates[0]).days / 365.25, self.date.month, dt)
+        if self.scenario.inflation and audience.listeners.sum() > 0:  # advertisers' values follow the consumer prices of the listeners they reach
+            nominal = audience.mean_price_index()
+            market = dataclasses.replace(market, revenue_eur=market.revenue_eur * nominal, cpm_eur=market.cpm_eur * nominal)
         self.advertisers = market.book
         # 7. support queue, long waits, RAK, outages
         support = service_quality.step(pop.state == State.USER, pop.service, pop.goodwill, self.outage, self.backlog,
-                                       self._policy("support_staff"), self._policy("rak_rate"),
+                                       self._policy("support_staff") * self.active, self._policy("rak_rate"),
                                        draws, mech.service_quality,
                                        self.weight, dt)
         pop.goodwill, self.backlog = support.goodwill, support.backlog
@@ -186,15 +198,48 @@ class MarketModel(mesa.Model):
         # 8. satisfaction, goodwill, data depth, tenure, ladder stage
         self.update_satisfaction_and_data()
         # 9. money, KPIs, cohorts
-        money = accounting.account(pop, self.table, market.revenue_eur, self._policy("support_staff"),
-                                   self._policy("marketing_budget"), scen, self.weight)
+        money = accounting.account(pop, self.table, market.revenue_eur, self._policy("support_staff") * self.active,
+                                   self._policy("marketing_budget") * self.active, scen, self.weight)
         self.record(before, money, market, support, decisions)
         self.t += 1
         if self.t >= self.n_steps:
             self.running = False
 
+    def _market_init(self, scenario: Scenario) -> None:
+        """Who is in reach at the start, the order the rest come in, where each service may be used."""
+        pop, rng = self.population, self.streams["market"]
+        self._rank = market.entry_rank(pop.region, len(scenario.regions), rng)
+        self._place = rng.random(pop.n)
+        self._months = scenario.horizon_months()
+        self._capacity = scenario.region_capacity()  # people per region at the horizon's largest
+        self._group = np.bincount(pop.region, minlength=len(scenario.regions))  # listeners per region
+        self._enter_step, self._leave_step = market.entry_steps(scenario, self.clock)
+        self.active = np.ones(len(self.services), bool)
+        self.people = 0.0
+        self.triggered = np.zeros(pop.n, bool)
+        self.update_market()
+
+    def update_market(self) -> None:
+        """1a. People coming into reach enter as unaware; services enter and leave; who may use which service.
+
+        Users who may no longer use their service (it left the market or their region) choose again this step.
+        """
+        pop, t = self.population, self.t
+        month = self._months[min(int(t * self.dt), len(self._months) - 1)]
+        people = self.scenario.region_population(np.array([month]))[:, 0]
+        counts = market.in_reach_counts(people, self._capacity, self._group)
+        reach = market.in_reach(pop.region, self._rank, counts)
+        pop.state[reach & (pop.state == State.OUTSIDE)] = State.UNAWARE  # people coming into reach
+        pop.state[~reach] = State.OUTSIDE  # at the start only: the counts never fall, so no one in reach leaves it
+        self.people = float(counts.sum() * self.weight)  # people in reach, as the listeners in reach stand for them
+        self.active = (self._enter_step <= t) & (t < self._leave_step)
+        shares = market.availability_table(self.scenario.all_services(), pop.region_names, int(month))
+        pop.available = market.available(pop.region, self._place, shares, self.active)
+        self.triggered |= market.stranded(pop.state == State.USER, pop.service, pop.available)
+
     def apply_timeline(self) -> None:
-        """1. Timeline events of this date: policy changes and outages."""
+        """1. Timeline events of this date: policy changes and outages; the market's reach and services."""
+        self.update_market()
         self.outage[:] = 0.0
         names = [x.name for x in self.services]
         for ev in self._events.get(self.t, []):
@@ -222,11 +267,28 @@ class MarketModel(mesa.Model):
         for k, svc in enumerate(self.services):
             svc.react(self._focal_prices, self._shares[k], int(round(svc.policy.reaction_lag / self.dt)), cfg)
         self._refresh_offers()
-        prices = self.table.plan_price
+        plan_prices = self.table.plan_price
         # a plan whose price went up since last step (a new plan or a cut is not a shock to its holders)
-        before = prices if self._last_prices is None else self._last_prices
-        self.price_rose = np.nan_to_num(prices - before, nan=0.0) > 1e-9
-        self._last_prices = prices.copy()
+        before = plan_prices if self._last_prices is None else self._last_prices
+        self.price_rose = np.nan_to_num(plan_prices - before, nan=0.0) > 1e-9
+        self._last_prices = plan_prices.copy()
+        self.update_prices()
+
+    def update_prices(self) -> None:
+        """2a. Consumer prices of this month; prices felt against their reference prices (sim.mechanics.prices)."""
+        scen, pop = self.scenario, self.population
+        cfg = scen.choice.reference_price
+        index = self._index[:, min(int(self.t * self.dt), self._index.shape[1] - 1)]
+        pop.price_index = index[pop.region].astype(np.float32)
+        if not (cfg.enabled or scen.inflation):
+            return  # nominal prices, a rise judged by the flat trigger only
+        region_mult = np.array([r.price_multiplier for r in scen.regions])
+        real = prices.real_prices(self.table.plan_price, self.table.users_per_account, region_mult, index)
+        ref = real if self._reference is None else self._reference
+        felt = prices.loss(real, ref, cfg.loss_aversion) if cfg.enabled else np.zeros_like(real)
+        self._rise_review = prices.rise_review(real, ref, cfg.review_per_rise) if cfg.enabled else None
+        self.options = dataclasses.replace(self.options, loss=prices.option_loss(felt, self.options.service, self.options.plan))
+        self._reference = prices.adapt(ref, real, cfg.adapt, self.dt)
 
     def update_satisfaction_and_data(self) -> None:
         """8. Satisfaction follows experience, goodwill fades, data depth grows, tenure, ladder stage."""
@@ -267,7 +329,7 @@ class MarketModel(mesa.Model):
             "service": np.tile(np.array([x.name for x in self.services], dtype=object), steps),
             "focal": np.tile(np.array([x.focal for x in self.services]), steps),
         }
-        per_row = dict(zip(SERVICE_KPIS, self.records.values[:steps].reshape(steps * s, -1).T))
+        per_row = dict(zip(SERVICE_KPIS, self.records.values[:steps].reshape(steps * s, len(SERVICE_KPIS)).T))
         for k in KPIS:  # the registry's column order
             frame[k.name] = np.repeat(self.market_records[k.name][:steps], s) if k.market else per_row[k.name]
         return pd.DataFrame(frame)

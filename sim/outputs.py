@@ -9,10 +9,10 @@ folder written before the marker existed is recognised by its own record: ``mani
 or one that contains it, a file, a link, the results folder itself. Nothing here ever
 deletes what the tool did not write.
 
-One writer per folder: ``.OUT.lock`` beside ``OUT`` is held with ``flock`` while a command
-simulates and writes. The kernel releases it when its holder dies, however it dies, so a
-stale lock of a dead process is simply taken over; a live holder makes the second writer
-stop at once with its pid in the message. The writer also checks that it can write beside
+One writer per folder: ``.OUT.lock`` beside ``OUT`` is locked (``fcntl.lockf``) while a
+command simulates and writes. The kernel releases the lock when its process dies, however
+it dies, so a stale lock of a dead process is simply taken over; a live holder makes the
+second writer stop at once with its pid in the message. The writer also checks that it can write beside
 ``OUT`` and that the disk has room for the estimated result.
 
 The replacement itself (:func:`sim.atomic.replaced_atomically`) happens under the lock:
@@ -22,6 +22,7 @@ recognised and cleaned by the next writer of ``OUT``.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -46,13 +47,15 @@ _LEGACY = {
     "fit.json": ("calibrate", lambda d: "calibration" in d, {"trials.csv", "calibrated.yaml", "figures"}),
 }
 _MAX_RECORD_BYTES = 10_000_000
+_MAX_TREE = 100_000  # paths listed in a marker at most
 _held: dict[Path, int] = {}  # lock files this process holds -> their descriptors
 
 
 def earlier_result(folder: Path) -> tuple[str, set[str] | None] | None:
-    """``(kind, names the tool wrote)`` if ``folder`` holds a result of this tool, else None.
+    """``(kind, paths the tool wrote)`` if ``folder`` holds a result of this tool, else None.
 
-    The names are None for a sweep folder, whose store manages its own content.
+    The paths are relative (``figures/mau.png``); None for a sweep folder, whose store
+    manages its own content.
     """
     marker = _json(folder / MARKER)
     if marker is not None and marker.get("package") == "freemium-sim":
@@ -61,19 +64,35 @@ def earlier_result(folder: Path) -> tuple[str, set[str] | None] | None:
     for record, (kind, is_ours, names) in _LEGACY.items():
         data = _json(folder / record)
         if data is not None and is_ours(data):
-            return kind, {record, *names}
+            figures = folder / "figures"
+            pngs = {f"figures/{n}" for n in os.listdir(figures) if n.endswith(".png")} if figures.is_dir() else set()
+            return kind, {record, *names, *pngs}
     if (folder / "sweep.json").is_file() and (folder / "design.parquet").is_file():
         return SWEEP, None
     return None
 
 
 def write_marker(folder: Path, kind: str) -> None:
-    """Record in ``folder`` that this tool wrote it, and which names it wrote (all of them, but a sweep's)."""
+    """Record in ``folder`` that this tool wrote it, and every path it wrote there (a sweep's store: none)."""
     import sim
 
-    files = None if kind == SWEEP else sorted(n for n in os.listdir(folder) if n != MARKER)
+    files = None if kind == SWEEP else _tree(folder)
     record = {"package": "freemium-sim", "version": sim.__version__, "kind": kind, "files": files}
     (folder / MARKER).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def _tree(folder: Path, limit: int = _MAX_TREE) -> list[str]:
+    """Every path under ``folder`` (files, folders, links; relative, ``/``-separated), the marker left out.
+
+    Stops after ``limit`` paths: no result of this tool holds that many.
+    """
+    out: list[str] = []
+    for root, dirs, files in os.walk(folder):
+        rel = Path(root).relative_to(folder)
+        out += [(rel / n).as_posix() for n in (*dirs, *files)]
+        if len(out) > limit:
+            break
+    return sorted(n for n in out if n != MARKER)
 
 
 def check_output(out: str | Path, kind: str, need_bytes: int = 0) -> Path:
@@ -84,8 +103,14 @@ def check_output(out: str | Path, kind: str, need_bytes: int = 0) -> Path:
     nothing foreign in it (a sweep only into a sweep folder, and no other result into one);
     writable beside it; ``need_bytes`` free on its disk.
     """
-    p = Path(out)
-    where = f"--out {cut(str(out))}"
+    where = f"output folder {cut(str(out))}"
+    try:
+        return _check_output(Path(out), kind, need_bytes, where)
+    except (OSError, ValueError) as exc:  # a name the system cannot take (too long), a folder we may not read
+        raise ScenarioError(f"{where}: cannot use this folder ({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def _check_output(p: Path, kind: str, need_bytes: int, where: str) -> Path:
     if p.is_symlink():
         raise ScenarioError(f"{where}: is a symbolic link; name a folder (the link is left as it is)")
     if p.exists() and not p.is_dir():
@@ -112,7 +137,7 @@ def _check_replaceable(p: Path, kind: str, where: str) -> None:
     prior, names = found
     if (prior == SWEEP) != (kind == SWEEP):
         raise ScenarioError(f"{where}: holds a {prior} result, which a {kind} does not replace; name another folder")
-    foreign = [] if names is None else [e for e in entries if e not in names and e != MARKER]
+    foreign = [] if names is None else [e for e in _tree(p) if e not in names]
     if foreign:
         raise ScenarioError(f"{where}: holds an earlier {prior} result and files this tool did not write "
                             f"({_few(foreign)}); move them away or name a new folder (nothing was changed)")
@@ -172,12 +197,17 @@ def _acquire(lock: Path, out: Path) -> int:
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            # a POSIX record lock belongs to this process alone: worker processes forked while it is
+            # held do not inherit it, so a killed command's leftover workers never keep its folder locked
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                os.close(fd)
+                raise
             holder = os.read(fd, 32).decode(errors="replace").strip()
             os.close(fd)
             pid = f" (pid {holder})" if holder.isdigit() else ""
-            raise ScenarioError(f"--out {cut(str(out))}: another freemium-sim process{pid} is writing this folder; "
+            raise ScenarioError(f"output folder {cut(str(out))}: another freemium-sim process{pid} is writing this folder; "
                                 "wait for it to finish or name another folder") from None
         try:
             same = os.stat(lock).st_ino == os.fstat(fd).st_ino

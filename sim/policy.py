@@ -36,7 +36,9 @@ class RunningPolicy:
     def of(self, k: int) -> ServicePolicy:
         """Policy of service ``k`` (0 is the focal service)."""
         s = self.scenario.services
-        return s.focal if k == 0 else s.competitors[k - 1]
+        if k == 0:
+            return s.focal
+        return s.competitors[k - 1] if k <= len(s.competitors) else self.scenario.all_services()[k]
 
     def set(self, changes: dict[str, Any], source: str) -> None:
         """Apply ``changes`` (key path -> value); services cannot be added, removed or renamed.

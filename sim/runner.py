@@ -1,4 +1,4 @@
-"""Run a scenario: R replicates from ``SeedSequence(seed).spawn(R)``, in a process pool.
+"""Run a scenario: R replicates from ``SeedSequence(seed).spawn(R)``, on an executor (sim.executors).
 
 ``simulate(scenario, seed)`` is the pure, picklable unit of work (one replicate); the
 executors, sweeps and ``compare`` all call it. Results are identical whatever the
@@ -8,11 +8,8 @@ number of worker processes because each replicate owns its seed.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -23,7 +20,9 @@ from scipy import stats
 
 import sim
 from sim.atomic import replaced_atomically
+from sim.analysis.windows import WINDOW_MEANS, Window, in_window
 from sim.clock import Clock
+from sim.executors import Executor, tick, using
 from sim.metrics import SUMMARY_KPIS, kpi_bounds
 from sim.model import MarketModel
 from sim.resources import check_run_fits
@@ -58,52 +57,31 @@ def replicate_seeds(seed: int, replicates: int) -> list[np.random.SeedSequence]:
     return np.random.SeedSequence(seed).spawn(replicates)
 
 
-def _run_one(args: tuple[Scenario, np.random.SeedSequence, int, object]) -> SimulationResult:
-    scenario, seed, r, queue = args
-    tick = (lambda: queue.put(1)) if queue is not None else None
-    return simulate(scenario, seed, r, tick)
+def _run_one(task: tuple[Scenario, np.random.SeedSequence, int]) -> SimulationResult:
+    """One replicate in an executor, reporting each step to the parent's progress."""
+    scenario, seed, r = task
+    return simulate(scenario, seed, r, on_step=tick)
 
 
 def run_replicates(scenario: Scenario, replicates: int, seed: int, workers: int | None = None,
-                   progress: Callable[[int], None] | None = None) -> list[SimulationResult]:
-    """Run R replicates (in worker processes when ``workers`` > 1), in replicate order.
+                   progress: Callable[[int], None] | None = None,
+                   executor: str | Executor = "local", scheduler: str | None = None,
+                   on_notice: Callable[[str], None] | None = None) -> list[SimulationResult]:
+    """Run R replicates on an executor, in replicate order.
 
+    ``executor``: ``local`` (``workers`` processes, default every core; one runs here),
+    ``dask`` (``scheduler``, or a LocalCluster of ``workers``), or a running executor.
     ``progress(k)`` is called with the number of steps completed since the last call.
     """
     check_run_fits(scenario, workers, replicates)  # refused up front with the estimate, not a MemoryError later
-    seeds = replicate_seeds(seed, replicates)
-    workers = max(1, min(workers or os.cpu_count() or 1, replicates))
-    if workers == 1:
-        tick = (lambda: progress(1)) if progress else None
-        return [simulate(scenario, s, r, tick) for r, s in enumerate(seeds)]
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn" if sys.platform == "darwin" else "fork")
-    # a Manager (its own server process) only when someone watches the progress
-    with ctx.Manager() if progress else nullcontext() as manager:
-        queue = manager.Queue() if progress else None
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_run_one, (scenario, s, r, queue)) for r, s in enumerate(seeds)]
-            while progress and not all(f.done() for f in futures):
-                _drain(queue, progress, wait=0.1)
-            results = [f.result() for f in futures]
-            if progress:
-                _drain(queue, progress, wait=0.0)
-    return results
-
-
-def _drain(queue, progress: Callable[[int], None], wait: float) -> None:
-    import queue as q
-
-    done = 0
-    try:
-        done += queue.get(timeout=wait) if wait else queue.get_nowait()
-        while True:
-            done += queue.get_nowait()
-    except q.Empty:
-        pass
-    if done:
-        progress(done)
+    tasks = [(scenario, s, r) for r, s in enumerate(replicate_seeds(seed, replicates))]
+    results: dict[int, SimulationResult] = {}
+    with using(executor, scheduler=scheduler, n_workers=workers, max_tasks=replicates, on_notice=on_notice) as ex:
+        for (_, _, r), result, error in ex.map_unordered(_run_one, tasks, on_tick=progress):
+            if error is not None:
+                raise error
+            results[r] = result
+    return [results[r] for r in range(replicates)]
 
 
 def ci95(values: np.ndarray, bounds: tuple[float, float] = (-np.inf, np.inf)) -> dict[str, float | None]:
@@ -124,34 +102,46 @@ def ci95(values: np.ndarray, bounds: tuple[float, float] = (-np.inf, np.inf)) ->
     return {"mean": mean, "ci95_low": max(mean - half, low), "ci95_high": min(mean + half, high)}
 
 
-def focal_kpis(timeseries: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+def focal_kpis(timeseries: pd.DataFrame, scenario: Scenario, window: Window | None = None) -> pd.DataFrame:
     """Per replicate: every summary KPI of the focal service at the last date, plus cumulative revenue.
 
-    Returns a DataFrame indexed by replicate, one column per KPI.
+    With a ``window`` (calendar months, both included) the point KPIs are read at its last
+    month, the cumulative ones sum over it, and ``mean_<kpi>`` columns average the
+    :data:`~sim.analysis.windows.WINDOW_MEANS` over it. Returns a DataFrame indexed by
+    replicate, one column per KPI.
     """
     focal = timeseries[timeseries["focal"]]
+    focal = focal[in_window(focal["date"], window)]
     last = focal[focal["date"] == focal["date"].max()].set_index("replicate")
     out = last[list(SUMMARY_KPIS)].copy()
     dt = months_per_step(scenario)
     for col in ("revenue_total_eur", "revenue_subscription_eur", "revenue_ads_eur", "gross_profit_eur"):
         out[f"cumulative_{col}"] = focal.groupby("replicate")[col].sum() * dt
+    if window is not None:
+        for col in WINDOW_MEANS:
+            out[f"mean_{col}"] = focal.groupby("replicate")[col].mean()
     return out
 
 
-def summarize(timeseries: pd.DataFrame, scenario: Scenario) -> dict:
-    """summary.json content: focal KPIs at the last date with 95% intervals across replicates."""
-    per_rep = focal_kpis(timeseries, scenario)
-    return {
+def summarize(timeseries: pd.DataFrame, scenario: Scenario, window: Window | None = None) -> dict:
+    """summary.json content: focal KPIs at the last date (of the window) with 95% intervals across replicates."""
+    per_rep = focal_kpis(timeseries, scenario, window)
+    dates = timeseries["date"][in_window(timeseries["date"], window)]
+    out = {
         "scenario": scenario.name,
         "service": scenario.services.focal.name,
-        "date": str(pd.Timestamp(timeseries["date"].max()).date()),
+        "date": str(pd.Timestamp(dates.max()).date()),
         "replicates": int(timeseries["replicate"].nunique()),
         "kpis": {k: ci95(per_rep[k].to_numpy(), kpi_bounds(k)) for k in per_rep.columns},
     }
+    if window is not None:
+        out["window"] = {"start": window[0], "end": window[1]}
+    return out
 
 
 def write_outputs(out_dir: Path, scenario: Scenario, results: list[SimulationResult], seed: int,
-                  wall_seconds: float, command: list[str], extra: Callable[[Path, pd.DataFrame, pd.DataFrame, dict], None] | None = None) -> dict:
+                  wall_seconds: float, command: list[str], extra: Callable[[Path, pd.DataFrame, pd.DataFrame, dict], None] | None = None,
+                  window: Window | None = None) -> dict:
     """Write the output contract into a temporary folder, then rename it into place.
 
     Files: scenario.yaml, manifest.json, timeseries.parquet, cohorts.parquet, summary.json,
@@ -160,7 +150,7 @@ def write_outputs(out_dir: Path, scenario: Scenario, results: list[SimulationRes
     """
     ts = pd.concat([r.timeseries for r in results], ignore_index=True)
     cohorts = pd.concat([r.cohorts for r in results], ignore_index=True)
-    summary = summarize(ts, scenario)
+    summary = summarize(ts, scenario, window)
     with replaced_atomically(Path(out_dir), "run") as tmp:
         (tmp / "scenario.yaml").write_text(scenario_to_yaml(scenario))
         ts.to_parquet(tmp / "timeseries.parquet", index=False)

@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError
 
+from sim.errors import UserError
+
 MAX_FILE_BYTES = 2_000_000
 MAX_EXPANDED_NODES = 200_000
 MAX_DEPTH = 40  # a scenario nests about 6 levels; deeper is a mistake or an attack on the parser's recursion
@@ -25,7 +27,7 @@ MAX_MESSAGE_CHARS = 1000
 _KINDS = {"timestamp": "a date", "int": "an integer", "float": "a number", "bool": "true/false", "binary": "base64"}
 
 
-class ScenarioError(Exception):
+class ScenarioError(UserError):
     """A mistake in user input. ``str(error)`` is the whole message; the CLI exits 2.
 
     The message is kept to one line of at most ``MAX_MESSAGE_CHARS`` characters, whatever
@@ -71,6 +73,15 @@ class _StrictSafeLoader(_SafeLoader):  # type: ignore[valid-type,misc]
         return super().construct_mapping(node, deep)
 
 
+def path_exists(path: str | Path) -> bool:
+    """Whether something is at ``path``; False also for a name the system cannot take (too long, a NUL byte)."""
+    try:
+        Path(path).stat()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def read_user_bytes(path: str | Path, limit: int, what: str = "file") -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes; ScenarioError naming it otherwise.
 
@@ -83,6 +94,8 @@ def read_user_bytes(path: str | Path, limit: int, what: str = "file") -> bytes:
         raise ScenarioError(f"{source}: file not found") from None
     except OSError as exc:
         raise ScenarioError(f"{source}: cannot read ({exc.strerror})") from None
+    except ValueError:  # a NUL byte in the name
+        raise ScenarioError(f"{source}: not a valid file name") from None
     if stat.S_ISDIR(info.st_mode):
         raise ScenarioError(f"{source}: is a folder, expected a {what}")
     if not stat.S_ISREG(info.st_mode):

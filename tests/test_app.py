@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from sim import app
-from sim.agents.listeners import State
+from sim.agents.listeners import State, Tier
 from sim.cli import main
 from sim.model import MarketModel
 from sim.scenario import Scenario, ScenarioError, apply_overrides, parameter_table
@@ -42,7 +43,7 @@ def test_sliders_reach_the_model(base):
     assert focal.wrapped is False
     assert (comp.strategy, comp.plans["individual"].price) == ("match_price", 8.49)
     assert m.population.n == LISTENERS
-    assert m.weight == base.market.population / LISTENERS  # reported figures stay in real people
+    assert m.weight == base.weight * base.market.agents / LISTENERS  # reported figures stay in real people
 
 
 def test_a_setting_left_out_keeps_the_scenario_value(base):
@@ -76,6 +77,7 @@ def test_every_control_has_a_widget_with_unit_and_schema_range(base, params):
     assert every["ad_load"]["value"] == base.services.focal.ad_load
     assert every["price"]["value"] == base.services.focal.plans["individual"].price
     assert every["competitor_strategy"]["values"] == ["static", "match_price", "defend_share"]
+    assert every["personalization"]["min"] == 0.0  # teaching exercise 3 sets it to 0
 
 
 def test_only_build_time_controls_are_model_parameters(base, params):
@@ -91,7 +93,7 @@ def test_slider_defaults_rebuild_the_base_policy(base, params):
     assert settings.pop("scenario") is base
     m = app.DashboardModel(base, **{**settings, "listeners": LISTENERS})
     assert m.services[0].policy == base.services.focal
-    assert [s.policy for s in m.services[1:]] == base.services.competitors
+    assert [s.policy for s in m.services[1:]] == base.all_services()[1:]  # competitors, then entrants
 
 
 def test_a_competitor_is_added_when_the_scenario_has_none():
@@ -273,8 +275,39 @@ def test_server_command_and_env(tmp_path):
     cmd = app.server_command("127.0.0.1", 8123)
     assert cmd[:5] == [sys.executable, "-m", "solara", "run", "sim.app"]
     assert cmd[cmd.index("--port") + 1] == "8123" and "--production" in cmd
+    assert "--no-check-version" in cmd  # no request to PyPI at every start (the browser test proves none is made)
     env = app.server_env(tmp_path / "x.yaml")
     assert env[app.SCENARIO_ENV] == str((tmp_path / "x.yaml").resolve())
+    assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "false" and env["SOLARA_THEME_SHOW_BANNER"] == "false"
+
+
+@pytest.mark.parametrize("command", ["dashboard", "classroom"])
+def test_an_impossible_or_busy_port_is_one_message(command, capsys):
+    assert main([command, "--port", "70000"]) == 2
+    assert "--port: must be from 1 to 65535 (got 70000)" in capsys.readouterr().err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main([command, "--port", str(port)]) == 2
+    assert f"--port {port}: cannot listen there" in capsys.readouterr().err
+
+
+def test_classroom_refuses_bad_input_before_starting(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("services: {focal: {name: Spotify, ad_load: -1}}\n")
+    assert main(["classroom", str(bad)]) == 2
+    assert "services.focal.ad_load" in capsys.readouterr().err
+    assert main(["classroom", "--resume", str(tmp_path / "none.json")]) == 2
+    assert "--resume" in capsys.readouterr().err
+    (tmp_path / "notes.json").write_text('{"hello": 1}')
+    assert main(["classroom", "--resume", str(tmp_path / "notes.json")]) == 2
+    assert "not a saved classroom game" in capsys.readouterr().err
+    (tmp_path / "game.json").write_text('{"format": "freemium-sim classroom game 1"}')
+    assert main(["classroom", "scenarios/baseline.yaml", "--resume", str(tmp_path / "game.json")]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["classroom", "--listeners", "10"]) == 2
+    assert "--listeners" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- the page, rendered by solara (no browser)
@@ -335,10 +368,149 @@ def test_page_moves_policies_live_and_reset_rebuilds(page):
     assert "Live changes: Mar 2015 ad load 2.5→5." in _html(page, "freemium-settings")
     assert _live_slider(page, "ad_load").v_model == 5.0
 
-    listeners = app.model_params(app.load_dashboard_scenario())["listeners"]["label"]
-    page.find(v.Slider, label=listeners).widget.v_model = 3_000
+    box = page.find(v.Sheet, class_="d-flex ma-0 freemium-listeners").widget
+    (slider,) = [w for w in box.children if isinstance(w, v.Slider)]
+    slider.v_model = 3_000
     _button(page, "Reset").click()
     assert "not started" in _html(page, "freemium-readout")  # a new model, at t = 0
     notes = _html(page, "freemium-settings")
     assert "Live changes: none yet." in notes and "Simulated 3,000 listeners" in notes
     assert _live_slider(page, "ad_load").v_model == 2.5  # the new model's start value
+
+
+# ---------------------------------------------------------------- every valid scenario starts it
+
+
+EDGE_SCENARIOS = {
+    "weekly steps": {"time.step": "week", "time.months": 3},
+    "one month": {"time.months": 1},
+    "a family plan only": {"services.focal.plans": {"family": {"price": 14.99}}},
+    "no free tier": {"services.focal.free_tier": False},
+    "fewer listeners than the network view draws": {"market.agents": 200},
+    "mechanisms off": {"diffusion.enabled": False, "mechanisms.campaigns.enabled": False, "mechanisms.ads.enabled": False},
+}
+
+
+@pytest.mark.parametrize("name", list(EDGE_SCENARIOS))
+def test_every_valid_scenario_starts_the_dashboard(name):
+    """The model, the charts with the ghost, the network view, the texts and the export, at
+    the start and after the horizon's first months, for scenarios unlike the baseline."""
+    scenario = apply_overrides(app.with_competitor(Scenario()), EDGE_SCENARIOS[name])
+    params = app.model_params(scenario)
+    m = app.DashboardModel(**{**app.slider_defaults(params), "listeners": LISTENERS})
+    charts, network = app.MarketCharts(m), app.NetworkFigure(m)
+    for _ in range(min(3, m.n_steps) + 1):  # one step past the horizon's end is refused quietly
+        assert all(png.startswith(b"\x89PNG") for png in charts.pngs(ghost=True))
+        assert network.png(app.default_listener(m)).startswith(b"\x89PNG")
+        app.readout(m), app.run_notes(m), app.run_csv(m)
+        m.request("price", app.live_widgets(m)["price"]["max"])
+        m.step()
+    assert m.t == min(m.n_steps, 4)
+
+
+# ---------------------------------------------------------------- ghost, export, churn, inspector
+
+
+def test_the_ghost_is_the_market_without_the_live_changes(base):
+    """Same seed, same scenario as the run started: identical until the change, then the plain
+    model without it (common random numbers), while the run follows the change."""
+    m = _run(app.DashboardModel(base, listeners=LISTENERS), 2)
+    plain = _run(MarketModel(app.configure(base, {"listeners": LISTENERS})), 2)
+    assert m.ghost.t == 0  # advanced only when drawn
+    np.testing.assert_array_equal(m.ghost_now().records["mau"][:2], m.records["mau"][:2])
+    m.request("price", 14.99)
+    _run(m, 3)
+    _run(plain, 3)
+    ghost = m.ghost_now()
+    assert ghost.t == m.t == 5
+    np.testing.assert_array_equal(ghost.records["premium_subscribers"][:5], plain.records["premium_subscribers"][:5])
+    assert not np.array_equal(m.records["premium_subscribers"][2:5], ghost.records["premium_subscribers"][2:5])
+    assert ghost.services[0].policy.plans["individual"].price == base.services.focal.plans["individual"].price
+
+
+def test_charts_draw_the_ghost_only_when_asked(base):
+    m = _run(app.DashboardModel(base, listeners=LISTENERS), 3)
+    m.request("ad_load", 8.0)
+    _run(m, 3)
+    charts = app.MarketCharts(m)
+    plain, ghosted = charts.pngs(ghost=False), charts.pngs(ghost=True)
+    assert sum(a != b for a, b in zip(plain, ghosted)) >= 5
+
+
+def test_export_has_every_month_kpi_and_policy_change(base):
+    import io
+
+    import pandas as pd
+
+    scenario = apply_overrides(base, {"time.start": "2016-02"})  # the timeline's 2016-05 event falls in month 3
+    m = _run(app.DashboardModel(scenario, listeners=LISTENERS), 2)
+    m.request("ad_load", 5.0)
+    _run(m, 3)
+    table = pd.read_csv(io.StringIO(app.run_csv(m)), keep_default_na=False)
+    assert len(table) == 5 * len(m.services) and sorted(set(table["step"])) == list(range(5))
+    assert {"mau", "premium_subscribers", "revenue_ads_eur", "churn_premium_monthly", "unaware"} <= set(table.columns)
+    changes = dict(zip(table["date"], table["policy_changes"]))
+    assert changes["2016-04-01"] == "live: ad load 2.5→5"
+    assert changes["2016-05-01"].startswith("timeline: services.focal.plans.family=")
+    assert changes["2016-02-01"] == ""
+
+
+def test_rival_churn_is_smoothed_and_hidden_when_too_few_subscribe(base, monkeypatch):
+    from sim.app import charts
+
+    m = _run(app.DashboardModel(base, listeners=LISTENERS), 6)
+    shown = app.churn_shown(m, m.t)
+    raw = 100 * m.records["churn_premium_monthly"][:6]
+    np.testing.assert_array_equal(shown[:, 0], raw[:, 0])  # the focal service as simulated
+    few = m.records["premium_subscribers"][:6, 1:] / m.weight < charts.MIN_SUBSCRIBERS
+    assert few.all() and np.isnan(shown[:, 1:]).all()  # 2,000 listeners: the rivals' few subscribers are noise
+    monkeypatch.setattr(charts, "MIN_SUBSCRIBERS", 0)
+    shown = app.churn_shown(m, m.t)
+    expected = np.stack([raw[t - 2:t + 1, 1:].mean(axis=0) for t in range(2, 6)])  # a 3-month mean
+    np.testing.assert_allclose(shown[2:, 1:], expected)
+    np.testing.assert_allclose(shown[1, 1:], raw[:2, 1:].mean(axis=0))
+
+
+def test_the_inspector_starts_with_a_long_standing_subscriber(base):
+    m = app.DashboardModel(base, listeners=LISTENERS)
+    i = int(m.sample.index[app.default_listener(m)])
+    pop = m.population
+    assert pop.state[i] == State.USER and pop.service[i] == 0 and pop.tier[i] == Tier.PREMIUM
+    premium = (pop.state[m.sample.index] == State.USER) & (pop.service[m.sample.index] == 0) \
+        & (pop.tier[m.sample.index] == Tier.PREMIUM)
+    assert pop.tenure[i] == pop.tenure[m.sample.index][premium].max() > 0
+
+
+def test_the_play_button_at_the_horizons_end(tmp_path, monkeypatch):
+    """Played to the end, ▶ comes back (greyed until Reset) instead of a greyed pause."""
+    import time
+
+    import ipyvuetify as v
+    import solara
+
+    short = tmp_path / "short.yaml"
+    short.write_text("name: short\ntime: {start: 2015-01, months: 3}\nmarket: {agents: 2000}\n")
+    monkeypatch.setenv(app.SCENARIO_ENV, str(short))
+    app.page_component.cache_clear()
+
+    @solara.component
+    def Served():
+        with solara.AppLayout():
+            app.page_component()()
+
+    try:
+        _, rc = solara.render(Served(), handle_error=False)
+        _button(rc, "▶").click()
+        deadline = time.monotonic() + 30
+        while "of 3: the end" not in rc.find(v.Html, class_="freemium-month").widget.children[0] \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)  # the play loop's last update
+        play = rc.find(v.Btn, children=["▶"]).widget
+        assert play.disabled and _button(rc, "Step").disabled
+        assert not rc.find(v.Btn, children=["❚❚"]).widgets
+        _button(rc, "Reset").click()
+        assert not _button(rc, "▶").disabled and "not started" in _html(rc, "freemium-readout")
+        rc.close()
+    finally:
+        app.page_component.cache_clear()

@@ -109,7 +109,7 @@ def test_top_decile_ranges_cover_the_best_tenth_of_trials(tmp_path, data_csv):
     cal = load_calibration(synthetic_file(tmp_path, data_csv))
     q = np.linspace(0.1, 0.9, 40)
     table = pd.DataFrame({"trial": range(40), "diffusion.q": q, "services.focal.content_value": 20 - 10 * q,
-                          "distance": np.abs(q - 0.5)}).sort_values("distance", ignore_index=True)
+                          "distance": 1 + np.abs(q - 0.5)}).sort_values("distance", ignore_index=True)
     table.loc[len(table)] = [40, 0.5, 15.0, np.inf]  # a failed run never counts
     ranges = top_ranges(table, cal)
     assert ranges["trials"] == 4  # 10% of the 40 finite trials
@@ -118,6 +118,20 @@ def test_top_decile_ranges_cover_the_best_tenth_of_trials(tmp_path, data_csv):
     assert ranges["parameters"]["diffusion.q"]["high"] == pytest.approx(best4[-1])
     assert ranges["parameters"]["services.focal.content_value"]["high"] == pytest.approx(20 - 10 * best4[0])
     assert "not a Bayesian posterior" in ranges["label"]
+    assert ranges["no_trial_beat_start"] is False
+
+
+def test_ranges_keep_only_trials_close_to_the_best_and_say_when_nothing_beat_the_start(tmp_path, data_csv):
+    cal = load_calibration(synthetic_file(tmp_path, data_csv))
+    # trial 0 (the start) is best; of the best 4, two are far worse and must not widen the range
+    table = pd.DataFrame({"trial": range(40), "diffusion.q": np.linspace(0.1, 0.9, 40),
+                          "services.focal.content_value": 10.0,
+                          "distance": [1.0, 1.1, 5.0, 6.0] + [9.0] * 36})
+    ranges = top_ranges(table, cal, start_trial=0)
+    assert ranges["candidates"] == 4 and ranges["trials"] == 2
+    assert ranges["parameters"]["diffusion.q"]["high"] == pytest.approx(table["diffusion.q"][1])
+    assert ranges["no_trial_beat_start"] is True and "no trial fit better than the starting values" in ranges["label"]
+    assert top_ranges(table.assign(distance=table["distance"][::-1].to_numpy()), cal, 0)["no_trial_beat_start"] is False
 
 
 # ---------------------------------------------------------------- recovery of known parameters
@@ -166,6 +180,14 @@ def test_same_file_same_trials(tmp_path, data_csv):
     columns = ["trial", *TRUTH, "distance"]
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "one" / "trials.csv")[columns],
                                   pd.read_csv(tmp_path / "two" / "trials.csv")[columns])
+
+
+@pytest.mark.slow
+def test_dask_gives_the_trials_of_one_local_process(tmp_path, data_csv):
+    path = synthetic_file(tmp_path, data_csv, trials=2, replicates=2, check_replicates=2)
+    local = calibrate(path, out=tmp_path / "local", workers=1)
+    dask = calibrate(path, out=tmp_path / "dask", executor="dask", workers=2)
+    assert dask["best"] == local["best"] and dask["check"] == local["check"]
 
 
 # ---------------------------------------------------------------- bad calibration files

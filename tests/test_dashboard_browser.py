@@ -2,67 +2,36 @@
 
 Starts ``freemium-sim dashboard`` on a free localhost port, steps the model, moves the
 live ad-load control, steps on, and checks that the running market took the change (the
-same figures as the model with that change, not those without it) and was not reset.
+same figures as the model with that change, not those without it) and was not reset;
+that the ghost (the unchanged market) is drawn and can be switched off; that the run
+downloads as CSV; and that neither the page nor the server asks anything of the internet
+(the server's outside requests go to a recording loopback proxy). Screenshots at
+1280x800 and 1920x1080 are saved in the test's temporary folder.
 """
 
 from __future__ import annotations
 
-import os
+import csv
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[1]
+from tests.browser_helpers import RecordingProxy, launch, outside, proxy_env, serve
+
 pytestmark = pytest.mark.browser
-
-
-def free_port() -> int:
-    """A localhost port nobody listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 60.0) -> None:
-    """Return once ``url`` answers 200; fail with the server's log if it dies or never answers."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"dashboard server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"dashboard server did not answer {url} within {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture
 def dashboard(tmp_path):
-    """A dashboard server as a teacher starts it (default scenario and sliders); yields (url, log path)."""
-    port = free_port()
+    """A dashboard server as a teacher starts it (default scenario and sliders), every outside
+    request of it sent to a recording proxy; yields (url, log path, proxy)."""
+    proxy = RecordingProxy()
     log = tmp_path / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "dashboard", "--port", str(port)],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
-    url = f"http://127.0.0.1:{port}/"
     try:
-        wait_for_server(url, proc, log)
-        yield url, log
+        with serve(["dashboard"], log, proxy_env(proxy)) as base:
+            yield base + "/", log, proxy
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        proxy.shutdown()
 
 
 def readout(page) -> str:
@@ -104,22 +73,26 @@ def as_text(readout_html: str) -> str:
     return re.sub("<[^>]+>", "", readout_html)
 
 
+def chart_sources(page) -> list[str]:
+    return [e.get_attribute("src") for e in page.locator(".freemium-chart img, img.freemium-chart").all()]
+
+
 def test_dashboard_moves_the_ad_load_live(dashboard, tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium); CI installs it with apt")
     from playwright.sync_api import sync_playwright
 
-    url, log = dashboard
+    url, log, proxy = dashboard
     failed: list[str] = []
+    left: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})  # a projector
             page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            page.on("request", lambda r: left.append(r.url) if outside(r.url) else None)
             page.goto(url)
             page.wait_for_selector(".freemium-readout", timeout=30_000)
             assert "not started" in readout(page)
+            assert "runs on" not in page.inner_text("body")  # solara's badge lay over the inspector
 
             step(page, 3)
             wait_for_month(page, "March 2015")
@@ -142,7 +115,39 @@ def test_dashboard_moves_the_ad_load_live(dashboard, tmp_path):
             december = wait_for_month(page, "December 2015")
             assert "Live changes: Apr 2015 ad load 2.5→5." in notes.inner_text()
             assert page.locator(".freemium-chart").first.get_attribute("src") != chart_before
-            page.screenshot(path=str(tmp_path / "dashboard.png"))
+
+            # the ghost: drawn (and named in the key) while on; switched off, the charts change
+            legend = page.locator(".freemium-legend")
+            assert "Ghost:" in legend.inner_text()
+            with_ghost = chart_sources(page)
+            page.locator(".freemium-ghost input").click()
+            page.wait_for_function("() => !document.querySelector('.freemium-legend').innerText.includes('Ghost:')",
+                                   timeout=10_000)
+            page.wait_for_function("s => document.querySelector('.freemium-chart').getAttribute('src') != s",
+                                   arg=with_ghost[0], timeout=10_000)
+            assert sum(a != b for a, b in zip(with_ghost, chart_sources(page))) >= 5  # the revenue may not differ visibly
+            page.locator(".freemium-ghost input").click()
+            page.wait_for_function("() => document.querySelector('.freemium-legend').innerText.includes('Ghost:')",
+                                   timeout=10_000)
+
+            # the class's run, downloaded
+            page.locator(".freemium-export").click()
+            with page.expect_download(timeout=20_000) as download:
+                page.locator(".freemium-download").click()
+            saved = tmp_path / "run.csv"
+            download.value.save_as(saved)
+
+            page.screenshot(path=str(tmp_path / "dashboard-1280x800.png"))
+            page.locator(".freemium-listener").scroll_into_view_if_needed()  # the main area scrolls, not the page
+            page.screenshot(path=str(tmp_path / "dashboard-1280x800-network.png"))
+            tenure = re.search(r"with this service for\s+(\d+) months", page.locator(".freemium-listener").inner_text())
+            assert tenure and int(tenure.group(1)) >= 12  # the first listener inspected has a story
+            page.set_viewport_size({"width": 1920, "height": 1080})
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(tmp_path / "dashboard-1920x1080.png"))
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)  # what the page showed
+            raise
         finally:
             browser.close()
 
@@ -151,7 +156,21 @@ def test_dashboard_moves_the_ad_load_live(dashboard, tmp_path):
     with_change, without = expected_readouts(12, change_at=3, ad_load=5.0)
     assert december == as_text(with_change), f"expected {as_text(with_change)!r}"
     assert december != as_text(without)
+
+    with saved.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    for column in ("date", "step", "service", "mau", "premium_subscribers", "revenue_subscription_eur",
+                   "revenue_ads_eur", "churn_premium_monthly", "market_share", "aware", "policy_changes"):
+        assert column in rows[0], f"{column} missing from the exported CSV"
+    assert {r["step"] for r in rows} == {str(k) for k in range(12)}  # every month played
+    april = {r["policy_changes"] for r in rows if r["date"] == "2015-04-01"}
+    assert april == {"live: ad load 2.5→5"}
+
     assert not failed, f"requests failed (the page must work offline): {failed}"
+    assert not left, f"the page asked outside this machine: {left}"
+    assert not proxy.requests, f"the server asked outside this machine: {proxy.requests}"
     server_log = log.read_text()
-    assert "Traceback" not in server_log and "Could not load URL" not in server_log, server_log[-3000:]
-    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+    for noise in ("Traceback", "Could not load URL", "New version", "rules of hooks", "Warning"):
+        assert noise not in server_log, server_log[-3000:]
+    for size in ("1280x800", "1920x1080"):
+        assert (tmp_path / f"dashboard-{size}.png").stat().st_size > 10_000

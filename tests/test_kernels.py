@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sim.agents.listeners import State, Tier
 from sim.agents.network import small_world
@@ -25,7 +26,7 @@ def _agree_off_the_boundary(got: np.ndarray, draws: np.ndarray, prob: np.ndarray
 def test_awareness_on_a_network_matches_the_sparse_product():
     rng = np.random.default_rng(0)
     friends = small_world(rng.integers(0, 3, N), 10, 0.2, 0.5, rng)
-    state = rng.choice(np.array([State.UNAWARE, State.AWARE, State.USER], np.int8), N)
+    state = rng.choice(np.array([State.UNAWARE, State.AWARE, State.USER, State.OUTSIDE], np.int8), N)
     advocate = (state == State.USER) & (rng.random(N) < 0.3)
     sharing = (state == State.USER) & (rng.random(N) < 0.2)
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.5})
@@ -35,7 +36,8 @@ def test_awareness_on_a_network_matches_the_sparse_product():
     diffusion.step(np.roll(state, 7), advocate, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
     got = diffusion.step(state, advocate, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
     influence = (state == State.USER) + advocate * 1.5 + sharing * 1.5
-    prob = diffusion.awareness_probability(0.01, 0.4, diffusion.exposure(influence, friends.astype(np.float32), np.diff(friends.indptr), False), 1.0,
+    prob = diffusion.awareness_probability(0.01, 0.4, diffusion.exposure(influence, friends.astype(np.float32), np.diff(friends.indptr), False,
+                                                                        state != State.OUTSIDE), 1.0,
                                            False)
     draws = _random().uniform_all("diffusion", 3, N)
     assert not got[state != State.UNAWARE].any()
@@ -46,12 +48,12 @@ def test_awareness_on_a_network_matches_the_sparse_product():
 
 def test_awareness_fully_mixed_follows_the_bass_path():
     rng = np.random.default_rng(1)
-    state = rng.choice(np.array([State.UNAWARE, State.USER], np.int8), N, p=[0.7, 0.3])
+    state = rng.choice(np.array([State.UNAWARE, State.USER, State.OUTSIDE], np.int8), N, p=[0.5, 0.2, 0.3])
     none = np.zeros(N, bool)
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.0})
     key = _random().key("diffusion", 0)
     got = diffusion.step(state, none, none, None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
-    share = float((state == State.USER).mean())
+    share = float((state == State.USER).sum() / (state != State.OUTSIDE).sum())  # of the people in reach
     prob = (diffusion.bass_advance(share, 0.01, 0.4, 1.0) - share) / (1 - share)
     draws = _random().uniform_all("diffusion", 0, N)
     _agree_off_the_boundary(got, draws, np.where(state == State.UNAWARE, prob, -1.0))
@@ -63,7 +65,7 @@ def test_one_pass_tally_matches_masked_counts():
 
     rng = np.random.default_rng(2)
     s, plans, steps = 3, 4, 10
-    state = rng.integers(0, 4, N).astype(np.int8)
+    state = rng.integers(0, len(State), N).astype(np.int8)
     user = state == State.USER
     service = np.where(user, rng.integers(0, s, N), -1).astype(np.int8)
     tier = np.where(user, rng.choice([Tier.FREE, Tier.TRIAL, Tier.PREMIUM], N), Tier.NONE).astype(np.int8)
@@ -99,28 +101,37 @@ def test_one_pass_tally_matches_masked_counts():
     }
     for column, want in expected.items():
         np.testing.assert_array_equal(table[:, column], want.astype(float), err_msg=str(column))
-    np.testing.assert_array_equal(states, np.bincount(state, minlength=4))
+    np.testing.assert_array_equal(states, np.bincount(state, minlength=len(State)))
     focal_free = user & (service == 0) & (tier == Tier.FREE) & (spell >= 0)
     np.testing.assert_array_equal(cohorts[1], np.bincount(spell[focal_free], minlength=steps + 1))
 
 
-def _small_model():
+def _small_model(overrides: dict | None = None):
     from sim.model import MarketModel
     from tests.helpers import small_scenario
 
-    model = MarketModel(small_scenario({"market.agents": 2000}), seed=3)
+    model = MarketModel(small_scenario({"market.agents": 2000, **(overrides or {})}), seed=3)
     for _ in range(3):
         model.step()
     return model
 
 
-def test_utility_kernel_matches_the_numpy_utility():
+@pytest.mark.parametrize("credible", [False, True])
+def test_utility_kernel_matches_the_numpy_utility(credible):
+    import dataclasses
+
     from sim.mechanics.choice import kernel_inputs, utilities_of, utility
     from sim.mechanics.subscriptions import current_option
 
-    model = _small_model()
+    model = _small_model({"choice.price_weight": 0.7} if credible else None)
     pop, opts = model.population, model.options
-    idx = np.flatnonzero(pop.state != State.UNAWARE)
+    if credible:  # prices in real terms with losses above reference prices, services not everywhere
+        rng = np.random.default_rng(4)
+        pop.price_index = rng.uniform(1.0, 1.3, pop.n).astype(np.float32)
+        pop.region = rng.integers(0, 3, pop.n).astype(np.int16)
+        pop.available = rng.random(pop.available.shape) < 0.8
+        opts = dataclasses.replace(opts, loss=rng.uniform(0, 2, (len(opts), 3)).astype(np.float32))
+    idx = np.flatnonzero((pop.state != State.UNAWARE) & (pop.state != State.OUTSIDE))
     cur = current_option(pop, opts, idx)
     inputs = kernel_inputs(pop, opts, model.table, model.scenario)
     for o in range(len(opts)):
@@ -182,11 +193,13 @@ def test_ad_audience_in_one_pass_matches_the_free_listeners_sums():
     hours = rng.random(N).astype(np.float32) * 50
     taste = rng.dirichlet(np.ones(4), N).astype(np.float32)
     depth, sharing = rng.exponential(100, N).astype(np.float32), rng.random(N) < 0.5
-    got = Audience.gather(state, service, tier, hours, taste, depth, sharing, True, 300.0, 3)
+    index = (1 + rng.random(N) * 0.3).astype(np.float32)
+    got = Audience.gather(state, service, tier, hours, taste, depth, sharing, True, 300.0, 3, index)
     free = user & (tier == Tier.FREE)
     want = Audience.of(service[free].astype(np.int64), hours[free], taste[free],
-                       np.where(sharing, 1 - np.exp(-depth / 300.0), 0.0)[free], 3)
-    for name in ("hours", "listeners", "data", "genre_hours"):
+                       np.where(sharing, 1 - np.exp(-depth / 300.0), 0.0)[free], 3, index[free])
+    assert got.mean_price_index() == pytest.approx(float(index[free].mean()), rel=1e-6)
+    for name in ("hours", "listeners", "data", "genre_hours", "price_index"):
         np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-5, err_msg=name)
 
 
@@ -221,26 +234,30 @@ def test_deciders_kernel_matches_the_masks():
 
     rng = np.random.default_rng(10)
     state, service, tier, user = _listeners(rng, s=2)
+    state = np.where((state == State.UNAWARE) & (rng.random(N) < 0.5), State.OUTSIDE, state).astype(np.int8)  # not yet in reach
+    region = rng.integers(0, 3, N).astype(np.int16)
+    rise_review = rng.random((2, 3, 3))  # (service, plan, region): the share reconsidering at a rise
     plan = np.where(tier != Tier.FREE, rng.integers(0, 3, N), -1).astype(np.int8)
     trial_end = rng.integers(0, 8, N).astype(np.int16)
     failed = (state == State.LAPSED) & (rng.random(N) < 0.2)
     newly, reconsider = (state == State.AWARE) & (rng.random(N) < 0.5), rng.random(N) < 0.05
+    reconsider[np.flatnonzero(state == State.OUTSIDE)[:5]] = True  # never decide before coming into reach
     price_rose = np.array([[True, False, False], [False, False, True]])
     held = np.full((2, 2, 3), -1, np.int64)
     held[0, :, :2] = 1  # service 0 offers its free tier and plans 0, 1; service 1 only plan 2
     held[1, 1, 2] = 1
     r = CounterRandom({"review": np.random.SeedSequence(1), "trigger": np.random.SeedSequence(2)})
-    got, ended = _deciders(state, tier, service, plan, trial_end, 4, failed, newly, reconsider, price_rose, held,
-                           0.1, 0.05, 0.2, 0.5, r.key("review", 4), r.key("trigger", 4))
+    got, ended = _deciders(state, tier, service, plan, region, trial_end, 4, failed, newly, reconsider, price_rose, held,
+                           0.1, 0.05, 0.2, rise_review, r.key("review", 4), r.key("trigger", 4))
     paying = user & (tier == Tier.PREMIUM)
     want_ended = user & (tier == Tier.TRIAL) & (trial_end <= 4)
     review_p = np.where(state == State.LAPSED, 0.1, np.where(paying, 0.05, 0.2))
     svc, pl = np.maximum(service, 0), np.maximum(plan, 0)
     premium = (tier == Tier.PREMIUM) | (tier == Tier.TRIAL)
     want = (newly | reconsider | want_ended | (r.uniform_all("review", 4, N) < review_p)
-            | (paying & price_rose[svc, pl] & (r.uniform_all("trigger", 4, N) < 0.5))
+            | (paying & price_rose[svc, pl] & (r.uniform_all("trigger", 4, N) < rise_review[svc, pl, region]))
             | (user & (held[svc, premium.astype(int), pl] < 0)))
-    want &= (state != State.UNAWARE) & ~failed
+    want &= (state != State.UNAWARE) & (state != State.OUTSIDE) & ~failed
     np.testing.assert_array_equal(ended, want_ended)
     np.testing.assert_array_equal(got, want)
 

@@ -47,7 +47,7 @@ def synthetic_timeseries(replicates: int = 3, months: int = 36, seed: int = 1) -
             trial = 0.04 * premium
             churn = rng.uniform(0.03, 0.05, (4, months)) / 4
             rev_sub = premium * 9.2
-            rev_ads = free * 0.4 if free_tier else np.full(months, np.nan)
+            rev_ads = free * 0.4 if free_tier else np.zeros(months)
             loyalty = rng.dirichlet([3, 4, 3, 2, 1], months)
             frame = pd.DataFrame({
                 "replicate": r, "date": dates, "step": t, "service": name, "focal": focal,

@@ -66,6 +66,20 @@ def test_run_writes_the_output_contract(tiny, tmp_path, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary folder left behind"
 
 
+def test_a_service_without_a_free_tier_sold_no_ads(write_yaml, tmp_path):
+    """Its ad revenue is 0 EUR (not undefined) in timeseries.parquet and summary.json; its CPM stays undefined."""
+    scen = write_yaml(SMALL.replace("focal: {name: Spotify,", "focal: {name: Spotify, free_tier: false,")
+                      .replace("focal_free: 0.05", "focal_free: 0.0").replace("replicates: 3", "replicates: 2"), "paid.yaml")
+    out = tmp_path / "res"
+    assert main(["run", str(scen), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    ts = pd.read_parquet(out / "timeseries.parquet")
+    assert (ts["revenue_ads_eur"] == 0.0).all()  # neither the focal service nor Apple Music has a free tier
+    assert ts["ad_revenue_share"].dropna().eq(0.0).all() and ts["cpm_eur"].isna().all()
+    kpis = json.loads((out / "summary.json").read_text())["kpis"]
+    assert kpis["revenue_ads_eur"]["mean"] == 0.0 and kpis["cumulative_revenue_ads_eur"]["mean"] == 0.0
+    assert kpis["revenue_subscription_eur"]["mean"] > 0
+
+
 def test_rerun_replaces_previous_results(tiny, tmp_path):
     out = tmp_path / "res"
     assert main(["run", str(tiny), "--out", str(out), "--quiet", "--replicates", "1"]) == 0
@@ -101,3 +115,31 @@ def test_params_lists_every_parameter_with_units(capsys):
 def test_workers_must_be_positive(tiny, tmp_path, capsys, command):
     assert main([command, str(tiny), "--workers", "0", "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "--workers: must be at least 1 (got 0)" in capsys.readouterr().err
+
+
+def test_run_window_covers_the_cumulative_and_mean_kpis(tiny, tmp_path, capsys):
+    out = tmp_path / "w"
+    assert main(["run", str(tiny), "--out", str(out), "--workers", "1", "--quiet", "--window", "2015-03:2015-05"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["window"] == {"start": "2015-03", "end": "2015-05"} and summary["date"] == "2015-05-01"
+    ts = pd.read_parquet(out / "timeseries.parquet")
+    inside = ts[ts["focal"] & ts["date"].between("2015-03-01", "2015-05-01")]
+    per_rep = inside.groupby("replicate")
+    assert summary["kpis"]["cumulative_revenue_total_eur"]["mean"] == pytest.approx(
+        per_rep["revenue_total_eur"].sum().mean())
+    assert summary["kpis"]["mean_premium_subscribers"]["mean"] == pytest.approx(
+        per_rep["premium_subscribers"].mean().mean())
+    # the point KPIs are read at the window's last month
+    assert summary["kpis"]["mau"]["mean"] == pytest.approx(inside[inside["date"] == "2015-05-01"]["mau"].mean())
+    report = (out / "report.html").read_text()
+    assert "cumulative and mean KPIs over 2015-03 to 2015-05" in report
+
+
+@pytest.mark.parametrize("window, message", [
+    ("2015-03", "--window: expected START:END"), ("2015-05:2015-03", "the end 2015-03 is before the start 2015-05"),
+    ("2015-03:2016-01", "--window: 2016-01 is outside the horizon 2015-01 to 2015-08")])
+def test_run_bad_window_exits_2_and_writes_nothing(tiny, tmp_path, capsys, window, message):
+    out = tmp_path / "w"
+    assert main(["run", str(tiny), "--out", str(out), "--window", window]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

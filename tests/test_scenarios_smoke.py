@@ -149,7 +149,7 @@ def test_validates(path: Path, capsys):
 def test_runs(path: Path):
     scenario = load_scenario(path)
     ts = _run(path)
-    n_services = 1 + len(scenario.services.competitors)
+    n_services = len(scenario.all_services())  # entrants have rows (no users) before they enter
     assert len(ts) == scenario.time.months * n_services
     assert ts["date"].nunique() == scenario.time.months
     focal = ts[ts["focal"]]

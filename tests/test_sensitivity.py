@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.analysis.sensitivity import analyze, noise_share, point_means
+from sim.analysis.sensitivity import analyze, design_warnings, noise_share, point_means
 from sim.cli import main
 from sim.sweep import designs
 from sim.sweep.spec import SweepSpec, load_sweep
@@ -44,6 +44,48 @@ def test_sobol_matches_the_ishigami_analytic_indices():
     # 3 CI half-widths: about 4.6 standard errors of the bootstrap
     assert np.all(np.abs(si["S1"] - s1) <= 3 * si["S1_conf"]), (si["S1"], s1, si["S1_conf"])
     assert np.all(np.abs(si["ST"] - st) <= 3 * si["ST_conf"]), (si["ST"], st, si["ST_conf"])
+
+
+ISHIGAMI_S1 = np.array([0.5 * (1 + 0.1 * PI**4 / 5) ** 2, 7**2 / 8, 0]) / (
+    7**2 / 8 + 0.1 * PI**4 / 5 + 0.1**2 * PI**8 / 18 + 0.5)
+
+
+def test_rbd_fast_on_an_lhs_sweep_matches_the_ishigami_first_order_indices():
+    spec = toy_spec("lhs", 1000, {"x1": (-PI, PI), "x2": (-PI, PI), "x3": (-PI, PI)})
+    x = designs.sample(spec)
+    si = analyze(spec, x, ishigami(x), "rbd_fast", resamples=200)
+    assert np.all(np.abs(si["S1"] - ISHIGAMI_S1) <= 3 * si["S1_conf"]), (si["S1"], si["S1_conf"])
+    assert design_warnings("rbd_fast", si, ["x1", "x2", "x3"], 1000, False) == []
+
+
+@pytest.mark.slow
+def test_delta_on_an_lhs_sweep_sees_the_interaction_that_s1_misses():
+    """x3 acts on the Ishigami function only through its interaction with x1: its first-order
+    index is 0, its moment-independent delta is not (Borgonovo 2007)."""
+    spec = toy_spec("lhs", 1000, {"x1": (-PI, PI), "x2": (-PI, PI), "x3": (-PI, PI)})
+    x = designs.sample(spec)
+    si = analyze(spec, x, ishigami(x), "delta", resamples=20)
+    assert np.all(np.abs(si["S1"] - ISHIGAMI_S1) <= 3 * si["S1_conf"]), (si["S1"], si["S1_conf"])
+    assert np.all(si["delta"] > 3 * si["delta_conf"])  # x3 too, whose S1 is 0
+
+
+def test_a_sobol_design_too_small_is_flagged_with_the_n_that_would_do():
+    spec = toy_spec("sobol", 8, {"x1": (-PI, PI), "x2": (-PI, PI), "x3": (-PI, PI)})
+    x = designs.sample(spec)
+    names = ["x1", "x2", "x3"]
+    (warning,) = design_warnings("sobol", analyze(spec, x, ishigami(x), resamples=200), names, 8, True)
+    assert "design too small for sobol indices (n = 8)" in warning and "wider than the estimate" in warning
+    need = int(warning.split("About n = ")[1].split()[0])
+    assert need > 8 and need & (need - 1) == 0  # a power of 2, as Saltelli's sample needs
+    # with the n it advised, the warning is gone
+    spec = toy_spec("sobol", need, {"x1": (-PI, PI), "x2": (-PI, PI), "x3": (-PI, PI)})
+    x = designs.sample(spec)
+    assert design_warnings("sobol", analyze(spec, x, ishigami(x), resamples=200), names, need, True) == []
+    # S1 above ST is named
+    fake = {"S1": np.array([1.22, 0.1]), "S1_conf": np.array([0.01, 0.01]), "ST": np.array([1.07, 0.1]),
+            "ST_conf": np.array([0.01, 0.01])}
+    (warning,) = design_warnings("sobol", fake, ["a", "b"], 8, True)
+    assert "S1 > ST for a" in warning and "outside [0, 1]" in warning
 
 
 def test_sobol_gives_an_ignored_input_a_total_index_whose_ci_holds_zero():
@@ -128,15 +170,20 @@ def test_sensitivity_of_a_morris_sweep_folder(tmp_path, capsys):
     assert "services.focal.ad_load" in capsys.readouterr().out
 
 
-def test_sensitivity_refuses_a_grid_sweep_and_an_unfinished_one(tmp_path, capsys):
+def test_sensitivity_refuses_a_method_the_design_lacks_and_an_unfinished_sweep(tmp_path, capsys):
     (tmp_path / "base.yaml").write_text("name: tiny\nmarket: {agents: 2000}\ntime: {months: 6}\n")
     spec = {"base": "base.yaml", "seed": 5, "design": {"kind": "grid"},
             "parameters": {"services.focal.ad_load": {"levels": [1.0, 2.0]}}, "kpis": [{"column": "mau", "agg": "final"}]}
     (tmp_path / "g.yaml").write_text(yaml.safe_dump(spec))
     sweep = load_sweep(tmp_path / "g.yaml")
     SweepStore(tmp_path / "grid", ["mau_final"]).prepare(sweep.resolved(), designs.build(sweep).values)
-    assert main(["sensitivity", str(tmp_path / "grid")]) == 2
-    assert "sensitivity indices need design kind sobol or morris" in capsys.readouterr().err
+    assert main(["sensitivity", str(tmp_path / "grid"), "--method", "sobol"]) == 2
+    assert "--method: sobol does not fit the grid design" in capsys.readouterr().err
+    assert main(["sensitivity", str(tmp_path / "grid"), "--kpi", "mau_finl"]) == 2
+    assert "--kpi: " in (err := capsys.readouterr().err) and "did you mean 'mau_final'" in err
+    assert main(["sensitivity", str(tmp_path / "grid"), "--resamples", "0"]) == 2
+    assert "--resamples: must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "grid" / "sensitivity.json").exists()
 
     (tmp_path / "s.yaml").write_text(yaml.safe_dump({**spec, "design": {"kind": "sobol", "n": 2}}))
     sweep = load_sweep(tmp_path / "s.yaml")
@@ -147,3 +194,33 @@ def test_sensitivity_refuses_a_grid_sweep_and_an_unfinished_one(tmp_path, capsys
     assert "have no successful run" in capsys.readouterr().err
     assert main(["sensitivity", str(tmp_path)]) == 2
     assert "not a sweep folder" in capsys.readouterr().err
+
+
+def test_sensitivity_of_an_lhs_sweep_folder(tmp_path, capsys):
+    """An LHS sweep (no Sobol' or Morris sample) gets RBD-FAST by default, and delta on request."""
+    (tmp_path / "base.yaml").write_text("name: tiny\nmarket: {agents: 2000}\ntime: {months: 6}\n")
+    (tmp_path / "l.yaml").write_text(yaml.safe_dump({
+        "base": "base.yaml", "seed": 5, "replicates": 1, "design": {"kind": "lhs", "n": 300},
+        "parameters": {"services.focal.ad_load": {"low": 0.0, "high": 10.0},
+                       "services.focal.personalization": {"low": 0.0, "high": 1.0}},
+        "kpis": [{"column": "mau", "agg": "final"}, {"column": "free_users", "agg": "final"}]}))
+    sweep = load_sweep(tmp_path / "l.yaml")
+    design = designs.build(sweep)
+    store = SweepStore(tmp_path / "out", ["mau_final", "free_users_final"])
+    store.prepare(sweep.resolved(), design.values)
+    v = design.values
+    for point in range(len(v)):
+        store.write_part({"run_id": run_id(point, 0, len(v), 1), "point": point, "replicate": 0,
+                          "mau_final": 3 * v["services.focal.ad_load"][point], "free_users_final": 1.0,
+                          "status": "ok", "error": None, "seconds": 0.0})
+    store.consolidate(v)
+    assert main(["sensitivity", str(tmp_path / "out"), "--kpi", "mau_final", "--resamples", "100"]) == 0
+    result = json.loads((tmp_path / "out" / "sensitivity.json").read_text())
+    assert result["method"] == "rbd_fast" and list(result["kpis"]) == ["mau_final"]
+    s1 = result["kpis"]["mau_final"]
+    assert s1["services.focal.ad_load"]["S1"] == pytest.approx(1.0, abs=0.05)
+    assert abs(s1["services.focal.personalization"]["S1"]) < 0.05
+    assert result["warnings"]["mau_final"] == []
+    assert (tmp_path / "out" / "figures" / "sensitivity-mau_final.png").exists()
+    assert main(["sensitivity", str(tmp_path / "out"), "--method", "morris"]) == 2
+    assert "--method: morris does not fit the lhs design" in capsys.readouterr().err

@@ -92,6 +92,10 @@ def test_kpi_names_and_evaluation():
     assert KpiSpec(column="mau", agg="mean").evaluate(focal, 1.0) == 2.5
     outside = KpiSpec(column="mau", agg="mean", window={"start": "2016-01", "end": "2016-02"})
     assert math.isnan(outside.evaluate(focal, 1.0))
+    # a window applies to every aggregate: the last month in it, the sum over it
+    window = {"start": "2015-02", "end": "2015-03"}
+    assert KpiSpec(column="mau", agg="final", window=window).evaluate(focal, 1.0) == 3.0
+    assert KpiSpec(column="mau", agg="cumulative", window=window).evaluate(focal, 1.0) == 5.0
 
 
 @pytest.mark.parametrize("changes, expected", [
@@ -116,8 +120,8 @@ def test_kpi_names_and_evaluation():
     ({"kpis": [{"column": "revenue_totl_eur", "agg": "final"}]},
      ["kpis.0.column", "did you mean 'revenue_total_eur'"]),
     ({"kpis": [{"column": "mau", "agg": "median"}]}, ["kpis.0.agg", "'final', 'mean' or 'cumulative'"]),
-    ({"kpis": [{"column": "mau", "agg": "final", "window": {"start": "2015-01", "end": "2015-02"}}]},
-     ["kpis.0", "window", "agg: mean"]),
+    ({"kpis": [{"column": "mau", "agg": "final", "window": {"start": "2015-03", "end": "2015-02"}}]},
+     ["kpis.0.window", "end (2015-02) is before start (2015-03)"]),
     ({"kpis": [{"column": "mau", "agg": "final"}, {"column": "mau", "agg": "final"}]}, ["repeated KPI name mau_final"]),
     ({"overrides": {"time.monhs": 3}}, ["overrides", "time.monhs", "did you mean 'months'"]),
     ({"base": "missing.yaml"}, ["base", "missing.yaml", "not found"]),

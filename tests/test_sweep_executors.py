@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from sim.sweep.executors import DaskExecutor, LocalExecutor
+from sim.executors import DaskExecutor, LocalExecutor
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -55,11 +56,11 @@ def part_times(out: Path) -> dict[str, int]:
 @pytest.mark.slow
 def test_results_do_not_depend_on_the_executor(tmp_path):
     sweep = write_sweep(tmp_path)
-    one = run_sweep(sweep, workers=1, out=tmp_path / "one", quiet=True)
+    one = run_sweep(sweep, workers=1, out=tmp_path / "one")
     assert len(one) == 5 * 2 and set(one["status"]) == {"ok"}
     assert one[["revenue_total_eur_cumulative", "premium_subscribers_final"]].gt(0).all().all()
-    two = run_sweep(sweep, workers=2, out=tmp_path / "two", quiet=True)
-    dask = run_sweep(sweep, executor="dask", workers=2, out=tmp_path / "dask", quiet=True)
+    two = run_sweep(sweep, workers=2, out=tmp_path / "two")
+    dask = run_sweep(sweep, executor="dask", workers=2, out=tmp_path / "dask")
     pd.testing.assert_frame_equal(comparable(one), comparable(two))
     pd.testing.assert_frame_equal(comparable(one), comparable(dask))
     # replicates of a point differ (own seeds), points differ (own values)
@@ -83,7 +84,7 @@ def test_resume_after_sigkill_runs_each_run_exactly_once(tmp_path):
     runs = pd.read_parquet(out / "runs.parquet")
     assert runs["run_id"].is_unique and len(runs) == 24 and set(runs["status"]) == {"ok"}
     assert {k: v for k, v in part_times(out).items() if k in first} == first  # recorded runs were not rerun
-    fresh = run_sweep(sweep, workers=2, out=tmp_path / "fresh", quiet=True)
+    fresh = run_sweep(sweep, workers=2, out=tmp_path / "fresh")
     pd.testing.assert_frame_equal(comparable(runs), comparable(fresh))
 
 
@@ -112,7 +113,7 @@ def test_failed_runs_are_recorded_and_retried_alone(tmp_path):
 def test_a_changed_sweep_is_refused_on_resume(tmp_path, capsys):
     sweep = write_sweep(tmp_path, design={"kind": "lhs", "n": 2}, replicates=1)
     out = tmp_path / "out"
-    run_sweep(sweep, workers=1, out=out, quiet=True)
+    run_sweep(sweep, workers=1, out=out)
     write_sweep(tmp_path, design={"kind": "lhs", "n": 2}, replicates=1, seed=12)
     assert main(["sweep", str(sweep), "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -146,7 +147,7 @@ def test_sobol_sweep_to_sensitivity_end_to_end(tmp_path, capsys):
                                     "services.focal.ad_load": {"low": 1.0, "high": 6.0},
                                     "services.focal.personalization": {"low": 0.0, "high": 1.0}})
     out = tmp_path / "out"
-    run_sweep(sweep, workers=2, out=out, quiet=True)
+    run_sweep(sweep, workers=2, out=out)
     assert main(["sensitivity", str(out)]) == 0
     assert "services.focal.personalization" in capsys.readouterr().out
     result = json.loads((out / "sensitivity.json").read_text())
@@ -159,3 +160,25 @@ def test_sobol_sweep_to_sensitivity_end_to_end(tmp_path, capsys):
         dummy = by_param["services.focal.personalization"]
         assert abs(dummy["ST"]) <= dummy["ST_conf"], (kpi, dummy)
         assert (out / "figures" / f"sensitivity-{kpi}.png").stat().st_size > 10_000
+
+
+def test_kept_series_and_their_envelopes(tmp_path, capsys):
+    from sim.cli import main
+
+    sweep = write_sweep(tmp_path, design={"kind": "lhs", "n": 3}, keep=["premium_subscribers", "ad_revenue_share"])
+    out = tmp_path / "out"
+    assert main(["sweep", str(sweep), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    series = pd.read_parquet(out / "series.parquet")
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert list(series.columns) == ["run_id", "point", "replicate", "date", "premium_subscribers", "ad_revenue_share"]
+    assert len(series) == 6 * 6  # 3 points x 2 replicates x 6 months
+    # a run's kept series ends where its final KPI is read
+    last = series.sort_values("date").groupby("run_id").last()["premium_subscribers"]
+    assert np.allclose(last.to_numpy(), runs.set_index("run_id")["premium_subscribers_final"].loc[last.index].to_numpy())
+    assert (out / "figures" / "envelopes.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "b").mkdir()
+    bad = write_sweep(tmp_path / "b", keep=["premium_subscriber"])
+    assert main(["sweep", str(bad), "--out", str(tmp_path / "bad"), "--quiet"]) == 2
+    assert "keep.0: unknown timeseries column 'premium_subscriber'; did you mean 'premium_subscribers'" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

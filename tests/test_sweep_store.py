@@ -7,6 +7,7 @@ import math
 import pandas as pd
 import pytest
 
+from sim.errors import LockError
 from sim.scenario import ScenarioError
 from sim.sweep.store import SweepStore, run_id
 
@@ -67,7 +68,7 @@ def test_prepare_refuses_a_folder_of_another_sweep(tmp_path):
 def test_one_writer_per_folder(tmp_path):
     store = SweepStore(tmp_path, ["mau_final"])
     with store.locked():
-        with pytest.raises(ScenarioError, match="another freemium-sim sweep is writing to this folder"):
+        with pytest.raises(LockError, match="another freemium-sim sweep is writing to this folder"):
             with SweepStore(tmp_path, ["mau_final"]).locked():
                 pass
     with SweepStore(tmp_path, ["mau_final"]).locked():  # released on exit

@@ -26,6 +26,7 @@ class State(IntEnum):
     AWARE = 1  # knows the market, uses nothing
     USER = 2  # uses a service
     LAPSED = 3  # used a service, left, may come back
+    OUTSIDE = 4  # not yet in the market's reach (sim.mechanics.market): counts in no KPI
 
 
 class Tier(IntEnum):
@@ -108,7 +109,9 @@ class ListenerPopulation:
         # listeners sit in segment order: the network's ring follows it, so friends are near in memory
         # (attributes are drawn independently of the order, so within a segment it is random)
         self.segment = _allocate([s.share for s in scenario.segments], n, None)
-        self.region = _allocate([r.share for r in scenario.regions], n, rng)
+        capacity = scenario.region_capacity()  # regions with their own schedules: sized at the horizon's largest
+        self.region = _allocate([r.share for r in scenario.regions] if scenario.regions[0].share is not None
+                                else list(capacity / capacity.sum()), n, rng)
 
         value_mult = np.array([r.value_multiplier for r in scenario.regions], dtype=np.float32)[self.region]
         self.price_multiplier = np.array([r.price_multiplier for r in scenario.regions], dtype=np.float32)[self.region]
@@ -146,6 +149,8 @@ class ListenerPopulation:
             self.friends = small_world(self.segment, net.mean_degree, net.rewire, net.homophily, rng)
 
         self.state = np.full(n, State.UNAWARE, np.int8)
+        self.available = np.ones((n, len(scenario.all_services())), bool)  # may use service j (sim.mechanics.market)
+        self.price_index = np.ones(n, np.float32)  # consumer prices of the listener's region, 1 at the start
         self.service = np.full(n, NO_SERVICE, np.int8)
         self.tier = np.full(n, Tier.NONE, np.int8)
         self.plan = np.full(n, -1, np.int8)

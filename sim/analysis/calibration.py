@@ -24,7 +24,8 @@ because:
 The first trial is the base scenario's own values (where they lie inside the
 bounds), so the fit never reports something worse than the starting point on the
 fitting seeds. Reported uncertainty is deliberately modest: the range of each
-parameter over the best 10% of trials. That is an approximate, posterior-like range
+parameter over the best 10% of trials that lie within 20% of the best distance (and a
+warning when no trial beat the starting values). That is an approximate, posterior-like range
 of values that fit about as well, NOT a Bayesian posterior: TPE samples densely near
 good values, so it mostly shows how flat the distance is around the optimum.
 
@@ -41,20 +42,13 @@ and ``figures/fit-<series>.png``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
-import multiprocessing
-import os
-import sys
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 import optuna
@@ -62,20 +56,25 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 import sim
-from sim.analysis.targets import TargetSpec, covered, observed_series, read_observations, series_fit, simulated_series
+from sim.analysis.targets import (TargetSpec, check_services, covered, observed_series, read_observations, series_fit,
+                                  service_rows, simulated_series)
 from sim.atomic import replaced_atomically
-from sim.outputs import claimed
-from sim.resources import check_run_fits
 from sim.clock import Clock
+from sim.outputs import claimed
 from sim.report.plotting import format_date_axis, new_figure, plot_band, save_figure
-from sim.runner import months_per_step, replicate_seeds, simulate
+from sim.executors import Executor, using
+from sim.resources import check_fits, check_run_fits, rows_bytes
+from sim.runner import months_per_step, run_replicates
 from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, apply_overrides, explain_validation_error, load_scenario,
                           parameter_table, read_yaml, scenario_to_yaml)
 from sim.sweep.spec import ParameterSpec, _check_parameters
+from sim.yamlio import path_exists
 
 #: Share of the trials, best first, whose parameter ranges are reported.
 TOP_FRACTION = 0.10
 MIN_TOP_TRIALS = 3
+RANGE_TOLERANCE = 0.2  # a trial within 20% of the best distance counts as fitting about as well
+TRIAL_BYTES = 20_000  # an optuna trial in memory (parameters, distributions, values) and its row, generously
 
 
 class CalibrationSpec(BaseModel):
@@ -135,25 +134,31 @@ class Calibration:
 def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) -> Calibration:
     """Read and validate a calibration file, its base scenario and its data.
 
-    ``changes`` replaces top-level keys before validation (the CLI's --trials etc.).
+    ``changes`` replaces top-level keys before validation (the CLI's --trials etc.);
+    its ``set`` entry, {key path: value}, is added to the file's ``overrides`` (--set).
     Every user error raises ScenarioError naming the file and the key path.
     """
     source = str(path)
     data = read_yaml(path)
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: (top level): expected a mapping of calibration keys, got {type(data).__name__}")
-    data = {"name": Path(path).stem, **data, **(changes or {})}
+    changes = dict(changes or {})
+    sets = changes.pop("set", None)  # --set KEY=VALUE: joins the file's overrides
+    data = {"name": Path(path).stem, **data, **changes}
+    if sets:
+        data["overrides"] = {**(data.get("overrides") or {}), **sets}
     try:
         spec = CalibrationSpec.model_validate(data)
     except ValidationError as err:
         raise explain_validation_error(err, source, CalibrationSpec) from None
     folder = Path(path).parent
     base_path = folder / spec.base
-    if not base_path.is_file():
+    if not path_exists(base_path):
         raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the calibration file)")
     scenario = load_scenario(base_path)
     base = apply_overrides(scenario, spec.overrides, source=f"{source}: overrides")
     integers = _check_parameters(spec, base, source)
+    check_services(spec.targets, [s.name for s in base.all_services()], f"{source}: targets")
     observations = read_observations(folder / spec.data, f"{source}: data")
     dates = Clock.of(base).dates
     targets = tuple(_target(name, t, observations, dates, f"{source}: targets.{name}") for name, t in spec.targets.items())
@@ -187,42 +192,19 @@ def _check_relative(distance: str, targets: tuple[Target, ...], source: str) -> 
 # ---------------------------------------------------------------- evaluating a parameter set
 
 
-@contextmanager
-def replicate_pool(workers: int | None, replicates: int) -> Iterator[Executor | None]:
-    """Worker processes kept for a whole fit (None when one process suffices).
-
-    One pool for all trials, rather than ``runner.run_replicates`` per trial, because
-    starting processes costs more than a small trial's runs. The workers are started
-    here, before a progress bar starts its thread, so forking copies no held lock.
-    """
-    n = max(1, min(workers or os.cpu_count() or 1, replicates))
-    if n == 1:
-        yield None
-        return
-    ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")  # as the runner
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-        pool.submit(int).result()
-        yield pool
-
-
-def simulate_targets(cal: Calibration, params: dict[str, Any], replicates: int, seed: int, pool: Executor | None,
-                     periods: dict[str, pd.Index] | None = None) -> dict[str, np.ndarray]:
-    """Run the base scenario with ``params`` (replicate r from ``replicate_seeds(seed, replicates)[r]``).
+def simulate_targets(cal: Calibration, params: dict[str, Any], replicates: int, seed: int,
+                     executor: str | Executor = "local", periods: dict[str, pd.Index] | None = None) -> dict[str, np.ndarray]:
+    """Run the base scenario with ``params`` (replicate r from ``replicate_seeds(seed, replicates)[r]``) on ``executor``.
 
     Returns, per target name, an array (replicates, n_periods) in the CSV's unit, over
     the observed periods (default) or the given ``periods``.
     """
     scenario = apply_overrides(cal.base, params, source=f"{cal.source}: parameters") if params else cal.base
-    seeds = replicate_seeds(seed, replicates)
-    if pool is None:
-        results = [simulate(scenario, s, r) for r, s in enumerate(seeds)]
-    else:
-        results = list(pool.map(simulate, repeat(scenario), seeds, range(replicates)))
+    results = run_replicates(scenario, replicates, seed, executor=executor)
     ts = pd.concat([r.timeseries for r in results], ignore_index=True)
-    focal = ts[ts["focal"]]
     dt = months_per_step(scenario)
     periods = periods or {t.name: t.observed.index for t in cal.targets}
-    return {t.name: simulated_series(focal, t.spec, periods[t.name], t.scale, dt) for t in cal.targets}
+    return {t.name: simulated_series(service_rows(ts, t.spec), t.spec, periods[t.name], t.scale, dt) for t in cal.targets}
 
 
 def score(cal: Calibration, simulated: dict[str, np.ndarray]) -> tuple[float, dict[str, dict[str, float]]]:
@@ -260,12 +242,14 @@ def _start_values(cal: Calibration) -> dict[str, Any]:
 # ---------------------------------------------------------------- the fit
 
 
-def fit(cal: Calibration, pool: Executor | None = None, on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None) -> optuna.Study:
+def fit(cal: Calibration, executor: str | Executor = "local", on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None) -> optuna.Study:
     """Run the calibration's trials; returns the finished study (minimising the distance).
 
     Each trial stores each series' distance measure in ``user_attrs`` for trials.csv.
     """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR, not WARNING: optuna logs a failed trial's traceback at WARNING, Ctrl-C included,
+    # and then raises the error again, which the caller reports
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     # multivariate: one joint density over the parameters, so levers that trade off
     # (growth speed against saturation level) are proposed together
     sampler = optuna.samplers.TPESampler(seed=cal.spec.seed, multivariate=True,
@@ -277,7 +261,7 @@ def fit(cal: Calibration, pool: Executor | None = None, on_trial: Callable[[optu
 
     def objective(trial: optuna.Trial) -> float:
         params = {path: _suggest(trial, path, p, path in cal.integer_parameters) for path, p in cal.spec.parameters.items()}
-        distance, fits = score(cal, simulate_targets(cal, params, cal.spec.replicates, cal.spec.seed, pool))
+        distance, fits = score(cal, simulate_targets(cal, params, cal.spec.replicates, cal.spec.seed, executor))
         for name, f in fits.items():
             trial.set_user_attr(name, f[cal.spec.distance])
         return distance
@@ -297,14 +281,21 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["distance", "trial"], na_position="last", ignore_index=True)
 
 
-def top_ranges(table: pd.DataFrame, cal: Calibration) -> dict[str, Any]:
-    """Each parameter over the best TOP_FRACTION of finished trials (at least MIN_TOP_TRIALS).
+def top_ranges(table: pd.DataFrame, cal: Calibration, start_trial: int | None = None) -> dict[str, Any]:
+    """Each parameter over the well-fitting trials: the best TOP_FRACTION of finished trials (at
+    least MIN_TOP_TRIALS), keeping only those within RANGE_TOLERANCE of the best distance (a
+    trial that fits clearly worse does not widen the range).
 
     Numeric parameters give low, median and high; categorical ones the values seen.
+    ``start_trial``: the number of the trial that ran the base values; when no other trial beat
+    it, ``no_trial_beat_start`` is True and the label says so (the fit did not move, so the
+    range says nothing about better values).
     """
     done = table[np.isfinite(table["distance"].astype(float))]
     k = min(len(done), max(MIN_TOP_TRIALS, math.ceil(TOP_FRACTION * len(done))))
     top = done.sort_values("distance", kind="stable").head(k)
+    best = float(top["distance"].min()) if k else math.nan
+    top = top[top["distance"] <= best + RANGE_TOLERANCE * abs(best)]
     ranges: dict[str, Any] = {}
     for path, p in cal.spec.parameters.items():
         if p.levels is not None:
@@ -312,9 +303,14 @@ def top_ranges(table: pd.DataFrame, cal: Calibration) -> dict[str, Any]:
         else:
             v = top[path].astype(float)
             ranges[path] = {"low": float(v.min()), "median": float(v.median()), "high": float(v.max())}
-    return {"label": f"approximate range of well-fitting values: the best {k} of {len(done)} trials by distance "
-                     "(not a Bayesian posterior)",
-            "trials": k, "distance_max": float(top["distance"].max()) if k else None, "parameters": ranges}
+    start = done[done["trial"] == start_trial]["distance"] if start_trial is not None else pd.Series(dtype=float)
+    stuck = bool(len(start)) and bool((done["distance"] >= float(start.iloc[0])).all())
+    label = (f"approximate range of well-fitting values: the {len(top)} of the best {k} of {len(done)} trials within "
+             f"{RANGE_TOLERANCE:.0%} of the best distance (not a Bayesian posterior)")
+    if stuck:
+        label = f"no trial fit better than the starting values (trial {start_trial}); " + label
+    return {"label": label, "trials": len(top), "candidates": k, "no_trial_beat_start": stuck,
+            "distance_max": float(top["distance"].max()) if len(top) else None, "parameters": ranges}
 
 
 # ---------------------------------------------------------------- outputs
@@ -375,30 +371,43 @@ def _jsonable(fits: dict[str, dict[str, float]], cal: Calibration) -> dict[str, 
     return out
 
 
-def calibrate(path: str | Path, out: str | Path | None = None, workers: int | None = None, quiet: bool = True,
-              changes: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Fit a calibration file and write its results folder; returns fit.json's content."""
+def calibrate(path: str | Path, out: str | Path | None = None, workers: int | None = None,
+              changes: dict[str, Any] | None = None, on_trial: Callable[[int, int], None] | None = None,
+              executor: str | Executor = "local", scheduler: str | None = None,
+              on_notice: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Fit a calibration file and write its results folder; returns fit.json's content.
+
+    ``executor``: ``local`` (``workers`` processes, default every core), ``dask`` (``scheduler``,
+    or a LocalCluster of ``workers``) or a running executor, kept for the whole fit: starting
+    workers costs more than a small trial's runs. ``on_trial(done, total)`` is called after
+    each trial, ``on_notice(message)`` when workers died and their runs start again.
+    """
     started = time.perf_counter()
     cal = load_calibration(path, changes)
     out = Path(out) if out else Path("results") / f"calibration-{cal.spec.name}"
     check_run_fits(cal.base, workers, max(cal.spec.replicates, cal.spec.check_replicates))
+    check_fits(rows_bytes(cal.spec.trials, TRIAL_BYTES), f"the study ({cal.spec.trials:,} trials)", f"{cal.source}: trials",
+               "use fewer trials")
     with claimed(out, "calibrate"):  # refused before simulating; one writer at a time
-        return _fit_and_write(cal, path, out, workers, quiet, started)
+        return _fit_and_write(cal, path, out, started, workers, on_trial, executor, scheduler, on_notice)
 
 
-def _fit_and_write(cal: Calibration, path: str | Path, out: Path, workers: int | None, quiet: bool,
-                   started: float) -> dict[str, Any]:
+def _fit_and_write(cal: Calibration, path: str | Path, out: Path, started: float, workers: int | None,
+                   on_trial: Callable[[int, int], None] | None, executor: str | Executor, scheduler: str | None,
+                   on_notice: Callable[[str], None] | None) -> dict[str, Any]:
     """Fit, check the best parameters on fresh replicates, and write the results folder."""
-    from sim.cli import progress_bar
-
     periods = horizon_periods(cal)
     check_seed = cal.spec.seed + 1
-    with replicate_pool(workers, max(cal.spec.replicates, cal.spec.check_replicates)) as pool:
-        progress, advance = progress_bar(quiet, f"calibrate {cal.spec.name}", cal.spec.trials)
-        with progress:
-            study = fit(cal, pool, on_trial=lambda _t: advance(1))
+    with using(executor, scheduler=scheduler, n_workers=workers,
+               max_tasks=max(cal.spec.replicates, cal.spec.check_replicates), on_notice=on_notice) as ex:
+        def report(trial: optuna.trial.FrozenTrial) -> None:
+            on_trial(trial.number + 1, cal.spec.trials)
+
+        if on_trial is not None:
+            on_trial(0, cal.spec.trials)
+        study = fit(cal, ex, on_trial=report if on_trial is not None else None)
         best = study.best_trial
-        check = simulate_targets(cal, best.params, cal.spec.check_replicates, check_seed, pool, periods)
+        check = simulate_targets(cal, best.params, cal.spec.check_replicates, check_seed, ex, periods)
     table = trials_table(study)
     observed_cols = {t.name: np.isin(periods[t.name], t.observed.index) for t in cal.targets}
     check_distance, check_fits = score(cal, {k: v[:, observed_cols[k]] for k, v in check.items()})
@@ -416,7 +425,7 @@ def _fit_and_write(cal: Calibration, path: str | Path, out: Path, workers: int |
                            "fit of the replicate-mean series",
                   "replicates": cal.spec.check_replicates, "seed": check_seed, "distance": check_distance,
                   "series": _jsonable(check_fits, cal)},
-        "top_decile": top_ranges(table, cal),
+        "top_decile": top_ranges(table, cal, base_trial.number if base_trial else None),
         "version": sim.__version__, "optuna": optuna.__version__, "wall_seconds": None,
     }
 
@@ -432,61 +441,3 @@ def _fit_and_write(cal: Calibration, path: str | Path, out: Path, workers: int |
         (tmp / "fit.json").write_text(json.dumps(result, indent=2, default=str))
     result["out"] = str(out)
     return result
-
-
-# ---------------------------------------------------------------- command line
-
-
-def print_fit(result: dict[str, Any]) -> None:
-    """The per-series fit and the fitted parameters as two tables."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    check = result["check"]
-    series = Table(title=f"{result['calibration']}: fit of the best parameters, {check['replicates']} fresh replicates",
-                   caption=f"{check['label']}; MAPE = mean |sim - obs| / obs")
-    for col in ("series", "n", "RMSE", "unit", "MAPE", result["distance_measure"]):
-        series.add_column(col, justify="left" if col in ("series", "unit") else "right")
-    for name, f in result["check"]["series"].items():
-        def num(v, fmt):
-            return "inf" if v is None else format(v, fmt)
-        series.add_row(name, str(f["n"]), num(f["rmse"], ".4g"), f["unit"], num(f["mape_percent"], ".1f") + "%",
-                       num(f[result["distance_measure"]], ".4f"))
-    console.print(series)
-    top = result["top_decile"]
-    params = Table(title=f"fitted parameters; low..high over the best {top['trials']} trials", caption=top["label"])
-    for col in ("parameter", "best", "low", "median", "high"):
-        params.add_column(col, justify="left" if col == "parameter" else "right")
-    for path, v in result["best"]["parameters"].items():
-        r = result["top_decile"]["parameters"][path]
-        cells = [f"{r[k]:.4g}" for k in ("low", "median", "high")] if "low" in r else [str(r["values"]), "", ""]
-        params.add_row(path, f"{v:.4g}" if isinstance(v, float) else str(v), *cells)
-    console.print(params)
-    console.print(f"distance {result['check']['distance']:.4f} (check run); on fitting seeds: best "
-                  f"{result['best']['distance_on_fitting_seeds']:.4f}"
-                  + (f", base values {result['base_values']['distance_on_fitting_seeds']:.4f}" if result["base_values"] else ""))
-    console.print(f"Results in [bold]{result['out']}[/bold]")
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``freemium-sim calibrate``."""
-    p = subparsers.add_parser("calibrate", help="fit scenario parameters to observed KPI series (optuna TPE)",
-                              description=__doc__.splitlines()[0])
-    p.add_argument("calibration_file", metavar="CALIBRATION.yaml", help="calibration file, e.g. scenarios/calibration/spotify.yaml")
-    p.add_argument("--trials", type=int, help="parameter sets to evaluate (default: the file's)")
-    p.add_argument("--replicates", type=int, help="runs per trial (default: the file's)")
-    p.add_argument("--workers", type=int, metavar="N", help="worker processes per trial (default: every core)")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: results/calibration-<name>/)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or tables; print the output folder")
-    p.set_defaults(func=_handle)
-
-
-def _handle(args: argparse.Namespace) -> int:
-    changes = {k: v for k, v in (("trials", args.trials), ("replicates", args.replicates)) if v is not None}
-    result = calibrate(args.calibration_file, args.out, args.workers, args.quiet, changes)
-    if args.quiet:
-        print(result["out"])
-    else:
-        print_fit(result)
-    return 0

@@ -1,46 +1,38 @@
-"""`freemium-sim compare`: what changes between scenario A and scenario B.
+"""`freemium-sim compare`: what changes between scenario A and scenarios B, C, ...
 
-Both scenarios run the same R replicates seeded from the same
+Every arm runs the same R replicates seeded from the same
 ``SeedSequence(seed).spawn(R)`` (common random numbers): replicate r of A and
 replicate r of B see the same random stream, so the paired difference B - A
-of a KPI cancels most of the Monte-Carlo noise the two runs share. For every
+of a KPI cancels most of the Monte-Carlo noise the runs share. For every
 KPI the report gives the mean of the R paired differences and its 95%
 t-interval; a difference is *distinguishable from zero* when that interval
 excludes zero.
 
-B is either a second scenario file or A with ``--set`` overrides (a variant).
-Outputs: a rich table in the terminal and ``results/compare-<A>-vs-<B>/``
-with ``comparison.json``, ``comparison.html`` and ``figures/``.
+The arms are built by :mod:`sim.analysis.whatif` (size settings on every side,
+the what-if only on B, ``--from`` as a dated event, a warning when the timeline
+undoes a value the user set). Outputs, in a folder named after the what-if with
+a short hash (never replaced without ``--overwrite``): ``comparison.json``,
+``comparison.html``, ``paired_timeseries.parquet`` and ``figures/``.
 """
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
-from rich.console import Console
-from rich.table import Table
 
-from sim.cli import add_run_options, resolve_scenario, run_with_progress
-from sim.metrics import format_kpi
-from sim.report.html import figure_block, page, table
-from sim.report.plotting import (
-    MILLION,
-    PERCENT,
-    FigureFile,
-    Panel,
-    banded_figure,
-    forest_figure,
-    save_figure,
-)
+from sim.analysis.elasticity import elasticities, list_prices, revenue_bridge
+from sim.analysis.whatif import Arms, values_at
+from sim.analysis.windows import Window
 from sim.atomic import replaced_atomically
-from sim.outputs import claimed
-from sim.runner import SimulationResult, ci95, focal_kpis
-from sim.scenario import Scenario, ScenarioError, apply_overrides, parameter_differences, parse_set_options
+from sim.metrics import format_kpi
+from sim.report.display import format_change, format_interval, unit_label
+from sim.report.html import figure_block, page, table
+from sim.report.plotting import MILLION, PERCENT, FigureFile, Panel, banded_figure, forest_figure, save_figure
+from sim.runner import SimulationResult, ci95, focal_kpis, months_per_step
+from sim.scenario import parameter_differences
 
 PAIRED_FIGURES = {
     "paired_users": ("Users", [
@@ -54,6 +46,11 @@ PAIRED_FIGURES = {
         Panel("churn_premium_monthly", "Premium churn\n(% per month)", PERCENT),
     ]),
 }
+DIFFERENCE_PANELS = [
+    Panel("premium_subscribers", "Premium subscribers,\nX - A (millions)", MILLION),
+    Panel("revenue_subscription_eur", "Subscription revenue,\nX - A (EUR millions/month)", MILLION),
+    Panel("revenue_ads_eur", "Ad revenue,\nX - A (EUR millions/month)", MILLION),
+]
 
 
 def paired_differences(kpis_a: pd.DataFrame, kpis_b: pd.DataFrame) -> dict[str, dict]:
@@ -83,175 +80,238 @@ def paired_differences(kpis_a: pd.DataFrame, kpis_b: pd.DataFrame) -> dict[str, 
     return out
 
 
-def variant(a: Scenario, sets: list[str]) -> Scenario:
-    """Scenario A with `--set` overrides: the B of a one-file comparison.
-    Named `<A>-variant` unless the overrides name it (`--set name=...`).
-    Seed and replicates stay A's whatever the overrides say: the pairing needs
-    the same streams (--seed and --replicates set them for both)."""
-    overrides = {"name": f"{a.name}-variant", **parse_set_options(sets),
-                 "seed": a.seed, "replicates": a.replicates}
-    return apply_overrides(a, overrides, source="--set")
-
-
-def focal_series(results: list[SimulationResult], label: str) -> pd.DataFrame:
-    """The focal service's rows of all replicates of one arm, with a
-    `scenario` column holding the arm's label (the group of paired figures)."""
+def arm_series(results: list[SimulationResult], label: str) -> pd.DataFrame:
+    """All rows (every service) of all replicates of one arm, with a leading `scenario` column (A, B, ...)."""
     ts = pd.concat([r.timeseries for r in results], ignore_index=True)
-    focal = ts[ts["focal"]].copy()
-    focal["scenario"] = label
-    return focal
+    ts.insert(0, "scenario", label)
+    return ts
 
 
-def relative_to_a(kpis: dict[str, dict]) -> pd.DataFrame:
+def relative_to_a(kpis: dict[str, dict], suffix: str = "") -> pd.DataFrame:
     """Paired differences as % of A's mean (the common scale of a forest plot
     over KPIs of different units), for KPIs where that is defined: A's mean
     non-zero and an interval available. Columns: kpi, diff, low, high,
-    significant."""
+    significant; `suffix` is appended to each KPI's label (the arm)."""
     rows = []
     for name, k in kpis.items():
         if k["diff_ci95_low"] is None or not k["a_mean"]:
             continue
         scale = PERCENT / abs(k["a_mean"])
-        rows.append((name, k["diff_mean"] * scale, k["diff_ci95_low"] * scale,
+        rows.append((name + suffix, k["diff_mean"] * scale, k["diff_ci95_low"] * scale,
                      k["diff_ci95_high"] * scale, k["significant"]))
     return pd.DataFrame(rows, columns=["kpi", "diff", "low", "high", "significant"])
 
 
-def comparison_figures(fig_dir: Path, series: pd.DataFrame, labels: list[str],
-                       kpis: dict[str, dict]) -> list[FigureFile]:
-    """A-vs-B band figures of the focal service's main series and a forest
-    plot of the KPI differences, written to `fig_dir`.
+def paired_difference_series(focal: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Per other arm X: the focal rows of X minus those of A, replicate by replicate and date by
+    date, with `scenario` = ``"X - A"`` (the difference-over-time figure's groups)."""
+    columns = [p.column for p in DIFFERENCE_PANELS]
+    a = focal[focal["scenario"] == labels[0]].set_index(["replicate", "date"])[columns]
+    parts = []
+    for label in labels[1:]:
+        d = focal[focal["scenario"] == label].set_index(["replicate", "date"])[columns] - a
+        parts.append(d.reset_index().assign(scenario=f"{label} - {labels[0]}"))
+    return pd.concat(parts, ignore_index=True)
 
-    series: focal rows of both arms (replicate x date) with a `scenario`
-    column; labels: [A's label, B's label]."""
+
+def comparison_figures(fig_dir: Path, focal: pd.DataFrame, comparison: dict) -> list[FigureFile]:
+    """The difference over time, A-vs-others band figures and one forest plot of every arm's
+    KPI differences, written to `fig_dir`. focal: focal rows of every arm with `scenario` = A, B, ..."""
+    arms = comparison["arms"]
+    labels = [a["label"] for a in arms]
+    named = focal.assign(scenario=focal["scenario"].map({a["label"]: f"{a['label']}: {a['scenario']}" for a in arms}))
+    order = [f"{a['label']}: {a['scenario']}" for a in arms]
     band = "Lines are medians across replicates, shaded bands the 5-95% range."
-    figures = [
-        save_figure(banded_figure(series, panels, "scenario", labels, f"{title}: {labels[0]} vs {labels[1]}"),
-                    fig_dir, name, title, f"A and B on the same paired replicates. {band}")
+    diff = paired_difference_series(focal, labels)
+    figures = [save_figure(
+        banded_figure(diff, DIFFERENCE_PANELS, "scenario", [f"{x} - {labels[0]}" for x in labels[1:]],
+                      "Difference over time (paired replicates)"),
+        fig_dir, "difference_over_time", "Difference over time",
+        f"Each scenario minus A on the same replicate seeds, month by month. {band} A band that "
+        "leaves zero shows a difference larger than Monte-Carlo noise.")]
+    figures += [
+        save_figure(banded_figure(named, panels, "scenario", order, f"{title}: {' vs '.join(order)}"),
+                    fig_dir, name, title, f"The scenarios on the same paired replicates. {band}")
         for name, (title, panels) in PAIRED_FIGURES.items()
     ]
-    rel = relative_to_a(kpis)
+    many = len(labels) > 2
+    rel = pd.concat([relative_to_a(c["kpis"], f" ({c['label']})" if many else "")
+                     for c in comparison["comparisons"]], ignore_index=True)
     forest = forest_figure(rel["kpi"].tolist(), rel["diff"].to_numpy(), rel["low"].to_numpy(),
                            rel["high"].to_numpy(), rel["significant"].to_numpy(dtype=bool),
-                           "B - A (% of A's mean), 95% interval over paired replicates",
+                           "X - A (% of A's mean), 95% interval over paired replicates",
                            "Differences in KPIs")
     figures.append(save_figure(
         forest, fig_dir, "forest", "Differences in KPIs",
-        "Each row is one KPI: the point is the mean paired difference B - A as a percentage of A's "
-        "mean, the line its 95% interval; red rows exclude zero (distinguishable). KPIs whose A "
-        "mean is zero or undefined are left out."))
+        "Each row is one KPI (of one scenario X against A): the point is the mean paired difference X - A "
+        "as a percentage of A's mean, the line its 95% interval; red rows exclude zero (distinguishable). "
+        "KPIs whose A mean is zero or undefined are left out."))
     return figures
 
 
+def kpi_rows(comparison: dict) -> list[tuple]:
+    """One row per KPI: name, unit, A's mean, then per other arm its mean, X - A and the interval (display strings)."""
+    rows = []
+    first = comparison["comparisons"][0]["kpis"]
+    for name in first:
+        row = [name, unit_label(name), format_kpi(first[name]["a_mean"], name)]
+        for c in comparison["comparisons"]:
+            k = c["kpis"][name]
+            interval = format_interval(k["diff_ci95_low"], k["diff_ci95_high"], name, signed=True)
+            row += [format_kpi(k["b_mean"], name), format_change(k["diff_mean"], name), interval,
+                    {True: "yes", False: "no", None: "-"}[k["significant"]]]
+        rows.append(tuple(row))
+    return rows
+
+
+def kpi_headers(comparison: dict) -> list[str]:
+    heads = ["KPI", "unit", "A"]
+    for c in comparison["comparisons"]:
+        x = c["label"]
+        heads += [x, f"{x} - A", "95% interval", "differs"]
+    return heads
+
+
+def differs_rows(comparison: dict) -> list[tuple]:
+    """What differs: (scenario, parameter, A's value, its value, unit) per parameter and arm; a dated
+    what-if (``--from``) as its own values, A's being those in effect in that month."""
+    rows = []
+    dated = comparison["set"]["from"]
+    for c in comparison["comparisons"]:
+        for d in c["parameters"]:
+            if dated and d["path"].startswith(f"timeline.{dated}"):
+                continue  # the what-if's own event, shown below by its values
+            rows.append((c["label"], d["path"], "-" if d["a"] is None else str(d["a"]),
+                         "-" if d["b"] is None else str(d["b"]), d["unit"]))
+        for path, value in (comparison["set"]["from_values"] if dated else {}).items():
+            rows.append((c["label"], path, str(value["a"]), f"{value['b']} from {dated}", value["unit"]))
+    return rows
+
+
+def price_rows(comparison: dict) -> tuple[list[tuple], list[tuple]]:
+    """Display rows of the elasticities and of the revenue bridge, per arm."""
+    elastic, bridge = [], []
+    for c in comparison["comparisons"]:
+        e = c["elasticities"]
+        if e is not None:
+            for kpi, v in e["kpis"].items():
+                interval = "-" if v["ci95_low"] is None else f"{v['ci95_low']:.2f} .. {v['ci95_high']:.2f}"
+                elastic.append((c["label"], f"{e['price_a']:.2f} -> {e['price_b']:.2f}", kpi,
+                                "n/a" if v["mean"] is None else f"{v['mean']:.2f}", interval))
+        for effect, v in c["revenue_bridge"].items():
+            interval = format_interval(v["ci95_low"], v["ci95_high"], "cumulative_eur", signed=True)
+            bridge.append((c["label"], effect, format_change(v["mean"], "cumulative_eur"), interval))
+    return elastic, bridge
+
+
+def period_text(comparison: dict) -> str:
+    w = comparison["window"]
+    return (f"cumulative and mean KPIs over {w['start']} to {w['end']}, others at {w['end']}" if w
+            else "at the last month; cumulative KPIs over the whole horizon")
+
+
 def comparison_html(comparison: dict, figures: list[FigureFile]) -> str:
-    """The self-contained comparison page: KPI differences, what differs
-    between A and B, and the figures."""
-    a, b = comparison["a"]["label"], comparison["b"]["label"]
-    kpi_rows = [(name, k["a_mean"], k["b_mean"], k["diff_mean"], k["diff_ci95_low"],
-                 k["diff_ci95_high"], {True: "yes", False: "no", None: "n/a"}[k["significant"]])
-                for name, k in comparison["kpis"].items()]
-    param_rows = [(d["path"], d["a"], d["b"], d["unit"]) for d in comparison["parameters"]]
+    """The self-contained comparison page: what differs and any warning first, then the KPI
+    differences, the price response, and the figures."""
+    warnings = "".join(f"<p style='color:#a33'><b>Warning:</b> {html.escape(w)}</p>" for w in comparison["warnings"])
+    diffs = differs_rows(comparison)
+    elastic, bridge = price_rows(comparison)
     body = (
-        "<h2>Differences in KPIs</h2>"
-        f"<p>{html.escape(comparison['service'])} at the last date; cumulative KPIs over the horizon. "
-        "B - A is the mean of the paired differences with its 95% t-interval; "
-        "'distinguishable' means the interval excludes zero.</p>"
-        + table(["KPI", "A mean", "B mean", "B - A", "95% low", "95% high", "distinguishable"],
-                kpi_rows, numeric=[False, True, True, True, True, True, False])
-        + "<h2>What differs between A and B</h2>"
-        + (table(["parameter", a, b, "unit"], param_rows) if param_rows
+        "<h2>What differs</h2>" + warnings
+        + (table(["scenario", "parameter", "A", "value", "unit"], diffs) if diffs
            else "<p>No parameter differs: any difference is Monte-Carlo noise.</p>")
-        + "<h2>Figures</h2>" + "".join(figure_block(f) for f in figures)
+        + "<h2>Differences in KPIs</h2>"
+        f"<p>{html.escape(comparison['service'])}, {html.escape(period_text(comparison))}. "
+        "X - A is the mean of the paired differences with its 95% t-interval; 'differs' means the interval "
+        "excludes zero. Differences of shares are in percentage points.</p>"
+        + table(kpi_headers(comparison), kpi_rows(comparison), numeric=[False, False] + [True] * (len(kpi_headers(comparison)) - 2))
+        + figure_block(figures[0])
+        + ("<h2>Price response</h2><p>Arc elasticities (midpoint formula) with respect to the headline plan's "
+           "price, one per paired replicate, mean and 95% interval.</p>"
+           + table(["scenario", "price (EUR/month)", "of", "elasticity", "95% interval"], elastic) if elastic else "")
+        + "<h2>Subscription revenue change: price, volume, mix</h2><p>EUR over the period; the three effects add "
+          "up to the total (see the user guide for their definition).</p>"
+        + table(["scenario", "effect", "EUR", "95% interval"], bridge, numeric=[False, False, True, True])
+        + "<h2>Figures</h2>" + "".join(figure_block(f) for f in figures[1:])
     )
+    names = ", ".join(f"{a['scenario']} ({a['label']})" for a in comparison["arms"])
     meta = (f"{comparison['service']} · {comparison['replicates']} paired replicates "
-            f"(seed {comparison['seed']}, common random numbers)")
-    return page(f"Compare: {comparison['a']['scenario']} (A) vs {comparison['b']['scenario']} (B)",
-                meta, body)
+            f"(seed {comparison['seed']}, common random numbers) · {comparison['agents']:,} listeners")
+    return page(f"Compare: {names}", meta, body)
 
 
 def write_comparison(out_dir: Path, comparison: dict, series: pd.DataFrame) -> None:
-    """Write comparison.json, figures/ and comparison.html into `out_dir`,
-    replacing it atomically."""
-    labels = [comparison["a"]["label"], comparison["b"]["label"]]
+    """Write comparison.json, paired_timeseries.parquet, figures/ and comparison.html into `out_dir`
+    (a temporary folder renamed into place)."""
     with replaced_atomically(out_dir, "compare") as tmp:
         (tmp / "comparison.json").write_text(json.dumps(comparison, indent=2, default=str))
-        figures = comparison_figures(tmp / "figures", series, labels, comparison["kpis"])
+        series.to_parquet(tmp / "paired_timeseries.parquet", index=False)
+        figures = comparison_figures(tmp / "figures", series[series["focal"]], comparison)
         (tmp / "comparison.html").write_text(comparison_html(comparison, figures), encoding="utf-8")
 
 
-def print_comparison(comparison: dict, where: Path) -> None:
-    """The KPI differences as a rich table on the terminal."""
-    a, b = comparison["a"]["label"], comparison["b"]["label"]
-    out = Table(title=f"{b} minus {a}: {comparison['service']}, "
-                      f"{comparison['replicates']} paired replicates, 95% interval")
-    for col, justify in (("KPI", "left"), ("A", "right"), ("B", "right"), ("B - A", "right"),
-                         ("95% interval", "right"), ("differs", "center")):
-        out.add_column(col, justify=justify, no_wrap=True)
-    for name, k in comparison["kpis"].items():
-        interval = ("-" if k["diff_ci95_low"] is None
-                    else f"{format_kpi(k['diff_ci95_low'], name)} .. {format_kpi(k['diff_ci95_high'], name)}")
-        verdict = {True: "[bold green]yes[/]", False: "no", None: "-"}[k["significant"]]
-        out.add_row(name, format_kpi(k["a_mean"], name), format_kpi(k["b_mean"], name),
-                    format_kpi(k["diff_mean"], name), interval, verdict)
-    # Piped output has no width of its own; rich would squeeze the table into 80
-    # columns, so give it the width the table needs.
-    console = Console() if sys.stdout.isatty() else Console(width=120)
-    console.print(out)
-    console.print(f"Comparison in [bold]{where}[/bold]")
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    """Run A and B on the same replicate seeds and report their differences."""
-    # With two files --set applies to both (e.g. a smaller market for a quick look);
-    # with one file it defines B.
-    a = resolve_scenario(args.a, args.set if args.b else [], args.replicates, args.seed)
-    if args.b:
-        # B takes A's seed and replicate count: the pairing needs the same streams.
-        b = resolve_scenario(args.b, args.set, a.replicates, a.seed)
-    elif args.set:
-        b = variant(a, args.set)
-    else:
-        raise ScenarioError(f"compare: {args.a}: give a second scenario file, or --set overrides "
-                            "that make B from A")
-    labels = [f"A: {a.name}", f"B: {b.name}"]
-    out = Path(args.out) if args.out else Path("results") / f"compare-{a.name}-vs-{b.name}"
-    with claimed(out, "compare"):  # refused before simulating; one writer at a time
-        return _compare(args, a, b, labels, out)
-
-
-def _compare(args: argparse.Namespace, a: Scenario, b: Scenario, labels: list[str], out: Path) -> int:
-    """Simulate A and B, write the comparison into ``out`` and show it."""
-    results = {label: run_with_progress(s, args.workers, args.quiet, label)[0]
-               for label, s in zip(labels, (a, b))}
-    series = pd.concat([focal_series(results[label], label) for label in labels], ignore_index=True)
-    kpis = [focal_kpis(series[series["scenario"] == label], s) for label, s in zip(labels, (a, b))]
+def compare_arms(arms: Arms, results: list[list[SimulationResult]], window: Window | None, command: list[str],
+                 ) -> tuple[dict, pd.DataFrame]:
+    """comparison.json's content and the paired time series (every arm, every service) of run arms."""
+    labels = arms.labels
+    series = pd.concat([arm_series(r, label) for r, label in zip(results, labels)], ignore_index=True)
+    focal = {label: series[(series["scenario"] == label) & series["focal"]] for label in labels}
+    kpis = {label: focal_kpis(focal[label], s, window) for label, s in zip(labels, arms.scenarios)}
+    a = arms.scenarios[0]
+    prices = {label: list_prices(s) for label, s in zip(labels, arms.scenarios)}
+    dt = months_per_step(a)
+    comparisons = [{
+        "label": label,
+        "scenario": s.name,
+        "parameters": parameter_differences(a, s),
+        "kpis": paired_differences(kpis["A"], kpis[label]),
+        "elasticities": _with_caveat(elasticities(focal["A"], focal[label], window), parameter_differences(a, s)),
+        "revenue_bridge": revenue_bridge(focal["A"], focal[label], prices["A"], prices[label], dt, window),
+    } for label, s in zip(labels[1:], arms.scenarios[1:])]
+    for c in comparisons:  # the what-if's own paths differ too (with --from they hide in the timeline)
+        if c["elasticities"] is not None:
+            extra = [p for p in arms.whatif if ".price" not in p and p not in c["elasticities"]["other_differences"]]
+            c["elasticities"]["other_differences"] += extra
+    warnings = list(arms.warnings)
+    for c in comparisons:
+        if c["elasticities"] is not None and c["elasticities"]["other_differences"]:
+            warnings.append(f"{c['label']}: the elasticities attribute the whole change to the price, but "
+                            f"{', '.join(c['elasticities']['other_differences'])} differ(s) too")
     comparison = {
-        "a": {"scenario": a.name, "file": args.a, "label": labels[0]},
-        "b": {"scenario": b.name, "file": args.b or args.a, "label": labels[1], "set": args.set},
+        "arms": [{"label": label, "scenario": s.name, "file": f} for label, s, f in zip(labels, arms.scenarios, arms.files)],
+        "set": {"what_if": arms.whatif, "from": arms.start, "from_values": _dated_values(arms)},
         "service": a.services.focal.name,
         "seed": a.seed,
         "replicates": a.replicates,
-        "command": ["freemium-sim", *sys.argv[1:]],
-        "parameters": parameter_differences(a, b),
-        "kpis": paired_differences(*kpis),
+        "agents": a.market.agents,
+        "window": None if window is None else {"start": window[0], "end": window[1]},
+        "command": command,
+        "warnings": warnings,
+        "comparisons": comparisons,
+        # A and B's entries at the top level, as before several arms were possible
+        "a": {"scenario": a.name, "file": arms.files[0], "label": "A"},
+        "b": {"scenario": arms.scenarios[1].name, "file": arms.files[1], "label": "B"},
+        "parameters": comparisons[0]["parameters"],
+        "kpis": comparisons[0]["kpis"],
     }
-    write_comparison(out, comparison, series)
-    if args.quiet:
-        print(out)
-    else:
-        print_comparison(comparison, out)
-    return 0
+    return comparison, series
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register `freemium-sim compare A.yaml [B.yaml] [--set ...]`."""
-    p = sub.add_parser(
-        "compare", help="paired comparison of two scenarios (or one and a --set variant)",
-        description="Run A and B on the same replicate seeds and report B - A for every KPI with a "
-                    "95% interval. With one file, B is A with the --set overrides; with two, --set "
-                    "applies to both. B always takes A's seed and replicate count.")
-    p.add_argument("a", help="scenario A (YAML file)")
-    p.add_argument("b", nargs="?", help="scenario B (YAML file); without it, B is A with the --set overrides")
-    add_run_options(p)
-    p.add_argument("--out", help="output folder (default: results/compare-<A>-vs-<B>/)")
-    p.set_defaults(func=cmd_compare)
+def _dated_values(arms: Arms) -> dict[str, dict] | None:
+    """With --from: each what-if path's value in A in that month, its value in B, and its unit."""
+    if arms.start is None:
+        return None
+    from sim.scenario import parameter_table
+
+    before = values_at(arms.scenarios[0], arms.start)
+    units = {p.path: p.unit for p in parameter_table(arms.scenarios[0])}
+    return {path: {"a": before.get(path), "b": value, "unit": units.get(path, "-")}
+            for path, value in arms.whatif.items() if path != "name"}
+
+
+def _with_caveat(elastic: dict | None, differences: list[dict]) -> dict | None:
+    """Elasticities, with the other parameters that differ: then the price is not the only cause."""
+    if elastic is None:
+        return None
+    others = [d["path"] for d in differences if ".price" not in d["path"] and not d["path"].startswith("timeline.")]
+    return {**elastic, "other_differences": others}

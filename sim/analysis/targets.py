@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
 from sim.scenario import ScenarioError, cut, did_you_mean
-from sim.yamlio import read_user_bytes
+from sim.yamlio import path_exists, read_user_bytes
 
 #: Factor from the model's unit to each CSV unit (model: people, EUR/month, fractions).
 UNIT_SCALE = {"millions": 1e-6, "EUR millions": 1e-6, "percent": 100.0, "EUR/month": 1.0}
@@ -63,6 +63,8 @@ class TargetSpec(BaseModel):
     exclude: list[str] = Field(default_factory=list, description="Periods left out (e.g. figures that are not period ends)")
     weight: float = Field(1.0, ge=0, description="Weight of this series in the distance")
     scale: float | None = Field(None, gt=0, description="Model unit -> CSV unit factor (default: from the CSV's unit)")
+    service: str | None = Field(None, description="Service whose rows are compared (default: the focal service), "
+                                                  "e.g. a competitor's name for a market-structure target")
 
     @field_validator("column", "per", mode="before")
     @classmethod
@@ -92,6 +94,22 @@ class TargetSpec(BaseModel):
         return self
 
 
+def service_rows(timeseries: pd.DataFrame, target: TargetSpec) -> pd.DataFrame:
+    """The timeseries rows a target is compared with: the focal service's, or the named service's."""
+    if target.service is None:
+        return timeseries[timeseries["focal"]]
+    return timeseries[timeseries["service"] == target.service]
+
+
+def check_services(targets: dict[str, TargetSpec], names: list[str], where: str) -> None:
+    """ScenarioError naming ``where``.<target>.service when a target names a service the scenario lacks."""
+    for name, t in targets.items():
+        if t.service is not None and t.service not in names:
+            raise ScenarioError(f"{where}.{name}.service: no service '{t.service}' in the base scenario"
+                                f"{did_you_mean(t.service, names)} "
+                                f"(services: {', '.join(names)})")
+
+
 def read_observations(path: Path, source: str) -> pd.DataFrame:
     """The observations CSV: columns period, metric, value (float), unit, plus any others.
 
@@ -100,7 +118,7 @@ def read_observations(path: Path, source: str) -> pd.DataFrame:
     lacks a column, has a row with another number of fields than the header, a value
     that is not a finite number, or lists a (period, metric) twice.
     """
-    if not path.exists():
+    if not path_exists(path):
         raise ScenarioError(f"{source}: data file {path} not found (the path is relative to the calibration file)")
     where = f"{source}: {cut(str(path))}"
     try:
@@ -206,8 +224,8 @@ def simulated_series(focal: pd.DataFrame, target: TargetSpec, periods: pd.Index,
                      months_per_step: float) -> np.ndarray:
     """The model's value of a target in each period, per replicate, in the CSV's unit.
 
-    focal: the focal service's timeseries rows (columns ``replicate``, ``date`` and the
-    KPI columns; every replicate covers the same steps); periods: Periods wholly inside
+    focal: one service's timeseries rows (``service_rows``: the focal service's by default;
+    columns ``replicate``, ``date`` and the KPI columns; every replicate covers the same steps); periods: Periods wholly inside
     the horizon. Returns an array (n_replicates, n_periods), NaN where the model's
     value is undefined (a rate with no one at risk).
     """

@@ -111,34 +111,47 @@ class Audience:
         Sum over the free listeners of the share of the personalisation data their service holds (0..1 each).
     genre_hours : ndarray (S, G)
         Hours x taste summed over the free listeners, per genre.
+    price_index : ndarray (S,)
+        The free listeners' regional consumer-price indices summed (``sim.mechanics.prices``; 1 each without inflation).
     """
 
     hours: np.ndarray
     listeners: np.ndarray
     data: np.ndarray
     genre_hours: np.ndarray
+    price_index: np.ndarray
+
+    def mean_price_index(self) -> float:
+        """The free listeners' mean consumer-price index over every service (1 without a free listener)."""
+        count = float(self.listeners.sum())
+        return float(self.price_index.sum()) / count if count > 0 else 1.0
 
     @classmethod
-    def of(cls, service: np.ndarray, hours: np.ndarray, taste: np.ndarray, data_fraction: np.ndarray, s: int) -> "Audience":
-        """From the free listeners' service (F,), hours (F,), tastes (F, G) and data fractions (F,)."""
+    def of(cls, service: np.ndarray, hours: np.ndarray, taste: np.ndarray, data_fraction: np.ndarray, s: int,
+           price_index: np.ndarray | None = None) -> "Audience":
+        """From the free listeners' service (F,), hours (F,), tastes (F, G), data fractions (F,) and price indices (F,, default 1)."""
         genre = np.stack([(hours[service == j, None] * taste[service == j]).sum(axis=0) for j in range(s)]).astype(float)
+        index = np.ones(service.size) if price_index is None else price_index
         return cls(np.bincount(service, weights=hours, minlength=s)[:s].astype(float),
                    np.bincount(service, minlength=s)[:s].astype(float),
-                   np.bincount(service, weights=data_fraction, minlength=s)[:s].astype(float), genre)
+                   np.bincount(service, weights=data_fraction, minlength=s)[:s].astype(float), genre,
+                   np.bincount(service, weights=index, minlength=s)[:s].astype(float))
 
     @classmethod
     def gather(cls, state: np.ndarray, service: np.ndarray, tier: np.ndarray, hours: np.ndarray, taste: np.ndarray,
-               data_depth: np.ndarray, sharing: np.ndarray, personalize: bool, tau_hours: float, s: int) -> "Audience":
+               data_depth: np.ndarray, sharing: np.ndarray, personalize: bool, tau_hours: float, s: int,
+               price_index: np.ndarray) -> "Audience":
         """From every listener (n,) in one pass: the users on a free tier count, their data fraction is
         ``1 - exp(-data_depth / tau_hours)`` where they share data (and personalisation is on), else 0."""
-        return cls(*_gather(state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s))
+        return cls(*_gather(state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, price_index))
 
 
 @njit(cache=True)
-def _gather(state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s):
+def _gather(state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, price_index):
     total = np.zeros(s)
     count = np.zeros(s)
     data = np.zeros(s)
+    index = np.zeros(s)
     genre = np.zeros((s, taste.shape[1]))
     for i in range(state.size):
         if state[i] != USER or tier[i] != FREE:
@@ -147,11 +160,12 @@ def _gather(state, service, tier, hours, taste, data_depth, sharing, personalize
         h = np.float64(hours[i])
         total[j] += h
         count[j] += 1
+        index[j] += price_index[i]
         if personalize and sharing[i]:
             data[j] += 1.0 - np.exp(-data_depth[i] / tau_hours)
         for g in range(taste.shape[1]):
             genre[j, g] += h * taste[i, g]
-    return total, count, data, genre
+    return total, count, data, genre, index
 
 
 def step(book: AdvertiserBook, audience: Audience, free_tier: np.ndarray, ad_load: np.ndarray, personalization: np.ndarray,

@@ -40,6 +40,7 @@ class Options:
     hassle: np.ndarray  # EUR/month per user, non-price cost of the plan
     student_only: np.ndarray  # bool
     household_only: np.ndarray  # bool
+    loss: np.ndarray | None = None  # (O, R) EUR/month per user felt above the reference price (sim.mechanics.prices)
 
     def __len__(self) -> int:
         return self.service.shape[0]
@@ -119,6 +120,7 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
     premium = options.premium[opt]
     trial_ok = premium & (market.trial_months[js] > 0) & ((pop.trial_used[idx].astype(np.int64) >> js) & 1 == 0) & ~is_current_service
     price = options.price[opt] * pop.price_multiplier[idx] * np.where(trial_ok, 1.0 - choice_cfg.trial_salience, 1.0)
+    price = price_in_real_terms(price, pop, idx, opt, options) * choice_cfg.price_weight
     u = u + np.where(premium, pop.wtp[idx] + market.restriction_gap[js] - price - options.hassle[opt], 0.0)
     u = u - np.where(options.free[opt], market.ad_load[js] * pop.base_hours[idx] * pop.ad_sensitivity[idx], 0.0)
     if pers_cfg.enabled:
@@ -128,8 +130,17 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
     tenure_cost = switching_cost(pop.tenure[idx], depth_frac, choice_cfg.switching_cost)
     u = u + np.where(opt == current, tenure_cost + pop.goodwill[idx], 0.0)
     eligible = ~(options.student_only[opt] & ~pop.student[idx]) & ~(options.household_only[opt] & ~pop.household[idx])
+    eligible &= pop.available[idx, js]  # launched in the listener's region, in the market (sim.mechanics.market)
     u = np.where(has, np.where(eligible, u, INELIGIBLE), pop.outside_value[idx])
     return u.astype(np.float32)
+
+
+def price_in_real_terms(price: np.ndarray, pop, idx: np.ndarray, opt: np.ndarray, options: Options) -> np.ndarray:
+    """A nominal price per user as the listener feels it: over their region's price index, plus the felt
+    loss of a price above its reference (``sim.mechanics.prices``; none when ``options.loss`` is None)."""
+    if options.loss is None:
+        return price
+    return price / pop.price_index[idx] + options.loss[opt, pop.region[idx]]
 
 
 def logit_choice(u: np.ndarray, noise_scale: float, draw: np.ndarray) -> np.ndarray:
@@ -163,14 +174,16 @@ def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
     sw = c.switching_cost
     listeners = (pop.base_hours, pop.service, pop.privacy_sensitive, pop.consent_draw, pop.data_depth, pop.trial_used,
                  pop.price_multiplier, pop.wtp, pop.ad_sensitivity, pop.tenure, pop.goodwill, pop.student, pop.household,
-                 pop.outside_value)
+                 pop.outside_value, pop.available, pop.price_index, pop.region)
+    real = options.loss is not None  # prices felt in real terms, with the loss above the reference (price_in_real_terms)
+    loss = options.loss if real else np.zeros((len(options), 1), np.float32)
     opts = (options.service, options.premium, options.free, options.price, options.hassle, options.student_only,
-            options.household_only)
+            options.household_only, loss)
     services = (market.opt_in, market.personalization, market.content_value, market.trial_months, market.restriction_gap,
                 market.ad_load, market.salience)
     constants = np.array([pop.mean_base_hours, pers.opt_out_share, pers.opt_in_share, pers.tau_hours, pers.lift,
                           float(pers.enabled), c.trial_salience, pers.privacy_cost, sw.base, sw.per_tenure_month,
-                          sw.max_tenure_months, sw.data_depth])
+                          sw.max_tenure_months, sw.data_depth, c.price_weight, float(real)])
     return listeners, opts, services, constants
 
 
@@ -184,11 +197,12 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray, opt: np.ndar
     formula written inline: numba reference-counts arrays passed to a function, which
     would cost more than the formula.
     """
-    base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure, goodwill, student, household, outside = L
-    o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household = O
+    (base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure, goodwill, student, household,
+     outside, available, price_index, region) = L
+    o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
     opt_in, personalization, content, trial_months, gap, ad_load, salience = M
     mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
-    switch_base, switch_per_month, switch_max_months, switch_data = c[8:]
+    switch_base, switch_per_month, switch_max_months, switch_data, price_weight, real = c[8:]
     every = opt.size == 0
     width = o_service.size if every else 1
     out = np.empty((idx.size, width))
@@ -205,8 +219,8 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray, opt: np.ndar
             if j < 0:  # nothing: the outside option
                 out[k, col] = outside[i]
                 continue
-            if (o_student[o] and not student[i]) or (o_household[o] and not household[i]):
-                out[k, col] = INELIGIBLE
+            if (o_student[o] and not student[i]) or (o_household[o] and not household[i]) or not available[i, j]:
+                out[k, col] = INELIGIBLE  # not for them, or not launched in their region / not in the market
                 continue
             current_service = service[i] == j
             sharing = shares_opt_in if opt_in[j] else shares_opt_out
@@ -216,7 +230,9 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray, opt: np.ndar
             if o_premium[o]:
                 trial_ok = trial_months[j] > 0 and ((trial_used[i] >> j) & 1) == 0 and not current_service
                 price = o_price[o] * price_mult[i] * (1.0 - trial_salience if trial_ok else 1.0)
-                u += wtp[i] + gap[j] - price - o_hassle[o]
+                if real:
+                    price = price / price_index[i] + o_loss[o, region[i]]
+                u += wtp[i] + gap[j] - price * price_weight - o_hassle[o]
             if o_free[o]:
                 u -= ad_load[j] * base_hours[i] * ad_sens[i]
             if personalize and sharing and privacy[i]:

@@ -21,7 +21,7 @@ from numba import njit
 from sim.agents.listeners import State
 from sim.random import uniform_at
 
-UNAWARE, USER = np.int8(State.UNAWARE), np.int8(State.USER)
+UNAWARE, USER, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.OUTSIDE)
 
 
 def bass_cdf(t: np.ndarray | float, p: float, q: float) -> np.ndarray | float:
@@ -66,14 +66,15 @@ def awareness_probability(p: float, q: float, exposure: np.ndarray, dt: float, f
     return 1.0 - np.exp(-(p + q * np.asarray(exposure)) * dt)
 
 
-def exposure(influence: np.ndarray, friends, degree: np.ndarray, fully_mixed: bool) -> np.ndarray:
+def exposure(influence: np.ndarray, friends, degree: np.ndarray, fully_mixed: bool, present: np.ndarray) -> np.ndarray:
     """Word-of-mouth exposure of every listener, shape (n,) (the straightforward form, for tests).
 
     ``influence`` is each listener's word-of-mouth weight (0 for non-users, 1 for a user,
-    more for advocates and sharers). Fully mixed: the population mean for everyone.
+    more for advocates and sharers). Fully mixed: the mean over the people in reach
+    (``present``, (n,) bool) for everyone.
     """
     if fully_mixed:
-        return np.full(influence.shape, influence.mean(), dtype=np.float32)
+        return np.full(influence.shape, influence[present].mean() if present.any() else 0.0, dtype=np.float32)
     total = friends @ influence.astype(np.float32)
     return np.divide(total, degree, out=np.zeros_like(total), where=degree > 0)
 
@@ -95,10 +96,14 @@ def _weight(state, advocate, sharing, advocate_extra: float, wom_boost: float) -
 
 @njit(cache=True)
 def _mean_influence(state, advocate, sharing, advocate_extra, wom_boost) -> float:
+    """The mean word-of-mouth weight over the people in reach (listeners not ``State.OUTSIDE``); 0 if none."""
     total = 0.0
+    present = 0
     for j in range(state.size):
-        total += _weight(state[j], advocate[j], sharing[j], advocate_extra, wom_boost)
-    return total / max(state.size, 1)
+        if state[j] != OUTSIDE:
+            total += _weight(state[j], advocate[j], sharing[j], advocate_extra, wom_boost)
+            present += 1
+    return total / present if present else 0.0
 
 
 @dataclass(frozen=True)

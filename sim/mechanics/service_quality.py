@@ -54,6 +54,21 @@ def individual_waits(mean_hours: np.ndarray, draw: np.ndarray) -> np.ndarray:
     return -mean_hours * np.log1p(-np.clip(draw, 0.0, 1.0 - 1e-7))
 
 
+def wait_effect(waits: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """Goodwill lost (EUR/month) and the probability of reconsidering, for a wait of ``waits`` hours, shapes as waits.
+
+    ``threshold``: ``wait_penalty`` and ``wait_review`` past ``wait_threshold_hours`` w0, nothing before.
+    ``continuous``: ``wait_penalty * w / w0`` up to w0 and ``wait_penalty * (1 + 2 (w / w0 - 1))`` past it (a
+    broken promise hurts more; capped at 10x), and ``wait_review * min(1, w / (4 w0))``.
+    """
+    ratio = waits / cfg.wait_threshold_hours
+    if cfg.wait_shape == "threshold":
+        long = ratio > 1.0
+        return np.where(long, cfg.wait_penalty, 0.0), np.where(long, cfg.wait_review, 0.0)
+    scale = np.minimum(np.where(ratio <= 1.0, ratio, 1.0 + 2.0 * (ratio - 1.0)), 10.0)
+    return cfg.wait_penalty * scale, cfg.wait_review * np.minimum(ratio / 4.0, 1.0)
+
+
 @dataclass(frozen=True)
 class Support:
     """One step of service quality. Per listener (n,) or per service (S,).
@@ -61,7 +76,7 @@ class Support:
     Attributes
     ----------
     goodwill : ndarray (n,) float32
-        Goodwill after long waits (-), RAK (+) and outages (-), EUR/month.
+        Goodwill after waits (-, ``wait_effect``), RAK (+) and outages (-), EUR/month.
     reconsider : ndarray (n,) bool
         Listeners a long wait or an outage makes reconsider their option next step.
     told_friends : ndarray (n,) bool
@@ -90,7 +105,7 @@ def step(user: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_sev
     listeners; ``outage_severity_days``, ``backlog``, ``support_staff`` (advisors) and
     ``rak_rate`` are per service (S,); ``draws`` the step's random streams
     (:class:`sim.random.StepDraws`): ``ticket`` for users, ``wait`` and ``rak`` for ticket
-    holders, ``wait_review`` for long waiters, ``outage`` for users hit by an outage.
+    holders, ``wait_review`` for ticket holders (``wait_effect``), ``outage`` for users hit by an outage.
     ``dt`` in months.
     """
     s = backlog.size
@@ -106,16 +121,18 @@ def step(user: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_sev
     for j in range(s):
         capacity = support_staff[j] * cfg.tickets_per_staff * dt
         mean_wait[j], left[j] = response_hours(arrivals[j], backlog[j], capacity, cfg.base_response_hours)
-    long = individual_waits(mean_wait[service[tickets]], draws.uniform("wait", tickets)) > cfg.wait_threshold_hours
+    waits = individual_waits(mean_wait[service[tickets]], draws.uniform("wait", tickets))
+    long = waits > cfg.wait_threshold_hours
+    penalty, review = wait_effect(waits, cfg)
     goodwill = goodwill.copy()
-    goodwill[tickets[long]] -= cfg.wait_penalty
+    goodwill[tickets] -= penalty
     served = tickets[~long]
     rak = draws.below("rak", served, rak_rate[service[served]])
     goodwill[rak] += cfg.rak_lift
     hit = users[sev[service[users]] > 0]
     goodwill[hit] -= cfg.outage_penalty * sev[service[hit]]
     reconsider = np.zeros(n, bool)
-    reconsider[draws.below("wait_review", tickets[long], cfg.wait_review)] = True
+    reconsider[draws.below("wait_review", tickets, review)] = True
     reconsider[draws.below("outage", hit, np.minimum(cfg.outage_review * sev[service[hit]], 1.0))] = True
     told = np.zeros(n, bool)
     told[rak] = True

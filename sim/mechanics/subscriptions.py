@@ -21,10 +21,10 @@ import numpy as np
 from numba import njit
 
 from sim.agents.listeners import NO_SERVICE, State, Tier
-from sim.mechanics.choice import Options, choose, kernel_inputs, utility
+from sim.mechanics.choice import INELIGIBLE, Options, choose, kernel_inputs, utility
 from sim.random import uniform_at
 
-UNAWARE, USER, LAPSED = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.LAPSED)
+UNAWARE, USER, LAPSED, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.LAPSED), np.int8(State.OUTSIDE)
 TRIAL, PREMIUM = np.int8(Tier.TRIAL), np.int8(Tier.PREMIUM)
 
 
@@ -63,21 +63,25 @@ def _held(state, tier, service, plan, idx, held):
 
 
 def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Options, table,
-         scenario, clock, t: int) -> Decisions:
+         scenario, clock, t: int, rise_review: np.ndarray | None = None) -> Decisions:
     """Payment failures, then the listeners who decide this step choose an option.
 
     ``newly_aware`` and ``reconsider`` (n,) bool; ``price_rose`` (S, n_plans) bool: the plan's
     price went up this step; ``draws`` the step's random streams (:class:`sim.random.StepDraws`):
     ``payment`` for premium subscribers, ``review`` for the aware, ``trigger`` for holders of a
-    plan whose price rose, ``choice`` for the deciders; ``t`` the step index.
+    plan whose price rose, ``choice`` for the deciders; ``t`` the step index; ``rise_review``
+    (S, n_plans, R) the share of a plan's payers reconsidering at a rise, by region (reference
+    prices), else ``choice.price_change_review``.
     """
     c = scenario.choice
     failed = _payment_failures(pop.state, pop.tier, clock.probability(c.involuntary_churn), draws.key("payment"))
     leave(pop, np.flatnonzero(failed))
+    if rise_review is None:  # the flat share, the same in every region
+        rise_review = np.full((*price_rose.shape, 1), c.price_change_review)
     deciders, trial_ended = _deciders(
-        pop.state, pop.tier, pop.service, pop.plan, pop.trial_end, t, failed, newly_aware, reconsider, price_rose,
+        pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, t, failed, newly_aware, reconsider, price_rose,
         options.held_index(price_rose.shape), clock.probability(c.lapsed_review_rate),
-        clock.probability(c.premium_review_rate), clock.probability(c.review_rate), c.price_change_review,
+        clock.probability(c.premium_review_rate), clock.probability(c.review_rate), np.asarray(rise_review, np.float64),
         draws.key("review"), draws.key("trigger"))
     idx = np.flatnonzero(deciders)
     if idx.size:
@@ -98,22 +102,23 @@ def _payment_failures(state, tier, probability, key):
 
 
 @njit(cache=True)
-def _deciders(state, tier, service, plan, trial_end, t, failed, newly_aware, reconsider, price_rose, held, lapsed_p,
-              premium_p, review_p, price_change_review, review_key, trigger_key):
+def _deciders(state, tier, service, plan, region, trial_end, t, failed, newly_aware, reconsider, price_rose, held, lapsed_p,
+              premium_p, review_p, rise_review, review_key, trigger_key):
     """Who decides this step, and whose trial ended, bool (n,) each, in one pass.
 
-    An aware listener whose payment did not just fail (``failed``) decides if newly aware, made to reconsider, at the end of a trial,
-    reviewing (``uniform_at(review_key, i)`` below the review probability of their state:
+    An aware listener in reach whose payment did not just fail (``failed``) decides if newly aware, made to reconsider,
+    at the end of a trial, reviewing (``uniform_at(review_key, i)`` below the review probability of their state:
     lapsed, paying, or else), holding a plan whose price rose (``price_rose`` (S, plans),
-    ``uniform_at(trigger_key, i) < price_change_review``) or holding an option no longer
-    offered (``held`` (S, 2, plans) option index, -1 if withdrawn).
+    ``uniform_at(trigger_key, i)`` below ``rise_review`` (S, plans, R) of their region, or of
+    region 0 when it has one region column) or holding an option no longer offered (``held``
+    (S, 2, plans) option index, -1 if withdrawn).
     """
     n = state.size
     deciders = np.zeros(n, np.bool_)
     trial_ended = np.zeros(n, np.bool_)
     for i in range(n):
         s = state[i]
-        if s == UNAWARE or failed[i]:
+        if s == UNAWARE or s == OUTSIDE or failed[i]:
             continue
         user = s == USER
         paying = user and tier[i] == PREMIUM
@@ -121,7 +126,8 @@ def _deciders(state, tier, service, plan, trial_end, t, failed, newly_aware, rec
         trial_ended[i] = ended
         p = lapsed_p if s == LAPSED else (premium_p if paying else review_p)
         decide = newly_aware[i] or reconsider[i] or ended or uniform_at(review_key, i) < p
-        if paying and price_rose[service[i], max(plan[i], 0)] and uniform_at(trigger_key, i) < price_change_review:
+        r = region[i] if rise_review.shape[2] > 1 else 0
+        if paying and price_rose[service[i], max(plan[i], 0)] and uniform_at(trigger_key, i) < rise_review[service[i], max(plan[i], 0), r]:
             decide = True
         if user and held[service[i], 1 if tier[i] == PREMIUM or tier[i] == TRIAL else 0, max(plan[i], 0)] < 0:
             decide = True  # their free tier or plan was withdrawn
@@ -194,8 +200,10 @@ def place_initial(pop, options: Options, table, scenario, rng: np.random.Generat
     the initial premium subscribers are the listeners most likely to pay. Tenure is uniform
     up to ``initial.tenure_months``; paying subscribers have used their trial.
     """
-    init, n, opts = scenario.initial, pop.n, options
-    aware = rng.permutation(n)[: int(round(init.aware * n))]
+    init, opts = scenario.initial, options
+    reach = np.flatnonzero(pop.state != State.OUTSIDE)  # shares are of the people in reach at the start
+    n = reach.size
+    aware = reach[rng.permutation(n)[: int(round(init.aware * n))]]
     pop.state[aware] = State.AWARE
     cur = np.zeros((aware.size, 1), dtype=np.int64)
     u = utility(pop, aware[:, None], np.arange(len(opts))[None, :], opts, table, scenario, cur)
@@ -208,8 +216,8 @@ def place_initial(pop, options: Options, table, scenario, rng: np.random.Generat
         if count <= 0 or columns.size == 0:
             return
         best = u[:, columns].max(axis=1)
-        score = np.where(taken, -np.inf, best - against + noise)
-        chosen = np.argsort(-score, kind="stable")[:count]
+        score = np.where(taken | (best <= INELIGIBLE / 2), -np.inf, best - against + noise)  # not where it is not offered
+        chosen = np.argsort(-score, kind="stable")[:min(count, int(np.isfinite(score).sum()))]
         taken[chosen] = True
         assign(pop, opts, aware[chosen], columns[np.argmax(u[chosen][:, columns], axis=1)])
 
@@ -218,7 +226,7 @@ def place_initial(pop, options: Options, table, scenario, rng: np.random.Generat
     free_u = u[:, focal_free].max(axis=1) if focal_free.size else u_nothing
     place(int(round(init.focal_premium * n)), focal_prem, free_u, gumbel[:, 0])
     place(int(round(init.focal_free * n)), focal_free, u_nothing, gumbel[:, 1])
-    comps = table.n - 1
+    comps = len(scenario.services.competitors)  # entrants come later
     for c in range(1, comps + 1):
         cols = np.flatnonzero(opts.service == c)
         place(int(round(init.competitor * n / comps)), cols, u_nothing, gumbel[:, 2])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from sim.scenario.errors import cut, did_you_mean, explain_validation_error, validate_scenario_data
 from sim.scenario.extends import load_scenario, merge_scenarios
-from sim.scenario.fields import (DISTRIBUTIONS, SAFE_NAME, Constant, Distribution, Lognormal, Normal, P, Strict,
+from sim.scenario.fields import (DISTRIBUTIONS, SAFE_NAME, YEAR_MONTH, Constant, Distribution, Lognormal, Normal, P, Strict,
                                  Uniform, YearMonth)
 from sim.scenario.introspect import (ParamInfo, differences_from_defaults, parameter_differences, parameter_table,
                                      scenario_to_yaml)
@@ -50,6 +50,7 @@ __all__ = [
     "did_you_mean",
     "cut",
     "DISTRIBUTIONS", "SAFE_NAME", "Constant", "Distribution", "Lognormal", "Normal", "P", "Strict", "Uniform",
+    "YEAR_MONTH",
     "YearMonth",
     "AdsConfig", "CampaignsConfig", "CompetitionConfig", "LoyaltyConfig", "Mechanisms", "PersonalizationConfig",
     "ServiceQualityConfig", "WrappedConfig",

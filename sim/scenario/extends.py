@@ -8,7 +8,7 @@ from typing import Any
 from sim.scenario.errors import cut
 from sim.scenario.paths import validate_scenario
 from sim.scenario.schema import Scenario
-from sim.yamlio import ScenarioError, read_yaml
+from sim.yamlio import ScenarioError, path_exists, read_yaml
 
 MAX_EXTENDS = 20  # files in one extends chain
 
@@ -36,7 +36,7 @@ def _read_with_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if base_path in here:
         cycle = " -> ".join(p.name for p in (*here[here.index(base_path):], base_path))
         raise ScenarioError(f"{path}: extends: {cut(parent)} leads back to itself ({cycle})")
-    if not base_path.is_file():
+    if not path_exists(base_path):
         raise ScenarioError(f"{path}: extends: {cut(parent)}: file not found (looked for {base_path})")
     base = _read_with_extends(base_path, here)
     if not isinstance(base, dict):

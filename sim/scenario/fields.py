@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
+import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
@@ -95,3 +96,31 @@ YearMonth = Annotated[str, BeforeValidator(_year_month)]
 def _month_index(ym: str) -> int:
     y, m = ym.split("-")
     return int(y) * 12 + int(m) - 1
+
+
+# ---------------------------------------------------------------- dated schedules
+
+PeopleCount = Annotated[float, Field(ge=1e3, le=1e10)]
+#: People: a number, or a dated schedule ``{YYYY-MM: people}``, linear in between and flat outside.
+PeopleSchedule = Union[PeopleCount, dict[YearMonth, PeopleCount]]
+
+
+def schedule_points(schedule: float | dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """A schedule's (month index, value) points sorted by date; a number is one point."""
+    if not isinstance(schedule, dict):
+        return np.zeros(1), np.array([float(schedule)])
+    items = sorted((_month_index(k), float(v)) for k, v in schedule.items())
+    return np.array([m for m, _ in items], dtype=float), np.array([v for _, v in items])
+
+
+def linear_schedule(schedule: float | dict[str, float], months: np.ndarray) -> np.ndarray:
+    """Values of a schedule at month indices ``months`` (shape kept): linear between its dates, flat outside."""
+    x, y = schedule_points(schedule)
+    return np.interp(np.asarray(months, dtype=float), x, y)
+
+
+def step_schedule(schedule: dict[str, float], months: np.ndarray, before: float = 0.0) -> np.ndarray:
+    """Values of a step schedule at month indices ``months``: each value holds from its date; ``before`` earlier."""
+    x, y = schedule_points(schedule)
+    pos = np.searchsorted(x, np.asarray(months, dtype=float), side="right") - 1
+    return np.where(pos >= 0, y[np.maximum(pos, 0)], before)

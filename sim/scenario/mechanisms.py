@@ -3,6 +3,8 @@ campaigns, competition, listening, loyalty): one section per mechanism."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sim.scenario.fields import P, Strict
 
 
@@ -41,6 +43,10 @@ class ServiceQualityConfig(Strict):
     wait_threshold_hours: float = P(24.0, "hours", "Waits above this hurt satisfaction", gt=0, le=10000)
     wait_penalty: float = P(3.0, "EUR/month", "Goodwill lost by a listener who waited too long", ge=0, le=100)
     wait_review: float = P(0.5, "probability", "A listener who waited too long reconsiders their option", ge=0, le=1)
+    wait_shape: Literal["threshold", "continuous"] = P(
+        "threshold", "-", "threshold: only waits above wait_threshold_hours cost wait_penalty and prompt wait_review; "
+        "continuous: every hour of waiting costs goodwill (wait_penalty per wait_threshold_hours, twice as steep past it) "
+        "and the review probability grows with the wait up to wait_review at 4x the threshold")
     rak_lift: float = P(2.0, "EUR/month", "Goodwill from a random act of kindness", ge=0, le=100)
     goodwill_decay: float = P(0.3, "1/month", "Share of goodwill (positive or negative) that fades each month", ge=0, le=1)
     staff_cost: float = P(3000.0, "EUR/month", "Cost of one support advisor", ge=0, le=1e6)
@@ -82,7 +88,7 @@ class LoyaltyConfig(Strict):
 class ListeningConfig(Strict):
     match_elasticity: float = P(1.0, "-", "Elasticity of hours to recommendation match", ge=0, le=5)
     premium_multiplier: float = P(1.6, "-", "Hours multiplier of premium (offline, no skip limits)", ge=0.1, le=10)
-    ad_elasticity: float = P(0.08, "1/(ad-min/hour)", "Hours fall as exp(-ad_elasticity x ad_load) on the free tier", ge=0, le=2)
+    ad_elasticity: float = P(0.02, "1/(ad-min/hour)", "Hours fall as exp(-ad_elasticity x ad_load) on the free tier", ge=0, le=2)
     satisfaction_elasticity: float = P(0.3, "-", "Hours rise with satisfaction around 0.5", ge=0, le=5)
 
 

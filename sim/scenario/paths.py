@@ -6,7 +6,7 @@ from typing import Any
 
 from sim.scenario.errors import cut, did_you_mean, validate_scenario_data
 from sim.scenario.fields import DISTRIBUTIONS, Constant, _month_index, _year_month
-from sim.scenario.schema import _DIST, Scenario, _allowed_keys, _child_model
+from sim.scenario.schema import _DIST, Scenario, TimelineEvent, _allowed_keys, _child_model
 from sim.yamlio import ScenarioError, load_yaml_text
 
 
@@ -28,7 +28,8 @@ def validate_scenario(data: Any, source: str) -> Scenario:
         raise ScenarioError(f"{source}: (top level): expected a mapping of scenario keys, got {type(data).__name__}")
     scenario = validate_scenario_data(data, source)
     names = [s.name for s in scenario.services.all()]
-    bare = scenario.model_copy(update={"timeline": []})
+    # the entrants stay, so that a path may name one (services.competitors.<entrant>...)
+    bare = scenario.model_copy(update={"timeline": [TimelineEvent(at=ev.at, enter=ev.enter) for ev in scenario.timeline if ev.enter]})
     tried: set[str] = set()  # events repeat the same changes (a price path): each distinct one is tried once
     for k, ev in enumerate(scenario.timeline):
         if ev.set and repr(ev.set) not in tried:
@@ -56,6 +57,9 @@ def _resolve(container: Any, key: str, where: str, source: str) -> Any:
         names = [str(c.get("name")) for c in container if isinstance(c, dict)]
         if key in names:
             return names.index(key)
+        dates = [str(c.get("at")) for c in container if isinstance(c, dict)]
+        if dates.count(key) == 1:  # a timeline event by its date, as `params` labels it
+            return dates.index(key)
         raise ScenarioError(f"{source}: {where}{cut(key)}: no such item (use an index 0..{len(container) - 1}"
                             + (f" or a name: {', '.join(names)})" if names else ")"))
     return key
@@ -72,7 +76,7 @@ def apply_overrides(scenario: Scenario, overrides: dict[str, Any], source: str =
     """
     data = scenario.model_dump(mode="python")
     for path, value in overrides.items():
-        parts = path.split(".")
+        parts = _entrant_path(data, path.split("."))
         node: Any = data
         model: Any = Scenario
         for depth, part in enumerate(parts):
@@ -97,6 +101,19 @@ def apply_overrides(scenario: Scenario, overrides: dict[str, Any], source: str =
     if any(path.startswith("time.") for path in overrides):
         data["timeline"] = _events_within(data)
     return validate_scenario(data, source) if check_timeline else validate_scenario_data(data, source)
+
+
+def _entrant_path(data: dict[str, Any], parts: list[str]) -> list[str]:
+    """``services.competitors.<entrant>.<rest>`` as the path of the entrant's definition, ``timeline.<k>.enter.<rest>``:
+    a service entering the market is a competitor like the others once it is there."""
+    if len(parts) < 4 or parts[:2] != ["services", "competitors"]:
+        return parts
+    if parts[2] in [str(c.get("name")) for c in data["services"]["competitors"]]:
+        return parts
+    for k, ev in enumerate(data.get("timeline") or []):
+        if isinstance(ev, dict) and isinstance(ev.get("enter"), dict) and ev["enter"].get("name") == parts[2]:
+            return ["timeline", str(k), "enter", *parts[3:]]
+    return parts
 
 
 def _events_within(data: dict[str, Any]) -> list[dict[str, Any]]:

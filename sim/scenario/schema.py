@@ -12,11 +12,14 @@ calendar months ``YYYY-MM``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+import numpy as np
 
 from pydantic import BaseModel, Field, model_validator
 
-from sim.scenario.fields import SAFE_NAME, Distribution, P, Strict, YearMonth, _month_index
+from sim.scenario.fields import (SAFE_NAME, Distribution, P, PeopleSchedule, Strict, YearMonth, _month_index, linear_schedule,
+                                 schedule_points)
 from sim.scenario.mechanisms import Mechanisms
 
 
@@ -26,9 +29,33 @@ class TimeConfig(Strict):
     step: Literal["month", "week"] = P("month", "-", "Length of one step; rates are converted exactly")
 
 
+def _never_falls(schedule: Any, what: str) -> None:
+    """People leave a market only with a service's exit, never by a falling schedule (listeners are never removed)."""
+    _, values = schedule_points(schedule)
+    if np.any(np.diff(values) < 0):
+        raise ValueError(f"{what}: a population schedule must not decrease over time (people in reach only grow)")
+
+
+DEFAULT_POPULATION = 2.0e9
+
+
 class MarketConfig(Strict):
-    population: float = P(2.0e9, "people", "Real people in the market's reach", ge=1e3, le=1e10)
-    agents: int = P(200_000, "listeners", "Simulated listeners; each stands for population/agents people", ge=100, le=50_000_000)
+    population: PeopleSchedule | None = P(None, "people", "Real people in the market's reach: a number, or a dated schedule "
+                                          "{YYYY-MM: people} (linear in between, flat outside; never decreasing; 1e3 .. 1e10); "
+                                          f"default {DEFAULT_POPULATION:.1e}, or the sum of the regions' own populations")
+    agents: int = P(200_000, "listeners", "Simulated listeners at the horizon's largest population; each stands for "
+                    "population/agents people (people entering the market later are listeners waiting outside)", ge=100, le=50_000_000)
+
+    @model_validator(mode="after")
+    def _growing(self) -> "MarketConfig":
+        if self.population is not None:
+            _never_falls(self.population, "population")
+        return self
+
+    @property
+    def people(self) -> float | dict[str, float]:
+        """The population schedule (the default when not given)."""
+        return DEFAULT_POPULATION if self.population is None else self.population
 
 
 class Segment(Strict):
@@ -38,7 +65,9 @@ class Segment(Strict):
     student: bool = P(False, "-", "Eligible for student plans")
     household_share: float = P(0.5, "fraction", "Share living with others who could share a duo/family plan", ge=0, le=1)
     wtp: Distribution = P({"dist": "lognormal", "median": 3.0, "sigma": 0.8}, "EUR/month", "Value of premium over free")
-    ad_sensitivity: Distribution = P({"dist": "lognormal", "median": 0.05, "sigma": 0.6}, "EUR/ad-minute", "Disutility of one minute of ads")
+    # 0.012: with listening.ad_elasticity 0.02, +1 ad-minute/hour (2 ads) costs ~4% of free-tier hours after 21
+    # months, the Pandora field experiment's ~2% per ad per hour (docs/validation.md)
+    ad_sensitivity: Distribution = P({"dist": "lognormal", "median": 0.012, "sigma": 0.6}, "EUR/ad-minute", "Disutility of one minute of ads")
     outside_value: Distribution = P({"dist": "lognormal", "median": 6.0, "sigma": 0.6}, "EUR/month", "Value of the best non-streaming option")
     base_hours: Distribution = P({"dist": "lognormal", "median": 11.0, "sigma": 0.6}, "hours/month", "Listening at neutral engagement")
     privacy_sensitive: float = P(0.3, "fraction", "Share unwilling to share listening data", ge=0, le=1)
@@ -71,9 +100,22 @@ def _default_segments() -> list[dict[str, Any]]:
 
 class Region(Strict):
     name: str = Field(description="Region name")
-    share: float = P(..., "fraction", "Share of the population in this region", ge=0, le=1)
+    share: float | None = P(None, "fraction", "Share of the market's population in this region (every region has a share, "
+                            "or every region has a population)", ge=0, le=1)
+    population: PeopleSchedule | None = P(None, "people", "The region's own people in reach: a number or a dated schedule "
+                                          "{YYYY-MM: people} (then market.population is their sum and is not given)")
     price_multiplier: float = P(1.0, "-", "Local net price as a multiple of the list price", gt=0, le=5)
     value_multiplier: float = P(1.0, "-", "Scales wtp, outside value and ad sensitivity (local purchasing power)", gt=0, le=5)
+    inflation_area: str | None = P(None, "-", "Area of `inflation` whose consumer prices this region's listeners and advertisers "
+                                   "follow (none: no inflation)")
+
+    @model_validator(mode="after")
+    def _one_size(self) -> "Region":
+        if (self.share is None) == (self.population is None):
+            raise ValueError("a region has either `share` or `population`, not both nor neither")
+        if self.population is not None:
+            _never_falls(self.population, "population")
+        return self
 
 
 class NetworkConfig(Strict):
@@ -97,6 +139,16 @@ class SwitchingCost(Strict):
     data_depth: float = P(1.5, "EUR/month", "Extra switching cost at full personalisation data depth", ge=0, le=100)
 
 
+class ReferencePrice(Strict):
+    enabled: bool = P(False, "-", "Prices are judged against an adapting reference price (else only a rise's trigger)")
+    adapt: float = P(0.10, "1/month", "Share of the gap between the real price and the reference closed each month "
+                     "(half-life ~7 months; plausible 0.05-0.25)", ge=0, le=1)
+    loss_aversion: float = P(1.0, "-", "Extra weight of a real price above the reference, per EUR above it "
+                             "(loss aversion; plausible 0.5-2.25)", ge=0, le=10)
+    review_per_rise: float = P(0.5, "-", "Payers reconsidering at a rise per unit relative real rise (a +10% real rise: 5%; "
+                               "plausible 0.25-2: Netflix's +25% in 2016 cost ~0.7 points of churn a month)", ge=0, le=20)
+
+
 class ChoiceConfig(Strict):
     noise_scale: float = P(1.5, "EUR/month", "Logit scale of unobserved utility", gt=0, le=100)
     review_rate: float = P(0.08, "1/month", "Free and trial users and aware non-users reconsidering their option", ge=0, le=1)
@@ -105,9 +157,14 @@ class ChoiceConfig(Strict):
     price_change_review: float = P(0.25, "probability", "Subscribers whose plan's price rose who reconsider that step", ge=0, le=1)
     trial_salience: float = P(0.15, "fraction", "Share of the price a trial-eligible listener discounts when a trial is offered", ge=0, le=1)
     involuntary_churn: float = P(0.005, "1/month", "Premium payments that fail (the subscriber lapses)", ge=0, le=1)
+    price_weight: float = P(1.0, "-", "Utility lost per EUR of price, relative to the EUR of the valuations (the price "
+                            "coefficient; below 1 the price response is milder, fit to price-rise evidence; plausible 0.2-1)",
+                            gt=0, le=5)
     switching_cost: SwitchingCost = SwitchingCost()
+    reference_price: ReferencePrice = ReferencePrice()
 
 
+MAX_SERVICES = 16  # a listener's used trials are a 16-bit mask of services
 PlanName = Literal["individual", "student", "duo", "family"]
 DEFAULT_HASSLE = {"individual": 0.0, "student": 0.5, "duo": 1.0, "family": 2.5}
 DEFAULT_SEATS = {"individual": 1, "student": 1, "duo": 2, "family": 6}
@@ -137,6 +194,9 @@ class ServicePolicy(Strict):
     rak_rate: float = P(0.05, "fraction", "Share of resolved tickets that get a small personalised delight (RAK)", ge=0, le=1)
     wrapped: bool = P(False, "-", "Runs a December Wrapped-style sharing campaign")
     royalty_share: float = P(0.70, "fraction", "Share of revenue paid to rights holders", ge=0, le=1)
+    availability: dict[str, dict[YearMonth, Annotated[float, Field(ge=0, le=1)]]] | None = P(
+        None, "fraction", "Where the service may be used: region -> {YYYY-MM: share of the region's people it serves from "
+        "then on} (0 before the first date; a 0 later is an exit); unlisted regions are fully served")
     strategy: Literal["static", "match_price", "defend_share"] = P("static", "-", "Pricing rule (competitors)")
     reaction_lag: int = P(3, "months", "Months before a competitor reacts", ge=0, le=60)
 
@@ -224,12 +284,14 @@ class TimelineEvent(Strict):
     at: YearMonth = Field(description="Calendar month YYYY-MM the event applies")
     set: dict[str, Any] | None = Field(None, description="Key paths and their new values")
     outage: Outage | None = None
+    enter: ServicePolicy | None = Field(None, description="A service entering the market (same keys as services.competitors[])")
+    exit: str | None = Field(None, description="Name of a service leaving the market: its users choose again that month")
     note: str | None = Field(None, description="Free text, for reports")
 
     @model_validator(mode="after")
     def _something(self) -> "TimelineEvent":
-        if self.set is None and self.outage is None:
-            raise ValueError("an event needs `set` or `outage`")
+        if self.set is None and self.outage is None and self.enter is None and self.exit is None:
+            raise ValueError("an event needs `set`, `outage`, `enter` or `exit`")
         return self
 
 
@@ -252,13 +314,22 @@ class Scenario(Strict):
     initial: InitialState = InitialState()
     mechanisms: Mechanisms = Mechanisms()
     timeline: list[TimelineEvent] = Field(default_factory=list)
+    inflation: dict[str, dict[int, Annotated[float, Field(ge=-50, le=1000)]]] = P(
+        {}, "percent/year", "Annual consumer-price inflation by area and year (years after the last keep its rate)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
         # within a quarter listener of the market's size, so that the exact allocation of listeners to
         # groups (largest remainder) always adds up to market.agents
         tolerance = min(1e-6, 0.25 / self.market.agents)
+        sized = [r.population is not None for r in self.regions]
+        if any(sized) and not all(sized):
+            raise ValueError("regions: either every region has a `share` or every region has a `population`")
+        if all(sized) and self.market.population is not None:
+            raise ValueError("market.population: not given when the regions carry their own populations (it is their sum)")
         for field, items in (("segments", self.segments), ("regions", self.regions)):
+            if field == "regions" and all(sized):
+                continue
             total = sum(s.share for s in items)
             if abs(total - 1.0) > tolerance:
                 raise ValueError(f"{field}: shares sum to {total:.10g}; they must sum to 1 "
@@ -267,20 +338,76 @@ class Scenario(Strict):
             if len(set(names)) != len(names):
                 raise ValueError(f"{field}: names must be unique")
         if self.initial.competitor > 0 and not self.services.competitors:
-            raise ValueError("initial.competitor > 0 but services.competitors is empty")
+            raise ValueError(f"initial.competitor: must be 0 when services.competitors is empty (got {self.initial.competitor:g})")
         start = _month_index(self.time.start)
         for k, ev in enumerate(self.timeline):
             offset = _month_index(ev.at) - start
             if not 0 <= offset < self.time.months:
                 raise ValueError(f"timeline.{k}.at: {ev.at} is outside the horizon {self.time.start} + {self.time.months} months")
-            if ev.outage and ev.outage.service != "focal" and ev.outage.service not in [s.name for s in self.services.all()]:
+            if ev.outage and ev.outage.service != "focal" and ev.outage.service not in [s.name for s in self.all_services()]:
                 raise ValueError(f"timeline.{k}.outage.service: unknown service {ev.outage.service!r}")
+        self._entries_and_exits()
+        for r in self.regions:
+            if r.inflation_area is not None and r.inflation_area not in self.inflation:
+                from sim.scenario.errors import did_you_mean
+                raise ValueError(f"regions.{r.name}.inflation_area: {r.inflation_area!r} is not an area of `inflation`"
+                                 f"{did_you_mean(r.inflation_area, list(self.inflation))}; areas: {list(self.inflation)}")
+        regions = [r.name for r in self.regions]
+        for s in self.all_services():
+            for name in (s.availability or {}):
+                if name not in regions:
+                    from sim.scenario.errors import did_you_mean
+                    raise ValueError(f"services.{s.name}.availability.{name}: unknown region {name!r}{did_you_mean(name, regions)}; "
+                                     f"regions are {regions}")
         return self
+
+    def _entries_and_exits(self) -> None:
+        """Entrants have new names; an exit names a service in the market by then, never the focal one."""
+        from sim.scenario.errors import did_you_mean
+        present = [s.name for s in self.services.all()]
+        everyone = present + [ev.enter.name for ev in self.timeline if ev.enter]
+        if len(set(everyone)) != len(everyone):
+            raise ValueError(f"timeline: an entering service reuses a name: {sorted({n for n in everyone if everyone.count(n) > 1})}")
+        if len(everyone) > MAX_SERVICES:
+            raise ValueError(f"timeline: {len(everyone)} services in all; at most {MAX_SERVICES} (focal, competitors and entrants)")
+        order = sorted(range(len(self.timeline)), key=lambda k: (_month_index(self.timeline[k].at), self.timeline[k].exit is not None))
+        for k in order:
+            ev = self.timeline[k]
+            if ev.enter:
+                present.append(ev.enter.name)
+            if ev.exit is not None:
+                if ev.exit == self.services.focal.name:
+                    raise ValueError(f"timeline.{k}.exit: the focal service {ev.exit!r} cannot leave the market")
+                if ev.exit not in present:
+                    raise ValueError(f"timeline.{k}.exit: {ev.exit!r} is not in the market on {ev.at}"
+                                     f"{did_you_mean(ev.exit, present)}; services then: {present}")
+                present.remove(ev.exit)
+
+    def all_services(self) -> list[ServicePolicy]:
+        """Every service of the run: the focal service, the competitors, then the entrants in timeline order."""
+        return [*self.services.all(), *(ev.enter for ev in self.timeline if ev.enter)]
+
+    def region_population(self, months: np.ndarray) -> np.ndarray:
+        """People in reach per region at month indices ``months``, shape (R, len(months))."""
+        if self.regions[0].population is not None:
+            return np.array([linear_schedule(r.population, months) for r in self.regions])
+        total = linear_schedule(self.market.people, months)
+        return np.array([r.share * total for r in self.regions])
+
+    def horizon_months(self) -> np.ndarray:
+        """Month index (year*12 + month-1) of each month of the horizon, shape (time.months,)."""
+        return _month_index(self.time.start) + np.arange(self.time.months)
+
+    def region_capacity(self) -> np.ndarray:
+        """People per region at the horizon's largest (schedules never fall: the last month), shape (R,)."""
+        return self.region_population(self.horizon_months()[-1:])[:, 0]
 
     @property
     def weight(self) -> float:
-        """Real people represented by one simulated listener."""
-        return self.market.population / self.market.agents
+        """Real people represented by one simulated listener (the horizon's largest population over the agents)."""
+        if self.regions[0].population is not None:
+            return float(self.region_capacity().sum()) / self.market.agents
+        return float(linear_schedule(self.market.people, self.horizon_months()[-1:])[0]) / self.market.agents
 
 
 

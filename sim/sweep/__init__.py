@@ -1,2 +1,2 @@
-"""Research sweeps: a sweep file (spec), its design points (designs), where runs execute
-(executors), the resumable on-disk store (store) and the orchestration (run)."""
+"""Research sweeps: a sweep file (spec), its design points (designs), the resumable on-disk
+store (store) and the orchestration (run); the runs execute on sim.executors."""

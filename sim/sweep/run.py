@@ -11,27 +11,24 @@ number of workers or the order of completion.
 
 from __future__ import annotations
 
-import argparse
 import math
+import shutil
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
 
-from sim.runner import months_per_step, simulate
+from sim.executors import Executor, using
 from sim.outputs import SWEEP, check_output
 from sim.resources import check_fits, workers_bytes
-from sim.scenario import Scenario, ScenarioError, apply_overrides
+from sim.runner import months_per_step, simulate
+from sim.scenario import Scenario, apply_overrides
 from sim.sweep import designs
-from sim.sweep.executors import WorkerLost, make_executor
 from sim.sweep.spec import KpiSpec, Sweep, SweepSpec, load_sweep
 from sim.sweep.store import PART_BYTES, SweepStore, run_id
 
@@ -47,6 +44,7 @@ class RunTask:
     values: dict[str, Any]
     seed: np.random.SeedSequence
     kpis: tuple[KpiSpec, ...]
+    keep: tuple[str, ...] = ()
 
 
 def run_seed(spec: SweepSpec, point: int, replicate: int) -> np.random.SeedSequence:
@@ -59,20 +57,26 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     """Simulate one run and reduce it to its KPIs; an exception becomes a ``failed`` record, not a crash.
 
     Returns the run's record: run_id, point, replicate, one float per KPI (NaN if
-    failed), status (``ok``/``failed``), error (message or None), seconds (wall time).
+    failed), status (``ok``/``failed``), error (message or None), seconds (wall time),
+    and with ``keep`` columns, ``series``: the focal rows' date and kept columns
+    (a DataFrame, None if failed).
     """
     start = time.perf_counter()
+    series = None
     try:
         scenario = apply_overrides(task.base, task.values, source=f"design point {task.point}")
         timeseries = simulate(scenario, task.seed).timeseries
         focal = timeseries[timeseries["focal"]].sort_values("step")
         kpis = {k.key: k.evaluate(focal, months_per_step(scenario)) for k in task.kpis}
+        if task.keep:
+            series = focal[["date", *task.keep]].reset_index(drop=True)
         status, error = "ok", None
     except Exception as exc:
         kpis = {k.key: math.nan for k in task.kpis}
         status, error = "failed", _describe(exc)
-    return {"run_id": task.run_id, "point": task.point, "replicate": task.replicate, **kpis,
-            "status": status, "error": error, "seconds": time.perf_counter() - start}
+    record = {"run_id": task.run_id, "point": task.point, "replicate": task.replicate, **kpis,
+              "status": status, "error": error, "seconds": time.perf_counter() - start}
+    return {**record, "series": series} if task.keep else record
 
 
 def _describe(exc: BaseException) -> str:
@@ -94,18 +98,36 @@ def pending_tasks(sweep: Sweep, design: designs.Design, recorded: pd.DataFrame, 
             rid = run_id(point, r, n_points, replicates)
             if rid not in done:
                 tasks.append(RunTask(rid, point, r, sweep.base, values, run_seed(sweep.spec, point, r),
-                                     tuple(sweep.spec.kpis)))
+                                     tuple(sweep.spec.kpis), tuple(sweep.spec.keep)))
     return tasks
 
 
-def run_sweep(path: str | Path, *, executor: str = "local", scheduler: str | None = None, workers: int | None = None,
-              out: str | Path | None = None, retry_failed: bool = False, quiet: bool = False) -> pd.DataFrame:
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep is about to do: ``to_run`` of its ``total`` runs are not recorded yet."""
+
+    name: str
+    points: int
+    replicates: int
+    total: int
+    to_run: int
+    root: Path
+    runs_path: Path
+
+
+def run_sweep(path: str | Path, *, executor: str | Executor = "local", scheduler: str | None = None,
+              workers: int | None = None, out: str | Path | None = None, retry_failed: bool = False,
+              on_start: Callable[[SweepPlan], None] | None = None,
+              on_run: Callable[[dict[str, Any]], None] | None = None,
+              on_notice: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Run (or resume) a sweep; return the consolidated runs table (also in ``OUT/runs.parquet``).
 
+    ``executor``: ``local``, ``dask`` (with ``scheduler`` and ``workers``), or a running executor.
+    ``on_start(plan)`` is called before the first run, ``on_run(record)`` as each run is recorded,
+    ``on_notice(message)`` when workers died and their runs start again.
     Raises ScenarioError for a bad sweep file or an out folder holding another sweep,
-    WorkerLost if a local worker process died (rerunning resumes).
+    LockError if another process writes to it, WorkerLost if local workers died (rerunning resumes).
     """
-    console = Console(quiet=quiet, stderr=True)
     sweep = load_sweep(path)
     design = designs.build(sweep)
     store = SweepStore(out or Path("results") / f"sweep-{sweep.spec.name}", [k.key for k in sweep.spec.kpis])
@@ -114,68 +136,56 @@ def run_sweep(path: str | Path, *, executor: str = "local", scheduler: str | Non
     if executor == "local":
         check_fits(workers_bytes(sweep.base, workers, total), f"{sweep.base.market.agents:,} listeners per run on "
                    "each worker", f"{sweep.source}: base")
-    with store.locked():
-        store.prepare(sweep.resolved(), design.values)
-        tasks = pending_tasks(sweep, design, store.read_parts(), retry_failed)
-        console.print(f"sweep [bold]{sweep.spec.name}[/]: {len(design.values)} points x {sweep.spec.replicates} "
-                      f"replicates = {total} runs; {total - len(tasks)} recorded, {len(tasks)} to run -> {store.root}")
-        try:
-            if tasks:
-                with make_executor(executor, scheduler=scheduler, n_workers=workers) as ex:
-                    _record_all(ex.map_unordered(execute_run, tasks), store, len(tasks), console)
-        finally:
-            runs = store.consolidate(design.values)
-    failed = runs["status"].eq("failed").sum()
-    console.print(f"{len(runs)} of {total} runs recorded in {store.runs_path}"
-                  + (f"; [red]{failed} failed[/] (see the error column; rerun with --retry-failed)" if failed else ""))
+    created = not store.root.exists()
+    try:
+        with store.locked():
+            store.prepare(sweep.resolved(), design.values)
+            tasks = pending_tasks(sweep, design, store.read_parts(), retry_failed)
+            if on_start is not None:
+                on_start(SweepPlan(sweep.spec.name, len(design.values), sweep.spec.replicates, total, len(tasks),
+                                   store.root, store.runs_path))
+            try:
+                if tasks:
+                    with using(executor, scheduler=scheduler, n_workers=workers, max_tasks=len(tasks),
+                               on_notice=on_notice) as ex:
+                        for task, record, error in ex.map_unordered(execute_run, tasks):
+                            if error is not None:  # the executor lost the run itself (e.g. Dask gave up after retries)
+                                record = {"run_id": task.run_id, "point": task.point, "replicate": task.replicate,
+                                          "status": "failed", "error": _describe(error), "seconds": math.nan}
+                            series = record.pop("series", None)
+                            if series is not None:
+                                store.write_series(record, series)
+                            store.write_part(record)
+                            if on_run is not None:
+                                on_run(record)
+            finally:
+                runs = store.consolidate(design.values)
+                if sweep.spec.keep:
+                    envelopes(store, sweep.spec.keep)
+    except BaseException:
+        # interrupted or failed before a run was recorded: nothing to resume, so leave no folder behind
+        if created and not any(store.parts.glob("*.parquet")):
+            shutil.rmtree(store.root, ignore_errors=True)
+        raise
     return runs
 
 
-def _record_all(outcomes: Iterator, store: SweepStore, n: int, console: Console) -> None:
-    """Write each finished run to the store while a progress bar counts ok and failed runs."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[failed]} failed[/]"),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
-        bar = progress.add_task("runs", total=n, ok=0, failed=0)
-        ok = failed = 0
-        for task, record, error in outcomes:
-            if error is not None:  # the executor lost the run itself (e.g. Dask gave up after retries)
-                record = {"run_id": task.run_id, "point": task.point, "replicate": task.replicate,
-                          "status": "failed", "error": _describe(error), "seconds": math.nan}
-            store.write_part(record)
-            ok, failed = ok + (record["status"] == "ok"), failed + (record["status"] != "ok")
-            progress.update(bar, advance=1, ok=ok, failed=failed)
+def envelopes(store: SweepStore, keep: list[str]) -> None:
+    """Consolidate the kept series into ``series.parquet`` and draw ``figures/envelopes.png``:
+    per kept column, the median over every run (all points and replicates) and its 5-95% band."""
+    from sim.report.plotting import MILLION, PERCENT, Panel, banded_figure, save_figure
+    from sim.metrics import kpi_unit
 
-
-# ---------------------------------------------------------------- command line
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``freemium-sim sweep``."""
-    p = subparsers.add_parser("sweep", help="run every design point x replicate of a sweep file (resumable)",
-                              description="Run every design point x replicate of a sweep file into OUT/runs.parquet. "
-                              "Killed or interrupted, the same command resumes: recorded runs are not run again.")
-    p.add_argument("sweep_file", metavar="SWEEP.yaml", help="sweep file, e.g. scenarios/sweeps/smoke.yaml")
-    p.add_argument("--executor", choices=["local", "dask"], default="local",
-                   help="local process pool (default) or a Dask cluster")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                   help="Dask scheduler address (with --executor dask; default: a local Dask cluster)")
-    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: every core)")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: results/sweep-<name>/)")
-    p.add_argument("--retry-failed", action="store_true", help="rerun the runs recorded as failed")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    p.set_defaults(func=_handle)
-
-
-def _handle(args: argparse.Namespace) -> int:
-    """Exit status: 0 all runs ok, 1 some failed or a worker died (rerun to resume); bad input raises (exit 2)."""
-    if args.scheduler and args.executor != "dask":
-        raise ScenarioError("--scheduler: names a Dask scheduler; add --executor dask")
-    try:
-        runs = run_sweep(args.sweep_file, executor=args.executor, scheduler=args.scheduler, workers=args.workers,
-                         out=args.out, retry_failed=args.retry_failed, quiet=args.quiet)
-    except WorkerLost as exc:
-        Console(stderr=True).print(f"[red]{exc}[/]; the recorded runs are kept: rerun the same command to resume")
-        return 1
-    return int(runs["status"].eq("failed").any())
+    series = store.consolidate_series()
+    if series.empty:
+        return
+    panels = []
+    for column in keep:
+        unit = kpi_unit(column)
+        scale, shown = ((PERCENT, unit.replace("share", "%")) if unit.startswith("share") else
+                        (MILLION, f"millions of {unit}") if unit.startswith(("people", "EUR")) else (1.0, unit))
+        panels.append(Panel(column, f"{column}\n({shown})", scale))
+    fig = banded_figure(series.assign(sweep="all runs"), panels, "sweep", ["all runs"],
+                        f"Envelopes over {series['run_id'].nunique()} runs")
+    save_figure(fig, store.root / "figures", "envelopes", "Envelopes",
+                "Median over every run of the sweep (all design points and replicates), shaded 5-95% range.")

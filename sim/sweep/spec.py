@@ -23,6 +23,7 @@ from sim.clock import Clock
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
 from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean,
                           explain_validation_error, load_scenario, parameter_table, read_yaml)
+from sim.yamlio import path_exists
 
 DesignKind = Literal["grid", "lhs", "sobol", "morris"]
 
@@ -116,15 +117,9 @@ class KpiSpec(_Strict):
 
     column: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Focal-service timeseries column, e.g. revenue_total_eur")
     agg: Literal["final", "mean", "cumulative"] = Field(
-        description="final = last step; mean = over the window (default: all steps); cumulative = sum over the horizon in month units")
-    window: Window | None = Field(None, description="mean only: calendar months averaged")
+        description="final = last step; mean = average over the steps; cumulative = sum over the steps in month units")
+    window: Window | None = Field(None, description="Calendar months the KPI covers (default: every step)")
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-]+$", description="Column name in runs.parquet")
-
-    @model_validator(mode="after")
-    def _window_for_mean(self) -> "KpiSpec":
-        if self.window is not None and self.agg != "mean":
-            raise ValueError(f"`window` applies to agg: mean, not {self.agg}")
-        return self
 
     @property
     def key(self) -> str:
@@ -140,18 +135,19 @@ class KpiSpec(_Strict):
         focal: the focal service's rows of the timeseries, one per step in time order,
         with a ``date`` column; months_per_step converts a per-month flow summed over
         steps into a total (1.0 for monthly steps). Units are those of the column
-        (a ``cumulative`` of a EUR/month column is EUR).
+        (a ``cumulative`` of a EUR/month column is EUR). NaN if the window holds no step.
         """
         values = focal[self.column].to_numpy(dtype=float)
+        if self.window is not None:
+            month = pd.to_datetime(focal["date"]).dt.strftime("%Y-%m").to_numpy()
+            values = values[(month >= self.window.start) & (month <= self.window.end)]
+            if not values.size:
+                return math.nan
         if self.agg == "final":
             return float(values[-1])
         if self.agg == "cumulative":
             return float(values.sum() * months_per_step)
-        if self.window is None:
-            return float(values.mean())
-        month = pd.to_datetime(focal["date"]).dt.strftime("%Y-%m").to_numpy()
-        inside = (month >= self.window.start) & (month <= self.window.end)
-        return float(values[inside].mean()) if inside.any() else math.nan
+        return float(values.mean())
 
 
 class SweepSpec(_Strict):
@@ -169,6 +165,8 @@ class SweepSpec(_Strict):
     design: DesignSpec
     parameters: dict[str, ParameterSpec] = Field(min_length=1, description="Swept parameters by scenario key path")
     kpis: list[KpiSpec] = Field(min_length=1, description="Numbers kept per run")
+    keep: list[str] = Field(default_factory=list, description="Focal timeseries columns kept whole per run "
+                            "(series.parquet), for envelope plots")
 
     @model_validator(mode="after")
     def _consistent(self) -> "SweepSpec":
@@ -214,7 +212,7 @@ def load_sweep(path: str | Path) -> Sweep:
     except ValidationError as err:
         raise explain_validation_error(err, source, SweepSpec) from None
     base_path = Path(path).parent / spec.base
-    if not base_path.is_file():
+    if not path_exists(base_path):
         raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the sweep file)")
     _check_kpi_columns(spec, source)
     base = apply_overrides(load_scenario(base_path), spec.overrides, source=f"{source}: overrides")
@@ -238,10 +236,10 @@ def _check_windows(spec: SweepSpec, base: Scenario, source: str) -> None:
 def _check_kpi_columns(spec: SweepSpec, source: str) -> None:
     """Every KPI names a column of the simulation's timeseries (``sim.metrics`` lists them)."""
     columns = [*SERVICE_KPIS, *MARKET_KPIS]
-    for i, kpi in enumerate(spec.kpis):
-        if kpi.column not in columns:
-            hint = did_you_mean(kpi.column, columns)
-            raise ScenarioError(f"{source}: kpis.{i}.column: unknown timeseries column '{kpi.column}'{hint} "
+    named = [(f"kpis.{i}.column", kpi.column) for i, kpi in enumerate(spec.kpis)]
+    for where, column in [*named, *((f"keep.{i}", c) for i, c in enumerate(spec.keep))]:
+        if column not in columns:
+            raise ScenarioError(f"{source}: {where}: unknown timeseries column '{column}'{did_you_mean(column, columns)} "
                                 f"(allowed: {', '.join(columns)})")
 
 

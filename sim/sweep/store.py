@@ -6,6 +6,8 @@ Layout of ``DIR``::
     design.parquet  one row per design point: ``point`` and each swept key path
     parts/          one Parquet file per finished run, ``<run_id>.parquet``
     runs.parquet    every finished run: parts joined with the design, sorted by run_id
+    series/         with ``keep:``, one Parquet file per run: its kept focal time series
+    series.parquet  with ``keep:``, the kept series of every run recorded ok
 
 Every file is written to a hidden temporary name in its final folder, flushed to
 disk and ``os.replace``d into place, so a reader (or a resumed sweep) sees a file
@@ -33,6 +35,7 @@ import pyarrow.parquet as pq
 
 from sim.atomic import write_atomic
 from sim.outputs import MARKER, SWEEP, write_marker
+from sim.errors import LockError
 from sim.scenario import ScenarioError
 
 RUN_COLUMNS = ("run_id", "point", "replicate")
@@ -78,14 +81,14 @@ class SweepStore:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the folder's writer lock; ScenarioError if another process holds it."""
+        """Hold the folder's writer lock; LockError if another process holds it."""
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".lock", "w") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise ScenarioError(f"{self.root}: another freemium-sim sweep is writing to this folder; "
-                                    "wait for it to finish or use another --out folder") from None
+                raise LockError(f"{self.root}: another freemium-sim sweep is writing to this folder; "
+                                "wait for it to finish or use another --out folder") from None
             yield
 
     def prepare(self, resolved: dict[str, Any], design: pd.DataFrame) -> None:
@@ -94,6 +97,7 @@ class SweepStore:
         A folder made by a different sweep (any changed key of the spec, base scenario
         or design) is refused with a ScenarioError naming the differences.
         """
+        self.root.mkdir(parents=True, exist_ok=True)
         if not (self.root / MARKER).exists():
             write_marker(self.root, SWEEP)  # first: this folder is a sweep's, and no other command replaces it
         self.parts.mkdir(parents=True, exist_ok=True)
@@ -130,6 +134,24 @@ class SweepStore:
         """Record one finished run (ok or failed), replacing an earlier record of the same run."""
         table = pa.Table.from_pylist([record], schema=self.schema)
         write_atomic(self.parts / f"{record['run_id']}.parquet", _parquet_bytes(table))
+
+    def write_series(self, record: dict[str, Any], series: pd.DataFrame) -> None:
+        """Keep one run's time series (date and kept columns) in ``series/<run_id>.parquet``."""
+        (self.root / "series").mkdir(exist_ok=True)
+        frame = series.assign(run_id=record["run_id"], point=record["point"], replicate=record["replicate"])
+        table = pa.Table.from_pandas(frame[[*RUN_COLUMNS, *series.columns]], preserve_index=False)
+        write_atomic(self.root / "series" / f"{record['run_id']}.parquet", _parquet_bytes(table))
+
+    def consolidate_series(self) -> pd.DataFrame:
+        """Rebuild ``series.parquet`` from the kept series of the runs recorded ok, sorted by run_id and date."""
+        files = sorted((self.root / "series").glob("[!.]*.parquet"))
+        ok = set(self.read_parts().query("status == 'ok'")["run_id"])
+        frames = [pd.read_parquet(f) for f in files if f.stem in ok]
+        series = (pd.concat(frames, ignore_index=True).sort_values(["run_id", "date"], ignore_index=True)
+                  if frames else pd.DataFrame())
+        if frames:
+            write_atomic(self.root / "series.parquet", _parquet_bytes(pa.Table.from_pandas(series, preserve_index=False)))
+        return series
 
     def read_parts(self) -> pd.DataFrame:
         """Every recorded run, one row per run_id (hidden temporaries are ignored)."""

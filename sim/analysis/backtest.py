@@ -1,0 +1,156 @@
+"""``freemium-sim backtest CALIBRATION.yaml --until YYYY-MM``: fit on the past, forecast the rest.
+
+The calibration's observations are split at the end of month ``until``: periods that
+end by then are fitted (ABC-SMC, ``sim.analysis.posterior``, on a horizon cut at
+``until`` so nothing later is simulated while fitting); the later ones are held out.
+The posterior then drives ``draws`` runs over the whole horizon (parameter and
+stochastic uncertainty together), and each series' held-out observations are scored
+against the forecast:
+
+- ``mape_percent``: mean |median - observed| / |observed| x 100;
+- ``bias`` (series unit) and ``bias_percent``: mean (median - observed), and relative;
+- ``coverage80`` / ``coverage95``: share of observations inside the central 80% / 95%
+  posterior-predictive interval (a calibrated forecast covers about 0.8 / 0.95).
+
+The same measures over the fitted periods are reported as ``fitted`` (in-sample).
+
+Outputs in ``results/backtest-<name>-<until>/``: ``backtest.json``, ``forecast.csv``
+(per series and period: observed, split, quantiles), ``posterior.csv``,
+``abc.sqlite`` and ``figures/backtest-<series>.png`` (fan vs observations).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.calibration import Calibration, horizon_periods, load_calibration
+from sim.executors import Executor, using
+from sim.outputs import claimed
+from sim.resources import check_run_fits
+from sim.analysis.fan import fan_figure, period_ends
+from sim.analysis.posterior import FAR_WORSE, credible_intervals, fit_posterior, intervals, posterior_predictive
+from sim.atomic import replaced_atomically
+from sim.clock import Clock
+from sim.scenario import ScenarioError, apply_overrides
+
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def parse_until(until: str) -> pd.Period:
+    """``YYYY-MM`` -> monthly Period; ScenarioError naming --until otherwise."""
+    if not MONTH.match(str(until)):
+        raise ScenarioError(f"--until: '{until}' is not a month YYYY-MM (e.g. 2018-12)")
+    return pd.Period(until, freq="M")
+
+
+def split(cal: Calibration, until: pd.Period) -> tuple[Calibration, dict[str, pd.Series]]:
+    """(the calibration restricted to periods ending by ``until`` on a horizon cut there, held-out series).
+
+    A target with no fitted observation is left out of the fit (it is still forecast).
+    """
+    dates = Clock.of(cal.base).dates
+    first, last = dates.min().to_period("M"), dates.max().to_period("M")
+    if not first <= until < last:
+        raise ScenarioError(f"--until: {until} must lie inside the simulated horizon {first}..{last} "
+                            "and leave later months to forecast")
+    fitted, held = [], {}
+    for t in cal.targets:
+        ends = np.array([p.asfreq("M", "end") <= until for p in t.observed.index])
+        held[t.name] = t.observed[~ends]
+        if ends.any():
+            fitted.append(dataclasses.replace(t, observed=t.observed[ends]))
+    if not fitted:
+        raise ScenarioError(f"--until: no observation ends by {until}; nothing to fit")
+    if not any(len(s) for s in held.values()):
+        raise ScenarioError(f"--until: every observation ends by {until}; nothing to forecast")
+    months = (until - first).n + 1
+    short = apply_overrides(cal.base, {"time.months": months}, source=f"{cal.source}: --until")
+    return dataclasses.replace(cal, base=short, targets=tuple(fitted)), held
+
+
+def forecast_scores(observed: pd.Series, periods: pd.Index, draws: np.ndarray) -> dict[str, Any]:
+    """Fit of the forecast to ``observed`` (values by Period, a subset of ``periods``).
+
+    draws: (n_draws, n_periods) over ``periods``. Returns n, mape_percent, bias,
+    bias_percent, coverage80, coverage95 (None when there is no observation).
+    """
+    if observed.empty:
+        return {"n": 0, "mape_percent": None, "bias": None, "bias_percent": None, "coverage80": None, "coverage95": None}
+    q = intervals(draws).set_index(periods)
+    q = q.loc[observed.index]
+    obs = observed.to_numpy(float)
+    err = q["q50"].to_numpy() - obs
+    inside = lambda lo, hi: float(np.mean((obs >= q[lo].to_numpy()) & (obs <= q[hi].to_numpy())))  # noqa: E731
+    return {"n": int(len(obs)), "mape_percent": float(100 * np.mean(np.abs(err) / np.abs(obs))),
+            "bias": float(np.mean(err)), "bias_percent": float(100 * np.mean(err / np.abs(obs))),
+            "coverage80": inside("q10", "q90"), "coverage95": inside("q2.5", "q97.5")}
+
+
+def backtest(path: str | Path, until: str, out: str | Path | None = None, workers: int | None = None,
+             changes: dict[str, Any] | None = None, population: int = 50, generations: int = 4, draws: int = 40,
+             on_simulation: Callable[[int], None] | None = None, executor: str | Executor = "local",
+             scheduler: str | None = None, on_notice: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Fit the calibration up to ``until``, forecast the rest, write the results folder; returns backtest.json."""
+    import pyabc
+
+    import sim
+
+    started = time.perf_counter()
+    month = parse_until(until)
+    cal = load_calibration(path, changes)
+    fit_cal, held = split(cal, month)
+    out = Path(out) if out else Path("results") / f"backtest-{cal.spec.name}-{month}"
+    periods = horizon_periods(cal)
+    split_date = month.to_timestamp(how="end").normalize()
+    check_run_fits(cal.base, workers, cal.spec.replicates)
+    with claimed(out, "backtest"), replaced_atomically(out, "backtest") as tmp:
+        with using(executor, scheduler=scheduler, n_workers=workers, max_tasks=cal.spec.replicates,
+                   on_notice=on_notice) as ex:
+            post = fit_posterior(fit_cal, tmp, population, generations, ex, on_simulation)
+            predictive = posterior_predictive(cal, post["sample"], draws, cal.spec.seed + 1, periods, ex,
+                                              on_draw=on_simulation)
+        series, rows = {}, []
+        for t in cal.targets:
+            fitted = t.observed.drop(held[t.name].index)
+            series[t.name] = {"unit": t.unit, "forecast": forecast_scores(held[t.name], periods[t.name], predictive[t.name]),
+                              "fitted": forecast_scores(fitted, periods[t.name], predictive[t.name]),
+                              "held_out_periods": [str(p) for p in held[t.name].index]}
+            f = series[t.name]["forecast"]
+            note = "" if not f["n"] else (f"held out: MAPE {f['mape_percent']:.1f}%, "
+                                          f"80% cover {f['coverage80']:.0%}, 95% cover {f['coverage95']:.0%}")
+            fan_figure(t, periods[t.name], predictive[t.name], tmp / "figures", f"backtest-{t.name}",
+                       split=split_date, note=note)
+            q = intervals(predictive[t.name])
+            rows.append(pd.DataFrame({"series": t.name, "period": [str(p) for p in periods[t.name]],
+                                      "date": period_ends(periods[t.name]).strftime("%Y-%m-%d"),
+                                      "observed": t.observed.reindex(periods[t.name]).to_numpy(),
+                                      "part": ["fit" if p.asfreq("M", "end") <= month else "forecast"
+                                               for p in periods[t.name]], "unit": t.unit, **q}))
+        pd.concat(rows).to_csv(tmp / "forecast.csv", index=False)
+        post["sample"].to_csv(tmp / "posterior.csv", index=False)
+        result = {
+            "calibration": cal.spec.name, "source": str(path), "until": str(month), "data": cal.spec.data,
+            "method": "ABC-SMC posterior on observations ending by `until` (horizon cut there), then "
+                      f"{draws} posterior-predictive runs over the whole horizon",
+            "seed": cal.spec.seed, "replicates": cal.spec.replicates, "population": population,
+            "generations": generations, "evaluations": post["evaluations"], "epsilons": post["epsilons"],
+            "overrides": cal.spec.overrides,
+            "guard": {"far_worse_factor": FAR_WORSE, "dropped": post["dropped"]}, "start": post["start"],
+            "posterior": credible_intervals(post["sample"], list(cal.spec.parameters)),
+            "series": series,
+            "measures": "mape_percent and bias of the predictive median; coverage80/95 = share of observations "
+                        "inside the central 80%/95% predictive interval",
+            "version": sim.__version__, "pyabc": pyabc.__version__, "wall_seconds": None,
+        }
+        result["wall_seconds"] = round(time.perf_counter() - started, 1)
+        (tmp / "backtest.json").write_text(json.dumps(result, indent=2, default=str))
+    result["out"] = str(out)
+    return result

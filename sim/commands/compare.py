@@ -1,0 +1,92 @@
+"""``freemium-sim compare A.yaml [B.yaml C.yaml ...] [--set ...] [--from YYYY-MM]``: paired what-ifs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from sim.analysis.compare import compare_arms, differs_rows, kpi_headers, kpi_rows, period_text, price_rows, write_comparison
+from sim.analysis.whatif import SIZE_KEYS, build_arms, folder_name
+from sim.analysis.windows import parse_window
+from sim.commands.common import add_run_options, executor_for, notice, run_with_progress
+from sim.outputs import check_output, claimed
+from sim.scenario import ScenarioError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register `freemium-sim compare A.yaml [B.yaml C.yaml ...] [--set ...] [--from YYYY-MM]`."""
+    p = sub.add_parser(
+        "compare", help="paired comparison of scenarios (or one and a --set what-if)",
+        description="Run A and the other scenarios on the same replicate seeds and report X - A for every KPI "
+                    f"with a 95%% interval. Size and sampling settings ({', '.join(SIZE_KEYS)}, --replicates, "
+                    "--seed, --workers) apply to every scenario; every other --set defines the what-if and "
+                    "applies to B (and C, ...) only. With one file, B is A with the what-if.")
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="scenario A, then B, C, ... (YAML files); with A alone, B is A with the --set what-if")
+    add_run_options(p)
+    p.add_argument("--from", dest="start", metavar="YYYY-MM",
+                   help="the what-if starts in this month (a timeline event) instead of the first month")
+    p.add_argument("--out", help="output folder (default: results/compare-<A>-vs-<what-if>-<hash>/)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing comparison in the output folder")
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Run every arm on the same replicate seeds and report their differences from A."""
+    arms = build_arms(args.scenarios, args.set, args.start, args.replicates, args.seed)
+    window = parse_window(args.window, arms.scenarios[0])
+    out = Path(args.out) if args.out else Path("results") / folder_name(arms, args.window)
+    check_output(out, "compare")  # a foreign, linked or unwritable folder is refused first, naming what is there
+    if out.exists() and not args.overwrite:
+        raise ScenarioError(f"--out: {out} already exists; pass --overwrite to replace it, or choose another --out")
+    if not args.quiet:
+        for w in arms.warnings:
+            notice(w)
+    with claimed(out, "compare"):  # refused before simulating; one writer at a time
+        with executor_for(args, max_tasks=arms.scenarios[0].replicates) as executor:  # one pool for every arm
+            results = [run_with_progress(s, executor, args.quiet, f"{label}: {s.name}")[0]
+                       for label, s in zip(arms.labels, arms.scenarios)]
+        comparison, series = compare_arms(arms, results, window, ["freemium-sim", *args.argv])
+        write_comparison(out, comparison, series)
+    if args.quiet:
+        print(out)
+    else:
+        print_comparison(comparison, out)
+    return 0
+
+
+def print_comparison(comparison: dict, where: Path) -> None:
+    """What differs (and any warning) first, then the KPI differences, as rich tables."""
+    # Piped output has no width of its own; rich would squeeze the tables into 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    differs = Table(title="What differs from A")
+    for col in ("", "parameter", "A", "value", "unit"):
+        differs.add_column(col, overflow="fold")
+    for row in differs_rows(comparison):
+        differs.add_row(*row)
+    console.print(differs if differs.rows else "No parameter differs from A: any difference is Monte-Carlo noise.")
+    for w in comparison["warnings"]:
+        console.print(f"[bold yellow]warning:[/] {w}", highlight=False)
+    out = Table(title=f"{comparison['service']}, {period_text(comparison)}; "
+                      f"{comparison['replicates']} paired replicates, 95% interval")
+    for i, col in enumerate(kpi_headers(comparison)):
+        # on a narrow terminal the numbers wrap, the KPI names never get cut
+        out.add_column(col, justify="left" if i < 2 else "right", no_wrap=i == 0, overflow="fold")
+    for row in kpi_rows(comparison):
+        out.add_row(*row)
+    console.print(out)
+    elastic, bridge = price_rows(comparison)
+    for title, heads, rows in (("Arc elasticity w.r.t. price", ["", "price", "of", "elasticity", "95% interval"], elastic),
+                               ("Subscription revenue change (EUR)", ["", "effect", "EUR", "95% interval"], bridge)):
+        if rows:
+            t = Table(title=title)
+            for col in heads:
+                t.add_column(col, no_wrap=True)
+            for row in rows:
+                t.add_row(*row)
+            console.print(t)
+    console.print(f"Comparison in [bold]{where}[/bold]")

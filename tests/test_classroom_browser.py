@@ -1,0 +1,154 @@
+"""The classroom game in a real browser: one teacher and two students on localhost.
+
+Starts ``freemium-sim classroom`` as a teacher does; two students join from phone-sized
+pages and set different prices; a third is refused a taken and an empty name; the teacher
+plays a round; the leaderboard shows both teams with different figures; a student reloads
+and keeps the service. Nothing is asked of the internet (page or server). Screenshots
+are saved in the test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser_helpers import RecordingProxy, launch, outside, proxy_env, serve
+
+pytestmark = pytest.mark.browser
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def classroom(tmp_path):
+    """A classroom server (small market, rounds of 3 months); yields (base url, teacher key, log, proxy)."""
+    proxy = RecordingProxy()
+    log = tmp_path / "server.log"
+    try:
+        with serve(["classroom", "--listeners", "2000", "--round-months", "3"], log, proxy_env(proxy), "/join") as base:
+            key = re.search(r"\?teacher=(\S+)", log.read_text()).group(1)
+            yield base, key, log, proxy
+    finally:
+        proxy.shutdown()
+
+
+def join(page, base: str, name: str) -> None:
+    page.goto(base + "/join")
+    page.locator(".classroom-name input").fill(name)
+    page.locator(".classroom-join-button").click()
+
+
+def set_price(page, presses: int) -> str:
+    """Move the price slider ``presses`` steps (negative: down); returns the price shown."""
+    page.locator(".classroom-price").get_by_role("slider").focus()
+    for _ in range(abs(presses)):
+        page.keyboard.press("ArrowRight" if presses > 0 else "ArrowLeft")
+    expected = f"{9.99 + 0.5 * presses:g}"
+    page.wait_for_function("p => document.querySelector('.classroom-price').innerText.includes(': ' + p)",
+                           arg=expected, timeout=10_000)
+    return expected
+
+
+def test_two_teams_play_a_round(classroom, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    base, key, log, proxy = classroom
+    left: list[str] = []
+    with sync_playwright() as p:
+        browser = launch(p)
+        pages = []
+        try:
+            teacher = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            reds, blues, late = (browser.new_context(viewport=PHONE).new_page() for _ in range(3))
+            pages = [teacher, reds, blues, late]
+            for page in pages:
+                page.on("request", lambda r: left.append(r.url) if outside(r.url) else None)
+            teacher.goto(f"{base}/?teacher={key}")
+            teacher.wait_for_selector(".classroom-play", timeout=60_000)
+            assert f"{base.split('//')[1]}/join" in teacher.locator(".classroom-join").inner_text()
+            assert teacher.locator("svg.segno").count() == 1  # the QR code, drawn by the server
+
+            join(reds, base, "Reds")
+            join(blues, base, "Blues")
+            for page, name in ((reds, "Reds"), (blues, "Blues")):
+                page.wait_for_selector(".classroom-team", timeout=20_000)
+                assert page.locator(".classroom-team").inner_text() == f"Team {name}"
+                assert "team=" in page.url
+            join(late, base, "  reds ")
+            late.wait_for_selector(".classroom-error", timeout=10_000)
+            assert "taken" in late.locator(".classroom-error").inner_text()
+            late.locator(".classroom-name input").fill("")
+            late.locator(".classroom-join-button").click()
+            late.wait_for_function("() => document.querySelector('.classroom-error').innerText.includes('Enter a team')",
+                                   timeout=10_000)
+
+            red_price, blue_price = set_price(reds, -10), set_price(blues, 6)  # 4.99 and 12.99 EUR/month
+            teacher.wait_for_function("""() => ['Reds', 'Blues'].every(
+                t => document.querySelector(`.classroom-leaderboard tr[data-team='${t}']`))""", timeout=10_000)
+            shares_before = teacher.locator("img.classroom-shares, .classroom-shares img").first.get_attribute("src")
+            teacher.locator(".classroom-play").click()
+            teacher.wait_for_function(
+                "() => { const e = document.querySelector('.classroom-status');"
+                " return e && e.innerText.includes('1 round(s) played'); }",
+                timeout=60_000)
+            rows = {t: teacher.locator(f".classroom-leaderboard tr[data-team='{t}']").inner_text() for t in ("Reds", "Blues")}
+            figures = {t: re.findall(r"-?[\d,]+\.\d", row) for t, row in rows.items()}
+            assert len(figures["Reds"]) == len(figures["Blues"]) == 6, rows  # users .. profit
+            assert figures["Reds"] != figures["Blues"], rows
+            teacher.wait_for_function(  # the chart travels on its own: wait for the round's
+                "s => { const e = document.querySelector('img.classroom-shares, .classroom-shares img');"
+                " return e && e.getAttribute('src') != s; }", arg=shares_before, timeout=20_000)
+            teacher.wait_for_timeout(1_000)  # and its last month
+            teacher.screenshot(path=str(tmp_path / "classroom-teacher.png"), full_page=True)
+            assert reds.url.split("/join")[1] in teacher.locator(".classroom-rejoin").inner_html()
+
+            reds.wait_for_selector(".classroom-figures", timeout=10_000)  # the student's page follows the round
+            reds.reload()
+            reds.wait_for_selector(".classroom-team", timeout=20_000)
+            assert reds.locator(".classroom-team").inner_text() == "Team Reds"
+            assert f": {red_price}" in reds.locator(".classroom-price").inner_text()
+            assert "Rank" in reds.locator(".classroom-figures").inner_text()
+            # fits a phone once the reloaded page has settled (a loading page may be wide for a moment)
+            reds.wait_for_function("w => document.documentElement.scrollWidth <= w", arg=PHONE["width"], timeout=15_000)
+            reds.screenshot(path=str(tmp_path / "classroom-student.png"), full_page=True)
+            reds.close()  # the tab closed; the join link opened again in that browser leads back to the team
+            reds = reds.context.new_page()
+            pages[1] = reds
+            reds.goto(base + "/join")
+            reds.wait_for_selector(".classroom-team", timeout=20_000)
+            assert reds.locator(".classroom-team").inner_text() == "Team Reds"
+            assert f": {blue_price}" in blues.locator(".classroom-price").inner_text()
+
+            # save the game and the summary, then end it
+            teacher.locator(".classroom-export").click()
+            for link, name in ((".classroom-save-link", "game.json"), (".classroom-summary-link", "summary.csv")):
+                with teacher.expect_download(timeout=20_000) as download:
+                    teacher.locator(link).click()
+                download.value.save_as(tmp_path / name)
+            teacher.locator(".classroom-end").click()
+            teacher.wait_for_function(
+                "() => { const e = document.querySelector('.classroom-status');"
+                " return e && e.innerText.includes('The game is over'); }", timeout=10_000)
+            teacher.goto(base + "/summary")  # the summary page, for the projector
+            teacher.wait_for_selector(".classroom-leaderboard tr[data-team='Blues']", timeout=20_000)
+            assert "Summary" in teacher.locator("h2").first.inner_text()
+        except Exception:
+            for k, page in enumerate(pages):
+                page.screenshot(path=str(tmp_path / f"failure-{k}.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+    # the saved game resumes to the same market; the summary has both teams' months
+    from sim.classroom.game import Game
+
+    resumed = Game.from_json((tmp_path / "game.json").read_text(), "game.json")
+    assert [t.name for t in resumed.teams.values()] == ["Reds", "Blues"] and resumed.model.t == 3
+    summary = (tmp_path / "summary.csv").read_text().splitlines()
+    assert summary[0].startswith("date,round,service,team,mau")
+    assert sum(",Reds," in line for line in summary) == sum(",Blues," in line for line in summary) == 3
+    assert not left, f"a page asked outside this machine: {left}"
+    assert not proxy.requests, f"the server asked outside this machine: {proxy.requests}"
+    server_log = log.read_text()
+    for noise in ("Traceback", "New version", "Warning"):
+        assert noise not in server_log, server_log[-3000:]

@@ -1,0 +1,214 @@
+"""The classroom game's state: joining, locking, rounds, save and resume (no browser)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.agents.listeners import State
+from sim.classroom.game import Decisions, Game, GameError, classroom_scenario, slot_name
+from sim.scenario import ScenarioError, apply_overrides, load_scenario
+
+LISTENERS = 2_000
+
+
+@pytest.fixture(scope="module")
+def market():
+    return apply_overrides(load_scenario("scenarios/baseline.yaml"), {"time.months": 36})
+
+
+def _game(market, months=3) -> Game:
+    return Game(market, listeners=LISTENERS, months_per_round=months)
+
+
+def test_slots_start_empty_and_named_competitors_keep_their_start(market):
+    game = _game(market)
+    pop, first = game.model.population, game.first_slot
+    assert [s.name for s in game.model.services[first:]] == [slot_name(k) for k in range(game.slots)]
+    assert game.slots == 6  # baseline: Spotify, two rivals, six team slots = the schema's 8 competitors
+    assert not np.any((pop.state == State.USER) & (pop.service >= first))
+    # the named rivals start with the share the scenario gives each of them
+    plain = classroom_scenario(market, LISTENERS, 6)
+    each = market.initial.competitor / 2 * LISTENERS
+    for k in (1, 2):
+        assert np.count_nonzero((pop.state == State.USER) & (pop.service == k)) == pytest.approx(each, abs=1)
+    assert plain.initial.competitor > market.initial.competitor
+    game.play_round()
+    assert not np.any((pop.state == State.USER) & (pop.service >= first))  # not launched: nobody joins a slot
+
+
+def test_joining_refuses_empty_duplicate_long_and_too_many(market):
+    game = _game(market)
+    a = game.join("  Blue   Whales ")
+    assert a.name == "Blue Whales" and game.team(a.token) is a and a.slot == 0
+    with pytest.raises(GameError, match="Enter a team name"):
+        game.join("   ")
+    with pytest.raises(GameError, match="taken"):
+        game.join("blue whales")
+    with pytest.raises(GameError, match="at most"):
+        game.join("x" * 40)
+    for k in range(game.slots - 1):
+        game.join(f"team {k}")
+    with pytest.raises(GameError, match="full"):
+        game.join("one more")
+    assert game.team("nonsense") is None
+    assert game.returning(None) is None
+
+
+def test_a_browser_that_joined_comes_back_to_its_team(market):
+    game = _game(market)
+    team = game.join("A", browser="cookie-1")
+    assert game.returning("cookie-1") is team
+    assert game.returning("cookie-2") is None
+
+
+def test_decisions_are_checked(market):
+    game = _game(market)
+    team = game.join("A")
+    assert game.decide(team.token, {"price": 7.49, "free_tier": False}) == Decisions(price=7.49, free_tier=False)
+    for bad in ({"price": -1}, {"price": float("nan")}, {"ad_load": "lots"}, {"free_tier": 1}, {"colour": "red"}):
+        with pytest.raises(GameError):
+            game.decide(team.token, bad)
+    assert game.team(team.token).decisions.price == 7.49  # a refused change leaves the decisions as they were
+    with pytest.raises(GameError, match="join"):
+        game.decide("nobody", {"price": 5.0})
+
+
+def test_a_round_launches_the_teams_with_their_locked_decisions(market):
+    game = _game(market)
+    cheap, dear, no_ads = game.join("Cheap"), game.join("Dear"), game.join("No ads")
+    game.decide(cheap.token, {"price": 4.99, "marketing": 5.0})
+    game.decide(dear.token, {"price": 12.99, "marketing": 5.0})
+    game.decide(no_ads.token, {"price": 9.99, "free_tier": False})
+    refused = []
+
+    def meanwhile(month: int) -> None:  # a student who tries to change mid-round
+        try:
+            game.decide(cheap.token, {"price": 19.99})
+        except GameError as exc:
+            refused.append(str(exc))
+
+    played = game.play_round(on_month=meanwhile)
+    assert (played.number, played.start, played.months, game.model.t) == (1, 0, 3, 3)
+    assert len(refused) == 3 and "locked" in refused[0]
+    assert game.team(cheap.token).decisions.price == 4.99  # the locked decisions stayed
+    svc = game.model.services
+    assert svc[game.service_index(cheap)].policy.plans["individual"].price == 4.99
+    assert svc[game.service_index(no_ads)].policy.free_tier is False
+    board = {r["team"]: r for r in game.leaderboard()}
+    assert board["Cheap"]["users"] > 0 and board["Dear"]["users"] > 0
+    assert board["Cheap"]["revenue_subscriptions_m"] != board["Dear"]["revenue_subscriptions_m"]
+    assert board["No ads"]["revenue_ads_m"] == 0.0 and board["Cheap"]["revenue_ads_m"] > 0.0
+    # a team joining later is launched at the next round, not before
+    late = game.join("Late")
+    assert {r["team"]: r for r in game.leaderboard()}["Late"]["launched"] is False
+    game.play_round()
+    assert {r["team"]: r for r in game.leaderboard()}["Late"]["users"] > 0
+    assert game.labels()[game.service_index(late)] == "Late"
+
+
+def test_the_horizon_ends_the_game(market):
+    game = Game(apply_overrides(market, {"time.months": 5}), listeners=LISTENERS, months_per_round=3)
+    game.join("A")
+    assert game.play_round().months == 3 and game.play_round().months == 2
+    assert game.finished
+    with pytest.raises(GameError, match="over"):
+        game.play_round()
+    with pytest.raises(GameError, match="over"):
+        game.join("B")
+
+
+def test_the_teacher_ends_the_game(market):
+    game = _game(market)
+    game.play_round()
+    game.end()
+    assert game.finished and game.model.t == 3
+    with pytest.raises(GameError, match="over"):
+        game.play_round()
+
+
+def test_save_and_resume_replays_the_same_market(market):
+    game = _game(market)
+    a, b = game.join("A"), game.join("B")
+    game.decide(a.token, {"price": 6.99})
+    game.play_round()
+    c = game.join("C")
+    game.decide(b.token, {"ad_load": 6.0, "personalization": 0.9})
+    game.play_round()
+    game.decide(c.token, {"price": 11.99})  # waiting for round 3: kept too
+    saved = game.to_json()
+    resumed = Game.from_json(saved)
+    assert [t.name for t in resumed.teams.values()] == ["A", "B", "C"]
+    assert resumed.team(a.token).name == "A"  # the students' addresses still work
+    assert resumed.team(c.token).decisions.price == 11.99
+    assert resumed.model.t == game.model.t == 6
+    for kpi in ("mau", "premium_subscribers", "revenue_ads_eur"):
+        np.testing.assert_array_equal(resumed.model.records[kpi][:6], game.model.records[kpi][:6])
+    assert resumed.summary_csv() == game.summary_csv()
+    game.play_round()
+    resumed.play_round()
+    np.testing.assert_array_equal(resumed.model.records["mau"][:9], game.model.records["mau"][:9])
+    game.end()
+    assert Game.from_json(game.to_json()).finished
+
+
+def test_a_bad_save_file_is_one_message(market):
+    with pytest.raises(ScenarioError, match="game.json: cannot resume"):
+        Game.from_json('{"format": "something else"}', "game.json")
+    with pytest.raises(ScenarioError, match="cannot resume"):
+        Game.from_json("not json", "game.json")
+
+
+def test_summary_csv_has_every_month_and_team(market):
+    game = _game(market)
+    a = game.join("A")
+    game.decide(a.token, {"price": 5.49})
+    game.play_round()
+    lines = game.summary_csv().splitlines()
+    assert lines[0].startswith("date,round,service,team,mau,premium_subscribers")
+    rows = [line.split(",") for line in lines[1:]]
+    assert len(rows) == 3 * (game.first_slot + 1)  # 3 months x (scenario's services + team A)
+    team_rows = [r for r in rows if r[3] == "A"]
+    assert [r[0] for r in team_rows] == ["2015-01", "2015-02", "2015-03"] and team_rows[0][-5] == "5.49"
+
+
+def test_too_many_competitors_leave_no_room(market):
+    crowded = market.model_dump(mode="python")
+    crowded["services"]["competitors"] = [{"name": f"C{k}"} for k in range(7)]
+    from sim.scenario import Scenario
+
+    with pytest.raises(ScenarioError, match="at least 3 teams"):
+        Game(Scenario.model_validate(crowded), listeners=LISTENERS)
+
+
+def test_views_show_the_teams(market):
+    from sim.classroom.views import leaderboard_html, qr_svg, share_png
+
+    game = _game(market)
+    before = share_png(game)
+    a = game.join("A <b>")
+    board = leaderboard_html(game)
+    assert "data-team='A &lt;b&gt;'" in board and "enters the market next round" in board
+    game.play_round()
+    assert "enters" not in leaderboard_html(game)
+    after = share_png(game)
+    assert before.startswith(b"\x89PNG") and after != before
+    assert game.labels()[game.service_index(a)] == "A <b>"
+    assert qr_svg("http://10.0.0.2:8766/join").startswith("<svg")
+
+
+def test_the_server_resumes_a_saved_game(market, tmp_path, monkeypatch):
+    import json
+
+    from sim.classroom import page
+
+    game = _game(market)
+    game.join("A")
+    game.play_round()
+    saved = tmp_path / "game.json"
+    saved.write_text(game.to_json())
+    monkeypatch.setenv(page.ENV, json.dumps({"resume": str(saved)}))
+    monkeypatch.setattr(page, "_game", None)
+    resumed = page.shared_game()
+    assert resumed is page.shared_game()  # one game for every page of the server
+    np.testing.assert_array_equal(resumed.model.records["mau"][:3], game.model.records["mau"][:3])

@@ -1,0 +1,82 @@
+"""Scenario discovery: PRIM finds a box planted in a synthetic sweep; bad input exits 2, writing nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from sim.cli import main
+from sim.sweep import designs
+from sim.sweep.spec import load_sweep
+from sim.sweep.store import SweepStore, run_id
+
+AD, PERS, TRIAL = "services.focal.ad_load", "services.focal.personalization", "services.focal.trial_months"
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """An LHS sweep folder whose KPI is low exactly where ad_load > 6 and personalisation < 0.4
+    (plus replicate noise that averages out), written straight into the store: no simulation."""
+    root = tmp_path_factory.mktemp("disc")
+    (root / "base.yaml").write_text("name: tiny\nmarket: {agents: 2000}\ntime: {months: 6}\n")
+    (root / "s.yaml").write_text(yaml.safe_dump({
+        "base": "base.yaml", "seed": 11, "replicates": 2, "design": {"kind": "lhs", "n": 400},
+        "parameters": {AD: {"low": 0.0, "high": 10.0}, PERS: {"low": 0.0, "high": 1.0},
+                       TRIAL: {"levels": [0, 1, 2, 3]}},
+        "kpis": [{"column": "premium_subscribers", "agg": "final"}]}))
+    sweep = load_sweep(root / "s.yaml")
+    design = designs.build(sweep)
+    store = SweepStore(root / "sweep", ["premium_subscribers_final"])
+    store.prepare(sweep.resolved(), design.values)
+    v = design.values
+    for point in range(len(v)):
+        inside = v[AD][point] > 6 and v[PERS][point] < 0.4
+        for r in range(2):
+            store.write_part({"run_id": run_id(point, r, len(v), 2), "point": point, "replicate": r,
+                              "premium_subscribers_final": (10.0 if inside else 50.0) + (-1) ** r,
+                              "status": "ok", "error": None, "seconds": 0.0})
+    store.consolidate(v)
+    return root / "sweep"
+
+
+def test_prim_finds_the_planted_box(planted, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["discover", str(planted), "--kpi", "premium_subscribers_final", "--below", "30",
+                 "--out", str(out)]) == 0
+    result = json.loads((out / "discovery.json").read_text())
+    box = result["box"]
+    assert set(box["limits"]) == {AD, PERS}  # the level parameter plays no part
+    # PRIM peels 5% of the points at a time, so a limit lands a peel (about 0.05 x 61 cases) inside the
+    # planted edge: never outside it (density 1), and close enough to keep 90% of the cases
+    assert 6.0 <= box["limits"][AD]["min"] < 6.4 and box["limits"][AD]["max"] > 9.9
+    assert 0.36 < box["limits"][PERS]["max"] <= 0.4 and box["limits"][PERS]["min"] < 0.01
+    assert box["density"] == 1.0 and box["coverage"] >= 0.9
+    # each restricted end is significant (quasi-p-value), an unrestricted end has none
+    assert box["limits"][AD]["qp_values"][0] < 1e-6 and box["limits"][PERS]["qp_values"][1] < 1e-6
+    assert result["cart"]["agrees_with_prim"] is True
+    assert len(result["trade_off"]) > 3 and box["id"] in [b["id"] for b in result["trade_off"]]
+    for name in ("discovery-tradeoff.png", "discovery-box.png"):
+        assert (out / "figures" / name).read_bytes()[:4] == b"\x89PNG"
+    assert AD in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--kpi", "premium_subscriber_final", "--below", "30"], "did you mean 'premium_subscribers_final'"),
+    (["--kpi", "premium_subscribers_final", "--below", "1"], "holds for 0 of 400 design points"),
+    (["--kpi", "premium_subscribers_final", "--above", "1"], "holds for 400 of 400 design points"),
+    (["--kpi", "premium_subscribers_final", "--below", "30", "--box", "9999"], "--box: 9999 is not on the peeling"),
+    (["--kpi", "premium_subscribers_final", "--below", "30", "--min-coverage", "2"], "--min-coverage: must be in"),
+    (["--kpi", "premium_subscribers_final", "--below", "30", "--resamples", "0"], "--resamples: must be at least 1"),
+])
+def test_bad_input_exits_2_and_writes_nothing(planted, tmp_path, capsys, flags, message):
+    out = tmp_path / "out"
+    assert main(["discover", str(planted), *flags, "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_not_a_sweep_folder(tmp_path, capsys):
+    assert main(["discover", str(tmp_path), "--kpi", "x", "--below", "1"]) == 2
+    assert "not a sweep folder" in capsys.readouterr().err

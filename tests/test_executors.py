@@ -1,0 +1,143 @@
+"""One executor for every command: progress from workers, no orphans, Ctrl-C, a dying worker."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from rich.console import Console
+
+import sim.commands.common
+from sim.cli import main
+from sim.executors import LocalExecutor
+from tests.helpers import ROOT
+
+TINY = """
+name: tiny
+replicates: 3
+time: {start: 2015-01, months: 8}
+market: {population: 1.0e8, agents: 2500}
+"""
+# long enough to be interrupted mid-run (about a minute of work on one core)
+LONG_RUN = ["--set", "market.agents=40000", "--set", "time.months=120", "--set", "replicates=4"]
+
+
+@pytest.mark.slow
+def test_run_progress_bar_counts_every_step_under_one_and_two_workers(write_yaml, tmp_path, monkeypatch):
+    scenario = write_yaml(TINY)
+    outputs = {}
+    for workers in ("1", "2"):
+        screen = io.StringIO()
+        monkeypatch.setattr(sim.commands.common, "console", Console(file=screen, force_terminal=True, width=120))
+        out = tmp_path / f"w{workers}"
+        assert main(["run", str(scenario), "--workers", workers, "--out", str(out)]) == 0
+        assert "24/24" in screen.getvalue()  # 3 replicates x 8 steps, ticked from the workers
+        outputs[workers] = (out / "timeseries.parquet").read_bytes()
+    assert outputs["1"] == outputs["2"]
+
+
+def test_a_worker_that_dies_has_its_runs_started_again(tmp_path):
+    notices = []
+    with LocalExecutor(n_workers=2, on_notice=notices.append) as ex:
+        outcomes = list(ex.map_unordered(_square_or_die_once, [(i, str(tmp_path / "died")) for i in range(6)]))
+    assert sorted(r for _, r, _ in outcomes) == [i * i for i in range(6)]
+    assert all(e is None for _, _, e in outcomes)
+    assert len(notices) == 1 and "worker process died" in notices[0]
+
+
+def _square_or_die_once(task: tuple[int, str]) -> int:
+    i, marker = task
+    if i == 3 and not os.path.exists(marker):
+        Path(marker).touch()
+        os._exit(1)  # the worker process dies mid-run, as if killed
+    return i * i
+
+
+@pytest.mark.parametrize("kind", ["run", "compare", "calibrate"])
+@pytest.mark.parametrize(("options", "message"), [
+    (["--scheduler", "tcp://localhost:8786"], "--scheduler: names a Dask scheduler; add --executor dask"),
+    (["--executor", "dask", "--scheduler", "no-port"], "--scheduler: cannot connect to no-port"),
+])
+def test_every_command_refuses_a_bad_scheduler_with_exit_2(kind, options, message, write_yaml, tmp_path, capsys):
+    target = {"run": ["run", str(write_yaml(TINY))], "compare": ["compare", str(write_yaml(TINY)), "--set", "services.focal.ad_load=3"],
+              "calibrate": ["calibrate", str(ROOT / "scenarios/calibration/synthetic.yaml"), "--trials", "1"]}[kind]
+    assert main([*target, *options, "--quiet", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- a killed or interrupted command
+
+
+def start(*args: str) -> tuple[subprocess.Popen, list[psutil.Process]]:
+    """``freemium-sim ARGS`` in a subprocess, once its two workers have started; (process, its children)."""
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    # the resource tracker, two workers, and the fork server of a local pool
+    expected = 3 if "dask" in args else 4
+    while len(parent.children(recursive=True)) < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0 if expected == 4 else 5.0)  # the workers are simulating (a Dask cluster takes longer to start)
+    children = parent.children(recursive=True)
+    assert len(children) >= expected, "the workers did not start"
+    return proc, children
+
+
+def assert_no_survivor(children: list[psutil.Process]) -> None:
+    _, alive = psutil.wait_procs(children, timeout=10)
+    for p in alive:
+        p.kill()
+    assert not alive, f"orphans: {[p.cmdline() for p in alive]}"
+
+
+def write_sweep(tmp_path: Path) -> Path:
+    (tmp_path / "base.yaml").write_text("name: tiny\nmarket: {agents: 40000}\ntime: {months: 60}\n")
+    path = tmp_path / "sweep.yaml"
+    path.write_text("name: tiny\nbase: base.yaml\nseed: 3\nreplicates: 2\ndesign: {kind: lhs, n: 6}\n"
+                    "parameters: {services.focal.ad_load: {low: 1.0, high: 6.0}}\n"
+                    "kpis: [{column: mau, agg: final}]\n")
+    return path
+
+
+def command(kind: str, tmp_path: Path) -> list[str]:
+    """A command line of ``kind`` that runs long enough on two workers, writing to tmp_path/out."""
+    if kind.startswith("run"):
+        executor = ["--executor", "dask"] if kind == "run-dask" else []
+        return ["run", str(ROOT / "scenarios/baseline.yaml"), *LONG_RUN, *executor, "--workers", "2",
+                "--out", str(tmp_path / "out")]
+    if kind == "sweep":
+        return ["sweep", str(write_sweep(tmp_path)), "--workers", "2", "--out", str(tmp_path / "out")]
+    return ["calibrate", str(ROOT / "scenarios/calibration/spotify.yaml"), "--trials", "3", "--replicates", "2",
+            "--workers", "2", "--out", str(tmp_path / "out")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["run", "sweep", "run-dask"])
+def test_killing_the_command_leaves_no_worker_behind(kind, tmp_path):
+    proc, children = start(*command(kind, tmp_path))
+    proc.kill()  # SIGKILL: nothing of the command runs any more
+    proc.wait()
+    assert_no_survivor(children)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["run", "sweep", "calibrate"])
+def test_ctrl_c_exits_130_with_one_line_and_no_output(kind, tmp_path):
+    proc, children = start(*command(kind, tmp_path))
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and stderr.rstrip().endswith("interrupted"), stderr
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")], "temporary folder left behind"
+    assert_no_survivor(children)

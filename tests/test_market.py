@@ -1,0 +1,113 @@
+"""A market that changes over time: people coming into reach, regional launches, services entering and leaving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.agents.listeners import State
+from sim.model import MarketModel
+from sim.scenario import ScenarioError, validate_scenario
+from tests.helpers import run_cli, small_scenario
+
+GROWING = {
+    "time": {"start": "2015-01", "months": 18},
+    "market": {"agents": 4000},
+    "regions": [{"name": "north", "population": {"2015-01": 1.0e8, "2016-01": 1.5e8}},
+                {"name": "south", "population": {"2015-01": 0.5e8, "2016-06": 2.0e8}}],
+    "services": {"focal": {"name": "Spotify"},
+                 "competitors": [{"name": "Old", "content_value": 8.0, "plans": {"individual": {"price": 8.99}}},
+                                 {"name": "Late", "free_tier": False, "availability": {"south": {"2015-09": 1.0}, "north": {"2015-01": 0.0}}}]},
+    "initial": {"aware": 0.3, "focal_free": 0.05, "focal_premium": 0.02, "competitor": 0.02},
+    "timeline": [{"at": "2015-06", "enter": {"name": "Newcomer", "free_tier": False, "content_value": 9.5,
+                                             "plans": {"individual": {"price": 9.99}}, "trial_months": 3}},
+                 {"at": "2015-11", "exit": "Old"}],
+}
+
+
+def run(scenario, seed=1):
+    model = MarketModel(scenario, seed)
+    states = []
+    while model.running:
+        model.step()
+        states.append(model.population.state.copy())
+    return model, model.timeseries(), states
+
+
+@pytest.fixture(scope="module")
+def growing():
+    return run(small_scenario(**GROWING))
+
+
+def test_everyone_in_reach_is_counted_and_reach_follows_the_schedule(growing):
+    model, ts, _ = growing
+    by_date = ts.groupby("date")
+    counted = by_date[["unaware", "aware", "lapsed"]].first().sum(axis=1) + by_date["mau"].sum()
+    reach = by_date["people_in_reach"].first()
+    np.testing.assert_allclose(counted, reach, rtol=1e-12)  # the identity, at every date
+    months = model.scenario.horizon_months()
+    schedule = model.scenario.region_population(months).sum(axis=0)
+    # rounding to whole listeners: at most half a listener per region off the schedule
+    assert np.all(np.abs(reach.to_numpy() - schedule) <= len(model.scenario.regions) * model.weight / 2 + 1e-6)
+    assert reach.iloc[-1] == pytest.approx(3.5e8) and reach.iloc[0] == pytest.approx(1.5e8, rel=1e-3)
+
+
+def test_people_enter_as_unaware(growing):
+    _, _, states = growing
+    for before, after in zip(states, states[1:]):
+        entered = (before == State.OUTSIDE) & (after != State.OUTSIDE)
+        # at most one step of awareness and choice: they were unaware on arrival, nobody leaves reach
+        assert not np.any((before != State.OUTSIDE) & (after == State.OUTSIDE))
+        assert entered.sum() > 0 or np.all(before != State.OUTSIDE)
+
+
+def test_entrant_has_no_users_before_its_date_and_the_leaver_none_after(growing):
+    _, ts, _ = growing
+    mau = ts.pivot_table(index="date", columns="service", values="mau")
+    assert (mau.loc[:"2015-05-01", "Newcomer"] == 0).all() and mau.loc["2015-08-01":, "Newcomer"].max() > 0
+    assert mau.loc[:"2015-10-01", "Old"].min() > 0 and (mau.loc["2015-11-01":, "Old"] == 0).all()
+    assert mau.loc["2015-06-01":, "Old"].iloc[0] > 0  # its users left only when it did
+
+
+def test_a_regional_launch_serves_nobody_there_before_its_date():
+    model = MarketModel(small_scenario(**GROWING), 2)
+    late = [s.name for s in model.services].index("Late")
+    south = model.population.region_names.index("south")
+    while model.running:
+        model.step()
+        pop = model.population
+        users = (pop.state == State.USER) & (pop.service == late)
+        assert not np.any(users & (pop.region != south))  # never outside its one region
+        if model.date < np.datetime64("2015-09-01"):
+            assert not users.any()
+    assert model.records["mau"][-1, late] > 0
+
+
+def test_constant_population_is_the_old_market():
+    """A number is a flat schedule: the same run as a schedule with one date."""
+    a = run(small_scenario(), 3)[1]
+    b = run(small_scenario({"market.population": {"2015-01": 2.0e8}}), 3)[1]
+    np.testing.assert_array_equal(a["mau"].to_numpy(), b["mau"].to_numpy())
+
+
+@pytest.mark.parametrize("change, expect", [
+    ({"timeline": [{"at": "2015-05", "exit": "Apple Muzic"}]}, ["timeline.0.exit", "did you mean 'Apple Music'"]),
+    ({"timeline": [{"at": "2015-05", "exit": "Spotify"}]}, ["timeline.0.exit", "focal"]),
+    ({"timeline": [{"at": "2015-05", "enter": {"name": "X", "ad_lod": 3}}]}, ["timeline.0.enter", "ad_lod", "ad_load"]),
+    ({"timeline": [{"at": "2015-05", "enter": {"name": "Apple Music"}}]}, ["reuses a name"]),
+    ({"market": {"population": {"2015-01": 2e8, "2016-01": 1e8}, "agents": 3000}}, ["must not decrease"]),
+    ({"services": {"focal": {"name": "S", "availability": {"europa": {"2015-01": 1}}}}},
+     ["availability.europa", "did you mean 'europe'"]),
+])
+def test_bad_market_definitions_are_refused_at_load(write_yaml, change, expect):
+    import yaml
+    base = {"name": "bad", "time": {"start": "2015-01", "months": 12}, "market": {"population": 2e8, "agents": 3000},
+            "regions": [{"name": "europe", "share": 0.5}, {"name": "rest", "share": 0.5}],
+            "services": {"focal": {"name": "Spotify"}, "competitors": [{"name": "Apple Music", "free_tier": False}]}}
+    base.update(change)
+    with pytest.raises(ScenarioError) as err:
+        validate_scenario(base, "bad.yaml")
+    for text in expect:
+        assert text in str(err.value), (text, str(err.value))
+    res = run_cli("validate", str(write_yaml(yaml.safe_dump(base), "bad.yaml")))
+    assert res.returncode == 2 and "Traceback" not in res.stderr and expect[0] in res.stderr + res.stdout
