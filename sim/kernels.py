@@ -4,8 +4,8 @@ Kernels live with their mechanism (``@njit(cache=True)``): the counter-based dra
 (``sim.random``), word of mouth (``diffusion.aware_on_network``), the utilities and the
 logit choice (``choice.utility_at``, ``choice.choose``), listening hours
 (``listening._hours_kernel``), the ad audience (``ads._gather``), satisfaction and the
-ladder (``loyalty._loyalty_kernel``), data depth (``personalization.grow_depth``) and the
-KPI tally (``metrics.tally``). Each compiles on its first call and is cached on disk next
+ladder (``loyalty._loyalty_kernel``), data depth (``personalization.grow_depth``), the
+market's reach and availability (``market.update_listeners``) and the KPI tally (``metrics.tally``). Each compiles on its first call and is cached on disk next
 to its module, so later processes load it in milliseconds.
 """
 

@@ -209,7 +209,7 @@ class MarketModel(mesa.Model):
         """Who is in reach at the start, the order the rest come in, where each service may be used."""
         pop, rng = self.population, self.streams["market"]
         self._rank = market.entry_rank(pop.region, len(scenario.regions), rng)
-        self._place = rng.random(pop.n)
+        self._place = rng.random(pop.n, dtype=np.float32)  # float32: 4 bytes a listener
         self._months = scenario.horizon_months()
         self._capacity = scenario.region_capacity()  # people per region at the horizon's largest
         self._group = np.bincount(pop.region, minlength=len(scenario.regions))  # listeners per region
@@ -228,14 +228,11 @@ class MarketModel(mesa.Model):
         month = self._months[min(int(t * self.dt), len(self._months) - 1)]
         people = self.scenario.region_population(np.array([month]))[:, 0]
         counts = market.in_reach_counts(people, self._capacity, self._group)
-        reach = market.in_reach(pop.region, self._rank, counts)
-        pop.state[reach & (pop.state == State.OUTSIDE)] = State.UNAWARE  # people coming into reach
-        pop.state[~reach] = State.OUTSIDE  # at the start only: the counts never fall, so no one in reach leaves it
         self.people = float(counts.sum() * self.weight)  # people in reach, as the listeners in reach stand for them
         self.active = (self._enter_step <= t) & (t < self._leave_step)
         shares = market.availability_table(self.scenario.all_services(), pop.region_names, int(month))
-        pop.available = market.available(pop.region, self._place, shares, self.active)
-        self.triggered |= market.stranded(pop.state == State.USER, pop.service, pop.available)
+        market.update_listeners(pop.state, pop.service, pop.region, self._rank, counts, self._place, shares, self.active,
+                                pop.available, self.triggered)
 
     def apply_timeline(self) -> None:
         """1. Timeline events of this date: policy changes and outages; the market's reach and services."""
