@@ -129,6 +129,9 @@ def main() -> None:
     global CLOCK
     CLOCK = time.perf_counter if args.wall else time.process_time
     if args.one:
+        import sim
+
+        assert Path(sim.__file__).resolve().parents[1] == ROOT, f"measuring {sim.__file__}, not this checkout"
         print(json.dumps(measure(args.one, args.months)))
         return
 
@@ -136,8 +139,11 @@ def main() -> None:
           f"{'array B/L':>10} {'edges/L':>8} {'peak RSS MB':>12}", flush=True)
     results = {}
     for agents in args.sizes:
+        # PYTHONPATH: the script's own folder comes first on sys.path, so without it ``sim`` would
+        # be whatever checkout is installed in the environment, not this one
         out = subprocess.run([sys.executable, __file__, "--one", str(agents), "--months", str(args.months)]
-                             + ["--wall"] * args.wall, cwd=ROOT, capture_output=True, text=True)
+                             + ["--wall"] * args.wall, cwd=ROOT, capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
         if out.returncode:
             print(f"{agents:>11,} failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
             continue
