@@ -11,9 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from sim.agents.listeners import State, Tier
 from sim.mechanics.loyalty import Stage
+
+S_USER = np.int8(State.USER)
+N_STATES = len(State)
+T_FREE, T_TRIAL, T_PREMIUM = np.int8(Tier.FREE), np.int8(Tier.TRIAL), np.int8(Tier.PREMIUM)
 
 #: Where a premium subscriber who left went: reason -> what it means (the ``churn_<reason>_monthly`` columns).
 CHURN_REASONS = {
@@ -168,65 +173,139 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.full(np.broadcast(num, den).shape, np.nan), where=den > 1e-9)
 
 
-def _count(service: np.ndarray, mask: np.ndarray, n_services: int, weights: np.ndarray | None = None) -> np.ndarray:
-    w = None if weights is None else weights[mask]
-    return np.bincount(service[mask].astype(np.int64), weights=w, minlength=n_services)[:n_services].astype(float)
+# Columns of the per-service tally (see :func:`tally`); the PLAN_0.. columns follow the last.
+(USERS, FREE, TRIAL, PREMIUM, GROSS_ADDS, PREMIUM_ADDS, TRIAL_STARTS, HOURS_FREE, HOURS_PAID, SATISFACTION,
+ ENDED, CONVERTED, WAS_PREMIUM, LEFT_PREMIUM, DOWN, TO_COMPETITOR, LAPSE, VOLUNTARY, WAS_USER, USERS_LEFT,
+ STAGE_1) = range(21)  # STAGE_1..STAGE_4: customer, client, supporter, advocate
+PLAN_0 = STAGE_1 + len(Stage) - 1
 
 
-def service_kpis(pop, before: dict[str, np.ndarray], accounts, ads, support, prices: dict[str, np.ndarray], table, clock,
-                 weight: float, stage: np.ndarray, decisions) -> dict[str, np.ndarray]:
+@njit(cache=True)
+def tally(state, service, tier, plan, hours, satisfaction, stage, spell_start, before_service, before_tier,
+          payment_failed, trial_ended, n_services, n_plans, n_steps):
+    """Every per-service count and sum of a step in one pass over the listeners.
+
+    Inputs are per listener (n,): ``state``, ``service`` (-1 for none), ``tier``, ``plan``,
+    ``hours`` (hours/month), ``satisfaction``, ``stage`` (ladder), ``spell_start`` (step), the service and tier
+    at the start of the step (``before_service`` -1 for a non-user), ``payment_failed`` and
+    ``trial_ended`` (bool). Returns ``(table, states, cohorts)``: ``table`` (S, PLAN_0 +
+    n_plans) simulated listeners (or their hours and satisfaction summed) per column above,
+    counted at the service after the step (users, adds, hours, stages, plans) or before it
+    (trial ends and premium churn, by where the listener went); ``states`` (N_STATES,) listeners
+    per ``State``; ``cohorts`` (2, n_steps + 1) focal premium (row 0) and free (row 1) users
+    by the step their spell began.
+    """
+    out = np.zeros((n_services, PLAN_0 + n_plans))
+    states = np.zeros(N_STATES)
+    cohorts = np.zeros((2, n_steps + 1))
+    for i in range(state.size):
+        states[state[i]] += 1
+        j, jb, t, tb = service[i], before_service[i], tier[i], before_tier[i]
+        user = state[i] == S_USER
+        if user:
+            out[j, USERS] += 1
+            out[j, SATISFACTION] += satisfaction[i]
+            if stage[i] > 0:
+                out[j, STAGE_1 + stage[i] - 1] += 1
+            if j != jb:
+                out[j, GROSS_ADDS] += 1
+            if t == T_FREE:
+                out[j, FREE] += 1
+                out[j, HOURS_FREE] += hours[i]
+            elif t == T_TRIAL:
+                out[j, TRIAL] += 1
+                out[j, HOURS_PAID] += hours[i]
+                if not (tb == T_TRIAL and jb == j):
+                    out[j, TRIAL_STARTS] += 1
+            elif t == T_PREMIUM:
+                out[j, PREMIUM] += 1
+                out[j, HOURS_PAID] += hours[i]
+                out[j, PLAN_0 + plan[i]] += 1
+                if not (tb == T_PREMIUM and jb == j):
+                    out[j, PREMIUM_ADDS] += 1
+            if j == 0 and (t == T_PREMIUM or t == T_FREE) and spell_start[i] >= 0:
+                cohorts[0 if t == T_PREMIUM else 1, spell_start[i]] += 1
+        if jb < 0:
+            continue
+        out[jb, WAS_USER] += 1
+        if j != jb:
+            out[jb, USERS_LEFT] += 1
+        stays_premium = user and t == T_PREMIUM and j == jb
+        if trial_ended[i]:
+            out[jb, ENDED] += 1
+            if stays_premium:
+                out[jb, CONVERTED] += 1
+        if tb == T_PREMIUM:
+            out[jb, WAS_PREMIUM] += 1
+            if not stays_premium:
+                out[jb, LEFT_PREMIUM] += 1
+                if not user and not payment_failed[i]:
+                    out[jb, VOLUNTARY] += 1
+            if j == jb and t == T_FREE:
+                out[jb, DOWN] += 1
+            if user and j != jb:
+                out[jb, TO_COMPETITOR] += 1
+            if payment_failed[i]:
+                out[jb, LAPSE] += 1
+    return out, states, cohorts
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A step's per-service counts (:func:`tally`), market state counts and focal cohorts, simulated listeners."""
+
+    table: np.ndarray  # (S, columns)
+    states: np.ndarray  # (N_STATES,) listeners per State (OUTSIDE included)
+    cohorts: np.ndarray  # (2, n_steps + 1): focal premium, free by spell start
+
+    @classmethod
+    def of(cls, pop, before: dict[str, np.ndarray], decisions, stage: np.ndarray, n_services: int, n_plans: int,
+           n_steps: int) -> "Tally":
+        return cls(*tally(pop.state, pop.service, pop.tier, pop.plan, pop.hours, pop.satisfaction, stage, pop.spell_start,
+                          before["service"], before["tier"], decisions.payment_failed, decisions.trial_ended,
+                          n_services, n_plans, n_steps))
+
+    def __getitem__(self, column: int) -> np.ndarray:
+        return self.table[:, column]
+
+
+def service_kpis(counts: Tally, accounts, ads, support, prices: dict[str, np.ndarray], table, clock,
+                 weight: float) -> dict[str, np.ndarray]:
     """KPIs of every service after one step, each an ndarray of shape (n_services,).
 
-    ``before`` holds ``service`` and ``tier`` at the start of the step; ``accounts`` the
-    money flows (:class:`sim.mechanics.accounting.Accounts`), ``ads`` the ad market
+    ``counts`` the step's tally (:class:`Tally`, from the listeners before and after the
+    step and the decisions); ``accounts`` the money flows
+    (:class:`sim.mechanics.accounting.Accounts`), ``ads`` the ad market
     (:class:`sim.mechanics.ads.AdMarket`), ``support`` the support queue
     (:class:`sim.mechanics.service_quality.Support`); ``prices`` the individual and headline
-    plans' prices (``price_individual_eur``, ``price_headline_eur``), (S,) EUR/month;
-    ``decisions`` marks the listeners who lost premium to a failed payment and whose trial
-    ended this step (:class:`sim.mechanics.subscriptions.Decisions`).
+    plans' prices (``price_individual_eur``, ``price_headline_eur``), (S,) EUR/month.
     """
     s = table.n
     dt = clock.months_per_step
-    payment_failed, trial_ended = decisions.payment_failed, decisions.trial_ended
-    svc, tier = pop.service, pop.tier
-    user = pop.state == State.USER
-    was_user = before["service"] >= 0
-    free = user & (tier == Tier.FREE)
-    trial = user & (tier == Tier.TRIAL)
-    prem = user & (tier == Tier.PREMIUM)
-    was_prem = was_user & (before["tier"] == Tier.PREMIUM)
-
+    c = counts
     k: dict[str, np.ndarray] = {}
-    k["mau"] = _count(svc, user, s) * weight
-    k["free_users"] = _count(svc, free, s) * weight
-    k["trial_users"] = _count(svc, trial, s) * weight
-    k["premium_subscribers"] = _count(svc, prem, s) * weight
+    k["mau"] = c[USERS] * weight
+    k["free_users"] = c[FREE] * weight
+    k["trial_users"] = c[TRIAL] * weight
+    k["premium_subscribers"] = c[PREMIUM] * weight
     for p, name in enumerate(table.plan_names):
-        k[f"premium_{name}"] = _count(svc, prem & (pop.plan == p), s) * weight
+        k[f"premium_{name}"] = c[PLAN_0 + p] * weight
 
-    k["gross_adds"] = _count(svc, user & (svc != before["service"]), s) * weight / dt
-    k["premium_gross_adds"] = _count(svc, prem & ~(was_prem & (before["service"] == svc)), s) * weight / dt
-    k["trial_starts"] = _count(svc, trial & ~((before["tier"] == Tier.TRIAL) & (before["service"] == svc)), s) * weight / dt
-    ended = trial_ended & (before["service"] >= 0)
-    converted = ended & prem & (svc == before["service"])
-    k["trial_conversion"] = _ratio(_count(before["service"], converted, s), _count(before["service"], ended, s))
+    k["gross_adds"] = c[GROSS_ADDS] * weight / dt
+    k["premium_gross_adds"] = c[PREMIUM_ADDS] * weight / dt
+    k["trial_starts"] = c[TRIAL_STARTS] * weight / dt
+    k["trial_conversion"] = _ratio(c[CONVERTED], c[ENDED])
 
     # premium churn split by where the subscriber went (per step, then as a monthly rate)
-    base = _count(before["service"], was_prem, s)
-    left_premium = was_prem & ~(prem & (svc == before["service"]))
-    down = was_prem & (svc == before["service"]) & (tier == Tier.FREE)
-    comp = was_prem & user & (svc != before["service"])
-    lapse = was_prem & payment_failed
-    vol = left_premium & ~user & ~payment_failed
-    total = np.nan_to_num(_ratio(_count(before["service"], left_premium, s), base))  # share of the step
+    base = c[WAS_PREMIUM]
+    total = np.nan_to_num(_ratio(c[LEFT_PREMIUM], base))  # share of the step
     monthly = clock.monthly_rate(total)
     # the reasons keep their split of the total when it is converted to a monthly rate
     scale = np.divide(monthly, total, out=np.zeros(s), where=total > 0)
     k["churn_premium_monthly"] = np.where(base > 0, monthly, np.nan)
-    for name, mask in zip(CHURN_REASONS, (vol, down, comp, lapse)):
-        k[f"churn_{name}_monthly"] = _ratio(_count(before["service"], mask, s), base) * scale
-    users_left = was_user & (svc != before["service"])
-    k["churn_users_monthly"] = clock.monthly_rate(_ratio(_count(before["service"], users_left, s), _count(before["service"], was_user, s)))
+    for name, col in zip(CHURN_REASONS, (VOLUNTARY, DOWN, TO_COMPETITOR, LAPSE)):
+        k[f"churn_{name}_monthly"] = _ratio(c[col], base) * scale
+    k["churn_users_monthly"] = clock.monthly_rate(_ratio(c[USERS_LEFT], c[WAS_USER]))
 
     ads_rev = accounts.revenue_ads_eur
     subs = accounts.revenue_subscription_eur
@@ -243,29 +322,27 @@ def service_kpis(pop, before: dict[str, np.ndarray], accounts, ads, support, pri
     k["arpu_ad_supported_eur"] = np.where(table.free_tier, _ratio(ads_rev, k["free_users"]), np.nan)
     k["market_share"] = _ratio(k["mau"], k["mau"].sum())
     k["premium_market_share"] = _ratio(k["premium_subscribers"], k["premium_subscribers"].sum())
-    k["listening_hours_per_free_user"] = np.where(table.free_tier, _ratio(_count(svc, free, s, pop.hours), _count(svc, free, s)), np.nan)
-    paid = trial | prem
-    k["listening_hours_per_premium_user"] = _ratio(_count(svc, paid, s, pop.hours), _count(svc, paid, s))
+    k["listening_hours_per_free_user"] = np.where(table.free_tier, _ratio(c[HOURS_FREE], c[FREE]), np.nan)
+    k["listening_hours_per_premium_user"] = _ratio(c[HOURS_PAID], c[TRIAL] + c[PREMIUM])
 
     k["cpm_eur"], k["fill_rate"] = ads.cpm_eur, ads.fill_rate
     k["impressions"], k["ad_inventory_impressions"] = ads.impressions, ads.inventory
     k["support_response_hours"], k["tickets"] = support.response_hours, support.tickets
     k["cac_eur"] = _ratio(accounts.marketing_spend_eur, k["gross_adds"])
     k["ltv_eur"] = _ratio(k["arpu_premium_eur"] * (1.0 - table.royalty_share), k["churn_premium_monthly"])
-    k["satisfaction_mean"] = _ratio(_count(svc, user, s, pop.satisfaction), _count(svc, user, s))
+    k["satisfaction_mean"] = _ratio(c[SATISFACTION], c[USERS])
 
-    prospects = float(np.count_nonzero((pop.state == State.AWARE) | (pop.state == State.LAPSED)))
-    users_j = _count(svc, user, s)
-    ladder_total = users_j + prospects
+    prospects = float(counts.states[State.AWARE] + counts.states[State.LAPSED])
+    ladder_total = c[USERS] + prospects
     k["loyalty_prospect"] = _ratio(np.full(s, prospects), ladder_total)
     for st in list(Stage)[1:]:  # the users' stages
-        k[f"loyalty_{LOYALTY_STAGES[st]}"] = _ratio(_count(svc, user & (stage == st), s), ladder_total)
+        k[f"loyalty_{LOYALTY_STAGES[st]}"] = _ratio(c[STAGE_1 + st - 1], ladder_total)
     k.update(prices)
     return k
 
 
-def market_counts(pop, weight: float) -> dict[str, float]:
+def market_counts(counts: Tally, weight: float) -> dict[str, float]:
     """Market-wide people counts: unaware, aware (using nothing), lapsed, and everyone in reach."""
-    counts = np.bincount(pop.state.astype(np.int64), minlength=len(State)) * weight
-    return {"unaware": float(counts[State.UNAWARE]), "aware": float(counts[State.AWARE]),
-            "lapsed": float(counts[State.LAPSED]), "people_in_reach": float(counts.sum() - counts[State.OUTSIDE])}
+    states = counts.states * weight
+    return {"unaware": float(states[State.UNAWARE]), "aware": float(states[State.AWARE]),
+            "lapsed": float(states[State.LAPSED]), "people_in_reach": float(states.sum() - states[State.OUTSIDE])}

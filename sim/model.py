@@ -4,10 +4,11 @@ Listeners are a struct-of-arrays population, services Mesa agents, advertisers a
 struct-of-arrays book (``sim.mechanics.ads``). Each mechanism owns its step in
 ``sim/mechanics``; this module only holds the state between steps and wires the
 mechanisms together. Every random draw comes from generators spawned from the
-replicate's SeedSequence, one stream per mechanism, each drawing a full-length array
-every step: the same seed gives the same numbers, and two scenarios run with the same
-seed share their random numbers (common random numbers) wherever their listeners are in
-the same situation.
+replicate's SeedSequence: the set-up draws from the ``init`` generator, and every step's
+draw of a listener is a function of (seed, stream, step, listener) (``sim.random``), so
+the same seed gives the same numbers, a mechanism draws only for the listeners it
+concerns, and two scenarios run with the same seed share their random numbers (common
+random numbers) wherever their listeners are in the same situation.
 """
 
 from __future__ import annotations
@@ -19,18 +20,20 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from sim.agents.listeners import NO_SERVICE, ListenerPopulation, State, Tier
+from sim.agents.listeners import ListenerPopulation, State
 from sim.agents.services import Service, ServiceTable
 from sim.clock import DAYS_PER_MONTH, Clock
 from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, market, prices, service_quality, subscriptions
-from sim.mechanics.choice import build_options, utility
-from sim.mechanics.personalization import depth_fraction, grow_depth, shares_data
-from sim.metrics import KPIS, MARKET_KPIS, SERVICE_KPIS, Records, market_counts, service_kpis
+from sim.mechanics.choice import build_options, kernel_inputs, utilities_of
+from sim.mechanics.personalization import grow_depth, sharers
+from sim.metrics import KPIS, MARKET_KPIS, SERVICE_KPIS, Records, Tally, market_counts, service_kpis
 from sim.policy import RunningPolicy
+from sim.random import CounterRandom
 from sim.scenario import Scenario
 
 STREAMS = ("init", "diffusion", "review", "trigger", "choice", "payment", "ticket", "wait", "rak", "wrapped", "outage", "wait_review",
            "market")  # new streams go last: the earlier ones keep their seeds
+SETUP_STREAMS = ("init", "market")  # drawn from once, at set-up (numpy generators)
 
 
 class MarketModel(mesa.Model):
@@ -46,9 +49,14 @@ class MarketModel(mesa.Model):
 
     def __init__(self, scenario: Scenario, seed: np.random.SeedSequence | int | None = None):
         seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(scenario.seed if seed is None else seed)
-        children = seq.spawn(len(STREAMS) + 1)
+        # the children seq.spawn() would give a fresh sequence, without spawning: a SeedSequence
+        # reused for scenario B (common random numbers) gives B the same streams as A
+        children = [np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, k), pool_size=seq.pool_size)
+                    for k in range(len(STREAMS) + 1)]
         super().__init__(rng=np.random.default_rng(children[0]))
-        self.streams = {name: np.random.default_rng(c) for name, c in zip(STREAMS, children[1:])}
+        # set-up streams are generators; the per-step streams are counter-based (sim.random)
+        self.streams = {name: np.random.default_rng(c) for name, c in zip(STREAMS, children[1:]) if name in SETUP_STREAMS}
+        self.draws = CounterRandom({name: c for name, c in zip(STREAMS, children[1:]) if name not in SETUP_STREAMS})
         self.policy = RunningPolicy(scenario)
         self.clock = Clock.of(scenario)
         self.dt = self.clock.months_per_step
@@ -75,6 +83,7 @@ class MarketModel(mesa.Model):
         self.triggered = np.zeros(n, bool)  # reconsider next step (long wait, outage)
         self.stage = np.zeros(n, np.int8)
         self.sharing_now = np.zeros(n, bool)  # shared Wrapped this step
+        self.word_of_mouth = diffusion.WordOfMouth.empty(0 if self.population.fully_mixed else n)
         self.backlog = np.zeros(s)  # support tickets waiting, real tickets
         self.outage = np.zeros(s)  # this step's outage per service, severity x days
         self._last_prices: np.ndarray | None = None
@@ -110,12 +119,10 @@ class MarketModel(mesa.Model):
     def _sharing(self) -> np.ndarray:
         """Whether each listener shares data with their current service (False for non-users)."""
         pop, cfg = self.population, self.scenario.mechanisms.personalization
-        ok = shares_data(pop.privacy_sensitive, pop.consent_draw, self.table.opt_in[np.maximum(pop.service, 0)],
-                         cfg.opt_out_share, cfg.opt_in_share)
-        return ok & (pop.state == State.USER) & cfg.enabled
-
-    def _draw(self, *streams: str) -> tuple[np.ndarray, ...]:
-        return tuple(self.streams[name].random(self.population.n, dtype=np.float32) for name in streams)
+        if not cfg.enabled:
+            return np.zeros(pop.n, bool)
+        return sharers(pop.state, pop.service, pop.privacy_sensitive, pop.consent_draw, self.table.opt_in,
+                       cfg.opt_out_share, cfg.opt_in_share)
 
     def _policy(self, field: str) -> np.ndarray:
         """One policy field of every service, shape (S,)."""
@@ -138,8 +145,7 @@ class MarketModel(mesa.Model):
             self.running = False
             return
         pop, dt = self.population, self.dt
-        before = {"service": np.where(pop.state == State.USER, pop.service, NO_SERVICE), "tier": pop.tier.copy()}
-        svc = np.maximum(pop.service, 0)
+        before = {"service": pop.service.copy(), "tier": pop.tier.copy()}  # non-users hold NO_SERVICE
         # 1. timeline events: policy changes and outages
         self.apply_timeline()
         # 2. competitors react to last steps' prices and shares; price rises are detected
@@ -147,46 +153,44 @@ class MarketModel(mesa.Model):
         scen = self.scenario  # as the timeline left it
         mech = scen.mechanisms
         # December: Wrapped services' users share and gain goodwill
-        (draw,) = self._draw("wrapped")
-        wrapped = campaigns.wrapped_step(pop.state == State.USER, self.table.wrapped[svc], pop.goodwill, draw,
+        draws = self.draws.at(self.t)
+        wrapped = campaigns.wrapped_step(pop.state, pop.service, self.table.wrapped, pop.goodwill, draws,
                                          mech.campaigns, self.date.month, self.clock)
         self.sharing_now, pop.goodwill = wrapped.sharers, wrapped.goodwill
-        pop.shared_until[self.sharing_now] = self.t + int(round(12 / dt))
+        if wrapped.december:
+            pop.shared_until[self.sharing_now] = self.t + int(round(12 / dt))
         # 3. awareness (Bass: innovation + word of mouth)
-        (draw,) = self._draw("diffusion")
         p = scen.diffusion.p * (campaigns.marketing_multiplier(float(np.sum(self._policy("marketing_budget") * self.active)), self.people,
                                                                mech.campaigns.marketing_lift, mech.campaigns.marketing_reference)
                                 if mech.campaigns.enabled else 1.0)
-        newly_aware = diffusion.step(pop.state, self.stage == loyalty.Stage.ADVOCATE, self.sharing_now, pop.friends, pop.degree,
-                                     pop.fully_mixed, p, scen.diffusion, mech.campaigns.wrapped.wom_boost, draw, dt)
+        newly_aware = diffusion.step(pop.state, self.stage == loyalty.Stage.ADVOCATE, self.sharing_now, pop.friends,
+                                     pop.fully_mixed, p, scen.diffusion, mech.campaigns.wrapped.wom_boost, draws.key("diffusion"), dt,
+                                     self.word_of_mouth)
         pop.state[newly_aware] = State.AWARE
         # 4. payment failures, then the deciders choose
         decisions = subscriptions.step(pop, newly_aware, self.triggered, self.price_rose,
-                                       self._draw("review", "trigger", "choice", "payment"), self.options, self.table, scen,
+                                       draws, self.options, self.table, scen,
                                        self.clock, self.t, self._rise_review)
         self.triggered[:] = False
         self.sharing = self._sharing()  # who shares data with their (new) service, for the rest of the step
         # 5. listening hours
-        svc = np.maximum(pop.service, 0)
         pers = mech.personalization
-        frac = depth_fraction(pop.data_depth, pers.tau_hours)
-        pop.hours = listening.step(pop.state == State.USER, svc, pop.tier, pop.base_hours, np.where(self.sharing, frac, 0.0),
+        pop.hours = listening.step(pop.state, pop.service, pop.tier, pop.base_hours, pop.data_depth, self.sharing,
                                    pop.satisfaction, self.table.personalization, self.table.ad_load,
                                    np.minimum(self.outage / DAYS_PER_MONTH, 1.0), pers, mech.listening)
         # 6. the ad market
-        free = (pop.state == State.USER) & (pop.tier == Tier.FREE)
-        data = frac[free] * self.sharing[free] if pers.enabled else np.zeros(int(free.sum()))
-        market = ads.step(self.advertisers, pop.service[free].astype(np.int64), pop.hours[free], pop.taste[free], data,
-                          self.table.free_tier, self.table.ad_load, self.table.personalization, mech.ads, self.weight,
-                          (self.date - self.dates[0]).days / 365.25, self.date.month, dt)
-        if self.scenario.inflation and free.any():  # advertisers' values follow the consumer prices of the listeners they reach
-            nominal = float(pop.price_index[free].mean())
+        audience = ads.Audience.gather(pop.state, pop.service, pop.tier, pop.hours, pop.taste, pop.data_depth, self.sharing,
+                                       pers.enabled, pers.tau_hours, len(self.services), pop.price_index)
+        market = ads.step(self.advertisers, audience, self.table.free_tier, self.table.ad_load, self.table.personalization,
+                          mech.ads, self.weight, (self.date - self.dates[0]).days / 365.25, self.date.month, dt)
+        if self.scenario.inflation and audience.listeners.sum() > 0:  # advertisers' values follow the consumer prices of the listeners they reach
+            nominal = audience.mean_price_index()
             market = dataclasses.replace(market, revenue_eur=market.revenue_eur * nominal, cpm_eur=market.cpm_eur * nominal)
         self.advertisers = market.book
         # 7. support queue, long waits, RAK, outages
-        support = service_quality.step(pop.state == State.USER, svc, pop.goodwill, self.outage, self.backlog,
+        support = service_quality.step(pop.state == State.USER, pop.service, pop.goodwill, self.outage, self.backlog,
                                        self._policy("support_staff") * self.active, self._policy("rak_rate"),
-                                       self._draw("ticket", "wait", "rak", "outage", "wait_review"), mech.service_quality,
+                                       draws, mech.service_quality,
                                        self.weight, dt)
         pop.goodwill, self.backlog = support.goodwill, support.backlog
         self.triggered |= support.reconsider
@@ -205,7 +209,7 @@ class MarketModel(mesa.Model):
         """Who is in reach at the start, the order the rest come in, where each service may be used."""
         pop, rng = self.population, self.streams["market"]
         self._rank = market.entry_rank(pop.region, len(scenario.regions), rng)
-        self._place = rng.random(pop.n)
+        self._place = rng.random(pop.n, dtype=np.float32)  # float32: 4 bytes a listener
         self._months = scenario.horizon_months()
         self._capacity = scenario.region_capacity()  # people per region at the horizon's largest
         self._group = np.bincount(pop.region, minlength=len(scenario.regions))  # listeners per region
@@ -224,14 +228,11 @@ class MarketModel(mesa.Model):
         month = self._months[min(int(t * self.dt), len(self._months) - 1)]
         people = self.scenario.region_population(np.array([month]))[:, 0]
         counts = market.in_reach_counts(people, self._capacity, self._group)
-        reach = market.in_reach(pop.region, self._rank, counts)
-        pop.state[reach & (pop.state == State.OUTSIDE)] = State.UNAWARE  # people coming into reach
-        pop.state[~reach] = State.OUTSIDE  # at the start only: the counts never fall, so no one in reach leaves it
         self.people = float(counts.sum() * self.weight)  # people in reach, as the listeners in reach stand for them
         self.active = (self._enter_step <= t) & (t < self._leave_step)
         shares = market.availability_table(self.scenario.all_services(), pop.region_names, int(month))
-        pop.available = market.available(pop.region, self._place, shares, self.active)
-        self.triggered |= market.stranded(pop.state == State.USER, pop.service, pop.available)
+        market.update_listeners(pop.state, pop.service, pop.region, self._rank, counts, self._place, shares, self.active,
+                                pop.available, self.triggered)
 
     def apply_timeline(self) -> None:
         """1. Timeline events of this date: policy changes and outages; the market's reach and services."""
@@ -289,12 +290,11 @@ class MarketModel(mesa.Model):
     def update_satisfaction_and_data(self) -> None:
         """8. Satisfaction follows experience, goodwill fades, data depth grows, tenure, ladder stage."""
         pop, scen = self.population, self.scenario
-        user = pop.state == State.USER
-        idx = np.flatnonzero(user)
+        idx = np.flatnonzero(pop.state == State.USER)
         cur = subscriptions.current_option(pop, self.options, idx)
-        experienced = utility(pop, idx, cur, self.options, self.table, scen, np.full(idx.size, -1)) if idx.size else np.zeros(0)
-        after = loyalty.step(user, pop.satisfaction, pop.goodwill, pop.tenure,
-                             experienced + pop.goodwill[idx] - pop.outside_value[idx], pop.shared_until >= self.t,
+        experienced = utilities_of(*kernel_inputs(pop, self.options, self.table, scen), idx, cur, np.full(idx.size, -1))
+        after = loyalty.step(pop.state, pop.satisfaction, pop.goodwill, pop.tenure,
+                             experienced + pop.goodwill[idx] - pop.outside_value[idx], pop.shared_until, self.t,
                              scen.mechanisms.loyalty, scen.mechanisms.service_quality.goodwill_decay, scen.choice.noise_scale, self.dt)
         pop.data_depth = grow_depth(pop.data_depth, pop.hours, self.sharing, self.dt)
         pop.satisfaction, pop.goodwill, pop.tenure, self.stage = after.satisfaction, after.goodwill, after.tenure, after.stage
@@ -304,15 +304,14 @@ class MarketModel(mesa.Model):
         pop = self.population
         prices = {"price_individual_eur": np.array([x.price("individual") for x in self.services]),
                   "price_headline_eur": np.array([x.price(x.headline_plan) for x in self.services])}
-        kpis = service_kpis(pop, before, money, market, support, prices, self.table, self.clock, self.weight, self.stage, decisions)
+        counts = Tally.of(pop, before, decisions, self.stage, len(self.services), len(self.table.plan_names), self.n_steps)
+        kpis = service_kpis(counts, money, market, support, prices, self.table, self.clock, self.weight)
         self.records.record(self.t, kpis)
-        self.market_records.record(self.t, market_counts(pop, self.weight))
+        self.market_records.record(self.t, market_counts(counts, self.weight))
         for k, share in enumerate(kpis["market_share"]):
             self._shares[k].append(float(np.nan_to_num(share)))
-        focal = (pop.state == State.USER) & (pop.service == 0)
-        for tier_name, tier in (("premium", Tier.PREMIUM), ("free", Tier.FREE)):
-            mask = focal & (pop.tier == tier) & (pop.spell_start >= 0)
-            self.cohort_counts[tier_name][self.t] = np.bincount(pop.spell_start[mask], minlength=self.n_steps + 1)[: self.n_steps + 1] * self.weight
+        for row, tier_name in enumerate(("premium", "free")):
+            self.cohort_counts[tier_name][self.t] = counts.cohorts[row] * self.weight
 
     # ------------------------------------------------------------ results
 

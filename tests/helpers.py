@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from sim.scenario import Scenario, apply_overrides, validate_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,3 +26,16 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subproce
     """Run ``freemium-sim ARGS`` in a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, timeout=timeout)
+
+
+class FixedDraws:
+    """Step draws with chosen values per stream (n,), in place of :class:`sim.random.StepDraws` in kernel tests."""
+
+    def __init__(self, **streams: np.ndarray):
+        self.streams = streams
+
+    def uniform(self, stream: str, idx: np.ndarray) -> np.ndarray:
+        return self.streams[stream][idx]
+
+    def below(self, stream: str, idx: np.ndarray, prob) -> np.ndarray:
+        return idx[self.uniform(stream, idx) < prob]

@@ -13,7 +13,7 @@ from sim.agents.network import small_world
 from sim.clock import Clock
 from sim.mechanics import ads, service_quality
 from sim.mechanics.choice import choice_probabilities, logit_choice
-from tests.helpers import small_scenario
+from tests.helpers import FixedDraws, small_scenario
 
 money = st.floats(0.0, 1e7, allow_nan=False)
 
@@ -140,8 +140,9 @@ def _ad_step(cfg, hours_per_listener: float, book=None, month: int = 5):
     book = book or ads.AdvertiserBook.draw(cfg, np.array([True, False]), 4, rng)
     n = 200
     taste = rng.dirichlet(np.ones(4), n)
-    return book, ads.step(book, np.zeros(n, np.int64), np.full(n, hours_per_listener), taste, np.full(n, 0.5),
-                          np.array([True, False]), np.array([2.5, 0.0]), np.array([0.6, 0.6]), cfg, 1e4, 0.0, month, 1.0)
+    audience = ads.Audience.of(np.zeros(n, np.int64), np.full(n, hours_per_listener), taste, np.full(n, 0.5), 2)
+    return book, ads.step(book, audience, np.array([True, False]), np.array([2.5, 0.0]), np.array([0.6, 0.6]), cfg, 1e4, 0.0,
+                          month, 1.0)
 
 
 def test_ad_market_step_sells_at_the_reserve_when_inventory_is_abundant():
@@ -178,7 +179,7 @@ def test_support_step_long_waits_cost_goodwill_and_carry_a_backlog():
     n = 4000
     user, service = np.ones(n, bool), np.repeat([0, 1], n // 2)
     ones = np.zeros(n, np.float32)  # every draw 0: every user files a ticket, RAK where the wait is short
-    draws = (ones, np.full(n, 0.5, np.float32), ones, np.ones(n, np.float32), ones)
+    draws = FixedDraws(ticket=ones, wait=np.full(n, 0.5, np.float32), rak=ones, outage=np.ones(n, np.float32), wait_review=ones)
     staff = np.array([0, 10_000])  # service 0 has nobody answering
     out = service_quality.step(user, service, np.zeros(n, np.float32), np.zeros(2), np.zeros(2), staff,
                                np.array([1.0, 1.0]), draws, cfg, weight=100.0, dt=1.0)

@@ -55,12 +55,13 @@ def draw(dist: Any, size: int, rng: np.random.Generator) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def _allocate(shares: list[float], n: int, rng: np.random.Generator) -> np.ndarray:
-    """Group index for n listeners with exact group sizes (largest remainder), shuffled."""
+def _allocate(shares: list[float], n: int, rng: np.random.Generator | None) -> np.ndarray:
+    """Group index for n listeners with exact group sizes (largest remainder), shuffled (or grouped without ``rng``)."""
     quotas = np.asarray(shares) * n
     counts = np.floor(quotas).astype(np.int64)
     counts[np.argsort(counts - quotas)[: n - counts.sum()]] += 1
-    return rng.permutation(np.repeat(np.arange(len(shares), dtype=np.int16), counts))
+    groups = np.repeat(np.arange(len(shares), dtype=np.int16), counts)
+    return groups if rng is None else rng.permutation(groups)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,9 @@ class ListenerPopulation:
         self.segment_names = [s.name for s in scenario.segments]
         self.segment_age_bands = [s.age_band for s in scenario.segments]  # the age band is the segment's
         self.region_names = [r.name for r in scenario.regions]
-        self.segment = _allocate([s.share for s in scenario.segments], n, rng)
+        # listeners sit in segment order: the network's ring follows it, so friends are near in memory
+        # (attributes are drawn independently of the order, so within a segment it is random)
+        self.segment = _allocate([s.share for s in scenario.segments], n, None)
         capacity = scenario.region_capacity()  # regions with their own schedules: sized at the horizon's largest
         self.region = _allocate([r.share for r in scenario.regions] if scenario.regions[0].share is not None
                                 else list(capacity / capacity.sum()), n, rng)
@@ -141,10 +144,9 @@ class ListenerPopulation:
         net = scenario.network
         self.fully_mixed = net.kind == "fully_mixed"
         if self.fully_mixed:
-            self.friends = sp.csr_matrix((n, n), dtype=np.float32)
+            self.friends = sp.csr_matrix((n, n), dtype=bool)
         else:
             self.friends = small_world(self.segment, net.mean_degree, net.rewire, net.homophily, rng)
-        self.degree = np.diff(self.friends.indptr).astype(np.float32)
 
         self.state = np.full(n, State.UNAWARE, np.int8)
         self.available = np.ones((n, len(scenario.all_services())), bool)  # may use service j (sim.mechanics.market)
@@ -158,9 +160,10 @@ class ListenerPopulation:
         self.goodwill = np.zeros(n, np.float32)
         self.data_depth = np.zeros(n, np.float32)
         self.trial_used = np.zeros(n, np.uint16)
-        self.trial_end = np.full(n, -1, np.int32)
-        self.spell_start = np.full(n, -1, np.int32)
-        self.shared_until = np.full(n, -1, np.int32)
+        # steps fit int16: at most 600 months, 2,609 weeks
+        self.trial_end = np.full(n, -1, np.int16)
+        self.spell_start = np.full(n, -1, np.int16)
+        self.shared_until = np.full(n, -1, np.int16)
 
     # ------------------------------------------------------------ agent-style access
 
@@ -198,8 +201,13 @@ class ListenerPopulation:
             mask &= self.tier == tier
         return np.flatnonzero(mask)
 
+    @property
+    def degree(self) -> np.ndarray:
+        """Number of friends of each listener, shape (n,)."""
+        return np.diff(self.friends.indptr)
+
     def nbytes(self) -> int:
         """Memory held by the population's arrays, bytes."""
-        arrays = [getattr(self, a) for a in self.STATIC + self.DYNAMIC] + [self.taste, self.degree]
+        arrays = [getattr(self, a) for a in self.STATIC + self.DYNAMIC] + [self.taste]
         net = self.friends.data.nbytes + self.friends.indices.nbytes + self.friends.indptr.nbytes
         return int(sum(a.nbytes for a in arrays) + net)

@@ -14,8 +14,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from sim.agents.listeners import State, Tier
+
+USER, TRIAL, PREMIUM = np.int8(State.USER), np.int8(Tier.TRIAL), np.int8(Tier.PREMIUM)
+
+
+@njit(cache=True)
+def _per_service(state, tier, service, plan, price_multiplier, per_user, s):
+    """Subscription fees (EUR/month, simulated listeners), users and trial users per service (S,), in one pass.
+
+    A premium subscriber pays ``per_user[service, plan]`` (the plan's price per account
+    over its users, (S, plans)) times their regional ``price_multiplier``.
+    """
+    subs, users, trials = np.zeros(s), np.zeros(s), np.zeros(s)
+    for i in range(state.size):
+        if state[i] != USER:
+            continue
+        j = service[i]
+        users[j] += 1
+        if tier[i] == PREMIUM:
+            subs[j] += per_user[j, plan[i]] * price_multiplier[i]
+        elif tier[i] == TRIAL:
+            trials[j] += 1
+    return subs, users, trials
 
 
 @dataclass(frozen=True)
@@ -43,14 +66,10 @@ def account(pop, table, ad_revenue: np.ndarray, support_staff: np.ndarray, marke
     """
     s = table.n
     mech = scenario.mechanisms
-    user = pop.state == State.USER
-    prem = user & (pop.tier == Tier.PREMIUM)
-    svc = pop.service[prem].astype(np.int64)
-    plan = pop.plan[prem].astype(np.int64)
-    per_user = table.plan_price[svc, plan] / table.users_per_account[svc, plan] * pop.price_multiplier[prem]
-    subs = np.bincount(svc, weights=per_user, minlength=s)[:s] * weight
-    mau = np.bincount(pop.service[user].astype(np.int64), minlength=s)[:s] * weight
-    trial_users = np.bincount(pop.service[user & (pop.tier == Tier.TRIAL)].astype(np.int64), minlength=s)[:s].astype(float) * weight
+    with np.errstate(invalid="ignore", divide="ignore"):  # plans not offered are NaN and never held
+        per_user = table.plan_price / table.users_per_account
+    subs, mau, trial_users = _per_service(pop.state, pop.tier, pop.service, pop.plan, pop.price_multiplier, per_user, s)
+    subs, mau, trial_users = subs * weight, mau * weight, trial_users * weight
     pers = mech.personalization
     personalization = pers.cost_per_user * table.personalization * mau * pers.enabled
     support = (np.asarray(support_staff, dtype=float) * mech.service_quality.staff_cost if mech.service_quality.enabled

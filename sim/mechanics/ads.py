@@ -24,8 +24,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
+from sim.agents.listeners import State, Tier
 from sim.mechanics.personalization import targeting_quality
+
+USER, FREE = np.int8(State.USER), np.int8(Tier.FREE)
 
 
 @dataclass(frozen=True)
@@ -93,17 +97,86 @@ class AdMarket:
         return cls(book, np.zeros(s), np.full(s, np.nan), np.full(s, np.nan), none, none.copy())
 
 
-def step(book: AdvertiserBook, service: np.ndarray, hours: np.ndarray, taste: np.ndarray, data_fraction: np.ndarray,
-         free_tier: np.ndarray, ad_load: np.ndarray, personalization: np.ndarray, cfg, weight: float,
-         years: float, month: int, dt: float) -> AdMarket:
+@dataclass(frozen=True)
+class Audience:
+    """The free tiers' audience, per service (S,): what the ad market needs of the listeners.
+
+    Attributes
+    ----------
+    hours : ndarray (S,)
+        Listening hours of the service's free listeners, simulated hours/month.
+    listeners : ndarray (S,)
+        Free listeners, simulated.
+    data : ndarray (S,)
+        Sum over the free listeners of the share of the personalisation data their service holds (0..1 each).
+    genre_hours : ndarray (S, G)
+        Hours x taste summed over the free listeners, per genre.
+    price_index : ndarray (S,)
+        The free listeners' regional consumer-price indices summed (``sim.mechanics.prices``; 1 each without inflation).
+    """
+
+    hours: np.ndarray
+    listeners: np.ndarray
+    data: np.ndarray
+    genre_hours: np.ndarray
+    price_index: np.ndarray
+
+    def mean_price_index(self) -> float:
+        """The free listeners' mean consumer-price index over every service (1 without a free listener)."""
+        count = float(self.listeners.sum())
+        return float(self.price_index.sum()) / count if count > 0 else 1.0
+
+    @classmethod
+    def of(cls, service: np.ndarray, hours: np.ndarray, taste: np.ndarray, data_fraction: np.ndarray, s: int,
+           price_index: np.ndarray | None = None) -> "Audience":
+        """From the free listeners' service (F,), hours (F,), tastes (F, G), data fractions (F,) and price indices (F,, default 1)."""
+        genre = np.stack([(hours[service == j, None] * taste[service == j]).sum(axis=0) for j in range(s)]).astype(float)
+        index = np.ones(service.size) if price_index is None else price_index
+        return cls(np.bincount(service, weights=hours, minlength=s)[:s].astype(float),
+                   np.bincount(service, minlength=s)[:s].astype(float),
+                   np.bincount(service, weights=data_fraction, minlength=s)[:s].astype(float), genre,
+                   np.bincount(service, weights=index, minlength=s)[:s].astype(float))
+
+    @classmethod
+    def gather(cls, state: np.ndarray, service: np.ndarray, tier: np.ndarray, hours: np.ndarray, taste: np.ndarray,
+               data_depth: np.ndarray, sharing: np.ndarray, personalize: bool, tau_hours: float, s: int,
+               price_index: np.ndarray) -> "Audience":
+        """From every listener (n,) in one pass: the users on a free tier count, their data fraction is
+        ``1 - exp(-data_depth / tau_hours)`` where they share data (and personalisation is on), else 0."""
+        return cls(*_gather(state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, price_index))
+
+
+@njit(cache=True)
+def _gather(state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, price_index):
+    total = np.zeros(s)
+    count = np.zeros(s)
+    data = np.zeros(s)
+    index = np.zeros(s)
+    genre = np.zeros((s, taste.shape[1]))
+    for i in range(state.size):
+        if state[i] != USER or tier[i] != FREE:
+            continue
+        j = service[i]
+        h = np.float64(hours[i])
+        total[j] += h
+        count[j] += 1
+        index[j] += price_index[i]
+        if personalize and sharing[i]:
+            data[j] += 1.0 - np.exp(-data_depth[i] / tau_hours)
+        for g in range(taste.shape[1]):
+            genre[j, g] += h * taste[i, g]
+    return total, count, data, genre, index
+
+
+def step(book: AdvertiserBook, audience: Audience, free_tier: np.ndarray, ad_load: np.ndarray, personalization: np.ndarray,
+         cfg, weight: float, years: float, month: int, dt: float) -> AdMarket:
     """Clear this step's ad market and move the advertisers' budgets.
 
     Parameters
     ----------
     book : AdvertiserBook
-    service, hours, taste, data_fraction : ndarray (F,), (F,), (F, G), (F,)
-        The free-tier listeners' service index, listening hours (hours/month), genre tastes
-        (rows sum to 1) and share of the personalisation data their service holds (0..1).
+    audience : Audience
+        The free listeners' hours, numbers, data and genre hours per service.
     free_tier, ad_load, personalization : ndarray (S,)
         Whether each service has a free tier, its ad load (ad-min/hour) and personalisation (0..1).
     cfg : AdsConfig
@@ -117,14 +190,13 @@ def step(book: AdvertiserBook, service: np.ndarray, hours: np.ndarray, taste: np
     if not cfg.enabled or not free_tier.any():
         return AdMarket.closed(book, free_tier)
     s = free_tier.size
-    sim_hours = np.bincount(service, weights=hours, minlength=s)[:s].astype(float)  # simulated listeners' hours
+    sim_hours = audience.hours  # simulated listeners' hours
     supply = inventory(sim_hours * weight, ad_load, cfg.impressions_per_ad_minute) * free_tier
-    quality = targeting_quality(data_fraction, service, personalization)
-    taste_hours = hours[:, None] * taste  # (F, G)
-    genre_hours = np.stack([taste_hours[service == j].sum(axis=0) for j in range(s)]).astype(float)
+    quality = targeting_quality(audience.data, audience.listeners, personalization)
+    genre_hours = audience.genre_hours
     # affinity: the audience's share of hours in each genre relative to an even split (1 = average)
-    affinity_sg = taste.shape[1] * np.divide(genre_hours, sim_hours[:, None], out=np.ones_like(genre_hours),
-                                             where=sim_hours[:, None] > 0)
+    affinity_sg = genre_hours.shape[1] * np.divide(genre_hours, sim_hours[:, None], out=np.ones_like(genre_hours),
+                                                   where=sim_hours[:, None] > 0)
     values = impression_values(cfg.value_cpm, cfg.targeting_lift, quality, affinity_sg[:, book.genre].T)
     budgets = seasonal_budget(book.budget, years, month, cfg.budget_growth, cfg.q4_boost)
     alloc = book.allocation

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.agents.listeners import State
+
 
 def marketing_multiplier(total_spend: float, population: float, lift: float, reference: float) -> float:
     """Factor on the Bass innovation hazard from all services' marketing (>= 1)."""
@@ -27,11 +29,6 @@ def salience(spend: np.ndarray, population: float, acquisition: float, reference
     return acquisition * np.log1p(spend / population / reference) / np.log(2.0)
 
 
-def wrapped_sharers(users_of_wrapped: np.ndarray, share_rate: float, draw: np.ndarray) -> np.ndarray:
-    """Listeners who share their Wrapped this step (bool, shape (n,))."""
-    return users_of_wrapped & (draw < share_rate)
-
-
 @dataclass(frozen=True)
 class Wrapped:
     """One step of the Wrapped campaign, per listener (n,).
@@ -40,24 +37,28 @@ class Wrapped:
     ----------
     sharers : bool, the listeners who share their Wrapped this step (none outside December)
     goodwill : float32, goodwill after the campaign, EUR/month
+    december : bool, whether the campaign ran this step
     """
 
     sharers: np.ndarray
     goodwill: np.ndarray
+    december: bool = False
 
 
-def wrapped_step(user: np.ndarray, wrapped_service: np.ndarray, goodwill: np.ndarray, draw: np.ndarray, cfg,
+def wrapped_step(state: np.ndarray, service: np.ndarray, wrapped: np.ndarray, goodwill: np.ndarray, draws, cfg,
                  month: int, clock) -> Wrapped:
     """December: users of a Wrapped service share (probability ``share_rate`` a month) and gain goodwill.
 
-    ``user`` and ``wrapped_service`` (n,) bool: uses a service, and its service runs
-    Wrapped; ``draw`` uniform (n,); ``month`` the calendar month; ``clock`` the step length.
-    The goodwill is spread over December's steps.
+    ``state`` (n,) (``State``) and ``service`` (n,) (index, -1 for none) place the listeners;
+    ``wrapped`` (S,) bool: the service runs Wrapped; ``draws`` the step's random streams
+    (``wrapped``, drawn for those users only); ``month`` the calendar month; ``clock`` the
+    step length. The goodwill is spread over December's steps.
     """
     if not cfg.enabled or month != 12:
-        return Wrapped(np.zeros(user.size, bool), goodwill)
-    wrapped_user = user & wrapped_service
-    sharers = wrapped_sharers(wrapped_user, clock.probability(cfg.wrapped.share_rate), draw)
+        return Wrapped(np.zeros(state.size, bool), goodwill)
+    wrapped_user = (state == State.USER) & wrapped[np.maximum(service, 0)]
+    sharers = np.zeros(state.size, bool)
+    sharers[draws.below("wrapped", np.flatnonzero(wrapped_user), clock.probability(cfg.wrapped.share_rate))] = True
     goodwill = goodwill.copy()
     goodwill[wrapped_user] += cfg.wrapped.goodwill * clock.months_per_step
-    return Wrapped(sharers, goodwill)
+    return Wrapped(sharers, goodwill, True)

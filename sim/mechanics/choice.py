@@ -20,8 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from sim.mechanics.personalization import match, shares_data
+from sim.random import uniform_at
 
 INELIGIBLE = -1e9  # utility of an option the listener may not take (student plan, family plan)
 
@@ -56,6 +58,17 @@ class Options:
         pos = np.minimum(pos, len(order) - 1)
         found = opt_key[order][pos] == key
         return np.where(key < 0, 0, np.where(found, order[pos], -1))
+
+    def held_index(self, shape: tuple[int, int] | None = None) -> np.ndarray:
+        """:meth:`index_of` as a lookup table for kernels: option index of (service, premium?, plan),
+        int64 (S, 2, plans) for ``shape`` (S, plans) (default: the services and plans on offer),
+        -1 where not offered (a free tier is plan 0)."""
+        if shape is None:
+            shape = (max(int(self.service.max()) + 1, 1), max(int(self.plan.max()) + 1, 1))
+        table = np.full((shape[0], 2, shape[1]), -1, np.int64)
+        for o in range(1, len(self)):
+            table[self.service[o], int(self.premium[o]), max(self.plan[o], 0)] = o
+        return table
 
 
 def build_options(market) -> Options:
@@ -148,3 +161,120 @@ def choice_probabilities(u: np.ndarray, noise_scale: float) -> np.ndarray:
     z = (u - u.max(axis=1, keepdims=True)) / noise_scale
     w = np.exp(z)
     return w / w.sum(axis=1, keepdims=True)
+
+
+# ---------------------------------------------------------------- kernels: the same utility, one listener at a time
+# ``utility`` above is the readable reference (and scores the initial market once); the kernels
+# below score the deciders and the users every step without (listeners x options) temporaries.
+
+
+def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
+    """The arrays and constants the kernels read: (listener arrays, option arrays, service arrays, constants)."""
+    pers, c = scenario.mechanisms.personalization, scenario.choice
+    sw = c.switching_cost
+    listeners = (pop.base_hours, pop.service, pop.privacy_sensitive, pop.consent_draw, pop.data_depth, pop.trial_used,
+                 pop.price_multiplier, pop.wtp, pop.ad_sensitivity, pop.tenure, pop.goodwill, pop.student, pop.household,
+                 pop.outside_value, pop.available, pop.price_index, pop.region)
+    real = options.loss is not None  # prices felt in real terms, with the loss above the reference (price_in_real_terms)
+    loss = options.loss if real else np.zeros((len(options), 1), np.float32)
+    opts = (options.service, options.premium, options.free, options.price, options.hassle, options.student_only,
+            options.household_only, loss)
+    services = (market.opt_in, market.personalization, market.content_value, market.trial_months, market.restriction_gap,
+                market.ad_load, market.salience)
+    constants = np.array([pop.mean_base_hours, pers.opt_out_share, pers.opt_in_share, pers.tau_hours, pers.lift,
+                          float(pers.enabled), c.trial_salience, pers.privacy_cost, sw.base, sw.per_tenure_month,
+                          sw.max_tenure_months, sw.data_depth, c.price_weight, float(real)])
+    return listeners, opts, services, constants
+
+
+@njit(cache=True)
+def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray, opt: np.ndarray) -> np.ndarray:
+    """Utilities (EUR/month) for listeners ``idx`` (m,) whose current options are ``current`` (m,).
+
+    Of every option, float64 (m, n_options), when ``opt`` is empty; else of option ``opt[k]``
+    for listener ``idx[k]``, (m, 1). The formula of :func:`utility`, one pair at a time
+    (``L, O, M, c`` from :func:`kernel_inputs`). The arrays are unpacked once here and the
+    formula written inline: numba reference-counts arrays passed to a function, which
+    would cost more than the formula.
+    """
+    (base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure, goodwill, student, household,
+     outside, available, price_index, region) = L
+    o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
+    opt_in, personalization, content, trial_months, gap, ad_load, salience = M
+    mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
+    switch_base, switch_per_month, switch_max_months, switch_data, price_weight, real = c[8:]
+    every = opt.size == 0
+    width = o_service.size if every else 1
+    out = np.empty((idx.size, width))
+    for k in range(idx.size):
+        i = idx[k]
+        # what does not depend on the option, once per listener
+        shares_opt_in = (not privacy[i]) and consent[i] < opt_in_share
+        shares_opt_out = (not privacy[i]) or consent[i] >= opt_out_share
+        depth_frac = 1.0 - np.exp(-depth[i] / tau) if service[i] >= 0 else 0.0
+        rel_hours = base_hours[i] / mean_hours
+        for col in range(width):
+            o = col if every else opt[k]
+            j = o_service[o]
+            if j < 0:  # nothing: the outside option
+                out[k, col] = outside[i]
+                continue
+            if (o_student[o] and not student[i]) or (o_household[o] and not household[i]) or not available[i, j]:
+                out[k, col] = INELIGIBLE  # not for them, or not launched in their region / not in the market
+                continue
+            current_service = service[i] == j
+            sharing = shares_opt_in if opt_in[j] else shares_opt_out
+            frac = depth_frac if current_service and sharing else 0.0
+            fit = 1.0 + personalization[j] * lift * frac if personalize else 1.0
+            u = content[j] * fit * rel_hours
+            if o_premium[o]:
+                trial_ok = trial_months[j] > 0 and ((trial_used[i] >> j) & 1) == 0 and not current_service
+                price = o_price[o] * price_mult[i] * (1.0 - trial_salience if trial_ok else 1.0)
+                if real:
+                    price = price / price_index[i] + o_loss[o, region[i]]
+                u += wtp[i] + gap[j] - price * price_weight - o_hassle[o]
+            if o_free[o]:
+                u -= ad_load[j] * base_hours[i] * ad_sens[i]
+            if personalize and sharing and privacy[i]:
+                u -= privacy_cost * personalization[j]
+            if not current_service:
+                u += salience[j]
+            if o == current[k]:
+                u += switch_base + switch_per_month * min(tenure[i], switch_max_months) + switch_data * frac + goodwill[i]
+            out[k, col] = u
+    return out
+
+
+def utilities_of(L, O, M, c, idx: np.ndarray, opt: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Utility of option ``opt[k]`` for listener ``idx[k]`` (current option ``current[k]``), float64 (m,)."""
+    return utility_table(L, O, M, c, idx, current, np.asarray(opt, np.int64))[:, 0]
+
+
+@njit(cache=True)
+def logit_rows(u: np.ndarray, noise_scale: float, idx: np.ndarray, key: np.uint64) -> np.ndarray:
+    """One option per row of ``u`` (m, O), int64 (m,): softmax(u / noise_scale) by inverse CDF with
+    listener ``idx[k]``'s own draw ``uniform_at(key, idx[k])``, as :func:`logit_choice` does."""
+    m, n_opt = u.shape
+    out = np.empty(m, np.int64)
+    w = np.empty(n_opt)
+    for k in range(m):
+        top = u[k].max()
+        total = 0.0
+        for o in range(n_opt):
+            w[o] = np.exp((u[k, o] - top) / noise_scale)
+            total += w[o]
+        threshold = uniform_at(key, idx[k]) * total
+        pick, acc = 0, w[0]
+        while acc < threshold and pick < n_opt - 1:
+            pick += 1
+            acc += w[pick]
+        out[k] = pick
+    return out
+
+
+def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float, key: np.uint64) -> np.ndarray:
+    """Each decider's option, int64 (m,): a logit draw over every option (the choice stream's key at this step).
+
+    The (deciders x options) utilities are materialised once, as the kernel's output.
+    """
+    return logit_rows(utility_table(L, O, M, c, idx, current, np.zeros(0, np.int64)), noise_scale, idx, key)

@@ -13,9 +13,15 @@ network the exposure is held constant over the step.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from numba import njit
 
 from sim.agents.listeners import State
+from sim.random import uniform_at
+
+UNAWARE, USER, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.OUTSIDE)
 
 
 def bass_cdf(t: np.ndarray | float, p: float, q: float) -> np.ndarray | float:
@@ -61,7 +67,7 @@ def awareness_probability(p: float, q: float, exposure: np.ndarray, dt: float, f
 
 
 def exposure(influence: np.ndarray, friends, degree: np.ndarray, fully_mixed: bool, present: np.ndarray) -> np.ndarray:
-    """Word-of-mouth exposure of every listener, shape (n,).
+    """Word-of-mouth exposure of every listener, shape (n,) (the straightforward form, for tests).
 
     ``influence`` is each listener's word-of-mouth weight (0 for non-users, 1 for a user,
     more for advocates and sharers). Fully mixed: the mean over the people in reach
@@ -73,23 +79,120 @@ def exposure(influence: np.ndarray, friends, degree: np.ndarray, fully_mixed: bo
     return np.divide(total, degree, out=np.zeros_like(total), where=degree > 0)
 
 
-def step(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, friends, degree: np.ndarray, fully_mixed: bool,
-         p: float, cfg, wom_boost: float, draw: np.ndarray, dt: float) -> np.ndarray:
+@njit(cache=True)
+def _weight(state, advocate, sharing, advocate_extra: float, wom_boost: float) -> float:
+    """One listener's word-of-mouth weight: 1 for a user, + (advocate_weight - 1) for an advocate, + wom_boost for a sharer.
+
+    Takes the listener's values, not the arrays: numba passes arrays to a function with
+    reference counting, which would cost more than the sum itself.
+    """
+    w = 1.0 if state == USER else 0.0
+    if advocate:
+        w += advocate_extra
+    if sharing:
+        w += wom_boost
+    return w
+
+
+@njit(cache=True)
+def _mean_influence(state, advocate, sharing, advocate_extra, wom_boost) -> float:
+    """The mean word-of-mouth weight over the people in reach (listeners not ``State.OUTSIDE``); 0 if none."""
+    total = 0.0
+    present = 0
+    for j in range(state.size):
+        if state[j] != OUTSIDE:
+            total += _weight(state[j], advocate[j], sharing[j], advocate_extra, wom_boost)
+            present += 1
+    return total / present if present else 0.0
+
+
+@dataclass(frozen=True)
+class WordOfMouth:
+    """Word of mouth kept up to date between steps, per listener (n,) float32 (updated in place).
+
+    Attributes
+    ----------
+    influence : each listener's word-of-mouth weight as of the last update
+    total : the sum of the friends' weights (exposure times the number of friends)
+    """
+
+    influence: np.ndarray
+    total: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> "WordOfMouth":
+        """Nobody has spoken yet: the first update counts every user."""
+        return cls(np.zeros(n, np.float32), np.zeros(n, np.float32))
+
+
+@njit(cache=True)
+def update_word_of_mouth(state, advocate, sharing, indptr, indices, advocate_extra, wom_boost, influence, total):
+    """Bring ``total`` (n,) up to date: only a listener whose weight changed since the last
+    update (a new or lost user, an advocate, a sharer) passes the change to its friends,
+    so the work is proportional to what changed (ties are symmetric)."""
+    for j in range(state.size):
+        weight = np.float32(_weight(state[j], advocate[j], sharing[j], advocate_extra, wom_boost))  # as stored: no spurious change
+        if weight != influence[j]:
+            change = weight - influence[j]
+            influence[j] = weight
+            for k in range(indptr[j], indptr[j + 1]):
+                total[indices[k]] += change
+
+
+@njit(cache=True)
+def aware_on_network(state: np.ndarray, total: np.ndarray, indptr: np.ndarray, p: float, q: float, dt: float,
+                     key: np.uint64) -> np.ndarray:
+    """Listeners who become aware this step on a network, bool (n,).
+
+    Only unaware listeners are visited: exposure ``e_i`` is ``total[i]`` (the sum of the
+    friends' word-of-mouth weights) over the number of friends (CSR rows ``indptr`` (n+1,)),
+    the probability ``1 - exp(-(p + q e_i) dt)`` (p, q 1/month, dt months) and listener
+    i's draw is ``uniform_at(key, i)`` (the diffusion stream at this step).
+    """
+    n = state.size
+    newly = np.zeros(n, np.bool_)
+    alone = 1.0 - np.exp(-(p + q * 0.0) * dt)  # no friend speaks: the same probability for all
+    for i in range(n):
+        if state[i] != UNAWARE:
+            continue
+        degree = indptr[i + 1] - indptr[i]
+        if total[i] == 0.0 or degree == 0:
+            prob = alone
+        else:
+            prob = 1.0 - np.exp(-(p + q * (total[i] / degree)) * dt)
+        if uniform_at(key, i) < prob:
+            newly[i] = True
+    return newly
+
+
+@njit(cache=True)
+def aware_with_probability(state: np.ndarray, prob: float, key: np.uint64) -> np.ndarray:
+    """Unaware listeners who become aware with one probability for all (fully mixed), bool (n,)."""
+    newly = np.zeros(state.size, np.bool_)
+    for i in range(state.size):
+        if state[i] == UNAWARE and uniform_at(key, i) < prob:
+            newly[i] = True
+    return newly
+
+
+def step(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, friends, fully_mixed: bool,
+         p: float, cfg, wom_boost: float, key: np.uint64, dt: float, word_of_mouth: WordOfMouth) -> np.ndarray:
     """Listeners who become aware this step (bool, shape (n,)).
 
     ``state`` (n,) listener states (``State``); ``advocate`` and ``sharing`` (n,) bool: on
-    the top rung of the loyalty ladder, and sharing their Wrapped now; ``friends`` (n, n)
-    sparse adjacency and ``degree`` (n,); ``p`` the innovation hazard after marketing,
-    1/month; ``cfg`` the diffusion section (``q``, ``advocate_weight``); ``draw`` uniform (n,);
-    ``dt`` months.
+    the top rung of the loyalty ladder, and sharing their Wrapped now; ``friends`` the
+    network (CSR ``indptr``, ``indices``); ``p`` the innovation hazard
+    after marketing, 1/month; ``cfg`` the diffusion section (``q``, ``advocate_weight``);
+    ``key`` the diffusion stream's key at this step (``sim.random``); ``dt`` months;
+    ``word_of_mouth`` the friends' weights kept between steps (brought up to date here).
     """
-    newly = np.zeros(state.size, bool)
     if not cfg.enabled:
-        return newly
-    influence = (state == State.USER).astype(np.float32) + advocate * (cfg.advocate_weight - 1.0)
-    influence = influence + sharing * wom_boost
-    unaware = np.flatnonzero(state == State.UNAWARE)
-    present = state != State.OUTSIDE
-    prob = awareness_probability(p, cfg.q, exposure(influence, friends, degree, fully_mixed, present)[unaware], dt, fully_mixed)
-    newly[unaware[draw[unaware] < prob]] = True
-    return newly
+        return np.zeros(state.size, bool)
+    extra = cfg.advocate_weight - 1.0
+    if fully_mixed:
+        share = _mean_influence(state, advocate, sharing, extra, wom_boost)
+        prob = float(awareness_probability(p, cfg.q, np.full(1, share), dt, True)[0])
+        return aware_with_probability(state, prob, key)
+    wom = word_of_mouth
+    update_word_of_mouth(state, advocate, sharing, friends.indptr, friends.indices, extra, wom_boost, wom.influence, wom.total)
+    return aware_on_network(state, wom.total, friends.indptr, p, cfg.q, dt, key)

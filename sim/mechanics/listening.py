@@ -8,9 +8,12 @@ hours = base_hours * match^elasticity * [premium] premium_multiplier
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from sim.agents.listeners import Tier
-from sim.mechanics.personalization import match
+from sim.agents.listeners import State, Tier
+
+USER = np.int8(State.USER)
+FREE, TRIAL, PREMIUM = np.int8(Tier.FREE), np.int8(Tier.TRIAL), np.int8(Tier.PREMIUM)
 
 
 def hours(base_hours: np.ndarray, match: np.ndarray, premium: np.ndarray, free: np.ndarray, ad_load: np.ndarray,
@@ -27,18 +30,44 @@ def hours(base_hours: np.ndarray, match: np.ndarray, premium: np.ndarray, free: 
     return (h * (1.0 - downtime)).astype(np.float32)
 
 
-def step(user: np.ndarray, service: np.ndarray, tier: np.ndarray, base_hours: np.ndarray, data_fraction: np.ndarray,
-         satisfaction: np.ndarray, personalization: np.ndarray, ad_load: np.ndarray, downtime: np.ndarray,
+@njit(cache=True)
+def _hours_kernel(state, service, tier, base_hours, data_depth, sharing, satisfaction, personalization, ad_load, downtime,
+                  personalize, lift, tau_hours, match_elasticity, premium_multiplier, ad_elasticity, satisfaction_elasticity):
+    """:func:`hours` fused over the users in one pass, float32 (n,), 0 for non-users.
+
+    The match of a sharing user is ``1 + personalization_j * lift * (1 - exp(-data_depth / tau_hours))``
+    (data depth in hours); non-sharers and a switched-off personalisation have match 1.
+    """
+    out = np.zeros(state.size, np.float32)
+    for i in range(state.size):
+        if state[i] != USER:
+            continue
+        j = service[i]
+        h = np.float64(base_hours[i])
+        if personalize and sharing[i]:
+            h *= (1.0 + personalization[j] * lift * (1.0 - np.exp(-data_depth[i] / tau_hours))) ** match_elasticity
+        if tier[i] == FREE:
+            h *= np.exp(-ad_elasticity * ad_load[j])
+        elif tier[i] == PREMIUM or tier[i] == TRIAL:
+            h *= premium_multiplier
+        h *= max(1.0 + satisfaction_elasticity * (satisfaction[i] - 0.5), 0.0)
+        out[i] = h * (1.0 - downtime[j])
+    return out
+
+
+def step(state: np.ndarray, service: np.ndarray, tier: np.ndarray, base_hours: np.ndarray, data_depth: np.ndarray,
+         sharing: np.ndarray, satisfaction: np.ndarray, personalization: np.ndarray, ad_load: np.ndarray, downtime: np.ndarray,
          personalization_cfg, cfg) -> np.ndarray:
     """Listening hours of every listener this month, shape (n,) float32 (0 for non-users).
 
-    ``user`` (n,) bool, ``service`` (n,) index (clipped at 0), ``tier`` (n,) (``Tier``);
-    ``data_fraction`` (n,) share of the attainable match the listener's data supports (0
-    for non-sharers); ``personalization``, ``ad_load`` (ad-min/hour) and ``downtime`` (share
-    of the month lost to outages) per service (S,).
+    ``state`` (n,) (``State``), ``service`` (n,) index (-1 for non-users), ``tier`` (n,)
+    (``Tier``); ``data_depth`` (n,) hours of listening data the service holds and
+    ``sharing`` (n,) bool: the listener shares data with it; ``personalization``,
+    ``ad_load`` (ad-min/hour) and ``downtime`` (share of the month lost to outages) per
+    service (S,). One fused pass (:func:`_hours_kernel`) of :func:`hours`.
     """
     pers = personalization_cfg
-    fit = match(data_fraction, personalization[service], pers.lift) if pers.enabled else np.ones(user.size, np.float32)
-    h = hours(base_hours, fit, (tier == Tier.PREMIUM) | (tier == Tier.TRIAL), tier == Tier.FREE, ad_load[service],
-              satisfaction, downtime[service], cfg)
-    return np.where(user, h, 0.0).astype(np.float32)
+    return _hours_kernel(state, service, tier, base_hours, data_depth, sharing, satisfaction,
+                         personalization.astype(np.float64), ad_load.astype(np.float64), np.asarray(downtime, np.float64),
+                         pers.enabled, pers.lift, pers.tau_hours, cfg.match_elasticity, cfg.premium_multiplier,
+                         cfg.ad_elasticity, cfg.satisfaction_elasticity)

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
+from numba import njit
 from scipy.special import expit
+
+from sim.agents.listeners import State
 
 
 class Stage(IntEnum):
@@ -25,6 +28,9 @@ class Stage(IntEnum):
     SUPPORTER = 3
     ADVOCATE = 4
 
+
+USER = np.int8(State.USER)
+CUSTOMER, CLIENT, SUPPORTER, ADVOCATE = (np.int8(s) for s in (Stage.CUSTOMER, Stage.CLIENT, Stage.SUPPORTER, Stage.ADVOCATE))
 
 def update_satisfaction(satisfaction: np.ndarray, surplus: np.ndarray, noise_scale: float, weight: float) -> np.ndarray:
     """Smoothed satisfaction after this month's surplus (EUR/month), shape (n,)."""
@@ -64,19 +70,45 @@ class Loyalty:
     stage: np.ndarray
 
 
-def step(user: np.ndarray, satisfaction: np.ndarray, goodwill: np.ndarray, tenure: np.ndarray, surplus: np.ndarray,
-         shared_recently: np.ndarray, cfg, goodwill_decay: float, noise_scale: float, dt: float) -> Loyalty:
+@njit(cache=True)
+def _loyalty_kernel(state, satisfaction, goodwill, tenure, surplus, shared_until, t, noise_scale, weight, fade, dt,
+                    customer_months, supporter_satisfaction, advocate_satisfaction):
+    """:func:`update_satisfaction`, :func:`decay_goodwill`, tenure and :func:`stages` in one pass (see :func:`step`)."""
+    n = state.size
+    sat = np.empty(n, np.float32)
+    good = np.empty(n, np.float32)
+    ten = np.empty(n, np.float32)
+    stage = np.zeros(n, np.int8)
+    k = 0
+    for i in range(n):
+        good[i] = goodwill[i] * fade
+        if state[i] != USER:
+            sat[i], ten[i] = satisfaction[i], tenure[i]
+            continue
+        x = surplus[k] / noise_scale
+        k += 1
+        experience = 1.0 / (1.0 + np.exp(-x)) if x >= 0 else np.exp(x) / (1.0 + np.exp(x))  # the logistic, no overflow
+        sat[i] = (1.0 - weight) * satisfaction[i] + weight * experience
+        ten[i] = tenure[i] + dt
+        st = CUSTOMER if ten[i] < customer_months else CLIENT
+        if st == CLIENT and sat[i] >= supporter_satisfaction:
+            st = SUPPORTER
+            if sat[i] >= advocate_satisfaction and shared_until[i] >= t:
+                st = ADVOCATE
+        stage[i] = st
+    return sat, good, ten, stage
+
+
+def step(state: np.ndarray, satisfaction: np.ndarray, goodwill: np.ndarray, tenure: np.ndarray, surplus: np.ndarray,
+         shared_until: np.ndarray, t: int, cfg, goodwill_decay: float, noise_scale: float, dt: float) -> Loyalty:
     """Satisfaction follows the month's experience, goodwill fades, tenure grows, the ladder stage.
 
-    ``user`` (n,) bool; ``surplus`` (users,) EUR/month: each user's current option over
-    the outside option plus goodwill, in ``user`` order; ``shared_recently`` (n,) bool;
-    ``cfg`` the loyalty section; ``goodwill_decay`` 1/month; ``dt`` months.
+    ``state`` (n,) (``State``); ``surplus`` (users,) EUR/month: each user's current option
+    over the outside option plus goodwill, in index order; ``shared_until`` (n,) the step
+    until which a listener counts as a recent sharer, ``t`` this step; ``cfg`` the loyalty
+    section; ``goodwill_decay`` 1/month; ``dt`` months. One fused pass over the listeners.
     """
-    satisfaction = satisfaction.copy()
-    if surplus.size:
-        satisfaction[user] = update_satisfaction(satisfaction[user], surplus, noise_scale,
-                                                 1.0 - (1.0 - cfg.satisfaction_smoothing) ** dt)
-    tenure = tenure.copy()
-    tenure[user] += dt
-    return Loyalty(satisfaction, decay_goodwill(goodwill, goodwill_decay, dt), tenure,
-                   stages(user, tenure, satisfaction, shared_recently, cfg))
+    weight = 1.0 - (1.0 - cfg.satisfaction_smoothing) ** dt
+    return Loyalty(*_loyalty_kernel(state, satisfaction, goodwill, tenure, np.asarray(surplus, np.float64), shared_until, t,
+                                    noise_scale, weight, (1.0 - goodwill_decay) ** dt, dt, cfg.customer_months,
+                                    cfg.supporter_satisfaction, cfg.advocate_satisfaction))

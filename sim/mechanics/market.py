@@ -19,13 +19,17 @@ their service this way chooses again that step (the choice sees the option as in
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
+from sim.agents.listeners import State
 from sim.scenario.fields import step_schedule
+
+UNAWARE, USER, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.OUTSIDE)
 
 
 def entry_rank(region: np.ndarray, n_regions: int, rng: np.random.Generator) -> np.ndarray:
-    """Order in which each listener comes into reach within their region, shape (n,) int64, 0 = first."""
-    rank = np.empty(region.size, np.int64)
+    """Order in which each listener comes into reach within their region, shape (n,) int32, 0 = first."""
+    rank = np.empty(region.size, np.int32)  # int32: 4 bytes a listener, enough for 2e9 listeners
     for r in range(n_regions):
         idx = np.flatnonzero(region == r)
         rank[idx[rng.permutation(idx.size)]] = np.arange(idx.size)
@@ -39,11 +43,6 @@ def in_reach_counts(people: np.ndarray, capacity: np.ndarray, group: np.ndarray)
     return np.minimum(np.round(group * share), group).astype(np.int64)
 
 
-def in_reach(region: np.ndarray, rank: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Whether each listener is in reach, shape (n,) bool, given the listeners in reach per region ``counts`` (R,)."""
-    return rank < counts[region]
-
-
 def availability_table(services, region_names: list[str], month: int) -> np.ndarray:
     """Share of each region's people each service serves at calendar month index ``month``, shape (S, R)."""
     out = np.ones((len(services), len(region_names)))
@@ -55,19 +54,28 @@ def availability_table(services, region_names: list[str], month: int) -> np.ndar
     return out
 
 
-def available(region: np.ndarray, place: np.ndarray, shares: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Whether each listener may use each service, shape (n, S) bool.
+@njit(cache=True)
+def update_listeners(state, service, region, rank, counts, place, shares, active, available, triggered) -> None:
+    """Bring the listeners up to date with the market, in place, in one pass over them.
 
-    ``region`` (n,), ``place`` (n,) uniform draws, ``shares`` (S, R) from
-    :func:`availability_table`, ``active`` (S,) whether each service is in the market.
+    ``state`` (n,): a listener comes into reach when ``rank < counts[region]`` (``rank`` (n,)
+    :func:`entry_rank`, ``counts`` (R,) :func:`in_reach_counts`) and enters as UNAWARE; the
+    others are OUTSIDE. ``available`` (n, S) bool: listener i may use service j when
+    ``place[i] < shares[j, region[i]]`` (``place`` (n,) uniform, ``shares`` (S, R)
+    :func:`availability_table`) and ``active[j]`` (S,) (in the market). ``triggered`` (n,):
+    set for a user whose service they may no longer use (an exit, a withdrawal from their region).
     """
-    return (place[:, None] < shares[:, region].T) & active[None, :]
-
-
-def stranded(state_user: np.ndarray, service: np.ndarray, can_use: np.ndarray) -> np.ndarray:
-    """Users whose service they may no longer use (an exit, a withdrawal from their region), shape (n,) bool."""
-    svc = np.maximum(service, 0).astype(np.int64)
-    return state_user & ~can_use[np.arange(service.size), svc]
+    for i in range(state.size):
+        r = region[i]
+        if rank[i] < counts[r]:
+            if state[i] == OUTSIDE:
+                state[i] = UNAWARE  # coming into reach
+        else:
+            state[i] = OUTSIDE  # at the start only: the counts never fall, so no one in reach leaves it
+        for j in range(active.size):
+            available[i, j] = active[j] and place[i] < shares[j, r]
+        if state[i] == USER and not available[i, max(service[i], 0)]:
+            triggered[i] = True
 
 
 def entry_steps(scenario, clock) -> tuple[np.ndarray, np.ndarray]:

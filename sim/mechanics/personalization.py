@@ -13,6 +13,11 @@ personalisation (``privacy_cost * personalization``, EUR/month).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
+
+from sim.agents.listeners import State
+
+USER = np.int8(State.USER)
 
 
 def shares_data(privacy_sensitive: np.ndarray, consent_draw: np.ndarray, opt_in: np.ndarray | bool,
@@ -28,6 +33,22 @@ def shares_data(privacy_sensitive: np.ndarray, consent_draw: np.ndarray, opt_in:
     return np.where(opt_in, opt_in_policy, opt_out_policy)
 
 
+@njit(cache=True)
+def sharers(state: np.ndarray, service: np.ndarray, privacy_sensitive: np.ndarray, consent_draw: np.ndarray,
+            opt_in: np.ndarray, opt_out_share: float, opt_in_share: float) -> np.ndarray:
+    """Whether each user shares data with their current service (:func:`shares_data` under the
+    service's policy ``opt_in`` (S,)), bool (n,), False for non-users; one pass."""
+    out = np.zeros(state.size, np.bool_)
+    for i in range(state.size):
+        if state[i] != USER:
+            continue
+        if opt_in[service[i]]:
+            out[i] = not privacy_sensitive[i] and consent_draw[i] < opt_in_share
+        else:
+            out[i] = not privacy_sensitive[i] or consent_draw[i] >= opt_out_share
+    return out
+
+
 def match(depth_fraction: np.ndarray, personalization: np.ndarray | float, lift: float) -> np.ndarray:
     """Recommendation match (>= 1) from the data depth fraction ``1 - exp(-depth/tau)`` in [0, 1]."""
     return 1.0 + personalization * lift * depth_fraction
@@ -38,19 +59,23 @@ def depth_fraction(data_depth: np.ndarray, tau_hours: float) -> np.ndarray:
     return 1.0 - np.exp(-data_depth / tau_hours)
 
 
+@njit(cache=True)
 def grow_depth(data_depth: np.ndarray, hours: np.ndarray, sharing: np.ndarray, dt: float) -> np.ndarray:
-    """Data depth after a step of listening: sharers add the hours they listened (hours/month x dt)."""
-    return data_depth + np.where(sharing, hours * dt, 0.0).astype(np.float32)
+    """Data depth after a step of listening, float32 (n,): sharers add the hours they listened (hours/month x dt)."""
+    out = data_depth.copy()
+    for i in range(out.size):
+        if sharing[i]:
+            out[i] += hours[i] * dt
+    return out
 
 
-def targeting_quality(depth_frac_free: np.ndarray, service: np.ndarray, personalization: np.ndarray) -> np.ndarray:
+def targeting_quality(data: np.ndarray, listeners: np.ndarray, personalization: np.ndarray) -> np.ndarray:
     """Ad-targeting quality of each service in [0, 1], shape (n_services,).
 
-    ``depth_frac_free`` (m,): depth fraction of each free listener (0 if they share no
-    data); ``service`` (m,): their service; ``personalization`` (n_services,): investment.
-    Quality is the investment times the mean depth fraction of the service's free users.
+    ``data`` (S,): the depth fractions of each service's free listeners summed (0 for those
+    who share no data); ``listeners`` (S,): its free listeners; ``personalization`` (S,):
+    investment. Quality is the investment times the mean depth fraction of the service's
+    free users.
     """
-    s = personalization.shape[0]
-    n = np.bincount(service, minlength=s)[:s]
-    depth = np.divide(np.bincount(service, weights=depth_frac_free, minlength=s)[:s], n, out=np.zeros(s), where=n > 0)
+    depth = np.divide(data, listeners, out=np.zeros(personalization.shape[0]), where=listeners > 0)
     return personalization * depth

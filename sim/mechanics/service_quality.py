@@ -76,7 +76,7 @@ class Support:
     Attributes
     ----------
     goodwill : ndarray (n,) float32
-        Goodwill after long waits (-), RAK (+) and outages (-), EUR/month.
+        Goodwill after waits (-, ``wait_effect``), RAK (+) and outages (-), EUR/month.
     reconsider : ndarray (n,) bool
         Listeners a long wait or an outage makes reconsider their option next step.
     told_friends : ndarray (n,) bool
@@ -98,35 +98,42 @@ class Support:
 
 
 def step(user: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_severity_days: np.ndarray,
-         backlog: np.ndarray, support_staff: np.ndarray, rak_rate: np.ndarray, draws: tuple[np.ndarray, ...],
-         cfg, weight: float, dt: float) -> Support:
+         backlog: np.ndarray, support_staff: np.ndarray, rak_rate: np.ndarray, draws, cfg, weight: float, dt: float) -> Support:
     """Tickets, the support queue, long waits, RAK and outages of one step.
 
     ``user`` (n,) bool and ``service`` (n,) (index, clipped at 0 for non-users) place the
     listeners; ``outage_severity_days``, ``backlog``, ``support_staff`` (advisors) and
-    ``rak_rate`` are per service (S,); ``draws`` five uniform (n,) arrays: ticket, wait, RAK,
-    outage review, wait review. ``dt`` in months.
+    ``rak_rate`` are per service (S,); ``draws`` the step's random streams
+    (:class:`sim.random.StepDraws`): ``ticket`` for users, ``wait`` and ``rak`` for ticket
+    holders, ``wait_review`` for ticket holders (``wait_effect``), ``outage`` for users hit by an outage.
+    ``dt`` in months.
     """
-    u_ticket, u_wait, u_rak, u_out, u_review = draws
     s = backlog.size
+    n = user.size
     if not cfg.enabled:
-        none = np.zeros(user.size, bool)
+        none = np.zeros(n, bool)
         return Support(goodwill, none, none, backlog, np.full(s, np.nan), np.zeros(s))
     sev = outage_severity_days
-    has_ticket = user & (u_ticket < ticket_probability(cfg.ticket_rate, sev, cfg.outage_tickets, dt)[service])
-    arrivals = np.bincount(service[has_ticket], minlength=s)[:s] * weight
+    users = np.flatnonzero(user)
+    tickets = draws.below("ticket", users, ticket_probability(cfg.ticket_rate, sev, cfg.outage_tickets, dt)[service[users]])
+    arrivals = np.bincount(service[tickets], minlength=s)[:s] * weight
     mean_wait, left = np.zeros(s), np.zeros(s)
     for j in range(s):
         capacity = support_staff[j] * cfg.tickets_per_staff * dt
         mean_wait[j], left[j] = response_hours(arrivals[j], backlog[j], capacity, cfg.base_response_hours)
-    waits = individual_waits(mean_wait[service], u_wait)
-    long = has_ticket & (waits > cfg.wait_threshold_hours)
+    waits = individual_waits(mean_wait[service[tickets]], draws.uniform("wait", tickets))
+    long = waits > cfg.wait_threshold_hours
     penalty, review = wait_effect(waits, cfg)
     goodwill = goodwill.copy()
-    goodwill[has_ticket] -= penalty[has_ticket]
-    rak = has_ticket & ~long & (u_rak < rak_rate[service])
+    goodwill[tickets] -= penalty
+    served = tickets[~long]
+    rak = draws.below("rak", served, rak_rate[service[served]])
     goodwill[rak] += cfg.rak_lift
-    hit = user & (sev[service] > 0)
-    goodwill[hit] -= (cfg.outage_penalty * sev[service])[hit]
-    reconsider = (has_ticket & (u_review < review)) | (hit & (u_out < np.minimum(cfg.outage_review * sev[service], 1.0)))
-    return Support(goodwill, reconsider, rak, abandon(left, cfg.abandonment, dt), mean_wait, arrivals / dt)
+    hit = users[sev[service[users]] > 0]
+    goodwill[hit] -= cfg.outage_penalty * sev[service[hit]]
+    reconsider = np.zeros(n, bool)
+    reconsider[draws.below("wait_review", tickets, review)] = True
+    reconsider[draws.below("outage", hit, np.minimum(cfg.outage_review * sev[service[hit]], 1.0))] = True
+    told = np.zeros(n, bool)
+    told[rak] = True
+    return Support(goodwill, reconsider, told, abandon(left, cfg.abandonment, dt), mean_wait, arrivals / dt)

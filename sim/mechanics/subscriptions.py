@@ -18,9 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from sim.agents.listeners import NO_SERVICE, State, Tier
-from sim.mechanics.choice import INELIGIBLE, Options, logit_choice, utility
+from sim.mechanics.choice import INELIGIBLE, Options, choose, kernel_inputs, utility
+from sim.random import uniform_at
+
+UNAWARE, USER, LAPSED, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.LAPSED), np.int8(State.OUTSIDE)
+TRIAL, PREMIUM = np.int8(Tier.TRIAL), np.int8(Tier.PREMIUM)
 
 
 @dataclass(frozen=True)
@@ -38,46 +43,96 @@ class Decisions:
 
 
 def current_option(pop, options: Options, idx: np.ndarray) -> np.ndarray:
-    """Index of the option listeners ``idx`` hold (0 = nothing, -1 = no longer offered), shape (len(idx),)."""
-    premium = (pop.tier[idx] == Tier.PREMIUM) | (pop.tier[idx] == Tier.TRIAL)
-    return options.index_of(np.where(pop.state[idx] == State.USER, pop.service[idx], -1), premium, pop.plan[idx])
+    """Index of the option listeners ``idx`` hold (0 = nothing, -1 = no longer offered), int64 (len(idx),)."""
+    return _held(pop.state, pop.tier, pop.service, pop.plan, np.asarray(idx, np.int64), options.held_index())
 
 
-def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.ndarray, draws: tuple[np.ndarray, ...],
-         options: Options, table, scenario, clock, t: int, rise_review: np.ndarray | None = None) -> Decisions:
+@njit(cache=True)
+def _held(state, tier, service, plan, idx, held):
+    """:meth:`Options.index_of` of listeners ``idx`` from the lookup ``held`` (S, 2, plans)."""
+    out = np.zeros(idx.size, np.int64)
+    for k in range(idx.size):
+        i = idx[k]
+        j = service[i]
+        if state[i] != USER or j < 0:
+            continue  # nothing
+        premium = 1 if tier[i] == PREMIUM or tier[i] == TRIAL else 0
+        p = max(plan[i], 0)
+        out[k] = held[j, premium, p] if j < held.shape[0] and p < held.shape[2] else -1
+    return out
+
+
+def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Options, table,
+         scenario, clock, t: int, rise_review: np.ndarray | None = None) -> Decisions:
     """Payment failures, then the listeners who decide this step choose an option.
 
     ``newly_aware`` and ``reconsider`` (n,) bool; ``price_rose`` (S, n_plans) bool: the plan's
-    price went up this step; ``draws`` four uniform (n,) arrays: review, trigger, choice,
-    payment; ``t`` the step index; ``rise_review`` (S, n_plans, R) the share of a plan's payers
-    reconsidering at a rise, by region (reference prices), else ``choice.price_change_review``.
+    price went up this step; ``draws`` the step's random streams (:class:`sim.random.StepDraws`):
+    ``payment`` for premium subscribers, ``review`` for the aware, ``trigger`` for holders of a
+    plan whose price rose, ``choice`` for the deciders; ``t`` the step index; ``rise_review``
+    (S, n_plans, R) the share of a plan's payers reconsidering at a rise, by region (reference
+    prices), else ``choice.price_change_review``.
     """
     c = scenario.choice
-    u_review, u_trigger, u_choice, u_pay = draws
-    user = pop.state == State.USER
-    failed = user & (pop.tier == Tier.PREMIUM) & (u_pay < clock.probability(c.involuntary_churn))
-    leave(pop, failed)
-
-    lapsed = pop.state == State.LAPSED
-    paying = (pop.state == State.USER) & (pop.tier == Tier.PREMIUM)
-    review_p = np.select([lapsed, paying], [clock.probability(c.lapsed_review_rate), clock.probability(c.premium_review_rate)],
-                         clock.probability(c.review_rate))
-    trial_ended = (pop.tier == Tier.TRIAL) & (pop.trial_end <= t) & (pop.state == State.USER)
-    rose = price_rose[np.maximum(pop.service, 0), np.maximum(pop.plan, 0)]
-    share = c.price_change_review if rise_review is None else rise_review[np.maximum(pop.service, 0), np.maximum(pop.plan, 0), pop.region]
-    price_hit = paying & rose & (u_trigger < share)
-    users = np.flatnonzero(pop.state == State.USER)
-    stranded = np.zeros(pop.n, bool)  # their free tier or plan was withdrawn: they must choose again now
-    stranded[users[current_option(pop, options, users) < 0]] = True
-    deciders = newly_aware | (u_review < review_p) | reconsider | trial_ended | price_hit | stranded
-    deciders &= (pop.state != State.UNAWARE) & (pop.state != State.OUTSIDE) & ~failed
+    failed = _payment_failures(pop.state, pop.tier, clock.probability(c.involuntary_churn), draws.key("payment"))
+    leave(pop, np.flatnonzero(failed))
+    if rise_review is None:  # the flat share, the same in every region
+        rise_review = np.full((*price_rose.shape, 1), c.price_change_review)
+    deciders, trial_ended = _deciders(
+        pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, t, failed, newly_aware, reconsider, price_rose,
+        options.held_index(price_rose.shape), clock.probability(c.lapsed_review_rate),
+        clock.probability(c.premium_review_rate), clock.probability(c.review_rate), np.asarray(rise_review, np.float64),
+        draws.key("review"), draws.key("trigger"))
     idx = np.flatnonzero(deciders)
     if idx.size:
         cur = current_option(pop, options, idx)
-        u = utility(pop, idx[:, None], np.arange(len(options))[None, :], options, table, scenario, cur[:, None])
-        chosen = logit_choice(u, c.noise_scale, u_choice[idx])
+        chosen = choose(*kernel_inputs(pop, options, table, scenario), idx, cur, c.noise_scale, draws.key("choice"))
         move(pop, idx, chosen, trial_ended[idx], options, table.trial_months, t, clock.months_per_step)
     return Decisions(failed, trial_ended)
+
+
+@njit(cache=True)
+def _payment_failures(state, tier, probability, key):
+    """Premium subscribers whose payment fails this step (draw ``uniform_at(key, i)`` below ``probability``), bool (n,)."""
+    failed = np.zeros(state.size, np.bool_)
+    for i in range(state.size):
+        if state[i] == USER and tier[i] == PREMIUM and uniform_at(key, i) < probability:
+            failed[i] = True
+    return failed
+
+
+@njit(cache=True)
+def _deciders(state, tier, service, plan, region, trial_end, t, failed, newly_aware, reconsider, price_rose, held, lapsed_p,
+              premium_p, review_p, rise_review, review_key, trigger_key):
+    """Who decides this step, and whose trial ended, bool (n,) each, in one pass.
+
+    An aware listener in reach whose payment did not just fail (``failed``) decides if newly aware, made to reconsider,
+    at the end of a trial, reviewing (``uniform_at(review_key, i)`` below the review probability of their state:
+    lapsed, paying, or else), holding a plan whose price rose (``price_rose`` (S, plans),
+    ``uniform_at(trigger_key, i)`` below ``rise_review`` (S, plans, R) of their region, or of
+    region 0 when it has one region column) or holding an option no longer offered (``held``
+    (S, 2, plans) option index, -1 if withdrawn).
+    """
+    n = state.size
+    deciders = np.zeros(n, np.bool_)
+    trial_ended = np.zeros(n, np.bool_)
+    for i in range(n):
+        s = state[i]
+        if s == UNAWARE or s == OUTSIDE or failed[i]:
+            continue
+        user = s == USER
+        paying = user and tier[i] == PREMIUM
+        ended = user and tier[i] == TRIAL and trial_end[i] <= t
+        trial_ended[i] = ended
+        p = lapsed_p if s == LAPSED else (premium_p if paying else review_p)
+        decide = newly_aware[i] or reconsider[i] or ended or uniform_at(review_key, i) < p
+        r = region[i] if rise_review.shape[2] > 1 else 0
+        if paying and price_rose[service[i], max(plan[i], 0)] and uniform_at(trigger_key, i) < rise_review[service[i], max(plan[i], 0), r]:
+            decide = True
+        if user and held[service[i], 1 if tier[i] == PREMIUM or tier[i] == TRIAL else 0, max(plan[i], 0)] < 0:
+            decide = True  # their free tier or plan was withdrawn
+        deciders[i] = decide
+    return deciders, trial_ended
 
 
 def leave(pop, who: np.ndarray) -> None:

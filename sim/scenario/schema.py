@@ -44,7 +44,7 @@ class MarketConfig(Strict):
                                           "{YYYY-MM: people} (linear in between, flat outside; never decreasing; 1e3 .. 1e10); "
                                           f"default {DEFAULT_POPULATION:.1e}, or the sum of the regions' own populations")
     agents: int = P(200_000, "listeners", "Simulated listeners at the horizon's largest population; each stands for "
-                    "population/agents people (people entering the market later are listeners waiting outside)", ge=100, le=5_000_000)
+                    "population/agents people (people entering the market later are listeners waiting outside)", ge=100, le=50_000_000)
 
     @model_validator(mode="after")
     def _growing(self) -> "MarketConfig":

@@ -1,0 +1,27 @@
+"""The numba kernels of the model, and their warm-up.
+
+Kernels live with their mechanism (``@njit(cache=True)``): the counter-based draws
+(``sim.random``), word of mouth (``diffusion.aware_on_network``), the utilities and the
+logit choice (``choice.utility_at``, ``choice.choose``), listening hours
+(``listening._hours_kernel``), the ad audience (``ads._gather``), satisfaction and the
+ladder (``loyalty._loyalty_kernel``), data depth (``personalization.grow_depth``), the
+market's reach and availability (``market.update_listeners``) and the KPI tally (``metrics.tally``). Each compiles on its first call and is cached on disk next
+to its module, so later processes load it in milliseconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+
+
+def compile_all() -> None:
+    """Compile (or load from the cache) every kernel by running a tiny model for two steps."""
+    from sim.model import MarketModel
+    from sim.scenario import apply_overrides, load_scenario
+
+    scenario = apply_overrides(load_scenario(BASELINE), {"market.agents": 500, "time.months": 2})
+    model = MarketModel(scenario, seed=0)
+    while model.running:
+        model.step()

@@ -1,0 +1,322 @@
+"""The numba kernels against small straightforward numpy computations of the same quantities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.agents.listeners import State, Tier
+from sim.agents.network import small_world
+from sim.mechanics import diffusion
+from sim.random import CounterRandom
+
+N = 3000
+
+
+def _random() -> CounterRandom:
+    return CounterRandom({"diffusion": np.random.SeedSequence(5)})
+
+
+def _agree_off_the_boundary(got: np.ndarray, draws: np.ndarray, prob: np.ndarray) -> None:
+    """``got == (draws < prob)`` wherever the draw is not within rounding of the probability."""
+    clear = np.abs(draws - prob) > 1e-6
+    np.testing.assert_array_equal(got[clear], (draws < prob)[clear])
+
+
+def test_awareness_on_a_network_matches_the_sparse_product():
+    rng = np.random.default_rng(0)
+    friends = small_world(rng.integers(0, 3, N), 10, 0.2, 0.5, rng)
+    state = rng.choice(np.array([State.UNAWARE, State.AWARE, State.USER, State.OUTSIDE], np.int8), N)
+    advocate = (state == State.USER) & (rng.random(N) < 0.3)
+    sharing = (state == State.USER) & (rng.random(N) < 0.2)
+    cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.5})
+    key = _random().key("diffusion", 3)
+    wom = diffusion.WordOfMouth.empty(N)
+    # an earlier step's word of mouth, brought up to date by the step (only the changes travel)
+    diffusion.step(np.roll(state, 7), advocate, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    got = diffusion.step(state, advocate, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    influence = (state == State.USER) + advocate * 1.5 + sharing * 1.5
+    prob = diffusion.awareness_probability(0.01, 0.4, diffusion.exposure(influence, friends.astype(np.float32), np.diff(friends.indptr), False,
+                                                                        state != State.OUTSIDE), 1.0,
+                                           False)
+    draws = _random().uniform_all("diffusion", 3, N)
+    assert not got[state != State.UNAWARE].any()
+    unaware = state == State.UNAWARE
+    _agree_off_the_boundary(got[unaware], draws[unaware], prob[unaware])
+    assert 0 < got.sum() < unaware.sum()
+
+
+def test_awareness_fully_mixed_follows_the_bass_path():
+    rng = np.random.default_rng(1)
+    state = rng.choice(np.array([State.UNAWARE, State.USER, State.OUTSIDE], np.int8), N, p=[0.5, 0.2, 0.3])
+    none = np.zeros(N, bool)
+    cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.0})
+    key = _random().key("diffusion", 0)
+    got = diffusion.step(state, none, none, None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
+    share = float((state == State.USER).sum() / (state != State.OUTSIDE).sum())  # of the people in reach
+    prob = (diffusion.bass_advance(share, 0.01, 0.4, 1.0) - share) / (1 - share)
+    draws = _random().uniform_all("diffusion", 0, N)
+    _agree_off_the_boundary(got, draws, np.where(state == State.UNAWARE, prob, -1.0))
+
+
+def test_one_pass_tally_matches_masked_counts():
+    from sim.metrics import (CONVERTED, DOWN, ENDED, FREE, GROSS_ADDS, HOURS_PAID, LAPSE, PLAN_0, PREMIUM, STAGE_1,
+                             TO_COMPETITOR, USERS_LEFT, VOLUNTARY, tally)
+
+    rng = np.random.default_rng(2)
+    s, plans, steps = 3, 4, 10
+    state = rng.integers(0, len(State), N).astype(np.int8)
+    user = state == State.USER
+    service = np.where(user, rng.integers(0, s, N), -1).astype(np.int8)
+    tier = np.where(user, rng.choice([Tier.FREE, Tier.TRIAL, Tier.PREMIUM], N), Tier.NONE).astype(np.int8)
+    plan = np.where(tier == Tier.PREMIUM, rng.integers(0, plans, N), -1).astype(np.int8)
+    hours = rng.random(N).astype(np.float32) * 40
+    satisfaction = rng.random(N).astype(np.float32)
+    stage = np.where(user, rng.integers(1, 5, N), 0).astype(np.int8)
+    spell = rng.integers(-1, steps, N).astype(np.int32)
+    before_service = np.where(rng.random(N) < 0.6, rng.integers(0, s, N), -1).astype(np.int8)
+    before_tier = np.where(before_service >= 0, rng.choice([Tier.FREE, Tier.TRIAL, Tier.PREMIUM], N), Tier.NONE).astype(np.int8)
+    failed = (before_tier == Tier.PREMIUM) & ~user & (rng.random(N) < 0.3)
+    ended = (before_tier == Tier.TRIAL) & (rng.random(N) < 0.5)
+    table, states, cohorts = tally(state, service, tier, plan, hours, satisfaction, stage, spell, before_service, before_tier,
+                                   failed, ended, s, plans, steps)
+
+    def by(svc, mask, weights=None):
+        return np.bincount(svc[mask].astype(np.int64), weights=None if weights is None else weights[mask], minlength=s)[:s]
+
+    prem = user & (tier == Tier.PREMIUM)
+    was_prem = (before_service >= 0) & (before_tier == Tier.PREMIUM)
+    stays = prem & (service == before_service)
+    expected = {
+        FREE: by(service, user & (tier == Tier.FREE)), PREMIUM: by(service, prem),
+        GROSS_ADDS: by(service, user & (service != before_service)),
+        HOURS_PAID: by(service, user & (tier != Tier.FREE), hours),
+        PLAN_0 + 2: by(service, prem & (plan == 2)), STAGE_1 + 2: by(service, user & (stage == 3)),
+        ENDED: by(before_service, ended & (before_service >= 0)), CONVERTED: by(before_service, ended & stays),
+        VOLUNTARY: by(before_service, was_prem & ~stays & ~user & ~failed),
+        DOWN: by(before_service, was_prem & (service == before_service) & (tier == Tier.FREE)),
+        TO_COMPETITOR: by(before_service, was_prem & user & (service != before_service)),
+        LAPSE: by(before_service, was_prem & failed),
+        USERS_LEFT: by(before_service, (before_service >= 0) & (service != before_service)),
+    }
+    for column, want in expected.items():
+        np.testing.assert_array_equal(table[:, column], want.astype(float), err_msg=str(column))
+    np.testing.assert_array_equal(states, np.bincount(state, minlength=len(State)))
+    focal_free = user & (service == 0) & (tier == Tier.FREE) & (spell >= 0)
+    np.testing.assert_array_equal(cohorts[1], np.bincount(spell[focal_free], minlength=steps + 1))
+
+
+def _small_model(overrides: dict | None = None):
+    from sim.model import MarketModel
+    from tests.helpers import small_scenario
+
+    model = MarketModel(small_scenario({"market.agents": 2000, **(overrides or {})}), seed=3)
+    for _ in range(3):
+        model.step()
+    return model
+
+
+@pytest.mark.parametrize("credible", [False, True])
+def test_utility_kernel_matches_the_numpy_utility(credible):
+    import dataclasses
+
+    from sim.mechanics.choice import kernel_inputs, utilities_of, utility
+    from sim.mechanics.subscriptions import current_option
+
+    model = _small_model({"choice.price_weight": 0.7} if credible else None)
+    pop, opts = model.population, model.options
+    if credible:  # prices in real terms with losses above reference prices, services not everywhere
+        rng = np.random.default_rng(4)
+        pop.price_index = rng.uniform(1.0, 1.3, pop.n).astype(np.float32)
+        pop.region = rng.integers(0, 3, pop.n).astype(np.int16)
+        pop.available = rng.random(pop.available.shape) < 0.8
+        opts = dataclasses.replace(opts, loss=rng.uniform(0, 2, (len(opts), 3)).astype(np.float32))
+    idx = np.flatnonzero((pop.state != State.UNAWARE) & (pop.state != State.OUTSIDE))
+    cur = current_option(pop, opts, idx)
+    inputs = kernel_inputs(pop, opts, model.table, model.scenario)
+    for o in range(len(opts)):
+        want = utility(pop, idx, np.full(idx.size, o), opts, model.table, model.scenario, cur)
+        got = utilities_of(*inputs, idx, np.full(idx.size, o), cur)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4, err_msg=f"option {o}")
+
+
+def test_choice_kernel_draws_from_the_logit():
+    from sim.mechanics.choice import choose, kernel_inputs, logit_choice, utility
+    from sim.mechanics.subscriptions import current_option
+
+    model = _small_model()
+    pop, opts, scen = model.population, model.options, model.scenario
+    idx = np.flatnonzero(pop.state != State.UNAWARE)
+    cur = current_option(pop, opts, idx)
+    r = CounterRandom({"choice": np.random.SeedSequence(9)})
+    got = choose(*kernel_inputs(pop, opts, model.table, scen), idx, cur, scen.choice.noise_scale, r.key("choice", 4))
+    u = utility(pop, idx[:, None], np.arange(len(opts))[None, :], opts, model.table, scen, cur[:, None])
+    want = logit_choice(u, scen.choice.noise_scale, r.uniform("choice", 4, idx))
+    assert np.mean(got == want) > 0.999  # equal but where a draw falls within rounding of a cumulative probability
+    assert len(np.unique(got)) > 2
+
+
+def _listeners(rng, n=N, s=3):
+    state = rng.integers(0, 4, n).astype(np.int8)
+    user = state == State.USER
+    service = np.where(user, rng.integers(0, s, n), -1).astype(np.int8)
+    tier = np.where(user, rng.choice([Tier.FREE, Tier.TRIAL, Tier.PREMIUM], n), Tier.NONE).astype(np.int8)
+    return state, service, tier, user
+
+
+def test_listening_kernel_matches_the_formula():
+    from sim.mechanics import listening
+    from tests.helpers import small_scenario
+
+    rng = np.random.default_rng(4)
+    state, service, tier, user = _listeners(rng)
+    base, depth = rng.lognormal(3, 0.5, N).astype(np.float32), rng.exponential(200, N).astype(np.float32)
+    sharing, satisfaction = rng.random(N) < 0.6, rng.random(N).astype(np.float32)
+    pers_level, ad_load, downtime = np.array([0.2, 0.9, 0.5]), np.array([2.0, 4.0, 0.0]), np.array([0.0, 0.1, 0.0])
+    mech = small_scenario().mechanisms
+    got = listening.step(state, service, tier, base, depth, sharing, satisfaction, pers_level, ad_load, downtime,
+                         mech.personalization, mech.listening)
+    svc = np.maximum(service, 0)
+    frac = np.where(sharing, 1 - np.exp(-depth / mech.personalization.tau_hours), 0.0)
+    fit = 1 + pers_level[svc] * mech.personalization.lift * frac
+    want = listening.hours(base, fit, (tier == Tier.PREMIUM) | (tier == Tier.TRIAL), tier == Tier.FREE, ad_load[svc],
+                           satisfaction, downtime[svc], mech.listening)
+    np.testing.assert_allclose(got, np.where(user, want, 0.0), rtol=1e-5)
+    assert got.dtype == np.float32 and (got[~user] == 0).all() and (got[user] > 0).any()
+
+
+def test_ad_audience_in_one_pass_matches_the_free_listeners_sums():
+    from sim.mechanics.ads import Audience
+
+    rng = np.random.default_rng(6)
+    state, service, tier, user = _listeners(rng)
+    hours = rng.random(N).astype(np.float32) * 50
+    taste = rng.dirichlet(np.ones(4), N).astype(np.float32)
+    depth, sharing = rng.exponential(100, N).astype(np.float32), rng.random(N) < 0.5
+    index = (1 + rng.random(N) * 0.3).astype(np.float32)
+    got = Audience.gather(state, service, tier, hours, taste, depth, sharing, True, 300.0, 3, index)
+    free = user & (tier == Tier.FREE)
+    want = Audience.of(service[free].astype(np.int64), hours[free], taste[free],
+                       np.where(sharing, 1 - np.exp(-depth / 300.0), 0.0)[free], 3, index[free])
+    assert got.mean_price_index() == pytest.approx(float(index[free].mean()), rel=1e-6)
+    for name in ("hours", "listeners", "data", "genre_hours", "price_index"):
+        np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-5, err_msg=name)
+
+
+def test_loyalty_kernel_matches_the_stage_functions():
+    from sim.mechanics import loyalty
+    from sim.mechanics.personalization import grow_depth
+    from tests.helpers import small_scenario
+
+    rng = np.random.default_rng(8)
+    state, _, _, user = _listeners(rng)
+    satisfaction, goodwill = rng.random(N).astype(np.float32), rng.normal(0, 2, N).astype(np.float32)
+    tenure, shared_until = rng.uniform(0, 30, N).astype(np.float32), rng.integers(-1, 20, N).astype(np.int16)
+    surplus = rng.normal(0, 5, int(user.sum()))
+    cfg = small_scenario().mechanisms.loyalty
+    got = loyalty.step(state, satisfaction, goodwill, tenure, surplus, shared_until, 10, cfg, 0.2, 1.9, 1.0)
+    weight = 1 - (1 - cfg.satisfaction_smoothing)
+    want_sat = satisfaction.copy()
+    want_sat[user] = loyalty.update_satisfaction(satisfaction[user], surplus, 1.9, weight)
+    want_tenure = np.where(user, tenure + 1.0, tenure).astype(np.float32)
+    np.testing.assert_allclose(got.satisfaction, want_sat, rtol=1e-6)
+    np.testing.assert_allclose(got.goodwill, loyalty.decay_goodwill(goodwill, 0.2, 1.0), rtol=1e-6)
+    np.testing.assert_array_equal(got.tenure, want_tenure)
+    want_stage = loyalty.stages(user, want_tenure, got.satisfaction, shared_until >= 10, cfg)
+    np.testing.assert_array_equal(got.stage, want_stage)
+    assert set(np.unique(got.stage)) >= {0, 1, 2}
+    depth, hours, sharing = rng.random(N).astype(np.float32), rng.random(N).astype(np.float32), rng.random(N) < 0.5
+    np.testing.assert_allclose(grow_depth(depth, hours, sharing, 0.25), depth + np.where(sharing, hours * 0.25, 0), rtol=1e-6)
+
+
+def test_deciders_kernel_matches_the_masks():
+    from sim.mechanics.subscriptions import _deciders
+
+    rng = np.random.default_rng(10)
+    state, service, tier, user = _listeners(rng, s=2)
+    state = np.where((state == State.UNAWARE) & (rng.random(N) < 0.5), State.OUTSIDE, state).astype(np.int8)  # not yet in reach
+    region = rng.integers(0, 3, N).astype(np.int16)
+    rise_review = rng.random((2, 3, 3))  # (service, plan, region): the share reconsidering at a rise
+    plan = np.where(tier != Tier.FREE, rng.integers(0, 3, N), -1).astype(np.int8)
+    trial_end = rng.integers(0, 8, N).astype(np.int16)
+    failed = (state == State.LAPSED) & (rng.random(N) < 0.2)
+    newly, reconsider = (state == State.AWARE) & (rng.random(N) < 0.5), rng.random(N) < 0.05
+    reconsider[np.flatnonzero(state == State.OUTSIDE)[:5]] = True  # never decide before coming into reach
+    price_rose = np.array([[True, False, False], [False, False, True]])
+    held = np.full((2, 2, 3), -1, np.int64)
+    held[0, :, :2] = 1  # service 0 offers its free tier and plans 0, 1; service 1 only plan 2
+    held[1, 1, 2] = 1
+    r = CounterRandom({"review": np.random.SeedSequence(1), "trigger": np.random.SeedSequence(2)})
+    got, ended = _deciders(state, tier, service, plan, region, trial_end, 4, failed, newly, reconsider, price_rose, held,
+                           0.1, 0.05, 0.2, rise_review, r.key("review", 4), r.key("trigger", 4))
+    paying = user & (tier == Tier.PREMIUM)
+    want_ended = user & (tier == Tier.TRIAL) & (trial_end <= 4)
+    review_p = np.where(state == State.LAPSED, 0.1, np.where(paying, 0.05, 0.2))
+    svc, pl = np.maximum(service, 0), np.maximum(plan, 0)
+    premium = (tier == Tier.PREMIUM) | (tier == Tier.TRIAL)
+    want = (newly | reconsider | want_ended | (r.uniform_all("review", 4, N) < review_p)
+            | (paying & price_rose[svc, pl] & (r.uniform_all("trigger", 4, N) < rise_review[svc, pl, region]))
+            | (user & (held[svc, premium.astype(int), pl] < 0)))
+    want &= (state != State.UNAWARE) & (state != State.OUTSIDE) & ~failed
+    np.testing.assert_array_equal(ended, want_ended)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_sharers_and_fees_kernels_match_numpy():
+    from sim.mechanics.accounting import _per_service
+    from sim.mechanics.personalization import shares_data, sharers
+
+    rng = np.random.default_rng(12)
+    state, service, tier, user = _listeners(rng, s=2)
+    privacy, consent = rng.random(N) < 0.3, rng.random(N).astype(np.float32)
+    opt_in = np.array([True, False])
+    want = shares_data(privacy, consent, opt_in[np.maximum(service, 0)], 0.2, 0.6) & user
+    np.testing.assert_array_equal(sharers(state, service, privacy, consent, opt_in, 0.2, 0.6), want)
+
+    plan = np.where(tier != Tier.FREE, rng.integers(0, 2, N), -1).astype(np.int8)
+    mult = rng.uniform(0.5, 1.5, N).astype(np.float32)
+    per_user = np.array([[9.99, 7.5], [10.99, 5.0]])
+    subs, users, trials = _per_service(state, tier, service, plan, mult, per_user, 2)
+    prem = user & (tier == Tier.PREMIUM)
+    fees = per_user[service[prem], plan[prem]] * mult[prem]
+    np.testing.assert_allclose(subs, np.bincount(service[prem], weights=fees, minlength=2))
+    np.testing.assert_array_equal(users, np.bincount(service[user], minlength=2))
+    np.testing.assert_array_equal(trials, np.bincount(service[user & (tier == Tier.TRIAL)], minlength=2))
+
+
+def test_current_option_lookup_matches_index_of():
+    from sim.mechanics.subscriptions import current_option
+
+    model = _small_model()
+    pop, opts = model.population, model.options
+    idx = np.arange(pop.n)
+    premium = (pop.tier == Tier.PREMIUM) | (pop.tier == Tier.TRIAL)
+    want = opts.index_of(np.where(pop.state == State.USER, pop.service, -1), premium, pop.plan)
+    got = current_option(pop, opts, idx)
+    np.testing.assert_array_equal(got, want)
+    assert (got > 0).any() and (got == 0).any()
+
+
+def test_market_kernel_matches_reach_availability_and_stranded_masks():
+    from sim.mechanics import market
+
+    rng = np.random.default_rng(14)
+    s, regions = 3, 4
+    state, service, _, _ = _listeners(rng, s=s)
+    region = rng.integers(0, regions, N).astype(np.int16)
+    rank = market.entry_rank(region, regions, rng)
+    state = np.where(rank >= np.bincount(region, minlength=regions)[region] * 0.7, State.OUTSIDE, state).astype(np.int8)
+    counts = np.round(np.bincount(region, minlength=regions) * np.array([0.8, 0.7, 1.0, 0.9])).astype(np.int64)
+    place = rng.random(N).astype(np.float32)
+    shares, active = rng.random((s, regions)), np.array([True, False, True])
+    available, triggered = np.ones((N, s), bool), np.zeros(N, bool)
+    before = state.copy()
+    market.update_listeners(state, service, region, rank, counts, place, shares, active, available, triggered)
+    reach = rank < counts[region]
+    want_state = np.where(reach, np.where(before == State.OUTSIDE, State.UNAWARE, before), State.OUTSIDE)
+    np.testing.assert_array_equal(state, want_state)
+    want_available = (place[:, None] < shares[:, region].T) & active[None, :]
+    np.testing.assert_array_equal(available, want_available)
+    user = state == State.USER
+    np.testing.assert_array_equal(triggered, user & ~want_available[np.arange(N), np.maximum(service, 0)])
+    assert ((before == State.OUTSIDE) & (state == State.UNAWARE)).any() and triggered.any() and (~available).any()
