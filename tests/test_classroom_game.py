@@ -17,8 +17,8 @@ def market():
     return apply_overrides(load_scenario("scenarios/baseline.yaml"), {"time.months": 36})
 
 
-def _game(market, months=3) -> Game:
-    return Game(market, listeners=LISTENERS, months_per_round=months)
+def _game(market, months=3, listeners=LISTENERS) -> Game:
+    return Game(market, listeners=listeners, months_per_round=months)
 
 
 def test_slots_start_empty_and_named_competitors_keep_their_start(market):
@@ -78,7 +78,9 @@ def test_decisions_are_checked(market):
 
 
 def test_a_round_launches_the_teams_with_their_locked_decisions(market):
-    game = _game(market)
+    # 10,000 listeners: enough that a new team's free tier has listeners (and ads) in its first round
+    # (at 2,000, with half the market not yet in reach, it has about 4 free listener-months)
+    game = _game(market, listeners=10_000)
     cheap, dear, no_ads = game.join("Cheap"), game.join("Dear"), game.join("No ads")
     game.decide(cheap.token, {"price": 4.99, "marketing": 5.0})
     game.decide(dear.token, {"price": 12.99, "marketing": 5.0})
