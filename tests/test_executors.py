@@ -26,7 +26,7 @@ time: {start: 2015-01, months: 8}
 market: {population: 1.0e8, agents: 2500}
 """
 # long enough to be interrupted mid-run (about a minute of work on one core)
-LONG_RUN = ["--set", "market.agents=40000", "--set", "time.months=120", "--set", "replicates=4"]
+LONG_RUN = ["--set", "market.agents=200000", "--set", "time.months=120", "--set", "replicates=4"]  # seconds per replicate
 
 
 @pytest.mark.slow
@@ -101,7 +101,8 @@ def assert_no_survivor(children: list[psutil.Process]) -> None:
 
 
 def write_sweep(tmp_path: Path) -> Path:
-    (tmp_path / "base.yaml").write_text("name: tiny\nmarket: {agents: 40000}\ntime: {months: 60}\n")
+    # a run takes seconds (with the compiled kernels a smaller one ends before the test interrupts it)
+    (tmp_path / "base.yaml").write_text("name: tiny\nmarket: {agents: 300000}\ntime: {months: 120}\n")
     path = tmp_path / "sweep.yaml"
     path.write_text("name: tiny\nbase: base.yaml\nseed: 3\nreplicates: 2\ndesign: {kind: lhs, n: 6}\n"
                     "parameters: {services.focal.ad_load: {low: 1.0, high: 6.0}}\n"
