@@ -20,7 +20,6 @@ The implementations are the EMA Workbench's (``ema_workbench.analysis.prim`` and
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import math
@@ -36,6 +35,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sim.atomic import write_atomic  # noqa: E402
+from sim.report.plotting import png_bytes  # noqa: E402
 from sim.scenario import ScenarioError, did_you_mean  # noqa: E402
 from sim.sweep.spec import SweepSpec  # noqa: E402
 from sim.sweep.store import SweepStore, read_resolved  # noqa: E402
@@ -176,7 +176,7 @@ def tradeoff_png(result: dict[str, Any]) -> bytes:
     ax.set_ylim(0, 1.02)
     ax.set_title(f"PRIM trade-off for {result['rule']}", fontsize=10)
     ax.legend(loc="lower left")
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def limits_png(result: dict[str, Any]) -> bytes:
@@ -193,12 +193,5 @@ def limits_png(result: dict[str, Any]) -> bytes:
     ax.set_xlabel("position in the swept range (0 = low, 1 = high)")
     ax.set_title(f"Box {result['box']['id']}: coverage {result['box']['coverage']:.0%}, "
                  f"density {result['box']['density']:.0%}", fontsize=10)
-    return _png(fig)
+    return png_bytes(fig)
 
-
-def _png(fig) -> bytes:
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()

@@ -26,7 +26,6 @@ drew the design.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from pathlib import Path
@@ -45,6 +44,7 @@ from sim.scenario import ScenarioError, did_you_mean  # noqa: E402
 from sim.sweep import designs  # noqa: E402
 from sim.sweep.spec import SweepSpec  # noqa: E402
 from sim.atomic import write_atomic  # noqa: E402
+from sim.report.plotting import png_bytes  # noqa: E402
 from sim.sweep.store import SweepStore, read_resolved  # noqa: E402
 
 CONF_LEVEL = 0.95
@@ -247,7 +247,7 @@ def _bar_chart(kpi: str, method: str, by_param: dict[str, dict[str, float | None
                  + ("" if method == "pawn" else f" (error bars: {CONF_LEVEL:.0%} bootstrap CI)"), fontsize=10)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.legend()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def _morris_scatter(kpi: str, by_param: dict[str, dict[str, float | None]]) -> bytes:
@@ -272,15 +272,8 @@ def _morris_scatter(kpi: str, by_param: dict[str, dict[str, float | None]]) -> b
     ax.set_ylabel("sigma (spread of the elementary effects)")
     ax.set_title(f"Morris screening of {kpi} (bars: {CONF_LEVEL:.0%} bootstrap CI of mu*)", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
-    return _png(fig)
+    return png_bytes(fig)
 
-
-def _png(fig) -> bytes:
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
 
 
 _LABELS = {"S1": "S1 (alone)", "ST": "ST (total, with interactions)", "mu_star": "mu* (mean |effect|)",

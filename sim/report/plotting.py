@@ -11,6 +11,8 @@ both the expected path and the Monte-Carlo spread around it.
 
 from __future__ import annotations
 
+import io
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,6 +213,15 @@ def save_figure(fig: Figure, fig_dir: Path, name: str, title: str, caption: str)
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return FigureFile(name=name, path=path, title=title, caption=caption)
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """`fig` as PNG bytes (tight layout), closed: for figures written atomically with their data."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def forest_figure(labels: list[str], estimate: np.ndarray, low: np.ndarray, high: np.ndarray,
