@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from sim.analysis.whatif import overwrite_warnings
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
-from sim.scenario import (Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean, explain_validation_error,
-                          load_scenario, parameter_table, read_yaml)
-from sim.sweep.spec import KpiSpec, _Strict
+from sim.scenario import (Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean, load_scenario,
+                          parameter_table)
+from sim.sweep.spec import KpiSpec, _Strict, read_spec_file
 
 
 class Lever(_Strict):
@@ -114,17 +114,7 @@ class Optimization:
 def load_optimization(path: str | Path) -> Optimization:
     """Read and validate an optimisation file and its base scenario; every user error raises ScenarioError."""
     source = str(path)
-    data = read_yaml(path)
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{source}: (top level): expected a mapping of optimisation keys, got {type(data).__name__}")
-    data.setdefault("name", Path(path).stem)
-    try:
-        spec = OptimizeSpec.model_validate(data)
-    except ValidationError as err:
-        raise explain_validation_error(err, source, OptimizeSpec) from None
-    base_path = Path(path).parent / spec.base
-    if not base_path.is_file():
-        raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the file)")
+    spec, base_path = read_spec_file(path, OptimizeSpec, "optimisation")
     columns = [*SERVICE_KPIS, *MARKET_KPIS]
     for section, items in (("objectives", spec.objectives), ("constraints", spec.constraints)):
         for i, kpi in enumerate(items):

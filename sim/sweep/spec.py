@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pandas as pd
 from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError,
@@ -200,20 +200,31 @@ class Sweep:
                 "base_scenario": self.base.model_dump(mode="json")}
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Read and validate a sweep file and its base scenario; every user error raises ScenarioError."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_spec_file(path: str | Path, model: type[M], what: str) -> tuple[M, Path]:
+    """A file of ``what`` keys (sweep, optimisation) validated as ``model`` (``name`` defaults to the
+    file's stem), and the path of its ``base`` scenario, checked to exist; ScenarioError otherwise."""
     source = str(path)
     data = read_yaml(path)
     if not isinstance(data, dict):
-        raise ScenarioError(f"{source}: (top level): expected a mapping of sweep keys, got {type(data).__name__}")
+        raise ScenarioError(f"{source}: (top level): expected a mapping of {what} keys, got {type(data).__name__}")
     data.setdefault("name", Path(path).stem)
     try:
-        spec = SweepSpec.model_validate(data)
+        spec = model.model_validate(data)
     except ValidationError as err:
-        raise explain_validation_error(err, source, SweepSpec) from None
+        raise explain_validation_error(err, source, model) from None
     base_path = Path(path).parent / spec.base
     if not file_exists(base_path):
-        raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the sweep file)")
+        raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the {what} file)")
+    return spec, base_path
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and validate a sweep file and its base scenario; every user error raises ScenarioError."""
+    source = str(path)
+    spec, base_path = read_spec_file(path, SweepSpec, "sweep")
     _check_kpi_columns(spec, source)
     base = apply_overrides(load_scenario(base_path), spec.overrides, source=f"{source}: overrides")
     _check_windows(spec, base, source)
