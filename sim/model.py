@@ -1,14 +1,11 @@
 """MarketModel: the freemium streaming market, one call per mechanism in MODEL.md's step order.
 
-Listeners are a struct-of-arrays population, services Mesa agents, advertisers a
-struct-of-arrays book (``sim.mechanics.ads``). Each mechanism owns its step in
-``sim/mechanics``; this module only holds the state between steps and wires the
-mechanisms together. Every random draw comes from generators spawned from the
-replicate's SeedSequence: the set-up draws from the ``init`` generator, and every step's
-draw of a listener is a function of (seed, stream, step, listener) (``sim.random``), so
-the same seed gives the same numbers, a mechanism draws only for the listeners it
-concerns, and two scenarios run with the same seed share their random numbers (common
-random numbers) wherever their listeners are in the same situation.
+Listeners are a struct-of-arrays population, services Mesa agents, advertisers a struct-of-arrays
+book (``sim.mechanics.ads``). Each mechanism owns its step in ``sim/mechanics``; this module holds
+the state between steps and wires them. Set-up draws come from the ``init`` generator; a step's
+draw of a listener is a function of (seed, stream, step, listener) (``sim.random``): the same seed
+gives the same numbers, and two scenarios share their draws wherever listeners are in the same
+situation (common random numbers).
 """
 
 from __future__ import annotations
@@ -20,13 +17,14 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from sim import results
 from sim.agents.listeners import ListenerPopulation, State
 from sim.agents.services import Service, ServiceTable
 from sim.clock import DAYS_PER_MONTH, Clock
 from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, market, prices, service_quality, subscriptions
 from sim.mechanics.choice import build_options, kernel_inputs, utilities_of
 from sim.mechanics.personalization import grow_depth, sharers
-from sim.metrics import KPIS, MARKET_KPIS, SERVICE_KPIS, Records, Tally, market_counts, service_kpis
+from sim.metrics import MARKET_KPIS, SERVICE_KPIS, Records, Tally, market_counts, service_kpis
 from sim.policy import RunningPolicy
 from sim.random import CounterRandom
 from sim.scenario import Scenario
@@ -67,9 +65,12 @@ class MarketModel(mesa.Model):
 
         self.population = ListenerPopulation(scenario, self.streams["init"])
         self.services = [Service(self, k, focal=(k == 0)) for k in range(len(scenario.all_services()))]
-        self._market_init(scenario)
-        self._index = prices.region_index(scenario.inflation, [r.inflation_area for r in scenario.regions], self._months,
-                                          int(self._months[0]))  # (R, months) consumer prices, 1 at the start
+        self.reach = market.Reach(scenario, self.population, self.clock, self.streams["market"], len(self.services))
+        self.triggered = np.zeros(self.population.n, bool)  # reconsider next step (long wait, outage, lost access)
+        self.update_market()
+        months = self.reach.months
+        self._index = prices.region_index(scenario.inflation, [r.inflation_area for r in scenario.regions], months,
+                                          int(months[0]))  # (R, months) consumer prices, 1 at the start
         self._reference: np.ndarray | None = None  # (S, plans, R) real reference prices
         self._rise_review: np.ndarray | None = None
         s = len(self.services)
@@ -105,13 +106,13 @@ class MarketModel(mesa.Model):
     def _refresh_offers(self) -> None:
         """Rebuild the table of offers and the options, only if the policy (any value of the running
         scenario) or a competitor's price multiplier changed."""
-        key = (self.scenario, [x.price_multiplier for x in self.services] + [self.people] + self.active.tolist())
+        key = (self.scenario, [x.price_multiplier for x in self.services] + [self.reach.people] + self.reach.active.tolist())
         if self._offer_key is not None and self._offer_key[0] is key[0] and self._offer_key[1] == key[1]:
             return
         self._offer_key = key
         camp = self.scenario.mechanisms.campaigns
-        spend = self._policy("marketing_budget") * self.active
-        pull = campaigns.salience(spend, self.people, camp.marketing_acquisition,
+        spend = self._policy("marketing_budget") * self.reach.active
+        pull = campaigns.salience(spend, self.reach.people, camp.marketing_acquisition,
                                   camp.marketing_reference) if camp.enabled else np.zeros(len(self.services))
         self.table = ServiceTable.of(self.services, pull)
         self.options = build_options(self.table)
@@ -160,7 +161,7 @@ class MarketModel(mesa.Model):
         if wrapped.december:
             pop.shared_until[self.sharing_now] = self.t + int(round(12 / dt))
         # 3. awareness (Bass: innovation + word of mouth)
-        p = scen.diffusion.p * (campaigns.marketing_multiplier(float(np.sum(self._policy("marketing_budget") * self.active)), self.people,
+        p = scen.diffusion.p * (campaigns.marketing_multiplier(float(np.sum(self._policy("marketing_budget") * self.reach.active)), self.reach.people,
                                                                mech.campaigns.marketing_lift, mech.campaigns.marketing_reference)
                                 if mech.campaigns.enabled else 1.0)
         newly_aware = diffusion.step(pop.state, self.stage == loyalty.Stage.ADVOCATE, self.sharing_now, pop.friends,
@@ -189,7 +190,7 @@ class MarketModel(mesa.Model):
         self.advertisers = market.book
         # 7. support queue, long waits, RAK, outages
         support = service_quality.step(pop.state == State.USER, pop.service, pop.goodwill, self.outage, self.backlog,
-                                       self._policy("support_staff") * self.active, self._policy("rak_rate"),
+                                       self._policy("support_staff") * self.reach.active, self._policy("rak_rate"),
                                        draws, mech.service_quality,
                                        self.weight, dt)
         pop.goodwill, self.backlog = support.goodwill, support.backlog
@@ -198,41 +199,19 @@ class MarketModel(mesa.Model):
         # 8. satisfaction, goodwill, data depth, tenure, ladder stage
         self.update_satisfaction_and_data()
         # 9. money, KPIs, cohorts
-        money = accounting.account(pop, self.table, market.revenue_eur, self._policy("support_staff") * self.active,
-                                   self._policy("marketing_budget") * self.active, scen, self.weight)
+        money = accounting.account(pop, self.table, market.revenue_eur, self._policy("support_staff") * self.reach.active,
+                                   self._policy("marketing_budget") * self.reach.active, scen, self.weight)
         self.record(before, money, market, support, decisions)
         self.t += 1
         if self.t >= self.n_steps:
             self.running = False
-
-    def _market_init(self, scenario: Scenario) -> None:
-        """Who is in reach at the start, the order the rest come in, where each service may be used."""
-        pop, rng = self.population, self.streams["market"]
-        self._rank = market.entry_rank(pop.region, len(scenario.regions), rng)
-        self._place = rng.random(pop.n, dtype=np.float32)  # float32: 4 bytes a listener
-        self._months = scenario.horizon_months()
-        self._capacity = scenario.region_capacity()  # people per region at the horizon's largest
-        self._group = np.bincount(pop.region, minlength=len(scenario.regions))  # listeners per region
-        self._enter_step, self._leave_step = market.entry_steps(scenario, self.clock)
-        self.active = np.ones(len(self.services), bool)
-        self.people = 0.0
-        self.triggered = np.zeros(pop.n, bool)
-        self.update_market()
 
     def update_market(self) -> None:
         """1a. People coming into reach enter as unaware; services enter and leave; who may use which service.
 
         Users who may no longer use their service (it left the market or their region) choose again this step.
         """
-        pop, t = self.population, self.t
-        month = self._months[min(int(t * self.dt), len(self._months) - 1)]
-        people = self.scenario.region_population(np.array([month]))[:, 0]
-        counts = market.in_reach_counts(people, self._capacity, self._group)
-        self.people = float(counts.sum() * self.weight)  # people in reach, as the listeners in reach stand for them
-        self.active = (self._enter_step <= t) & (t < self._leave_step)
-        shares = market.availability_table(self.scenario.all_services(), pop.region_names, int(month))
-        market.update_listeners(pop.state, pop.service, pop.region, self._rank, counts, self._place, shares, self.active,
-                                pop.available, self.triggered)
+        self.reach.update(self.scenario, self.population, self.t, self.dt, self.weight, self.triggered)
 
     def apply_timeline(self) -> None:
         """1. Timeline events of this date: policy changes and outages; the market's reach and services."""
@@ -247,13 +226,8 @@ class MarketModel(mesa.Model):
                 self.outage[[k for k, x in enumerate(names) if x == name]] += ev.outage.severity * ev.outage.days
 
     def set_policy(self, changes: dict, source: str = "set_policy") -> None:
-        """Change scenario values by key path from the next step on, as a timeline event does.
-
-        Used by the timeline and by the dashboard's live controls. Price changes are seen by
-        listeners (a review trigger) when the next step detects them; services cannot be
-        added or removed. A change to a service's policy validates that policy only
-        (:class:`sim.policy.RunningPolicy`).
-        """
+        """Change scenario values by key path from the next step on (timeline and dashboard alike);
+        a service policy change validates that policy only (:class:`sim.policy.RunningPolicy`)."""
         self.policy.set(changes, source)
 
     def services_act(self) -> None:
@@ -316,33 +290,9 @@ class MarketModel(mesa.Model):
     # ------------------------------------------------------------ results
 
     def timeseries(self, replicate: int = 0) -> pd.DataFrame:
-        """One row per date x service, the KPIs of every step run so far."""
-        steps = self.t
-        s = len(self.services)
-        frame = {
-            "replicate": np.full(steps * s, replicate, dtype=np.int32),
-            "date": np.repeat(self.dates[:steps].values, s),
-            "step": np.repeat(np.arange(steps, dtype=np.int32), s),
-            "service": np.tile(np.array([x.name for x in self.services], dtype=object), steps),
-            "focal": np.tile(np.array([x.focal for x in self.services]), steps),
-        }
-        per_row = dict(zip(SERVICE_KPIS, self.records.values[:steps].reshape(steps * s, len(SERVICE_KPIS)).T))
-        for k in KPIS:  # the registry's column order
-            frame[k.name] = np.repeat(self.market_records[k.name][:steps], s) if k.market else per_row[k.name]
-        return pd.DataFrame(frame)
+        """One row per date x service, the KPIs of every step run so far (:func:`sim.results.timeseries`)."""
+        return results.timeseries(self, replicate)
 
     def cohorts(self, replicate: int = 0) -> pd.DataFrame:
-        """Focal cohort retention: cohort (start date) x months since start, premium and free."""
-        rows = []
-        for tier_name, counts in self.cohort_counts.items():
-            steps = self.t
-            size = np.diag(counts[:steps, :steps])
-            t_idx, c_idx = np.nonzero(np.tril(np.ones((steps, steps), bool)))
-            retained = counts[t_idx, c_idx]
-            ok = size[c_idx] > 0
-            rows.append(pd.DataFrame({
-                "replicate": replicate, "tier": tier_name, "cohort": self.dates[c_idx[ok]],
-                "months_since_start": np.round((t_idx[ok] - c_idx[ok]) * self.dt).astype(np.int32),
-                "cohort_size": size[c_idx[ok]], "retained": retained[ok], "retention": retained[ok] / size[c_idx[ok]],
-            }))
-        return pd.concat(rows, ignore_index=True)
+        """Focal cohort retention of the steps run so far (:func:`sim.results.cohorts`)."""
+        return results.cohorts(self.cohort_counts, self.dates, self.t, self.dt, replicate)

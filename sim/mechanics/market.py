@@ -89,3 +89,35 @@ def entry_steps(scenario, clock) -> tuple[np.ndarray, np.ndarray]:
         if ev.exit is not None:
             leave[names.index(ev.exit)] = clock.step_of_month(ev.at)
     return enter, leave
+
+
+class Reach:
+    """The market's reach during a run: who is in it, the order the rest come in (drawn once, from
+    the ``market`` stream), and which services are in the market this step.
+
+    ``people`` (people in reach, as the listeners in reach stand for them) and ``active`` (bool,
+    shape (S,)) are this step's; :meth:`update` moves them on and lets listeners in or out.
+    """
+
+    def __init__(self, scenario, pop, clock, rng: np.random.Generator, n_services: int):
+        self.rank = entry_rank(pop.region, len(scenario.regions), rng)
+        self.place = rng.random(pop.n, dtype=np.float32)  # float32: 4 bytes a listener
+        self.months = scenario.horizon_months()
+        self.capacity = scenario.region_capacity()  # people per region at the horizon's largest
+        self.group = np.bincount(pop.region, minlength=len(scenario.regions))  # listeners per region
+        self.enter_step, self.leave_step = entry_steps(scenario, clock)
+        self.active = np.ones(n_services, bool)
+        self.people = 0.0
+
+    def update(self, scenario, pop, t: int, dt: float, weight: float, triggered: np.ndarray) -> None:
+        """Step ``t``: people in reach, services in the market, who may use which service; users who
+        lost their service are marked in ``triggered`` (they choose again this step)."""
+        month = self.months[min(int(t * dt), len(self.months) - 1)]
+        people = scenario.region_population(np.array([month]))[:, 0]
+        counts = in_reach_counts(people, self.capacity, self.group)
+        self.people = float(counts.sum() * weight)
+        self.active = (self.enter_step <= t) & (t < self.leave_step)
+        shares = availability_table(scenario.all_services(), pop.region_names, int(month))
+        update_listeners(pop.state, pop.service, pop.region, self.rank, counts, self.place, shares, self.active,
+                         pop.available, triggered)
+
