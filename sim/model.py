@@ -81,7 +81,6 @@ class MarketModel(mesa.Model):
             self._events[self.clock.step_of_month(ev.at)].append(ev)
 
         n = self.population.n
-        self.triggered = np.zeros(n, bool)  # reconsider next step (long wait, outage)
         self.stage = np.zeros(n, np.int8)
         self.sharing_now = np.zeros(n, bool)  # shared Wrapped this step
         self.word_of_mouth = diffusion.WordOfMouth.empty(0 if self.population.fully_mixed else n)
