@@ -5,7 +5,7 @@ Kernels live with their mechanism (``@njit(cache=True)``): the counter-based dra
 logit choice (``choice.utility_at``, ``choice.choose``), listening hours
 (``listening._hours_kernel``), the ad audience (``ads._gather``), satisfaction and the
 ladder (``loyalty._loyalty_kernel``), data depth (``personalization.grow_depth``), the
-market's reach and availability (``market.update_listeners``) and the KPI tally (``metrics.tally``). Each compiles on its first call and is cached on disk next
+market's reach and availability (``market.admit``, ``market.update_availability``) and the KPI tally (``metrics.tally``). Each compiles on its first call and is cached on disk next
 to its module, so later processes load it in milliseconds.
 """
 

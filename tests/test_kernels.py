@@ -297,21 +297,27 @@ def test_current_option_lookup_matches_index_of():
     assert (got > 0).any() and (got == 0).any()
 
 
-def test_market_kernel_matches_reach_availability_and_stranded_masks():
+def test_market_kernels_match_reach_availability_and_stranded_masks():
     from sim.mechanics import market
 
     rng = np.random.default_rng(14)
     s, regions = 3, 4
     state, service, _, _ = _listeners(rng, s=s)
     region = rng.integers(0, regions, N).astype(np.int16)
-    rank = market.entry_rank(region, regions, rng)
-    state = np.where(rank >= np.bincount(region, minlength=regions)[region] * 0.7, State.OUTSIDE, state).astype(np.int8)
-    counts = np.round(np.bincount(region, minlength=regions) * np.array([0.8, 0.7, 1.0, 0.9])).astype(np.int64)
+    order, start = market.entry_order(region, regions, rng)
+    rank = np.empty(N, np.int64)  # position of each listener in their region's entry order
+    for r in range(regions):
+        assert set(order[start[r]:start[r + 1]].tolist()) == set(np.flatnonzero(region == r).tolist())
+        rank[order[start[r]:start[r + 1]]] = np.arange(start[r + 1] - start[r])
+    group = np.bincount(region, minlength=regions)
+    state = np.where(rank >= group[region] * 0.7, State.OUTSIDE, state).astype(np.int8)
+    counts = np.round(group * np.array([0.8, 0.7, 1.0, 0.9])).astype(np.int64)
     place = rng.random(N).astype(np.float32)
     shares, active = rng.random((s, regions)), np.array([True, False, True])
     available, triggered = np.ones((N, s), bool), np.zeros(N, bool)
     before = state.copy()
-    market.update_listeners(state, service, region, rank, counts, place, shares, active, available, triggered)
+    market.admit(state, order, start, np.zeros(regions, np.int64), group, counts)
+    market.update_availability(state, service, region, place, shares, active, available, triggered)
     reach = rank < counts[region]
     want_state = np.where(reach, np.where(before == State.OUTSIDE, State.UNAWARE, before), State.OUTSIDE)
     np.testing.assert_array_equal(state, want_state)
@@ -319,4 +325,11 @@ def test_market_kernel_matches_reach_availability_and_stranded_masks():
     np.testing.assert_array_equal(available, want_available)
     user = state == State.USER
     np.testing.assert_array_equal(triggered, user & ~want_available[np.arange(N), np.maximum(service, 0)])
+    # later steps visit only the entrants: the same state as a visit of everyone
+    more = np.minimum(counts + np.array([5, 0, 0, 40]), group)
+    whole = state.copy()
+    market.admit(whole, order, start, np.zeros(regions, np.int64), group, more)
+    market.admit(state, order, start, counts, more, more)
+    np.testing.assert_array_equal(state, whole)
+    assert (state != want_state).sum() > 0
     assert ((before == State.OUTSIDE) & (state == State.UNAWARE)).any() and triggered.any() and (~available).any()

@@ -3,9 +3,11 @@
 The listener arrays have a fixed size: the horizon's largest population (``market.agents``
 listeners, each standing for ``weight`` people). A listener not yet in reach is
 ``State.OUTSIDE`` and counts in no KPI. Each region admits its listeners in a fixed random
-order (``rank``), so that at every step the listeners in reach of region r are those with
-``rank < people_r(t) / weight``; they enter as UNAWARE. People in reach never fall (the
-schema refuses a falling schedule): leaving a market is a service's exit, not a person's.
+order (``entry_order``), so that at every step the listeners in reach of region r are the
+first ``people_r(t) / weight`` of its order; they enter as UNAWARE. People in reach never fall
+(the schema refuses a falling schedule): leaving a market is a service's exit, not a person's.
+A step visits only the listeners coming into reach, and every listener only when the
+availability changes (a launch, an entry, an exit).
 
 Where a service may be used: a service's ``availability`` gives, per region, the share of
 the region's people it serves from each date (0 before its launch, 0 again after an exit
@@ -27,13 +29,19 @@ from sim.scenario.fields import step_schedule
 UNAWARE, USER, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.OUTSIDE)
 
 
-def entry_rank(region: np.ndarray, n_regions: int, rng: np.random.Generator) -> np.ndarray:
-    """Order in which each listener comes into reach within their region, shape (n,) int32, 0 = first."""
-    rank = np.empty(region.size, np.int32)  # int32: 4 bytes a listener, enough for 2e9 listeners
+def entry_order(region: np.ndarray, n_regions: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The order in which listeners come into reach within their region.
+
+    Returns ``order`` (n,) int32 and ``start`` (R+1,) int64: region r's listeners are
+    ``order[start[r]:start[r + 1]]``, first to come into reach first (a random permutation of them).
+    """
+    order = np.empty(region.size, np.int32)  # int32: 4 bytes a listener, enough for 2e9 listeners
+    start = np.zeros(n_regions + 1, np.int64)
     for r in range(n_regions):
         idx = np.flatnonzero(region == r)
-        rank[idx[rng.permutation(idx.size)]] = np.arange(idx.size)
-    return rank
+        start[r + 1] = start[r] + idx.size
+        order[start[r]:start[r + 1]] = idx[rng.permutation(idx.size)]
+    return order, start
 
 
 def in_reach_counts(people: np.ndarray, capacity: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -55,23 +63,33 @@ def availability_table(services, region_names: list[str], month: int) -> np.ndar
 
 
 @njit(cache=True)
-def update_listeners(state, service, region, rank, counts, place, shares, active, available, triggered) -> None:
-    """Bring the listeners up to date with the market, in place, in one pass over them.
+def admit(state, order, start, lo, hi, counts) -> None:
+    """Bring listeners into reach, in place: region r's listeners at positions ``lo[r]..hi[r]`` of
+    its entry order (:func:`entry_order`) are in reach when the position is below ``counts[r]``
+    (:func:`in_reach_counts`) and enter as UNAWARE; the others are OUTSIDE.
 
-    ``state`` (n,): a listener comes into reach when ``rank < counts[region]`` (``rank`` (n,)
-    :func:`entry_rank`, ``counts`` (R,) :func:`in_reach_counts`) and enters as UNAWARE; the
-    others are OUTSIDE. ``available`` (n, S) bool: listener i may use service j when
-    ``place[i] < shares[j, region[i]]`` (``place`` (n,) uniform, ``shares`` (S, R)
-    :func:`availability_table`) and ``active[j]`` (S,) (in the market). ``triggered`` (n,):
-    set for a user whose service they may no longer use (an exit, a withdrawal from their region).
+    At the start every position is visited; later only the new entrants (``lo`` the last
+    counts, ``hi`` the new): the counts never fall, so no one in reach leaves it.
+    """
+    for r in range(counts.size):
+        for k in range(start[r] + lo[r], start[r] + hi[r]):
+            i = order[k]
+            if k - start[r] < counts[r]:
+                if state[i] == OUTSIDE:
+                    state[i] = UNAWARE
+            else:
+                state[i] = OUTSIDE
+
+
+@njit(cache=True)
+def update_availability(state, service, region, place, shares, active, available, triggered) -> None:
+    """Who may use which service, in place: ``available`` (n, S) bool, listener i may use service j
+    when ``place[i] < shares[j, region[i]]`` (``place`` (n,) uniform, ``shares`` (S, R)
+    :func:`availability_table`) and ``active[j]`` (S,) (in the market). ``triggered`` (n,): set for
+    a user whose service they may no longer use (an exit, a withdrawal from their region).
     """
     for i in range(state.size):
         r = region[i]
-        if rank[i] < counts[r]:
-            if state[i] == OUTSIDE:
-                state[i] = UNAWARE  # coming into reach
-        else:
-            state[i] = OUTSIDE  # at the start only: the counts never fall, so no one in reach leaves it
         for j in range(active.size):
             available[i, j] = active[j] and place[i] < shares[j, r]
         if state[i] == USER and not available[i, max(service[i], 0)]:
@@ -100,7 +118,7 @@ class Reach:
     """
 
     def __init__(self, scenario, pop, clock, rng: np.random.Generator, n_services: int):
-        self.rank = entry_rank(pop.region, len(scenario.regions), rng)
+        self.order, self.start = entry_order(pop.region, len(scenario.regions), rng)
         self.place = rng.random(pop.n, dtype=np.float32)  # float32: 4 bytes a listener
         self.months = scenario.horizon_months()
         self.capacity = scenario.region_capacity()  # people per region at the horizon's largest
@@ -108,6 +126,8 @@ class Reach:
         self.enter_step, self.leave_step = entry_steps(scenario, clock)
         self.active = np.ones(n_services, bool)
         self.people = 0.0
+        self.counts: np.ndarray | None = None  # listeners in reach per region, (R,), as of the last update
+        self._availability: tuple | None = None  # (shares, active) the availability was last computed for
 
     def update(self, scenario, pop, t: int, dt: float, weight: float, triggered: np.ndarray) -> None:
         """Step ``t``: people in reach, services in the market, who may use which service; users who
@@ -117,7 +137,13 @@ class Reach:
         counts = in_reach_counts(people, self.capacity, self.group)
         self.people = float(counts.sum() * weight)
         self.active = (self.enter_step <= t) & (t < self.leave_step)
+        first = self.counts is None
+        admit(pop.state, self.order, self.start, np.zeros_like(counts) if first else self.counts,
+              self.group if first else counts, counts)
+        self.counts = counts
         shares = availability_table(scenario.all_services(), pop.region_names, int(month))
-        update_listeners(pop.state, pop.service, pop.region, self.rank, counts, self.place, shares, self.active,
-                         pop.available, triggered)
-
+        if self._availability is None or not (np.array_equal(shares, self._availability[0])
+                                              and np.array_equal(self.active, self._availability[1])):
+            # only a launch, an entry or an exit changes it: then every listener, in reach or not
+            update_availability(pop.state, pop.service, pop.region, self.place, shares, self.active, pop.available, triggered)
+            self._availability = (shares, self.active.copy())
