@@ -181,9 +181,10 @@ PLAN_0 = STAGE_1 + len(Stage) - 1
 
 
 @njit(cache=True)
-def tally(state, service, tier, plan, hours, satisfaction, stage, spell_start, before_service, before_tier,
+def tally(known, state, service, tier, plan, hours, satisfaction, stage, spell_start, before_service, before_tier,
           payment_failed, trial_ended, n_services, n_plans, n_steps):
-    """Every per-service count and sum of a step in one pass over the listeners.
+    """Every per-service count and sum of a step in one pass over the listeners who know the market
+    (``known``, ascending; the others are no one's users, before or after).
 
     Inputs are per listener (n,): ``state``, ``service`` (-1 for none), ``tier``, ``plan``,
     ``hours`` (hours/month), ``satisfaction``, ``stage`` (ladder), ``spell_start`` (step), the service and tier
@@ -192,13 +193,14 @@ def tally(state, service, tier, plan, hours, satisfaction, stage, spell_start, b
     n_plans) simulated listeners (or their hours and satisfaction summed) per column above,
     counted at the service after the step (users, adds, hours, stages, plans) or before it
     (trial ends and premium churn, by where the listener went); ``states`` (N_STATES,) listeners
-    per ``State``; ``cohorts`` (2, n_steps + 1) focal premium (row 0) and free (row 1) users
+    per ``State`` among ``known`` (the caller counts the unaware and the outside); ``cohorts`` (2, n_steps + 1) focal premium (row 0) and free (row 1) users
     by the step their spell began.
     """
     out = np.zeros((n_services, PLAN_0 + n_plans))
     states = np.zeros(N_STATES)
     cohorts = np.zeros((2, n_steps + 1))
-    for i in range(state.size):
+    for k in range(known.size):
+        i = known[k]
         states[state[i]] += 1
         j, jb, t, tb = service[i], before_service[i], tier[i], before_tier[i]
         user = state[i] == S_USER
@@ -259,11 +261,15 @@ class Tally:
     cohorts: np.ndarray  # (2, n_steps + 1): focal premium, free by spell start
 
     @classmethod
-    def of(cls, pop, before: dict[str, np.ndarray], decisions, stage: np.ndarray, n_services: int, n_plans: int,
-           n_steps: int) -> "Tally":
-        return cls(*tally(pop.state, pop.service, pop.tier, pop.plan, pop.hours, pop.satisfaction, stage, pop.spell_start,
+    def of(cls, pop, in_reach: int, before: dict[str, np.ndarray], decisions, stage: np.ndarray, n_services: int,
+           n_plans: int, n_steps: int) -> "Tally":
+        """The tally of ``pop`` (``in_reach`` listeners in the market's reach, known or not)."""
+        table, states, cohorts = tally(pop.known, pop.state, pop.service, pop.tier, pop.plan, pop.hours, pop.satisfaction, stage, pop.spell_start,
                           before["service"], before["tier"], decisions.payment_failed, decisions.trial_ended,
-                          n_services, n_plans, n_steps))
+                                       n_services, n_plans, n_steps)
+        states[State.OUTSIDE] = pop.n - in_reach
+        states[State.UNAWARE] = in_reach - pop.n_known
+        return cls(table, states, cohorts)
 
     def __getitem__(self, column: int) -> np.ndarray:
         return self.table[:, column]

@@ -121,7 +121,7 @@ class MarketModel(mesa.Model):
         pop, cfg = self.population, self.scenario.mechanisms.personalization
         if not cfg.enabled:
             return np.zeros(pop.n, bool)
-        return sharers(pop.state, pop.service, pop.privacy_sensitive, pop.consent_draw, self.table.opt_in,
+        return sharers(pop.known, pop.state, pop.service, pop.privacy_sensitive, pop.consent_draw, self.table.opt_in,
                        cfg.opt_out_share, cfg.opt_in_share)
 
     def _policy(self, field: str) -> np.ndarray:
@@ -163,10 +163,10 @@ class MarketModel(mesa.Model):
         p = scen.diffusion.p * (campaigns.marketing_multiplier(float(np.sum(self._policy("marketing_budget") * self.reach.active)), self.reach.people,
                                                                mech.campaigns.marketing_lift, mech.campaigns.marketing_reference)
                                 if mech.campaigns.enabled else 1.0)
-        newly_aware = diffusion.step(pop.state, self.stage == loyalty.Stage.ADVOCATE, self.sharing_now, pop.friends,
+        newly_aware = diffusion.step(pop.known, pop.state, self.stage == loyalty.Stage.ADVOCATE, self.sharing_now, pop.friends,
                                      pop.fully_mixed, p, scen.diffusion, mech.campaigns.wrapped.wom_boost, draws.key("diffusion"), dt,
                                      self.word_of_mouth)
-        pop.state[newly_aware] = State.AWARE
+        pop.become_aware(np.flatnonzero(newly_aware))
         # 4. payment failures, then the deciders choose
         decisions = subscriptions.step(pop, newly_aware, self.triggered, self.price_rose,
                                        draws, self.options, self.table, scen,
@@ -175,11 +175,11 @@ class MarketModel(mesa.Model):
         self.sharing = self._sharing()  # who shares data with their (new) service, for the rest of the step
         # 5. listening hours
         pers = mech.personalization
-        pop.hours = listening.step(pop.state, pop.service, pop.tier, pop.base_hours, pop.data_depth, self.sharing,
+        pop.hours = listening.step(pop.known, pop.state, pop.service, pop.tier, pop.base_hours, pop.data_depth, self.sharing,
                                    pop.satisfaction, self.table.personalization, self.table.ad_load,
                                    np.minimum(self.outage / DAYS_PER_MONTH, 1.0), pers, mech.listening)
         # 6. the ad market
-        audience = ads.Audience.gather(pop.state, pop.service, pop.tier, pop.hours, pop.taste, pop.data_depth, self.sharing,
+        audience = ads.Audience.gather(pop.known, pop.state, pop.service, pop.tier, pop.hours, pop.taste, pop.data_depth, self.sharing,
                                        pers.enabled, pers.tau_hours, len(self.services), pop.price_index)
         market = ads.step(self.advertisers, audience, self.table.free_tier, self.table.ad_load, self.table.personalization,
                           mech.ads, self.weight, (self.date - self.dates[0]).days / 365.25, self.date.month, dt)
@@ -188,7 +188,8 @@ class MarketModel(mesa.Model):
             market = dataclasses.replace(market, revenue_eur=market.revenue_eur * nominal, cpm_eur=market.cpm_eur * nominal)
         self.advertisers = market.book
         # 7. support queue, long waits, RAK, outages
-        support = service_quality.step(pop.state == State.USER, pop.service, pop.goodwill, self.outage, self.backlog,
+        users = pop.users()
+        support = service_quality.step(users, pop.service, pop.goodwill, self.outage, self.backlog,
                                        self._policy("support_staff") * self.reach.active, self._policy("rak_rate"),
                                        draws, mech.service_quality,
                                        self.weight, dt)
@@ -196,7 +197,7 @@ class MarketModel(mesa.Model):
         self.triggered |= support.reconsider
         pop.shared_until[support.told_friends] = self.t + int(round(12 / dt))
         # 8. satisfaction, goodwill, data depth, tenure, ladder stage
-        self.update_satisfaction_and_data()
+        self.update_satisfaction_and_data(users)
         # 9. money, KPIs, cohorts
         money = accounting.account(pop, self.table, market.revenue_eur, self._policy("support_staff") * self.reach.active,
                                    self._policy("marketing_budget") * self.reach.active, scen, self.weight)
@@ -260,24 +261,22 @@ class MarketModel(mesa.Model):
         self.options = dataclasses.replace(self.options, loss=prices.option_loss(felt, self.options.service, self.options.plan))
         self._reference = prices.adapt(ref, real, cfg.adapt, self.dt)
 
-    def update_satisfaction_and_data(self) -> None:
-        """8. Satisfaction follows experience, goodwill fades, data depth grows, tenure, ladder stage."""
+    def update_satisfaction_and_data(self, idx: np.ndarray) -> None:
+        """8. Satisfaction follows experience, goodwill fades, data depth grows, tenure, ladder stage (``idx`` the users)."""
         pop, scen = self.population, self.scenario
-        idx = np.flatnonzero(pop.state == State.USER)
         cur = subscriptions.current_option(pop, self.options, idx)
         experienced = utilities_of(*kernel_inputs(pop, self.options, self.table, scen), idx, cur, np.full(idx.size, -1))
-        after = loyalty.step(pop.state, pop.satisfaction, pop.goodwill, pop.tenure,
-                             experienced + pop.goodwill[idx] - pop.outside_value[idx], pop.shared_until, self.t,
-                             scen.mechanisms.loyalty, scen.mechanisms.service_quality.goodwill_decay, scen.choice.noise_scale, self.dt)
-        pop.data_depth = grow_depth(pop.data_depth, pop.hours, self.sharing, self.dt)
-        pop.satisfaction, pop.goodwill, pop.tenure, self.stage = after.satisfaction, after.goodwill, after.tenure, after.stage
+        loyalty.step(pop.known, pop.state, pop.satisfaction, pop.goodwill, pop.tenure, self.stage,
+                     experienced + pop.goodwill[idx] - pop.outside_value[idx], pop.shared_until, self.t,
+                     scen.mechanisms.loyalty, scen.mechanisms.service_quality.goodwill_decay, scen.choice.noise_scale, self.dt)
+        grow_depth(pop.known, pop.data_depth, pop.hours, self.sharing, self.dt)
 
     def record(self, before: dict[str, np.ndarray], money, market, support, decisions) -> None:
         """9. The KPIs of every service and the market at this step; focal cohorts."""
         pop = self.population
         prices = {"price_individual_eur": np.array([x.price("individual") for x in self.services]),
                   "price_headline_eur": np.array([x.price(x.headline_plan) for x in self.services])}
-        counts = Tally.of(pop, before, decisions, self.stage, len(self.services), len(self.table.plan_names), self.n_steps)
+        counts = Tally.of(pop, int(self.reach.counts.sum()), before, decisions, self.stage, len(self.services), len(self.table.plan_names), self.n_steps)
         kpis = service_kpis(counts, money, market, support, prices, self.table, self.clock, self.weight)
         self.records.record(self.t, kpis)
         self.market_records.record(self.t, market_counts(counts, self.weight))

@@ -32,9 +32,12 @@ def test_awareness_on_a_network_matches_the_sparse_product():
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.5})
     key = _random().key("diffusion", 3)
     wom = diffusion.WordOfMouth.empty(N)
-    # an earlier step's word of mouth, brought up to date by the step (only the changes travel)
-    diffusion.step(np.roll(state, 7), advocate, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
-    got = diffusion.step(state, advocate, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    # an earlier step's word of mouth, brought up to date by the step (only the changes travel);
+    # known: everyone who knew the market at either step (it only grows)
+    earlier = np.roll(state, 7)
+    known = np.flatnonzero(~np.isin(state, [State.UNAWARE, State.OUTSIDE]) | ~np.isin(earlier, [State.UNAWARE, State.OUTSIDE]))
+    diffusion.step(known, earlier, advocate, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    got = diffusion.step(known, state, advocate, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
     influence = (state == State.USER) + advocate * 1.5 + sharing * 1.5
     prob = diffusion.awareness_probability(0.01, 0.4, diffusion.exposure(influence, friends.astype(np.float32), np.diff(friends.indptr), False,
                                                                         state != State.OUTSIDE), 1.0,
@@ -52,7 +55,7 @@ def test_awareness_fully_mixed_follows_the_bass_path():
     none = np.zeros(N, bool)
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.0})
     key = _random().key("diffusion", 0)
-    got = diffusion.step(state, none, none, None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
+    got = diffusion.step(np.flatnonzero(state == State.USER), state, none, none, None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
     share = float((state == State.USER).sum() / (state != State.OUTSIDE).sum())  # of the people in reach
     prob = (diffusion.bass_advance(share, 0.01, 0.4, 1.0) - share) / (1 - share)
     draws = _random().uniform_all("diffusion", 0, N)
@@ -78,7 +81,7 @@ def test_one_pass_tally_matches_masked_counts():
     before_tier = np.where(before_service >= 0, rng.choice([Tier.FREE, Tier.TRIAL, Tier.PREMIUM], N), Tier.NONE).astype(np.int8)
     failed = (before_tier == Tier.PREMIUM) & ~user & (rng.random(N) < 0.3)
     ended = (before_tier == Tier.TRIAL) & (rng.random(N) < 0.5)
-    table, states, cohorts = tally(state, service, tier, plan, hours, satisfaction, stage, spell, before_service, before_tier,
+    table, states, cohorts = tally(np.arange(N), state, service, tier, plan, hours, satisfaction, stage, spell, before_service, before_tier,
                                    failed, ended, s, plans, steps)
 
     def by(svc, mask, weights=None):
@@ -174,7 +177,7 @@ def test_listening_kernel_matches_the_formula():
     sharing, satisfaction = rng.random(N) < 0.6, rng.random(N).astype(np.float32)
     pers_level, ad_load, downtime = np.array([0.2, 0.9, 0.5]), np.array([2.0, 4.0, 0.0]), np.array([0.0, 0.1, 0.0])
     mech = small_scenario().mechanisms
-    got = listening.step(state, service, tier, base, depth, sharing, satisfaction, pers_level, ad_load, downtime,
+    got = listening.step(np.arange(N), state, service, tier, base, depth, sharing, satisfaction, pers_level, ad_load, downtime,
                          mech.personalization, mech.listening)
     svc = np.maximum(service, 0)
     frac = np.where(sharing, 1 - np.exp(-depth / mech.personalization.tau_hours), 0.0)
@@ -194,7 +197,7 @@ def test_ad_audience_in_one_pass_matches_the_free_listeners_sums():
     taste = rng.dirichlet(np.ones(4), N).astype(np.float32)
     depth, sharing = rng.exponential(100, N).astype(np.float32), rng.random(N) < 0.5
     index = (1 + rng.random(N) * 0.3).astype(np.float32)
-    got = Audience.gather(state, service, tier, hours, taste, depth, sharing, True, 300.0, 3, index)
+    got = Audience.gather(np.arange(N), state, service, tier, hours, taste, depth, sharing, True, 300.0, 3, index)
     free = user & (tier == Tier.FREE)
     want = Audience.of(service[free].astype(np.int64), hours[free], taste[free],
                        np.where(sharing, 1 - np.exp(-depth / 300.0), 0.0)[free], 3, index[free])
@@ -214,7 +217,10 @@ def test_loyalty_kernel_matches_the_stage_functions():
     tenure, shared_until = rng.uniform(0, 30, N).astype(np.float32), rng.integers(-1, 20, N).astype(np.int16)
     surplus = rng.normal(0, 5, int(user.sum()))
     cfg = small_scenario().mechanisms.loyalty
-    got = loyalty.step(state, satisfaction, goodwill, tenure, surplus, shared_until, 10, cfg, 0.2, 1.9, 1.0)
+    got = type("Got", (), {"satisfaction": satisfaction.copy(), "goodwill": goodwill.copy(), "tenure": tenure.copy(),
+                           "stage": np.full(N, 7, np.int8)})
+    loyalty.step(np.arange(N), state, got.satisfaction, got.goodwill, got.tenure, got.stage, surplus, shared_until, 10, cfg,
+                 0.2, 1.9, 1.0)
     weight = 1 - (1 - cfg.satisfaction_smoothing)
     want_sat = satisfaction.copy()
     want_sat[user] = loyalty.update_satisfaction(satisfaction[user], surplus, 1.9, weight)
@@ -226,7 +232,9 @@ def test_loyalty_kernel_matches_the_stage_functions():
     np.testing.assert_array_equal(got.stage, want_stage)
     assert set(np.unique(got.stage)) >= {0, 1, 2}
     depth, hours, sharing = rng.random(N).astype(np.float32), rng.random(N).astype(np.float32), rng.random(N) < 0.5
-    np.testing.assert_allclose(grow_depth(depth, hours, sharing, 0.25), depth + np.where(sharing, hours * 0.25, 0), rtol=1e-6)
+    grown = depth.copy()
+    grow_depth(np.arange(N), grown, hours, sharing, 0.25)
+    np.testing.assert_allclose(grown, depth + np.where(sharing, hours * 0.25, 0), rtol=1e-6)
 
 
 def test_deciders_kernel_matches_the_masks():
@@ -247,7 +255,7 @@ def test_deciders_kernel_matches_the_masks():
     held[0, :, :2] = 1  # service 0 offers its free tier and plans 0, 1; service 1 only plan 2
     held[1, 1, 2] = 1
     r = CounterRandom({"review": np.random.SeedSequence(1), "trigger": np.random.SeedSequence(2)})
-    got, ended = _deciders(state, tier, service, plan, region, trial_end, 4, failed, newly, reconsider, price_rose, held,
+    got, ended = _deciders(np.arange(N), state, tier, service, plan, region, trial_end, 4, failed, newly, reconsider, price_rose, held,
                            0.1, 0.05, 0.2, rise_review, r.key("review", 4), r.key("trigger", 4))
     paying = user & (tier == Tier.PREMIUM)
     want_ended = user & (tier == Tier.TRIAL) & (trial_end <= 4)
@@ -271,12 +279,12 @@ def test_sharers_and_fees_kernels_match_numpy():
     privacy, consent = rng.random(N) < 0.3, rng.random(N).astype(np.float32)
     opt_in = np.array([True, False])
     want = shares_data(privacy, consent, opt_in[np.maximum(service, 0)], 0.2, 0.6) & user
-    np.testing.assert_array_equal(sharers(state, service, privacy, consent, opt_in, 0.2, 0.6), want)
+    np.testing.assert_array_equal(sharers(np.arange(N), state, service, privacy, consent, opt_in, 0.2, 0.6), want)
 
     plan = np.where(tier != Tier.FREE, rng.integers(0, 2, N), -1).astype(np.int8)
     mult = rng.uniform(0.5, 1.5, N).astype(np.float32)
     per_user = np.array([[9.99, 7.5], [10.99, 5.0]])
-    subs, users, trials = _per_service(state, tier, service, plan, mult, per_user, 2)
+    subs, users, trials = _per_service(np.arange(N), state, tier, service, plan, mult, per_user, 2)
     prem = user & (tier == Tier.PREMIUM)
     fees = per_user[service[prem], plan[prem]] * mult[prem]
     np.testing.assert_allclose(subs, np.bincount(service[prem], weights=fees, minlength=2))
@@ -333,3 +341,28 @@ def test_market_kernels_match_reach_availability_and_stranded_masks():
     np.testing.assert_array_equal(state, whole)
     assert (state != want_state).sum() > 0
     assert ((before == State.OUTSIDE) & (state == State.UNAWARE)).any() and triggered.any() and (~available).any()
+
+
+def test_known_listeners_are_those_who_know_the_market_and_visiting_them_is_visiting_everyone():
+    from sim.agents.listeners import _merge
+    from sim.metrics import tally
+
+    room = np.zeros(9, np.int32)
+    room[:4] = [1, 4, 6, 9]
+    assert _merge(room, 4, np.array([0, 5, 7, 10, 11], np.int32)) == 9
+    np.testing.assert_array_equal(room, [0, 1, 4, 5, 6, 7, 9, 10, 11])
+
+    model = _small_model({"time.months": 30})
+    for _ in range(20):
+        model.step()
+        pop = model.population
+        np.testing.assert_array_equal(pop.known, np.flatnonzero(~np.isin(pop.state, [State.UNAWARE, State.OUTSIDE])))
+    assert 0 < pop.n_known < np.count_nonzero(pop.state != State.OUTSIDE)
+    before = {"service": pop.service, "tier": pop.tier}
+    failed = np.zeros(pop.n, bool)
+    args = (pop.state, pop.service, pop.tier, pop.plan, pop.hours, pop.satisfaction, model.stage, pop.spell_start,
+            before["service"], before["tier"], failed, failed, len(model.services), len(model.table.plan_names), model.n_steps)
+    known, everyone = tally(pop.known, *args), tally(np.arange(pop.n), *args)
+    for got, want in zip(known[::2], everyone[::2]):  # the per-service table and the cohorts
+        np.testing.assert_array_equal(got, want)
+    assert known[0][:, 0].sum() > 0

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 from sim.agents.network import small_world
 from sim.scenario import Constant, Lognormal, Normal, Scenario, Uniform
@@ -37,6 +38,22 @@ class Tier(IntEnum):
 
 
 NO_SERVICE = -1
+
+
+@njit(cache=True)
+def _merge(known: np.ndarray, m: int, new: np.ndarray) -> int:
+    """Merge the ascending ``new`` (k,) into the ascending ``known[:m]`` in place, from the back
+    (``known`` has room for them); returns m + k. Linear: no sort of the whole set."""
+    a, b, out = m - 1, new.size - 1, m + new.size - 1
+    while b >= 0:
+        if a >= 0 and known[a] > new[b]:
+            known[out] = known[a]
+            a -= 1
+        else:
+            known[out] = new[b]
+            b -= 1
+        out -= 1
+    return m + new.size
 
 
 def draw(dist: Any, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -164,6 +181,36 @@ class ListenerPopulation:
         self.trial_end = np.full(n, -1, np.int16)
         self.spell_start = np.full(n, -1, np.int16)
         self.shared_until = np.full(n, -1, np.int16)
+        # who knows the market, ascending: the first n_known entries (see ``known``)
+        self._known = np.zeros(n, np.int32)
+        self.n_known = 0
+
+    # ------------------------------------------------------------ who knows the market
+
+    @property
+    def known(self) -> np.ndarray:
+        """Listeners who know the market (AWARE, USER or LAPSED), ascending, int32 (m,).
+
+        No one unlearns the market, so this only grows; the others (UNAWARE or OUTSIDE) take
+        part in no choice, listening, ad or KPI, and the mechanisms about them visit these only.
+        """
+        return self._known[:self.n_known]
+
+    def users(self) -> np.ndarray:
+        """Listeners who use a service now, ascending, int32 (m,)."""
+        known = self.known
+        return known[self.state[known] == State.USER]
+
+    def become_aware(self, idx: np.ndarray) -> None:
+        """Unaware listeners ``idx`` (ascending, (m,)) become AWARE and join :attr:`known`."""
+        self.state[idx] = State.AWARE
+        self.n_known = _merge(self._known, self.n_known, np.asarray(idx, np.int32))
+
+    def recount_known(self) -> None:
+        """Rebuild :attr:`known` from the states (after the initial market is placed)."""
+        idx = np.flatnonzero((self.state != State.UNAWARE) & (self.state != State.OUTSIDE))
+        self._known[:idx.size] = idx
+        self.n_known = idx.size
 
     # ------------------------------------------------------------ agent-style access
 

@@ -22,14 +22,16 @@ USER, TRIAL, PREMIUM = np.int8(State.USER), np.int8(Tier.TRIAL), np.int8(Tier.PR
 
 
 @njit(cache=True)
-def _per_service(state, tier, service, plan, price_multiplier, per_user, s):
-    """Subscription fees (EUR/month, simulated listeners), users and trial users per service (S,), in one pass.
+def _per_service(known, state, tier, service, plan, price_multiplier, per_user, s):
+    """Subscription fees (EUR/month, simulated listeners), users and trial users per service (S,), in one pass
+    over ``known`` (the listeners who know the market, ascending).
 
     A premium subscriber pays ``per_user[service, plan]`` (the plan's price per account
     over its users, (S, plans)) times their regional ``price_multiplier``.
     """
     subs, users, trials = np.zeros(s), np.zeros(s), np.zeros(s)
-    for i in range(state.size):
+    for k in range(known.size):
+        i = known[k]
         if state[i] != USER:
             continue
         j = service[i]
@@ -68,7 +70,7 @@ def account(pop, table, ad_revenue: np.ndarray, support_staff: np.ndarray, marke
     mech = scenario.mechanisms
     with np.errstate(invalid="ignore", divide="ignore"):  # plans not offered are NaN and never held
         per_user = table.plan_price / table.users_per_account
-    subs, mau, trial_users = _per_service(pop.state, pop.tier, pop.service, pop.plan, pop.price_multiplier, per_user, s)
+    subs, mau, trial_users = _per_service(pop.known, pop.state, pop.tier, pop.service, pop.plan, pop.price_multiplier, per_user, s)
     subs, mau, trial_users = subs * weight, mau * weight, trial_users * weight
     pers = mech.personalization
     personalization = pers.cost_per_user * table.personalization * mau * pers.enabled

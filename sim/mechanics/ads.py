@@ -138,22 +138,23 @@ class Audience:
                    np.bincount(service, weights=index, minlength=s)[:s].astype(float))
 
     @classmethod
-    def gather(cls, state: np.ndarray, service: np.ndarray, tier: np.ndarray, hours: np.ndarray, taste: np.ndarray,
+    def gather(cls, known: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.ndarray, hours: np.ndarray, taste: np.ndarray,
                data_depth: np.ndarray, sharing: np.ndarray, personalize: bool, tau_hours: float, s: int,
                price_index: np.ndarray) -> "Audience":
-        """From every listener (n,) in one pass: the users on a free tier count, their data fraction is
+        """From the listeners who know the market (``known``, ascending) in one pass: the users on a free tier count, their data fraction is
         ``1 - exp(-data_depth / tau_hours)`` where they share data (and personalisation is on), else 0."""
-        return cls(*_gather(state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, price_index))
+        return cls(*_gather(known, state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, price_index))
 
 
 @njit(cache=True)
-def _gather(state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, price_index):
+def _gather(known, state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, price_index):
     total = np.zeros(s)
     count = np.zeros(s)
     data = np.zeros(s)
     index = np.zeros(s)
     genre = np.zeros((s, taste.shape[1]))
-    for i in range(state.size):
+    for k in range(known.size):
+        i = known[k]
         if state[i] != USER or tier[i] != FREE:
             continue
         j = service[i]

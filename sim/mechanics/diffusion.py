@@ -126,11 +126,13 @@ class WordOfMouth:
 
 
 @njit(cache=True)
-def update_word_of_mouth(state, advocate, sharing, indptr, indices, advocate_extra, wom_boost, influence, total):
+def update_word_of_mouth(known, state, advocate, sharing, indptr, indices, advocate_extra, wom_boost, influence, total):
     """Bring ``total`` (n,) up to date: only a listener whose weight changed since the last
     update (a new or lost user, an advocate, a sharer) passes the change to its friends,
-    so the work is proportional to what changed (ties are symmetric)."""
-    for j in range(state.size):
+    so the work is proportional to what changed (ties are symmetric). Only the listeners
+    who know the market (``known``, ascending) are visited: the others weigh 0."""
+    for k in range(known.size):
+        j = known[k]
         weight = np.float32(_weight(state[j], advocate[j], sharing[j], advocate_extra, wom_boost))  # as stored: no spurious change
         if weight != influence[j]:
             change = weight - influence[j]
@@ -151,16 +153,14 @@ def aware_on_network(state: np.ndarray, total: np.ndarray, indptr: np.ndarray, p
     """
     n = state.size
     newly = np.zeros(n, np.bool_)
-    alone = 1.0 - np.exp(-(p + q * 0.0) * dt)  # no friend speaks: the same probability for all
     for i in range(n):
         if state[i] != UNAWARE:
             continue
+        draw = uniform_at(key, i)
         degree = indptr[i + 1] - indptr[i]
-        if total[i] == 0.0 or degree == 0:
-            prob = alone
-        else:
-            prob = 1.0 - np.exp(-(p + q * (total[i] / degree)) * dt)
-        if uniform_at(key, i) < prob:
+        rate = (p + q * (total[i] / degree if degree > 0 else 0.0)) * dt
+        # 1 - exp(-x) <= x: a draw at or above the rate needs no exp (most of them)
+        if draw < rate and draw < 1.0 - np.exp(-rate):
             newly[i] = True
     return newly
 
@@ -175,10 +175,11 @@ def aware_with_probability(state: np.ndarray, prob: float, key: np.uint64) -> np
     return newly
 
 
-def step(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, friends, fully_mixed: bool,
+def step(known: np.ndarray, state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, friends, fully_mixed: bool,
          p: float, cfg, wom_boost: float, key: np.uint64, dt: float, word_of_mouth: WordOfMouth) -> np.ndarray:
     """Listeners who become aware this step (bool, shape (n,)).
 
+    ``known`` the listeners who know the market, ascending (``ListenerPopulation.known``);
     ``state`` (n,) listener states (``State``); ``advocate`` and ``sharing`` (n,) bool: on
     the top rung of the loyalty ladder, and sharing their Wrapped now; ``friends`` the
     network (CSR ``indptr``, ``indices``); ``p`` the innovation hazard
@@ -194,5 +195,5 @@ def step(state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, friends, 
         prob = float(awareness_probability(p, cfg.q, np.full(1, share), dt, True)[0])
         return aware_with_probability(state, prob, key)
     wom = word_of_mouth
-    update_word_of_mouth(state, advocate, sharing, friends.indptr, friends.indices, extra, wom_boost, wom.influence, wom.total)
+    update_word_of_mouth(known, state, advocate, sharing, friends.indptr, friends.indices, extra, wom_boost, wom.influence, wom.total)
     return aware_on_network(state, wom.total, friends.indptr, p, cfg.q, dt, key)

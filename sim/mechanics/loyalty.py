@@ -11,7 +11,6 @@ very satisfied supporter who shared: Wrapped or after a RAK, within the last yea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
@@ -52,63 +51,45 @@ def stages(user: np.ndarray, tenure: np.ndarray, satisfaction: np.ndarray, share
     return np.where(user, stage, Stage.PROSPECT).astype(np.int8)
 
 
-@dataclass(frozen=True)
-class Loyalty:
-    """Listener state after a step's experience, shape (n,) each.
-
-    Attributes
-    ----------
-    satisfaction : float32, 0..1
-    goodwill : float32, EUR/month, after fading
-    tenure : float32, months with the current service
-    stage : int8, ladder stage (:class:`Stage`)
-    """
-
-    satisfaction: np.ndarray
-    goodwill: np.ndarray
-    tenure: np.ndarray
-    stage: np.ndarray
-
-
 @njit(cache=True)
-def _loyalty_kernel(state, satisfaction, goodwill, tenure, surplus, shared_until, t, noise_scale, weight, fade, dt,
-                    customer_months, supporter_satisfaction, advocate_satisfaction):
-    """:func:`update_satisfaction`, :func:`decay_goodwill`, tenure and :func:`stages` in one pass (see :func:`step`)."""
-    n = state.size
-    sat = np.empty(n, np.float32)
-    good = np.empty(n, np.float32)
-    ten = np.empty(n, np.float32)
-    stage = np.zeros(n, np.int8)
-    k = 0
-    for i in range(n):
-        good[i] = goodwill[i] * fade
+def _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, surplus, shared_until, t, noise_scale, weight, fade,
+                    dt, customer_months, supporter_satisfaction, advocate_satisfaction):
+    """:func:`update_satisfaction`, :func:`decay_goodwill`, tenure and :func:`stages` in one pass over
+    ``known``, in place (see :func:`step`)."""
+    u = 0
+    for k in range(known.size):
+        i = known[k]
+        goodwill[i] = goodwill[i] * fade
         if state[i] != USER:
-            sat[i], ten[i] = satisfaction[i], tenure[i]
+            stage[i] = 0
             continue
-        x = surplus[k] / noise_scale
-        k += 1
+        x = surplus[u] / noise_scale
+        u += 1
         experience = 1.0 / (1.0 + np.exp(-x)) if x >= 0 else np.exp(x) / (1.0 + np.exp(x))  # the logistic, no overflow
-        sat[i] = (1.0 - weight) * satisfaction[i] + weight * experience
-        ten[i] = tenure[i] + dt
-        st = CUSTOMER if ten[i] < customer_months else CLIENT
-        if st == CLIENT and sat[i] >= supporter_satisfaction:
+        satisfaction[i] = (1.0 - weight) * satisfaction[i] + weight * experience
+        tenure[i] = tenure[i] + dt
+        st = CUSTOMER if tenure[i] < customer_months else CLIENT
+        if st == CLIENT and satisfaction[i] >= supporter_satisfaction:
             st = SUPPORTER
-            if sat[i] >= advocate_satisfaction and shared_until[i] >= t:
+            if satisfaction[i] >= advocate_satisfaction and shared_until[i] >= t:
                 st = ADVOCATE
         stage[i] = st
-    return sat, good, ten, stage
 
 
-def step(state: np.ndarray, satisfaction: np.ndarray, goodwill: np.ndarray, tenure: np.ndarray, surplus: np.ndarray,
-         shared_until: np.ndarray, t: int, cfg, goodwill_decay: float, noise_scale: float, dt: float) -> Loyalty:
+def step(known: np.ndarray, state: np.ndarray, satisfaction: np.ndarray, goodwill: np.ndarray, tenure: np.ndarray,
+         stage: np.ndarray, surplus: np.ndarray, shared_until: np.ndarray, t: int, cfg, goodwill_decay: float,
+         noise_scale: float, dt: float) -> None:
     """Satisfaction follows the month's experience, goodwill fades, tenure grows, the ladder stage.
 
-    ``state`` (n,) (``State``); ``surplus`` (users,) EUR/month: each user's current option
-    over the outside option plus goodwill, in index order; ``shared_until`` (n,) the step
-    until which a listener counts as a recent sharer, ``t`` this step; ``cfg`` the loyalty
-    section; ``goodwill_decay`` 1/month; ``dt`` months. One fused pass over the listeners.
+    Updates ``satisfaction`` (float32, 0..1), ``goodwill`` (float32, EUR/month), ``tenure``
+    (float32, months with the current service) and ``stage`` (int8, :class:`Stage`), all (n,),
+    in place, for the listeners who know the market (``known``, ascending: the others are
+    prospects with no goodwill). ``state`` (n,) (``State``); ``surplus`` (users,) EUR/month: each
+    user's current option over the outside option plus goodwill, in index order;
+    ``shared_until`` (n,) the step until which a listener counts as a recent sharer, ``t`` this
+    step; ``cfg`` the loyalty section; ``goodwill_decay`` 1/month; ``dt`` months.
     """
     weight = 1.0 - (1.0 - cfg.satisfaction_smoothing) ** dt
-    return Loyalty(*_loyalty_kernel(state, satisfaction, goodwill, tenure, np.asarray(surplus, np.float64), shared_until, t,
-                                    noise_scale, weight, (1.0 - goodwill_decay) ** dt, dt, cfg.customer_months,
-                                    cfg.supporter_satisfaction, cfg.advocate_satisfaction))
+    _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, np.asarray(surplus, np.float64), shared_until, t,
+                    noise_scale, weight, (1.0 - goodwill_decay) ** dt, dt, cfg.customer_months,
+                    cfg.supporter_satisfaction, cfg.advocate_satisfaction)

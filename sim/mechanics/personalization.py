@@ -34,12 +34,14 @@ def shares_data(privacy_sensitive: np.ndarray, consent_draw: np.ndarray, opt_in:
 
 
 @njit(cache=True)
-def sharers(state: np.ndarray, service: np.ndarray, privacy_sensitive: np.ndarray, consent_draw: np.ndarray,
+def sharers(known: np.ndarray, state: np.ndarray, service: np.ndarray, privacy_sensitive: np.ndarray, consent_draw: np.ndarray,
             opt_in: np.ndarray, opt_out_share: float, opt_in_share: float) -> np.ndarray:
     """Whether each user shares data with their current service (:func:`shares_data` under the
-    service's policy ``opt_in`` (S,)), bool (n,), False for non-users; one pass."""
+    service's policy ``opt_in`` (S,)), bool (n,), False for non-users; one pass over ``known``
+    (the listeners who know the market, ascending)."""
     out = np.zeros(state.size, np.bool_)
-    for i in range(state.size):
+    for k in range(known.size):
+        i = known[k]
         if state[i] != USER:
             continue
         if opt_in[service[i]]:
@@ -60,13 +62,13 @@ def depth_fraction(data_depth: np.ndarray, tau_hours: float) -> np.ndarray:
 
 
 @njit(cache=True)
-def grow_depth(data_depth: np.ndarray, hours: np.ndarray, sharing: np.ndarray, dt: float) -> np.ndarray:
-    """Data depth after a step of listening, float32 (n,): sharers add the hours they listened (hours/month x dt)."""
-    out = data_depth.copy()
-    for i in range(out.size):
+def grow_depth(known: np.ndarray, data_depth: np.ndarray, hours: np.ndarray, sharing: np.ndarray, dt: float) -> None:
+    """Data depth after a step of listening, float32 (n,), in place: sharers (among ``known``, the
+    listeners who know the market) add the hours they listened (hours/month x dt)."""
+    for k in range(known.size):
+        i = known[k]
         if sharing[i]:
-            out[i] += hours[i] * dt
-    return out
+            data_depth[i] += hours[i] * dt
 
 
 def targeting_quality(data: np.ndarray, listeners: np.ndarray, personalization: np.ndarray) -> np.ndarray:

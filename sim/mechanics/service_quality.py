@@ -97,24 +97,22 @@ class Support:
     tickets: np.ndarray
 
 
-def step(user: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_severity_days: np.ndarray,
+def step(users: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_severity_days: np.ndarray,
          backlog: np.ndarray, support_staff: np.ndarray, rak_rate: np.ndarray, draws, cfg, weight: float, dt: float) -> Support:
     """Tickets, the support queue, long waits, RAK and outages of one step.
 
-    ``user`` (n,) bool and ``service`` (n,) (index, clipped at 0 for non-users) place the
-    listeners; ``outage_severity_days``, ``backlog``, ``support_staff`` (advisors) and
+    ``users`` (m,) the listeners who use a service (ascending) and ``service`` (n,) their services; ``outage_severity_days``, ``backlog``, ``support_staff`` (advisors) and
     ``rak_rate`` are per service (S,); ``draws`` the step's random streams
     (:class:`sim.random.StepDraws`): ``ticket`` for users, ``wait`` and ``rak`` for ticket
     holders, ``wait_review`` for ticket holders (``wait_effect``), ``outage`` for users hit by an outage.
     ``dt`` in months.
     """
     s = backlog.size
-    n = user.size
+    n = service.size
     if not cfg.enabled:
         none = np.zeros(n, bool)
         return Support(goodwill, none, none, backlog, np.full(s, np.nan), np.zeros(s))
     sev = outage_severity_days
-    users = np.flatnonzero(user)
     tickets = draws.below("ticket", users, ticket_probability(cfg.ticket_rate, sev, cfg.outage_tickets, dt)[service[users]])
     arrivals = np.bincount(service[tickets], minlength=s)[:s] * weight
     mean_wait, left = np.zeros(s), np.zeros(s)

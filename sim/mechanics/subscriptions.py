@@ -74,12 +74,12 @@ def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.nd
     prices), else ``choice.price_change_review``.
     """
     c = scenario.choice
-    failed = _payment_failures(pop.state, pop.tier, clock.probability(c.involuntary_churn), draws.key("payment"))
+    failed = _payment_failures(pop.known, pop.state, pop.tier, clock.probability(c.involuntary_churn), draws.key("payment"))
     leave(pop, np.flatnonzero(failed))
     if rise_review is None:  # the flat share, the same in every region
         rise_review = np.full((*price_rose.shape, 1), c.price_change_review)
     deciders, trial_ended = _deciders(
-        pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, t, failed, newly_aware, reconsider, price_rose,
+        pop.known, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, t, failed, newly_aware, reconsider, price_rose,
         options.held_index(price_rose.shape), clock.probability(c.lapsed_review_rate),
         clock.probability(c.premium_review_rate), clock.probability(c.review_rate), np.asarray(rise_review, np.float64),
         draws.key("review"), draws.key("trigger"))
@@ -92,19 +92,22 @@ def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.nd
 
 
 @njit(cache=True)
-def _payment_failures(state, tier, probability, key):
-    """Premium subscribers whose payment fails this step (draw ``uniform_at(key, i)`` below ``probability``), bool (n,)."""
+def _payment_failures(known, state, tier, probability, key):
+    """Premium subscribers whose payment fails this step (draw ``uniform_at(key, i)`` below ``probability``), bool (n,);
+    among the listeners who know the market (``known``, ascending)."""
     failed = np.zeros(state.size, np.bool_)
-    for i in range(state.size):
+    for k in range(known.size):
+        i = known[k]
         if state[i] == USER and tier[i] == PREMIUM and uniform_at(key, i) < probability:
             failed[i] = True
     return failed
 
 
 @njit(cache=True)
-def _deciders(state, tier, service, plan, region, trial_end, t, failed, newly_aware, reconsider, price_rose, held, lapsed_p,
+def _deciders(known, state, tier, service, plan, region, trial_end, t, failed, newly_aware, reconsider, price_rose, held, lapsed_p,
               premium_p, review_p, rise_review, review_key, trigger_key):
-    """Who decides this step, and whose trial ended, bool (n,) each, in one pass.
+    """Who decides this step, and whose trial ended, bool (n,) each, in one pass over the listeners
+    who know the market (``known``, ascending).
 
     An aware listener in reach whose payment did not just fail (``failed``) decides if newly aware, made to reconsider,
     at the end of a trial, reviewing (``uniform_at(review_key, i)`` below the review probability of their state:
@@ -116,7 +119,8 @@ def _deciders(state, tier, service, plan, region, trial_end, t, failed, newly_aw
     n = state.size
     deciders = np.zeros(n, np.bool_)
     trial_ended = np.zeros(n, np.bool_)
-    for i in range(n):
+    for k in range(known.size):
+        i = known[k]
         s = state[i]
         if s == UNAWARE or s == OUTSIDE or failed[i]:
             continue
@@ -237,3 +241,4 @@ def place_initial(pop, options: Options, table, scenario, rng: np.random.Generat
     pop.trial_used[paying] |= (1 << pop.service[paying].astype(np.uint16)).astype(np.uint16)
     pop.satisfaction[users] = 0.6
     pop.spell_start[users] = -1
+    pop.recount_known()
