@@ -180,7 +180,7 @@ class MarketModel(mesa.Model):
                                    np.minimum(self.outage / DAYS_PER_MONTH, 1.0), pers, mech.listening)
         # 6. the ad market
         audience = ads.Audience.gather(pop.known, pop.state, pop.service, pop.tier, pop.hours, pop.taste, pop.data_depth, self.sharing,
-                                       pers.enabled, pers.tau_hours, len(self.services), pop.price_index)
+                                       pers.enabled, pers.tau_hours, len(self.services), pop.region, pop.region_price_index)
         market = ads.step(self.advertisers, audience, self.table.free_tier, self.table.ad_load, self.table.personalization,
                           mech.ads, self.weight, (self.date - self.dates[0]).days / 365.25, self.date.month, dt)
         if self.scenario.inflation and audience.listeners.sum() > 0:  # advertisers' values follow the consumer prices of the listeners they reach
@@ -250,7 +250,7 @@ class MarketModel(mesa.Model):
         scen, pop = self.scenario, self.population
         cfg = scen.choice.reference_price
         index = self._index[:, min(int(self.t * self.dt), self._index.shape[1] - 1)]
-        pop.price_index = index[pop.region].astype(np.float32)
+        pop.region_price_index = index.astype(np.float32)
         if not (cfg.enabled or scen.inflation):
             return  # nominal prices, a rise judged by the flat trigger only
         region_mult = np.array([r.price_multiplier for r in scen.regions])

@@ -130,8 +130,8 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
     pop, opts = model.population, model.options
     if credible:  # prices in real terms with losses above reference prices, services not everywhere
         rng = np.random.default_rng(4)
-        pop.price_index = rng.uniform(1.0, 1.3, pop.n).astype(np.float32)
         pop.region = rng.integers(0, 3, pop.n).astype(np.int16)
+        pop.region_price_index = rng.uniform(1.0, 1.3, 3).astype(np.float32)
         pop.available = rng.random(pop.available.shape) < 0.8
         opts = dataclasses.replace(opts, loss=rng.uniform(0, 2, (len(opts), 3)).astype(np.float32))
     idx = np.flatnonzero((pop.state != State.UNAWARE) & (pop.state != State.OUTSIDE))
@@ -196,8 +196,9 @@ def test_ad_audience_in_one_pass_matches_the_free_listeners_sums():
     hours = rng.random(N).astype(np.float32) * 50
     taste = rng.dirichlet(np.ones(4), N).astype(np.float32)
     depth, sharing = rng.exponential(100, N).astype(np.float32), rng.random(N) < 0.5
-    index = (1 + rng.random(N) * 0.3).astype(np.float32)
-    got = Audience.gather(np.arange(N), state, service, tier, hours, taste, depth, sharing, True, 300.0, 3, index)
+    region, by_region = rng.integers(0, 4, N).astype(np.int16), (1 + rng.random(4) * 0.3).astype(np.float32)
+    index = by_region[region]
+    got = Audience.gather(np.arange(N), state, service, tier, hours, taste, depth, sharing, True, 300.0, 3, region, by_region)
     free = user & (tier == Tier.FREE)
     want = Audience.of(service[free].astype(np.int64), hours[free], taste[free],
                        np.where(sharing, 1 - np.exp(-depth / 300.0), 0.0)[free], 3, index[free])

@@ -167,7 +167,7 @@ class ListenerPopulation:
 
         self.state = np.full(n, State.UNAWARE, np.int8)
         self.available = np.ones((n, len(scenario.all_services())), bool)  # may use service j (sim.mechanics.market)
-        self.price_index = np.ones(n, np.float32)  # consumer prices of the listener's region, 1 at the start
+        self.region_price_index = np.ones(len(self.region_names), np.float32)  # consumer prices per region, 1 at the start
         self.service = np.full(n, NO_SERVICE, np.int8)
         self.tier = np.full(n, Tier.NONE, np.int8)
         self.plan = np.full(n, -1, np.int8)
@@ -186,6 +186,11 @@ class ListenerPopulation:
         self.n_known = 0
 
     # ------------------------------------------------------------ who knows the market
+
+    @property
+    def price_index(self) -> np.ndarray:
+        """Consumer prices of each listener's region this month, 1 at the start, float32 (n,)."""
+        return self.region_price_index[self.region]
 
     @property
     def known(self) -> np.ndarray:

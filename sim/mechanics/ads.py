@@ -140,14 +140,15 @@ class Audience:
     @classmethod
     def gather(cls, known: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.ndarray, hours: np.ndarray, taste: np.ndarray,
                data_depth: np.ndarray, sharing: np.ndarray, personalize: bool, tau_hours: float, s: int,
-               price_index: np.ndarray) -> "Audience":
+               region: np.ndarray, price_index: np.ndarray) -> "Audience":
         """From the listeners who know the market (``known``, ascending) in one pass: the users on a free tier count, their data fraction is
-        ``1 - exp(-data_depth / tau_hours)`` where they share data (and personalisation is on), else 0."""
-        return cls(*_gather(known, state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, price_index))
+        ``1 - exp(-data_depth / tau_hours)`` where they share data (and personalisation is on), else 0;
+        ``price_index`` (R,) the consumer prices of each ``region``."""
+        return cls(*_gather(known, state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, region, price_index))
 
 
 @njit(cache=True)
-def _gather(known, state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, price_index):
+def _gather(known, state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, region, price_index):
     total = np.zeros(s)
     count = np.zeros(s)
     data = np.zeros(s)
@@ -161,7 +162,7 @@ def _gather(known, state, service, tier, hours, taste, data_depth, sharing, pers
         h = np.float64(hours[i])
         total[j] += h
         count[j] += 1
-        index[j] += price_index[i]
+        index[j] += price_index[region[i]]
         if personalize and sharing[i]:
             data[j] += 1.0 - np.exp(-data_depth[i] / tau_hours)
         for g in range(taste.shape[1]):

@@ -174,7 +174,7 @@ def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
     sw = c.switching_cost
     listeners = (pop.base_hours, pop.service, pop.privacy_sensitive, pop.consent_draw, pop.data_depth, pop.trial_used,
                  pop.price_multiplier, pop.wtp, pop.ad_sensitivity, pop.tenure, pop.goodwill, pop.student, pop.household,
-                 pop.outside_value, pop.available, pop.price_index, pop.region)
+                 pop.outside_value, pop.available, pop.region_price_index, pop.region)
     real = options.loss is not None  # prices felt in real terms, with the loss above the reference (price_in_real_terms)
     loss = options.loss if real else np.zeros((len(options), 1), np.float32)
     opts = (options.service, options.premium, options.free, options.price, options.hassle, options.student_only,
@@ -231,7 +231,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray, opt: np.ndar
                 trial_ok = trial_months[j] > 0 and ((trial_used[i] >> j) & 1) == 0 and not current_service
                 price = o_price[o] * price_mult[i] * (1.0 - trial_salience if trial_ok else 1.0)
                 if real:
-                    price = price / price_index[i] + o_loss[o, region[i]]
+                    price = price / price_index[region[i]] + o_loss[o, region[i]]
                 u += wtp[i] + gap[j] - price * price_weight - o_hassle[o]
             if o_free[o]:
                 u -= ad_load[j] * base_hours[i] * ad_sens[i]
