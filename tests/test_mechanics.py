@@ -177,11 +177,11 @@ def test_a_closed_ad_market_sells_nothing_and_keeps_the_book():
 def test_support_step_long_waits_cost_goodwill_and_carry_a_backlog():
     cfg = small_scenario().mechanisms.service_quality
     n = 4000
-    user, service = np.ones(n, bool), np.repeat([0, 1], n // 2)
+    users, service = np.arange(n), np.repeat([0, 1], n // 2)
     ones = np.zeros(n, np.float32)  # every draw 0: every user files a ticket, RAK where the wait is short
     draws = FixedDraws(ticket=ones, wait=np.full(n, 0.5, np.float32), rak=ones, outage=np.ones(n, np.float32), wait_review=ones)
     staff = np.array([0, 10_000])  # service 0 has nobody answering
-    out = service_quality.step(user, service, np.zeros(n, np.float32), np.zeros(2), np.zeros(2), staff,
+    out = service_quality.step(users, service, np.zeros(n, np.float32), np.zeros(2), np.zeros(2), staff,
                                np.array([1.0, 1.0]), draws, cfg, weight=100.0, dt=1.0)
     assert out.tickets.tolist() == [n / 2 * 100, n / 2 * 100]
     assert out.response_hours[0] == 12 * service_quality.HOURS_PER_MONTH and out.backlog[0] > 0

@@ -261,7 +261,8 @@ def logit_rows(u: np.ndarray, noise_scale: float, idx: np.ndarray, key: np.uint6
         top = u[k].max()
         total = 0.0
         for o in range(n_opt):
-            w[o] = np.exp((u[k, o] - top) / noise_scale)
+            z = (u[k, o] - top) / noise_scale
+            w[o] = np.exp(z) if z > -746.0 else 0.0  # exp is exactly 0 below: no call for an ineligible option
             total += w[o]
         threshold = uniform_at(key, idx[k]) * total
         pick, acc = 0, w[0]

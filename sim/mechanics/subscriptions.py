@@ -25,7 +25,7 @@ from sim.mechanics.choice import INELIGIBLE, Options, choose, kernel_inputs, uti
 from sim.random import uniform_at
 
 UNAWARE, USER, LAPSED, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.LAPSED), np.int8(State.OUTSIDE)
-TRIAL, PREMIUM = np.int8(Tier.TRIAL), np.int8(Tier.PREMIUM)
+NONE, FREE, TRIAL, PREMIUM = np.int8(Tier.NONE), np.int8(Tier.FREE), np.int8(Tier.TRIAL), np.int8(Tier.PREMIUM)
 
 
 @dataclass(frozen=True)
@@ -139,15 +139,22 @@ def _deciders(known, state, tier, service, plan, region, trial_end, t, failed, n
     return deciders, trial_ended
 
 
-def leave(pop, who: np.ndarray) -> None:
-    """Listeners ``who`` (mask or indices) stop using their service: LAPSED, tenure, data and goodwill reset."""
-    pop.state[who] = State.LAPSED
-    pop.service[who] = NO_SERVICE
-    pop.tier[who] = Tier.NONE
-    pop.plan[who] = -1
-    pop.tenure[who] = 0
-    pop.data_depth[who] = 0
-    pop.goodwill[who] = 0
+def leave(pop, idx: np.ndarray) -> None:
+    """Listeners ``idx`` (m,) stop using their service: LAPSED, tenure, data and goodwill reset."""
+    _leave(np.asarray(idx, np.int64), pop.state, pop.service, pop.tier, pop.plan, pop.tenure, pop.data_depth, pop.goodwill)
+
+
+@njit(cache=True, inline="always")
+def _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill) -> None:
+    """Listener ``i`` stops using their service, in place."""
+    state[i], service[i], tier[i], plan[i] = LAPSED, NO_SERVICE, NONE, -1
+    tenure[i], data_depth[i], goodwill[i] = 0.0, 0.0, 0.0
+
+
+@njit(cache=True)
+def _leave(idx, state, service, tier, plan, tenure, data_depth, goodwill) -> None:
+    for k in range(idx.size):
+        _lapse(idx[k], state, service, tier, plan, tenure, data_depth, goodwill)
 
 
 def assign(pop, options: Options, who: np.ndarray, opt: np.ndarray) -> None:
@@ -164,37 +171,41 @@ def move(pop, idx: np.ndarray, chosen: np.ndarray, trial_over: np.ndarray, optio
 
     ``idx`` the deciders, ``chosen`` their options and ``trial_over`` whether their trial
     ended, shape (k,); ``trial_months`` per service (S,), months; ``dt`` months per step.
+    A user who picks nothing lapses (:func:`leave`); picking premium from a service whose
+    trial they never had starts one; a new service resets tenure, data depth and goodwill;
+    a new service or tier starts a spell.
     """
-    o = options
-    new_svc = o.service[chosen]
-    nothing = new_svc < 0
-    was_user = pop.state[idx] == State.USER
-    leave(pop, idx[nothing & was_user])
+    trial_steps = np.maximum(np.round(trial_months / dt), 1).astype(np.int64)
+    _move(np.asarray(idx, np.int64), np.asarray(chosen, np.int64), trial_over, options.service, options.premium, options.plan,
+          trial_months > 0, trial_steps, t, pop.state, pop.service, pop.tier, pop.plan, pop.tenure, pop.data_depth,
+          pop.goodwill, pop.trial_used, pop.trial_end, pop.spell_start)
 
-    go = ~nothing
-    who, svc, opt = idx[go], new_svc[go], chosen[go]
-    same_service = (pop.state[who] == State.USER) & (pop.service[who] == svc)
-    old_tier = pop.tier[who]
-    premium = o.premium[opt]
-    in_trial = same_service & (old_tier == Tier.TRIAL) & ~trial_over[go]
-    had_trial = ((pop.trial_used[who].astype(np.int64) >> svc) & 1) == 1
-    start_trial = premium & ~same_service & ~had_trial & (trial_months[svc] > 0)
-    start_trial |= premium & same_service & (old_tier == Tier.FREE) & ~had_trial & (trial_months[svc] > 0)
-    new_tier = np.where(premium, np.where(in_trial | start_trial, Tier.TRIAL, Tier.PREMIUM), Tier.FREE).astype(np.int8)
 
-    changed = ~same_service
-    pop.tenure[who[changed]] = 0
-    pop.data_depth[who[changed]] = 0
-    pop.goodwill[who[changed]] = 0
-    new_spell = changed | (old_tier != new_tier)
-    pop.spell_start[who[new_spell]] = t
-    trial_steps = np.maximum(np.round(trial_months[svc] / dt), 1).astype(np.int32)
-    pop.trial_end[who[start_trial]] = t + trial_steps[start_trial]
-    pop.trial_used[who[start_trial]] |= (1 << svc[start_trial].astype(np.uint16)).astype(np.uint16)
-    pop.state[who] = State.USER
-    pop.service[who] = svc
-    pop.tier[who] = new_tier
-    pop.plan[who] = o.plan[opt]
+@njit(cache=True)
+def _move(idx, chosen, trial_over, o_service, o_premium, o_plan, has_trial, trial_steps, t, state, service, tier, plan,
+          tenure, data_depth, goodwill, trial_used, trial_end, spell_start):
+    """:func:`move` one decider at a time, in place (``has_trial`` and ``trial_steps`` per service (S,))."""
+    for k in range(idx.size):
+        i, opt = idx[k], chosen[k]
+        svc = o_service[opt]
+        if svc < 0:  # nothing
+            if state[i] == USER:
+                _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill)
+            continue
+        same_service = state[i] == USER and service[i] == svc
+        old_tier = tier[i]
+        had_trial = ((np.int64(trial_used[i]) >> svc) & 1) == 1
+        start_trial = o_premium[opt] and not had_trial and has_trial[svc] and (not same_service or old_tier == FREE)
+        in_trial = same_service and old_tier == TRIAL and not trial_over[k]
+        new_tier = (TRIAL if in_trial or start_trial else PREMIUM) if o_premium[opt] else FREE
+        if not same_service:
+            tenure[i], data_depth[i], goodwill[i] = 0.0, 0.0, 0.0
+        if not same_service or old_tier != new_tier:
+            spell_start[i] = t
+        if start_trial:
+            trial_end[i] = t + trial_steps[svc]
+            trial_used[i] |= np.uint16(1 << svc)
+        state[i], service[i], tier[i], plan[i] = USER, svc, new_tier, o_plan[opt]
 
 
 def place_initial(pop, options: Options, table, scenario, rng: np.random.Generator) -> None:
