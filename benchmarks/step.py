@@ -56,7 +56,7 @@ def array_bytes(model) -> tuple[int, int]:
     network), and the number of undirected ties."""
     n = model.population.n
     total, ties = 0, 0
-    holders = [model, model.population] + [v for v in vars(model).values() if dataclasses.is_dataclass(v)]
+    holders = [model, model.population, model.reach] + [v for v in vars(model).values() if dataclasses.is_dataclass(v)]
     for obj in holders:
         for value in vars(obj).values():
             if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == n:
