@@ -142,26 +142,28 @@ def update_word_of_mouth(known, state, advocate, sharing, indptr, indices, advoc
 
 
 @njit(cache=True)
+def _rate(total, degree, p: float, q: float, dt: float) -> float:
+    """The awareness hazard over the step, (p + q e) dt, of a listener whose friends weigh ``total`` (e = total / degree)."""
+    return (p + q * (total / max(degree, 1))) * dt  # no friend: total is 0
+
+
+@njit(cache=True)
 def aware_on_network(state: np.ndarray, total: np.ndarray, indptr: np.ndarray, p: float, q: float, dt: float,
                      key: np.uint64) -> np.ndarray:
     """Listeners who become aware this step on a network, bool (n,).
 
-    Only unaware listeners are visited: exposure ``e_i`` is ``total[i]`` (the sum of the
+    Only unaware listeners can become aware: exposure ``e_i`` is ``total[i]`` (the sum of the
     friends' word-of-mouth weights) over the number of friends (CSR rows ``indptr`` (n+1,)),
     the probability ``1 - exp(-(p + q e_i) dt)`` (p, q 1/month, dt months) and listener
     i's draw is ``uniform_at(key, i)`` (the diffusion stream at this step).
     """
     n = state.size
-    newly = np.zeros(n, np.bool_)
-    for i in range(n):
-        if state[i] != UNAWARE:
-            continue
-        draw = uniform_at(key, i)
-        degree = indptr[i + 1] - indptr[i]
-        rate = (p + q * (total[i] / degree if degree > 0 else 0.0)) * dt
-        # 1 - exp(-x) <= x: a draw at or above the rate needs no exp (most of them)
-        if draw < rate and draw < 1.0 - np.exp(-rate):
-            newly[i] = True
+    newly = np.empty(n, np.bool_)
+    for i in range(n):  # no branch: the compiler vectorises the draws
+        # 1 - exp(-x) <= x: a draw at or above the rate is not aware; the few below are checked exactly
+        newly[i] = (state[i] == UNAWARE) & (uniform_at(key, i) < _rate(total[i], indptr[i + 1] - indptr[i], p, q, dt))
+    for i in np.flatnonzero(newly):
+        newly[i] = uniform_at(key, i) < 1.0 - np.exp(-_rate(total[i], indptr[i + 1] - indptr[i], p, q, dt))
     return newly
 
 
