@@ -39,6 +39,8 @@ def _hours_kernel(known, state, service, tier, base_hours, data_depth, sharing, 
     (data depth in hours); non-sharers and a switched-off personalisation have match 1.
     """
     out = np.zeros(state.size, np.float32)
+    ads = np.exp(-ad_elasticity * ad_load)  # per service (S,): what does not depend on the listener, once
+    up = 1.0 - downtime
     for k in range(known.size):
         i = known[k]
         if state[i] != USER:
@@ -46,13 +48,14 @@ def _hours_kernel(known, state, service, tier, base_hours, data_depth, sharing, 
         j = service[i]
         h = np.float64(base_hours[i])
         if personalize and sharing[i]:
-            h *= (1.0 + personalization[j] * lift * (1.0 - np.exp(-data_depth[i] / tau_hours))) ** match_elasticity
+            match = 1.0 + personalization[j] * lift * (1.0 - np.exp(-data_depth[i] / tau_hours))
+            h *= match if match_elasticity == 1.0 else match ** match_elasticity  # x ** 1 is x: no pow call
         if tier[i] == FREE:
-            h *= np.exp(-ad_elasticity * ad_load[j])
+            h *= ads[j]
         elif tier[i] == PREMIUM or tier[i] == TRIAL:
             h *= premium_multiplier
         h *= max(1.0 + satisfaction_elasticity * (satisfaction[i] - 0.5), 0.0)
-        out[i] = h * (1.0 - downtime[j])
+        out[i] = h * up[j]
     return out
 
 
