@@ -248,25 +248,34 @@ def test_deciders_kernel_matches_the_masks():
     rise_review = rng.random((2, 3, 3))  # (service, plan, region): the share reconsidering at a rise
     plan = np.where(tier != Tier.FREE, rng.integers(0, 3, N), -1).astype(np.int8)
     trial_end = rng.integers(0, 8, N).astype(np.int16)
-    failed = (state == State.LAPSED) & (rng.random(N) < 0.2)
+    tenure, depth, goodwill = (rng.random(N).astype(np.float32) + 1 for _ in range(3))
     newly, reconsider = (state == State.AWARE) & (rng.random(N) < 0.5), rng.random(N) < 0.05
     reconsider[np.flatnonzero(state == State.OUTSIDE)[:5]] = True  # never decide before coming into reach
     price_rose = np.array([[True, False, False], [False, False, True]])
     held = np.full((2, 2, 3), -1, np.int64)
     held[0, :, :2] = 1  # service 0 offers its free tier and plans 0, 1; service 1 only plan 2
     held[1, 1, 2] = 1
-    r = CounterRandom({"review": np.random.SeedSequence(1), "trigger": np.random.SeedSequence(2)})
-    got, ended = _deciders(np.arange(N), state, tier, service, plan, region, trial_end, 4, failed, newly, reconsider, price_rose, held,
-                           0.1, 0.05, 0.2, rise_review, r.key("review", 4), r.key("trigger", 4))
-    paying = user & (tier == Tier.PREMIUM)
-    want_ended = user & (tier == Tier.TRIAL) & (trial_end <= 4)
-    review_p = np.where(state == State.LAPSED, 0.1, np.where(paying, 0.05, 0.2))
-    svc, pl = np.maximum(service, 0), np.maximum(plan, 0)
-    premium = (tier == Tier.PREMIUM) | (tier == Tier.TRIAL)
+    r = CounterRandom({name: np.random.SeedSequence(k) for k, name in enumerate(("payment", "review", "trigger"))})
+    before = dict(state=state.copy(), service=service.copy(), tier=tier.copy(), plan=plan.copy())
+    failed, got, ended = _deciders(np.arange(N), state, tier, service, plan, region, trial_end, tenure, depth, goodwill, 4, newly,
+                                   reconsider, price_rose, held, 0.3, 0.1, 0.05, 0.2, rise_review, r.key("payment", 4),
+                                   r.key("review", 4), r.key("trigger", 4))
+    state0, service0, tier0, plan0 = before["state"], before["service"], before["tier"], before["plan"]
+    user0 = state0 == State.USER
+    paying = user0 & (tier0 == Tier.PREMIUM)
+    want_failed = paying & (r.uniform_all("payment", 4, N) < 0.3)
+    np.testing.assert_array_equal(failed, want_failed)
+    assert want_failed.any() and (state[want_failed] == State.LAPSED).all() and (service[want_failed] == -1).all()
+    assert (tier[want_failed] == Tier.NONE).all() and (goodwill[want_failed] == 0).all() and (tenure[want_failed] == 0).all()
+    np.testing.assert_array_equal(state[~want_failed], state0[~want_failed])
+    want_ended = user0 & (tier0 == Tier.TRIAL) & (trial_end <= 4)
+    review_p = np.where(state0 == State.LAPSED, 0.1, np.where(paying, 0.05, 0.2))
+    svc, pl = np.maximum(service0, 0), np.maximum(plan0, 0)
+    premium = (tier0 == Tier.PREMIUM) | (tier0 == Tier.TRIAL)
     want = (newly | reconsider | want_ended | (r.uniform_all("review", 4, N) < review_p)
             | (paying & price_rose[svc, pl] & (r.uniform_all("trigger", 4, N) < rise_review[svc, pl, region]))
-            | (user & (held[svc, premium.astype(int), pl] < 0)))
-    want &= (state != State.UNAWARE) & (state != State.OUTSIDE) & ~failed
+            | (user0 & (held[svc, premium.astype(int), pl] < 0)))
+    want &= (state0 != State.UNAWARE) & (state0 != State.OUTSIDE) & ~want_failed
     np.testing.assert_array_equal(ended, want_ended)
     np.testing.assert_array_equal(got, want)
 

@@ -74,15 +74,13 @@ def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.nd
     prices), else ``choice.price_change_review``.
     """
     c = scenario.choice
-    failed = _payment_failures(pop.known, pop.state, pop.tier, clock.probability(c.involuntary_churn), draws.key("payment"))
-    leave(pop, np.flatnonzero(failed))
     if rise_review is None:  # the flat share, the same in every region
         rise_review = np.full((*price_rose.shape, 1), c.price_change_review)
-    deciders, trial_ended = _deciders(
-        pop.known, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, t, failed, newly_aware, reconsider, price_rose,
-        options.held_index(price_rose.shape), clock.probability(c.lapsed_review_rate),
-        clock.probability(c.premium_review_rate), clock.probability(c.review_rate), np.asarray(rise_review, np.float64),
-        draws.key("review"), draws.key("trigger"))
+    failed, deciders, trial_ended = _deciders(
+        pop.known, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, pop.tenure, pop.data_depth, pop.goodwill,
+        t, newly_aware, reconsider, price_rose, options.held_index(price_rose.shape), clock.probability(c.involuntary_churn),
+        clock.probability(c.lapsed_review_rate), clock.probability(c.premium_review_rate), clock.probability(c.review_rate),
+        np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"), draws.key("trigger"))
     idx = np.flatnonzero(deciders)
     if idx.size:
         cur = current_option(pop, options, idx)
@@ -91,25 +89,21 @@ def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.nd
     return Decisions(failed, trial_ended)
 
 
-@njit(cache=True)
-def _payment_failures(known, state, tier, probability, key):
-    """Premium subscribers whose payment fails this step (draw ``uniform_at(key, i)`` below ``probability``), bool (n,);
-    among the listeners who know the market (``known``, ascending)."""
-    failed = np.zeros(state.size, np.bool_)
-    for k in range(known.size):
-        i = known[k]
-        if state[i] == USER and tier[i] == PREMIUM and uniform_at(key, i) < probability:
-            failed[i] = True
-    return failed
+@njit(cache=True, inline="always")
+def _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill) -> None:
+    """Listener ``i`` stops using their service, in place."""
+    state[i], service[i], tier[i], plan[i] = LAPSED, NO_SERVICE, NONE, -1
+    tenure[i], data_depth[i], goodwill[i] = 0.0, 0.0, 0.0
 
 
 @njit(cache=True)
-def _deciders(known, state, tier, service, plan, region, trial_end, t, failed, newly_aware, reconsider, price_rose, held, lapsed_p,
-              premium_p, review_p, rise_review, review_key, trigger_key):
-    """Who decides this step, and whose trial ended, bool (n,) each, in one pass over the listeners
-    who know the market (``known``, ascending).
+def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data_depth, goodwill, t, newly_aware, reconsider,
+              price_rose, held, payment_p, lapsed_p, premium_p, review_p, rise_review, payment_key, review_key, trigger_key):
+    """Whose payment failed, who decides this step and whose trial ended, bool (n,) each, in one pass
+    over the listeners who know the market (``known``, ascending).
 
-    An aware listener in reach whose payment did not just fail (``failed``) decides if newly aware, made to reconsider,
+    A premium subscriber whose payment fails (``uniform_at(payment_key, i)`` below ``payment_p``)
+    lapses (:func:`_lapse`, in place) and does not decide. Another aware listener in reach decides if newly aware, made to reconsider,
     at the end of a trial, reviewing (``uniform_at(review_key, i)`` below the review probability of their state:
     lapsed, paying, or else), holding a plan whose price rose (``price_rose`` (S, plans),
     ``uniform_at(trigger_key, i)`` below ``rise_review`` (S, plans, R) of their region, or of
@@ -117,12 +111,17 @@ def _deciders(known, state, tier, service, plan, region, trial_end, t, failed, n
     (S, 2, plans) option index, -1 if withdrawn).
     """
     n = state.size
+    failed = np.zeros(n, np.bool_)
     deciders = np.zeros(n, np.bool_)
     trial_ended = np.zeros(n, np.bool_)
     for k in range(known.size):
         i = known[k]
         s = state[i]
-        if s == UNAWARE or s == OUTSIDE or failed[i]:
+        if s == UNAWARE or s == OUTSIDE:
+            continue
+        if s == USER and tier[i] == PREMIUM and uniform_at(payment_key, i) < payment_p:
+            failed[i] = True  # involuntary churn
+            _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill)
             continue
         user = s == USER
         paying = user and tier[i] == PREMIUM
@@ -136,25 +135,7 @@ def _deciders(known, state, tier, service, plan, region, trial_end, t, failed, n
         if user and held[service[i], 1 if tier[i] == PREMIUM or tier[i] == TRIAL else 0, max(plan[i], 0)] < 0:
             decide = True  # their free tier or plan was withdrawn
         deciders[i] = decide
-    return deciders, trial_ended
-
-
-def leave(pop, idx: np.ndarray) -> None:
-    """Listeners ``idx`` (m,) stop using their service: LAPSED, tenure, data and goodwill reset."""
-    _leave(np.asarray(idx, np.int64), pop.state, pop.service, pop.tier, pop.plan, pop.tenure, pop.data_depth, pop.goodwill)
-
-
-@njit(cache=True, inline="always")
-def _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill) -> None:
-    """Listener ``i`` stops using their service, in place."""
-    state[i], service[i], tier[i], plan[i] = LAPSED, NO_SERVICE, NONE, -1
-    tenure[i], data_depth[i], goodwill[i] = 0.0, 0.0, 0.0
-
-
-@njit(cache=True)
-def _leave(idx, state, service, tier, plan, tenure, data_depth, goodwill) -> None:
-    for k in range(idx.size):
-        _lapse(idx[k], state, service, tier, plan, tenure, data_depth, goodwill)
+    return failed, deciders, trial_ended
 
 
 def assign(pop, options: Options, who: np.ndarray, opt: np.ndarray) -> None:
@@ -171,7 +152,7 @@ def move(pop, idx: np.ndarray, chosen: np.ndarray, trial_over: np.ndarray, optio
 
     ``idx`` the deciders, ``chosen`` their options and ``trial_over`` whether their trial
     ended, shape (k,); ``trial_months`` per service (S,), months; ``dt`` months per step.
-    A user who picks nothing lapses (:func:`leave`); picking premium from a service whose
+    A user who picks nothing lapses (:func:`_lapse`); picking premium from a service whose
     trial they never had starts one; a new service resets tenure, data depth and goodwill;
     a new service or tier starts a spell.
     """
