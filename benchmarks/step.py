@@ -13,13 +13,18 @@ For each size, in a fresh process (so its peak RSS is its own), with every mecha
 - ``build s``, ``array B/L`` (bytes of every per-listener array and the network, per
   listener), ``edges/L`` (undirected ties per listener) and ``peak RSS`` of the process.
 
+The window above is the issue's: the market of 2016, in which about a tenth of the listeners
+know the market. A step's work grows with the listeners who know it (they choose, listen,
+are tallied), so ``--mature`` sizes (default 1e6) are also measured in 2030 (steps 180..191 of
+a 204-month run), when nearly everyone knows it: the cost of most of a long run's months.
+
 Then the compile time of the numba kernels (a fresh process with an empty cache) and a
 per-agent Mesa model of a reduced step (``benchmarks/mesa_agents.py``) timed on the same
 core, and the targets: 1M month <= 3x floor; 10M month <= 12x 1M month; >= 50x faster per
 listener-step than Mesa; arrays <= 150 B per listener + 8 B per edge. Prints figures;
 asserts nothing. Pin it to one core to compare runs:
 
-    taskset -c 0 .venv/bin/python benchmarks/step.py [--sizes 100000 1000000 10000000] [--months 24]
+    taskset -c 0 .venv/bin/python benchmarks/step.py [--sizes 100000 1000000 10000000] [--months 24] [--mature 1000000]
 """
 
 from __future__ import annotations
@@ -84,8 +89,12 @@ def floor_probe(n: int, repeats: int = 9) -> float:
     return float(np.median(times))
 
 
-def measure(agents: int, months: int) -> dict:
-    """One size, in this process: build, ``months`` steps, bytes, peak RSS, then the floor probe."""
+def measure(agents: int, months: int, first: int | None = None) -> dict:
+    """One size, in this process: build, ``months`` steps, bytes, peak RSS, then the floor probe.
+
+    ``month_s`` is the mean of steps ``first`` .. ``first + 11`` (default: the second half of
+    the run); ``known`` the share of listeners who know the market at the end.
+    """
     from sim.model import MarketModel
 
     scenario = scenario_for(agents, months)
@@ -98,10 +107,11 @@ def measure(agents: int, months: int) -> dict:
         model.step()
         times.append(CLOCK() - t)
     nbytes, ties = array_bytes(model)
+    known = model.population.n_known / agents
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     del model
-    half = months // 2
-    return {"agents": agents, "build_s": build, "month_s": float(np.mean(times[half:])),
+    window = times[months // 2:] if first is None else times[first:first + 12]
+    return {"agents": agents, "build_s": build, "month_s": float(np.mean(window)), "known": known,
             "median_s": float(np.median(times[1:])), "floor_s": floor_probe(agents),
             "bytes_per_listener": nbytes / agents, "ties_per_listener": ties / agents, "peak_rss": peak}
 
@@ -118,13 +128,36 @@ def compile_seconds() -> float | None:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+MATURE_MONTHS = 204
+
+
+def run_one(agents: int, months: int, first: int | None, wall: bool) -> dict | None:
+    """Measure one size in a fresh process and print its row; None if it failed."""
+    # PYTHONPATH: the script's own folder comes first on sys.path, so without it ``sim`` would
+    # be whatever checkout is installed in the environment, not this one
+    out = subprocess.run([sys.executable, __file__, "--one", str(agents), "--months", str(months)]
+                         + ["--first", str(first)] * (first is not None) + ["--wall"] * wall, cwd=ROOT,
+                         capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    if out.returncode:
+        print(f"{agents:>11,} failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
+        return None
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"{agents:>11,} {1e3 * r['month_s']:>9.1f} {1e3 * r['median_s']:>8.1f} {1e3 * r['floor_s']:>9.1f} "
+          f"{r['month_s'] / r['floor_s']:>8.1f} {r['build_s']:>8.2f} {r['bytes_per_listener']:>10.0f} "
+          f"{r['ties_per_listener']:>8.1f} {r['peak_rss'] / 1e6:>12.0f}", flush=True)
+    return r
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--mesa-agents", type=int, default=20_000)
     parser.add_argument("--wall", action="store_true", help="wall-clock times instead of CPU times")
+    parser.add_argument("--mature", type=int, nargs="*", default=[1_000_000],
+                        help="sizes also measured in a mature market: steps 180..191 (2030) of a 204-month run")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size, print JSON
+    parser.add_argument("--first", type=int, help=argparse.SUPPRESS)  # internal: first step measured
     args = parser.parse_args()
     global CLOCK
     CLOCK = time.perf_counter if args.wall else time.process_time
@@ -132,25 +165,21 @@ def main() -> None:
         import sim
 
         assert Path(sim.__file__).resolve().parents[1] == ROOT, f"measuring {sim.__file__}, not this checkout"
-        print(json.dumps(measure(args.one, args.months)))
+        print(json.dumps(measure(args.one, args.months, args.first)))
         return
 
     print(f"{'listeners':>11} {'ms/month':>9} {'median':>8} {'floor ms':>9} {'x floor':>8} {'build s':>8} "
           f"{'array B/L':>10} {'edges/L':>8} {'peak RSS MB':>12}", flush=True)
     results = {}
     for agents in args.sizes:
-        # PYTHONPATH: the script's own folder comes first on sys.path, so without it ``sim`` would
-        # be whatever checkout is installed in the environment, not this one
-        out = subprocess.run([sys.executable, __file__, "--one", str(agents), "--months", str(args.months)]
-                             + ["--wall"] * args.wall, cwd=ROOT, capture_output=True, text=True,
-                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
-        if out.returncode:
-            print(f"{agents:>11,} failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
-            continue
-        r = results[agents] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{agents:>11,} {1e3 * r['month_s']:>9.1f} {1e3 * r['median_s']:>8.1f} {1e3 * r['floor_s']:>9.1f} "
-              f"{r['month_s'] / r['floor_s']:>8.1f} {r['build_s']:>8.2f} {r['bytes_per_listener']:>10.0f} "
-              f"{r['ties_per_listener']:>8.1f} {r['peak_rss'] / 1e6:>12.0f}", flush=True)
+        r = run_one(agents, args.months, None, args.wall)
+        if r is not None:
+            results[agents] = r
+    for agents in args.mature:
+        print(f"mature market, steps 180..191 (2030) of a {MATURE_MONTHS}-month run:", flush=True)
+        r = run_one(agents, MATURE_MONTHS, 180, args.wall)
+        if r is not None:
+            print(f"{'':>11} {100 * r['known']:.0f}% of the listeners know the market (in the window above: the early market)")
 
     compiled = compile_seconds()
     print("numba compile (first call, empty cache): " + ("no kernels" if compiled is None else f"{compiled:.1f} s"))
