@@ -38,6 +38,7 @@ class Tier(IntEnum):
 
 
 NO_SERVICE = -1
+USER = np.int8(State.USER)
 
 
 @njit(cache=True)
@@ -54,6 +55,18 @@ def _merge(known: np.ndarray, m: int, new: np.ndarray) -> int:
             b -= 1
         out -= 1
     return m + new.size
+
+
+@njit(cache=True)
+def _users(known: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """The listeners of ``known`` (ascending) whose state is USER, in one pass."""
+    out = np.empty(known.size, np.int32)
+    m = 0
+    for i in known:
+        if state[i] == USER:
+            out[m] = i
+            m += 1
+    return out[:m]
 
 
 def draw(dist: Any, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -203,8 +216,7 @@ class ListenerPopulation:
 
     def users(self) -> np.ndarray:
         """Listeners who use a service now, ascending, int32 (m,)."""
-        known = self.known
-        return known[self.state[known] == State.USER]
+        return _users(self.known, self.state)
 
     def become_aware(self, idx: np.ndarray) -> None:
         """Unaware listeners ``idx`` (ascending, (m,)) become AWARE and join :attr:`known`."""
