@@ -128,6 +128,15 @@ def test_match_price_competitor_follows_a_focal_cut_within_its_lag(lag):
     assert rival.loc[cut + lag:].eq(7.99).all(), rival.to_dict()
 
 
+def test_match_price_competitor_with_a_list_price_near_zero_keeps_finite_prices():
+    # found by the conservation fuzz: a subnormal list price made the matching multiplier overflow
+    scenario = market({"services.competitors.Rival.strategy": "match_price",
+                       "services.competitors.Rival.plans.individual.price": 1e-310}, months=3, agents=500)
+    ts = simulate(scenario, np.random.SeedSequence(1)).timeseries
+    rival = ts.loc[ts["service"] == "Rival", "price_individual_eur"]
+    assert np.isfinite(rival).all() and (rival < 0.01).all(), rival.to_dict()
+
+
 def test_static_competitor_keeps_its_price():
     scenario = market({"timeline": [{"at": "2015-03", "set": {"services.focal.plans.individual.price": 7.99}}]},
                       months=8, agents=1000)

@@ -23,6 +23,8 @@ mesa_ids.install()  # no model may outlive its run (Mesa 3.3 keeps them all; fix
 
 PLAN_NAMES: tuple[str, ...] = get_args(PlanName)
 
+MIN_MATCHED_LIST_EUR = 0.01  # a match_price competitor with a lower headline list price keeps it
+
 
 class Service(mesa.Agent):
     """A streaming service competing for listeners.
@@ -73,7 +75,7 @@ class Service(mesa.Agent):
         own_list = self.policy.plans[self.headline_plan].price
         if self.policy.strategy == "match_price":
             seen = focal_prices[max(len(focal_prices) - 1 - steps_lag, 0)]
-            if own_list > 0:
+            if own_list >= MIN_MATCHED_LIST_EUR:  # below a cent the ratio is meaningless (and overflows near 0)
                 self.price_multiplier = max(seen / own_list, cfg.price_floor)
         elif self.policy.strategy == "defend_share" and len(shares) > steps_lag:
             now, before = shares[-1], shares[-1 - steps_lag]
