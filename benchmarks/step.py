@@ -95,6 +95,7 @@ def measure(agents: int, months: int, first: int | None = None) -> dict:
     ``month_s`` is the mean of steps ``first`` .. ``first + 11`` (default: the second half of
     the run); ``known`` the share of listeners who know the market at the end.
     """
+    from sim.agents.listeners import State
     from sim.model import MarketModel
 
     scenario = scenario_for(agents, months)
@@ -107,7 +108,8 @@ def measure(agents: int, months: int, first: int | None = None) -> dict:
         model.step()
         times.append(CLOCK() - t)
     nbytes, ties = array_bytes(model)
-    known = model.population.n_known / agents
+    state = model.population.state
+    known = float(np.mean((state != State.UNAWARE) & (state != State.OUTSIDE)))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     del model
     window = times[months // 2:] if first is None else times[first:first + 12]
