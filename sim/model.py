@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim import results
-from sim.agents.listeners import ListenerPopulation, State
+from sim.agents.listeners import ListenerPopulation
 from sim.agents.services import Service, ServiceTable
 from sim.clock import DAYS_PER_MONTH, Clock
 from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, market, prices, service_quality, subscriptions
