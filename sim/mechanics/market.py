@@ -51,14 +51,14 @@ def in_reach_counts(people: np.ndarray, capacity: np.ndarray, group: np.ndarray)
     return np.minimum(np.round(group * share), group).astype(np.int64)
 
 
-def availability_table(services, region_names: list[str], month: int) -> np.ndarray:
-    """Share of each region's people each service serves at calendar month index ``month``, shape (S, R)."""
-    out = np.ones((len(services), len(region_names)))
+def availability_table(services, region_names: list[str], months: np.ndarray) -> np.ndarray:
+    """Share of each region's people each service serves at calendar month indices ``months`` (T,), shape (T, S, R)."""
+    out = np.ones((len(months), len(services), len(region_names)))
     for j, svc in enumerate(services):
         for r, name in enumerate(region_names):
             sched = (svc.availability or {}).get(name)
             if sched is not None:
-                out[j, r] = float(step_schedule(sched, np.array([month]))[0])
+                out[:, j, r] = step_schedule(sched, months)
     return out
 
 
@@ -127,13 +127,17 @@ class Reach:
         self.active = np.ones(n_services, bool)
         self.people = 0.0
         self.counts: np.ndarray | None = None  # listeners in reach per region, (R,), as of the last update
+        self._schedules: tuple | None = None  # (scenario, people (R, T), shares (T, S, R)) over the horizon's months
         self._availability: tuple | None = None  # (shares, active) the availability was last computed for
 
     def update(self, scenario, pop, t: int, dt: float, weight: float, triggered: np.ndarray) -> None:
         """Step ``t``: people in reach, services in the market, who may use which service; users who
         lost their service are marked in ``triggered`` (they choose again this step)."""
-        month = self.months[min(int(t * dt), len(self.months) - 1)]
-        people = scenario.region_population(np.array([month]))[:, 0]
+        if self._schedules is None or self._schedules[0] is not scenario:  # read once per running scenario
+            self._schedules = (scenario, scenario.region_population(self.months),
+                               availability_table(scenario.all_services(), pop.region_names, self.months))
+        m = min(int(t * dt), len(self.months) - 1)
+        people = self._schedules[1][:, m]
         counts = in_reach_counts(people, self.capacity, self.group)
         self.people = float(counts.sum() * weight)
         self.active = (self.enter_step <= t) & (t < self.leave_step)
@@ -141,7 +145,7 @@ class Reach:
         admit(pop.state, self.order, self.start, np.zeros_like(counts) if first else self.counts,
               self.group if first else counts, counts)
         self.counts = counts
-        shares = availability_table(scenario.all_services(), pop.region_names, int(month))
+        shares = self._schedules[2][m]
         if self._availability is None or not (np.array_equal(shares, self._availability[0])
                                               and np.array_equal(self.active, self._availability[1])):
             # only a launch, an entry or an exit changes it: then every listener, in reach or not
