@@ -335,7 +335,8 @@ def test_market_kernels_match_reach_availability_and_stranded_masks():
     available, triggered = np.ones((N, s), bool), np.zeros(N, bool)
     before = state.copy()
     market.admit(state, order, start, np.zeros(regions, np.int64), group, counts)
-    market.update_availability(state, service, region, place, shares, active, available, triggered)
+    market.update_availability(np.arange(N), state, service, region, place, shares, active, np.ones(shares.shape, bool), available,
+                               triggered)
     reach = rank < counts[region]
     want_state = np.where(reach, np.where(before == State.OUTSIDE, State.UNAWARE, before), State.OUTSIDE)
     np.testing.assert_array_equal(state, want_state)
@@ -350,6 +351,20 @@ def test_market_kernels_match_reach_availability_and_stranded_masks():
     market.admit(state, order, start, counts, more, more)
     np.testing.assert_array_equal(state, whole)
     assert (state != want_state).sum() > 0
+    # a later change recomputes only the pairs that changed
+    shares2, kept = shares.copy(), available.copy()
+    shares2[1, 2] = 0.0  # service 1 withdraws from region 2
+    changed = np.zeros(shares.shape, bool)
+    changed[1, 2] = True
+    active2 = np.array([True, True, True])  # service 1 is in the market now, but only the changed pair is recomputed
+    later = np.zeros(N, bool)
+    market.update_availability(np.arange(N), state, service, region, place, shares2, active2, changed, available, later)
+    in_2 = region == 2
+    np.testing.assert_array_equal(available[in_2, 1], np.zeros(in_2.sum(), bool))
+    np.testing.assert_array_equal(available[~in_2], kept[~in_2])
+    np.testing.assert_array_equal(np.delete(available, 1, axis=1), np.delete(kept, 1, axis=1))
+    np.testing.assert_array_equal(later, (state == State.USER) & ~available[np.arange(N), np.maximum(service, 0)])
+    assert (later & in_2 & (service == 1)).any()
     assert ((before == State.OUTSIDE) & (state == State.UNAWARE)).any() and triggered.any() and (~available).any()
 
 

@@ -82,16 +82,22 @@ def admit(state, order, start, lo, hi, counts) -> None:
 
 
 @njit(cache=True)
-def update_availability(state, service, region, place, shares, active, available, triggered) -> None:
+def update_availability(known, state, service, region, place, shares, active, changed, available, triggered) -> None:
     """Who may use which service, in place: ``available`` (n, S) bool, listener i may use service j
     when ``place[i] < shares[j, region[i]]`` (``place`` (n,) uniform, ``shares`` (S, R)
-    :func:`availability_table`) and ``active[j]`` (S,) (in the market). ``triggered`` (n,): set for
-    a user whose service they may no longer use (an exit, a withdrawal from their region).
+    :func:`availability_table`) and ``active[j]`` (S,) (in the market). Only the (service, region)
+    pairs ``changed`` (S, R) are recomputed, one service at a time. ``triggered`` (n,): set for a
+    user (among ``known``, ascending) whose service they may no longer use (an exit, a withdrawal
+    from their region).
     """
-    for i in range(state.size):
-        r = region[i]
-        for j in range(active.size):
-            available[i, j] = active[j] and place[i] < shares[j, r]
+    for j in range(changed.shape[0]):
+        if not changed[j].any():
+            continue
+        for i in range(region.size):  # no branch on the listener: the compiler vectorises it
+            r = region[i]
+            available[i, j] = (active[j] & (place[i] < shares[j, r])) if changed[j, r] else available[i, j]
+    for k in range(known.size):
+        i = known[k]
         if state[i] == USER and not available[i, max(service[i], 0)]:
             triggered[i] = True
 
@@ -146,8 +152,11 @@ class Reach:
               self.group if first else counts, counts)
         self.counts = counts
         shares = self._schedules[2][m]
-        if self._availability is None or not (np.array_equal(shares, self._availability[0])
-                                              and np.array_equal(self.active, self._availability[1])):
-            # only a launch, an entry or an exit changes it: then every listener, in reach or not
-            update_availability(pop.state, pop.service, pop.region, self.place, shares, self.active, pop.available, triggered)
+        if self._availability is None:
+            changed = np.ones(shares.shape, bool)
+        else:  # only a launch, an entry or an exit changes it: then the (service, region) pairs concerned, in reach or not
+            changed = (shares != self._availability[0]) | (self.active != self._availability[1])[:, None]
+        if changed.any():
+            update_availability(pop.known, pop.state, pop.service, pop.region, self.place, shares, self.active, changed,
+                                pop.available, triggered)
             self._availability = (shares, self.active.copy())
