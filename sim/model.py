@@ -163,7 +163,7 @@ class MarketModel(mesa.Model):
         p = scen.diffusion.p * (campaigns.marketing_multiplier(float(np.sum(self._policy("marketing_budget") * self.reach.active)), self.reach.people,
                                                                mech.campaigns.marketing_lift, mech.campaigns.marketing_reference)
                                 if mech.campaigns.enabled else 1.0)
-        newly_aware = diffusion.step(pop.known, pop.state, self.stage == loyalty.Stage.ADVOCATE, self.sharing_now, pop.friends,
+        newly_aware = diffusion.step(pop.known, pop.state, self.stage, self.sharing_now, pop.friends,
                                      pop.fully_mixed, p, scen.diffusion, mech.campaigns.wrapped.wom_boost, draws.key("diffusion"), dt,
                                      self.word_of_mouth)
         pop.become_aware(np.flatnonzero(newly_aware))

@@ -8,6 +8,7 @@ import pytest
 from sim.agents.listeners import State, Tier
 from sim.agents.network import small_world
 from sim.mechanics import diffusion
+from sim.mechanics.loyalty import Stage
 from sim.random import CounterRandom
 
 N = 3000
@@ -36,8 +37,9 @@ def test_awareness_on_a_network_matches_the_sparse_product():
     # known: everyone who knew the market at either step (it only grows)
     earlier = np.roll(state, 7)
     known = np.flatnonzero(~np.isin(state, [State.UNAWARE, State.OUTSIDE]) | ~np.isin(earlier, [State.UNAWARE, State.OUTSIDE]))
-    diffusion.step(known, earlier, advocate, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
-    got = diffusion.step(known, state, advocate, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    stage = np.where(advocate, Stage.ADVOCATE, Stage.SUPPORTER).astype(np.int8)
+    diffusion.step(known, earlier, stage, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    got = diffusion.step(known, state, stage, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
     influence = (state == State.USER) + advocate * 1.5 + sharing * 1.5
     prob = diffusion.awareness_probability(0.01, 0.4, diffusion.exposure(influence, friends.astype(np.float32), np.diff(friends.indptr), False,
                                                                         state != State.OUTSIDE), 1.0,
@@ -55,7 +57,7 @@ def test_awareness_fully_mixed_follows_the_bass_path():
     none = np.zeros(N, bool)
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.0})
     key = _random().key("diffusion", 0)
-    got = diffusion.step(np.flatnonzero(state == State.USER), state, none, none, None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
+    got = diffusion.step(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
     share = float((state == State.USER).sum() / (state != State.OUTSIDE).sum())  # of the people in reach
     prob = (diffusion.bass_advance(share, 0.01, 0.4, 1.0) - share) / (1 - share)
     draws = _random().uniform_all("diffusion", 0, N)

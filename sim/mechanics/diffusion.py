@@ -19,9 +19,11 @@ import numpy as np
 from numba import njit
 
 from sim.agents.listeners import State
+from sim.mechanics.loyalty import Stage
 from sim.random import uniform_at
 
 UNAWARE, USER, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.OUTSIDE)
+ADVOCATE = np.int8(Stage.ADVOCATE)
 
 
 def bass_cdf(t: np.ndarray | float, p: float, q: float) -> np.ndarray | float:
@@ -95,13 +97,13 @@ def _weight(state, advocate, sharing, advocate_extra: float, wom_boost: float) -
 
 
 @njit(cache=True)
-def _mean_influence(state, advocate, sharing, advocate_extra, wom_boost) -> float:
+def _mean_influence(state, stage, sharing, advocate_extra, wom_boost) -> float:
     """The mean word-of-mouth weight over the people in reach (listeners not ``State.OUTSIDE``); 0 if none."""
     total = 0.0
     present = 0
     for j in range(state.size):
         if state[j] != OUTSIDE:
-            total += _weight(state[j], advocate[j], sharing[j], advocate_extra, wom_boost)
+            total += _weight(state[j], stage[j] == ADVOCATE, sharing[j], advocate_extra, wom_boost)
             present += 1
     return total / present if present else 0.0
 
@@ -126,14 +128,14 @@ class WordOfMouth:
 
 
 @njit(cache=True)
-def update_word_of_mouth(known, state, advocate, sharing, indptr, indices, advocate_extra, wom_boost, influence, total):
+def update_word_of_mouth(known, state, stage, sharing, indptr, indices, advocate_extra, wom_boost, influence, total):
     """Bring ``total`` (n,) up to date: only a listener whose weight changed since the last
     update (a new or lost user, an advocate, a sharer) passes the change to its friends,
     so the work is proportional to what changed (ties are symmetric). Only the listeners
     who know the market (``known``, ascending) are visited: the others weigh 0."""
     for k in range(known.size):
         j = known[k]
-        weight = np.float32(_weight(state[j], advocate[j], sharing[j], advocate_extra, wom_boost))  # as stored: no spurious change
+        weight = np.float32(_weight(state[j], stage[j] == ADVOCATE, sharing[j], advocate_extra, wom_boost))  # as stored: no spurious change
         if weight != influence[j]:
             change = weight - influence[j]
             influence[j] = weight
@@ -177,13 +179,13 @@ def aware_with_probability(state: np.ndarray, prob: float, key: np.uint64) -> np
     return newly
 
 
-def step(known: np.ndarray, state: np.ndarray, advocate: np.ndarray, sharing: np.ndarray, friends, fully_mixed: bool,
+def step(known: np.ndarray, state: np.ndarray, stage: np.ndarray, sharing: np.ndarray, friends, fully_mixed: bool,
          p: float, cfg, wom_boost: float, key: np.uint64, dt: float, word_of_mouth: WordOfMouth) -> np.ndarray:
     """Listeners who become aware this step (bool, shape (n,)).
 
     ``known`` the listeners who know the market, ascending (``ListenerPopulation.known``);
-    ``state`` (n,) listener states (``State``); ``advocate`` and ``sharing`` (n,) bool: on
-    the top rung of the loyalty ladder, and sharing their Wrapped now; ``friends`` the
+    ``state`` (n,) listener states (``State``); ``stage`` (n,) int8 the loyalty ladder stage
+    (``Stage.ADVOCATE`` on the top rung); ``sharing`` (n,) bool: sharing their Wrapped now; ``friends`` the
     network (CSR ``indptr``, ``indices``); ``p`` the innovation hazard
     after marketing, 1/month; ``cfg`` the diffusion section (``q``, ``advocate_weight``);
     ``key`` the diffusion stream's key at this step (``sim.random``); ``dt`` months;
@@ -193,9 +195,9 @@ def step(known: np.ndarray, state: np.ndarray, advocate: np.ndarray, sharing: np
         return np.zeros(state.size, bool)
     extra = cfg.advocate_weight - 1.0
     if fully_mixed:
-        share = _mean_influence(state, advocate, sharing, extra, wom_boost)
+        share = _mean_influence(state, stage, sharing, extra, wom_boost)
         prob = float(awareness_probability(p, cfg.q, np.full(1, share), dt, True)[0])
         return aware_with_probability(state, prob, key)
     wom = word_of_mouth
-    update_word_of_mouth(known, state, advocate, sharing, friends.indptr, friends.indices, extra, wom_boost, wom.influence, wom.total)
+    update_word_of_mouth(known, state, stage, sharing, friends.indptr, friends.indices, extra, wom_boost, wom.influence, wom.total)
     return aware_on_network(state, wom.total, friends.indptr, p, cfg.q, dt, key)
