@@ -10,11 +10,44 @@ Kernels live with their mechanism (``@njit(cache=True)``): the counter-based dra
 ``market.update_availability``), who knows the market (``listeners._merge``) and the KPI
 tally (``metrics.tally``). Each compiles on its first call and is cached on disk next to
 its module, so later processes load it in milliseconds.
+
+:func:`prefetch` lets a kernel that visits scattered listeners (the deciders, a few
+percent of the market) ask for a later listener's fields while it computes the current
+one's: the processor's own prefetcher follows only regular strides.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+@intrinsic
+def prefetch(typingctx, index, *arrays):
+    """Inside a kernel: start loading, for a read, the cache line of element ``index`` of each array
+    (1-d, or row ``index`` of a C-contiguous 2-d array), without waiting for it. Changes no value:
+    ``llvm.prefetch`` is only a hint."""
+    if not isinstance(index, types.Integer) or not all(isinstance(a, types.Array) and a.ndim <= 2 for a in arrays):
+        return None
+
+    def codegen(context, builder, signature, args):
+        byte, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = builder.module.declare_intrinsic("llvm.prefetch", fnty=ir.FunctionType(ir.VoidType(), (byte, i32, i32, i32)))
+        row = context.cast(builder, args[0], signature.args[0], types.intp)
+        for aryty, value in zip(arrays, cgutils.unpack_tuple(builder, args[1])):  # the arrays come as one tuple
+            arr = context.make_array(aryty)(context, builder, value)
+            offset = builder.mul(row, builder.extract_value(arr.shape, 1)) if aryty.ndim == 2 else row
+            # read (0), keep in every cache level (3), data cache (1)
+            builder.call(fn, (builder.bitcast(builder.gep(arr.data, [offset]), byte), ir.Constant(i32, 0),
+                              ir.Constant(i32, 3), ir.Constant(i32, 1)))
+        return context.get_dummy_value()
+
+    return types.void(index, types.StarArgTuple(arrays)), codegen
+
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 

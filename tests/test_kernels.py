@@ -125,7 +125,7 @@ def _small_model(overrides: dict | None = None):
 def test_utility_kernel_matches_the_numpy_utility(credible):
     import dataclasses
 
-    from sim.mechanics.choice import kernel_inputs, utilities_of, utility
+    from sim.mechanics.choice import kernel_inputs, utilities_of, utility, utility_table
     from sim.mechanics.subscriptions import current_option
 
     model = _small_model({"choice.price_weight": 0.7} if credible else None)
@@ -139,10 +139,32 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
     idx = np.flatnonzero((pop.state != State.UNAWARE) & (pop.state != State.OUTSIDE))
     cur = current_option(pop, opts, idx)
     inputs = kernel_inputs(pop, opts, model.table, model.scenario)
+    table = utility_table(*inputs, idx, cur, np.zeros(0, np.int64))  # every option: the deciders' table
     for o in range(len(opts)):
         want = utility(pop, idx, np.full(idx.size, o), opts, model.table, model.scenario, cur)
         got = utilities_of(*inputs, idx, np.full(idx.size, o), cur)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4, err_msg=f"option {o}")
+        np.testing.assert_array_equal(table[:, o], got)
+
+
+def test_prefetch_changes_no_value():
+    from numba import njit
+
+    from sim.kernels import prefetch
+
+    @njit
+    def gather(idx, a, b, ahead):
+        out = np.zeros(idx.size)
+        for k in range(idx.size):
+            if k + ahead < idx.size:
+                prefetch(idx[k + ahead], a, b)
+            out[k] = a[idx[k]] + b[idx[k], 1]
+        return out
+
+    rng = np.random.default_rng(3)
+    a, b = rng.random(N).astype(np.float32), rng.random((N, 3))
+    for idx in (np.sort(rng.choice(N, 200, replace=False)).astype(np.int32), rng.integers(0, N, 500)):
+        np.testing.assert_array_equal(gather(idx, a, b, 8), a[idx] + b[idx, 1])
 
 
 def test_choice_kernel_draws_from_the_logit():

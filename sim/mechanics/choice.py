@@ -22,10 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from sim.kernels import prefetch
 from sim.mechanics.personalization import match, shares_data
 from sim.random import uniform_at
 
 INELIGIBLE = -1e9  # utility of an option the listener may not take (student plan, family plan)
+AHEAD = 8  # listeners ahead whose fields a kernel prefetches (sim.kernels.prefetch)
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,9 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray, opt: np.ndar
     width = o_service.size if every else 1
     out = np.empty((idx.size, width))
     for k in range(idx.size):
+        if k + AHEAD < idx.size:  # the deciders are scattered: ask for a later one's fields while scoring this one
+            prefetch(idx[k + AHEAD], base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure,
+                     goodwill, student, household, outside, available, region)
         i = idx[k]
         # what does not depend on the option, once per listener
         shares_opt_in = (not privacy[i]) and consent[i] < opt_in_share
