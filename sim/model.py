@@ -266,9 +266,9 @@ class MarketModel(mesa.Model):
         pop, scen = self.population, self.scenario
         cur = subscriptions.current_option(pop, self.options, idx)
         experienced = utilities_of(*kernel_inputs(pop, self.options, self.table, scen), idx, cur, np.full(idx.size, -1))
-        loyalty.step(pop.known, pop.state, pop.satisfaction, pop.goodwill, pop.tenure, self.stage,
-                     experienced + pop.goodwill[idx] - pop.outside_value[idx], pop.shared_until, self.t,
-                     scen.mechanisms.loyalty, scen.mechanisms.service_quality.goodwill_decay, scen.choice.noise_scale, self.dt)
+        loyalty.step(pop.known, pop.state, pop.satisfaction, pop.goodwill, pop.tenure, self.stage, experienced,
+                     pop.outside_value, pop.shared_until, self.t, scen.mechanisms.loyalty,
+                     scen.mechanisms.service_quality.goodwill_decay, scen.choice.noise_scale, self.dt)
         grow_depth(pop.known, pop.data_depth, pop.hours, self.sharing, self.dt)
 
     def record(self, before: dict[str, np.ndarray], money, market, support, decisions) -> None:

@@ -240,12 +240,13 @@ def test_loyalty_kernel_matches_the_stage_functions():
     state, _, _, user = _listeners(rng)
     satisfaction, goodwill = rng.random(N).astype(np.float32), rng.normal(0, 2, N).astype(np.float32)
     tenure, shared_until = rng.uniform(0, 30, N).astype(np.float32), rng.integers(-1, 20, N).astype(np.int16)
-    surplus = rng.normal(0, 5, int(user.sum()))
+    utility, outside = rng.normal(0, 5, int(user.sum())), rng.normal(1, 2, N).astype(np.float32)
+    surplus = utility + goodwill[user] - outside[user]  # goodwill before it fades
     cfg = small_scenario().mechanisms.loyalty
     got = type("Got", (), {"satisfaction": satisfaction.copy(), "goodwill": goodwill.copy(), "tenure": tenure.copy(),
                            "stage": np.full(N, 7, np.int8)})
-    loyalty.step(np.arange(N), state, got.satisfaction, got.goodwill, got.tenure, got.stage, surplus, shared_until, 10, cfg,
-                 0.2, 1.9, 1.0)
+    loyalty.step(np.arange(N), state, got.satisfaction, got.goodwill, got.tenure, got.stage, utility, outside, shared_until, 10,
+                 cfg, 0.2, 1.9, 1.0)
     weight = 1 - (1 - cfg.satisfaction_smoothing)
     want_sat = satisfaction.copy()
     want_sat[user] = loyalty.update_satisfaction(satisfaction[user], surplus, 1.9, weight)

@@ -52,18 +52,19 @@ def stages(user: np.ndarray, tenure: np.ndarray, satisfaction: np.ndarray, share
 
 
 @njit(cache=True)
-def _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, surplus, shared_until, t, noise_scale, weight, fade,
-                    dt, customer_months, supporter_satisfaction, advocate_satisfaction):
+def _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, utility, outside_value, shared_until, t, noise_scale,
+                    weight, fade, dt, customer_months, supporter_satisfaction, advocate_satisfaction):
     """:func:`update_satisfaction`, :func:`decay_goodwill`, tenure and :func:`stages` in one pass over
     ``known``, in place (see :func:`step`)."""
     u = 0
     for k in range(known.size):
         i = known[k]
-        goodwill[i] = goodwill[i] * fade
+        g = goodwill[i]  # this month's goodwill counts in the surplus before it fades
+        goodwill[i] = g * fade
         if state[i] != USER:
             stage[i] = 0
             continue
-        x = surplus[u] / noise_scale
+        x = (utility[u] + np.float64(g) - np.float64(outside_value[i])) / noise_scale
         u += 1
         experience = 1.0 / (1.0 + np.exp(-x)) if x >= 0 else np.exp(x) / (1.0 + np.exp(x))  # the logistic, no overflow
         satisfaction[i] = (1.0 - weight) * satisfaction[i] + weight * experience
@@ -77,19 +78,20 @@ def _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, surplus
 
 
 def step(known: np.ndarray, state: np.ndarray, satisfaction: np.ndarray, goodwill: np.ndarray, tenure: np.ndarray,
-         stage: np.ndarray, surplus: np.ndarray, shared_until: np.ndarray, t: int, cfg, goodwill_decay: float,
-         noise_scale: float, dt: float) -> None:
+         stage: np.ndarray, utility: np.ndarray, outside_value: np.ndarray, shared_until: np.ndarray, t: int, cfg,
+         goodwill_decay: float, noise_scale: float, dt: float) -> None:
     """Satisfaction follows the month's experience, goodwill fades, tenure grows, the ladder stage.
 
     Updates ``satisfaction`` (float32, 0..1), ``goodwill`` (float32, EUR/month), ``tenure``
     (float32, months with the current service) and ``stage`` (int8, :class:`Stage`), all (n,),
     in place, for the listeners who know the market (``known``, ascending: the others are
-    prospects with no goodwill). ``state`` (n,) (``State``); ``surplus`` (users,) EUR/month: each
-    user's current option over the outside option plus goodwill, in index order;
+    prospects with no goodwill). ``state`` (n,) (``State``); ``utility`` (users,) EUR/month: each
+    user's utility of their current option, in index order; the surplus is that plus their
+    goodwill (before it fades) over their ``outside_value`` (n,) EUR/month;
     ``shared_until`` (n,) the step until which a listener counts as a recent sharer, ``t`` this
     step; ``cfg`` the loyalty section; ``goodwill_decay`` 1/month; ``dt`` months.
     """
     weight = 1.0 - (1.0 - cfg.satisfaction_smoothing) ** dt
-    _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, np.asarray(surplus, np.float64), shared_until, t,
-                    noise_scale, weight, (1.0 - goodwill_decay) ** dt, dt, cfg.customer_months,
+    _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, np.asarray(utility, np.float64), outside_value,
+                    shared_until, t, noise_scale, weight, (1.0 - goodwill_decay) ** dt, dt, cfg.customer_months,
                     cfg.supporter_satisfaction, cfg.advocate_satisfaction)
