@@ -56,25 +56,26 @@ def _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, utility
                     weight, fade, dt, customer_months, supporter_satisfaction, advocate_satisfaction):
     """:func:`update_satisfaction`, :func:`decay_goodwill`, tenure and :func:`stages` in one pass over
     ``known``, in place (see :func:`step`)."""
-    u = 0
-    for k in range(known.size):
+    u, last = 0, utility.size - 1  # the next user's utility (``utility`` has at least one value)
+    for k in range(known.size):  # no branch on the listener: users and the others differ by selects (no mispredictions)
         i = known[k]
         g = goodwill[i]  # this month's goodwill counts in the surplus before it fades
         goodwill[i] = g * fade
-        if state[i] != USER:
-            stage[i] = 0
-            continue
-        x = (utility[u] + np.float64(g) - np.float64(outside_value[i])) / noise_scale
-        u += 1
-        experience = 1.0 / (1.0 + np.exp(-x)) if x >= 0 else np.exp(x) / (1.0 + np.exp(x))  # the logistic, no overflow
-        satisfaction[i] = (1.0 - weight) * satisfaction[i] + weight * experience
-        tenure[i] = tenure[i] + dt
-        st = CUSTOMER if tenure[i] < customer_months else CLIENT
-        if st == CLIENT and satisfaction[i] >= supporter_satisfaction:
-            st = SUPPORTER
-            if satisfaction[i] >= advocate_satisfaction and shared_until[i] >= t:
-                st = ADVOCATE
-        stage[i] = st
+        user = state[i] == USER
+        x = (utility[min(u, last)] + np.float64(g) - np.float64(outside_value[i])) / noise_scale
+        u += user
+        e = np.exp(-abs(x))  # the logistic without overflow: 1 / (1 + e^-x), or e^x / (1 + e^x) below 0
+        experience = (1.0 if x >= 0 else e) / (1.0 + e)
+        sat = (1.0 - weight) * satisfaction[i] + weight * experience
+        sat32 = np.float32(sat) if user else satisfaction[i]
+        satisfaction[i] = sat32
+        ten = np.float32(tenure[i] + dt) if user else tenure[i]
+        tenure[i] = ten
+        client = ten >= customer_months
+        supporter = client & (sat32 >= supporter_satisfaction)
+        advocate = supporter & (sat32 >= advocate_satisfaction) & (shared_until[i] >= t)
+        st = CUSTOMER + client + supporter + advocate  # the ladder's rungs in order
+        stage[i] = st if user else 0
 
 
 def step(known: np.ndarray, state: np.ndarray, satisfaction: np.ndarray, goodwill: np.ndarray, tenure: np.ndarray,
@@ -92,6 +93,7 @@ def step(known: np.ndarray, state: np.ndarray, satisfaction: np.ndarray, goodwil
     step; ``cfg`` the loyalty section; ``goodwill_decay`` 1/month; ``dt`` months.
     """
     weight = 1.0 - (1.0 - cfg.satisfaction_smoothing) ** dt
-    _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, np.asarray(utility, np.float64), outside_value,
+    utility = np.asarray(utility, np.float64) if len(utility) else np.zeros(1)  # the kernel reads one value ahead of a non-user
+    _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, utility, outside_value,
                     shared_until, t, noise_scale, weight, (1.0 - goodwill_decay) ** dt, dt, cfg.customer_months,
                     cfg.supporter_satisfaction, cfg.advocate_satisfaction)
