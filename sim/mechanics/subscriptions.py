@@ -114,27 +114,29 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
     failed = np.zeros(n, np.bool_)
     deciders = np.zeros(n, np.bool_)
     trial_ended = np.zeros(n, np.bool_)
+    by_region = rise_review.shape[2] > 1
+    # few branches on the listener: paying or not is a coin flip the processor would mispredict, so every
+    # draw is computed (a draw depends only on its key and the listener) and the conditions combined
     for k in range(known.size):
         i = known[k]
-        s = state[i]
-        if s == UNAWARE or s == OUTSIDE:
+        s, ti = state[i], tier[i]
+        if s == UNAWARE or s == OUTSIDE:  # not in ``known``; a guard that is never taken costs nothing
             continue
-        if s == USER and tier[i] == PREMIUM and uniform_at(payment_key, i) < payment_p:
+        user = s == USER
+        paying = user & (ti == PREMIUM)
+        if paying & (uniform_at(payment_key, i) < payment_p):
             failed[i] = True  # involuntary churn
             _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill)
             continue
-        user = s == USER
-        paying = user and tier[i] == PREMIUM
-        ended = user and tier[i] == TRIAL and trial_end[i] <= t
+        ended = user & (ti == TRIAL) & (trial_end[i] <= t)
         trial_ended[i] = ended
         p = lapsed_p if s == LAPSED else (premium_p if paying else review_p)
-        decide = newly_aware[i] or reconsider[i] or ended or uniform_at(review_key, i) < p
-        r = region[i] if rise_review.shape[2] > 1 else 0
-        if paying and price_rose[service[i], max(plan[i], 0)] and uniform_at(trigger_key, i) < rise_review[service[i], max(plan[i], 0), r]:
-            decide = True
-        if user and held[service[i], 1 if tier[i] == PREMIUM or tier[i] == TRIAL else 0, max(plan[i], 0)] < 0:
-            decide = True  # their free tier or plan was withdrawn
-        deciders[i] = decide
+        decide = newly_aware[i] | reconsider[i] | ended | (uniform_at(review_key, i) < p)
+        j, q = max(service[i], 0), max(plan[i], 0)  # a non-user's lookups are masked below
+        if paying & price_rose[j, q]:  # only in a month a price rose
+            decide |= uniform_at(trigger_key, i) < rise_review[j, q, region[i] if by_region else 0]
+        withdrawn = held[j, 1 if ti == PREMIUM or ti == TRIAL else 0, q] < 0  # their free tier or plan was withdrawn
+        deciders[i] = decide | (user & withdrawn)
     return failed, deciders, trial_ended
 
 
