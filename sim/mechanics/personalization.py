@@ -40,14 +40,11 @@ def sharers(known: np.ndarray, state: np.ndarray, service: np.ndarray, privacy_s
     service's policy ``opt_in`` (S,)), bool (n,), False for non-users; one pass over ``known``
     (the listeners who know the market, ascending)."""
     out = np.zeros(state.size, np.bool_)
-    for k in range(known.size):
+    for k in range(known.size):  # no branch on the listener (a user or not is a coin flip): selects
         i = known[k]
-        if state[i] != USER:
-            continue
-        if opt_in[service[i]]:
-            out[i] = not privacy_sensitive[i] and consent_draw[i] < opt_in_share
-        else:
-            out[i] = not privacy_sensitive[i] or consent_draw[i] >= opt_out_share
+        shares = ((not privacy_sensitive[i]) & (consent_draw[i] < opt_in_share) if opt_in[max(service[i], 0)]
+                  else (not privacy_sensitive[i]) | (consent_draw[i] >= opt_out_share))
+        out[i] = (state[i] == USER) & shares
     return out
 
 
