@@ -62,10 +62,9 @@ def _users(known: np.ndarray, state: np.ndarray) -> np.ndarray:
     """The listeners of ``known`` (ascending) whose state is USER, in one pass."""
     out = np.empty(known.size, np.int32)
     m = 0
-    for i in known:
-        if state[i] == USER:
-            out[m] = i
-            m += 1
+    for i in known:  # no branch (a user or not is a coin flip): write always, advance on a user (m <= k)
+        out[m] = i
+        m += state[i] == USER
     return out[:m]
 
 

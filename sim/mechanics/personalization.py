@@ -62,10 +62,10 @@ def depth_fraction(data_depth: np.ndarray, tau_hours: float) -> np.ndarray:
 def grow_depth(known: np.ndarray, data_depth: np.ndarray, hours: np.ndarray, sharing: np.ndarray, dt: float) -> None:
     """Data depth after a step of listening, float32 (n,), in place: sharers (among ``known``, the
     listeners who know the market) add the hours they listened (hours/month x dt)."""
-    for k in range(known.size):
+    for k in range(known.size):  # a select, not a branch: sharing is a coin flip among the known
         i = known[k]
-        if sharing[i]:
-            data_depth[i] += hours[i] * dt
+        grown = data_depth[i] + hours[i] * dt
+        data_depth[i] = grown if sharing[i] else data_depth[i]
 
 
 def targeting_quality(data: np.ndarray, listeners: np.ndarray, personalization: np.ndarray) -> np.ndarray:
