@@ -97,7 +97,7 @@ class MarketModel(mesa.Model):
         self._refresh_offers()
         subscriptions.place_initial(self.population, self.options, self.table, scenario, self.streams["init"])
         pop = self.population
-        self.sharing = self._sharing()
+        self.sharing = self._sharing(pop.users())
         pop.data_depth[self.sharing] = (pop.tenure * pop.base_hours)[self.sharing]
 
     # ------------------------------------------------------------ helpers
@@ -116,12 +116,12 @@ class MarketModel(mesa.Model):
         self.table = ServiceTable.of(self.services, pull)
         self.options = build_options(self.table)
 
-    def _sharing(self) -> np.ndarray:
-        """Whether each listener shares data with their current service (False for non-users)."""
+    def _sharing(self, users: np.ndarray) -> np.ndarray:
+        """Whether each listener shares data with their current service (False for non-users; ``users`` ascending)."""
         pop, cfg = self.population, self.scenario.mechanisms.personalization
         if not cfg.enabled:
             return np.zeros(pop.n, bool)
-        return sharers(pop.known, pop.state, pop.service, pop.privacy_sensitive, pop.consent_draw, self.table.opt_in,
+        return sharers(users, pop.state, pop.service, pop.privacy_sensitive, pop.consent_draw, self.table.opt_in,
                        cfg.opt_out_share, cfg.opt_in_share)
 
     def _policy(self, field: str) -> np.ndarray:
@@ -172,14 +172,15 @@ class MarketModel(mesa.Model):
                                        draws, self.options, self.table, scen,
                                        self.clock, self.t, self._rise_review)
         self.triggered[:] = False
-        self.sharing = self._sharing()  # who shares data with their (new) service, for the rest of the step
+        users = pop.users()  # no one starts or stops using a service until the next step
+        self.sharing = self._sharing(users)  # who shares data with their (new) service, for the rest of the step
         # 5. listening hours
         pers = mech.personalization
-        pop.hours = listening.step(pop.known, pop.state, pop.service, pop.tier, pop.base_hours, pop.data_depth, self.sharing,
+        pop.hours = listening.step(users, pop.state, pop.service, pop.tier, pop.base_hours, pop.data_depth, self.sharing,
                                    pop.satisfaction, self.table.personalization, self.table.ad_load,
                                    np.minimum(self.outage / DAYS_PER_MONTH, 1.0), pers, mech.listening)
         # 6. the ad market
-        audience = ads.Audience.gather(pop.known, pop.state, pop.service, pop.tier, pop.hours, pop.taste, pop.data_depth, self.sharing,
+        audience = ads.Audience.gather(users, pop.state, pop.service, pop.tier, pop.hours, pop.taste, pop.data_depth, self.sharing,
                                        pers.enabled, pers.tau_hours, len(self.services), pop.region, pop.region_price_index)
         market = ads.step(self.advertisers, audience, self.table.free_tier, self.table.ad_load, self.table.personalization,
                           mech.ads, self.weight, (self.date - self.dates[0]).days / 365.25, self.date.month, dt)
@@ -188,7 +189,6 @@ class MarketModel(mesa.Model):
             market = dataclasses.replace(market, revenue_eur=market.revenue_eur * nominal, cpm_eur=market.cpm_eur * nominal)
         self.advertisers = market.book
         # 7. support queue, long waits, RAK, outages
-        users = pop.users()
         support = service_quality.step(users, pop.service, pop.goodwill, self.outage, self.backlog,
                                        self._policy("support_staff") * self.reach.active, self._policy("rak_rate"),
                                        draws, mech.service_quality,
@@ -199,7 +199,7 @@ class MarketModel(mesa.Model):
         # 8. satisfaction, goodwill, data depth, tenure, ladder stage
         self.update_satisfaction_and_data(users)
         # 9. money, KPIs, cohorts
-        money = accounting.account(pop, self.table, market.revenue_eur, self._policy("support_staff") * self.reach.active,
+        money = accounting.account(pop, users, self.table, market.revenue_eur, self._policy("support_staff") * self.reach.active,
                                    self._policy("marketing_budget") * self.reach.active, scen, self.weight)
         self.record(before, money, market, support, decisions)
         self.t += 1
@@ -269,7 +269,7 @@ class MarketModel(mesa.Model):
         loyalty.step(pop.known, pop.state, pop.satisfaction, pop.goodwill, pop.tenure, self.stage, experienced,
                      pop.outside_value, pop.shared_until, self.t, scen.mechanisms.loyalty,
                      scen.mechanisms.service_quality.goodwill_decay, scen.choice.noise_scale, self.dt)
-        grow_depth(pop.known, pop.data_depth, pop.hours, self.sharing, self.dt)
+        grow_depth(idx, pop.data_depth, pop.hours, self.sharing, self.dt)
 
     def record(self, before: dict[str, np.ndarray], money, market, support, decisions) -> None:
         """9. The KPIs of every service and the market at this step; focal cohorts."""

@@ -22,25 +22,25 @@ USER, TRIAL, PREMIUM = np.int8(State.USER), np.int8(Tier.TRIAL), np.int8(Tier.PR
 
 
 @njit(cache=True)
-def _per_service(known, state, tier, service, plan, price_multiplier, per_user, s):
+def _per_service(users, state, tier, service, plan, price_multiplier, per_user, s):
     """Subscription fees (EUR/month, simulated listeners), users and trial users per service (S,), in one pass
-    over ``known`` (the listeners who know the market, ascending).
+    over ``users`` (ascending; any non-user among them is skipped).
 
     A premium subscriber pays ``per_user[service, plan]`` (the plan's price per account
     over its users, (S, plans)) times their regional ``price_multiplier``.
     """
-    subs, users, trials = np.zeros(s), np.zeros(s), np.zeros(s)
-    for k in range(known.size):
-        i = known[k]
+    subs, mau, trials = np.zeros(s), np.zeros(s), np.zeros(s)
+    for k in range(users.size):
+        i = users[k]
         if state[i] != USER:
             continue
         j = service[i]
-        users[j] += 1
+        mau[j] += 1
         if tier[i] == PREMIUM:
             subs[j] += per_user[j, plan[i]] * price_multiplier[i]
         elif tier[i] == TRIAL:
             trials[j] += 1
-    return subs, users, trials
+    return subs, mau, trials
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,11 @@ class Accounts:
     gross_profit_eur: np.ndarray
 
 
-def account(pop, table, ad_revenue: np.ndarray, support_staff: np.ndarray, marketing_budget: np.ndarray,
+def account(pop, users: np.ndarray, table, ad_revenue: np.ndarray, support_staff: np.ndarray, marketing_budget: np.ndarray,
             scenario, weight: float) -> Accounts:
     """The money flows of every service after a step.
 
-    ``pop`` the listeners at the end of the step; ``table`` the services' offers;
+    ``pop`` the listeners at the end of the step, ``users`` those using a service (ascending); ``table`` the services' offers;
     ``ad_revenue`` (S,) EUR/month from the ad market; ``support_staff`` (S,) advisors;
     ``marketing_budget`` (S,) EUR/month; ``weight`` real people per simulated listener.
     """
@@ -70,7 +70,7 @@ def account(pop, table, ad_revenue: np.ndarray, support_staff: np.ndarray, marke
     mech = scenario.mechanisms
     with np.errstate(invalid="ignore", divide="ignore"):  # plans not offered are NaN and never held
         per_user = table.plan_price / table.users_per_account
-    subs, mau, trial_users = _per_service(pop.known, pop.state, pop.tier, pop.service, pop.plan, pop.price_multiplier, per_user, s)
+    subs, mau, trial_users = _per_service(users, pop.state, pop.tier, pop.service, pop.plan, pop.price_multiplier, per_user, s)
     subs, mau, trial_users = subs * weight, mau * weight, trial_users * weight
     pers = mech.personalization
     personalization = pers.cost_per_user * table.personalization * mau * pers.enabled

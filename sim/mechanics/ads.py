@@ -138,27 +138,27 @@ class Audience:
                    np.bincount(service, weights=index, minlength=s)[:s].astype(float))
 
     @classmethod
-    def gather(cls, known: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.ndarray, hours: np.ndarray, taste: np.ndarray,
+    def gather(cls, users: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.ndarray, hours: np.ndarray, taste: np.ndarray,
                data_depth: np.ndarray, sharing: np.ndarray, personalize: bool, tau_hours: float, s: int,
                region: np.ndarray, price_index: np.ndarray) -> "Audience":
-        """From the listeners who know the market (``known``, ascending) in one pass: the users on a free tier count, their data fraction is
+        """From the users (``users``, ascending; a superset does too) in one pass: the users on a free tier count, their data fraction is
         ``1 - exp(-data_depth / tau_hours)`` where they share data (and personalisation is on), else 0;
         ``price_index`` (R,) the consumer prices of each ``region``."""
-        return cls(*_gather(known, state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, region, price_index))
+        return cls(*_gather(users, state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, region, price_index))
 
 
 @njit(cache=True)
-def _gather(known, state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, region, price_index):
+def _gather(users, state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, region, price_index):
     total = np.zeros(s)
     count = np.zeros(s)
     data = np.zeros(s)
     index = np.zeros(s)
     genre = np.zeros((s, taste.shape[1]))
     # the free users first, without a branch (free or paying is a coin flip the processor would mispredict)
-    free = np.empty(known.size, np.int32)
+    free = np.empty(users.size, np.int32)
     m = 0
-    for k in range(known.size):
-        i = known[k]
+    for k in range(users.size):
+        i = users[k]
         free[m] = i
         m += (state[i] == USER) & (tier[i] == FREE)
     for k in range(m):

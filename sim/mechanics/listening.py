@@ -31,9 +31,9 @@ def hours(base_hours: np.ndarray, match: np.ndarray, premium: np.ndarray, free: 
 
 
 @njit(cache=True)
-def _hours_kernel(known, state, service, tier, base_hours, data_depth, sharing, satisfaction, personalization, ad_load, downtime,
+def _hours_kernel(users, state, service, tier, base_hours, data_depth, sharing, satisfaction, personalization, ad_load, downtime,
                   personalize, lift, tau_hours, match_elasticity, premium_multiplier, ad_elasticity, satisfaction_elasticity):
-    """:func:`hours` fused over the users in one pass, float32 (n,), 0 for non-users (visits ``known`` only).
+    """:func:`hours` fused over the users in one pass, float32 (n,), 0 for non-users (visits ``users`` only; a non-user among them is skipped).
 
     The match of a sharing user is ``1 + personalization_j * lift * (1 - exp(-data_depth / tau_hours))``
     (data depth in hours); non-sharers and a switched-off personalisation have match 1.
@@ -41,8 +41,8 @@ def _hours_kernel(known, state, service, tier, base_hours, data_depth, sharing, 
     out = np.zeros(state.size, np.float32)
     ads = np.exp(-ad_elasticity * ad_load)  # per service (S,): what does not depend on the listener, once
     up = 1.0 - downtime
-    for k in range(known.size):
-        i = known[k]
+    for k in range(users.size):
+        i = users[k]
         if state[i] != USER:
             continue
         j = service[i]
@@ -59,12 +59,12 @@ def _hours_kernel(known, state, service, tier, base_hours, data_depth, sharing, 
     return out
 
 
-def step(known: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.ndarray, base_hours: np.ndarray, data_depth: np.ndarray,
+def step(users: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.ndarray, base_hours: np.ndarray, data_depth: np.ndarray,
          sharing: np.ndarray, satisfaction: np.ndarray, personalization: np.ndarray, ad_load: np.ndarray, downtime: np.ndarray,
          personalization_cfg, cfg) -> np.ndarray:
     """Listening hours of every listener this month, shape (n,) float32 (0 for non-users).
 
-    ``known`` the listeners who know the market, ascending (``ListenerPopulation.known``): only they can be users;
+    ``users`` the listeners using a service, ascending (``ListenerPopulation.users()``; a superset does too);
     ``state`` (n,) (``State``), ``service`` (n,) index (-1 for non-users), ``tier`` (n,)
     (``Tier``); ``data_depth`` (n,) hours of listening data the service holds and
     ``sharing`` (n,) bool: the listener shares data with it; ``personalization``,
@@ -72,7 +72,7 @@ def step(known: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.nda
     service (S,). One fused pass (:func:`_hours_kernel`) of :func:`hours`.
     """
     pers = personalization_cfg
-    return _hours_kernel(known, state, service, tier, base_hours, data_depth, sharing, satisfaction,
+    return _hours_kernel(users, state, service, tier, base_hours, data_depth, sharing, satisfaction,
                          personalization.astype(np.float64), ad_load.astype(np.float64), np.asarray(downtime, np.float64),
                          pers.enabled, pers.lift, pers.tau_hours, cfg.match_elasticity, cfg.premium_multiplier,
                          cfg.ad_elasticity, cfg.satisfaction_elasticity)

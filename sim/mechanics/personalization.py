@@ -34,14 +34,14 @@ def shares_data(privacy_sensitive: np.ndarray, consent_draw: np.ndarray, opt_in:
 
 
 @njit(cache=True)
-def sharers(known: np.ndarray, state: np.ndarray, service: np.ndarray, privacy_sensitive: np.ndarray, consent_draw: np.ndarray,
+def sharers(users: np.ndarray, state: np.ndarray, service: np.ndarray, privacy_sensitive: np.ndarray, consent_draw: np.ndarray,
             opt_in: np.ndarray, opt_out_share: float, opt_in_share: float) -> np.ndarray:
     """Whether each user shares data with their current service (:func:`shares_data` under the
-    service's policy ``opt_in`` (S,)), bool (n,), False for non-users; one pass over ``known``
-    (the listeners who know the market, ascending)."""
+    service's policy ``opt_in`` (S,)), bool (n,), False for non-users; one pass over ``users``
+    (ascending; any non-user among them gets False)."""
     out = np.zeros(state.size, np.bool_)
-    for k in range(known.size):  # no branch on the listener (a user or not is a coin flip): selects
-        i = known[k]
+    for k in range(users.size):  # no branch on the listener: selects
+        i = users[k]
         shares = ((not privacy_sensitive[i]) & (consent_draw[i] < opt_in_share) if opt_in[max(service[i], 0)]
                   else (not privacy_sensitive[i]) | (consent_draw[i] >= opt_out_share))
         out[i] = (state[i] == USER) & shares
@@ -59,11 +59,11 @@ def depth_fraction(data_depth: np.ndarray, tau_hours: float) -> np.ndarray:
 
 
 @njit(cache=True)
-def grow_depth(known: np.ndarray, data_depth: np.ndarray, hours: np.ndarray, sharing: np.ndarray, dt: float) -> None:
-    """Data depth after a step of listening, float32 (n,), in place: sharers (among ``known``, the
-    listeners who know the market) add the hours they listened (hours/month x dt)."""
-    for k in range(known.size):  # a select, not a branch: sharing is a coin flip among the known
-        i = known[k]
+def grow_depth(users: np.ndarray, data_depth: np.ndarray, hours: np.ndarray, sharing: np.ndarray, dt: float) -> None:
+    """Data depth after a step of listening, float32 (n,), in place: sharers (among ``users``; only a
+    user shares) add the hours they listened (hours/month x dt)."""
+    for k in range(users.size):  # a select, not a branch: sharing is a coin flip
+        i = users[k]
         grown = data_depth[i] + hours[i] * dt
         data_depth[i] = grown if sharing[i] else data_depth[i]
 
