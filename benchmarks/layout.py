@@ -17,7 +17,6 @@ early market's month is dominated by scattered reads, it should fall by about ha
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -26,16 +25,15 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step import floor_probe, scenario_for  # noqa: E402
+from step import floor_probe, holders, scenario_for  # noqa: E402
 
 VALUE_ARRAYS = {"_known", "order"}  # arrays of listener indices: renumbered, not permuted
 
 
 def per_listener(model) -> list[tuple[object, str]]:
-    """(holder, attribute) of every array with one row per listener (population, reach, the model and its dataclasses)."""
+    """(holder, attribute) of every array with one row per listener, in the holders that `step.array_bytes` counts."""
     n = model.population.n
-    holders = [model, model.population, model.reach] + [v for v in vars(model).values() if dataclasses.is_dataclass(v)]
-    return [(obj, name) for obj in holders for name, value in vars(obj).items()
+    return [(obj, name) for obj in holders(model) for name, value in vars(obj).items()
             if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == n and name not in VALUE_ARRAYS]
 
 

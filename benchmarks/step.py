@@ -56,13 +56,17 @@ def scenario_for(agents: int, months: int):
     return apply_overrides(load_scenario(ROOT / "scenarios/baseline.yaml"), overrides)
 
 
+def holders(model) -> list:
+    """The objects that hold the model's per-listener arrays: the model, its population, its reach and its dataclasses."""
+    return [model, model.population, model.reach] + [v for v in vars(model).values() if dataclasses.is_dataclass(v)]
+
+
 def array_bytes(model) -> tuple[int, int]:
     """Bytes of every array of the model and its population with one row per listener (and the
     network), and the number of undirected ties."""
     n = model.population.n
     total, ties = 0, 0
-    holders = [model, model.population, model.reach] + [v for v in vars(model).values() if dataclasses.is_dataclass(v)]
-    for obj in holders:
+    for obj in holders(model):
         for value in vars(obj).values():
             if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == n:
                 total += value.nbytes
