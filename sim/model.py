@@ -60,6 +60,7 @@ class MarketModel(mesa.Model):
         self.dt = self.clock.months_per_step
         self.n_steps = self.clock.n_steps
         self.dates = self.clock.dates
+        self._timestamps = list(self.dates)  # the dates as Timestamps: indexing the DatetimeIndex each step costs more
         self.weight = scenario.weight
         self.t = 0
 
@@ -103,16 +104,20 @@ class MarketModel(mesa.Model):
     # ------------------------------------------------------------ helpers
 
     def _refresh_offers(self) -> None:
-        """Rebuild the table of offers and the options, only if the policy (any value of the running
-        scenario) or a competitor's price multiplier changed."""
-        key = (self.scenario, [x.price_multiplier for x in self.services] + [self.reach.people] + self.reach.active.tolist())
-        if self._offer_key is not None and self._offer_key[0] is key[0] and self._offer_key[1] == key[1]:
-            return
-        self._offer_key = key
+        """Rebuild the table of offers and the options only if the policy (any value of the running
+        scenario), a competitor's price multiplier or the services in the market changed; the
+        marketing pull follows the people in reach every step."""
+        key = (self.scenario, [x.price_multiplier for x in self.services] + self.reach.active.tolist())
         camp = self.scenario.mechanisms.campaigns
         spend = self._policy("marketing_budget") * self.reach.active
         pull = campaigns.salience(spend, self.reach.people, camp.marketing_acquisition,
                                   camp.marketing_reference) if camp.enabled else np.zeros(len(self.services))
+        if self._offer_key is not None and self._offer_key[0] is key[0] and self._offer_key[1] == key[1]:
+            pull = pull.astype(np.float32)
+            if not np.array_equal(pull, self.table.salience):
+                self.table = dataclasses.replace(self.table, salience=pull)  # the options do not read it
+            return
+        self._offer_key = key
         self.table = ServiceTable.of(self.services, pull)
         self.options = build_options(self.table)
 
@@ -135,7 +140,7 @@ class MarketModel(mesa.Model):
 
     @property
     def date(self) -> pd.Timestamp:
-        return self.dates[min(self.t, self.n_steps - 1)]
+        return self._timestamps[min(self.t, self.n_steps - 1)]
 
     # ------------------------------------------------------------ the step
 
@@ -183,7 +188,7 @@ class MarketModel(mesa.Model):
         audience = ads.Audience.gather(users, pop.state, pop.service, pop.tier, pop.hours, pop.taste, pop.data_depth, self.sharing,
                                        pers.enabled, pers.tau_hours, len(self.services), pop.region, pop.region_price_index)
         market = ads.step(self.advertisers, audience, self.table.free_tier, self.table.ad_load, self.table.personalization,
-                          mech.ads, self.weight, (self.date - self.dates[0]).days / 365.25, self.date.month, dt)
+                          mech.ads, self.weight, (self.date - self._timestamps[0]).days / 365.25, self.date.month, dt)
         if self.scenario.inflation and audience.listeners.sum() > 0:  # advertisers' values follow the consumer prices of the listeners they reach
             nominal = audience.mean_price_index()
             market = dataclasses.replace(market, revenue_eur=market.revenue_eur * nominal, cpm_eur=market.cpm_eur * nominal)

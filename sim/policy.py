@@ -33,12 +33,18 @@ class RunningPolicy:
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
 
+    @property
+    def scenario(self) -> Scenario:
+        return self._scenario
+
+    @scenario.setter
+    def scenario(self, scenario: Scenario) -> None:
+        self._scenario = scenario
+        self._services = scenario.all_services()  # read several times per service and step: listed once
+
     def of(self, k: int) -> ServicePolicy:
         """Policy of service ``k`` (0 is the focal service)."""
-        s = self.scenario.services
-        if k == 0:
-            return s.focal
-        return s.competitors[k - 1] if k <= len(s.competitors) else self.scenario.all_services()[k]
+        return self._services[k]
 
     def set(self, changes: dict[str, Any], source: str) -> None:
         """Apply ``changes`` (key path -> value); services cannot be added, removed or renamed.

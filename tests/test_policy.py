@@ -59,6 +59,27 @@ def test_the_offers_are_rebuilt_only_when_a_policy_changes(scenario):
     assert model.table is not table and float(model.table.ad_load[0]) == 3.0
 
 
+def test_the_marketing_pull_follows_the_people_in_reach_without_rebuilding_the_offers():
+    """People come into reach every step: the pull per person moves, the options stay the same objects."""
+    from sim.mechanics import campaigns
+
+    spec = {**SPEC, "time": {"start": "2015-01", "months": 3},
+            "regions": [{"name": "World", "population": {"2015-01": 1e6, "2015-03": 3e6}}],
+            "services": {"focal": {"name": "Focal", "marketing_budget": 1e7}, "competitors": SPEC["services"]["competitors"]}}
+    model = MarketModel(validate_scenario(spec, "reach"), seed=1)
+    model.step()
+    options, pulls = model.options.service, []
+    for _ in range(2):
+        model.step()
+        camp = model.scenario.mechanisms.campaigns
+        expected = campaigns.salience(model._policy("marketing_budget") * model.reach.active, model.reach.people,
+                                      camp.marketing_acquisition, camp.marketing_reference)
+        assert model.table.salience == pytest.approx(expected, rel=1e-6)
+        pulls.append(float(model.table.salience[0]))
+    assert model.options.service is options  # not rebuilt
+    assert pulls[1] < pulls[0]  # more people in reach: less pull per person
+
+
 def test_a_policy_value_validates_only_its_policy(scenario, monkeypatch):
     """Moving a policy float does not re-validate the whole scenario."""
     import sim.policy
