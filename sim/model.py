@@ -22,7 +22,7 @@ from sim.agents.listeners import ListenerPopulation
 from sim.agents.services import Service, ServiceTable
 from sim.clock import DAYS_PER_MONTH, Clock
 from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, market, prices, service_quality, subscriptions
-from sim.mechanics.choice import build_options, kernel_inputs, utilities_of
+from sim.mechanics.choice import build_options, held_utility, kernel_inputs
 from sim.mechanics.personalization import grow_depth, sharers
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS, Records, Tally, market_counts, service_kpis
 from sim.policy import RunningPolicy
@@ -270,7 +270,7 @@ class MarketModel(mesa.Model):
         """8. Satisfaction follows experience, goodwill fades, data depth grows, tenure, ladder stage (``idx`` the users)."""
         pop, scen = self.population, self.scenario
         cur = subscriptions.current_option(pop, self.options, idx)
-        experienced = utilities_of(*kernel_inputs(pop, self.options, self.table, scen), idx, cur, np.full(idx.size, -1))
+        experienced = held_utility(*kernel_inputs(pop, self.options, self.table, scen), idx, cur)
         loyalty.step(pop.known, pop.state, pop.satisfaction, pop.goodwill, pop.tenure, self.stage, experienced,
                      pop.outside_value, pop.shared_until, self.t, scen.mechanisms.loyalty,
                      scen.mechanisms.service_quality.goodwill_decay, scen.choice.noise_scale, self.dt)

@@ -125,7 +125,7 @@ def _small_model(overrides: dict | None = None):
 def test_utility_kernel_matches_the_numpy_utility(credible):
     import dataclasses
 
-    from sim.mechanics.choice import kernel_inputs, utilities_of, utility, utility_table
+    from sim.mechanics.choice import held_utility, kernel_inputs, utility, utility_table
     from sim.mechanics.subscriptions import current_option
 
     model = _small_model({"choice.price_weight": 0.7} if credible else None)
@@ -135,16 +135,23 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
         pop.region = rng.integers(0, 3, pop.n).astype(np.int16)
         pop.region_price_index = rng.uniform(1.0, 1.3, 3).astype(np.float32)
         pop.available = rng.random(pop.available.shape) < 0.8
+        pop.data_depth[:] = rng.uniform(0, 500, pop.n)  # data held for sharers and non-sharers alike
         opts = dataclasses.replace(opts, loss=rng.uniform(0, 2, (len(opts), 3)).astype(np.float32))
     idx = np.flatnonzero((pop.state != State.UNAWARE) & (pop.state != State.OUTSIDE))
     cur = current_option(pop, opts, idx)
     inputs = kernel_inputs(pop, opts, model.table, model.scenario)
-    table = utility_table(*inputs, idx, cur, np.zeros(0, np.int64))  # every option: the deciders' table
+    table = utility_table(*inputs, idx, cur)  # every option: the deciders' table
     for o in range(len(opts)):
         want = utility(pop, idx, np.full(idx.size, o), opts, model.table, model.scenario, cur)
-        got = utilities_of(*inputs, idx, np.full(idx.size, o), cur)
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4, err_msg=f"option {o}")
-        np.testing.assert_array_equal(table[:, o], got)
+        np.testing.assert_allclose(table[:, o], want, rtol=1e-5, atol=1e-4, err_msg=f"option {o}")
+    # each user's own option, without the switching cost: the table's column without a current option, bit for bit
+    users = cur > 0
+    assert users.sum() > 100
+    held = held_utility(*inputs, idx[users], cur[users])
+    want = utility(pop, idx[users], cur[users], opts, model.table, model.scenario, np.full(users.sum(), -1))
+    np.testing.assert_allclose(held, want, rtol=1e-5, atol=1e-4)
+    rows = utility_table(*inputs, idx[users], np.full(users.sum(), -1))
+    np.testing.assert_array_equal(held, rows[np.arange(users.sum()), cur[users]])
 
 
 def test_prefetch_changes_no_value():

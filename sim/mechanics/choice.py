@@ -167,7 +167,7 @@ def choice_probabilities(u: np.ndarray, noise_scale: float) -> np.ndarray:
 
 # ---------------------------------------------------------------- kernels: the same utility, one listener at a time
 # ``utility`` above is the readable reference (and scores the initial market once); the kernels
-# below score the deciders and the users every step without (listeners x options) temporaries.
+# below score the deciders (every option) and the users (their own) every step without (listeners x options) temporaries.
 
 
 def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
@@ -190,14 +190,15 @@ def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
 
 
 @njit(cache=True)
-def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray, opt: np.ndarray) -> np.ndarray:
-    """Utilities (EUR/month) for listeners ``idx`` (m,) whose current options are ``current`` (m,).
+def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Utilities (EUR/month) of every option for listeners ``idx`` (m,) whose current options are
+    ``current`` (m,), float64 (m, n_options): the deciders' table.
 
-    Of every option, float64 (m, n_options), when ``opt`` is empty; else of option ``opt[k]``
-    for listener ``idx[k]``, (m, 1). The formula of :func:`utility`, one pair at a time
-    (``L, O, M, c`` from :func:`kernel_inputs`). The arrays are unpacked once here and the
-    formula written inline: numba reference-counts arrays passed to a function, which
-    would cost more than the formula.
+    The formula of :func:`utility`, one pair at a time (``L, O, M, c`` from :func:`kernel_inputs`).
+    The arrays are unpacked once here and the formula written inline: numba reference-counts
+    arrays passed to a function, which would cost more than the formula. The branches on the
+    option (tier, eligibility) repeat along every row, so the processor predicts them and they
+    skip the terms an option does not have.
     """
     (base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure, goodwill, student, household,
      outside, available, price_index, region) = L
@@ -205,9 +206,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray, opt: np.ndar
     opt_in, personalization, content, trial_months, gap, ad_load, salience = M
     mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
     switch_base, switch_per_month, switch_max_months, switch_data, price_weight, real = c[8:]
-    every = opt.size == 0
-    width = o_service.size if every else 1
-    out = np.empty((idx.size, width))
+    out = np.empty((idx.size, o_service.size))
     for k in range(idx.size):
         if k + AHEAD < idx.size:  # the deciders are scattered: ask for a later one's fields while scoring this one
             prefetch(idx[k + AHEAD], base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure,
@@ -218,14 +217,13 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray, opt: np.ndar
         shares_opt_out = (not privacy[i]) or consent[i] >= opt_out_share
         depth_frac = 1.0 - np.exp(-depth[i] / tau) if service[i] >= 0 else 0.0
         rel_hours = base_hours[i] / mean_hours
-        for col in range(width):
-            o = col if every else opt[k]
+        for o in range(o_service.size):
             j = o_service[o]
             if j < 0:  # nothing: the outside option
-                out[k, col] = outside[i]
+                out[k, o] = outside[i]
                 continue
             if (o_student[o] and not student[i]) or (o_household[o] and not household[i]) or not available[i, j]:
-                out[k, col] = INELIGIBLE  # not for them, or not launched in their region / not in the market
+                out[k, o] = INELIGIBLE  # not for them, or not launched in their region / not in the market
                 continue
             current_service = service[i] == j
             sharing = shares_opt_in if opt_in[j] else shares_opt_out
@@ -246,13 +244,43 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray, opt: np.ndar
                 u += salience[j]
             if o == current[k]:
                 u += switch_base + switch_per_month * min(tenure[i], switch_max_months) + switch_data * frac + goodwill[i]
-            out[k, col] = u
+            out[k, o] = u
     return out
 
 
-def utilities_of(L, O, M, c, idx: np.ndarray, opt: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """Utility of option ``opt[k]`` for listener ``idx[k]`` (current option ``current[k]``), float64 (m,)."""
-    return utility_table(L, O, M, c, idx, current, np.asarray(opt, np.int64))[:, 0]
+@njit(cache=True)
+def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Utility (EUR/month) each user ``idx[k]`` gets from the option ``held[k]`` they hold, float64 (m,).
+
+    The formula of :func:`utility` for a listener's own offered option (``held`` >= 1, of their
+    service) without the switching cost of leaving it: the trial and the marketing pull, which
+    only a newcomer to a service feels, do not apply. Users differ in tier, sharing and
+    eligibility as coin flips, so every term is computed and selected by a 0/1 factor (exact in
+    floating point): no branch the processor would mispredict.
+    """
+    (base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure, goodwill, student, household,
+     outside, available, price_index, region) = L
+    o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
+    opt_in, personalization, content, trial_months, gap, ad_load, salience = M
+    mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
+    price_weight, real = c[12:]
+    out = np.empty(idx.size)
+    for k in range(idx.size):
+        i, o = idx[k], held[k]
+        j = o_service[o]
+        p = privacy[i]
+        sharing = ((not p) & (consent[i] < opt_in_share) & opt_in[j]) | (((not p) | (consent[i] >= opt_out_share)) & (not opt_in[j]))
+        frac = (1.0 - np.exp(-depth[i] / tau)) * sharing
+        u = content[j] * (1.0 + personalization[j] * lift * frac * personalize) * (base_hours[i] / mean_hours)
+        r = region[i]
+        price = o_price[o] * price_mult[i] * 1.0  # in float64, as the table computes it
+        price = price / price_index[r] + o_loss[o, r] if real else price
+        u += (wtp[i] + gap[j] - price * price_weight - o_hassle[o]) * o_premium[o]
+        u -= ad_load[j] * base_hours[i] * ad_sens[i] * o_free[o]
+        u -= privacy_cost * personalization[j] * (personalize * (sharing & p))
+        eligible = not ((o_student[o] & (not student[i])) | (o_household[o] & (not household[i])) | (not available[i, j]))
+        out[k] = u if eligible else INELIGIBLE
+    return out
 
 
 @njit(cache=True)
@@ -283,4 +311,4 @@ def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float,
 
     The (deciders x options) utilities are materialised once, as the kernel's output.
     """
-    return logit_rows(utility_table(L, O, M, c, idx, current, np.zeros(0, np.int64)), noise_scale, idx, key)
+    return logit_rows(utility_table(L, O, M, c, idx, current), noise_scale, idx, key)
