@@ -12,8 +12,9 @@ tally (``metrics.tally``). Each compiles on its first call and is cached on disk
 its module, so later processes load it in milliseconds.
 
 :func:`prefetch` lets a kernel that visits scattered listeners (the deciders, a few
-percent of the market) ask for a later listener's fields while it computes the current
-one's: the processor's own prefetcher follows only regular strides.
+percent of the market; the listeners whose word of mouth changed, and their friends) ask
+for a later listener's fields while it computes the current one's: the processor's own
+prefetcher follows only regular strides.
 """
 
 from __future__ import annotations

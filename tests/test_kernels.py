@@ -41,6 +41,8 @@ def test_awareness_on_a_network_matches_the_sparse_product():
     diffusion.step(known, earlier, stage, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
     got = diffusion.step(known, state, stage, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
     influence = (state == State.USER) + advocate * 1.5 + sharing * 1.5
+    # the friends' weights kept up to date equal the sparse product (every change reached every friend)
+    np.testing.assert_allclose(wom.total, friends.astype(np.float32) @ influence.astype(np.float32), rtol=1e-5, atol=1e-5)
     prob = diffusion.awareness_probability(0.01, 0.4, diffusion.exposure(influence, friends.astype(np.float32), np.diff(friends.indptr), False,
                                                                         state != State.OUTSIDE), 1.0,
                                            False)

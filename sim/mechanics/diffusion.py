@@ -19,11 +19,13 @@ import numpy as np
 from numba import njit
 
 from sim.agents.listeners import State
+from sim.kernels import prefetch
 from sim.mechanics.loyalty import Stage
 from sim.random import uniform_at
 
 UNAWARE, USER, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.OUTSIDE)
 ADVOCATE = np.int8(Stage.ADVOCATE)
+AHEAD = 8  # changes ahead whose ties are prefetched (their row offsets twice as far, their friends' totals half as far)
 
 
 def bass_cdf(t: np.ndarray | float, p: float, q: float) -> np.ndarray | float:
@@ -132,15 +134,34 @@ def update_word_of_mouth(known, state, stage, sharing, indptr, indices, advocate
     """Bring ``total`` (n,) up to date: only a listener whose weight changed since the last
     update (a new or lost user, an advocate, a sharer) passes the change to its friends,
     so the work is proportional to what changed (ties are symmetric). Only the listeners
-    who know the market (``known``, ascending) are visited: the others weigh 0."""
-    for k in range(known.size):
+    who know the market (``known``, ascending) are visited: the others weigh 0.
+
+    First the changes are listed, in order; then each is passed on. The changed listeners are
+    scattered, so their rows of the network would each wait for memory three times (row
+    offsets, ties, the friends' totals): each of these is asked for a few changes ahead.
+    """
+    who = np.empty(known.size, np.int32)
+    change = np.empty(known.size, np.float32)
+    m = 0
+    for k in range(known.size):  # a compaction that always writes: most weights do not change
         j = known[k]
         weight = np.float32(_weight(state[j], stage[j] == ADVOCATE, sharing[j], advocate_extra, wom_boost))  # as stored: no spurious change
-        if weight != influence[j]:
-            change = weight - influence[j]
-            influence[j] = weight
-            for k in range(indptr[j], indptr[j + 1]):
-                total[indices[k]] += change
+        who[m] = j
+        change[m] = weight - influence[j]
+        m += weight != influence[j]
+        influence[j] = weight
+    for c in range(m):
+        if c + 2 * AHEAD < m:
+            prefetch(who[c + 2 * AHEAD], indptr)
+        if c + AHEAD < m:
+            prefetch(indptr[who[c + AHEAD]], indices)
+        if c + AHEAD // 2 < m:
+            ahead = who[c + AHEAD // 2]
+            for e in range(indptr[ahead], indptr[ahead + 1]):
+                prefetch(indices[e], total)
+        j = who[c]
+        for e in range(indptr[j], indptr[j + 1]):
+            total[indices[e]] += change[c]
 
 
 @njit(cache=True)
