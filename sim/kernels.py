@@ -27,6 +27,9 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 
+AHEAD = 8  # listeners ahead whose fields a kernel asks for (:func:`prefetch`): far enough to hide a miss, near enough to stay cached
+
+
 @intrinsic
 def prefetch(typingctx, index, *arrays):
     """Inside a kernel: start loading, for a read, the cache line of element ``index`` of each array

@@ -27,6 +27,7 @@ import numpy as np
 from numba import njit
 
 from sim.agents.listeners import State, Tier
+from sim.kernels import AHEAD, prefetch
 from sim.mechanics.personalization import targeting_quality
 
 USER, FREE = np.int8(State.USER), np.int8(Tier.FREE)
@@ -162,6 +163,8 @@ def _gather(users, state, service, tier, hours, taste, data_depth, sharing, pers
         free[m] = i
         m += (state[i] == USER) & (tier[i] == FREE)
     for k in range(m):
+        if k + AHEAD < m:  # the free users are scattered: ask for a later one's fields while summing this one
+            prefetch(free[k + AHEAD], service, hours, region, sharing, data_depth, taste)
         i = free[k]
         j = service[i]
         h = np.float64(hours[i])

@@ -22,12 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from sim.kernels import prefetch
+from sim.kernels import AHEAD, prefetch
 from sim.mechanics.personalization import match, shares_data
 from sim.random import uniform_at
 
 INELIGIBLE = -1e9  # utility of an option the listener may not take (student plan, family plan)
-AHEAD = 8  # listeners ahead whose fields a kernel prefetches (sim.kernels.prefetch)
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,12 @@ import numpy as np
 from numba import njit
 
 from sim.agents.listeners import State
-from sim.kernels import prefetch
+from sim.kernels import AHEAD, prefetch
 from sim.mechanics.loyalty import Stage
 from sim.random import uniform_at
 
 UNAWARE, USER, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.OUTSIDE)
 ADVOCATE = np.int8(Stage.ADVOCATE)
-AHEAD = 8  # changes ahead whose ties are prefetched (their row offsets twice as far, their friends' totals half as far)
 
 
 def bass_cdf(t: np.ndarray | float, p: float, q: float) -> np.ndarray | float:
@@ -150,7 +149,7 @@ def update_word_of_mouth(known, state, stage, sharing, indptr, indices, advocate
         change[m] = weight - influence[j]
         m += weight != influence[j]
         influence[j] = weight
-    for c in range(m):
+    for c in range(m):  # row offsets twice as far ahead as the ties, the friends' totals half as far
         if c + 2 * AHEAD < m:
             prefetch(who[c + 2 * AHEAD], indptr)
         if c + AHEAD < m:
