@@ -79,8 +79,14 @@ def test_every_command_refuses_a_bad_scheduler_with_exit_2(kind, options, messag
 
 def start(*args: str) -> tuple[subprocess.Popen, list[psutil.Process]]:
     """``freemium-sim ARGS`` in a subprocess, once its two workers have started; (process, its children)."""
-    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    # a shell starts a background job (``make test &``) with SIGINT ignored, which a child would
+    # inherit: the command gets the default disposition, as from a terminal, whoever started pytest
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "sim.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + 60
     # the resource tracker, two workers, and the fork server of a local pool
