@@ -199,7 +199,7 @@ class MarketModel(mesa.Model):
                                        draws, mech.service_quality,
                                        self.weight, dt)
         pop.goodwill, self.backlog = support.goodwill, support.backlog
-        self.triggered |= support.reconsider
+        self.triggered[support.reconsider] = True
         pop.shared_until[support.told_friends] = self.t + int(round(12 / dt))
         # 8. satisfaction, goodwill, data depth, tenure, ladder stage
         self.update_satisfaction_and_data(users)

@@ -186,5 +186,5 @@ def test_support_step_long_waits_cost_goodwill_and_carry_a_backlog():
     assert out.tickets.tolist() == [n / 2 * 100, n / 2 * 100]
     assert out.response_hours[0] == 12 * service_quality.HOURS_PER_MONTH and out.backlog[0] > 0
     assert out.backlog[1] == 0 and out.response_hours[1] < cfg.wait_threshold_hours
-    assert np.all(out.goodwill[: n // 2] == np.float32(-cfg.wait_penalty)) and np.all(out.reconsider[: n // 2])
-    assert np.all(out.goodwill[n // 2:] == np.float32(cfg.rak_lift)) and np.all(out.told_friends[n // 2:])
+    assert np.all(out.goodwill[: n // 2] == np.float32(-cfg.wait_penalty)) and set(out.reconsider) == set(range(n // 2))
+    assert np.all(out.goodwill[n // 2:] == np.float32(cfg.rak_lift)) and out.told_friends.tolist() == list(range(n // 2, n))

@@ -77,9 +77,9 @@ class Support:
     ----------
     goodwill : ndarray (n,) float32
         Goodwill after waits (-, ``wait_effect``), RAK (+) and outages (-), EUR/month.
-    reconsider : ndarray (n,) bool
-        Listeners a long wait or an outage makes reconsider their option next step.
-    told_friends : ndarray (n,) bool
+    reconsider : ndarray (k,) int
+        Listeners a long wait or an outage makes reconsider their option next step (a listener may appear twice).
+    told_friends : ndarray (k,) int
         Listeners delighted by a RAK, who share (count as having shared, for the ladder).
     backlog : ndarray (S,)
         Tickets still waiting after the step, real tickets.
@@ -108,12 +108,12 @@ def step(users: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_se
     ``dt`` in months.
     """
     s = backlog.size
-    n = service.size
     if not cfg.enabled:
-        none = np.zeros(n, bool)
+        none = np.zeros(0, np.int64)
         return Support(goodwill, none, none, backlog, np.full(s, np.nan), np.zeros(s))
     sev = outage_severity_days
-    tickets = draws.below("ticket", users, ticket_probability(cfg.ticket_rate, sev, cfg.outage_tickets, dt)[service[users]])
+    own = service[users]
+    tickets = draws.below("ticket", users, ticket_probability(cfg.ticket_rate, sev, cfg.outage_tickets, dt)[own])
     arrivals = np.bincount(service[tickets], minlength=s)[:s] * weight
     mean_wait, left = np.zeros(s), np.zeros(s)
     for j in range(s):
@@ -127,11 +127,8 @@ def step(users: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_se
     served = tickets[~long]
     rak = draws.below("rak", served, rak_rate[service[served]])
     goodwill[rak] += cfg.rak_lift
-    hit = users[sev[service[users]] > 0]
+    hit = users[sev[own] > 0]
     goodwill[hit] -= cfg.outage_penalty * sev[service[hit]]
-    reconsider = np.zeros(n, bool)
-    reconsider[draws.below("wait_review", tickets, review)] = True
-    reconsider[draws.below("outage", hit, np.minimum(cfg.outage_review * sev[service[hit]], 1.0))] = True
-    told = np.zeros(n, bool)
-    told[rak] = True
-    return Support(goodwill, reconsider, told, abandon(left, cfg.abandonment, dt), mean_wait, arrivals / dt)
+    reconsider = np.concatenate([draws.below("wait_review", tickets, review),
+                                 draws.below("outage", hit, np.minimum(cfg.outage_review * sev[service[hit]], 1.0))])
+    return Support(goodwill, reconsider, rak, abandon(left, cfg.abandonment, dt), mean_wait, arrivals / dt)

@@ -76,12 +76,11 @@ def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.nd
     c = scenario.choice
     if rise_review is None:  # the flat share, the same in every region
         rise_review = np.full((*price_rose.shape, 1), c.price_change_review)
-    failed, deciders, trial_ended = _deciders(
+    failed, idx, trial_ended = _deciders(
         pop.known, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, pop.tenure, pop.data_depth, pop.goodwill,
         t, newly_aware, reconsider, price_rose, options.held_index(price_rose.shape), clock.probability(c.involuntary_churn),
         clock.probability(c.lapsed_review_rate), clock.probability(c.premium_review_rate), clock.probability(c.review_rate),
         np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"), draws.key("trigger"))
-    idx = np.flatnonzero(deciders)
     if idx.size:
         cur = current_option(pop, options, idx)
         chosen = choose(*kernel_inputs(pop, options, table, scenario), idx, cur, c.noise_scale, draws.key("choice"))
@@ -99,8 +98,9 @@ def _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill) -> None:
 @njit(cache=True)
 def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data_depth, goodwill, t, newly_aware, reconsider,
               price_rose, held, payment_p, lapsed_p, premium_p, review_p, rise_review, payment_key, review_key, trigger_key):
-    """Whose payment failed, who decides this step and whose trial ended, bool (n,) each, in one pass
-    over the listeners who know the market (``known``, ascending).
+    """Whose payment failed (bool (n,)), who decides this step (their indices, ascending, int64 (m,))
+    and whose trial ended (bool (n,)), in one pass over the listeners who know the market
+    (``known``, ascending).
 
     A premium subscriber whose payment fails (``uniform_at(payment_key, i)`` below ``payment_p``)
     lapses (:func:`_lapse`, in place) and does not decide. Another aware listener in reach decides if newly aware, made to reconsider,
@@ -112,7 +112,8 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
     """
     n = state.size
     failed = np.zeros(n, np.bool_)
-    deciders = np.zeros(n, np.bool_)
+    deciders = np.empty(known.size, np.int64)
+    m = 0
     trial_ended = np.zeros(n, np.bool_)
     by_region = rise_review.shape[2] > 1
     # few branches on the listener: paying or not is a coin flip the processor would mispredict, so every
@@ -136,8 +137,9 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
         if paying & price_rose[j, q]:  # only in a month a price rose
             decide |= uniform_at(trigger_key, i) < rise_review[j, q, region[i] if by_region else 0]
         withdrawn = held[j, 1 if ti == PREMIUM or ti == TRIAL else 0, q] < 0  # their free tier or plan was withdrawn
-        deciders[i] = decide | (user & withdrawn)
-    return failed, deciders, trial_ended
+        deciders[m] = i  # a compaction that always writes: deciding is a coin flip
+        m += decide | (user & withdrawn)
+    return failed, deciders[:m], trial_ended
 
 
 def assign(pop, options: Options, who: np.ndarray, opt: np.ndarray) -> None:
