@@ -136,6 +136,7 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
         rng = np.random.default_rng(4)
         pop.region = rng.integers(0, 3, pop.n).astype(np.int16)
         pop.region_price_index = rng.uniform(1.0, 1.3, 3).astype(np.float32)
+        pop.region_price_multiplier = rng.uniform(0.6, 1.2, 3).astype(np.float32)
         pop.available = rng.random(pop.available.shape) < 0.8
         pop.data_depth[:] = rng.uniform(0, 500, pop.n)  # data held for sharers and non-sharers alike
         opts = dataclasses.replace(opts, loss=rng.uniform(0, 2, (len(opts), 3)).astype(np.float32))
@@ -326,11 +327,11 @@ def test_sharers_and_fees_kernels_match_numpy():
     np.testing.assert_array_equal(sharers(np.arange(N), state, service, privacy, consent, opt_in, 0.2, 0.6), want)
 
     plan = np.where(tier != Tier.FREE, rng.integers(0, 2, N), -1).astype(np.int8)
-    mult = rng.uniform(0.5, 1.5, N).astype(np.float32)
+    region, mult = rng.integers(0, 3, N).astype(np.int16), rng.uniform(0.5, 1.5, 3).astype(np.float32)
     per_user = np.array([[9.99, 7.5], [10.99, 5.0]])
-    subs, users, trials = _per_service(np.arange(N), state, tier, service, plan, mult, per_user, 2)
+    subs, users, trials = _per_service(np.arange(N), state, tier, service, plan, region, mult, per_user, 2)
     prem = user & (tier == Tier.PREMIUM)
-    fees = per_user[service[prem], plan[prem]] * mult[prem]
+    fees = per_user[service[prem], plan[prem]] * mult[region[prem]]
     np.testing.assert_allclose(subs, np.bincount(service[prem], weights=fees, minlength=2))
     np.testing.assert_array_equal(users, np.bincount(service[user], minlength=2))
     np.testing.assert_array_equal(trials, np.bincount(service[user & (tier == Tier.TRIAL)], minlength=2))

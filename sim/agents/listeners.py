@@ -143,7 +143,8 @@ class ListenerPopulation:
                                 else list(capacity / capacity.sum()), n, rng)
 
         value_mult = np.array([r.value_multiplier for r in scenario.regions], dtype=np.float32)[self.region]
-        self.price_multiplier = np.array([r.price_multiplier for r in scenario.regions], dtype=np.float32)[self.region]
+        # a region's price multiplier, stored once per region (``price_multiplier`` gives each listener's)
+        self.region_price_multiplier = np.array([r.price_multiplier for r in scenario.regions], dtype=np.float32)
         self.wtp = np.empty(n, np.float32)
         self.ad_sensitivity = np.empty(n, np.float32)
         self.outside_value = np.empty(n, np.float32)
@@ -198,6 +199,11 @@ class ListenerPopulation:
         self.n_known = 0
 
     # ------------------------------------------------------------ who knows the market
+
+    @property
+    def price_multiplier(self) -> np.ndarray:
+        """Each listener's local net price as a multiple of the list price (their region's), float32 (n,)."""
+        return self.region_price_multiplier[self.region]
 
     @property
     def price_index(self) -> np.ndarray:

@@ -22,12 +22,12 @@ USER, TRIAL, PREMIUM = np.int8(State.USER), np.int8(Tier.TRIAL), np.int8(Tier.PR
 
 
 @njit(cache=True)
-def _per_service(users, state, tier, service, plan, price_multiplier, per_user, s):
+def _per_service(users, state, tier, service, plan, region, price_multiplier, per_user, s):
     """Subscription fees (EUR/month, simulated listeners), users and trial users per service (S,), in one pass
     over ``users`` (ascending; any non-user among them is skipped).
 
     A premium subscriber pays ``per_user[service, plan]`` (the plan's price per account
-    over its users, (S, plans)) times their regional ``price_multiplier``.
+    over its users, (S, plans)) times their region's ``price_multiplier`` (R,).
     """
     subs, mau, trials = np.zeros(s), np.zeros(s), np.zeros(s)
     for k in range(users.size):
@@ -37,7 +37,7 @@ def _per_service(users, state, tier, service, plan, price_multiplier, per_user, 
         j = service[i]
         mau[j] += 1
         if tier[i] == PREMIUM:
-            subs[j] += per_user[j, plan[i]] * price_multiplier[i]
+            subs[j] += per_user[j, plan[i]] * price_multiplier[region[i]]
         elif tier[i] == TRIAL:
             trials[j] += 1
     return subs, mau, trials
@@ -70,7 +70,8 @@ def account(pop, users: np.ndarray, table, ad_revenue: np.ndarray, support_staff
     mech = scenario.mechanisms
     with np.errstate(invalid="ignore", divide="ignore"):  # plans not offered are NaN and never held
         per_user = table.plan_price / table.users_per_account
-    subs, mau, trial_users = _per_service(users, pop.state, pop.tier, pop.service, pop.plan, pop.price_multiplier, per_user, s)
+    subs, mau, trial_users = _per_service(users, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.region_price_multiplier,
+                                          per_user, s)
     subs, mau, trial_users = subs * weight, mau * weight, trial_users * weight
     pers = mech.personalization
     personalization = pers.cost_per_user * table.personalization * mau * pers.enabled

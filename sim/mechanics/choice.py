@@ -120,7 +120,7 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
 
     premium = options.premium[opt]
     trial_ok = premium & (market.trial_months[js] > 0) & ((pop.trial_used[idx].astype(np.int64) >> js) & 1 == 0) & ~is_current_service
-    price = options.price[opt] * pop.price_multiplier[idx] * np.where(trial_ok, 1.0 - choice_cfg.trial_salience, 1.0)
+    price = options.price[opt] * pop.region_price_multiplier[pop.region[idx]] * np.where(trial_ok, 1.0 - choice_cfg.trial_salience, 1.0)
     price = price_in_real_terms(price, pop, idx, opt, options) * choice_cfg.price_weight
     u = u + np.where(premium, pop.wtp[idx] + market.restriction_gap[js] - price - options.hassle[opt], 0.0)
     u = u - np.where(options.free[opt], market.ad_load[js] * pop.base_hours[idx] * pop.ad_sensitivity[idx], 0.0)
@@ -174,7 +174,7 @@ def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
     pers, c = scenario.mechanisms.personalization, scenario.choice
     sw = c.switching_cost
     listeners = (pop.base_hours, pop.service, pop.privacy_sensitive, pop.consent_draw, pop.data_depth, pop.trial_used,
-                 pop.price_multiplier, pop.wtp, pop.ad_sensitivity, pop.tenure, pop.goodwill, pop.student, pop.household,
+                 pop.region_price_multiplier, pop.wtp, pop.ad_sensitivity, pop.tenure, pop.goodwill, pop.student, pop.household,
                  pop.outside_value, pop.available, pop.region_price_index, pop.region)
     real = options.loss is not None  # prices felt in real terms, with the loss above the reference (price_in_real_terms)
     loss = options.loss if real else np.zeros((len(options), 1), np.float32)
@@ -208,7 +208,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
     out = np.empty((idx.size, o_service.size))
     for k in range(idx.size):
         if k + AHEAD < idx.size:  # the deciders are scattered: ask for a later one's fields while scoring this one
-            prefetch(idx[k + AHEAD], base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure,
+            prefetch(idx[k + AHEAD], base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure,
                      goodwill, student, household, outside, available, region)
         i = idx[k]
         # what does not depend on the option, once per listener
@@ -231,7 +231,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
             u = content[j] * fit * rel_hours
             if o_premium[o]:
                 trial_ok = trial_months[j] > 0 and ((trial_used[i] >> j) & 1) == 0 and not current_service
-                price = o_price[o] * price_mult[i] * (1.0 - trial_salience if trial_ok else 1.0)
+                price = o_price[o] * price_mult[region[i]] * (1.0 - trial_salience if trial_ok else 1.0)
                 if real:
                     price = price / price_index[region[i]] + o_loss[o, region[i]]
                 u += wtp[i] + gap[j] - price * price_weight - o_hassle[o]
@@ -272,7 +272,7 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray) -> np.ndarray:
         frac = (1.0 - np.exp(-depth[i] / tau)) * sharing
         u = content[j] * (1.0 + personalization[j] * lift * frac * personalize) * (base_hours[i] / mean_hours)
         r = region[i]
-        price = o_price[o] * price_mult[i] * 1.0  # in float64, as the table computes it
+        price = o_price[o] * price_mult[r] * 1.0  # in float64, as the table computes it
         price = price / price_index[r] + o_loss[o, r] if real else price
         u += (wtp[i] + gap[j] - price * price_weight - o_hassle[o]) * o_premium[o]
         u -= ad_load[j] * base_hours[i] * ad_sens[i] * o_free[o]
