@@ -93,9 +93,10 @@ def update_availability(known, state, service, region, place, shares, active, ch
     for j in range(changed.shape[0]):
         if not changed[j].any():
             continue
-        for i in range(region.size):  # no branch on the listener: the compiler vectorises it
+        for i in range(region.size):  # no branch on the listener (whose region changed is a coin flip): 0/1 logic
             r = region[i]
-            available[i, j] = (active[j] & (place[i] < shares[j, r])) if changed[j, r] else available[i, j]
+            c = changed[j, r]
+            available[i, j] = (c & active[j] & (place[i] < shares[j, r])) | ((not c) & available[i, j])
     for k in range(known.size):
         i = known[k]
         if state[i] == USER and not available[i, max(service[i], 0)]:
