@@ -379,6 +379,14 @@ def test_market_kernels_match_reach_availability_and_stranded_masks():
     np.testing.assert_array_equal(available, want_available)
     user = state == State.USER
     np.testing.assert_array_equal(triggered, user & ~want_available[np.arange(N), np.maximum(service, 0)])
+    # a launch in one region: only that (service, region) pair is recomputed, every other value kept
+    changed = np.zeros(shares.shape, bool)
+    changed[2, 1] = True
+    later = shares.copy()
+    later[2, 1], later[0, 1] = 1.0, 0.0  # the untouched pair (0, 1) must not follow its new share
+    market.update_availability(np.arange(N), state, service, region, place, later, active, changed, available, np.zeros(N, bool))
+    want_available[:, 2] = np.where(region == 1, active[2], want_available[:, 2])
+    np.testing.assert_array_equal(available, want_available)
     # later steps visit only the entrants: the same state as a visit of everyone
     more = np.minimum(counts + np.array([5, 0, 0, 40]), group)
     whole = state.copy()
