@@ -148,7 +148,8 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
         want = utility(pop, idx, np.full(idx.size, o), opts, model.table, model.scenario, cur)
         np.testing.assert_allclose(table[:, o], want, rtol=1e-5, atol=1e-4, err_msg=f"option {o}")
     # each user's own option, without the switching cost: the table's column without a current option, bit for bit
-    users = cur > 0
+    # (a user's option is one they may take: tests/test_market.py; the random availability above may deny it)
+    users = (cur > 0) & pop.available[idx, np.maximum(pop.service[idx], 0)]
     assert users.sum() > 100
     held = held_utility(*inputs, idx[users], cur[users])
     want = utility(pop, idx[users], cur[users], opts, model.table, model.scenario, np.full(users.sum(), -1))

@@ -52,6 +52,26 @@ def test_everyone_in_reach_is_counted_and_reach_follows_the_schedule(growing):
     assert reach.iloc[-1] == pytest.approx(3.5e8) and reach.iloc[0] == pytest.approx(1.5e8, rel=1e-3)
 
 
+def test_every_user_holds_an_option_they_may_take_after_each_step():
+    """Launches, an entrant, an exit: whoever lost their option chose again the same step, so the
+    users' own utility (``choice.held_utility``) never meets an ineligible option."""
+    from sim.mechanics.subscriptions import current_option
+
+    model = MarketModel(small_scenario(**{**GROWING, "services": {**GROWING["services"], "focal": {
+        "name": "Spotify", "plans": {"individual": {"price": 9.99}, "student": {"price": 4.99}, "family": {"price": 14.99}}}}}), 1)
+    seen = set()
+    while model.running:
+        model.step()
+        pop, opts = model.population, model.options
+        users = pop.users()
+        held = current_option(pop, opts, users)
+        assert (held > 0).all()
+        assert pop.available[users, pop.service[users]].all()
+        assert pop.student[users[opts.student_only[held]]].all() and pop.household[users[opts.household_only[held]]].all()
+        seen |= {int(x) for x in opts.plan[held]}
+    assert {0, 1, 3} <= seen  # individual, student and family plans were held
+
+
 def test_people_enter_as_unaware(growing):
     _, _, states = growing
     for before, after in zip(states, states[1:]):

@@ -253,9 +253,10 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray) -> np.ndarray:
 
     The formula of :func:`utility` for a listener's own offered option (``held`` >= 1, of their
     service) without the switching cost of leaving it: the trial and the marketing pull, which
-    only a newcomer to a service feels, do not apply. Users differ in tier, sharing and
-    eligibility as coin flips, so every term is computed and selected by a 0/1 factor (exact in
-    floating point): no branch the processor would mispredict.
+    only a newcomer to a service feels, do not apply. The option is one they may take (a user
+    who lost theirs, by a withdrawal or an exit, chose again in the same step), so eligibility
+    is not checked. Users differ in tier and sharing as coin flips, so every term is computed
+    and selected by a 0/1 factor (exact in floating point): no branch the processor would mispredict.
     """
     (base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure, goodwill, student, household,
      outside, available, price_index, region) = L
@@ -277,8 +278,7 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray) -> np.ndarray:
         u += (wtp[i] + gap[j] - price * price_weight - o_hassle[o]) * o_premium[o]
         u -= ad_load[j] * base_hours[i] * ad_sens[i] * o_free[o]
         u -= privacy_cost * personalization[j] * (personalize * (sharing & p))
-        eligible = not ((o_student[o] & (not student[i])) | (o_household[o] & (not household[i])) | (not available[i, j]))
-        out[k] = u if eligible else INELIGIBLE
+        out[k] = u
     return out
 
 
