@@ -211,38 +211,45 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
             prefetch(idx[k + AHEAD], base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure,
                      goodwill, student, household, outside, available, region)
         i = idx[k]
-        # what does not depend on the option, once per listener
-        shares_opt_in = (not privacy[i]) and consent[i] < opt_in_share
-        shares_opt_out = (not privacy[i]) or consent[i] >= opt_out_share
-        depth_frac = 1.0 - np.exp(-depth[i] / tau) if service[i] >= 0 else 0.0
+        # what does not depend on the option, once per listener (in locals: a store to ``out`` could
+        # alias the arrays, so the compiler would otherwise load them again for every option)
+        svc, priv, r = service[i], privacy[i], region[i]
+        shares_opt_in = (not priv) and consent[i] < opt_in_share
+        shares_opt_out = (not priv) or consent[i] >= opt_out_share
+        depth_frac = 1.0 - np.exp(-depth[i] / tau) if svc >= 0 else 0.0
         rel_hours = base_hours[i] / mean_hours
+        hours_i, wtp_i, ad_sens_i, used = base_hours[i], wtp[i], ad_sens[i], trial_used[i]
+        mult, index_r = price_mult[r], price_index[r]
+        is_student, in_household = student[i], household[i]
+        stay = switch_base + switch_per_month * min(tenure[i], switch_max_months)
+        goodwill_i, cur = goodwill[i], current[k]
         for o in range(o_service.size):
             j = o_service[o]
             if j < 0:  # nothing: the outside option
                 out[k, o] = outside[i]
                 continue
-            if (o_student[o] and not student[i]) or (o_household[o] and not household[i]) or not available[i, j]:
+            if (o_student[o] and not is_student) or (o_household[o] and not in_household) or not available[i, j]:
                 out[k, o] = INELIGIBLE  # not for them, or not launched in their region / not in the market
                 continue
-            current_service = service[i] == j
+            current_service = svc == j
             sharing = shares_opt_in if opt_in[j] else shares_opt_out
             frac = depth_frac if current_service and sharing else 0.0
             fit = 1.0 + personalization[j] * lift * frac if personalize else 1.0
             u = content[j] * fit * rel_hours
             if o_premium[o]:
-                trial_ok = trial_months[j] > 0 and ((trial_used[i] >> j) & 1) == 0 and not current_service
-                price = o_price[o] * price_mult[region[i]] * (1.0 - trial_salience if trial_ok else 1.0)
+                trial_ok = trial_months[j] > 0 and ((used >> j) & 1) == 0 and not current_service
+                price = o_price[o] * mult * (1.0 - trial_salience if trial_ok else 1.0)
                 if real:
-                    price = price / price_index[region[i]] + o_loss[o, region[i]]
-                u += wtp[i] + gap[j] - price * price_weight - o_hassle[o]
+                    price = price / index_r + o_loss[o, r]
+                u += wtp_i + gap[j] - price * price_weight - o_hassle[o]
             if o_free[o]:
-                u -= ad_load[j] * base_hours[i] * ad_sens[i]
-            if personalize and sharing and privacy[i]:
+                u -= ad_load[j] * hours_i * ad_sens_i
+            if personalize and sharing and priv:
                 u -= privacy_cost * personalization[j]
             if not current_service:
                 u += salience[j]
-            if o == current[k]:
-                u += switch_base + switch_per_month * min(tenure[i], switch_max_months) + switch_data * frac + goodwill[i]
+            if o == cur:
+                u += stay + switch_data * frac + goodwill_i
             out[k, o] = u
     return out
 
