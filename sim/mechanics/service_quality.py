@@ -76,7 +76,7 @@ class Support:
     Attributes
     ----------
     goodwill : ndarray (n,) float32
-        Goodwill after waits (-, ``wait_effect``), RAK (+) and outages (-), EUR/month.
+        Goodwill after waits (-, ``wait_effect``), RAK (+) and outages (-), EUR/month: the array passed in, changed in place.
     reconsider : ndarray (k,) int
         Listeners a long wait or an outage makes reconsider their option next step (a listener may appear twice).
     told_friends : ndarray (k,) int
@@ -101,7 +101,9 @@ def step(users: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_se
          backlog: np.ndarray, support_staff: np.ndarray, rak_rate: np.ndarray, draws, cfg, weight: float, dt: float) -> Support:
     """Tickets, the support queue, long waits, RAK and outages of one step.
 
-    ``users`` (m,) the listeners who use a service (ascending) and ``service`` (n,) their services; ``outage_severity_days``, ``backlog``, ``support_staff`` (advisors) and
+    ``users`` (m,) the listeners who use a service (ascending) and ``service`` (n,) their services;
+    ``goodwill`` (n,) float32 EUR/month is changed in place (and returned in ``Support``: a copy
+    of every listener's would cost more than the changes); ``outage_severity_days``, ``backlog``, ``support_staff`` (advisors) and
     ``rak_rate`` are per service (S,); ``draws`` the step's random streams
     (:class:`sim.random.StepDraws`): ``ticket`` for users, ``wait`` and ``rak`` for ticket
     holders, ``wait_review`` for ticket holders (``wait_effect``), ``outage`` for users hit by an outage.
@@ -122,7 +124,6 @@ def step(users: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_se
     waits = individual_waits(mean_wait[service[tickets]], draws.uniform("wait", tickets))
     long = waits > cfg.wait_threshold_hours
     penalty, review = wait_effect(waits, cfg)
-    goodwill = goodwill.copy()
     goodwill[tickets] -= penalty
     served = tickets[~long]
     rak = draws.below("rak", served, rak_rate[service[served]])
