@@ -159,7 +159,7 @@ class MarketModel(mesa.Model):
         mech = scen.mechanisms
         # December: Wrapped services' users share and gain goodwill
         draws = self.draws.at(self.t)
-        wrapped = campaigns.wrapped_step(pop.state, pop.service, self.table.wrapped, pop.goodwill, draws,
+        wrapped = campaigns.wrapped_step(pop.known, pop.state, pop.service, self.table.wrapped, pop.goodwill, draws,
                                          mech.campaigns, self.date.month, self.clock)
         self.sharing_now, pop.goodwill = wrapped.sharers, wrapped.goodwill
         if wrapped.december:

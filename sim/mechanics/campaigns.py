@@ -45,20 +45,20 @@ class Wrapped:
     december: bool = False
 
 
-def wrapped_step(state: np.ndarray, service: np.ndarray, wrapped: np.ndarray, goodwill: np.ndarray, draws, cfg,
-                 month: int, clock) -> Wrapped:
+def wrapped_step(known: np.ndarray, state: np.ndarray, service: np.ndarray, wrapped: np.ndarray, goodwill: np.ndarray,
+                 draws, cfg, month: int, clock) -> Wrapped:
     """December: users of a Wrapped service share (probability ``share_rate`` a month) and gain goodwill.
 
-    ``state`` (n,) (``State``) and ``service`` (n,) (index, -1 for none) place the listeners;
-    ``wrapped`` (S,) bool: the service runs Wrapped; ``draws`` the step's random streams
-    (``wrapped``, drawn for those users only); ``month`` the calendar month; ``clock`` the
-    step length. The goodwill is spread over December's steps.
+    ``known`` (m,) the listeners who know the market (ascending: every user is among them),
+    ``state`` (n,) (``State``) and ``service`` (n,) (index, -1 for none) place them; ``wrapped`` (S,) bool: the service runs Wrapped; ``draws`` the step's
+    random streams (``wrapped``, drawn for those users only); ``month`` the calendar month;
+    ``clock`` the step length. The goodwill is spread over December's steps.
     """
     if not cfg.enabled or month != 12:
-        return Wrapped(np.zeros(state.size, bool), goodwill)
-    wrapped_user = (state == State.USER) & wrapped[np.maximum(service, 0)]
-    sharers = np.zeros(state.size, bool)
-    sharers[draws.below("wrapped", np.flatnonzero(wrapped_user), clock.probability(cfg.wrapped.share_rate))] = True
+        return Wrapped(np.zeros(service.size, bool), goodwill)
+    wrapped_users = known[(state[known] == State.USER) & wrapped[np.maximum(service[known], 0)]]
+    sharers = np.zeros(service.size, bool)
+    sharers[draws.below("wrapped", wrapped_users, clock.probability(cfg.wrapped.share_rate))] = True
     goodwill = goodwill.copy()
-    goodwill[wrapped_user] += cfg.wrapped.goodwill * clock.months_per_step
+    goodwill[wrapped_users] += cfg.wrapped.goodwill * clock.months_per_step
     return Wrapped(sharers, goodwill, True)
