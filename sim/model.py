@@ -171,9 +171,10 @@ class MarketModel(mesa.Model):
         newly_aware = diffusion.step(pop.known, pop.state, self.stage, self.sharing_now, pop.friends,
                                      pop.fully_mixed, p, scen.diffusion, mech.campaigns.wrapped.wom_boost, draws.key("diffusion"), dt,
                                      self.word_of_mouth)
-        pop.become_aware(np.flatnonzero(newly_aware))
+        pop.become_aware(newly_aware)
+        self.triggered[newly_aware] = True  # the newly aware choose this step
         # 4. payment failures, then the deciders choose
-        decisions = subscriptions.step(pop, newly_aware, self.triggered, self.price_rose,
+        decisions = subscriptions.step(pop, self.triggered, self.price_rose,
                                        draws, self.options, self.table, scen,
                                        self.clock, self.t, self._rise_review)
         self.triggered[:] = False

@@ -39,7 +39,10 @@ def test_awareness_on_a_network_matches_the_sparse_product():
     known = np.flatnonzero(~np.isin(state, [State.UNAWARE, State.OUTSIDE]) | ~np.isin(earlier, [State.UNAWARE, State.OUTSIDE]))
     stage = np.where(advocate, Stage.ADVOCATE, Stage.SUPPORTER).astype(np.int8)
     diffusion.step(known, earlier, stage, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
-    got = diffusion.step(known, state, stage, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    newly = diffusion.step(known, state, stage, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    assert np.all(np.diff(newly) > 0)  # ascending, each once
+    got = np.zeros(N, bool)
+    got[newly] = True
     influence = (state == State.USER) + advocate * 1.5 + sharing * 1.5
     # the friends' weights kept up to date equal the sparse product (every change reached every friend)
     np.testing.assert_allclose(wom.total, friends.astype(np.float32) @ influence.astype(np.float32), rtol=1e-5, atol=1e-5)
@@ -59,7 +62,11 @@ def test_awareness_fully_mixed_follows_the_bass_path():
     none = np.zeros(N, bool)
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.0})
     key = _random().key("diffusion", 0)
-    got = diffusion.step(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
+    newly = diffusion.step(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, True, 0.01, cfg, 0.0, key, 1.0,
+                           diffusion.WordOfMouth.empty(0))
+    assert np.all(np.diff(newly) > 0)
+    got = np.zeros(N, bool)
+    got[newly] = True
     share = float((state == State.USER).sum() / (state != State.OUTSIDE).sum())  # of the people in reach
     prob = (diffusion.bass_advance(share, 0.01, 0.4, 1.0) - share) / (1 - share)
     draws = _random().uniform_all("diffusion", 0, N)
@@ -293,8 +300,8 @@ def test_deciders_kernel_matches_the_masks():
     held[1, 1, 2] = 1
     r = CounterRandom({name: np.random.SeedSequence(k) for k, name in enumerate(("payment", "review", "trigger"))})
     before = dict(state=state.copy(), service=service.copy(), tier=tier.copy(), plan=plan.copy())
-    failed, got, ended = _deciders(np.arange(N), state, tier, service, plan, region, trial_end, tenure, depth, goodwill, 4, newly,
-                                   reconsider, price_rose, held, 0.3, 0.1, 0.05, 0.2, rise_review, r.key("payment", 4),
+    failed, got, ended = _deciders(np.arange(N), state, tier, service, plan, region, trial_end, tenure, depth, goodwill, 4,
+                                   newly | reconsider, price_rose, held, 0.3, 0.1, 0.05, 0.2, rise_review, r.key("payment", 4),
                                    r.key("review", 4), r.key("trigger", 4))
     state0, service0, tier0, plan0 = before["state"], before["service"], before["tier"], before["plan"]
     user0 = state0 == State.USER

@@ -172,7 +172,7 @@ def _rate(total, degree, p: float, q: float, dt: float) -> float:
 @njit(cache=True)
 def aware_on_network(state: np.ndarray, total: np.ndarray, indptr: np.ndarray, p: float, q: float, dt: float,
                      key: np.uint64) -> np.ndarray:
-    """Listeners who become aware this step on a network, bool (n,).
+    """Listeners who become aware this step on a network, ascending indices, int64 (k,).
 
     Only unaware listeners can become aware: exposure ``e_i`` is ``total[i]`` (the sum of the
     friends' word-of-mouth weights) over the number of friends (CSR rows ``indptr`` (n+1,)),
@@ -180,28 +180,33 @@ def aware_on_network(state: np.ndarray, total: np.ndarray, indptr: np.ndarray, p
     i's draw is ``uniform_at(key, i)`` (the diffusion stream at this step).
     """
     n = state.size
-    newly = np.empty(n, np.bool_)
+    below = np.empty(n, np.bool_)
     for i in range(n):  # no branch: the compiler vectorises the draws
         # 1 - exp(-x) <= x: a draw at or above the rate is not aware; the few below are checked exactly
-        newly[i] = (state[i] == UNAWARE) & (uniform_at(key, i) < _rate(total[i], indptr[i + 1] - indptr[i], p, q, dt))
-    for i in np.flatnonzero(newly):
-        newly[i] = uniform_at(key, i) < 1.0 - np.exp(-_rate(total[i], indptr[i + 1] - indptr[i], p, q, dt))
-    return newly
+        below[i] = (state[i] == UNAWARE) & (uniform_at(key, i) < _rate(total[i], indptr[i + 1] - indptr[i], p, q, dt))
+    newly = np.flatnonzero(below)
+    m = 0
+    for i in newly:  # a compaction in place: the exact probability keeps most of them
+        newly[m] = i
+        m += uniform_at(key, i) < 1.0 - np.exp(-_rate(total[i], indptr[i + 1] - indptr[i], p, q, dt))
+    return newly[:m]
 
 
 @njit(cache=True)
 def aware_with_probability(state: np.ndarray, prob: float, key: np.uint64) -> np.ndarray:
-    """Unaware listeners who become aware with one probability for all (fully mixed), bool (n,)."""
-    newly = np.zeros(state.size, np.bool_)
+    """Unaware listeners who become aware with one probability for all (fully mixed), ascending indices, int64 (k,)."""
+    newly = np.empty(state.size, np.int64)
+    m = 0
     for i in range(state.size):
         if state[i] == UNAWARE and uniform_at(key, i) < prob:
-            newly[i] = True
-    return newly
+            newly[m] = i
+            m += 1
+    return newly[:m]
 
 
 def step(known: np.ndarray, state: np.ndarray, stage: np.ndarray, sharing: np.ndarray, friends, fully_mixed: bool,
          p: float, cfg, wom_boost: float, key: np.uint64, dt: float, word_of_mouth: WordOfMouth) -> np.ndarray:
-    """Listeners who become aware this step (bool, shape (n,)).
+    """Listeners who become aware this step, ascending indices, int64 (k,).
 
     ``known`` the listeners who know the market, ascending (``ListenerPopulation.known``);
     ``state`` (n,) listener states (``State``); ``stage`` (n,) int8 the loyalty ladder stage
@@ -212,7 +217,7 @@ def step(known: np.ndarray, state: np.ndarray, stage: np.ndarray, sharing: np.nd
     ``word_of_mouth`` the friends' weights kept between steps (brought up to date here).
     """
     if not cfg.enabled:
-        return np.zeros(state.size, bool)
+        return np.zeros(0, np.int64)
     extra = cfg.advocate_weight - 1.0
     if fully_mixed:
         share = _mean_influence(state, stage, sharing, extra, wom_boost)

@@ -62,11 +62,12 @@ def _held(state, tier, service, plan, idx, held):
     return out
 
 
-def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Options, table,
+def step(pop, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Options, table,
          scenario, clock, t: int, rise_review: np.ndarray | None = None) -> Decisions:
     """Payment failures, then the listeners who decide this step choose an option.
 
-    ``newly_aware`` and ``reconsider`` (n,) bool; ``price_rose`` (S, n_plans) bool: the plan's
+    ``reconsider`` (n,) bool: listeners who choose this step whatever their draws (the newly aware, a long
+    wait or an outage, a lost service); ``price_rose`` (S, n_plans) bool: the plan's
     price went up this step; ``draws`` the step's random streams (:class:`sim.random.StepDraws`):
     ``payment`` for premium subscribers, ``review`` for the aware, ``trigger`` for holders of a
     plan whose price rose, ``choice`` for the deciders; ``t`` the step index; ``rise_review``
@@ -78,7 +79,7 @@ def step(pop, newly_aware: np.ndarray, reconsider: np.ndarray, price_rose: np.nd
         rise_review = np.full((*price_rose.shape, 1), c.price_change_review)
     failed, idx, trial_ended = _deciders(
         pop.known, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, pop.tenure, pop.data_depth, pop.goodwill,
-        t, newly_aware, reconsider, price_rose, options.held_index(price_rose.shape), clock.probability(c.involuntary_churn),
+        t, reconsider, price_rose, options.held_index(price_rose.shape), clock.probability(c.involuntary_churn),
         clock.probability(c.lapsed_review_rate), clock.probability(c.premium_review_rate), clock.probability(c.review_rate),
         np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"), draws.key("trigger"))
     if idx.size:
@@ -96,14 +97,14 @@ def _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill) -> None:
 
 
 @njit(cache=True)
-def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data_depth, goodwill, t, newly_aware, reconsider,
+def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data_depth, goodwill, t, reconsider,
               price_rose, held, payment_p, lapsed_p, premium_p, review_p, rise_review, payment_key, review_key, trigger_key):
     """Whose payment failed (bool (n,)), who decides this step (their indices, ascending, int64 (m,))
     and whose trial ended (bool (n,)), in one pass over the listeners who know the market
     (``known``, ascending).
 
     A premium subscriber whose payment fails (``uniform_at(payment_key, i)`` below ``payment_p``)
-    lapses (:func:`_lapse`, in place) and does not decide. Another aware listener in reach decides if newly aware, made to reconsider,
+    lapses (:func:`_lapse`, in place) and does not decide. Another aware listener in reach decides if made to reconsider (``reconsider``: the newly aware among them),
     at the end of a trial, reviewing (``uniform_at(review_key, i)`` below the review probability of their state:
     lapsed, paying, or else), holding a plan whose price rose (``price_rose`` (S, plans),
     ``uniform_at(trigger_key, i)`` below ``rise_review`` (S, plans, R) of their region, or of
@@ -132,7 +133,7 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
         ended = user & (ti == TRIAL) & (trial_end[i] <= t)
         trial_ended[i] = ended
         p = lapsed_p if s == LAPSED else (premium_p if paying else review_p)
-        decide = newly_aware[i] | reconsider[i] | ended | (uniform_at(review_key, i) < p)
+        decide = reconsider[i] | ended | (uniform_at(review_key, i) < p)
         j, q = max(service[i], 0), max(plan[i], 0)  # a non-user's lookups are masked below
         if paying & price_rose[j, q]:  # only in a month a price rose
             decide |= uniform_at(trigger_key, i) < rise_review[j, q, region[i] if by_region else 0]
