@@ -23,7 +23,7 @@ from sim.agents.services import Service, ServiceTable
 from sim.clock import DAYS_PER_MONTH, Clock
 from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, market, prices, service_quality, subscriptions
 from sim.mechanics.choice import build_options, held_utility, kernel_inputs
-from sim.mechanics.personalization import grow_depth, sharers
+from sim.mechanics.personalization import data_fraction, grow_depth, sharers
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS, Records, Tally, market_counts, service_kpis
 from sim.policy import RunningPolicy
 from sim.random import CounterRandom
@@ -180,14 +180,16 @@ class MarketModel(mesa.Model):
         self.triggered[:] = False
         users = pop.users()  # no one starts or stops using a service until the next step
         self.sharing = self._sharing(users)  # who shares data with their (new) service, for the rest of the step
-        # 5. listening hours
         pers = mech.personalization
-        pop.hours = listening.step(users, pop.state, pop.service, pop.tier, pop.base_hours, pop.data_depth, self.sharing,
+        # the users' data depth fractions, once: listening, the ad audience and the utility read them before the data grows
+        fraction = data_fraction(users, pop.data_depth, pers.tau_hours) if pers.enabled else np.zeros(users.size)
+        # 5. listening hours
+        pop.hours = listening.step(users, pop.state, pop.service, pop.tier, pop.base_hours, fraction, self.sharing,
                                    pop.satisfaction, self.table.personalization, self.table.ad_load,
                                    np.minimum(self.outage / DAYS_PER_MONTH, 1.0), pers, mech.listening)
         # 6. the ad market
-        audience = ads.Audience.gather(users, pop.state, pop.service, pop.tier, pop.hours, pop.taste, pop.data_depth, self.sharing,
-                                       pers.enabled, pers.tau_hours, len(self.services), pop.region, pop.region_price_index)
+        audience = ads.Audience.gather(users, pop.state, pop.service, pop.tier, pop.hours, pop.taste, fraction, self.sharing,
+                                       pers.enabled, len(self.services), pop.region, pop.region_price_index)
         market = ads.step(self.advertisers, audience, self.table.free_tier, self.table.ad_load, self.table.personalization,
                           mech.ads, self.weight, (self.date - self._timestamps[0]).days / 365.25, self.date.month, dt)
         if self.scenario.inflation and audience.listeners.sum() > 0:  # advertisers' values follow the consumer prices of the listeners they reach
@@ -203,7 +205,7 @@ class MarketModel(mesa.Model):
         self.triggered[support.reconsider] = True
         pop.shared_until[support.told_friends] = self.t + int(round(12 / dt))
         # 8. satisfaction, goodwill, data depth, tenure, ladder stage
-        self.update_satisfaction_and_data(users)
+        self.update_satisfaction_and_data(users, fraction)
         # 9. money, KPIs, cohorts
         money = accounting.account(pop, users, self.table, market.revenue_eur, self._policy("support_staff") * self.reach.active,
                                    self._policy("marketing_budget") * self.reach.active, scen, self.weight)
@@ -267,11 +269,12 @@ class MarketModel(mesa.Model):
         self.options = dataclasses.replace(self.options, loss=prices.option_loss(felt, self.options.service, self.options.plan))
         self._reference = prices.adapt(ref, real, cfg.adapt, self.dt)
 
-    def update_satisfaction_and_data(self, idx: np.ndarray) -> None:
-        """8. Satisfaction follows experience, goodwill fades, data depth grows, tenure, ladder stage (``idx`` the users)."""
+    def update_satisfaction_and_data(self, idx: np.ndarray, fraction: np.ndarray) -> None:
+        """8. Satisfaction follows experience, goodwill fades, data depth grows, tenure, ladder stage (``idx`` the users,
+        ``fraction`` their data depth fractions)."""
         pop, scen = self.population, self.scenario
         cur = subscriptions.current_option(pop, self.options, idx)
-        experienced = held_utility(*kernel_inputs(pop, self.options, self.table, scen), idx, cur)
+        experienced = held_utility(*kernel_inputs(pop, self.options, self.table, scen), idx, cur, fraction)
         loyalty.step(pop.known, pop.state, pop.satisfaction, pop.goodwill, pop.tenure, self.stage, experienced,
                      pop.outside_value, pop.shared_until, self.t, scen.mechanisms.loyalty,
                      scen.mechanisms.service_quality.goodwill_decay, scen.choice.noise_scale, self.dt)

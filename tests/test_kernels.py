@@ -9,6 +9,7 @@ from sim.agents.listeners import State, Tier
 from sim.agents.network import small_world
 from sim.mechanics import diffusion
 from sim.mechanics.loyalty import Stage
+from sim.mechanics.personalization import data_fraction
 from sim.random import CounterRandom
 
 N = 3000
@@ -158,7 +159,7 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
     # (a user's option is one they may take: tests/test_market.py; the random availability above may deny it)
     users = (cur > 0) & pop.available[idx, np.maximum(pop.service[idx], 0)]
     assert users.sum() > 100
-    held = held_utility(*inputs, idx[users], cur[users])
+    held = held_utility(*inputs, idx[users], cur[users], data_fraction(idx[users], pop.data_depth, model.scenario.mechanisms.personalization.tau_hours))
     want = utility(pop, idx[users], cur[users], opts, model.table, model.scenario, np.full(users.sum(), -1))
     np.testing.assert_allclose(held, want, rtol=1e-5, atol=1e-4)
     rows = utility_table(*inputs, idx[users], np.full(users.sum(), -1))
@@ -219,7 +220,8 @@ def test_listening_kernel_matches_the_formula():
     sharing, satisfaction = rng.random(N) < 0.6, rng.random(N).astype(np.float32)
     pers_level, ad_load, downtime = np.array([0.2, 0.9, 0.5]), np.array([2.0, 4.0, 0.0]), np.array([0.0, 0.1, 0.0])
     mech = small_scenario().mechanisms
-    got = listening.step(np.arange(N), state, service, tier, base, depth, sharing, satisfaction, pers_level, ad_load, downtime,
+    fraction = data_fraction(np.arange(N), depth, mech.personalization.tau_hours)
+    got = listening.step(np.arange(N), state, service, tier, base, fraction, sharing, satisfaction, pers_level, ad_load, downtime,
                          mech.personalization, mech.listening)
     svc = np.maximum(service, 0)
     frac = np.where(sharing, 1 - np.exp(-depth / mech.personalization.tau_hours), 0.0)
@@ -240,7 +242,8 @@ def test_ad_audience_in_one_pass_matches_the_free_listeners_sums():
     depth, sharing = rng.exponential(100, N).astype(np.float32), rng.random(N) < 0.5
     region, by_region = rng.integers(0, 4, N).astype(np.int16), (1 + rng.random(4) * 0.3).astype(np.float32)
     index = by_region[region]
-    got = Audience.gather(np.arange(N), state, service, tier, hours, taste, depth, sharing, True, 300.0, 3, region, by_region)
+    got = Audience.gather(np.arange(N), state, service, tier, hours, taste, data_fraction(np.arange(N), depth, 300.0), sharing, True, 3,
+                          region, by_region)
     free = user & (tier == Tier.FREE)
     want = Audience.of(service[free].astype(np.int64), hours[free], taste[free],
                        np.where(sharing, 1 - np.exp(-depth / 300.0), 0.0)[free], 3, index[free])

@@ -140,39 +140,40 @@ class Audience:
 
     @classmethod
     def gather(cls, users: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.ndarray, hours: np.ndarray, taste: np.ndarray,
-               data_depth: np.ndarray, sharing: np.ndarray, personalize: bool, tau_hours: float, s: int,
+               fraction: np.ndarray, sharing: np.ndarray, personalize: bool, s: int,
                region: np.ndarray, price_index: np.ndarray) -> "Audience":
         """From the users (``users``, ascending; a superset does too) in one pass: the users on a free tier count, their data fraction is
-        ``1 - exp(-data_depth / tau_hours)`` where they share data (and personalisation is on), else 0;
+        ``fraction`` (m,, ``personalization.data_fraction`` of each of ``users``) where they share data (and personalisation is on), else 0;
         ``price_index`` (R,) the consumer prices of each ``region``."""
-        return cls(*_gather(users, state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, region, price_index))
+        return cls(*_gather(users, state, service, tier, hours, taste, fraction, sharing, personalize, s, region, price_index))
 
 
 @njit(cache=True)
-def _gather(users, state, service, tier, hours, taste, data_depth, sharing, personalize, tau_hours, s, region, price_index):
+def _gather(users, state, service, tier, hours, taste, fraction, sharing, personalize, s, region, price_index):
     total = np.zeros(s)
     count = np.zeros(s)
     data = np.zeros(s)
     index = np.zeros(s)
     genre = np.zeros((s, taste.shape[1]))
     # the free users first, without a branch (free or paying is a coin flip the processor would mispredict)
-    free = np.empty(users.size, np.int32)
+    free = np.empty(users.size, np.int32)  # positions in ``users``
     m = 0
     for k in range(users.size):
         i = users[k]
-        free[m] = i
+        free[m] = k
         m += (state[i] == USER) & (tier[i] == FREE)
-    for k in range(m):
-        if k + AHEAD < m:  # the free users are scattered: ask for a later one's fields while summing this one
-            prefetch(free[k + AHEAD], service, hours, region, sharing, data_depth, taste)
-        i = free[k]
+    for f in range(m):
+        if f + AHEAD < m:  # the free users are scattered: ask for a later one's fields while summing this one
+            prefetch(users[free[f + AHEAD]], service, hours, region, sharing, taste)
+        k = free[f]
+        i = users[k]
         j = service[i]
         h = np.float64(hours[i])
         total[j] += h
         count[j] += 1
         index[j] += price_index[region[i]]
         if personalize and sharing[i]:
-            data[j] += 1.0 - np.exp(-data_depth[i] / tau_hours)
+            data[j] += fraction[k]
         for g in range(taste.shape[1]):
             genre[j, g] += h * taste[i, g]
     return total, count, data, genre, index

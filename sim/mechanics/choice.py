@@ -255,8 +255,9 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
 
 
 @njit(cache=True)
-def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray) -> np.ndarray:
-    """Utility (EUR/month) each user ``idx[k]`` gets from the option ``held[k]`` they hold, float64 (m,).
+def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+    """Utility (EUR/month) each user ``idx[k]`` gets from the option ``held[k]`` they hold, float64 (m,);
+    ``fraction[k]`` their data depth fraction (``personalization.data_fraction``).
 
     The formula of :func:`utility` for a listener's own offered option (``held`` >= 1, of their
     service) without the switching cost of leaving it: the trial and the marketing pull, which
@@ -277,7 +278,7 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray) -> np.ndarray:
         j = o_service[o]
         p = privacy[i]
         sharing = ((not p) & (consent[i] < opt_in_share) & opt_in[j]) | (((not p) | (consent[i] >= opt_out_share)) & (not opt_in[j]))
-        frac = (1.0 - np.exp(-depth[i] / tau)) * sharing
+        frac = fraction[k] * sharing
         u = content[j] * (1.0 + personalization[j] * lift * frac * personalize) * (base_hours[i] / mean_hours)
         r = region[i]
         price = o_price[o] * price_mult[r] * 1.0  # in float64, as the table computes it

@@ -31,12 +31,13 @@ def hours(base_hours: np.ndarray, match: np.ndarray, premium: np.ndarray, free: 
 
 
 @njit(cache=True)
-def _hours_kernel(users, state, service, tier, base_hours, data_depth, sharing, satisfaction, personalization, ad_load, downtime,
-                  personalize, lift, tau_hours, match_elasticity, premium_multiplier, ad_elasticity, satisfaction_elasticity):
+def _hours_kernel(users, state, service, tier, base_hours, fraction, sharing, satisfaction, personalization, ad_load, downtime,
+                  personalize, lift, match_elasticity, premium_multiplier, ad_elasticity, satisfaction_elasticity):
     """:func:`hours` fused over the users in one pass, float32 (n,), 0 for non-users (visits ``users`` only; a non-user among them is skipped).
 
-    The match of a sharing user is ``1 + personalization_j * lift * (1 - exp(-data_depth / tau_hours))``
-    (data depth in hours); non-sharers and a switched-off personalisation have match 1.
+    The match of a sharing user is ``1 + personalization_j * lift * fraction`` (``fraction`` (m,)
+    the data depth fraction of ``users[k]``, ``personalization.data_fraction``); non-sharers and a
+    switched-off personalisation have match 1.
     """
     out = np.zeros(state.size, np.float32)
     ads = np.exp(-ad_elasticity * ad_load)  # per service (S,): what does not depend on the listener, once
@@ -48,7 +49,7 @@ def _hours_kernel(users, state, service, tier, base_hours, data_depth, sharing, 
         j = service[i]
         h = np.float64(base_hours[i])
         if personalize and sharing[i]:
-            match = 1.0 + personalization[j] * lift * (1.0 - np.exp(-data_depth[i] / tau_hours))
+            match = 1.0 + personalization[j] * lift * fraction[k]
             h *= match if match_elasticity == 1.0 else match ** match_elasticity  # x ** 1 is x: no pow call
         if tier[i] == FREE:
             h *= ads[j]
@@ -59,20 +60,20 @@ def _hours_kernel(users, state, service, tier, base_hours, data_depth, sharing, 
     return out
 
 
-def step(users: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.ndarray, base_hours: np.ndarray, data_depth: np.ndarray,
+def step(users: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.ndarray, base_hours: np.ndarray, fraction: np.ndarray,
          sharing: np.ndarray, satisfaction: np.ndarray, personalization: np.ndarray, ad_load: np.ndarray, downtime: np.ndarray,
          personalization_cfg, cfg) -> np.ndarray:
     """Listening hours of every listener this month, shape (n,) float32 (0 for non-users).
 
     ``users`` the listeners using a service, ascending (``ListenerPopulation.users()``; a superset does too);
     ``state`` (n,) (``State``), ``service`` (n,) index (-1 for non-users), ``tier`` (n,)
-    (``Tier``); ``data_depth`` (n,) hours of listening data the service holds and
+    (``Tier``); ``fraction`` (m,) the data depth fraction of each of ``users`` and
     ``sharing`` (n,) bool: the listener shares data with it; ``personalization``,
     ``ad_load`` (ad-min/hour) and ``downtime`` (share of the month lost to outages) per
     service (S,). One fused pass (:func:`_hours_kernel`) of :func:`hours`.
     """
     pers = personalization_cfg
-    return _hours_kernel(users, state, service, tier, base_hours, data_depth, sharing, satisfaction,
+    return _hours_kernel(users, state, service, tier, base_hours, fraction, sharing, satisfaction,
                          personalization.astype(np.float64), ad_load.astype(np.float64), np.asarray(downtime, np.float64),
-                         pers.enabled, pers.lift, pers.tau_hours, cfg.match_elasticity, cfg.premium_multiplier,
+                         pers.enabled, pers.lift, cfg.match_elasticity, cfg.premium_multiplier,
                          cfg.ad_elasticity, cfg.satisfaction_elasticity)

@@ -59,6 +59,17 @@ def depth_fraction(data_depth: np.ndarray, tau_hours: float) -> np.ndarray:
 
 
 @njit(cache=True)
+def data_fraction(users: np.ndarray, data_depth: np.ndarray, tau_hours: float) -> np.ndarray:
+    """:func:`depth_fraction` of each of ``users`` (m,), float64 (m,): computed once a step for
+    listening, the ad audience and the users' utility (data depth does not change between them),
+    each of which applies it only where the user shares data."""
+    out = np.empty(users.size)
+    for k in range(users.size):
+        out[k] = 1.0 - np.exp(-data_depth[users[k]] / tau_hours)
+    return out
+
+
+@njit(cache=True)
 def grow_depth(users: np.ndarray, data_depth: np.ndarray, hours: np.ndarray, sharing: np.ndarray, dt: float) -> None:
     """Data depth after a step of listening, float32 (n,), in place: sharers (among ``users``; only a
     user shares) add the hours they listened (hours/month x dt)."""
