@@ -274,7 +274,7 @@ class MarketModel(mesa.Model):
         ``fraction`` their data depth fractions)."""
         pop, scen = self.population, self.scenario
         cur = subscriptions.current_option(pop, self.options, idx)
-        experienced = held_utility(*kernel_inputs(pop, self.options, self.table, scen), idx, cur, fraction)
+        experienced = held_utility(*kernel_inputs(pop, self.options, self.table, scen), idx, cur, fraction, self.sharing)
         loyalty.step(pop.known, pop.state, pop.satisfaction, pop.goodwill, pop.tenure, self.stage, experienced,
                      pop.outside_value, pop.shared_until, self.t, scen.mechanisms.loyalty,
                      scen.mechanisms.service_quality.goodwill_decay, scen.choice.noise_scale, self.dt)

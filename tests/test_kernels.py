@@ -9,7 +9,7 @@ from sim.agents.listeners import State, Tier
 from sim.agents.network import small_world
 from sim.mechanics import diffusion
 from sim.mechanics.loyalty import Stage
-from sim.mechanics.personalization import data_fraction
+from sim.mechanics.personalization import data_fraction, sharers
 from sim.random import CounterRandom
 
 N = 3000
@@ -159,7 +159,10 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
     # (a user's option is one they may take: tests/test_market.py; the random availability above may deny it)
     users = (cur > 0) & pop.available[idx, np.maximum(pop.service[idx], 0)]
     assert users.sum() > 100
-    held = held_utility(*inputs, idx[users], cur[users], data_fraction(idx[users], pop.data_depth, model.scenario.mechanisms.personalization.tau_hours))
+    pers = model.scenario.mechanisms.personalization
+    sharing = sharers(idx[users], pop.state, pop.service, pop.privacy_sensitive, pop.consent_draw, model.table.opt_in,
+                      pers.opt_out_share, pers.opt_in_share)
+    held = held_utility(*inputs, idx[users], cur[users], data_fraction(idx[users], pop.data_depth, pers.tau_hours), sharing)
     want = utility(pop, idx[users], cur[users], opts, model.table, model.scenario, np.full(users.sum(), -1))
     np.testing.assert_allclose(held, want, rtol=1e-5, atol=1e-4)
     rows = utility_table(*inputs, idx[users], np.full(users.sum(), -1))

@@ -255,9 +255,10 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
 
 
 @njit(cache=True)
-def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.ndarray, sharing: np.ndarray) -> np.ndarray:
     """Utility (EUR/month) each user ``idx[k]`` gets from the option ``held[k]`` they hold, float64 (m,);
-    ``fraction[k]`` their data depth fraction (``personalization.data_fraction``).
+    ``fraction[k]`` their data depth fraction (``personalization.data_fraction``) and ``sharing`` (n,)
+    bool whether each listener shares data with their service (``personalization.sharers``).
 
     The formula of :func:`utility` for a listener's own offered option (``held`` >= 1, of their
     service) without the switching cost of leaving it: the trial and the marketing pull, which
@@ -276,16 +277,15 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
     for k in range(idx.size):
         i, o = idx[k], held[k]
         j = o_service[o]
-        p = privacy[i]
-        sharing = ((not p) & (consent[i] < opt_in_share) & opt_in[j]) | (((not p) | (consent[i] >= opt_out_share)) & (not opt_in[j]))
-        frac = fraction[k] * sharing
+        shares = sharing[i]
+        frac = fraction[k] * shares
         u = content[j] * (1.0 + personalization[j] * lift * frac * personalize) * (base_hours[i] / mean_hours)
         r = region[i]
         price = o_price[o] * price_mult[r] * 1.0  # in float64, as the table computes it
         price = price / price_index[r] + o_loss[o, r] if real else price
         u += (wtp[i] + gap[j] - price * price_weight - o_hassle[o]) * o_premium[o]
         u -= ad_load[j] * base_hours[i] * ad_sens[i] * o_free[o]
-        u -= privacy_cost * personalization[j] * (personalize * (sharing & p))
+        u -= privacy_cost * personalization[j] * (personalize * (shares & privacy[i]))
         out[k] = u
     return out
 
