@@ -184,7 +184,8 @@ def assert_refused(code: int, err: str, source: Path) -> None:
     assert "Traceback" not in err and flat.count("error:") == 1, err
     assert flat.startswith(f"error: {source}: "), err
     rest = flat[len(f"error: {source}: "):]
-    assert re.match(r"(YAML error|file is|not UTF-8|\(top level\)|[^:]{1,120}:)", rest), err
+    # a key path (a key holding ':' is quoted) then ':'
+    assert re.match(r"(YAML error|file is|not UTF-8|\(top level\)|(?:'[^']*'|\"[^\"]*\"|[^:]){1,120}:)", rest), err
     assert len(flat) <= len("error: ") + MAX_MESSAGE_CHARS + 3, len(flat)
 
 

@@ -34,6 +34,9 @@ CASES = {
     "recursive_alias": ("a: &a [*a]\n", ["recursive alias"]),
     "initial_exceeds_aware": ("initial: {aware: 0.01, focal_free: 0.2}\n", ["initial", "must not exceed aware"]),
     "unknown_distribution": ("segments:\n  - {name: a, share: 1, wtp: {dist: gama, median: 1}}\n", ["segments.0.wtp", "unknown distribution"]),
+    # keys a message could not show as written are quoted: a ':' would read as the end of the path
+    "colon_key": ("market: {agents: 500, 'a:b': 1}\n", ["market.'a:b': unknown key"]),
+    "empty_key": ("market: {agents: 500, '': 1}\n", ["market.'': unknown key"]),
 }
 
 

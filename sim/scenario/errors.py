@@ -20,8 +20,18 @@ _UNION_TAGS = {"constant", "lognormal", "normal", "uniform", "bool", "int", "flo
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
     # drop pydantic's union tags ("lognormal", "function-before[...]") from the path
-    parts = [cut(p, 40) for p in loc if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS))]
+    parts = [_key(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS))]
     return ".".join(parts) or "(top level)"
+
+
+def _key(part: Any) -> str:
+    """One key of a path as the user wrote it; quoted when the message would not show it (empty or
+    edged with spaces) or would read its ':' as the end of the path. A key that is itself a dotted
+    path (a sweep's parameter) stays as written."""
+    text = cut(part, 40)
+    if isinstance(part, str) and (not part or part != part.strip() or ":" in part):
+        return repr(text)
+    return text
 
 
 def _fields_at(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
