@@ -4,15 +4,15 @@ Kernels live with their mechanism (``@njit(cache=True)``): the counter-based dra
 (``sim.random``), word of mouth (``diffusion.update_word_of_mouth``,
 ``diffusion.aware_on_network``), payments and who decides (``subscriptions._deciders``,
 ``subscriptions._move``), the utilities and the logit choice (``choice.utility_table``,
-``choice.logit_rows``), listening hours (``listening._hours_kernel``), the ad audience
-(``ads._gather``), satisfaction and the ladder (``loyalty._loyalty_kernel``), data depth
-(``personalization.grow_depth``), the market's reach and availability (``market.admit``,
+``choice.held_utility``, ``choice.logit_rows``), listening hours (``listening._hours_kernel``), the ad audience
+(``ads._gather``), satisfaction and the ladder (``loyalty._loyalty_kernel``), sharing and data depth
+(``personalization.sharers``, ``personalization.data_fraction``, ``personalization.grow_depth``), the market's reach and availability (``market.admit``,
 ``market.update_availability``), who knows the market (``listeners._merge``) and the KPI
 tally (``metrics.tally``). Each compiles on its first call and is cached on disk next to
 its module, so later processes load it in milliseconds.
 
 :func:`prefetch` lets a kernel that visits scattered listeners (the deciders, a few
-percent of the market; the listeners whose word of mouth changed, and their friends) ask
+percent of the market; the free users; the listeners whose word of mouth changed, and their friends) ask
 for a later listener's fields while it computes the current one's: the processor's own
 prefetcher follows only regular strides.
 """
