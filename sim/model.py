@@ -23,7 +23,7 @@ from sim.agents.services import Service, ServiceTable
 from sim.clock import DAYS_PER_MONTH, Clock
 from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, market, prices, service_quality, subscriptions
 from sim.mechanics.choice import build_options, held_utility, kernel_inputs
-from sim.mechanics.personalization import data_fraction, grow_depth, sharers
+from sim.mechanics.personalization import grow_depth, sharers
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS, Records, Tally, market_counts, service_kpis
 from sim.policy import RunningPolicy
 from sim.random import CounterRandom
@@ -98,7 +98,7 @@ class MarketModel(mesa.Model):
         self._refresh_offers()
         subscriptions.place_initial(self.population, self.options, self.table, scenario, self.streams["init"])
         pop = self.population
-        self.sharing = self._sharing(pop.users())
+        self.sharing = self._sharing(pop.users())[0]
         pop.data_depth[self.sharing] = (pop.tenure * pop.base_hours)[self.sharing]
 
     # ------------------------------------------------------------ helpers
@@ -121,13 +121,14 @@ class MarketModel(mesa.Model):
         self.table = ServiceTable.of(self.services, pull)
         self.options = build_options(self.table)
 
-    def _sharing(self, users: np.ndarray) -> np.ndarray:
-        """Whether each listener shares data with their current service (False for non-users; ``users`` ascending)."""
+    def _sharing(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whether each listener shares data with their current service (bool (n,), False for non-users),
+        and each of ``users``' data depth fraction, 0 for a non-sharer (m,) (``users`` ascending)."""
         pop, cfg = self.population, self.scenario.mechanisms.personalization
         if not cfg.enabled:
-            return np.zeros(pop.n, bool)
+            return np.zeros(pop.n, bool), np.zeros(users.size)
         return sharers(users, pop.state, pop.service, pop.privacy_sensitive, pop.consent_draw, self.table.opt_in,
-                       cfg.opt_out_share, cfg.opt_in_share)
+                       cfg.opt_out_share, cfg.opt_in_share, pop.data_depth, cfg.tau_hours)
 
     def _policy(self, field: str) -> np.ndarray:
         """One policy field of every service, shape (S,)."""
@@ -179,10 +180,10 @@ class MarketModel(mesa.Model):
                                        self.clock, self.t, self._rise_review)
         self.triggered[:] = False
         users = pop.users()  # no one starts or stops using a service until the next step
-        self.sharing = self._sharing(users)  # who shares data with their (new) service, for the rest of the step
+        # who shares data with their (new) service, for the rest of the step, and the users' data depth
+        # fractions: listening, the ad audience and the utility read them before the data grows
+        self.sharing, fraction = self._sharing(users)
         pers = mech.personalization
-        # the users' data depth fractions, once: listening, the ad audience and the utility read them before the data grows
-        fraction = data_fraction(users, pop.data_depth, pers.tau_hours) if pers.enabled else np.zeros(users.size)
         # 5. listening hours
         pop.hours = listening.step(users, pop.state, pop.service, pop.tier, pop.base_hours, fraction, self.sharing,
                                    pop.satisfaction, self.table.personalization, self.table.ad_load,

@@ -9,7 +9,7 @@ from sim.agents.listeners import State, Tier
 from sim.agents.network import small_world
 from sim.mechanics import diffusion
 from sim.mechanics.loyalty import Stage
-from sim.mechanics.personalization import data_fraction, sharers
+from sim.mechanics.personalization import sharers
 from sim.random import CounterRandom
 
 N = 3000
@@ -160,9 +160,9 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
     users = (cur > 0) & pop.available[idx, np.maximum(pop.service[idx], 0)]
     assert users.sum() > 100
     pers = model.scenario.mechanisms.personalization
-    sharing = sharers(idx[users], pop.state, pop.service, pop.privacy_sensitive, pop.consent_draw, model.table.opt_in,
-                      pers.opt_out_share, pers.opt_in_share)
-    held = held_utility(*inputs, idx[users], cur[users], data_fraction(idx[users], pop.data_depth, pers.tau_hours), sharing)
+    sharing, fraction = sharers(idx[users], pop.state, pop.service, pop.privacy_sensitive, pop.consent_draw, model.table.opt_in,
+                                pers.opt_out_share, pers.opt_in_share, pop.data_depth, pers.tau_hours)
+    held = held_utility(*inputs, idx[users], cur[users], fraction, sharing)
     want = utility(pop, idx[users], cur[users], opts, model.table, model.scenario, np.full(users.sum(), -1))
     np.testing.assert_allclose(held, want, rtol=1e-5, atol=1e-4)
     rows = utility_table(*inputs, idx[users], np.full(users.sum(), -1))
@@ -223,7 +223,7 @@ def test_listening_kernel_matches_the_formula():
     sharing, satisfaction = rng.random(N) < 0.6, rng.random(N).astype(np.float32)
     pers_level, ad_load, downtime = np.array([0.2, 0.9, 0.5]), np.array([2.0, 4.0, 0.0]), np.array([0.0, 0.1, 0.0])
     mech = small_scenario().mechanisms
-    fraction = data_fraction(np.arange(N), depth, mech.personalization.tau_hours)
+    fraction = 1 - np.exp(-depth / mech.personalization.tau_hours)  # read only where the user shares
     got = listening.step(np.arange(N), state, service, tier, base, fraction, sharing, satisfaction, pers_level, ad_load, downtime,
                          mech.personalization, mech.listening)
     svc = np.maximum(service, 0)
@@ -245,7 +245,7 @@ def test_ad_audience_in_one_pass_matches_the_free_listeners_sums():
     depth, sharing = rng.exponential(100, N).astype(np.float32), rng.random(N) < 0.5
     region, by_region = rng.integers(0, 4, N).astype(np.int16), (1 + rng.random(4) * 0.3).astype(np.float32)
     index = by_region[region]
-    got = Audience.gather(np.arange(N), state, service, tier, hours, taste, data_fraction(np.arange(N), depth, 300.0), sharing, True, 3,
+    got = Audience.gather(np.arange(N), state, service, tier, hours, taste, 1 - np.exp(-depth / 300.0), sharing, True, 3,
                           region, by_region)
     free = user & (tier == Tier.FREE)
     want = Audience.of(service[free].astype(np.int64), hours[free], taste[free],
@@ -338,7 +338,10 @@ def test_sharers_and_fees_kernels_match_numpy():
     privacy, consent = rng.random(N) < 0.3, rng.random(N).astype(np.float32)
     opt_in = np.array([True, False])
     want = shares_data(privacy, consent, opt_in[np.maximum(service, 0)], 0.2, 0.6) & user
-    np.testing.assert_array_equal(sharers(np.arange(N), state, service, privacy, consent, opt_in, 0.2, 0.6), want)
+    depth = rng.exponential(200, N).astype(np.float32)
+    got, fraction = sharers(np.arange(N), state, service, privacy, consent, opt_in, 0.2, 0.6, depth, 300.0)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(fraction, np.where(want, 1 - np.exp(-depth.astype(float) / 300.0), 0.0), rtol=1e-12)
 
     plan = np.where(tier != Tier.FREE, rng.integers(0, 2, N), -1).astype(np.int8)
     region, mult = rng.integers(0, 3, N).astype(np.int16), rng.uniform(0.5, 1.5, 3).astype(np.float32)

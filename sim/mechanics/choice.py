@@ -257,8 +257,8 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
 @njit(cache=True)
 def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.ndarray, sharing: np.ndarray) -> np.ndarray:
     """Utility (EUR/month) each user ``idx[k]`` gets from the option ``held[k]`` they hold, float64 (m,);
-    ``fraction[k]`` their data depth fraction (``personalization.data_fraction``) and ``sharing`` (n,)
-    bool whether each listener shares data with their service (``personalization.sharers``).
+    ``fraction[k]`` their data depth fraction and ``sharing`` (n,) bool whether each listener
+    shares data with their service (both from ``personalization.sharers``).
 
     The formula of :func:`utility` for a listener's own offered option (``held`` >= 1, of their
     service) without the switching cost of leaving it: the trial and the marketing pull, which

@@ -36,7 +36,7 @@ def _hours_kernel(users, state, service, tier, base_hours, fraction, sharing, sa
     """:func:`hours` fused over the users in one pass, float32 (n,), 0 for non-users (visits ``users`` only; a non-user among them is skipped).
 
     The match of a sharing user is ``1 + personalization_j * lift * fraction`` (``fraction`` (m,)
-    the data depth fraction of ``users[k]``, ``personalization.data_fraction``); non-sharers and a
+    the data depth fraction of ``users[k]``, ``personalization.sharers``); non-sharers and a
     switched-off personalisation have match 1.
     """
     out = np.zeros(state.size, np.float32)

@@ -35,17 +35,30 @@ def shares_data(privacy_sensitive: np.ndarray, consent_draw: np.ndarray, opt_in:
 
 @njit(cache=True)
 def sharers(users: np.ndarray, state: np.ndarray, service: np.ndarray, privacy_sensitive: np.ndarray, consent_draw: np.ndarray,
-            opt_in: np.ndarray, opt_out_share: float, opt_in_share: float) -> np.ndarray:
+            opt_in: np.ndarray, opt_out_share: float, opt_in_share: float, data_depth: np.ndarray,
+            tau_hours: float) -> tuple[np.ndarray, np.ndarray]:
     """Whether each user shares data with their current service (:func:`shares_data` under the
-    service's policy ``opt_in`` (S,)), bool (n,), False for non-users; one pass over ``users``
-    (ascending; any non-user among them gets False)."""
+    service's policy ``opt_in`` (S,)), bool (n,), False for non-users; and the
+    :func:`depth_fraction` of each of ``users`` who shares, float64 (m,), 0 for the others: what
+    listening, the ad audience and the users' utility read this step (data depth does not
+    change between them). One pass over ``users`` (ascending; any non-user among them gets False).
+    """
     out = np.zeros(state.size, np.bool_)
-    for k in range(users.size):  # no branch on the listener: selects
+    fraction = np.zeros(users.size)
+    who = np.empty(users.size, np.int64)  # positions in ``users`` of the sharers
+    m = 0
+    for k in range(users.size):  # no branch on the listener: selects, and a compaction of the sharers
         i = users[k]
         shares = ((not privacy_sensitive[i]) & (consent_draw[i] < opt_in_share) if opt_in[max(service[i], 0)]
                   else (not privacy_sensitive[i]) | (consent_draw[i] >= opt_out_share))
-        out[i] = (state[i] == USER) & shares
-    return out
+        shares &= state[i] == USER
+        out[i] = shares
+        who[m] = k
+        m += shares
+    for s in range(m):
+        k = who[s]
+        fraction[k] = 1.0 - np.exp(-data_depth[users[k]] / tau_hours)
+    return out, fraction
 
 
 def match(depth_fraction: np.ndarray, personalization: np.ndarray | float, lift: float) -> np.ndarray:
@@ -56,17 +69,6 @@ def match(depth_fraction: np.ndarray, personalization: np.ndarray | float, lift:
 def depth_fraction(data_depth: np.ndarray, tau_hours: float) -> np.ndarray:
     """How much of the attainable match the data supports, in [0, 1)."""
     return 1.0 - np.exp(-data_depth / tau_hours)
-
-
-@njit(cache=True)
-def data_fraction(users: np.ndarray, data_depth: np.ndarray, tau_hours: float) -> np.ndarray:
-    """:func:`depth_fraction` of each of ``users`` (m,), float64 (m,): computed once a step for
-    listening, the ad audience and the users' utility (data depth does not change between them),
-    each of which applies it only where the user shares data."""
-    out = np.empty(users.size)
-    for k in range(users.size):
-        out[k] = 1.0 - np.exp(-data_depth[users[k]] / tau_hours)
-    return out
 
 
 @njit(cache=True)
