@@ -36,10 +36,10 @@ def _per_service(users, state, tier, service, plan, region, price_multiplier, pe
             continue
         j = service[i]
         mau[j] += 1
-        if tier[i] == PREMIUM:
-            subs[j] += per_user[j, plan[i]] * price_multiplier[region[i]]
-        elif tier[i] == TRIAL:
-            trials[j] += 1
+        t = tier[i]  # paying or not is a coin flip: selects, not branches (a non-payer's fee, maybe NaN, is not added)
+        fee = per_user[j, max(plan[i], 0)] * price_multiplier[region[i]]
+        subs[j] += fee if t == PREMIUM else 0.0
+        trials[j] += t == TRIAL
     return subs, mau, trials
 
 
