@@ -143,7 +143,7 @@ class Audience:
                fraction: np.ndarray, sharing: np.ndarray, personalize: bool, s: int,
                region: np.ndarray, price_index: np.ndarray) -> "Audience":
         """From the users (``users``, ascending; a superset does too) in one pass: the users on a free tier count, their data fraction is
-        ``fraction`` (m,, the data depth fraction of each of ``users`` from ``personalization.sharers``) where they share data (and personalisation is on), else 0;
+        ``fraction`` (m,), the data depth fraction of each of ``users`` (``personalization.sharers``), where they share data (and personalisation is on), else 0;
         ``price_index`` (R,) the consumer prices of each ``region``."""
         return cls(*_gather(users, state, service, tier, hours, taste, fraction, sharing, personalize, s, region, price_index))
 

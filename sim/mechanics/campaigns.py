@@ -36,7 +36,7 @@ class Wrapped:
     Attributes
     ----------
     sharers : bool, the listeners who share their Wrapped this step (none outside December)
-    goodwill : float32, goodwill after the campaign, EUR/month
+    goodwill : float32, goodwill after the campaign, EUR/month: the array passed in, changed in place (as support does)
     december : bool, whether the campaign ran this step
     """
 
@@ -52,13 +52,12 @@ def wrapped_step(known: np.ndarray, state: np.ndarray, service: np.ndarray, wrap
     ``known`` (m,) the listeners who know the market (ascending: every user is among them),
     ``state`` (n,) (``State``) and ``service`` (n,) (index, -1 for none) place them; ``wrapped`` (S,) bool: the service runs Wrapped; ``draws`` the step's
     random streams (``wrapped``, drawn for those users only); ``month`` the calendar month;
-    ``clock`` the step length. The goodwill is spread over December's steps.
+    ``clock`` the step length. The goodwill (n,) is changed in place, spread over December's steps.
     """
     if not cfg.enabled or month != 12:
         return Wrapped(np.zeros(service.size, bool), goodwill)
     wrapped_users = known[(state[known] == State.USER) & wrapped[np.maximum(service[known], 0)]]
     sharers = np.zeros(service.size, bool)
     sharers[draws.below("wrapped", wrapped_users, clock.probability(cfg.wrapped.share_rate))] = True
-    goodwill = goodwill.copy()
     goodwill[wrapped_users] += cfg.wrapped.goodwill * clock.months_per_step
     return Wrapped(sharers, goodwill, True)
