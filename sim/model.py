@@ -100,6 +100,17 @@ class MarketModel(mesa.Model):
         pop = self.population
         self.sharing = self._sharing(pop.users())[0]
         pop.data_depth[self.sharing] = (pop.tenure * pop.base_hours)[self.sharing]
+        self.gather_known(history=True)
+
+    def gather_known(self, history: bool = False) -> np.ndarray:
+        """Move the listeners who know the market to the first slots, returning those who joined
+        (``ListenerPopulation.gather_known``). Of the model's arrays, an unaware listener holds values
+        of their own only in their place and the word of mouth they hear; the rest move with ``history``."""
+        wom = [] if self.population.fully_mixed else [self.word_of_mouth]
+        others = [self.reach.place] + [w.total for w in wom]
+        if history:  # the initial market was placed (or reset): the ladder, who shares, who reconsiders
+            others += [self.triggered, self.stage, self.sharing_now, self.sharing] + [w.influence for w in wom]
+        return self.population.gather_known(others, history)
 
     # ------------------------------------------------------------ helpers
 
@@ -159,7 +170,7 @@ class MarketModel(mesa.Model):
         scen = self.scenario  # as the timeline left it
         mech = scen.mechanisms
         # December: Wrapped services' users share and gain goodwill
-        draws = self.draws.at(self.t)
+        draws = self.draws.at(self.t, pop.ident)
         wrapped = campaigns.wrapped_step(pop.known, pop.state, pop.service, self.table.wrapped, pop.goodwill, draws,
                                          mech.campaigns, self.date.month, self.clock)
         self.sharing_now, pop.goodwill = wrapped.sharers, wrapped.goodwill
@@ -169,11 +180,12 @@ class MarketModel(mesa.Model):
         p = scen.diffusion.p * (campaigns.marketing_multiplier(float(np.sum(self._policy("marketing_budget") * self.reach.active)), self.reach.people,
                                                                mech.campaigns.marketing_lift, mech.campaigns.marketing_reference)
                                 if mech.campaigns.enabled else 1.0)
-        newly_aware = diffusion.step(pop.known, pop.state, self.stage, self.sharing_now, pop.friends,
-                                     pop.fully_mixed, p, scen.diffusion, mech.campaigns.wrapped.wom_boost, draws.key("diffusion"), dt,
+        newly_aware = diffusion.step(pop.known, pop.state, self.stage, self.sharing_now, pop.friends, pop.ident, pop.slot_of,
+                                     pop.degree, pop.fully_mixed, p, scen.diffusion, mech.campaigns.wrapped.wom_boost, draws.key("diffusion"), dt,
                                      self.word_of_mouth)
         pop.become_aware(newly_aware)
-        self.triggered[newly_aware] = True  # the newly aware choose this step
+        # they join the others in the first slots, where the passes below read them, and choose this step
+        self.triggered[self.gather_known()] = True
         # 4. payment failures, then the deciders choose
         decisions = subscriptions.step(pop, self.triggered, self.price_rose,
                                        draws, self.options, self.table, scen,

@@ -16,6 +16,10 @@ independence with fixed tolerances).
 
 Inside numba kernels, :func:`uniform_at` gives one listener's draw from a step key
 (:meth:`StepDraws.key`), so a kernel draws only where it branches.
+
+A listener's draw is keyed by their id, never by the slot that stores them
+(``sim.agents.listeners``): slots move as listeners come to know the market, at different
+times in two scenarios, and the draws must not follow.
 """
 
 from __future__ import annotations
@@ -93,25 +97,29 @@ class CounterRandom:
         """Draws of every listener 0..n-1, float64 (n,) in [0, 1)."""
         return uniforms_all(self.key(stream, step), np.int64(n))
 
-    def at(self, step: int) -> "StepDraws":
-        """The streams at one step, for the mechanisms' ``step`` functions."""
-        return StepDraws(self, step)
+    def at(self, step: int, ident: np.ndarray) -> "StepDraws":
+        """The streams at one step, for the mechanisms' ``step`` functions; ``ident`` (n,) int the id of
+        the listener in each slot (``ListenerPopulation.ident``)."""
+        return StepDraws(self, step, ident)
 
 
 class StepDraws:
-    """The random streams of one replicate at one step: ``uniform(stream, idx)`` and ``key(stream)``."""
+    """The random streams of one replicate at one step: ``uniform(stream, idx)`` and ``key(stream)``.
 
-    def __init__(self, random: CounterRandom, step: int):
-        self.random, self.step = random, step
+    ``idx`` are slots; each listener draws under their id (``ident[idx]``).
+    """
+
+    def __init__(self, random: CounterRandom, step: int, ident: np.ndarray):
+        self.random, self.step, self.ident = random, step, ident
 
     def key(self, stream: str) -> np.uint64:
         """The stream's key at this step, for :func:`uniform_at` inside a kernel."""
         return self.random.key(stream, self.step)
 
     def uniform(self, stream: str, idx: np.ndarray) -> np.ndarray:
-        """Draws of listeners ``idx`` (m,), float64 (m,) in [0, 1)."""
-        return self.random.uniform(stream, self.step, idx)
+        """Draws of the listeners in slots ``idx`` (m,), float64 (m,) in [0, 1)."""
+        return self.random.uniform(stream, self.step, self.ident[idx])
 
     def below(self, stream: str, idx: np.ndarray, prob) -> np.ndarray:
-        """The listeners of ``idx`` whose draw is below ``prob`` (scalar or (m,)), a subset of ``idx``."""
+        """The slots of ``idx`` whose listener's draw is below ``prob`` (scalar or (m,)), a subset of ``idx``."""
         return idx[self.uniform(stream, idx) < prob]

@@ -129,7 +129,7 @@ def test_agent_view_data_has_the_right_shape(base):
     m.step()
     codes = app.listener_codes(m.population, s.index)
     assert codes.shape == (app.SAMPLE_SIZE,) and codes.min() >= 0 and codes.max() < len(app.categories(m))
-    users = m.population.state[s.index] == State.USER
+    users = m.population.state[m.population.slot_of[s.index]] == State.USER  # the sample holds ids
     assert np.all((codes >= 3) == users)  # codes 0-2 are non-users, 3 on are users of a service
     rows = app.describe_listener(m, int(s.index[0]))
     assert rows[0][1].startswith(f"#{s.index[0]} ")
@@ -473,12 +473,12 @@ def test_rival_churn_is_smoothed_and_hidden_when_too_few_subscribe(base, monkeyp
 
 def test_the_inspector_starts_with_a_long_standing_subscriber(base):
     m = app.DashboardModel(base, listeners=LISTENERS)
-    i = int(m.sample.index[app.default_listener(m)])
     pop = m.population
+    i = pop.slot_of[m.sample.index[app.default_listener(m)]]  # the sample holds ids
+    slots = pop.slot_of[m.sample.index]
     assert pop.state[i] == State.USER and pop.service[i] == 0 and pop.tier[i] == Tier.PREMIUM
-    premium = (pop.state[m.sample.index] == State.USER) & (pop.service[m.sample.index] == 0) \
-        & (pop.tier[m.sample.index] == Tier.PREMIUM)
-    assert pop.tenure[i] == pop.tenure[m.sample.index][premium].max() > 0
+    premium = (pop.state[slots] == State.USER) & (pop.service[slots] == 0) & (pop.tier[slots] == Tier.PREMIUM)
+    assert pop.tenure[i] == pop.tenure[slots][premium].max() > 0
 
 
 def test_the_play_button_at_the_horizons_end(tmp_path, monkeypatch):

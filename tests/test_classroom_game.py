@@ -29,6 +29,12 @@ def test_slots_start_empty_and_named_competitors_keep_their_start(market):
     assert game.slots == 6  # room for six teams
     in_slot = (pop.service >= first) & (pop.service < first + game.slots)
     assert not np.any((pop.state == State.USER) & in_slot)
+    # those placed on a slot forgot the market and all they did there; the others who know it come first
+    np.testing.assert_array_equal(pop.known, np.flatnonzero(np.isin(pop.state, [State.AWARE, State.USER, State.LAPSED])))
+    np.testing.assert_array_equal(pop.known, np.arange(pop.n_known))
+    unknown = slice(pop.n_known, None)
+    assert all((getattr(pop, name)[unknown] == initial).all() for name, (_, initial) in pop.HISTORY.items())
+    assert not game.model.sharing[unknown].any()
     # the named rivals start with the share the scenario gives each of them
     plain = classroom_scenario(market, LISTENERS, 6)
     named = game.first_slot - 1  # the scenario's competitors at the start (its entrants come later)

@@ -27,7 +27,11 @@ def _agree_off_the_boundary(got: np.ndarray, draws: np.ndarray, prob: np.ndarray
 
 def test_awareness_on_a_network_matches_the_sparse_product():
     rng = np.random.default_rng(0)
-    friends = small_world(rng.integers(0, 3, N), 10, 0.2, 0.5, rng)
+    friends = small_world(rng.integers(0, 3, N), 10, 0.2, 0.5, rng)  # over ids
+    # the arrays are per slot, in an order unrelated to the ids (as once listeners have learnt of the market)
+    ident = rng.permutation(N).astype(np.int32)
+    slot_of = np.argsort(ident).astype(np.int32)
+    degree = np.diff(friends.indptr)[ident]
     state = rng.choice(np.array([State.UNAWARE, State.AWARE, State.USER, State.OUTSIDE], np.int8), N)
     advocate = (state == State.USER) & (rng.random(N) < 0.3)
     sharing = (state == State.USER) & (rng.random(N) < 0.2)
@@ -39,18 +43,19 @@ def test_awareness_on_a_network_matches_the_sparse_product():
     earlier = np.roll(state, 7)
     known = np.flatnonzero(~np.isin(state, [State.UNAWARE, State.OUTSIDE]) | ~np.isin(earlier, [State.UNAWARE, State.OUTSIDE]))
     stage = np.where(advocate, Stage.ADVOCATE, Stage.SUPPORTER).astype(np.int8)
-    diffusion.step(known, earlier, stage, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
-    newly = diffusion.step(known, state, stage, sharing, friends, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    network = (friends, ident, slot_of, degree)
+    diffusion.step(known, earlier, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    newly = diffusion.step(known, state, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
     assert np.all(np.diff(newly) > 0)  # ascending, each once
     got = np.zeros(N, bool)
     got[newly] = True
-    influence = (state == State.USER) + advocate * 1.5 + sharing * 1.5
-    # the friends' weights kept up to date equal the sparse product (every change reached every friend)
-    np.testing.assert_allclose(wom.total, friends.astype(np.float32) @ influence.astype(np.float32), rtol=1e-5, atol=1e-5)
+    influence = ((state == State.USER) + advocate * 1.5 + sharing * 1.5)[slot_of]  # by id
+    # the friends' weights kept up to date equal the sparse product (every change reached every friend), per slot
+    np.testing.assert_allclose(wom.total, (friends.astype(np.float32) @ influence.astype(np.float32))[ident], rtol=1e-5, atol=1e-5)
     prob = diffusion.awareness_probability(0.01, 0.4, diffusion.exposure(influence, friends.astype(np.float32), np.diff(friends.indptr), False,
-                                                                        state != State.OUTSIDE), 1.0,
-                                           False)
-    draws = _random().uniform_all("diffusion", 3, N)
+                                                                        (state != State.OUTSIDE)[slot_of]), 1.0,
+                                           False)[ident]
+    draws = _random().uniform_all("diffusion", 3, N)[ident]  # each listener draws under their id
     assert not got[state != State.UNAWARE].any()
     unaware = state == State.UNAWARE
     _agree_off_the_boundary(got[unaware], draws[unaware], prob[unaware])
@@ -63,14 +68,15 @@ def test_awareness_fully_mixed_follows_the_bass_path():
     none = np.zeros(N, bool)
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.0})
     key = _random().key("diffusion", 0)
-    newly = diffusion.step(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, True, 0.01, cfg, 0.0, key, 1.0,
-                           diffusion.WordOfMouth.empty(0))
+    ident = rng.permutation(N).astype(np.int32)  # slots unrelated to ids
+    newly = diffusion.step(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, ident, np.argsort(ident),
+                           None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
     assert np.all(np.diff(newly) > 0)
     got = np.zeros(N, bool)
     got[newly] = True
     share = float((state == State.USER).sum() / (state != State.OUTSIDE).sum())  # of the people in reach
     prob = (diffusion.bass_advance(share, 0.01, 0.4, 1.0) - share) / (1 - share)
-    draws = _random().uniform_all("diffusion", 0, N)
+    draws = _random().uniform_all("diffusion", 0, N)[ident]
     _agree_off_the_boundary(got, draws, np.where(state == State.UNAWARE, prob, -1.0))
 
 
@@ -198,9 +204,10 @@ def test_choice_kernel_draws_from_the_logit():
     idx = np.flatnonzero(pop.state != State.UNAWARE)
     cur = current_option(pop, opts, idx)
     r = CounterRandom({"choice": np.random.SeedSequence(9)})
-    got = choose(*kernel_inputs(pop, opts, model.table, scen), idx, cur, scen.choice.noise_scale, r.key("choice", 4))
+    got = choose(*kernel_inputs(pop, opts, model.table, scen), idx, cur, scen.choice.noise_scale, r.key("choice", 4), pop.ident)
     u = utility(pop, idx[:, None], np.arange(len(opts))[None, :], opts, model.table, scen, cur[:, None])
-    want = logit_choice(u, scen.choice.noise_scale, r.uniform("choice", 4, idx))
+    assert (pop.ident[idx] != idx).any()  # slots are not ids: each listener draws under their id
+    want = logit_choice(u, scen.choice.noise_scale, r.uniform("choice", 4, pop.ident[idx]))
     assert np.mean(got == want) > 0.999  # equal but where a draw falls within rounding of a cumulative probability
     assert len(np.unique(got)) > 2
 
@@ -306,13 +313,14 @@ def test_deciders_kernel_matches_the_masks():
     held[1, 1, 2] = 1
     r = CounterRandom({name: np.random.SeedSequence(k) for k, name in enumerate(("payment", "review", "trigger"))})
     before = dict(state=state.copy(), service=service.copy(), tier=tier.copy(), plan=plan.copy())
+    ident = rng.permutation(N).astype(np.int32)  # the id in each slot: each listener draws under their id
     failed, got, ended = _deciders(np.arange(N), state, tier, service, plan, region, trial_end, tenure, depth, goodwill, 4,
                                    newly | reconsider, price_rose, held, 0.3, 0.1, 0.05, 0.2, rise_review, r.key("payment", 4),
-                                   r.key("review", 4), r.key("trigger", 4))
+                                   r.key("review", 4), r.key("trigger", 4), ident)
     state0, service0, tier0, plan0 = before["state"], before["service"], before["tier"], before["plan"]
     user0 = state0 == State.USER
     paying = user0 & (tier0 == Tier.PREMIUM)
-    want_failed = paying & (r.uniform_all("payment", 4, N) < 0.3)
+    want_failed = paying & (r.uniform_all("payment", 4, N)[ident] < 0.3)
     np.testing.assert_array_equal(failed, want_failed)
     assert want_failed.any() and (state[want_failed] == State.LAPSED).all() and (service[want_failed] == -1).all()
     assert (tier[want_failed] == Tier.NONE).all() and (goodwill[want_failed] == 0).all() and (tenure[want_failed] == 0).all()
@@ -321,8 +329,8 @@ def test_deciders_kernel_matches_the_masks():
     review_p = np.where(state0 == State.LAPSED, 0.1, np.where(paying, 0.05, 0.2))
     svc, pl = np.maximum(service0, 0), np.maximum(plan0, 0)
     premium = (tier0 == Tier.PREMIUM) | (tier0 == Tier.TRIAL)
-    want = (newly | reconsider | want_ended | (r.uniform_all("review", 4, N) < review_p)
-            | (paying & price_rose[svc, pl] & (r.uniform_all("trigger", 4, N) < rise_review[svc, pl, region]))
+    want = (newly | reconsider | want_ended | (r.uniform_all("review", 4, N)[ident] < review_p)
+            | (paying & price_rose[svc, pl] & (r.uniform_all("trigger", 4, N)[ident] < rise_review[svc, pl, region]))
             | (user0 & (held[svc, premium.astype(int), pl] < 0)))
     want &= (state0 != State.UNAWARE) & (state0 != State.OUTSIDE) & ~want_failed
     np.testing.assert_array_equal(ended, want_ended)
@@ -386,7 +394,8 @@ def test_market_kernels_match_reach_availability_and_stranded_masks():
     shares, active = rng.random((s, regions)), np.array([True, False, True])
     available, triggered = np.ones((N, s), bool), np.zeros(N, bool)
     before = state.copy()
-    market.admit(state, order, start, np.zeros(regions, np.int64), group, counts)
+    ids = np.arange(N, dtype=np.int32)  # slots are ids here; a permutation is checked below
+    market.admit(state, order, start, np.zeros(regions, np.int64), group, counts, ids)
     market.update_availability(np.arange(N), state, service, region, place, shares, active, np.ones(shares.shape, bool), available,
                                triggered)
     reach = rank < counts[region]
@@ -407,9 +416,14 @@ def test_market_kernels_match_reach_availability_and_stranded_masks():
     # later steps visit only the entrants: the same state as a visit of everyone
     more = np.minimum(counts + np.array([5, 0, 0, 40]), group)
     whole = state.copy()
-    market.admit(whole, order, start, np.zeros(regions, np.int64), group, more)
-    market.admit(state, order, start, counts, more, more)
+    market.admit(whole, order, start, np.zeros(regions, np.int64), group, more, ids)
+    slot_of = rng.permutation(N).astype(np.int32)  # listeners stored in other slots: the same listeners come in
+    moved = np.empty_like(state)
+    moved[slot_of] = state
+    market.admit(state, order, start, counts, more, more, ids)
     np.testing.assert_array_equal(state, whole)
+    market.admit(moved, order, start, counts, more, more, slot_of)
+    np.testing.assert_array_equal(moved[slot_of], whole)
     assert (state != want_state).sum() > 0
     # a later change recomputes only the pairs that changed
     shares2, kept = shares.copy(), available.copy()

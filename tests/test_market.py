@@ -30,7 +30,7 @@ def run(scenario, seed=1):
     states = []
     while model.running:
         model.step()
-        states.append(model.population.state.copy())
+        states.append(model.population.state[model.population.slot_of])  # by id: the unaware change slots
     return model, model.timeseries(), states
 
 

@@ -2,9 +2,18 @@
 
 Every listener has its own attributes, state and stochastic decisions, but the
 population lives in numpy arrays so one step over a million listeners is a few
-vectorised passes. ``population[i]`` returns a read-only view of one listener and
+vectorised passes. ``population[i]`` returns a read-only view of listener ``i`` and
 :meth:`ListenerPopulation.select` picks listeners by state, segment, service or tier,
 so "each listener decides" stays inspectable.
+
+Storage. A listener has a permanent id (0..n-1: their draws, their ties in the network,
+the views above) and a slot, their row in every array. The listeners who know the market
+fill the first slots (:meth:`ListenerPopulation.gather_known`, as soon as they learn of it),
+so that the passes over them, most of a step's work, read contiguous memory rather than a
+few values of every cache line. ``ident`` gives the id in each slot, ``slot_of`` the slot of
+each id. A listener who does not know the market has no history: every array of
+:attr:`ListenerPopulation.HISTORY` holds its initial value for them, so moving them only
+moves their attributes, their state and what their friends say.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import scipy.sparse as sp
 from numba import njit
 
 from sim.agents.network import small_world
+from sim.kernels import AHEAD, prefetch
 from sim.scenario import Constant, Lognormal, Normal, Scenario, Uniform
 
 
@@ -55,6 +65,42 @@ def _merge(known: np.ndarray, m: int, new: np.ndarray) -> int:
             b -= 1
         out -= 1
     return m + new.size
+
+
+@njit(cache=True)
+def _front(known: np.ndarray, prefix: int) -> tuple[np.ndarray, np.ndarray]:
+    """The moves that put the listeners ``known`` (ascending, (m,)) in slots 0..m-1, of which
+    0..prefix-1 already hold known listeners: ``holes`` (k,), the other slots below m in
+    ascending order, and ``movers`` (k,), the known listeners at slot m or above, ascending;
+    each mover trades places with the hole of the same rank."""
+    m = known.size
+    movers = known[np.searchsorted(known, m):]
+    holes = np.empty(movers.size, np.int32)
+    h, k = 0, np.searchsorted(known, prefix)
+    for s in range(prefix, m):
+        if h == holes.size:
+            break
+        if k < m and known[k] == s:
+            k += 1
+        else:
+            holes[h] = s
+            h += 1
+    return holes, movers
+
+
+@njit(cache=True)
+def _trade(rows: np.ndarray, holes: np.ndarray, movers: np.ndarray) -> None:
+    """Swap rows ``holes[k]`` and ``movers[k]`` of ``rows`` (n, bytes per row) uint8, in place. The
+    movers are scattered: each one's row is asked for a few ahead (the holes are nearly consecutive)."""
+    width = rows.shape[1]
+    for k in range(holes.size):
+        if k + AHEAD < holes.size:
+            prefetch(movers[k + AHEAD], rows)
+        h, m = holes[k], movers[k]
+        for b in range(width):
+            x = rows[h, b]
+            rows[h, b] = rows[m, b]
+            rows[m, b] = x
 
 
 @njit(cache=True)
@@ -128,6 +174,13 @@ class ListenerPopulation:
               "base_hours", "privacy_sensitive", "consent_draw", "price_multiplier")
     DYNAMIC = ("state", "service", "tier", "plan", "tenure", "hours", "satisfaction", "goodwill",
                "data_depth", "trial_used", "trial_end", "spell_start", "shared_until")
+    # the dynamic state but ``state``: (dtype, initial value), the same for every listener who does not know the market
+    HISTORY = {"service": (np.int8, NO_SERVICE), "tier": (np.int8, Tier.NONE), "plan": (np.int8, -1),
+               "tenure": (np.float32, 0.0), "hours": (np.float32, 0.0), "satisfaction": (np.float32, 0.5),
+               "goodwill": (np.float32, 0.0), "data_depth": (np.float32, 0.0), "trial_used": (np.uint16, 0),
+               "trial_end": (np.int16, -1), "spell_start": (np.int16, -1), "shared_until": (np.int16, -1)}  # steps fit int16
+    # the arrays whose rows move with their listener (``price_multiplier`` is per region; HISTORY need not move)
+    SLOTTED = tuple(a for a in STATIC if a != "price_multiplier") + ("state", "taste", "available", "degree", "ident")
 
     def __init__(self, scenario: Scenario, rng: np.random.Generator):
         n = scenario.market.agents
@@ -177,26 +230,22 @@ class ListenerPopulation:
             self.friends = sp.csr_matrix((n, n), dtype=bool)
         else:
             self.friends = small_world(self.segment, net.mean_degree, net.rewire, net.homophily, rng)
+        # ids and slots (see the module docstring): the network holds ids; the number of friends is kept per slot
+        self.ident = np.arange(n, dtype=np.int32)
+        self.slot_of = np.arange(n, dtype=np.int32)
+        degree = np.diff(self.friends.indptr)
+        self.degree = degree.astype(np.uint16 if degree.max(initial=0) < 2 ** 16 else np.int32)
 
         self.state = np.full(n, State.UNAWARE, np.int8)
         self.available = np.ones((n, len(scenario.all_services())), bool)  # may use service j (sim.mechanics.market)
         self.region_price_index = np.ones(len(self.region_names), np.float32)  # consumer prices per region, 1 at the start
-        self.service = np.full(n, NO_SERVICE, np.int8)
-        self.tier = np.full(n, Tier.NONE, np.int8)
-        self.plan = np.full(n, -1, np.int8)
-        self.tenure = np.zeros(n, np.float32)
-        self.hours = np.zeros(n, np.float32)
-        self.satisfaction = np.full(n, 0.5, np.float32)
-        self.goodwill = np.zeros(n, np.float32)
-        self.data_depth = np.zeros(n, np.float32)
-        self.trial_used = np.zeros(n, np.uint16)
-        # steps fit int16: at most 600 months, 2,609 weeks
-        self.trial_end = np.full(n, -1, np.int16)
-        self.spell_start = np.full(n, -1, np.int16)
-        self.shared_until = np.full(n, -1, np.int16)
-        # who knows the market, ascending: the first n_known entries (see ``known``)
+        for name, (dtype, initial) in self.HISTORY.items():
+            setattr(self, name, np.full(n, initial, dtype))
+        # who knows the market, ascending: the first n_known entries (see ``known``), of which slots
+        # 0..n_front-1 (see ``gather_known``)
         self._known = np.zeros(n, np.int32)
         self.n_known = 0
+        self.n_front = 0
 
     # ------------------------------------------------------------ who knows the market
 
@@ -212,27 +261,57 @@ class ListenerPopulation:
 
     @property
     def known(self) -> np.ndarray:
-        """Listeners who know the market (AWARE, USER or LAPSED), ascending, int32 (m,).
+        """Slots of the listeners who know the market (AWARE, USER or LAPSED), ascending, int32 (m,).
 
         No one unlearns the market, so this only grows; the others (UNAWARE or OUTSIDE) take
         part in no choice, listening, ad or KPI, and the mechanisms about them visit these only.
+        Between steps they are slots 0..m-1 (:meth:`gather_known`).
         """
         return self._known[:self.n_known]
 
     def users(self) -> np.ndarray:
-        """Listeners who use a service now, ascending, int32 (m,)."""
+        """Slots of the listeners who use a service now, ascending, int32 (m,)."""
         return _users(self.known, self.state)
 
     def become_aware(self, idx: np.ndarray) -> None:
-        """Unaware listeners ``idx`` (ascending, (m,)) become AWARE and join :attr:`known`."""
+        """Unaware listeners in slots ``idx`` (ascending, (m,)) become AWARE and join :attr:`known`."""
         self.state[idx] = State.AWARE
         self.n_known = _merge(self._known, self.n_known, np.asarray(idx, np.int32))
 
     def recount_known(self) -> None:
-        """Rebuild :attr:`known` from the states (after the initial market is placed)."""
+        """Rebuild :attr:`known` from the states (after the initial market is placed, or listeners are reset)."""
         idx = np.flatnonzero((self.state != State.UNAWARE) & (self.state != State.OUTSIDE))
         self._known[:idx.size] = idx
         self.n_known = idx.size
+        self.n_front = 0
+
+    def forget(self, idx: np.ndarray) -> None:
+        """Listeners in slots ``idx`` no longer know the market and lose their history (see :attr:`HISTORY`);
+        call :meth:`recount_known` after."""
+        self.state[idx] = State.UNAWARE
+        for name, (_, initial) in self.HISTORY.items():
+            getattr(self, name)[idx] = initial
+
+    def gather_known(self, others: list[np.ndarray], history: bool = False) -> np.ndarray:
+        """Move the listeners who know the market to the first slots, in place; returns the slots
+        of those who joined since the last call, ascending (k,).
+
+        Each of them trades slots with an unaware listener below the new count, in every array of
+        :attr:`SLOTTED` and ``others`` (the model's arrays with a row per slot); ``slot_of``
+        follows. Listeners who have just learnt of the market have no history yet
+        (:attr:`HISTORY`), so those arrays stay, unless ``history`` (the initial market is placed
+        with one). The work is proportional to the newcomers, not to the population.
+        """
+        holes, movers = _front(self.known, self.n_front)
+        names = self.SLOTTED + (tuple(self.HISTORY) if history else ())
+        for array in [getattr(self, name) for name in names] + list(others) if holes.size else []:
+            _trade(array.view(np.uint8).reshape(self.n, -1), holes, movers)  # any dtype: its rows as bytes
+        self.slot_of[self.ident[holes]] = holes
+        self.slot_of[self.ident[movers]] = movers
+        joined = np.arange(self.n_front, self.n_known, dtype=np.int32)
+        self._known[self.n_front:self.n_known] = joined
+        self.n_front = self.n_known
+        return joined
 
     # ------------------------------------------------------------ agent-style access
 
@@ -240,22 +319,24 @@ class ListenerPopulation:
         return self.n
 
     def __getitem__(self, i: int) -> ListenerView:
+        """Listener ``i`` (an id, not a slot)."""
         if not -self.n <= i < self.n:
             raise IndexError(f"listener {i} out of range 0..{self.n - 1}")
         i = int(i) % self.n
-        attrs = {name: getattr(self, name)[i].item() for name in self.STATIC + self.DYNAMIC}
+        s = self.slot_of[i]
+        attrs = {name: getattr(self, name)[s].item() for name in self.STATIC + self.DYNAMIC}
         attrs["segment_name"] = self.segment_names[attrs["segment"]]
         attrs["age_band"] = self.segment_age_bands[attrs["segment"]]
         attrs["region_name"] = self.region_names[attrs["region"]]
         attrs["state"] = State(attrs["state"]).name
         attrs["tier"] = Tier(attrs["tier"]).name
-        attrs["taste"] = tuple(float(x) for x in self.taste[i])
+        attrs["taste"] = tuple(float(x) for x in self.taste[s])
         attrs["friends"] = tuple(int(x) for x in self.friends.indices[self.friends.indptr[i]:self.friends.indptr[i + 1]])
         return ListenerView(i, MappingProxyType(attrs))
 
     def select(self, *, state: State | None = None, segment: str | int | None = None,
                service: int | None = None, tier: Tier | None = None, age_band: str | None = None) -> np.ndarray:
-        """Indices of the listeners matching every given criterion, shape (m,), int64."""
+        """Ids of the listeners matching every given criterion, ascending, shape (m,), int64."""
         mask = np.ones(self.n, bool)
         if age_band is not None:
             mask &= np.isin(self.segment, [k for k, band in enumerate(self.segment_age_bands) if band == age_band])
@@ -268,15 +349,4 @@ class ListenerPopulation:
             mask &= self.service == service
         if tier is not None:
             mask &= self.tier == tier
-        return np.flatnonzero(mask)
-
-    @property
-    def degree(self) -> np.ndarray:
-        """Number of friends of each listener, shape (n,)."""
-        return np.diff(self.friends.indptr)
-
-    def nbytes(self) -> int:
-        """Memory held by the population's arrays, bytes."""
-        arrays = [getattr(self, a) for a in self.STATIC + self.DYNAMIC] + [self.taste]
-        net = self.friends.data.nbytes + self.friends.indices.nbytes + self.friends.indptr.nbytes
-        return int(sum(a.nbytes for a in arrays) + net)
+        return np.sort(self.ident[mask]).astype(np.int64)

@@ -68,8 +68,9 @@ class DashboardModel(MarketModel):
         super().__init__(configure(base, kwargs))
         self.start = self.scenario
         self.names = _names(self.scenario)
-        self.sample = listener_sample(self.population.friends, SAMPLE_SIZE, self.scenario.seed,
-                                      among=self.population.state != State.OUTSIDE)
+        pop = self.population
+        self.sample = listener_sample(pop.friends, SAMPLE_SIZE, self.scenario.seed,
+                                      among=(pop.state != State.OUTSIDE)[pop.slot_of])  # by id, as the network
         self.live_changes: list[LiveChange] = []
         self._drag: tuple[LiveChange, int] | None = None  # the last move's marker and month
         # the page's callbacks run in the server's threads, the play loop in its own:

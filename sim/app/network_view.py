@@ -26,7 +26,7 @@ from sim.model import MarketModel
 class ListenerSample:
     """A fixed sample of listeners for the network view.
 
-    ``index``: ndarray (m,), int64, the listeners; ``xy``: ndarray (m, 2), float64, where
+    ``index``: ndarray (m,), int64, the listeners (ids); ``xy``: ndarray (m, 2), float64, where
     each is drawn (in [-1, 1]); ``edges``: ndarray (e, 2), int64, friendships between
     sampled listeners as positions in ``index``.
     """
@@ -39,7 +39,7 @@ class ListenerSample:
 def snowball(friends: sp.csr_matrix, size: int, rng: np.random.Generator, among: np.ndarray | None = None) -> np.ndarray:
     """Listeners reached breadth-first from a random listener, restarting elsewhere when a
     component runs out: a connected-looking sample, so friendships show. Only listeners where
-    ``among`` (bool, shape (n,)) is True are drawn (default: all). Shape (min(size, eligible),)."""
+    ``among`` (bool, shape (n,), by id) is True are drawn (default: all). Ids, shape (min(size, eligible),)."""
     n = friends.shape[0]
     seen = np.zeros(n, bool) if among is None else ~np.asarray(among, bool)  # the ineligible count as seen
     size = min(size, int((~seen).sum()))
@@ -88,8 +88,9 @@ def layout(m: int, edges: np.ndarray, seed: int) -> np.ndarray:
 
 
 def listener_codes(population: ListenerPopulation, index: np.ndarray) -> np.ndarray:
-    """Category code (position in :func:`categories`) of each listener in ``index``, shape (m,)."""
-    state, service, tier = population.state[index], population.service[index], population.tier[index]
+    """Category code (position in :func:`categories`) of each listener in ``index`` (ids), shape (m,)."""
+    slot = population.slot_of[index]
+    state, service, tier = population.state[slot], population.service[slot], population.tier[slot]
     code = np.select([state == State.UNAWARE, state == State.AWARE, state == State.LAPSED],
                      [0, 1, 2], default=0).astype(np.int64)
     focal = (state == State.USER) & (service == 0)
@@ -102,27 +103,29 @@ def listener_codes(population: ListenerPopulation, index: np.ndarray) -> np.ndar
 def default_listener(model: MarketModel) -> int:
     """The sample member the inspector shows first: someone with a story, the focal
     premium subscriber with the longest tenure (else the user with the longest tenure)."""
-    pop, index = model.population, model.sample.index
-    user = pop.state[index] == State.USER
-    premium = user & (pop.service[index] == 0) & (pop.tier[index] == Tier.PREMIUM)
+    pop = model.population
+    slot = pop.slot_of[model.sample.index]
+    user = pop.state[slot] == State.USER
+    premium = user & (pop.service[slot] == 0) & (pop.tier[slot] == Tier.PREMIUM)
     pool = premium if premium.any() else user
     if not pool.any():
         return 0
-    return int(np.argmax(np.where(pool, pop.tenure[index], -np.inf)))
+    return int(np.argmax(np.where(pool, pop.tenure[slot], -np.inf)))
 
 
 def describe_listener(model: MarketModel, i: int) -> list[tuple[str, str]]:
-    """One listener's attributes and state as (what, value with unit) rows, for the inspector."""
-    v = model.population[i]
+    """Listener ``i``'s (an id) attributes and state as (what, value with unit) rows, for the inspector."""
+    pop = model.population
+    v = pop[i]
     friends = np.asarray(v.friends, dtype=np.int64)
-    using = int(np.count_nonzero(model.population.state[friends] == State.USER))
+    using = int(np.count_nonzero(pop.state[pop.slot_of[friends]] == State.USER))
     service = model.services[v.service].name if v.service >= 0 else "none"
     plan = PLAN_NAMES[v.plan] if v.plan >= 0 else "-"
     return [
         ("listener", f"#{i} ({v.segment_name}, {v.region_name})"),
         ("doing now", f"{v.state.lower()}, {service}, {v.tier.lower()}, plan {plan}"),
         ("with this service for", f"{v.tenure:.0f} months"),
-        ("loyalty ladder", Stage(int(model.stage[i])).name.lower()),
+        ("loyalty ladder", Stage(int(model.stage[pop.slot_of[i]])).name.lower()),
         ("pays for premium up to", f"{v.wtp:.2f} EUR/month over free"),
         ("dislikes ads", f"{v.ad_sensitivity:.3f} EUR per ad-minute"),
         ("best other pastime", f"{v.outside_value:.2f} EUR/month"),

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.agents.listeners import State, Tier
+from sim.agents.listeners import State
 from sim.model import MarketModel
 from sim.scenario import Scenario, ScenarioError
 
@@ -157,14 +157,11 @@ def release_slots(model: MarketModel, first: int) -> None:
     """Before the first month: the listeners placed on services ``first`` and later (the
     slots) become unaware, as if those services did not exist yet."""
     pop = model.population
-    held = (pop.state == State.USER) & (pop.service >= first)
-    pop.state[held] = State.UNAWARE
-    pop.service[held] = -1
-    pop.tier[held] = Tier.NONE
-    pop.plan[held] = -1
-    pop.tenure[held] = 0
-    pop.data_depth[held] = 0
-    pop.trial_used[held] = 0  # they had their "trial long ago" at a slot: not so
+    released = np.flatnonzero((pop.state == State.USER) & (pop.service >= first))
+    pop.forget(released)
+    model.sharing[released] = False  # nor do they share data with anyone
+    pop.recount_known()
+    model.gather_known(history=True)
 
 
 class Game:

@@ -291,9 +291,9 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
 
 
 @njit(cache=True)
-def logit_rows(u: np.ndarray, noise_scale: float, idx: np.ndarray, key: np.uint64) -> np.ndarray:
+def logit_rows(u: np.ndarray, noise_scale: float, ids: np.ndarray, key: np.uint64) -> np.ndarray:
     """One option per row of ``u`` (m, O), int64 (m,): softmax(u / noise_scale) by inverse CDF with
-    listener ``idx[k]``'s own draw ``uniform_at(key, idx[k])``, as :func:`logit_choice` does."""
+    listener ``ids[k]``'s own draw ``uniform_at(key, ids[k])``, as :func:`logit_choice` does."""
     m, n_opt = u.shape
     out = np.empty(m, np.int64)
     w = np.empty(n_opt)
@@ -304,7 +304,7 @@ def logit_rows(u: np.ndarray, noise_scale: float, idx: np.ndarray, key: np.uint6
             z = (u[k, o] - top) / noise_scale
             w[o] = np.exp(z) if z > -746.0 else 0.0  # exp is exactly 0 below: no call for an ineligible option
             total += w[o]
-        threshold = uniform_at(key, idx[k]) * total
+        threshold = uniform_at(key, ids[k]) * total
         pick, acc = 0, w[0]
         while acc < threshold and pick < n_opt - 1:
             pick += 1
@@ -313,9 +313,11 @@ def logit_rows(u: np.ndarray, noise_scale: float, idx: np.ndarray, key: np.uint6
     return out
 
 
-def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float, key: np.uint64) -> np.ndarray:
-    """Each decider's option, int64 (m,): a logit draw over every option (the choice stream's key at this step).
+def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float, key: np.uint64,
+           ident: np.ndarray) -> np.ndarray:
+    """Each decider's option, int64 (m,): a logit draw over every option (the choice stream's key at this
+    step), each decider (slots ``idx``) drawing under their id (``ident`` (n,), the id in each slot).
 
     The (deciders x options) utilities are materialised once, as the kernel's output.
     """
-    return logit_rows(utility_table(L, O, M, c, idx, current), noise_scale, idx, key)
+    return logit_rows(utility_table(L, O, M, c, idx, current), noise_scale, ident[idx], key)

@@ -129,38 +129,46 @@ class WordOfMouth:
 
 
 @njit(cache=True)
-def update_word_of_mouth(known, state, stage, sharing, indptr, indices, advocate_extra, wom_boost, influence, total):
+def update_word_of_mouth(known, state, stage, sharing, indptr, indices, ident, slot_of, advocate_extra, wom_boost,
+                         influence, total):
     """Bring ``total`` (n,) up to date: only a listener whose weight changed since the last
     update (a new or lost user, an advocate, a sharer) passes the change to its friends,
     so the work is proportional to what changed (ties are symmetric). Only the listeners
-    who know the market (``known``, ascending) are visited: the others weigh 0.
+    who know the market (``known``, ascending slots) are visited: the others weigh 0.
+
+    The arrays are per slot; the network (CSR ``indptr``, ``indices``) is over ids: the listener
+    in slot j has id ``ident[j]``, and id f sits in slot ``slot_of[f]``.
 
     First the changes are listed, in order; then each is passed on. The changed listeners are
-    scattered, so their rows of the network would each wait for memory three times (row
-    offsets, ties, the friends' totals): each of these is asked for a few changes ahead.
+    scattered, so their rows of the network would each wait for memory four times (row
+    offsets, ties, the friends' slots, their totals): each of these is asked for a few changes ahead.
     """
-    who = np.empty(known.size, np.int32)
+    row = np.empty(known.size, np.int32)
     change = np.empty(known.size, np.float32)
     m = 0
     for k in range(known.size):  # a compaction that always writes: most weights do not change
         j = known[k]
         weight = np.float32(_weight(state[j], stage[j] == ADVOCATE, sharing[j], advocate_extra, wom_boost))  # as stored: no spurious change
-        who[m] = j
+        row[m] = ident[j]
         change[m] = weight - influence[j]
         m += weight != influence[j]
         influence[j] = weight
-    for c in range(m):  # row offsets twice as far ahead as the ties, the friends' totals half as far
+    for c in range(m):  # each level of the chain asked for further ahead than the next one
         if c + 2 * AHEAD < m:
-            prefetch(who[c + 2 * AHEAD], indptr)
+            prefetch(row[c + 2 * AHEAD], indptr)
         if c + AHEAD < m:
-            prefetch(indptr[who[c + AHEAD]], indices)
+            prefetch(indptr[row[c + AHEAD]], indices)
         if c + AHEAD // 2 < m:
-            ahead = who[c + AHEAD // 2]
+            ahead = row[c + AHEAD // 2]
             for e in range(indptr[ahead], indptr[ahead + 1]):
-                prefetch(indices[e], total)
-        j = who[c]
+                prefetch(indices[e], slot_of)
+        if c + AHEAD // 4 < m:
+            ahead = row[c + AHEAD // 4]
+            for e in range(indptr[ahead], indptr[ahead + 1]):
+                prefetch(slot_of[indices[e]], total)
+        j = row[c]
         for e in range(indptr[j], indptr[j + 1]):
-            total[indices[e]] += change[c]
+            total[slot_of[indices[e]]] += change[c]
 
 
 @njit(cache=True)
@@ -170,48 +178,51 @@ def _rate(total, degree, p: float, q: float, dt: float) -> float:
 
 
 @njit(cache=True)
-def aware_on_network(state: np.ndarray, total: np.ndarray, indptr: np.ndarray, p: float, q: float, dt: float,
-                     key: np.uint64) -> np.ndarray:
-    """Listeners who become aware this step on a network, ascending indices, int64 (k,).
+def aware_on_network(state: np.ndarray, total: np.ndarray, degree: np.ndarray, ident: np.ndarray, p: float, q: float,
+                     dt: float, key: np.uint64) -> np.ndarray:
+    """Slots of the listeners who become aware this step on a network, ascending, int64 (k,).
 
     Only unaware listeners can become aware: exposure ``e_i`` is ``total[i]`` (the sum of the
-    friends' word-of-mouth weights) over the number of friends (CSR rows ``indptr`` (n+1,)),
-    the probability ``1 - exp(-(p + q e_i) dt)`` (p, q 1/month, dt months) and listener
-    i's draw is ``uniform_at(key, i)`` (the diffusion stream at this step).
+    friends' word-of-mouth weights) over the number of friends ``degree[i]`` (all (n,), per slot),
+    the probability ``1 - exp(-(p + q e_i) dt)`` (p, q 1/month, dt months) and the draw of the
+    listener in slot i is ``uniform_at(key, ident[i])`` (the diffusion stream at this step, their id).
     """
     n = state.size
     below = np.empty(n, np.bool_)
     for i in range(n):  # no branch: the compiler vectorises the draws
         # 1 - exp(-x) <= x: a draw at or above the rate is not aware; the few below are checked exactly
-        below[i] = (state[i] == UNAWARE) & (uniform_at(key, i) < _rate(total[i], indptr[i + 1] - indptr[i], p, q, dt))
+        below[i] = (state[i] == UNAWARE) & (uniform_at(key, ident[i]) < _rate(total[i], degree[i], p, q, dt))
     newly = np.flatnonzero(below)
     m = 0
     for i in newly:  # a compaction in place: the exact probability keeps most of them
         newly[m] = i
-        m += uniform_at(key, i) < 1.0 - np.exp(-_rate(total[i], indptr[i + 1] - indptr[i], p, q, dt))
+        m += uniform_at(key, ident[i]) < 1.0 - np.exp(-_rate(total[i], degree[i], p, q, dt))
     return newly[:m]
 
 
 @njit(cache=True)
-def aware_with_probability(state: np.ndarray, prob: float, key: np.uint64) -> np.ndarray:
-    """Unaware listeners who become aware with one probability for all (fully mixed), ascending indices, int64 (k,)."""
+def aware_with_probability(state: np.ndarray, ident: np.ndarray, prob: float, key: np.uint64) -> np.ndarray:
+    """Slots of the unaware listeners who become aware with one probability for all (fully mixed), ascending,
+    int64 (k,); the listener in slot i draws under their id ``ident[i]``."""
     newly = np.empty(state.size, np.int64)
     m = 0
     for i in range(state.size):
-        if state[i] == UNAWARE and uniform_at(key, i) < prob:
+        if state[i] == UNAWARE and uniform_at(key, ident[i]) < prob:
             newly[m] = i
             m += 1
     return newly[:m]
 
 
-def step(known: np.ndarray, state: np.ndarray, stage: np.ndarray, sharing: np.ndarray, friends, fully_mixed: bool,
-         p: float, cfg, wom_boost: float, key: np.uint64, dt: float, word_of_mouth: WordOfMouth) -> np.ndarray:
-    """Listeners who become aware this step, ascending indices, int64 (k,).
+def step(known: np.ndarray, state: np.ndarray, stage: np.ndarray, sharing: np.ndarray, friends, ident: np.ndarray,
+         slot_of: np.ndarray, degree: np.ndarray, fully_mixed: bool, p: float, cfg, wom_boost: float, key: np.uint64,
+         dt: float, word_of_mouth: WordOfMouth) -> np.ndarray:
+    """Slots of the listeners who become aware this step, ascending, int64 (k,).
 
-    ``known`` the listeners who know the market, ascending (``ListenerPopulation.known``);
+    ``known`` the listeners who know the market, ascending slots (``ListenerPopulation.known``);
     ``state`` (n,) listener states (``State``); ``stage`` (n,) int8 the loyalty ladder stage
-    (``Stage.ADVOCATE`` on the top rung); ``sharing`` (n,) bool: sharing their Wrapped now; ``friends`` the
-    network (CSR ``indptr``, ``indices``); ``p`` the innovation hazard
+    (``Stage.ADVOCATE`` on the top rung); ``sharing`` (n,) bool: sharing their Wrapped now, all per slot;
+    ``friends`` the network over ids (CSR ``indptr``, ``indices``), ``ident`` (n,) the id in each slot,
+    ``slot_of`` (n,) the slot of each id, ``degree`` (n,) the number of friends per slot; ``p`` the innovation hazard
     after marketing, 1/month; ``cfg`` the diffusion section (``q``, ``advocate_weight``);
     ``key`` the diffusion stream's key at this step (``sim.random``); ``dt`` months;
     ``word_of_mouth`` the friends' weights kept between steps (brought up to date here).
@@ -222,7 +233,8 @@ def step(known: np.ndarray, state: np.ndarray, stage: np.ndarray, sharing: np.nd
     if fully_mixed:
         share = _mean_influence(state, stage, sharing, extra, wom_boost)
         prob = float(awareness_probability(p, cfg.q, np.full(1, share), dt, True)[0])
-        return aware_with_probability(state, prob, key)
+        return aware_with_probability(state, ident, prob, key)
     wom = word_of_mouth
-    update_word_of_mouth(known, state, stage, sharing, friends.indptr, friends.indices, extra, wom_boost, wom.influence, wom.total)
-    return aware_on_network(state, wom.total, friends.indptr, p, cfg.q, dt, key)
+    update_word_of_mouth(known, state, stage, sharing, friends.indptr, friends.indices, ident, slot_of, extra, wom_boost,
+                         wom.influence, wom.total)
+    return aware_on_network(state, wom.total, degree, ident, p, cfg.q, dt, key)

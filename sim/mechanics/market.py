@@ -34,6 +34,7 @@ def entry_order(region: np.ndarray, n_regions: int, rng: np.random.Generator) ->
 
     Returns ``order`` (n,) int32 and ``start`` (R+1,) int64: region r's listeners are
     ``order[start[r]:start[r + 1]]``, first to come into reach first (a random permutation of them).
+    At set-up slots are ids; ``order`` holds ids.
     """
     order = np.empty(region.size, np.int32)  # int32: 4 bytes a listener, enough for 2e9 listeners
     start = np.zeros(n_regions + 1, np.int64)
@@ -63,17 +64,18 @@ def availability_table(services, region_names: list[str], months: np.ndarray) ->
 
 
 @njit(cache=True)
-def admit(state, order, start, lo, hi, counts) -> None:
+def admit(state, order, start, lo, hi, counts, slot_of) -> None:
     """Bring listeners into reach, in place: region r's listeners at positions ``lo[r]..hi[r]`` of
-    its entry order (:func:`entry_order`) are in reach when the position is below ``counts[r]``
-    (:func:`in_reach_counts`) and enter as UNAWARE; the others are OUTSIDE.
+    its entry order (:func:`entry_order`, ids; ``slot_of`` (n,) the slot of each id, for ``state``)
+    are in reach when the position is below ``counts[r]`` (:func:`in_reach_counts`) and enter as
+    UNAWARE; the others are OUTSIDE.
 
     At the start every position is visited; later only the new entrants (``lo`` the last
     counts, ``hi`` the new): the counts never fall, so no one in reach leaves it.
     """
     for r in range(counts.size):
         for k in range(start[r] + lo[r], start[r] + hi[r]):
-            i = order[k]
+            i = slot_of[order[k]]
             if k - start[r] < counts[r]:
                 if state[i] == OUTSIDE:
                     state[i] = UNAWARE
@@ -126,7 +128,7 @@ class Reach:
 
     def __init__(self, scenario, pop, clock, rng: np.random.Generator, n_services: int):
         self.order, self.start = entry_order(pop.region, len(scenario.regions), rng)
-        self.place = rng.random(pop.n, dtype=np.float32)  # float32: 4 bytes a listener
+        self.place = rng.random(pop.n, dtype=np.float32)  # per slot (moves with its listener); float32: 4 bytes a listener
         self.months = scenario.horizon_months()
         self.capacity = scenario.region_capacity()  # people per region at the horizon's largest
         self.group = np.bincount(pop.region, minlength=len(scenario.regions))  # listeners per region
@@ -150,7 +152,7 @@ class Reach:
         self.active = (self.enter_step <= t) & (t < self.leave_step)
         first = self.counts is None
         admit(pop.state, self.order, self.start, np.zeros_like(counts) if first else self.counts,
-              self.group if first else counts, counts)
+              self.group if first else counts, counts, pop.slot_of)
         self.counts = counts
         shares = self._schedules[2][m]
         if self._availability is None:

@@ -81,10 +81,10 @@ def step(pop, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Op
         pop.known, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, pop.tenure, pop.data_depth, pop.goodwill,
         t, reconsider, price_rose, options.held_index(price_rose.shape), clock.probability(c.involuntary_churn),
         clock.probability(c.lapsed_review_rate), clock.probability(c.premium_review_rate), clock.probability(c.review_rate),
-        np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"), draws.key("trigger"))
+        np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"), draws.key("trigger"), pop.ident)
     if idx.size:
         cur = current_option(pop, options, idx)
-        chosen = choose(*kernel_inputs(pop, options, table, scenario), idx, cur, c.noise_scale, draws.key("choice"))
+        chosen = choose(*kernel_inputs(pop, options, table, scenario), idx, cur, c.noise_scale, draws.key("choice"), pop.ident)
         move(pop, idx, chosen, trial_ended[idx], options, table.trial_months, t, clock.months_per_step)
     return Decisions(failed, trial_ended)
 
@@ -98,16 +98,17 @@ def _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill) -> None:
 
 @njit(cache=True)
 def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data_depth, goodwill, t, reconsider,
-              price_rose, held, payment_p, lapsed_p, premium_p, review_p, rise_review, payment_key, review_key, trigger_key):
-    """Whose payment failed (bool (n,)), who decides this step (their indices, ascending, int64 (m,))
+              price_rose, held, payment_p, lapsed_p, premium_p, review_p, rise_review, payment_key, review_key, trigger_key,
+              ident):
+    """Whose payment failed (bool (n,)), who decides this step (their slots, ascending, int64 (m,))
     and whose trial ended (bool (n,)), in one pass over the listeners who know the market
-    (``known``, ascending).
+    (``known``, ascending slots). The listener in slot i draws under their id ``d = ident[i]``.
 
-    A premium subscriber whose payment fails (``uniform_at(payment_key, i)`` below ``payment_p``)
+    A premium subscriber whose payment fails (``uniform_at(payment_key, d)`` below ``payment_p``)
     lapses (:func:`_lapse`, in place) and does not decide. Another aware listener in reach decides if made to reconsider (``reconsider``: the newly aware among them),
-    at the end of a trial, reviewing (``uniform_at(review_key, i)`` below the review probability of their state:
+    at the end of a trial, reviewing (``uniform_at(review_key, d)`` below the review probability of their state:
     lapsed, paying, or else), holding a plan whose price rose (``price_rose`` (S, plans),
-    ``uniform_at(trigger_key, i)`` below ``rise_review`` (S, plans, R) of their region, or of
+    ``uniform_at(trigger_key, d)`` below ``rise_review`` (S, plans, R) of their region, or of
     region 0 when it has one region column) or holding an option no longer offered (``held``
     (S, 2, plans) option index, -1 if withdrawn).
     """
@@ -121,22 +122,23 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
     # draw is computed (a draw depends only on its key and the listener) and the conditions combined
     for k in range(known.size):
         i = known[k]
+        d = ident[i]
         s, ti = state[i], tier[i]
         if s == UNAWARE or s == OUTSIDE:  # not in ``known``; a guard that is never taken costs nothing
             continue
         user = s == USER
         paying = user & (ti == PREMIUM)
-        if paying & (uniform_at(payment_key, i) < payment_p):
+        if paying & (uniform_at(payment_key, d) < payment_p):
             failed[i] = True  # involuntary churn
             _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill)
             continue
         ended = user & (ti == TRIAL) & (trial_end[i] <= t)
         trial_ended[i] = ended
         p = lapsed_p if s == LAPSED else (premium_p if paying else review_p)
-        decide = reconsider[i] | ended | (uniform_at(review_key, i) < p)
+        decide = reconsider[i] | ended | (uniform_at(review_key, d) < p)
         j, q = max(service[i], 0), max(plan[i], 0)  # a non-user's lookups are masked below
         if paying & price_rose[j, q]:  # only in a month a price rose
-            decide |= uniform_at(trigger_key, i) < rise_review[j, q, region[i] if by_region else 0]
+            decide |= uniform_at(trigger_key, d) < rise_review[j, q, region[i] if by_region else 0]
         withdrawn = held[j, 1 if ti == PREMIUM or ti == TRIAL else 0, q] < 0  # their free tier or plan was withdrawn
         deciders[m] = i  # a compaction that always writes: deciding is a coin flip
         m += decide | (user & withdrawn)
