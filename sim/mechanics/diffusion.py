@@ -178,21 +178,21 @@ def _rate(total, degree, p: float, q: float, dt: float) -> float:
 
 
 @njit(cache=True)
-def aware_on_network(state: np.ndarray, total: np.ndarray, degree: np.ndarray, ident: np.ndarray, p: float, q: float,
-                     dt: float, key: np.uint64) -> np.ndarray:
+def aware_on_network(state: np.ndarray, total: np.ndarray, degree: np.ndarray, ident: np.ndarray, first: int, p: float,
+                     q: float, dt: float, key: np.uint64) -> np.ndarray:
     """Slots of the listeners who become aware this step on a network, ascending, int64 (k,).
 
-    Only unaware listeners can become aware: exposure ``e_i`` is ``total[i]`` (the sum of the
-    friends' word-of-mouth weights) over the number of friends ``degree[i]`` (all (n,), per slot),
-    the probability ``1 - exp(-(p + q e_i) dt)`` (p, q 1/month, dt months) and the draw of the
+    Only unaware listeners can become aware, in slots ``first`` and later: exposure ``e_i`` is
+    ``total[i]`` (the sum of the friends' word-of-mouth weights) over the number of friends
+    ``degree[i]`` (all (n,), per slot), the probability ``1 - exp(-(p + q e_i) dt)`` (p, q 1/month, dt months) and the draw of the
     listener in slot i is ``uniform_at(key, ident[i])`` (the diffusion stream at this step, their id).
     """
     n = state.size
-    below = np.empty(n, np.bool_)
-    for i in range(n):  # no branch: the compiler vectorises the draws
+    below = np.empty(n - first, np.bool_)
+    for i in range(first, n):  # no branch: the compiler vectorises the draws
         # 1 - exp(-x) <= x: a draw at or above the rate is not aware; the few below are checked exactly
-        below[i] = (state[i] == UNAWARE) & (uniform_at(key, ident[i]) < _rate(total[i], degree[i], p, q, dt))
-    newly = np.flatnonzero(below)
+        below[i - first] = (state[i] == UNAWARE) & (uniform_at(key, ident[i]) < _rate(total[i], degree[i], p, q, dt))
+    newly = np.flatnonzero(below) + first
     m = 0
     for i in newly:  # a compaction in place: the exact probability keeps most of them
         newly[m] = i
@@ -201,12 +201,12 @@ def aware_on_network(state: np.ndarray, total: np.ndarray, degree: np.ndarray, i
 
 
 @njit(cache=True)
-def aware_with_probability(state: np.ndarray, ident: np.ndarray, prob: float, key: np.uint64) -> np.ndarray:
-    """Slots of the unaware listeners who become aware with one probability for all (fully mixed), ascending,
-    int64 (k,); the listener in slot i draws under their id ``ident[i]``."""
+def aware_with_probability(state: np.ndarray, ident: np.ndarray, first: int, prob: float, key: np.uint64) -> np.ndarray:
+    """Slots of the unaware listeners (in slots ``first`` and later) who become aware with one probability for
+    all (fully mixed), ascending, int64 (k,); the listener in slot i draws under their id ``ident[i]``."""
     newly = np.empty(state.size, np.int64)
     m = 0
-    for i in range(state.size):
+    for i in range(first, state.size):
         if state[i] == UNAWARE and uniform_at(key, ident[i]) < prob:
             newly[m] = i
             m += 1
@@ -230,11 +230,13 @@ def step(known: np.ndarray, state: np.ndarray, stage: np.ndarray, sharing: np.nd
     if not cfg.enabled:
         return np.zeros(0, np.int64)
     extra = cfg.advocate_weight - 1.0
+    # the unaware are at slot ``first`` and later: after the known, when these fill the first slots
+    first = known.size if known.size == 0 or known[-1] == known.size - 1 else 0
     if fully_mixed:
         share = _mean_influence(state, stage, sharing, extra, wom_boost)
         prob = float(awareness_probability(p, cfg.q, np.full(1, share), dt, True)[0])
-        return aware_with_probability(state, ident, prob, key)
+        return aware_with_probability(state, ident, first, prob, key)
     wom = word_of_mouth
     update_word_of_mouth(known, state, stage, sharing, friends.indptr, friends.indices, ident, slot_of, extra, wom_boost,
                          wom.influence, wom.total)
-    return aware_on_network(state, wom.total, degree, ident, p, cfg.q, dt, key)
+    return aware_on_network(state, wom.total, degree, ident, first, p, cfg.q, dt, key)
