@@ -187,11 +187,11 @@ def aware_on_network(state: np.ndarray, total: np.ndarray, degree: np.ndarray, i
     ``degree[i]`` (all (n,), per slot), the probability ``1 - exp(-(p + q e_i) dt)`` (p, q 1/month, dt months) and the draw of the
     listener in slot i is ``uniform_at(key, ident[i])`` (the diffusion stream at this step, their id).
     """
-    n = state.size
-    below = np.empty(n - first, np.bool_)
-    for i in range(first, n):  # no branch: the compiler vectorises the draws
+    st, tot, deg, ids = state[first:], total[first:], degree[first:], ident[first:]  # views: an offset index would not vectorise
+    below = np.empty(st.size, np.bool_)
+    for k in range(st.size):  # no branch: the compiler vectorises the draws
         # 1 - exp(-x) <= x: a draw at or above the rate is not aware; the few below are checked exactly
-        below[i - first] = (state[i] == UNAWARE) & (uniform_at(key, ident[i]) < _rate(total[i], degree[i], p, q, dt))
+        below[k] = (st[k] == UNAWARE) & (uniform_at(key, ids[k]) < _rate(tot[k], deg[k], p, q, dt))
     newly = np.flatnonzero(below) + first
     m = 0
     for i in newly:  # a compaction in place: the exact probability keeps most of them
