@@ -465,3 +465,24 @@ def test_known_listeners_are_those_who_know_the_market_and_visiting_them_is_visi
     for got, want in zip(known[::2], everyone[::2]):  # the per-service table and the cohorts
         np.testing.assert_array_equal(got, want)
     assert known[0][:, 0].sum() > 0
+
+
+def test_moves_to_the_front_match_the_sets():
+    from sim.agents.listeners import _front, _trade
+
+    rng = np.random.default_rng(14)
+    for prefix in (0, 40, 300):
+        newcomers = np.sort(rng.choice(np.arange(prefix, N), 250, replace=False))
+        known = np.union1d(np.arange(prefix), newcomers).astype(np.int32)
+        holes, movers = _front(known, prefix)
+        m = known.size
+        np.testing.assert_array_equal(holes, np.setdiff1d(np.arange(m), known))  # the free slots below m
+        np.testing.assert_array_equal(movers, known[known >= m])  # the known at m or above
+        rows = rng.random((N, 3)).astype(np.float32)  # any dtype, any width: the rows as bytes
+        want = rows.copy()
+        want[holes], want[movers] = rows[movers], rows[holes]
+        _trade(rows.view(np.uint8).reshape(N, -1), holes, movers)
+        np.testing.assert_array_equal(rows, want)
+        after = np.arange(N)
+        after[holes], after[movers] = movers, holes  # the listener now in each slot
+        assert np.isin(after[:m], known).all()  # the known fill slots 0..m-1
