@@ -92,13 +92,17 @@ def update_availability(known, state, service, region, place, shares, active, ch
     user (among ``known``, ascending) whose service they may no longer use (an exit, a withdrawal
     from their region).
     """
+    keep, threshold = np.empty(changed.shape[1], np.bool_), np.empty(changed.shape[1])
     for j in range(changed.shape[0]):
         if not changed[j].any():
             continue
+        for r in range(keep.size):  # per region: keep the value, or recompute it (no one when out of the market)
+            keep[r] = not changed[j, r]
+            threshold[r] = shares[j, r] if active[j] else -1.0  # place >= 0
+        column = available[:, j]
         for i in range(region.size):  # no branch on the listener (whose region changed is a coin flip): 0/1 logic
             r = region[i]
-            c = changed[j, r]
-            available[i, j] = (c & active[j] & (place[i] < shares[j, r])) | ((not c) & available[i, j])
+            column[i] = (keep[r] & column[i]) | ((not keep[r]) & (place[i] < threshold[r]))
     for k in range(known.size):
         i = known[k]
         if state[i] == USER and not available[i, max(service[i], 0)]:
