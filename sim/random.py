@@ -73,6 +73,19 @@ def uniforms_all(key: np.uint64, n: np.int64) -> np.ndarray:
     return out
 
 
+@njit(cache=True)
+def below_by(key: np.uint64, idx: np.ndarray, ident: np.ndarray, group: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """The slots of ``idx`` (m,) whose listener's draw (under their id ``ident[i]``) is below their group's
+    probability ``prob[group[i]]`` (``group`` (n,) int, ``prob`` (G,)), a subset of ``idx`` in its order."""
+    out = np.empty_like(idx)
+    m = 0
+    for k in range(idx.size):  # a compaction that always writes: who draws below is a coin flip
+        i = idx[k]
+        out[m] = i
+        m += uniform_at(key, ident[i]) < prob[group[i]]
+    return out[:m]
+
+
 class CounterRandom:
     """The per-step random streams of one replicate.
 
@@ -123,3 +136,8 @@ class StepDraws:
     def below(self, stream: str, idx: np.ndarray, prob) -> np.ndarray:
         """The slots of ``idx`` whose listener's draw is below ``prob`` (scalar or (m,)), a subset of ``idx``."""
         return idx[self.uniform(stream, idx) < prob]
+
+    def below_by(self, stream: str, idx: np.ndarray, group: np.ndarray, prob: np.ndarray) -> np.ndarray:
+        """:meth:`below` with each listener's probability that of their group, ``prob[group[i]]`` (``group`` (n,),
+        ``prob`` (G,)): one pass, without the temporaries of the (m,) probabilities."""
+        return below_by(self.key(stream), idx, self.ident, group, np.asarray(prob, np.float64))

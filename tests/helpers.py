@@ -39,3 +39,6 @@ class FixedDraws:
 
     def below(self, stream: str, idx: np.ndarray, prob) -> np.ndarray:
         return idx[self.uniform(stream, idx) < prob]
+
+    def below_by(self, stream: str, idx: np.ndarray, group: np.ndarray, prob: np.ndarray) -> np.ndarray:
+        return self.below(stream, idx, prob[group[idx]])

@@ -51,3 +51,19 @@ def test_same_seed_same_draws_other_seed_other_draws():
     other = CounterRandom(dict(zip(("a", "b"), np.random.SeedSequence(2025).spawn(2))))
     np.testing.assert_array_equal(_random().uniform_all("a", 3, 100), again.uniform_all("a", 3, 100))
     assert not np.array_equal(_random().uniform_all("a", 3, 100), other.uniform_all("a", 3, 100))
+
+
+def test_step_draws_key_slots_by_id_and_below_by_group_matches_the_masks():
+    r = _random()
+    rng = np.random.default_rng(6)
+    n = 5000
+    ident = rng.permutation(n).astype(np.int32)  # the id of the listener in each slot
+    step = r.at(7, ident)
+    slots = np.sort(rng.choice(n, 1200, replace=False)).astype(np.int32)
+    by_id = r.uniform_all("a", 7, n)
+    np.testing.assert_array_equal(step.uniform("a", slots), by_id[ident[slots]])  # a listener draws under their id
+    group, prob = rng.integers(0, 4, n).astype(np.int8), np.array([0.0, 0.2, 0.7, 1.0])
+    got = step.below_by("a", slots, group, prob)
+    np.testing.assert_array_equal(got, slots[by_id[ident[slots]] < prob[group[slots]]])
+    np.testing.assert_array_equal(got, step.below("a", slots, prob[group[slots]]))
+    assert got.dtype == slots.dtype and 0 < got.size < slots.size

@@ -114,8 +114,7 @@ def step(users: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_se
         none = np.zeros(0, np.int64)
         return Support(goodwill, none, none, backlog, np.full(s, np.nan), np.zeros(s))
     sev = outage_severity_days
-    own = service[users]
-    tickets = draws.below("ticket", users, ticket_probability(cfg.ticket_rate, sev, cfg.outage_tickets, dt)[own])
+    tickets = draws.below_by("ticket", users, service, ticket_probability(cfg.ticket_rate, sev, cfg.outage_tickets, dt))
     arrivals = np.bincount(service[tickets], minlength=s)[:s] * weight
     mean_wait, left = np.zeros(s), np.zeros(s)
     for j in range(s):
@@ -126,9 +125,9 @@ def step(users: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_se
     penalty, review = wait_effect(waits, cfg)
     goodwill[tickets] -= penalty
     served = tickets[~long]
-    rak = draws.below("rak", served, rak_rate[service[served]])
+    rak = draws.below_by("rak", served, service, rak_rate)
     goodwill[rak] += cfg.rak_lift
-    hit = users[sev[own] > 0]
+    hit = users[sev[service[users]] > 0] if (sev > 0).any() else users[:0]
     goodwill[hit] -= cfg.outage_penalty * sev[service[hit]]
     reconsider = np.concatenate([draws.below("wait_review", tickets, review),
                                  draws.below("outage", hit, np.minimum(cfg.outage_review * sev[service[hit]], 1.0))])
