@@ -197,9 +197,9 @@ class MarketModel(mesa.Model):
         self.sharing, fraction = self._sharing(users)
         pers = mech.personalization
         # 5. listening hours
-        pop.hours = listening.step(users, pop.state, pop.service, pop.tier, pop.base_hours, fraction, self.sharing,
-                                   pop.satisfaction, self.table.personalization, self.table.ad_load,
-                                   np.minimum(self.outage / DAYS_PER_MONTH, 1.0), pers, mech.listening)
+        listening.step(pop.known, users, pop.state, pop.service, pop.tier, pop.base_hours, fraction, self.sharing,
+                       pop.satisfaction, self.table.personalization, self.table.ad_load,
+                       np.minimum(self.outage / DAYS_PER_MONTH, 1.0), pers, mech.listening, pop.hours)
         # 6. the ad market
         audience = ads.Audience.gather(users, pop.state, pop.service, pop.tier, pop.hours, pop.taste, fraction, self.sharing,
                                        pers.enabled, len(self.services), pop.region, pop.region_price_index)

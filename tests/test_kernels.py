@@ -231,8 +231,9 @@ def test_listening_kernel_matches_the_formula():
     pers_level, ad_load, downtime = np.array([0.2, 0.9, 0.5]), np.array([2.0, 4.0, 0.0]), np.array([0.0, 0.1, 0.0])
     mech = small_scenario().mechanisms
     fraction = 1 - np.exp(-depth / mech.personalization.tau_hours)  # read only where the user shares
-    got = listening.step(np.arange(N), state, service, tier, base, fraction, sharing, satisfaction, pers_level, ad_load, downtime,
-                         mech.personalization, mech.listening)
+    got = np.full(N, 7.0, np.float32)  # last month's hours, in place: every non-user's go back to 0
+    listening.step(np.arange(N), np.arange(N), state, service, tier, base, fraction, sharing, satisfaction, pers_level, ad_load,
+                   downtime, mech.personalization, mech.listening, got)
     svc = np.maximum(service, 0)
     frac = np.where(sharing, 1 - np.exp(-depth / mech.personalization.tau_hours), 0.0)
     fit = 1 + pers_level[svc] * mech.personalization.lift * frac

@@ -31,15 +31,17 @@ def hours(base_hours: np.ndarray, match: np.ndarray, premium: np.ndarray, free: 
 
 
 @njit(cache=True)
-def _hours_kernel(users, state, service, tier, base_hours, fraction, sharing, satisfaction, personalization, ad_load, downtime,
-                  personalize, lift, match_elasticity, premium_multiplier, ad_elasticity, satisfaction_elasticity):
-    """:func:`hours` fused over the users in one pass, float32 (n,), 0 for non-users (visits ``users`` only; a non-user among them is skipped).
+def _hours_kernel(known, users, state, service, tier, base_hours, fraction, sharing, satisfaction, personalization, ad_load,
+                  downtime, personalize, lift, match_elasticity, premium_multiplier, ad_elasticity, satisfaction_elasticity, out):
+    """:func:`hours` fused over the users in one pass, into ``out`` (n,) float32 in place: 0 for the other
+    listeners of ``known`` (visits ``known`` and ``users`` only; a non-user among ``users`` is skipped).
 
     The match of a sharing user is ``1 + personalization_j * lift * fraction`` (``fraction`` (m,)
     the data depth fraction of ``users[k]``, ``personalization.sharers``); non-sharers and a
     switched-off personalisation have match 1.
     """
-    out = np.zeros(state.size, np.float32)
+    for i in known:  # who stopped listening; the others never listened
+        out[i] = 0.0
     ads = np.exp(-ad_elasticity * ad_load)  # per service (S,): what does not depend on the listener, once
     up = 1.0 - downtime
     for k in range(users.size):
@@ -57,15 +59,16 @@ def _hours_kernel(users, state, service, tier, base_hours, fraction, sharing, sa
             h *= premium_multiplier
         h *= max(1.0 + satisfaction_elasticity * (satisfaction[i] - 0.5), 0.0)
         out[i] = h * up[j]
-    return out
 
 
-def step(users: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.ndarray, base_hours: np.ndarray, fraction: np.ndarray,
-         sharing: np.ndarray, satisfaction: np.ndarray, personalization: np.ndarray, ad_load: np.ndarray, downtime: np.ndarray,
-         personalization_cfg, cfg) -> np.ndarray:
-    """Listening hours of every listener this month, shape (n,) float32 (0 for non-users).
+def step(known: np.ndarray, users: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.ndarray, base_hours: np.ndarray,
+         fraction: np.ndarray, sharing: np.ndarray, satisfaction: np.ndarray, personalization: np.ndarray, ad_load: np.ndarray,
+         downtime: np.ndarray, personalization_cfg, cfg, hours: np.ndarray) -> None:
+    """Listening hours of every listener this month, into ``hours`` (n,) float32 in place (0 for non-users;
+    written over ``known``, since a listener who never knew the market never listened: a fresh array
+    each step would cost its allocation, at 10M listeners 40 MB of new pages).
 
-    ``users`` the listeners using a service, ascending (``ListenerPopulation.users()``; a superset does too);
+    ``users`` the listeners using a service, ascending (``ListenerPopulation.users()``; a superset of them among ``known`` does too);
     ``state`` (n,) (``State``), ``service`` (n,) index (-1 for non-users), ``tier`` (n,)
     (``Tier``); ``fraction`` (m,) the data depth fraction of each of ``users`` and
     ``sharing`` (n,) bool: the listener shares data with it; ``personalization``,
@@ -73,7 +76,7 @@ def step(users: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.nda
     service (S,). One fused pass (:func:`_hours_kernel`) of :func:`hours`.
     """
     pers = personalization_cfg
-    return _hours_kernel(users, state, service, tier, base_hours, fraction, sharing, satisfaction,
-                         personalization.astype(np.float64), ad_load.astype(np.float64), np.asarray(downtime, np.float64),
-                         pers.enabled, pers.lift, cfg.match_elasticity, cfg.premium_multiplier,
-                         cfg.ad_elasticity, cfg.satisfaction_elasticity)
+    _hours_kernel(known, users, state, service, tier, base_hours, fraction, sharing, satisfaction,
+                  personalization.astype(np.float64), ad_load.astype(np.float64), np.asarray(downtime, np.float64),
+                  pers.enabled, pers.lift, cfg.match_elasticity, cfg.premium_multiplier,
+                  cfg.ad_elasticity, cfg.satisfaction_elasticity, hours)
