@@ -160,7 +160,11 @@ class ListenerPopulation:
     Static attributes: ``segment, region, student, household, wtp`` (EUR/month),
     ``ad_sensitivity`` (EUR/ad-minute), ``outside_value`` (EUR/month), ``base_hours``
     (hours/month), ``privacy_sensitive``, ``consent_draw`` (uniform draw deciding an
-    opt-out), ``price_multiplier``, ``taste`` (n, genres), and the friendship network.
+    opt-out), ``price_multiplier``, ``taste`` (n, genres), and the friendship network
+    (``friends``, CSR over ids; ``degree`` the number of friends per slot).
+
+    Storage (module docstring): every array is per slot; ``ident`` (n,) int32 the id in each
+    slot, ``slot_of`` (n,) int32 the slot of each id.
 
     Dynamic state: ``state`` (:class:`State`), ``service`` (index or -1), ``tier``
     (:class:`Tier`), ``plan`` (index into the service's plans or -1), ``tenure``
@@ -304,11 +308,12 @@ class ListenerPopulation:
         with one). The work is proportional to the newcomers, not to the population.
         """
         holes, movers = _front(self.known, self.n_front)
-        names = self.SLOTTED + (tuple(self.HISTORY) if history else ())
-        for array in [getattr(self, name) for name in names] + list(others) if holes.size else []:
-            _trade(array.view(np.uint8).reshape(self.n, -1), holes, movers)  # any dtype: its rows as bytes
-        self.slot_of[self.ident[holes]] = holes
-        self.slot_of[self.ident[movers]] = movers
+        if holes.size:
+            names = self.SLOTTED + (tuple(self.HISTORY) if history else ())
+            for array in [getattr(self, name) for name in names] + list(others):
+                _trade(array.view(np.uint8).reshape(self.n, -1), holes, movers)  # any dtype: its rows as bytes
+            self.slot_of[self.ident[holes]] = holes
+            self.slot_of[self.ident[movers]] = movers
         joined = np.arange(self.n_front, self.n_known, dtype=np.int32)
         self._known[self.n_front:self.n_known] = joined
         self.n_front = self.n_known

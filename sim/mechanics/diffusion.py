@@ -184,10 +184,12 @@ def aware_on_network(state: np.ndarray, total: np.ndarray, degree: np.ndarray, i
 
     Only unaware listeners can become aware, in slots ``first`` and later: exposure ``e_i`` is
     ``total[i]`` (the sum of the friends' word-of-mouth weights) over the number of friends
-    ``degree[i]`` (all (n,), per slot), the probability ``1 - exp(-(p + q e_i) dt)`` (p, q 1/month, dt months) and the draw of the
-    listener in slot i is ``uniform_at(key, ident[i])`` (the diffusion stream at this step, their id).
+    ``degree[i]`` (all (n,), per slot), the probability ``1 - exp(-(p + q e_i) dt)`` (p, q
+    1/month, dt months) and the draw of the listener in slot i is ``uniform_at(key, ident[i])``
+    (the diffusion stream at this step, under their id).
     """
-    st, tot, deg, ids = state[first:], total[first:], degree[first:], ident[first:]  # views: an offset index would not vectorise
+    # views from ``first``: an offset index (i - first) kept the compiler from vectorising
+    st, tot, deg, ids = state[first:], total[first:], degree[first:], ident[first:]
     below = np.empty(st.size, np.bool_)
     for k in range(st.size):  # no branch: the compiler vectorises the draws
         # 1 - exp(-x) <= x: a draw at or above the rate is not aware; the few below are checked exactly
@@ -222,8 +224,8 @@ def step(known: np.ndarray, state: np.ndarray, stage: np.ndarray, sharing: np.nd
     ``state`` (n,) listener states (``State``); ``stage`` (n,) int8 the loyalty ladder stage
     (``Stage.ADVOCATE`` on the top rung); ``sharing`` (n,) bool: sharing their Wrapped now, all per slot;
     ``friends`` the network over ids (CSR ``indptr``, ``indices``), ``ident`` (n,) the id in each slot,
-    ``slot_of`` (n,) the slot of each id, ``degree`` (n,) the number of friends per slot; ``p`` the innovation hazard
-    after marketing, 1/month; ``cfg`` the diffusion section (``q``, ``advocate_weight``);
+    ``slot_of`` (n,) the slot of each id, ``degree`` (n,) the number of friends per slot; ``p`` the
+    innovation hazard after marketing, 1/month; ``cfg`` the diffusion section (``q``, ``advocate_weight``);
     ``key`` the diffusion stream's key at this step (``sim.random``); ``dt`` months;
     ``word_of_mouth`` the friends' weights kept between steps (brought up to date here).
     """
