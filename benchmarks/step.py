@@ -11,7 +11,11 @@ For each size, in a fresh process (so its peak RSS is its own), with every mecha
 - times are the process's CPU time (``time.process_time``), so that time spent waiting for
   a core shared with other processes is not counted (wall time with ``--wall``);
 - ``build s``, ``array B/L`` (bytes of every per-listener array and the network, per
-  listener), ``edges/L`` (undirected ties per listener) and ``peak RSS`` of the process.
+  listener), ``edges/L`` (undirected ties per listener) and ``peak RSS`` of the process;
+- each size runs in ``--repeat`` fresh processes (default 3): its row, and the targets, are
+  those of the run with the median ``ms/month``, and ``runs range`` the lowest and highest.
+  This VM runs the same month a third slower or more in some minutes than in others, more than
+  the floor probe (a neighbour's load), so one run's verdict is partly a draw.
 
 The window above is the issue's: the market of 2016, in which about a tenth of the listeners
 know the market. A step's work grows with the listeners who know it (they choose, listen,
@@ -24,7 +28,7 @@ core, and the targets: 1M month <= 3x floor; 10M month <= 12x 1M month; >= 50x f
 listener-step than Mesa; arrays <= 150 B per listener + 8 B per edge. Prints figures;
 asserts nothing. Pin it to one core to compare runs:
 
-    taskset -c 0 .venv/bin/python benchmarks/step.py [--sizes 100000 1000000 10000000] [--months 24] [--mature 1000000]
+    taskset -c 0 .venv/bin/python benchmarks/step.py [--sizes 100000 1000000 10000000] [--months 24] [--mature 1000000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -138,7 +142,7 @@ MATURE_MONTHS = 204
 
 
 def run_one(agents: int, months: int, first: int | None, wall: bool) -> dict | None:
-    """Measure one size in a fresh process and print its row; None if it failed."""
+    """Measure one size in a fresh process; None (and a line saying why) if it failed."""
     # PYTHONPATH: the script's own folder comes first on sys.path, so without it ``sim`` would
     # be whatever checkout is installed in the environment, not this one
     out = subprocess.run([sys.executable, __file__, "--one", str(agents), "--months", str(months)]
@@ -147,8 +151,19 @@ def run_one(agents: int, months: int, first: int | None, wall: bool) -> dict | N
     if out.returncode:
         print(f"{agents:>11,} failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
         return None
-    r = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"{agents:>11,} {1e3 * r['month_s']:>9.1f} {1e3 * r['median_s']:>8.1f} {1e3 * r['floor_s']:>9.1f} "
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_median(agents: int, months: int, first: int | None, wall: bool, repeat: int) -> dict | None:
+    """Measure one size in ``repeat`` fresh processes and print the row of the run with the median
+    month (with its own floor, build and memory) and the range of the months; None if all failed."""
+    runs = [r for r in (run_one(agents, months, first, wall) for _ in range(repeat)) if r is not None]
+    if not runs:
+        return None
+    runs.sort(key=lambda r: r["month_s"])
+    r = runs[(len(runs) - 1) // 2]
+    spread = f"{1e3 * runs[0]['month_s']:.1f}-{1e3 * runs[-1]['month_s']:.1f}" if len(runs) > 1 else "-"
+    print(f"{agents:>11,} {1e3 * r['month_s']:>9.1f} {spread:>13} {1e3 * r['median_s']:>8.1f} {1e3 * r['floor_s']:>9.1f} "
           f"{r['month_s'] / r['floor_s']:>8.1f} {r['build_s']:>8.2f} {r['bytes_per_listener']:>10.0f} "
           f"{r['ties_per_listener']:>8.1f} {r['peak_rss'] / 1e6:>12.0f}", flush=True)
     return r
@@ -162,6 +177,8 @@ def main() -> None:
     parser.add_argument("--wall", action="store_true", help="wall-clock times instead of CPU times")
     parser.add_argument("--mature", type=int, nargs="*", default=[1_000_000],
                         help="sizes also measured in a mature market: steps 180..191 (2030) of a 204-month run")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="fresh processes per size (the row is the run with the median month; the mature market runs once)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size, print JSON
     parser.add_argument("--first", type=int, help=argparse.SUPPRESS)  # internal: first step measured
     args = parser.parse_args()
@@ -174,16 +191,16 @@ def main() -> None:
         print(json.dumps(measure(args.one, args.months, args.first)))
         return
 
-    print(f"{'listeners':>11} {'ms/month':>9} {'median':>8} {'floor ms':>9} {'x floor':>8} {'build s':>8} "
+    print(f"{'listeners':>11} {'ms/month':>9} {'runs range':>13} {'median':>8} {'floor ms':>9} {'x floor':>8} {'build s':>8} "
           f"{'array B/L':>10} {'edges/L':>8} {'peak RSS MB':>12}", flush=True)
     results = {}
     for agents in args.sizes:
-        r = run_one(agents, args.months, None, args.wall)
+        r = run_median(agents, args.months, None, args.wall, max(args.repeat, 1))
         if r is not None:
             results[agents] = r
     for agents in args.mature:
         print(f"mature market, steps 180..191 (2030) of a {MATURE_MONTHS}-month run:", flush=True)
-        r = run_one(agents, MATURE_MONTHS, 180, args.wall)
+        r = run_median(agents, MATURE_MONTHS, 180, args.wall, 1)
         if r is not None:
             print(f"{'':>11} {100 * r['known']:.0f}% of the listeners know the market (in the window above: the early market)")
 
