@@ -206,7 +206,7 @@ def aware_on_network(state: np.ndarray, total: np.ndarray, degree: np.ndarray, i
 def aware_with_probability(state: np.ndarray, ident: np.ndarray, first: int, prob: float, key: np.uint64) -> np.ndarray:
     """Slots of the unaware listeners (in slots ``first`` and later) who become aware with one probability for
     all (fully mixed), ascending, int64 (k,); the listener in slot i draws under their id ``ident[i]``."""
-    newly = np.empty(state.size, np.int64)
+    newly = np.empty(state.size - first, np.int64)
     m = 0
     for i in range(first, state.size):
         if state[i] == UNAWARE and uniform_at(key, ident[i]) < prob:

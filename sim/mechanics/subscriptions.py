@@ -105,8 +105,9 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
     (``known``, ascending slots). The listener in slot i draws under their id ``d = ident[i]``.
 
     A premium subscriber whose payment fails (``uniform_at(payment_key, d)`` below ``payment_p``)
-    lapses (:func:`_lapse`, in place) and does not decide. Another aware listener in reach decides if made to reconsider (``reconsider``: the newly aware among them),
-    at the end of a trial, reviewing (``uniform_at(review_key, d)`` below the review probability of their state:
+    lapses (:func:`_lapse`, in place) and does not decide. Another aware listener in reach decides
+    if made to reconsider (``reconsider``: the newly aware among them), at the end of a trial,
+    reviewing (``uniform_at(review_key, d)`` below the review probability of their state:
     lapsed, paying, or else), holding a plan whose price rose (``price_rose`` (S, plans),
     ``uniform_at(trigger_key, d)`` below ``rise_review`` (S, plans, R) of their region, or of
     region 0 when it has one region column) or holding an option no longer offered (``held``
