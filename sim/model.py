@@ -75,8 +75,10 @@ class MarketModel(mesa.Model):
         self._reference: np.ndarray | None = None  # (S, plans, R) real reference prices
         self._rise_review: np.ndarray | None = None
         s = len(self.services)
-        self.advertisers = ads.AdvertiserBook.draw(scenario.mechanisms.ads, np.array([x.policy.free_tier for x in self.services]),
-                                                   scenario.mechanisms.personalization.genres, self.streams["init"])
+        # the initial ad budgets go to the services selling ads at the start: an entrant gets none before its date
+        selling = np.array([x.policy.free_tier for x in self.services]) & self.reach.active
+        self.advertisers = ads.AdvertiserBook.draw(scenario.mechanisms.ads, selling, scenario.mechanisms.personalization.genres,
+                                                   self.streams["init"])
         self._events = defaultdict(list)
         for ev in scenario.timeline:
             self._events[self.clock.step_of_month(ev.at)].append(ev)
