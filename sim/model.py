@@ -24,7 +24,7 @@ from sim.clock import DAYS_PER_MONTH, Clock
 from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, market, prices, service_quality, subscriptions
 from sim.mechanics.choice import build_options, held_utility, kernel_inputs
 from sim.mechanics.personalization import grow_depth, sharers
-from sim.metrics import MARKET_KPIS, SERVICE_KPIS, Records, Tally, market_counts, service_kpis
+from sim.metrics import MARKET_KPIS, REGION_TIERS, SERVICE_KPIS, Records, Tally, market_counts, region_counts, service_kpis
 from sim.policy import RunningPolicy
 from sim.random import CounterRandom
 from sim.scenario import Scenario
@@ -75,8 +75,10 @@ class MarketModel(mesa.Model):
         self._reference: np.ndarray | None = None  # (S, plans, R) real reference prices
         self._rise_review: np.ndarray | None = None
         s = len(self.services)
-        self.advertisers = ads.AdvertiserBook.draw(scenario.mechanisms.ads, np.array([x.policy.free_tier for x in self.services]),
-                                                   scenario.mechanisms.personalization.genres, self.streams["init"])
+        # the initial ad budgets go to the services selling ads at the start: an entrant gets none before its date
+        selling = np.array([x.policy.free_tier for x in self.services]) & self.reach.active
+        self.advertisers = ads.AdvertiserBook.draw(scenario.mechanisms.ads, selling, scenario.mechanisms.personalization.genres,
+                                                   self.streams["init"])
         self._events = defaultdict(list)
         for ev in scenario.timeline:
             self._events[self.clock.step_of_month(ev.at)].append(ev)
@@ -93,6 +95,7 @@ class MarketModel(mesa.Model):
         self._shares: list[list[float]] = [[] for _ in range(s)]
         self.records = Records(SERVICE_KPIS, self.n_steps, s)
         self.market_records = Records(MARKET_KPIS, self.n_steps)
+        self.region_records = np.zeros((self.n_steps, len(scenario.regions), s, len(REGION_TIERS)))  # real people
         self.cohort_counts = {tier: np.zeros((self.n_steps, self.n_steps + 1)) for tier in ("premium", "free")}
         self._offer_key = None
         self._refresh_offers()
@@ -302,6 +305,8 @@ class MarketModel(mesa.Model):
         kpis = service_kpis(counts, money, market, support, prices, self.table, self.clock, self.weight)
         self.records.record(self.t, kpis)
         self.market_records.record(self.t, market_counts(counts, self.weight))
+        self.region_records[self.t] = region_counts(pop.users(), pop.region, pop.service, pop.tier,
+                                                    *self.region_records.shape[1:3]) * self.weight
         for k, share in enumerate(kpis["market_share"]):
             self._shares[k].append(float(np.nan_to_num(share)))
         for row, tier_name in enumerate(("premium", "free")):
@@ -312,6 +317,10 @@ class MarketModel(mesa.Model):
     def timeseries(self, replicate: int = 0) -> pd.DataFrame:
         """One row per date x service, the KPIs of every step run so far (:func:`sim.results.timeseries`)."""
         return results.timeseries(self, replicate)
+
+    def regions(self, replicate: int = 0) -> pd.DataFrame:
+        """Users by region and service of the steps run so far (:func:`sim.results.regions`)."""
+        return results.regions(self, replicate)
 
     def cohorts(self, replicate: int = 0) -> pd.DataFrame:
         """Focal cohort retention of the steps run so far (:func:`sim.results.cohorts`)."""
