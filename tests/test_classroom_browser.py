@@ -73,7 +73,7 @@ def test_two_teams_play_a_round(classroom, tmp_path):
             for page, name in ((reds, "Reds"), (blues, "Blues")):
                 page.wait_for_selector(".classroom-team", timeout=20_000)
                 assert page.locator(".classroom-team").inner_text() == f"Team {name}"
-                page.wait_for_function("location.href.includes('team=')", timeout=10_000)  # the URL keeps the team
+                page.wait_for_function("location.href.includes('team=')", timeout=30_000)  # the URL keeps the team
             join(late, base, "  reds ")
             late.wait_for_selector(".classroom-error", timeout=10_000)
             assert "taken" in late.locator(".classroom-error").inner_text()
@@ -206,6 +206,7 @@ def test_a_hostile_class_and_a_keyless_visitor(classroom, tmp_path):
                 page.wait_for_selector(".classroom-team", timeout=20_000)
                 assert page.locator(".classroom-team").inner_text() == f"Team {name}"
                 assert page.locator(".classroom-team iframe").count() == 0
+                page.wait_for_function("location.href.includes('team=')", timeout=30_000)  # the URL keeps the team
             teacher.wait_for_function("n => document.querySelectorAll('.classroom-leaderboard tr[data-team]').length == n",
                                       arg=len(HOSTILE), timeout=10_000)
             teacher.locator(".classroom-play").click()

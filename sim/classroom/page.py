@@ -277,9 +277,17 @@ def Student():
     game = shared_game()
     use_game_version(game)
     token = query("team")
-    if game.team(token) is None:  # the join link opened again in a browser that joined: back to its team
-        back = game.returning(solara.get_session_id())
-        token = back.token if back is not None else token
+    router = solara.use_router()
+    # the join link opened again in a browser that joined (or a join whose new address is not shown
+    # yet): back to its team, and its address, to keep or bookmark, in the address bar
+    back = game.returning(solara.get_session_id()) if game.team(token) is None else None
+    token = back.token if back is not None else token
+
+    def keep_address() -> None:
+        if back is not None:
+            router.push(f"/join?team={back.token}")
+
+    solara.use_effect(keep_address, [back.token if back is not None else ""])
     solara.Title("Classroom: your service")
     solara.Style(CSS)
     if game.team(token) is None:
