@@ -123,7 +123,7 @@ def _events_within(data: dict[str, Any]) -> list[dict[str, Any]]:
     try:
         end = _month_index(_year_month(time.get("start", "2015-01"))) + int(time.get("months", 120))
         return [ev for ev in data.get("timeline") or [] if _month_index(_year_month(ev["at"])) < end]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, OverflowError):  # OverflowError: months=.inf
         return data.get("timeline") or []  # let validation report the bad value
 
 
