@@ -7,7 +7,7 @@ import pytest
 
 from sim.agents.listeners import State, Tier
 from sim.agents.network import small_world
-from sim.mechanics import diffusion
+from sim.mechanics import diffusion, service_quality
 from sim.mechanics.loyalty import Stage
 from sim.mechanics.personalization import sharers
 from sim.random import CounterRandom
@@ -487,3 +487,14 @@ def test_moves_to_the_front_match_the_sets():
         after = np.arange(N)
         after[holes], after[movers] = movers, holes  # the listener now in each slot
         assert np.isin(after[:m], known).all()  # the known fill slots 0..m-1
+
+
+def test_support_head_count_in_one_pass_matches_bincounts():
+    rng = np.random.default_rng(3)
+    n, s = 5000, 4
+    service, tier = rng.integers(0, s, n).astype(np.int8), rng.integers(0, 3, n).astype(np.int8)
+    users = np.sort(rng.choice(n, 3000, replace=False))
+    free, paying = service_quality.held(users, service, tier, s)
+    on_free = tier[users] == Tier.FREE
+    np.testing.assert_array_equal(free, np.bincount(service[users][on_free], minlength=s))
+    np.testing.assert_array_equal(paying, np.bincount(service[users][~on_free], minlength=s))
