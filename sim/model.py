@@ -21,16 +21,17 @@ from sim import results
 from sim.agents.listeners import ListenerPopulation
 from sim.agents.services import Service, ServiceTable
 from sim.clock import DAYS_PER_MONTH, Clock
-from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, market, prices, service_quality, subscriptions
+from sim.mechanics import (accounting, ads, campaigns, diffusion, entry, listening, loyalty, market, prices, service_quality,
+                           subscriptions)
 from sim.mechanics.choice import build_options, held_utility, kernel_inputs
 from sim.mechanics.personalization import grow_depth, sharers
-from sim.metrics import MARKET_KPIS, SERVICE_KPIS, Records, Tally, market_counts, service_kpis
+from sim.metrics import MARKET_KPIS, REGION_TIERS, SERVICE_KPIS, Records, Tally, market_counts, region_counts, service_kpis
 from sim.policy import RunningPolicy
 from sim.random import CounterRandom
 from sim.scenario import Scenario
 
 STREAMS = ("init", "diffusion", "review", "trigger", "choice", "payment", "ticket", "wait", "rak", "wrapped", "outage", "wait_review",
-           "market")  # new streams go last: the earlier ones keep their seeds
+           "market", "brand")  # new streams go last: the earlier ones keep their seeds
 SETUP_STREAMS = ("init", "market")  # drawn from once, at set-up (numpy generators)
 
 
@@ -66,7 +67,8 @@ class MarketModel(mesa.Model):
 
         self.population = ListenerPopulation(scenario, self.streams["init"])
         self.services = [Service(self, k, focal=(k == 0)) for k in range(len(scenario.all_services()))]
-        self.reach = market.Reach(scenario, self.population, self.clock, self.streams["market"], len(self.services))
+        self.reach = market.Reach(scenario, self.population, self.clock, self.streams["market"], len(self.services),
+                                  self.draws.stream_keys["brand"])
         self.triggered = np.zeros(self.population.n, bool)  # reconsider next step (long wait, outage, lost access)
         self.update_market()
         months = self.reach.months
@@ -95,6 +97,7 @@ class MarketModel(mesa.Model):
         self._shares: list[list[float]] = [[] for _ in range(s)]
         self.records = Records(SERVICE_KPIS, self.n_steps, s)
         self.market_records = Records(MARKET_KPIS, self.n_steps)
+        self.region_records = np.zeros((self.n_steps, len(scenario.regions), s, len(REGION_TIERS)))  # real people
         self.cohort_counts = {tier: np.zeros((self.n_steps, self.n_steps + 1)) for tier in ("premium", "free")}
         self._offer_key = None
         self._refresh_offers()
@@ -119,19 +122,21 @@ class MarketModel(mesa.Model):
     def _refresh_offers(self) -> None:
         """Rebuild the table of offers and the options only if the policy (any value of the running
         scenario), a competitor's price multiplier or the services in the market changed; the
-        marketing pull follows the people in reach every step."""
+        marketing pull follows the people in reach every step, an entrant's content value its age."""
         key = (self.scenario, [x.price_multiplier for x in self.services] + self.reach.active.tolist())
         camp = self.scenario.mechanisms.campaigns
         spend = self._policy("marketing_budget") * self.reach.active
         pull = campaigns.salience(spend, self.reach.people, camp.marketing_acquisition,
                                   camp.marketing_reference) if camp.enabled else np.zeros(len(self.services))
+        content = entry.appeal(self._policy("content_value"), entry.age_months(self.reach.enter_step, self.t, self.dt),
+                               self.reach.entrant, self.scenario.mechanisms.entry)  # an entrant's catalogue catches up
         if self._offer_key is not None and self._offer_key[0] is key[0] and self._offer_key[1] == key[1]:
             pull = pull.astype(np.float32)
-            if not np.array_equal(pull, self.table.salience):
-                self.table = dataclasses.replace(self.table, salience=pull)  # the options do not read it
+            if not (np.array_equal(pull, self.table.salience) and np.array_equal(content, self.table.content_value)):
+                self.table = dataclasses.replace(self.table, salience=pull, content_value=content)  # the options read neither
             return
         self._offer_key = key
-        self.table = ServiceTable.of(self.services, pull, self.policy.regional)
+        self.table = dataclasses.replace(ServiceTable.of(self.services, pull, self.policy.regional), content_value=content)
         self.options = build_options(self.table)
 
     def _sharing(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -191,7 +196,7 @@ class MarketModel(mesa.Model):
         # 4. payment failures, then the deciders choose
         decisions = subscriptions.step(pop, self.triggered, self.price_rose,
                                        draws, self.options, self.table, scen,
-                                       self.clock, self.t, self._rise_review)
+                                       self.clock, self.t, self._rise_review, self.reach.heard)
         self.triggered[:] = False
         users = pop.users()  # no one starts or stops using a service until the next step
         # who shares data with their (new) service, for the rest of the step, and the users' data depth
@@ -212,17 +217,17 @@ class MarketModel(mesa.Model):
             market = dataclasses.replace(market, revenue_eur=market.revenue_eur * nominal, cpm_eur=market.cpm_eur * nominal)
         self.advertisers = market.book
         # 7. support queue, long waits, RAK, outages
-        support = service_quality.step(users, pop.service, pop.goodwill, self.outage, self.backlog,
-                                       self._policy("support_staff") * self.reach.active, self._policy("rak_rate"),
-                                       draws, mech.service_quality,
-                                       self.weight, dt)
+        active = self.reach.active
+        support = service_quality.step(users, pop.service, pop.tier, pop.goodwill, self.outage, self.backlog,
+                                       self._policy("support_staff") * active, self._policy("support_per_1000") * active,
+                                       self._policy("rak_rate"), draws, mech.service_quality, self.weight, dt)
         pop.goodwill, self.backlog = support.goodwill, support.backlog
         self.triggered[support.reconsider] = True
         pop.shared_until[support.told_friends] = self.t + int(round(12 / dt))
         # 8. satisfaction, goodwill, data depth, tenure, ladder stage
         self.update_satisfaction_and_data(users, fraction)
         # 9. money, KPIs, cohorts
-        money = accounting.account(pop, users, self.table, market.revenue_eur, self._policy("support_staff") * self.reach.active,
+        money = accounting.account(pop, users, self.table, market.revenue_eur, support.staff,
                                    self._policy("marketing_budget") * self.reach.active, scen, self.weight)
         self.record(before, money, market, support, decisions)
         self.t += 1
@@ -303,6 +308,8 @@ class MarketModel(mesa.Model):
         kpis = service_kpis(counts, money, market, support, prices, self.table, self.clock, self.weight)
         self.records.record(self.t, kpis)
         self.market_records.record(self.t, market_counts(counts, self.weight))
+        self.region_records[self.t] = region_counts(pop.users(), pop.region, pop.service, pop.tier,
+                                                    *self.region_records.shape[1:3]) * self.weight
         for k, share in enumerate(kpis["market_share"]):
             self._shares[k].append(float(np.nan_to_num(share)))
         for row, tier_name in enumerate(("premium", "free")):
@@ -313,6 +320,10 @@ class MarketModel(mesa.Model):
     def timeseries(self, replicate: int = 0) -> pd.DataFrame:
         """One row per date x service, the KPIs of every step run so far (:func:`sim.results.timeseries`)."""
         return results.timeseries(self, replicate)
+
+    def regions(self, replicate: int = 0) -> pd.DataFrame:
+        """Users by region and service of the steps run so far (:func:`sim.results.regions`)."""
+        return results.regions(self, replicate)
 
     def cohorts(self, replicate: int = 0) -> pd.DataFrame:
         """Focal cohort retention of the steps run so far (:func:`sim.results.cohorts`)."""
