@@ -141,7 +141,7 @@ def _ad_step(cfg, hours_per_listener: float, book=None, month: int = 5):
     n = 200
     taste = rng.dirichlet(np.ones(4), n)
     audience = ads.Audience.of(np.zeros(n, np.int64), np.full(n, hours_per_listener), taste, np.full(n, 0.5), 2)
-    return book, ads.step(book, audience, np.array([True, False]), np.array([2.5, 0.0]), np.array([0.6, 0.6]), cfg, 1e4, 0.0,
+    return book, ads.clear_market(book, audience, np.array([True, False]), np.array([2.5, 0.0]), np.array([0.6, 0.6]), cfg, 1e4, 0.0,
                           month, 1.0)
 
 
@@ -181,7 +181,7 @@ def test_support_step_long_waits_cost_goodwill_and_carry_a_backlog():
     ones = np.zeros(n, np.float32)  # every draw 0: every user files a ticket, RAK where the wait is short
     draws = FixedDraws(ticket=ones, wait=np.full(n, 0.5, np.float32), rak=ones, outage=np.ones(n, np.float32), wait_review=ones)
     staff = np.array([0, 10_000])  # service 0 has nobody answering
-    out = service_quality.step(users, service, np.zeros(n, np.float32), np.zeros(2), np.zeros(2), staff,
+    out = service_quality.serve(users, service, np.zeros(n, np.float32), np.zeros(2), np.zeros(2), staff,
                                np.array([1.0, 1.0]), draws, cfg, weight=100.0, dt=1.0)
     assert out.tickets.tolist() == [n / 2 * 100, n / 2 * 100]
     assert out.response_hours[0] == 12 * service_quality.HOURS_PER_MONTH and out.backlog[0] > 0

@@ -125,7 +125,7 @@ def describe_listener(model: MarketModel, i: int) -> list[tuple[str, str]]:
         ("listener", f"#{i} ({v.segment_name}, {v.region_name})"),
         ("doing now", f"{v.state.lower()}, {service}, {v.tier.lower()}, plan {plan}"),
         ("with this service for", f"{v.tenure:.0f} months"),
-        ("loyalty ladder", Stage(int(model.stage[pop.slot_of[i]])).name.lower()),
+        ("loyalty ladder", Stage(int(model.memory.stage[pop.slot_of[i]])).name.lower()),
         ("pays for premium up to", f"{v.wtp:.2f} EUR/month over free"),
         ("dislikes ads", f"{v.ad_sensitivity:.3f} EUR per ad-minute"),
         ("best other pastime", f"{v.outside_value:.2f} EUR/month"),

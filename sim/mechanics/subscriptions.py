@@ -62,30 +62,31 @@ def _held(state, tier, service, plan, idx, held):
     return out
 
 
-def step(pop, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Options, table,
-         scenario, clock, t: int, rise_review: np.ndarray | None = None) -> Decisions:
-    """Payment failures, then the listeners who decide this step choose an option.
+def step(cfg, ctx) -> Decisions:
+    """Payment failures, then the listeners who decide this step choose an option; in place on the listeners.
 
-    ``reconsider`` (n,) bool: listeners who choose this step whatever their draws (the newly aware, a long
-    wait or an outage, a lost service); ``price_rose`` (S, n_plans) bool: the plan's
-    price went up this step; ``draws`` the step's random streams (:class:`sim.random.StepDraws`):
-    ``payment`` for premium subscribers, ``review`` for the aware, ``trigger`` for holders of a
-    plan whose price rose, ``choice`` for the deciders; ``t`` the step index; ``rise_review``
-    (S, n_plans, R) the share of a plan's payers reconsidering at a rise, by region (reference
-    prices), else ``choice.price_change_review``.
+    ``cfg`` the choice section; ``ctx`` the step: the listeners, ``memory.reconsider`` (n,) bool: those who
+    choose whatever their draws (the newly aware, a long wait or an outage, a lost service; cleared here),
+    ``price_rose`` (S, n_plans) bool, ``rise_review`` (S, n_plans, R) the share of a plan's payers
+    reconsidering at a rise by region (reference prices; None: ``choice.price_change_review``), the options
+    and the offers, and the streams ``payment`` for premium subscribers, ``review`` for the aware,
+    ``trigger`` for holders of a plan whose price rose, ``choice`` for the deciders.
     """
-    c = scenario.choice
+    pop, clock, t, reconsider = ctx.pop, ctx.clock, ctx.t, ctx.memory.reconsider
+    rise_review, price_rose, options = ctx.rise_review, ctx.price_rose, ctx.options
     if rise_review is None:  # the flat share, the same in every region
-        rise_review = np.full((*price_rose.shape, 1), c.price_change_review)
+        rise_review = np.full((*price_rose.shape, 1), cfg.price_change_review)
     failed, idx, trial_ended = _deciders(
         pop.known, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, pop.tenure, pop.data_depth, pop.goodwill,
-        t, reconsider, price_rose, options.held_index(price_rose.shape), clock.probability(c.involuntary_churn),
-        clock.probability(c.lapsed_review_rate), clock.probability(c.premium_review_rate), clock.probability(c.review_rate),
-        np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"), draws.key("trigger"), pop.ident)
+        t, reconsider, price_rose, options.held_index(price_rose.shape), clock.probability(cfg.involuntary_churn),
+        clock.probability(cfg.lapsed_review_rate), clock.probability(cfg.premium_review_rate), clock.probability(cfg.review_rate),
+        np.asarray(rise_review, np.float64), ctx.draws.key("payment"), ctx.draws.key("review"), ctx.draws.key("trigger"), pop.ident)
     if idx.size:
         cur = current_option(pop, options, idx)
-        chosen = choose(*kernel_inputs(pop, options, table, scenario), idx, cur, c.noise_scale, draws.key("choice"), pop.ident)
-        move(pop, idx, chosen, trial_ended[idx], options, table.trial_months, t, clock.months_per_step)
+        chosen = choose(*kernel_inputs(pop, options, ctx.table, ctx.scenario), idx, cur, cfg.noise_scale,
+                        ctx.draws.key("choice"), pop.ident)
+        move(pop, idx, chosen, trial_ended[idx], options, ctx.table.trial_months, t, clock.months_per_step)
+    reconsider[:] = False
     return Decisions(failed, trial_ended)
 
 
