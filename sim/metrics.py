@@ -171,6 +171,18 @@ class Records(Mapping):
         return len(self.names)
 
 
+#: Per-region user counts of regions.parquet, by tier (``mau`` is their sum).
+REGION_TIERS = ("free_users", "trial_users", "premium_subscribers")
+
+
+def region_counts(users: np.ndarray, region: np.ndarray, service: np.ndarray, tier: np.ndarray, n_regions: int,
+                  n_services: int) -> np.ndarray:
+    """Users of each service by region and tier, simulated listeners, float64 (R, S, 3): free, trial, premium
+    (:data:`REGION_TIERS`). ``users`` the slots of the users (m,); ``region``, ``service``, ``tier`` per listener (n,)."""
+    key = (region[users].astype(np.int64) * n_services + service[users]) * 3 + (tier[users] - T_FREE)
+    return np.bincount(key, minlength=n_regions * n_services * 3).reshape(n_regions, n_services, 3).astype(np.float64)
+
+
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     num = np.asarray(num, dtype=float)
     den = np.asarray(den, dtype=float)

@@ -25,7 +25,7 @@ from sim.mechanics import (accounting, ads, campaigns, diffusion, listening, loy
                            service_quality, subscriptions)
 from sim.mechanics.choice import build_options
 from sim.mechanics.context import Before, Memory, StepContext, StepResults
-from sim.metrics import MARKET_KPIS, SERVICE_KPIS, Records, Tally, market_counts, service_kpis
+from sim.metrics import MARKET_KPIS, REGION_TIERS, SERVICE_KPIS, Records, Tally, market_counts, region_counts, service_kpis
 from sim.policy import RunningPolicy
 from sim.random import CounterRandom
 from sim.scenario import Scenario
@@ -77,8 +77,10 @@ class MarketModel(mesa.Model):
         self._index = prices.region_index(scenario.inflation, [r.inflation_area for r in scenario.regions], months, int(months[0]))
         self._reference: np.ndarray | None = None  # (S, plans, R) real reference prices, adapting each step; None before the first
         self._rise_review: np.ndarray | None = None  # (S, plans, R) share of payers reviewing at a rise; None: the flat share
-        book = ads.AdvertiserBook.draw(scenario.mechanisms.ads, np.array([x.policy.free_tier for x in self.services]),
-                                       scenario.mechanisms.personalization.genres, self.streams["init"])
+        # the initial ad budgets go to the services selling ads at the start: an entrant gets none before its date
+        selling = np.array([x.policy.free_tier for x in self.services]) & self.reach.active
+        book = ads.AdvertiserBook.draw(scenario.mechanisms.ads, selling, scenario.mechanisms.personalization.genres,
+                                       self.streams["init"])
         self.memory = Memory(stage=np.zeros(n, np.int8), reconsider=reconsider, sharing=np.zeros(n, bool),
                              sharing_now=np.zeros(n, bool), word_of_mouth=diffusion.WordOfMouth.empty(0 if pop.fully_mixed else n),
                              advertisers=book, backlog=np.zeros(s))
@@ -92,6 +94,7 @@ class MarketModel(mesa.Model):
         self._shares: list[list[float]] = [[] for _ in range(s)]  # each service's market share at every step
         self.records = Records(SERVICE_KPIS, self.n_steps, s)
         self.market_records = Records(MARKET_KPIS, self.n_steps)
+        self.region_records = np.zeros((self.n_steps, len(scenario.regions), s, len(REGION_TIERS)))  # real people
         self.cohort_counts = {tier: np.zeros((self.n_steps, self.n_steps + 1)) for tier in ("premium", "free")}
         # (running scenario, price multipliers + services in the market) of the table of offers: rebuilt when it changes
         self._offer_key = None
@@ -242,6 +245,9 @@ class MarketModel(mesa.Model):
         kpis = service_kpis(counts, ctx)
         self.records.record(self.t, kpis)
         self.market_records.record(self.t, market_counts(counts, self.weight))
+        pop, users = ctx.pop, ctx.results.sharing.users
+        self.region_records[self.t] = region_counts(users, pop.region, pop.service, pop.tier,
+                                                    *self.region_records.shape[1:3]) * self.weight
         for k, share in enumerate(kpis["market_share"]):
             self._shares[k].append(float(np.nan_to_num(share)))
         for row, tier_name in enumerate(("premium", "free")):
@@ -252,6 +258,10 @@ class MarketModel(mesa.Model):
     def timeseries(self, replicate: int = 0) -> pd.DataFrame:
         """One row per date x service, the KPIs of every step run so far (:func:`sim.results.timeseries`)."""
         return results.timeseries(self, replicate)
+
+    def regions(self, replicate: int = 0) -> pd.DataFrame:
+        """Users by region and service of the steps run so far (:func:`sim.results.regions`)."""
+        return results.regions(self, replicate)
 
     def cohorts(self, replicate: int = 0) -> pd.DataFrame:
         """Focal cohort retention of the steps run so far (:func:`sim.results.cohorts`)."""

@@ -1,13 +1,13 @@
 """A run's output tables, from a model's per-step records: the long ``timeseries`` table of
-the output contract (one row per date x service, the KPI registry's columns in order) and
-the focal cohorts' retention."""
+the output contract (one row per date x service, the KPI registry's columns in order), the
+users by region and service, and the focal cohorts' retention."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from sim.metrics import KPIS, SERVICE_KPIS
+from sim.metrics import KPIS, REGION_TIERS, SERVICE_KPIS
 
 
 def timeseries(model, replicate: int = 0) -> pd.DataFrame:
@@ -27,6 +27,22 @@ def timeseries(model, replicate: int = 0) -> pd.DataFrame:
     per_row = dict(zip(SERVICE_KPIS, model.records.values[:steps].reshape(steps * s, len(SERVICE_KPIS)).T))
     for k in KPIS:  # the registry's column order
         frame[k.name] = np.repeat(model.market_records[k.name][:steps], s) if k.market else per_row[k.name]
+    return pd.DataFrame(frame)
+
+
+def regions(model, replicate: int = 0) -> pd.DataFrame:
+    """One row per date x region x service of every step ``model`` has run so far, real people:
+    replicate, date, region, service, mau, free_users, trial_users, premium_subscribers."""
+    steps, (r, s) = model.t, model.region_records.shape[1:3]
+    counts = model.region_records[:steps].reshape(steps * r * s, len(REGION_TIERS))
+    frame = {
+        "replicate": np.full(steps * r * s, replicate, dtype=np.int32),
+        "date": np.repeat(model.dates[:steps].values, r * s),
+        "region": np.tile(np.repeat(np.array(model.population.region_names, dtype=object), s), steps),
+        "service": np.tile(np.array([x.name for x in model.services], dtype=object), steps * r),
+        "mau": counts.sum(axis=1),
+    }
+    frame.update(zip(REGION_TIERS, counts.T))
     return pd.DataFrame(frame)
 
 

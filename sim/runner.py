@@ -30,10 +30,11 @@ from sim.scenario import Scenario, apply_overrides, load_scenario, scenario_to_y
 
 @dataclass
 class SimulationResult:
-    """One replicate's outputs: per-step KPIs by service and focal cohort retention."""
+    """One replicate's outputs: per-step KPIs by service, focal cohort retention, users by region and service."""
 
     timeseries: pd.DataFrame
     cohorts: pd.DataFrame
+    regions: pd.DataFrame
 
 
 def months_per_step(scenario: Scenario) -> float:
@@ -49,7 +50,7 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replicate: int = 
         model.step()
         if on_step is not None:
             on_step()
-    return SimulationResult(model.timeseries(replicate), model.cohorts(replicate))
+    return SimulationResult(model.timeseries(replicate), model.cohorts(replicate), model.regions(replicate))
 
 
 def compile_kernels() -> None:
@@ -151,8 +152,8 @@ def write_outputs(out_dir: Path, scenario: Scenario, results: list[SimulationRes
                   window: Window | None = None) -> dict:
     """Write the output contract into a temporary folder, then rename it into place.
 
-    Files: scenario.yaml, manifest.json, timeseries.parquet, cohorts.parquet, summary.json,
-    and whatever ``extra(tmp_dir, timeseries, cohorts, summary)`` adds (the report).
+    Files: scenario.yaml, manifest.json, timeseries.parquet, cohorts.parquet, regions.parquet,
+    summary.json, and whatever ``extra(tmp_dir, timeseries, cohorts, summary)`` adds (the report).
     An existing ``out_dir`` is replaced only once the new one is complete.
     """
     ts = pd.concat([r.timeseries for r in results], ignore_index=True)
@@ -162,6 +163,7 @@ def write_outputs(out_dir: Path, scenario: Scenario, results: list[SimulationRes
         (tmp / "scenario.yaml").write_text(scenario_to_yaml(scenario))
         ts.to_parquet(tmp / "timeseries.parquet", index=False)
         cohorts.to_parquet(tmp / "cohorts.parquet", index=False)
+        pd.concat([r.regions for r in results], ignore_index=True).to_parquet(tmp / "regions.parquet", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         manifest = {
             "package": "freemium-sim", "version": sim.__version__, "scenario": scenario.name, "seed": seed,

@@ -190,7 +190,8 @@ def test_earlier_result_is_replaced_whole(tiny, tmp_path):
 def test_result_of_an_earlier_version_without_marker_is_replaced(tiny, tmp_path):
     out = tmp_path / "res"
     earlier_run(tiny, out)
-    (out / MARKER).unlink()  # as written before the marker existed
+    (out / MARKER).unlink()  # as written before the marker existed,
+    (out / "regions.parquet").unlink()  # and before regions.parquet
     assert run(tiny, out, "--seed", "3") == 0
     assert json.loads((out / "manifest.json").read_text())["seed"] == 3
 

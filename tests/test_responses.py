@@ -84,30 +84,12 @@ def _price_response(base, rise: dict, at: str, months: int = 24):
 @pytest.mark.slow
 def test_a_ten_percent_rise_of_the_individual_plan(baseline_small):
     """Subscribers < 12% lower after 24 months, subscription revenue up over them, churn that month <= 1.5x
-    the prior six months' mean (Netflix 2016 and the 2022-24 streaming rises: docs/validation.md)."""
+    the prior six months' mean (Netflix 2011 and 2016: docs/validation.md)."""
     base = apply_overrides(baseline_small, {"time.months": 72})
     r = _price_response(base, {"services.focal.plans.individual.price": 10.99}, "2019-01")
     assert np.all(r[:, 0] > -0.12), r[:, 0]
     assert r[:, 1].mean() > 0, r[:, 1]
     assert r[:, 2].mean() <= 1.5 * r[:, 3].mean(), r[:, 2:]
-
-
-@pytest.mark.slow
-def test_the_baselines_2023_and_2024_rises(baseline_small):
-    """The baseline's own rises: churn that month <= 1.5x the prior six months' mean, revenue up against no rise."""
-    base = baseline_small
-    for at in ("2023-07", "2024-07"):
-        idx = [k for k, ev in enumerate(base.timeline) if ev.at == at and ev.set]
-        assert idx, at
-        runs = [_run(base, s).records for s in SEEDS]
-        start = int(np.flatnonzero(MarketModel(base, 0).dates == np.datetime64(f"{at}-01"))[0])
-        churn = np.array([[r["churn_premium_monthly"][start, 0], r["churn_premium_monthly"][start - 6:start, 0].mean()] for r in runs])
-        assert churn[:, 0].mean() <= 1.5 * churn[:, 1].mean(), (at, churn)
-        held = apply_overrides(base, {"timeline": [ev for k, ev in enumerate(base.model_dump()["timeline"]) if k not in idx]})
-        months = base.time.months - start
-        rev = [r["revenue_subscription_eur"][start:, 0].sum() / _run(held, s).records["revenue_subscription_eur"][start:start + months, 0].sum()
-               for r, s in zip(runs, SEEDS)]
-        assert np.mean(rev) > 1.0, (at, rev)
 
 
 # ---------------------------------------------------------------- support

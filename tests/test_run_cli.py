@@ -37,7 +37,7 @@ def test_run_writes_the_output_contract(tiny, tmp_path, capsys):
     out = tmp_path / "res"
     assert main(["run", str(tiny), "--out", str(out), "--workers", "1"]) == 0
     assert "Results in" in capsys.readouterr().out
-    for name in ("scenario.yaml", "manifest.json", "timeseries.parquet", "summary.json", "cohorts.parquet"):
+    for name in ("scenario.yaml", "manifest.json", "timeseries.parquet", "summary.json", "cohorts.parquet", "regions.parquet"):
         assert (out / name).is_file(), name
     resolved = yaml.safe_load((out / "scenario.yaml").read_text())
     assert resolved["mechanisms"]["ads"]["reserve_cpm"] == 4.0  # defaults are filled in
@@ -64,6 +64,16 @@ def test_run_writes_the_output_contract(tiny, tmp_path, capsys):
     assert focal.loc["2015-04-01", "price_individual_eur"] == pytest.approx(9.99)
     assert focal.loc["2015-05-01", "price_individual_eur"] == pytest.approx(10.99)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary folder left behind"
+    # users by region: the contract's columns, and they add up to the timeseries' users
+    regions = pd.read_parquet(out / "regions.parquet")
+    assert regions.columns.tolist() == ["replicate", "date", "region", "service", "mau", "free_users", "trial_users",
+                                        "premium_subscribers"]
+    assert len(regions) == 3 * 8 * 2 * len(resolved["regions"])  # replicates x dates x services x regions
+    summed = regions.groupby(["replicate", "date", "service"], sort=False).sum(numeric_only=True).reset_index()
+    joined = ts.merge(summed, on=["replicate", "date", "service"], suffixes=("", "_by_region"))
+    assert len(joined) == len(ts)
+    for col in ("mau", "free_users", "trial_users", "premium_subscribers"):
+        assert joined[col].to_numpy() == pytest.approx(joined[f"{col}_by_region"].to_numpy(), rel=1e-6), col
 
 
 def test_a_service_without_a_free_tier_sold_no_ads(write_yaml, tmp_path):
@@ -94,6 +104,7 @@ def test_same_seed_identical_bytes_with_one_and_two_workers(tiny, tmp_path):
     assert run_cli("run", str(tiny), "--workers", "2", "--out", str(b), "--quiet").returncode == 0
     assert (a / "timeseries.parquet").read_bytes() == (b / "timeseries.parquet").read_bytes()
     assert (a / "cohorts.parquet").read_bytes() == (b / "cohorts.parquet").read_bytes()
+    assert (a / "regions.parquet").read_bytes() == (b / "regions.parquet").read_bytes()
 
 
 def test_different_seed_differs(tiny, tmp_path):

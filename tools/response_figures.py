@@ -17,10 +17,6 @@ def main() -> None:
     print(f"+10% individual price (2019-01), per seed: premium subscribers after 24 months {np.round(100 * r[:, 0], 1)} %, "
           f"subscription revenue over 24 months {np.round(100 * r[:, 1], 1)} %, churn that month / prior 6 months "
           f"{np.round(r[:, 2] / r[:, 3], 2)}")
-    for at in ("2023-07", "2024-07"):
-        start = int(np.flatnonzero(t.MarketModel(base, 0).dates == np.datetime64(f"{at}-01"))[0])
-        c = [t._run(base, s).records["churn_premium_monthly"][:, 0] for s in t.SEEDS]
-        print(f"baseline rise {at}: churn that month / prior 6 months {[round(float(x[start] / x[start - 6:start].mean()), 2) for x in c]}")
     small = t.small_scenario({"market.agents": 20000, "time.months": 33, "initial.aware": 0.6, "initial.focal_free": 0.4,
                               "initial.focal_premium": 0.05})
     more = t._with_events(small, {"at": "2016-01", "set": {"services.focal.ad_load": small.services.focal.ad_load + 1}})

@@ -145,8 +145,9 @@ class ReferencePrice(Strict):
                      "(half-life ~7 months; plausible 0.05-0.25)", ge=0, le=1)
     loss_aversion: float = P(1.0, "-", "Extra weight of a real price above the reference, per EUR above it "
                              "(loss aversion; plausible 0.5-2.25)", ge=0, le=10)
-    review_per_rise: float = P(0.5, "-", "Payers reconsidering at a rise per unit relative real rise (a +10% real rise: 5%; "
-                               "plausible 0.25-2: Netflix's +25% in 2016 cost ~0.7 points of churn a month)", ge=0, le=20)
+    review_per_rise: float = P(0.2, "-", "Payers reconsidering at a rise per unit relative real rise (a +10% real rise: 2%; "
+                               "plausible 0.1-1, from pre-2021 evidence: Netflix's +25% in 2016 cost ~0.7% of its US base "
+                               "in the quarter, docs/validation.md)", ge=0, le=20)
 
 
 class ChoiceConfig(Strict):
@@ -193,7 +194,8 @@ class ServicePolicy(Strict):
     support_staff: int = P(200, "agents", "Customer-support advisors", ge=0, le=1_000_000)
     rak_rate: float = P(0.05, "fraction", "Share of resolved tickets that get a small personalised delight (RAK)", ge=0, le=1)
     wrapped: bool = P(False, "-", "Runs a December Wrapped-style sharing campaign")
-    royalty_share: float = P(0.70, "fraction", "Share of revenue paid to rights holders", ge=0, le=1)
+    royalty_share: float = P(0.78, "fraction", "Share of revenue paid to rights holders (Spotify F-1: premium cost of "
+                             "revenue 85%, 84%, 78% of premium revenue 2015-2017; plausible 0.65-0.85)", ge=0, le=1)
     availability: dict[str, dict[YearMonth, Annotated[float, Field(ge=0, le=1)]]] | None = P(
         None, "fraction", "Where the service may be used: region -> {YYYY-MM: share of the region's people it serves from "
         "then on} (0 before the first date; a 0 later is an exit); unlisted regions are fully served")
