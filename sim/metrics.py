@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from sim.agents.listeners import State, Tier
-from sim.mechanics.loyalty import Stage
+from sim.agents.listeners import Stage, State, Tier
 
 S_USER = np.int8(State.USER)
 N_STATES = len(State)

@@ -21,7 +21,7 @@ from sim import results
 from sim.agents.listeners import ListenerPopulation
 from sim.agents.services import ListPrices, Service, ServiceTable
 from sim.clock import Clock
-from sim.mechanics import (accounting, ads, campaigns, diffusion, listening, loyalty, market, personalization, prices,
+from sim.mechanics import (accounting, ads, campaigns, diffusion, entry, listening, loyalty, market, personalization, prices,
                            service_quality, subscriptions)
 from sim.mechanics.choice import build_options
 from sim.mechanics.context import Before, Memory, StepContext, StepResults
@@ -31,7 +31,7 @@ from sim.random import CounterRandom
 from sim.scenario import Scenario
 
 STREAMS = ("init", "diffusion", "review", "trigger", "choice", "payment", "ticket", "wait", "rak", "wrapped", "outage", "wait_review",
-           "market")  # new streams go last: the earlier ones keep their seeds
+           "market", "brand")  # new streams go last: the earlier ones keep their seeds
 SETUP_STREAMS = ("init", "market")  # drawn from once, at set-up (numpy generators)
 
 
@@ -69,7 +69,7 @@ class MarketModel(mesa.Model):
         pop, n = self.population, self.population.n
         self.services = [Service(self, k, focal=(k == 0)) for k in range(len(scenario.all_services()))]
         s = len(self.services)
-        self.reach = market.Reach(scenario, pop, self.clock, self.streams["market"], s)
+        self.reach = market.Reach(scenario, pop, self.clock, self.streams["market"], s, self.draws.stream_keys["brand"])
         reconsider = np.zeros(n, bool)
         self.reach.update(scenario, pop, self.t, self.dt, self.weight, reconsider)
         months = self.reach.months
@@ -116,19 +116,21 @@ class MarketModel(mesa.Model):
     def _refresh_offers(self) -> None:
         """Rebuild the table of offers and the options only if the policy (any value of the running
         scenario), a competitor's price multiplier or the services in the market changed; the
-        marketing pull follows the people in reach every step."""
+        marketing pull follows the people in reach every step, an entrant's content value its age."""
         key = (self.scenario, [x.price_multiplier for x in self.services] + self.reach.active.tolist())
         camp = self.scenario.mechanisms.campaigns
         spend = self._policy("marketing_budget") * self.reach.active
         pull = campaigns.salience(spend, self.reach.people, camp.marketing_acquisition,
                                   camp.marketing_reference) if camp.enabled else np.zeros(len(self.services))
+        content = entry.appeal(self._policy("content_value"), entry.age_months(self.reach.enter_step, self.t, self.dt),
+                               self.reach.entrant, self.scenario.mechanisms.entry)  # an entrant's catalogue catches up
         if self._offer_key is not None and self._offer_key[0] is key[0] and self._offer_key[1] == key[1]:
             pull = pull.astype(np.float32)
-            if not np.array_equal(pull, self.table.salience):
-                self.table = dataclasses.replace(self.table, salience=pull)  # the options do not read it
+            if not (np.array_equal(pull, self.table.salience) and np.array_equal(content, self.table.content_value)):
+                self.table = dataclasses.replace(self.table, salience=pull, content_value=content)  # the options read neither
             return
         self._offer_key = key
-        self.table = ServiceTable.of(self.services, pull)
+        self.table = dataclasses.replace(ServiceTable.of(self.services, pull), content_value=content)
         self.options = build_options(self.table)
 
     def _policy(self, field: str) -> np.ndarray:
@@ -180,8 +182,9 @@ class MarketModel(mesa.Model):
             t=self.t, date=date, years=(date - self._timestamps[0]).days / 365.25, clock=self.clock, weight=self.weight,
             scenario=self.scenario, pop=pop, draws=self.draws.at(self.t, pop.ident), table=self.table, options=self.options,
             price_rose=self.price_rose, rise_review=self._rise_review, outage=self.outage,
-            support_staff=self._policy("support_staff") * active, marketing_budget=self._policy("marketing_budget") * active,
-            rak_rate=self._policy("rak_rate"), people=self.reach.people, before=before, memory=self.memory,
+            support_staff=self._policy("support_staff") * active, support_per_1000=self._policy("support_per_1000") * active,
+            marketing_budget=self._policy("marketing_budget") * active, rak_rate=self._policy("rak_rate"), people=self.reach.people,
+            heard=self.reach.heard, before=before, memory=self.memory,
             results=StepResults(prices=ListPrices.of(self.services)))
 
     def update_market(self) -> None:

@@ -46,7 +46,9 @@ def digests() -> dict[str, str]:
                "--out", str(out)]
         for s in SETS:
             cmd += ["--set", s]
-        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"the baseline run failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
         return column_digests(pd.read_parquet(out / "timeseries.parquet"))
 
 

@@ -62,8 +62,8 @@ def step(ctx) -> Accounts:
     """The money flows of every service after a step.
 
     ``ctx`` the step: the listeners at its end and the users (``results.sharing``), the services' offers,
-    the ad revenue (``results.ads``), the advisors and marketing of the services in the market, the weight
-    (real people per simulated listener).
+    the ad revenue (``results.ads``), the support advisors (``results.support``), the marketing of the
+    services in the market, the weight (real people per simulated listener).
     """
     table, pop, mech, weight = ctx.table, ctx.pop, ctx.scenario.mechanisms, ctx.weight
     s = table.n
@@ -74,7 +74,7 @@ def step(ctx) -> Accounts:
     subs, mau, trial_users = subs * weight, mau * weight, trial_users * weight
     pers = mech.personalization
     personalization = pers.cost_per_user * table.personalization * mau * pers.enabled
-    support = (np.asarray(ctx.support_staff, dtype=float) * mech.service_quality.staff_cost if mech.service_quality.enabled
+    support = (np.asarray(ctx.results.support.staff, dtype=float) * mech.service_quality.staff_cost if mech.service_quality.enabled
                else np.zeros(s))
     ad_revenue = ctx.results.ads.revenue_eur
     total = subs + ad_revenue

@@ -8,6 +8,7 @@ Utility of an option for listener i (EUR/month, MODEL.md):
       - [privacy-sensitive sharer] privacy_cost * personalization_j
       + [newcomer to j] marketing salience_j
       + [current option] (switching_cost(tenure, data depth) + goodwill_i)
+      - [user of another service] moving cost (sim.mechanics.switching, charged by ``choose``)
     U(nothing) = outside_value_i
 
 and P(option) = softmax(U / noise_scale) (McFadden 1974). The same function scores a
@@ -23,7 +24,9 @@ import numpy as np
 from numba import njit
 
 from sim.kernels import AHEAD, prefetch
+from sim.mechanics.entry import consider_only
 from sim.mechanics.personalization import match, shares_data
+from sim.mechanics.switching import charge_moving
 from sim.random import uniform_at
 
 INELIGIBLE = -1e9  # utility of an option the listener may not take (student plan, family plan)
@@ -314,10 +317,18 @@ def logit_rows(u: np.ndarray, noise_scale: float, ids: np.ndarray, key: np.uint6
 
 
 def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float, key: np.uint64,
-           ident: np.ndarray) -> np.ndarray:
+           ident: np.ndarray, moving: np.ndarray | None = None, heard: np.ndarray | None = None) -> np.ndarray:
     """Each decider's option, int64 (m,): a logit draw over every option (the choice stream's key at this
     step), each decider (slots ``idx``) drawing under their id (``ident`` (n,), the id in each slot).
 
+    ``moving`` (m,) EUR/month: each decider's cost of moving to another service, charged on the other
+    services' options (``sim.mechanics.switching``); ``heard`` (m,) int8: the entrant a decider has
+    just heard of, weighed against their option only, -1 for none (``sim.mechanics.entry``); None: neither.
     The (deciders x options) utilities are materialised once, as the kernel's output.
     """
-    return logit_rows(utility_table(L, O, M, c, idx, current), noise_scale, ident[idx], key)
+    u = utility_table(L, O, M, c, idx, current)
+    if moving is not None:
+        charge_moving(u, L[1][idx], O[0], moving)
+    if heard is not None:
+        consider_only(u, current, O[0], heard, INELIGIBLE)
+    return logit_rows(u, noise_scale, ident[idx], key)

@@ -122,10 +122,13 @@ class StepContext:
         Share of a plan's payers reconsidering at a rise, by region (reference prices); None: the flat share.
     outage : float (S,)
         This step's outages per service, severity x days.
-    support_staff, marketing_budget, rak_rate : float (S,)
-        The services' advisors and marketing (EUR/month), 0 for a service not in the market, and their RAK rates.
+    support_staff, support_per_1000, marketing_budget, rak_rate : float (S,)
+        The services' fixed advisors, advisors per thousand paying subscribers and marketing (EUR/month), 0 for a
+        service not in the market, and their RAK rates.
     people : float
         Real people in the market's reach.
+    heard : int8 (n,)
+        The entrant each listener has just heard of, -1 for none (``sim.mechanics.entry``).
     before : Before
         Who held what at the start of the step.
     memory : Memory
@@ -148,9 +151,11 @@ class StepContext:
     rise_review: np.ndarray | None
     outage: np.ndarray
     support_staff: np.ndarray
+    support_per_1000: np.ndarray
     marketing_budget: np.ndarray
     rak_rate: np.ndarray
     people: float
+    heard: np.ndarray
     before: Before
     memory: Memory
     results: StepResults = field(default_factory=StepResults)

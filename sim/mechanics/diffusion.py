@@ -18,10 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from sim.agents.listeners import State
+from sim.agents.listeners import Stage, State
 from sim.kernels import AHEAD, prefetch
 from sim.mechanics.campaigns import marketing_multiplier
-from sim.mechanics.loyalty import Stage
 from sim.random import uniform_at
 
 UNAWARE, USER, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.OUTSIDE)

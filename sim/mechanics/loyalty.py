@@ -12,23 +12,14 @@ very satisfied supporter who shared: Wrapped or after a RAK, within the last yea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 from numba import njit
 from scipy.special import expit
 
-from sim.agents.listeners import State
+from sim.agents.listeners import Stage, State
 from sim.mechanics.choice import held_utility, kernel_inputs
 from sim.mechanics.subscriptions import current_option
-
-
-class Stage(IntEnum):
-    PROSPECT = 0
-    CUSTOMER = 1
-    CLIENT = 2
-    SUPPORTER = 3
-    ADVOCATE = 4
 
 
 USER = np.int8(State.USER)

@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 
 from sim.agents.listeners import NO_SERVICE, State, Tier
+from sim.mechanics import switching
 from sim.mechanics.choice import INELIGIBLE, Options, choose, kernel_inputs, utility
 from sim.random import uniform_at
 
@@ -68,23 +69,28 @@ def step(cfg, ctx) -> Decisions:
     ``cfg`` the choice section; ``ctx`` the step: the listeners, ``memory.reconsider`` (n,) bool: those who
     choose whatever their draws (the newly aware, a long wait or an outage, a lost service; cleared here),
     ``price_rose`` (S, n_plans) bool, ``rise_review`` (S, n_plans, R) the share of a plan's payers
-    reconsidering at a rise by region (reference prices; None: ``choice.price_change_review``), the options
-    and the offers, and the streams ``payment`` for premium subscribers, ``review`` for the aware,
-    ``trigger`` for holders of a plan whose price rose, ``choice`` for the deciders.
+    reconsidering at a rise by region (reference prices; None: ``choice.price_change_review``), ``heard``
+    (n,) int8 the entrant a listener has just heard of, -1 for none (:mod:`sim.mechanics.entry`), the options
+    and the offers, the switching section (``mechanisms.switching``), and the streams ``payment`` for premium
+    subscribers, ``review`` for the aware, ``trigger`` for holders of a plan whose price rose, ``choice`` for the deciders.
     """
-    pop, clock, t, reconsider = ctx.pop, ctx.clock, ctx.t, ctx.memory.reconsider
-    rise_review, price_rose, options = ctx.rise_review, ctx.price_rose, ctx.options
+    pop, clock, t, reconsider, draws = ctx.pop, ctx.clock, ctx.t, ctx.memory.reconsider, ctx.draws
+    rise_review, price_rose, options, heard = ctx.rise_review, ctx.price_rose, ctx.options, ctx.heard
+    sw = ctx.scenario.mechanisms.switching
     if rise_review is None:  # the flat share, the same in every region
         rise_review = np.full((*price_rose.shape, 1), cfg.price_change_review)
     failed, idx, trial_ended = _deciders(
         pop.known, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, pop.tenure, pop.data_depth, pop.goodwill,
-        t, reconsider, price_rose, options.held_index(price_rose.shape), clock.probability(cfg.involuntary_churn),
-        clock.probability(cfg.lapsed_review_rate), clock.probability(cfg.premium_review_rate), clock.probability(cfg.review_rate),
-        np.asarray(rise_review, np.float64), ctx.draws.key("payment"), ctx.draws.key("review"), ctx.draws.key("trigger"), pop.ident)
+        pop.spell_start, t, reconsider, price_rose, options.held_index(price_rose.shape), clock.probability(cfg.involuntary_churn),
+        clock.probability(cfg.lapsed_review_rate), cfg.premium_review_rate, *switching.review_constants(sw), clock.months_per_step,
+        clock.probability(cfg.review_rate), np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"),
+        draws.key("trigger"), pop.ident)
     if idx.size:
         cur = current_option(pop, options, idx)
-        chosen = choose(*kernel_inputs(pop, options, ctx.table, ctx.scenario), idx, cur, cfg.noise_scale,
-                        ctx.draws.key("choice"), pop.ident)
+        moving = switching.moving_cost(pop.service[idx], pop.tenure[idx], pop.data_depth[idx],
+                                       ctx.scenario.mechanisms.personalization.tau_hours, sw) if sw.enabled else None
+        chosen = choose(*kernel_inputs(pop, options, ctx.table, ctx.scenario), idx, cur, cfg.noise_scale, draws.key("choice"),
+                        pop.ident, moving, None if heard is None else heard[idx])
         move(pop, idx, chosen, trial_ended[idx], options, ctx.table.trial_months, t, clock.months_per_step)
     reconsider[:] = False
     return Decisions(failed, trial_ended)
@@ -98,9 +104,9 @@ def _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill) -> None:
 
 
 @njit(cache=True)
-def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data_depth, goodwill, t, reconsider,
-              price_rose, held, payment_p, lapsed_p, premium_p, review_p, rise_review, payment_key, review_key, trigger_key,
-              ident):
+def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data_depth, goodwill, spell_start, t, reconsider,
+              price_rose, held, payment_p, lapsed_p, premium_rate, long_tenure_ratio, tenure_months, dt, review_p,
+              rise_review, payment_key, review_key, trigger_key, ident):
     """Whose payment failed (bool (n,)), who decides this step (their slots, ascending, int64 (m,))
     and whose trial ended (bool (n,)), in one pass over the listeners who know the market
     (``known``, ascending slots). The listener in slot i draws under their id ``d = ident[i]``.
@@ -109,8 +115,10 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
     lapses (:func:`_lapse`, in place) and does not decide. Another aware listener in reach decides
     if made to reconsider (``reconsider``: the newly aware among them), at the end of a trial,
     reviewing (``uniform_at(review_key, d)`` below the review probability of their state:
-    lapsed, paying, or else), holding a plan whose price rose (``price_rose`` (S, plans),
-    ``uniform_at(trigger_key, d)`` below ``rise_review`` (S, plans, R) of their region, or of
+    lapsed, paying (``premium_rate`` a month on their first bill, falling with the months they
+    have paid, ``spell_start`` (n,): :func:`sim.mechanics.switching.tenure_review`, steps of
+    ``dt`` months), or else), holding a
+    plan whose price rose (``price_rose`` (S, plans), ``uniform_at(trigger_key, d)`` below ``rise_review`` (S, plans, R) of their region, or of
     region 0 when it has one region column) or holding an option no longer offered (``held``
     (S, 2, plans) option index, -1 if withdrawn).
     """
@@ -136,6 +144,8 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
             continue
         ended = user & (ti == TRIAL) & (trial_end[i] <= t)
         trial_ended[i] = ended
+        premium_p = switching.tenure_review(premium_rate, switching.paying_months(tenure[i], spell_start[i], t, dt),
+                                            long_tenure_ratio, tenure_months, dt)
         p = lapsed_p if s == LAPSED else (premium_p if paying else review_p)
         decide = reconsider[i] | ended | (uniform_at(review_key, d) < p)
         j, q = max(service[i], 0), max(plan[i], 0)  # a non-user's lookups are masked below

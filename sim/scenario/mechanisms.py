@@ -1,5 +1,5 @@
 """Configuration of the market's mechanisms (ads, personalisation, service quality,
-campaigns, competition, listening, loyalty): one section per mechanism."""
+campaigns, competition, listening, loyalty, switching, entry): one section per mechanism."""
 
 from __future__ import annotations
 
@@ -11,8 +11,12 @@ from sim.scenario.fields import P, Strict
 class AdsConfig(Strict):
     enabled: bool = P(True, "-", "Advertisers buy the free tier's impressions")
     advertisers: int = P(20, "advertisers", "Number of advertiser agents", ge=1, le=1000)
-    total_budget: float = P(120e6, "EUR/month", "Audio advertising budgets of all advertisers together", ge=0, le=1e11)
-    budget_growth: float = P(0.08, "1/year", "Yearly growth of advertiser budgets", ge=-0.5, le=2)
+    total_budget: float = P(120e6, "EUR/month", "Audio advertising budgets of all advertisers together, at the start's audience", ge=0, le=1e11)
+    budget_growth: float = P(0.08, "1/year", "Yearly growth of advertiser budgets beyond the audience's (the ad market's)", ge=-0.5, le=2)
+    audience_elasticity: float = P(1.0, "-", "Budgets grow as (free listeners of all services / at the start) to this power: "
+                                   "0 a fixed total, 1 in proportion to the audience", ge=0, le=2)
+    price_elasticity: float = P(2.0, "-", "Elasticity of the impressions advertisers buy to the CPM: 1 a fixed spend "
+                                "(more inventory only lowers the price), above 1 more inventory sells for more", ge=1, le=5)
     q4_boost: float = P(0.35, "fraction", "Extra budget in October-December (holiday season)", ge=0, le=3)
     initial_streaming_share: float = P(0.15, "fraction", "Share of budgets spent on streaming at the start", ge=0, le=1)
     value_cpm: float = P(14.0, "EUR/1000 impressions", "Advertiser value of an untargeted impression", ge=0, le=500)
@@ -37,7 +41,8 @@ class PersonalizationConfig(Strict):
 
 class ServiceQualityConfig(Strict):
     enabled: bool = P(True, "-", "Incidents, support queue, response times, RAK")
-    ticket_rate: float = P(0.003, "1/month", "Support tickets per user per month", ge=0, le=1)
+    ticket_rate: float = P(0.003, "1/month", "Support tickets per paying user (premium or trial) per month", ge=0, le=1)
+    free_ticket_share: float = P(1.0, "fraction", "Free users file tickets at this share of ticket_rate", ge=0, le=1)
     tickets_per_staff: float = P(1500.0, "tickets/month", "Tickets one advisor resolves in a month", gt=0, le=1e6)
     base_response_hours: float = P(1.5, "hours", "Response time of an idle support team", gt=0, le=1000)
     wait_threshold_hours: float = P(24.0, "hours", "Waits above this hurt satisfaction", gt=0, le=10000)
@@ -92,6 +97,34 @@ class ListeningConfig(Strict):
     satisfaction_elasticity: float = P(0.3, "-", "Hours rise with satisfaction around 0.5", ge=0, le=5)
 
 
+class SwitchingConfig(Strict):
+    enabled: bool = P(False, "-", "Moving to another service costs a user their library (churn goes to the free tier or "
+                      "nothing), and a subscriber's review hazard falls with tenure")
+    moving_base: float = P(5.0, "EUR/month", "Cost of moving to another service for any user (plausible 0-8)", ge=0, le=100)
+    moving_per_tenure_month: float = P(0.1, "EUR/month per month", "Growth of the moving cost with tenure (playlists, "
+                                       "library; plausible 0-0.3)", ge=0, le=10)
+    moving_max_tenure_months: int = P(36, "months", "Tenure beyond which the moving cost stops growing", ge=0, le=600)
+    moving_data_depth: float = P(1.0, "EUR/month", "Extra moving cost at full listening-data depth (plausible 0-4)",
+                                 ge=0, le=100)
+    long_tenure_ratio: float = P(0.2, "fraction", "A long-tenured subscriber's review rate over a new one's "
+                                 "(plausible 0.3-1; 1 = no fall)", ge=0, le=1)
+    tenure_months: float = P(12.0, "months", "Time constant of the review rate's fall with tenure (plausible 6-36)",
+                             ge=0, le=240)
+
+
+class EntryConfig(Strict):
+    enabled: bool = P(False, "-", "A service entering the market is known and stocked gradually (else at once)")
+    awareness_p: float = P(0.25, "1/month", "Bass innovation hazard of awareness of an entrant among listeners who know "
+                           "the market (plausible 0.01-0.3)", ge=0, le=1)
+    awareness_q: float = P(0.3, "1/month", "Bass imitation hazard of awareness of an entrant (plausible 0.05-1)", ge=0, le=5)
+    consider_share: float = P(0.6, "fraction", "Share of the listeners who hear of an entrant who reconsider their option "
+                              "that month (plausible 0-1)", ge=0, le=1)
+    catalogue_start: float = P(0.9, "fraction", "Share of its content value an entrant offers at launch (plausible 0.4-1)",
+                               ge=0, le=1)
+    catalogue_months: float = P(6.0, "months", "Time constant of an entrant's catalogue and features catching up "
+                                "(plausible 3-36)", gt=0, le=240)
+
+
 class Mechanisms(Strict):
     ads: AdsConfig = AdsConfig()
     personalization: PersonalizationConfig = PersonalizationConfig()
@@ -100,3 +133,5 @@ class Mechanisms(Strict):
     competition: CompetitionConfig = CompetitionConfig()
     listening: ListeningConfig = ListeningConfig()
     loyalty: LoyaltyConfig = LoyaltyConfig()
+    switching: SwitchingConfig = SwitchingConfig()
+    entry: EntryConfig = EntryConfig()
