@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.agents.listeners import State, Tier
+from sim.agents.listeners import Stage, State, Tier
 from sim.agents.network import small_world
 from sim.mechanics import diffusion
-from sim.mechanics.loyalty import Stage
 from sim.mechanics.personalization import sharers
 from sim.random import CounterRandom
 

@@ -15,10 +15,9 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from sim.agents.listeners import ListenerPopulation, State, Tier
+from sim.agents.listeners import ListenerPopulation, Stage, State, Tier
 from sim.agents.services import PLAN_NAMES
 from sim.app.charts import FONT, Frames, categories
-from sim.mechanics.loyalty import Stage
 from sim.model import MarketModel
 
 
