@@ -91,6 +91,7 @@ KPIS: tuple[Kpi, ...] = tuple([
     *_k("unaware aware lapsed", "people", market=True),
     *_k("price_headline_eur", "EUR/user/month", of="prices"),  # added after the market counts: earlier columns keep their place
     *_k("people_in_reach", "people", market=True),  # unaware + aware + lapsed + every service's users
+    *_k("support_staff", "agents", of="support.staff"),  # the advisors the staffing rule hired (support_staff + support_per_1000)
 ])
 KPI_BY_NAME = {k.name: k for k in KPIS}
 # Columns of timeseries.parquet per service (besides replicate, date, step, service, focal).

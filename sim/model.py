@@ -88,8 +88,8 @@ class MarketModel(mesa.Model):
         for ev in scenario.timeline:
             self._events[self.clock.step_of_month(ev.at)].append(ev)
         self.outage = np.zeros(s)  # this step's outage per service, severity x days
-        self._last_prices: np.ndarray | None = None  # (S, plans) last step's plan prices: a rise is a shock
-        self.price_rose = np.zeros((s, 4), bool)  # (service, plan): price went up this step
+        self._last_prices: np.ndarray | None = None  # (S, plans, R) last step's local plan prices: a rise is a shock
+        self.price_rose = np.zeros((s, 4, len(scenario.regions)), bool)  # (service, plan, region): price went up this step
         self._focal_prices: list[float] = []  # the focal headline price at every step: what competitors match
         self._shares: list[list[float]] = [[] for _ in range(s)]  # each service's market share at every step
         self.records = Records(SERVICE_KPIS, self.n_steps, s)
@@ -130,7 +130,7 @@ class MarketModel(mesa.Model):
                 self.table = dataclasses.replace(self.table, salience=pull, content_value=content)  # the options read neither
             return
         self._offer_key = key
-        self.table = dataclasses.replace(ServiceTable.of(self.services, pull), content_value=content)
+        self.table = dataclasses.replace(ServiceTable.of(self.services, pull, self.policy.regional), content_value=content)
         self.options = build_options(self.table)
 
     def _policy(self, field: str) -> np.ndarray:
@@ -219,8 +219,8 @@ class MarketModel(mesa.Model):
         for k, svc in enumerate(self.services):
             svc.react(self._focal_prices, self._shares[k], int(round(svc.policy.reaction_lag / self.dt)), cfg)
         self._refresh_offers()
-        plan_prices = self.table.plan_price
-        # a plan whose price went up since last step (a new plan or a cut is not a shock to its holders)
+        plan_prices = self.table.plan_price[:, :, None] * self.table.region_price[:, None, :]  # local prices (S, plans, R)
+        # a plan whose price went up since last step in a region (a new plan or a cut is not a shock to its holders)
         before = plan_prices if self._last_prices is None else self._last_prices
         self.price_rose = np.nan_to_num(plan_prices - before, nan=0.0) > 1e-9
         self._last_prices = plan_prices.copy()
@@ -234,8 +234,7 @@ class MarketModel(mesa.Model):
         pop.region_price_index = index.astype(np.float32)
         if not (cfg.enabled or scen.inflation):
             return  # nominal prices, a rise judged by the flat trigger only
-        region_mult = np.array([r.price_multiplier for r in scen.regions])
-        real = prices.real_prices(self.table.plan_price, self.table.users_per_account, region_mult, index)
+        real = prices.real_prices(self.table.plan_price, self.table.users_per_account, self.policy.regional.price_multiplier, index)
         ref = real if self._reference is None else self._reference
         felt = prices.loss(real, ref, cfg.loss_aversion) if cfg.enabled else np.zeros_like(real)
         self._rise_review = prices.rise_review(real, ref, cfg.review_per_rise) if cfg.enabled else None

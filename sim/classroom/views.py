@@ -40,7 +40,7 @@ def colours(game: Game) -> list[str]:
 def leaderboard_html(game: Game) -> str:
     """The leaderboard as an HTML table (best profit first), one ``tr`` per team with its name in ``data-team``."""
     colour = colours(game)
-    head = ("<tr><th>#</th><th>team</th><th>users<br>(M)</th><th>premium<br>(M)</th><th>share</th>"
+    head = (f"<tr><th>#</th><th>{'player' if game.individuals else 'team'}</th><th>users<br>(M)</th><th>premium<br>(M)</th><th>share</th>"
             "<th>subscriptions<br>(M EUR)</th><th>ads<br>(M EUR)</th><th>profit<br>(M EUR)</th></tr>")
     rows = []
     index = {t.name: game.service_index(t) for t in game.teams.values()}
