@@ -89,6 +89,7 @@ def ad_load_exercise() -> dict[str, str]:
         year = slice(month(m, "2017-01"), month(m, "2017-12") + 1)
         out[f"{key}.ads_2017"] = millions(float(m.records["revenue_ads_eur"][year, 0].sum()))
         out[f"{key}.total_dec"] = millions(kpi(m, "revenue_total_eur", "2017-12"))
+        out[f"{key}.subs_dec"] = millions(kpi(m, "revenue_subscription_eur", "2017-12"))
         out[f"{key}.cpm_jan"] = f"{kpi(m, 'cpm_eur', '2017-01'):.1f}"
         out[f"{key}.others_dec"] = millions(sum(kpi(m, "mau", "2017-12", k) for k in range(1, len(m.services))))
     totals = {load: float(m.records["revenue_ads_eur"][month(m, "2017-01"):month(m, "2017-12") + 1, 0].sum())
@@ -178,6 +179,7 @@ def game_lesson() -> dict[str, str]:
            "game.others_loss": millions(float(mau_alone[others].sum() - mau[others].sum())),
            "game.apple_users.end": millions(users_of(m, "Apple Music", end), 1),
            "game.apple_share.end": percent(kpi(m, "market_share", end, [s.name for s in m.services].index("Apple Music")), 1),
+           "game.share_leader": max(board, key=lambda r: r["market_share"])["team"],
            "game.winner": board[0]["team"], "game.winner.profit": f"{board[0]['profit_m']:,.0f}",
            "game.loser": board[-1]["team"], "game.loser.profit": f"{board[-1]['profit_m']:,.0f}"}
     rows = ["| team | decisions every round | users (M) | premium (M) | market share | profit since launch (M EUR) |",
@@ -192,12 +194,51 @@ def game_lesson() -> dict[str, str]:
     return out
 
 
+def value(text: str) -> float:
+    """A quoted figure as a number ("1,164" -> 1164, "4.9 %" -> 4.9)."""
+    return float(text.replace(",", "").removesuffix("%").strip())
+
+
+def broken_claims(numbers: dict[str, str]) -> list[str]:
+    """The sentences of docs/teaching.md whose direction the figures no longer bear out (empty: the
+    narrative follows the model). tests/test_teaching_numbers.py checks the committed figures."""
+    def n(key: str) -> float:
+        return value(numbers[key])
+
+    loads = [f"{load:g}" for load in AD_LOADS]
+    claims = {
+        "ex1: 'the listening responds at once' (fewer free hours at 12 than at 2.5 ad-min/hour in January 2017)":
+            n("ex1.12.hours_jan") < n("ex1.2.5.hours_jan"),
+        "ex1: 'each impression sells dearer when there are few' (the CPM falls as the ad load rises)":
+            all(n(f"ex1.{a}.cpm_jan") > n(f"ex1.{b}.cpm_jan") for a, b in zip(loads, loads[1:])),
+        "ex1: 'ads push some free listeners to premium, so subscriptions move with the ad load too'":
+            n("ex1.12.subs_dec") > n("ex1.0.5.subs_dec"),
+        "ex2: 'the subscribers of the individual plan reconsider' (churn higher with the hike in its month)":
+            n("ex2.hike.churn.2020-01") > n("ex2.none.churn.2020-01"),
+        "ex2: 'it follows the hike' (the competitor on match_price is dearer in December 2020)":
+            n("ex2.match.rival_price.2020-12") > n("ex2.hike.rival_price.2020-12"),
+        "ex3: 'listening responds in the first month' (free hours rise with personalisation)":
+            n("ex3.0.hours_jan") < n("ex3.0.6.hours_jan") < n("ex3.1.hours_jan"),
+        "ex3: 'within months ad revenue follows' (June 2016 ad revenue rises with personalisation)":
+            n("ex3.0.ads_jun") <= n("ex3.0.6.ads_jun") <= n("ex3.1.ads_jun"),
+        "game: 'the market grows ... (listeners who would otherwise use nothing)'": n("game.market_growth") > 0,
+        "game: 'Spotify has ... M fewer and the other services ... M fewer'":
+            n("game.focal_loss") >= 0 and n("game.others_loss") >= 0,
+        "game: 'Share is not profit' (the best profit is not the largest share)":
+            numbers["game.winner"] != numbers["game.share_leader"],
+    }
+    return [claim for claim, holds in claims.items() if not holds]
+
+
 def main() -> int:
     numbers = {**ad_load_exercise(), **price_hike_exercise(), **personalisation_exercise(), **game_lesson()}
     path = docnumbers.write("teaching", "python -m tools.teaching_numbers", numbers, inputs=[BASELINE])
     changed = docnumbers.refresh_documents()
     print(f"wrote {path.relative_to(ROOT)} ({len(numbers)} figures); refreshed {', '.join(str(p.relative_to(ROOT)) for p in changed) or 'no doc'}")
-    return 0
+    broken = broken_claims(numbers)
+    for claim in broken:
+        print(f"docs/teaching.md no longer follows the model: {claim}: rewrite it", file=sys.stderr)
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":
