@@ -3,13 +3,12 @@ and what is allowed, with a did-you-mean hint where a name was misspelt."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sim.scenario.fields import DISTRIBUTIONS, SAFE_NAME
+from sim.scenario.fields import DISTRIBUTIONS, SAFE_NAME, did_you_mean
 from sim.scenario.schema import Scenario, _child_model, _MappingOf
 from sim.yamlio import ScenarioError
 
@@ -59,12 +58,6 @@ def cut(text: object, limit: int = MAX_SHOWN) -> str:
     whatever the user wrote (a 1.8 MB name is not echoed)."""
     s = str(text).replace("\r", "\\r").replace("\n", "\\n")
     return s if len(s) <= limit else s[:limit] + "..."
-
-
-def did_you_mean(word: str, options: list[str], cutoff: float = 0.5) -> str:
-    """``"; did you mean 'X'?"`` for the closest of ``options`` to a misspelt ``word``, else ``""``."""
-    close = difflib.get_close_matches(word, options, n=1, cutoff=cutoff)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def explain_validation_error(err: ValidationError, source: str, root: type[BaseModel] | None = None) -> ScenarioError:

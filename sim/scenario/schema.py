@@ -19,8 +19,7 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from sim.scenario.fields import (SAFE_NAME, Distribution, P, PeopleSchedule, Strict, YearMonth, _month_index, _year_month,
-                                 linear_schedule,
-                                 schedule_points)
+                                 did_you_mean, linear_schedule, schedule_points)
 from sim.scenario.mechanisms import Mechanisms
 
 
@@ -166,7 +165,7 @@ class ChoiceConfig(Strict):
     reference_price: ReferencePrice = ReferencePrice()
 
 
-MAX_SERVICES = 16  # a listener's used trials are a 16-bit mask of services
+MAX_SERVICES = 64  # a listener's used trials are a bit mask of services (16, 32 or 64 bits: the fewest that hold them)
 PlanName = Literal["individual", "student", "duo", "family"]
 DEFAULT_HASSLE = {"individual": 0.0, "student": 0.5, "duo": 1.0, "family": 2.5}
 DEFAULT_SEATS = {"individual": 1, "student": 1, "duo": 2, "family": 6}
@@ -258,7 +257,7 @@ def _default_focal() -> dict[str, Any]:
 
 class Services(Strict):
     focal: ServicePolicy = Field(default_factory=lambda: ServicePolicy(**_default_focal()))
-    competitors: list[ServicePolicy] = Field(default_factory=list, description="Other services", max_length=8)
+    competitors: list[ServicePolicy] = Field(default_factory=list, description="Other services", max_length=MAX_SERVICES - 1)
 
     @model_validator(mode="after")
     def _names(self) -> "Services":
@@ -383,7 +382,6 @@ class Scenario(Strict):
         self._entries_and_exits()
         for r in self.regions:
             if r.inflation_area is not None and r.inflation_area not in self.inflation:
-                from sim.scenario.errors import did_you_mean
                 raise ValueError(f"regions.{r.name}.inflation_area: {r.inflation_area!r} is not an area of `inflation`"
                                  f"{did_you_mean(r.inflation_area, list(self.inflation))}; areas: {list(self.inflation)}")
         regions = [r.name for r in self.regions]
@@ -391,14 +389,12 @@ class Scenario(Strict):
             for key, names in (("availability", s.availability or {}), ("regions", s.regions)):
                 for name in names:
                     if name not in regions:
-                        from sim.scenario.errors import did_you_mean
                         raise ValueError(f"services.{s.name}.{key}.{name}: unknown region {name!r}{did_you_mean(name, regions)}; "
                                          f"regions are {regions}")
         return self
 
     def _entries_and_exits(self) -> None:
         """Entrants have new names; an exit names a service in the market by then, never the focal one."""
-        from sim.scenario.errors import did_you_mean
         present = [s.name for s in self.services.all()]
         everyone = present + [ev.enter.name for ev in self.timeline if ev.enter]
         if len(set(everyone)) != len(everyone):
