@@ -346,7 +346,7 @@ class Scenario(Strict):
             end = _month_index(_year_month(str(time.get("start", "2015-01")))) + int(time.get("months", 120))
             at = [ev["at"] if isinstance(ev, dict) else ev.at for ev in data["timeline"]]
             kept = [ev for ev, month in zip(data["timeline"], at) if _month_index(_year_month(str(month))) < end]
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):  # OverflowError: months .inf
             return data  # validation reports the bad value
         return {**data, "timeline": kept}
 
