@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 
 from sim.agents.listeners import NO_SERVICE, State, Tier
-from sim.mechanics.choice import INELIGIBLE, Options, choose, kernel_inputs, utility
+from sim.mechanics.choice import INELIGIBLE, Options, choose, kernel_inputs, nests, utility
 from sim.random import uniform_at
 
 UNAWARE, USER, LAPSED, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.LAPSED), np.int8(State.OUTSIDE)
@@ -84,7 +84,8 @@ def step(pop, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Op
         np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"), draws.key("trigger"), pop.ident)
     if idx.size:
         cur = current_option(pop, options, idx)
-        chosen = choose(*kernel_inputs(pop, options, table, scenario), idx, cur, c.noise_scale, draws.key("choice"), pop.ident)
+        chosen = choose(*kernel_inputs(pop, options, table, scenario), idx, cur, c.noise_scale, draws.key("choice"), pop.ident,
+                        nests(options), c.plan_nest)
         move(pop, idx, chosen, trial_ended[idx], options, table.trial_months, t, clock.months_per_step)
     return Decisions(failed, trial_ended)
 
