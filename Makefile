@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools>=68'  # the build requirement; a venv may bring an older one
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

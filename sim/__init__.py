@@ -1,2 +1,79 @@
-"""freemium-sim: agent-based simulation of a freemium music-streaming market."""
+"""freemium-sim: agent-based simulation of a freemium music-streaming market.
+
+Importing the package first picks where numba caches the compiled kernels (:func:`numba_cache_dir`)
+and where matplotlib keeps its font cache (:func:`matplotlib_config_dir`): an install in a read-only
+place (a system prefix, a user without a writable home) would otherwise die on its first kernel with
+numba's "no locator available", and matplotlib would warn on every run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
 __version__ = "0.1.0"
+
+
+def _writable(folder: str, private: bool = False) -> bool:
+    """Whether files can be created in ``folder`` (made if missing): numba's own test of a cache folder.
+
+    ``private``: also owned by this user and closed to others, as a folder in the shared temporary
+    folder must be (numba's cache files are pickles: whoever can write them runs code in this process).
+    """
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+        st = os.stat(folder)
+        return not private or (st.st_uid == os.getuid() and not st.st_mode & 0o022)
+    except OSError:
+        return False
+
+
+def _own_folder(name: str) -> str | None:
+    """A writable folder ``name`` of this package's own: in the user's cache (``$XDG_CACHE_HOME`` or
+    ``~/.cache``), else in a private folder of the temporary folder; None where neither can be written."""
+    user = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if _writable(folder := os.path.join(user, "freemium-sim", name)):
+        return folder
+    try:  # gettempdir raises where there is none
+        private = os.path.join(tempfile.gettempdir(), f"freemium-sim-{os.getuid()}")
+    except OSError:
+        return None
+    return os.path.join(private, name) if _writable(private, private=True) and _writable(os.path.join(private, name)) else None
+
+
+def numba_cache_dir() -> str | None:
+    """The folder for numba's cache, set in ``NUMBA_CACHE_DIR``, or None where numba's own first choice,
+    next to the package's modules, is writable (or the user set ``NUMBA_CACHE_DIR``).
+
+    Else :func:`_own_folder`; with none writable, one line on stderr and numba's choice (which fails).
+    """
+    if os.environ.get("NUMBA_CACHE_DIR") or _writable(os.path.join(os.path.dirname(__file__), "__pycache__")):
+        return None
+    folder = _own_folder("numba")
+    if folder is None:
+        print("freemium-sim: no writable folder for the compiled kernels (the package's, ~/.cache, the temporary folder): "
+              "set NUMBA_CACHE_DIR to a writable folder", file=sys.stderr)
+        return None
+    os.environ["NUMBA_CACHE_DIR"] = folder
+    if "numba" in sys.modules:  # numba read its settings when imported
+        sys.modules["numba"].config.CACHE_DIR = folder
+    return folder
+
+
+def matplotlib_config_dir() -> str | None:
+    """The folder for matplotlib's settings and font cache, set in ``MPLCONFIGDIR``, where its own
+    (``$XDG_CONFIG_HOME/matplotlib`` or ``~/.config/matplotlib``) is not writable: else matplotlib
+    warns on every run and rebuilds its font cache in a new temporary folder. None where it is (or set)."""
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    if os.environ.get("MPLCONFIGDIR") or _writable(os.path.join(config, "matplotlib")):
+        return None
+    folder = _own_folder("matplotlib")
+    if folder is not None:
+        os.environ["MPLCONFIGDIR"] = folder
+    return folder
+
+
+numba_cache_dir()
+matplotlib_config_dir()

@@ -213,17 +213,17 @@ class MarketModel(mesa.Model):
             market = dataclasses.replace(market, revenue_eur=market.revenue_eur * nominal, cpm_eur=market.cpm_eur * nominal)
         self.advertisers = market.book
         # 7. support queue, long waits, RAK, outages
-        support = service_quality.step(users, pop.service, pop.goodwill, self.outage, self.backlog,
-                                       self._policy("support_staff") * self.reach.active, self._policy("rak_rate"),
-                                       draws, mech.service_quality,
-                                       self.weight, dt)
+        active = self.reach.active
+        support = service_quality.step(users, pop.service, pop.tier, pop.goodwill, self.outage, self.backlog,
+                                       self._policy("support_staff") * active, self._policy("support_per_1000") * active,
+                                       self._policy("rak_rate"), draws, mech.service_quality, self.weight, dt)
         pop.goodwill, self.backlog = support.goodwill, support.backlog
         self.triggered[support.reconsider] = True
         pop.shared_until[support.told_friends] = self.t + int(round(12 / dt))
         # 8. satisfaction, goodwill, data depth, tenure, ladder stage
         self.update_satisfaction_and_data(users, fraction)
         # 9. money, KPIs, cohorts
-        money = accounting.account(pop, users, self.table, market.revenue_eur, self._policy("support_staff") * self.reach.active,
+        money = accounting.account(pop, users, self.table, market.revenue_eur, support.staff,
                                    self._policy("marketing_budget") * self.reach.active, scen, self.weight)
         self.record(before, money, market, support, decisions)
         self.t += 1

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sim.agents.listeners import ListenerPopulation, State
+from sim.agents.listeners import ListenerPopulation, State, Tier
 from sim.agents.network import small_world
 from sim.clock import Clock
 from sim.mechanics import ads, service_quality
@@ -20,44 +20,74 @@ money = st.floats(0.0, 1e7, allow_nan=False)
 
 @settings(max_examples=200, deadline=None)
 @given(m=st.integers(1, 6), s=st.integers(1, 3), data=st.data())
-def test_clearing_never_exceeds_budget_or_inventory(m, s, data):
+def test_clearing_never_exceeds_inventory_and_clears_above_the_reserve(m, s, data):
     demand = data.draw(hnp.arrays(float, (m, s), elements=money))
     values = data.draw(hnp.arrays(float, (m, s), elements=st.floats(0.0, 60.0)))
     supply = data.draw(hnp.arrays(float, s, elements=st.floats(0.0, 1e10)))
     reserve = data.draw(st.floats(0.0, 20.0))
-    cpm, sold, spend = ads.clear(demand, values, supply, reserve)
-    assert np.all(spend <= demand * (1 + 1e-9) + 1e-9)  # budget never exceeded
+    elasticity = data.draw(st.floats(1.0, 5.0))
+    cpm, sold, spend = ads.clear(demand, values, supply, reserve, elasticity)
     assert np.all(sold <= supply * (1 + 1e-9))  # never sell more than the inventory
     fill = np.divide(sold, supply, out=np.zeros(s), where=supply > 0)
     assert np.all((fill >= 0) & (fill <= 1 + 1e-9))
     revenue = spend.sum(axis=0)
-    on_offer = supply > 0
+    on_offer = supply >= 1.0  # at least one impression
     np.testing.assert_allclose(revenue[on_offer], (sold * cpm / 1000.0)[on_offer], rtol=1e-9, atol=1e-6)
-    assert np.all(revenue[~on_offer] == 0)  # unsold or absent inventory earns nothing
-    assert np.all(cpm[on_offer] >= reserve - 1e-9)
-    # nobody pays more than their value
-    assert np.all((spend <= 1e-9) | (values >= np.nan_to_num(cpm)[None, :] - 1e-9))
+    assert np.all(revenue[~on_offer] == 0) and np.all(spend >= 0)  # absent inventory earns nothing
+    assert np.isfinite(cpm[on_offer]).all()
+    assert np.all(cpm[on_offer] >= reserve - 1e-9) and np.isnan(cpm[~on_offer]).all()
+    # above the reserve the price sells the whole inventory
+    above = on_offer & (cpm > reserve * (1 + 1e-9)) & (revenue > 0)
+    np.testing.assert_allclose(sold[above], supply[above], rtol=1e-6)
+    # each advertiser spends its money at its value, more below it, less above (none without money)
+    assert np.all(spend[demand == 0] == 0)
 
 
 def test_no_revenue_without_demand():
-    cpm, sold, spend = ads.clear(np.zeros((3, 2)), np.full((3, 2), 10.0), np.array([1e6, 1e6]), 4.0)
-    assert sold.sum() == 0 and spend.sum() == 0
+    cpm, sold, spend = ads.clear(np.zeros((3, 2)), np.full((3, 2), 10.0), np.array([1e6, 1e6]), 4.0, 2.0)
+    assert sold.sum() == 0 and spend.sum() == 0 and np.all(cpm == 4.0)
 
 
-def test_excess_demand_raises_price_to_fill_inventory():
+def test_a_fixed_spend_raises_the_price_to_fill_the_inventory():
     demand = np.array([[1000.0], [1000.0]])
     values = np.array([[50.0], [50.0]])
-    cpm, sold, spend = ads.clear(demand, values, np.array([100_000.0]), 4.0)
+    cpm, sold, spend = ads.clear(demand, values, np.array([100_000.0]), 4.0, 1.0)
     assert sold[0] == pytest.approx(100_000.0)  # fill rate 1
     assert cpm[0] == pytest.approx(20.0)  # 2000 EUR for 100k impressions
     assert spend.sum() == pytest.approx(2000.0)
 
 
-def test_low_value_buyers_drop_out():
-    demand = np.array([[1000.0], [5000.0]])
-    values = np.array([[30.0], [6.0]])
-    cpm, sold, spend = ads.clear(demand, values, np.array([100_000.0]), 4.0)
-    assert spend[1, 0] == 0 and cpm[0] > 6.0
+def test_more_inventory_sells_for_more_at_a_lower_price_only_if_demand_is_elastic():
+    demand, values = np.array([[1000.0], [3000.0]]), np.array([[30.0], [12.0]])
+    supply = np.array([100_000.0])
+    for elasticity, grows in ((1.0, False), (2.0, True), (3.0, True)):
+        cpm, sold, spend = ads.clear(demand, values, supply, 1.0, elasticity)
+        cpm2, sold2, spend2 = ads.clear(demand, values, 1.4 * supply, 1.0, elasticity)
+        assert sold2[0] == pytest.approx(1.4 * sold[0]) and cpm2[0] < cpm[0]
+        gain = spend2.sum() / spend.sum() - 1
+        # isoelastic: revenue grows as inventory^(1 - 1/elasticity), the CPM falls as inventory^(-1/elasticity)
+        assert gain == pytest.approx(1.4 ** (1 - 1 / elasticity) - 1) and (gain > 0.01) == grows
+        assert cpm2[0] / cpm[0] == pytest.approx(1.4 ** (-1 / elasticity))
+
+
+def test_at_the_reserve_part_of_the_inventory_stays_unsold():
+    cpm, sold, spend = ads.clear(np.array([[100.0]]), np.array([[8.0]]), np.array([1e9]), 4.0, 2.0)
+    assert cpm[0] == 4.0 and spend[0, 0] == pytest.approx(100.0 * 8.0 / 4.0)  # twice its money at half its value
+    assert sold[0] == pytest.approx(1000 * 200.0 / 4.0) and sold[0] < 1e9
+
+
+def test_budgets_follow_the_free_audience():
+    cfg = small_scenario({"mechanisms.ads.budget_growth": 0.0, "mechanisms.ads.q4_boost": 0.0}).mechanisms.ads
+    book = ads.AdvertiserBook.draw(cfg, np.array([True]), 4, np.random.default_rng(1))
+    none, reference = book.budgets(0.0, 0.0, 5, cfg)  # no audience yet: the base budgets, no reference
+    assert np.isnan(reference) and none.sum() == pytest.approx(cfg.total_budget)
+    first, reference = book.budgets(2e6, 0.0, 5, cfg)
+    assert reference == 2e6 and first.sum() == pytest.approx(cfg.total_budget)
+    seen = ads.AdvertiserBook(book.budget, book.genre, book.allocation, reference)
+    double, _ = seen.budgets(4e6, 0.0, 5, cfg)
+    assert double.sum() == pytest.approx(cfg.total_budget * 2 ** cfg.audience_elasticity)
+    fixed = cfg.model_copy(update={"audience_elasticity": 0.0})
+    assert seen.budgets(4e6, 0.0, 5, fixed)[0].sum() == pytest.approx(cfg.total_budget)
 
 
 def test_budgets_move_toward_better_returns():
@@ -146,7 +176,7 @@ def _ad_step(cfg, hours_per_listener: float, book=None, month: int = 5):
 
 
 def test_ad_market_step_sells_at_the_reserve_when_inventory_is_abundant():
-    cfg = small_scenario().mechanisms.ads
+    cfg = small_scenario({"mechanisms.ads.price_elasticity": 1.0}).mechanisms.ads  # a fixed spend: the whole budget
     book, market = _ad_step(cfg, hours_per_listener=1e6)  # far more impressions than any budget buys
     assert book.allocation.shape == (cfg.advertisers, 3) and np.allclose(book.allocation.sum(axis=1), 1.0)
     assert book.budget.sum() == pytest.approx(cfg.total_budget)
@@ -158,6 +188,7 @@ def test_ad_market_step_sells_at_the_reserve_when_inventory_is_abundant():
     assert np.isnan(market.cpm_eur[1]) and np.isnan(market.impressions[1]) and market.revenue_eur[1] == 0
     assert np.allclose(market.book.allocation.sum(axis=1), 1.0) and np.all(market.book.allocation[:, 1] == 0)
     assert market.book.budget is book.budget and market.book.genre is book.genre
+    assert market.book.audience == 200 * 1e4  # the audience the budgets were set for: 200 listeners x weight
 
 
 def test_ad_market_step_scarce_inventory_sells_out_above_the_reserve():
@@ -181,10 +212,29 @@ def test_support_step_long_waits_cost_goodwill_and_carry_a_backlog():
     ones = np.zeros(n, np.float32)  # every draw 0: every user files a ticket, RAK where the wait is short
     draws = FixedDraws(ticket=ones, wait=np.full(n, 0.5, np.float32), rak=ones, outage=np.ones(n, np.float32), wait_review=ones)
     staff = np.array([0, 10_000])  # service 0 has nobody answering
-    out = service_quality.step(users, service, np.zeros(n, np.float32), np.zeros(2), np.zeros(2), staff,
+    tier = np.full(n, Tier.PREMIUM, np.int8)
+    out = service_quality.step(users, service, tier, np.zeros(n, np.float32), np.zeros(2), np.zeros(2), staff, np.zeros(2),
                                np.array([1.0, 1.0]), draws, cfg, weight=100.0, dt=1.0)
-    assert out.tickets.tolist() == [n / 2 * 100, n / 2 * 100]
+    # the queue meets the expected tickets of the real subscribers
+    np.testing.assert_allclose(out.tickets, n / 2 * 100 * cfg.ticket_rate)
+    assert out.staff.tolist() == [0, 10_000]
     assert out.response_hours[0] == 12 * service_quality.HOURS_PER_MONTH and out.backlog[0] > 0
     assert out.backlog[1] == 0 and out.response_hours[1] < cfg.wait_threshold_hours
     assert np.all(out.goodwill[: n // 2] == np.float32(-cfg.wait_penalty)) and set(out.reconsider) == set(range(n // 2))
     assert np.all(out.goodwill[n // 2:] == np.float32(cfg.rak_lift)) and out.told_friends.tolist() == list(range(n // 2, n))
+
+
+def test_support_staff_grows_with_subscribers_and_free_users_file_fewer_tickets():
+    cfg = small_scenario({"mechanisms.service_quality.ticket_rate": 0.02,
+                          "mechanisms.service_quality.free_ticket_share": 0.25}).mechanisms.service_quality
+    n = 4000
+    users, service = np.arange(n), np.zeros(n, np.int64)
+    tier = np.repeat(np.array([Tier.PREMIUM, Tier.FREE], np.int8), n // 2)
+    # a draw of 0.01 files a ticket at the paying users' 0.02, not at the free users' 0.005
+    draws = FixedDraws(ticket=np.full(n, 0.01), wait=np.full(n, 0.5), rak=np.zeros(n), outage=np.ones(n),
+                       wait_review=np.ones(n))
+    out = service_quality.step(users, service, tier, np.zeros(n, np.float32), np.zeros(1), np.zeros(1), np.array([10]),
+                               np.array([0.5]), np.array([1.0]), draws, cfg, weight=100.0, dt=1.0)
+    assert out.staff[0] == pytest.approx(10 + 0.5 * 2000 * 100 / 1000)  # the core plus 0.5 per thousand subscribers
+    assert out.tickets[0] == pytest.approx(2000 * 100 * (0.02 + 0.02 * 0.25))
+    assert out.told_friends.tolist() == list(range(n // 2))  # only the paying users filed (and were delighted)

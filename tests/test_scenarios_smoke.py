@@ -55,7 +55,7 @@ EXPECTED_CHANGES: dict[str, set[str]] = {
     "privacy_opt_in": {"timeline.2020-01.services.focal.data_policy"},
     "wrapped_off": {"timeline.2020-01.services.focal.wrapped"},
     "outage_shock": {"timeline.2020-03.outage"},
-    "support_cut": {"timeline.2020-01.services.focal.support_staff", "timeline.2021-01.services.focal.support_staff"},
+    "support_cut": {"timeline.2020-01.services.focal.support_per_1000"},
     "student_push": {f"timeline.2020-01.{P}.student.price", f"timeline.2023-07.{P}.student.price"},
     "family_plan_launch": {f"{P}.family.{k}" for k in ("price", "seats", "users_per_account", "hassle")}
     | {f"timeline.2016-05.{P}.family", f"timeline.2020-01.{P}.family"},

@@ -2,15 +2,19 @@
 
 Inventory of service j (impressions/month) = sum over its free listeners of hours x
 ad load (ad-min/hour) x impressions per ad-minute x weight. Advertiser m brings
-``budget_m * allocation_mj`` EUR/month to service j and values an impression at
+``budget_m * allocation_mj`` EUR/month to service j at its value and values an impression at
 ``value_cpm * (1 + targeting_lift * quality_j * affinity_mj)`` per thousand, where
 quality rises with the service's personalisation data and affinity is how strongly the
-service's free audience listens to the advertiser's genre.
+service's free audience listens to the advertiser's genre. Budgets follow the audience:
+they grow with the free tiers' listeners (``audience_elasticity``) and with the ad market
+(``budget_growth``), not a fixed total.
 
-Clearing (uniform price per service): the CPM is the larger of the reserve price and
-the price at which the demand of the advertisers still willing to pay it buys the whole
-inventory; advertisers whose value is below the price drop out. Impressions sold
-never exceed inventory, spend never exceeds budget, unsold inventory earns nothing.
+Clearing (uniform price per service): each advertiser's demand for impressions is
+isoelastic in the CPM (``price_elasticity``): it spends its money at a CPM equal to its value,
+more below it, less above. The CPM is the price at which that demand buys the whole
+inventory, or the reserve price, at which part of the inventory stays unsold. With an
+elasticity above 1 more inventory sells for more money at a lower CPM (diminishing); at 1
+the spend is fixed and more inventory only lowers the price. Unsold inventory earns nothing.
 Budgets then move toward the channel with the better return (value per EUR) with inertia.
 
 Advertisers are a struct-of-arrays :class:`AdvertiserBook`, not Mesa agents: they have no
@@ -45,11 +49,15 @@ class AdvertiserBook:
         Target genre.
     allocation : ndarray (M, S+1)
         Share of each budget per service; the last column is the outside medium. Rows sum to 1.
+    audience : float
+        Free listeners (real) of every service when the market first had any: the audience the
+        base budgets were set for (NaN until then).
     """
 
     budget: np.ndarray
     genre: np.ndarray
     allocation: np.ndarray
+    audience: float = float("nan")
 
     @classmethod
     def draw(cls, cfg, sells_ads: np.ndarray, n_genres: int, rng: np.random.Generator) -> "AdvertiserBook":
@@ -63,6 +71,14 @@ class AdvertiserBook:
         # one draw per advertiser, in order: the stream stays that of the former per-agent draws
         genre = np.array([int(rng.integers(n_genres)) for _ in range(cfg.advertisers)], dtype=np.int64)
         return cls(budget, genre, np.tile(alloc, (cfg.advertisers, 1)))
+
+    def budgets(self, audience: float, years: float, month: int, cfg) -> tuple[np.ndarray, float]:
+        """This month's budgets, EUR/month (M,), for a free audience of ``audience`` real listeners, and the
+        reference audience (the first one seen): base x (audience / reference)^audience_elasticity x
+        ad-market growth and the Q4 boost."""
+        reference = audience if np.isnan(self.audience) and audience > 0 else self.audience
+        reach = (audience / reference) ** cfg.audience_elasticity if reference > 0 else 1.0  # NaN > 0 is False
+        return seasonal_budget(self.budget, years, month, cfg.budget_growth, cfg.q4_boost) * reach, reference
 
 
 @dataclass(frozen=True)
@@ -209,18 +225,20 @@ def step(book: AdvertiserBook, audience: Audience, free_tier: np.ndarray, ad_loa
     affinity_sg = genre_hours.shape[1] * np.divide(genre_hours, sim_hours[:, None], out=np.ones_like(genre_hours),
                                                    where=sim_hours[:, None] > 0)
     values = impression_values(cfg.value_cpm, cfg.targeting_lift, quality, affinity_sg[:, book.genre].T)
-    budgets = seasonal_budget(book.budget, years, month, cfg.budget_growth, cfg.q4_boost)
+    budgets, reference = book.budgets(float(audience.listeners.sum()) * weight, years, month, cfg)
     alloc = book.allocation
     demand = budgets[:, None] * alloc[:, :s]
-    cpm, sold, spend = clear(demand, values, supply, cfg.reserve_cpm)
+    cpm, sold, spend = clear(demand, values, supply, cfg.reserve_cpm, cfg.price_elasticity)
     returns = np.concatenate([np.divide(values, cpm[None, :], out=np.zeros_like(values),
                                         where=np.isfinite(cpm)[None, :] & (cpm[None, :] > 0)),
                               np.full((alloc.shape[0], 1), cfg.outside_cpm_value)], axis=1)
-    available = np.concatenate([supply > 0, [True]])
-    moved = AdvertiserBook(book.budget, book.genre, reallocate(alloc, returns, available, cfg.inertia ** dt, cfg.responsiveness))
+    offer = supply >= 1.0  # less than one impression is nothing on offer
+    available = np.concatenate([offer, [True]])
+    moved = AdvertiserBook(book.budget, book.genre, reallocate(alloc, returns, available, cfg.inertia ** dt, cfg.responsiveness),
+                           reference)
     return AdMarket(
-        book=moved, revenue_eur=spend.sum(axis=0), cpm_eur=np.where(supply > 0, cpm, np.nan),
-        fill_rate=np.divide(sold, supply, out=np.full(s, np.nan), where=supply > 0),
+        book=moved, revenue_eur=spend.sum(axis=0), cpm_eur=cpm,
+        fill_rate=np.divide(sold, supply, out=np.full(s, np.nan), where=offer),
         impressions=np.where(free_tier, sold, np.nan), inventory=np.where(free_tier, supply, np.nan),
     )
 
@@ -242,61 +260,46 @@ def impression_values(value_cpm: float, targeting_lift: float, quality: np.ndarr
     return value_cpm * (1.0 + targeting_lift * quality[None, :] * affinity)
 
 
-def clear(demand: np.ndarray, values: np.ndarray, supply: np.ndarray, reserve_cpm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def clear(demand: np.ndarray, values: np.ndarray, supply: np.ndarray, reserve_cpm: float,
+          elasticity: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Clear each service's ad market at one price per service.
 
-    Demand is unit-elastic: an advertiser spends its whole allocation if the price is at
-    most its value, nothing otherwise. The price is the lowest one (>= reserve) at which
-    the willing advertisers' demand fits the inventory; if even the highest-value buyers
-    want more than the inventory at their value, the price is that value and the
-    inventory is rationed pro rata.
+    Advertiser m's demand for service j's impressions is isoelastic: at a CPM ``c`` it buys
+    ``1000 demand_mj / value_mj * (value_mj / c) ** elasticity`` impressions, so it spends
+    ``demand_mj`` at its value, ``demand_mj * (value_mj / c) ** (elasticity - 1)`` at ``c``. The
+    price is the one at which the impressions demanded equal the inventory,
+    ``(1000 sum_m demand_mj value_mj ** (elasticity - 1) / supply_j) ** (1 / elasticity)``,
+    or the reserve if that is lower (part of the inventory then stays unsold).
 
     Parameters
     ----------
     demand : ndarray (M, S)
-        EUR/month each advertiser brings to each service.
+        EUR/month each advertiser spends on each service at a CPM equal to its value.
     values : ndarray (M, S)
-        Each advertiser's value of 1000 impressions, EUR.
+        Each advertiser's value of 1000 impressions, EUR (> 0 where it has demand).
     supply : ndarray (S,)
         Impressions on offer per month.
     reserve_cpm : float
         Floor price, EUR per 1000 impressions.
+    elasticity : float
+        Price elasticity of the impressions demanded (1: a fixed spend).
 
     Returns
     -------
-    cpm : ndarray (S,), EUR per 1000 impressions (NaN where nothing is on offer)
+    cpm : ndarray (S,), EUR per 1000 impressions (NaN where nothing is on offer: under one impression)
     sold : ndarray (S,), impressions sold per month, 0 <= sold <= supply
-    spend : ndarray (M, S), EUR/month each advertiser pays, <= demand
+    spend : ndarray (M, S), EUR/month each advertiser pays
     """
-    m, s = demand.shape
-    cpm = np.full(s, np.nan)
-    sold = np.zeros(s)
-    spend = np.zeros((m, s))
-    for j in np.flatnonzero(supply > 0):
-        willing = (demand[:, j] > 0) & (values[:, j] >= reserve_cpm)
-        order = np.flatnonzero(willing)[np.argsort(-values[willing, j], kind="stable")]
-        if order.size == 0:
-            cpm[j] = reserve_cpm
-            continue
-        v = values[order, j]
-        money = np.cumsum(demand[order, j])  # EUR of the k highest-value buyers
-        price, buyers = reserve_cpm, order.size
-        if 1000.0 * money[-1] > supply[j] * reserve_cpm:  # at the reserve they want more than is on offer
-            for k in range(order.size):  # the k+1 highest-value buyers are active
-                with np.errstate(over="ignore"):  # a vanishing inventory prices at infinity: rationed below
-                    c = 1000.0 * money[k] / supply[j]
-                lower = v[k + 1] if k + 1 < order.size else reserve_cpm
-                if c >= v[k]:  # they want more than the inventory even at their value: ration
-                    price, buyers = v[k], k + 1
-                    break
-                if c > lower:
-                    price, buyers = c, k + 1
-                    break
-        active = order[:buyers]
-        budget = money[buyers - 1]
-        cpm[j] = price
-        sold[j] = supply[j] if budget * 1000.0 >= supply[j] * price else 1000.0 * budget / price
-        spend[active, j] = demand[active, j] * (sold[j] * price / 1000.0) / budget
+    offer = supply >= 1.0  # less than one impression is nothing on offer (and would price at infinity)
+    buying = (demand > 0) & (values > 0)
+    safe = np.where(buying, values, 1.0)
+    # the impressions demanded at a CPM c are 1000 * pull / c ** elasticity
+    pull = (np.where(buying, demand, 0.0) * safe ** (elasticity - 1.0)).sum(axis=0)
+    clearing = (1000.0 * pull / np.where(offer, supply, 1.0)) ** (1.0 / elasticity)
+    cpm = np.where(offer, np.maximum(clearing, reserve_cpm), np.nan)
+    price = np.where(offer & (cpm > 0), cpm, np.inf)
+    spend = np.where(buying & np.isfinite(price)[None, :], demand * (safe / price[None, :]) ** (elasticity - 1.0), 0.0)
+    sold = np.where(offer, np.minimum(1000.0 * spend.sum(axis=0) / price, supply), 0.0)
     return cpm, sold, spend
 
 

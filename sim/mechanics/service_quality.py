@@ -1,7 +1,9 @@
 """Service quality: incidents, outages, the support queue and service recovery.
 
-Users file support tickets at a base rate, more during an outage. Each service's
-advisors resolve ``support_staff * tickets_per_staff`` tickets a month; the response
+Paying users file support tickets at a base rate, free users at a share of it, everyone more
+during an outage. Each service staffs its support by a rule: ``support_staff`` advisors plus
+``support_per_1000`` per thousand paying subscribers (trials included), so the team grows with
+the subscribers. The advisors resolve ``staff * tickets_per_staff`` tickets a month; the response
 time follows a fluid queue: ``base / (1 - utilisation)`` while the team keeps up, plus
 the time to clear any backlog, of which a share gives up each month. A listener whose
 wait exceeds the threshold loses
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.agents.listeners import Tier
 from sim.clock import DAYS_PER_MONTH
 
 HOURS_PER_MONTH = 24 * DAYS_PER_MONTH  # 730.5
@@ -38,6 +41,11 @@ def response_hours(arrivals: float, backlog: float, capacity: float, base_hours:
     return base_hours / (1.0 - utilisation) + left / capacity * HOURS_PER_MONTH, left
 
 
+def staffing(support_staff: np.ndarray, support_per_1000: np.ndarray, subscribers: np.ndarray) -> np.ndarray:
+    """Advisors of each service (S,): a fixed team plus ``support_per_1000`` per thousand paying subscribers (real)."""
+    return support_staff + support_per_1000 * subscribers / 1000.0
+
+
 def abandon(backlog: float, abandonment: float, dt: float) -> float:
     """Backlog still waiting after a step in which a share ``abandonment`` per month gives up."""
     return backlog * (1.0 - abandonment) ** dt
@@ -47,6 +55,16 @@ def ticket_probability(ticket_rate: float, outage_severity_days: np.ndarray, out
     """Probability a user files a ticket this step, per service (S,)."""
     extra = np.minimum(outage_tickets * outage_severity_days, 1.0)
     return 1.0 - (1.0 - ticket_rate) ** dt * (1.0 - extra)
+
+
+def file_tickets(users: np.ndarray, service: np.ndarray, tier: np.ndarray, paying: np.ndarray, free: np.ndarray,
+                 draws) -> np.ndarray:
+    """The users (a subset of ``users`` (m,), in order) who file a ticket this step, with the probabilities
+    ``paying`` and ``free`` (S,) of their service's paying and free users."""
+    if np.array_equal(paying, free):  # one rate for all: by service alone, without the (m,) probabilities
+        return draws.below_by("ticket", users, service, paying)
+    j = service[users]
+    return draws.below("ticket", users, np.where(tier[users] == Tier.FREE, free[j], paying[j]))
 
 
 def individual_waits(mean_hours: np.ndarray, draw: np.ndarray) -> np.ndarray:
@@ -87,6 +105,8 @@ class Support:
         Mean response time, hours (NaN when the mechanism is off).
     tickets : ndarray (S,)
         Tickets filed, real tickets/month.
+    staff : ndarray (S,)
+        Support advisors (``staffing``).
     """
 
     goodwill: np.ndarray
@@ -95,16 +115,18 @@ class Support:
     backlog: np.ndarray
     response_hours: np.ndarray
     tickets: np.ndarray
+    staff: np.ndarray
 
 
-def step(users: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_severity_days: np.ndarray,
-         backlog: np.ndarray, support_staff: np.ndarray, rak_rate: np.ndarray, draws, cfg, weight: float, dt: float) -> Support:
+def step(users: np.ndarray, service: np.ndarray, tier: np.ndarray, goodwill: np.ndarray, outage_severity_days: np.ndarray,
+         backlog: np.ndarray, support_staff: np.ndarray, support_per_1000: np.ndarray, rak_rate: np.ndarray, draws, cfg,
+         weight: float, dt: float) -> Support:
     """Tickets, the support queue, long waits, RAK and outages of one step.
 
-    ``users`` (m,) the listeners who use a service (ascending) and ``service`` (n,) their services;
+    ``users`` (m,) the listeners who use a service (ascending), ``service`` and ``tier`` (n,) their services and tiers;
     ``goodwill`` (n,) float32 EUR/month is changed in place (and returned in ``Support``: a copy
-    of every listener's would cost more than the changes); ``outage_severity_days``, ``backlog``, ``support_staff`` (advisors) and
-    ``rak_rate`` are per service (S,); ``draws`` the step's random streams
+    of every listener's would cost more than the changes); ``outage_severity_days``, ``backlog``, ``support_staff`` (advisors),
+    ``support_per_1000`` (advisors per thousand subscribers) and ``rak_rate`` are per service (S,); ``draws`` the step's random streams
     (:class:`sim.random.StepDraws`): ``ticket`` for users, ``wait`` and ``rak`` for ticket
     holders, ``wait_review`` for ticket holders (``wait_effect``), ``outage`` for users hit by an outage.
     ``dt`` in months.
@@ -112,13 +134,20 @@ def step(users: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_se
     s = backlog.size
     if not cfg.enabled:
         none = np.zeros(0, np.int64)
-        return Support(goodwill, none, none, backlog, np.full(s, np.nan), np.zeros(s))
+        return Support(goodwill, none, none, backlog, np.full(s, np.nan), np.zeros(s), np.zeros(s))
     sev = outage_severity_days
-    tickets = draws.below_by("ticket", users, service, ticket_probability(cfg.ticket_rate, sev, cfg.outage_tickets, dt))
-    arrivals = np.bincount(service[tickets], minlength=s)[:s] * weight
+    held = service[users]
+    free_users = np.bincount(held, weights=tier[users] == Tier.FREE, minlength=s)[:s] * weight
+    subscribers = np.bincount(held, minlength=s)[:s] * weight - free_users
+    staff = staffing(support_staff, support_per_1000, subscribers)
+    paying = ticket_probability(cfg.ticket_rate, sev, cfg.outage_tickets, dt)
+    free = ticket_probability(cfg.ticket_rate * cfg.free_ticket_share, sev, cfg.outage_tickets, dt)
+    tickets = file_tickets(users, service, tier, paying, free, draws)
+    # the queue meets the real population's tickets, whose count hardly varies, not the few simulated ones
+    arrivals = subscribers * paying + free_users * free
     mean_wait, left = np.zeros(s), np.zeros(s)
     for j in range(s):
-        capacity = support_staff[j] * cfg.tickets_per_staff * dt
+        capacity = staff[j] * cfg.tickets_per_staff * dt
         mean_wait[j], left[j] = response_hours(arrivals[j], backlog[j], capacity, cfg.base_response_hours)
     waits = individual_waits(mean_wait[service[tickets]], draws.uniform("wait", tickets))
     long = waits > cfg.wait_threshold_hours
@@ -131,4 +160,4 @@ def step(users: np.ndarray, service: np.ndarray, goodwill: np.ndarray, outage_se
     goodwill[hit] -= cfg.outage_penalty * sev[service[hit]]
     reconsider = np.concatenate([draws.below("wait_review", tickets, review),
                                  draws.below("outage", hit, np.minimum(cfg.outage_review * sev[service[hit]], 1.0))])
-    return Support(goodwill, reconsider, rak, abandon(left, cfg.abandonment, dt), mean_wait, arrivals / dt)
+    return Support(goodwill, reconsider, rak, abandon(left, cfg.abandonment, dt), mean_wait, arrivals / dt, staff)

@@ -11,8 +11,12 @@ from sim.scenario.fields import P, Strict
 class AdsConfig(Strict):
     enabled: bool = P(True, "-", "Advertisers buy the free tier's impressions")
     advertisers: int = P(20, "advertisers", "Number of advertiser agents", ge=1, le=1000)
-    total_budget: float = P(120e6, "EUR/month", "Audio advertising budgets of all advertisers together", ge=0, le=1e11)
-    budget_growth: float = P(0.08, "1/year", "Yearly growth of advertiser budgets", ge=-0.5, le=2)
+    total_budget: float = P(120e6, "EUR/month", "Audio advertising budgets of all advertisers together, at the start's audience", ge=0, le=1e11)
+    budget_growth: float = P(0.08, "1/year", "Yearly growth of advertiser budgets beyond the audience's (the ad market's)", ge=-0.5, le=2)
+    audience_elasticity: float = P(1.0, "-", "Budgets grow as (free listeners of all services / at the start) to this power: "
+                                   "0 a fixed total, 1 in proportion to the audience", ge=0, le=2)
+    price_elasticity: float = P(2.0, "-", "Elasticity of the impressions advertisers buy to the CPM: 1 a fixed spend "
+                                "(more inventory only lowers the price), above 1 more inventory sells for more", ge=1, le=5)
     q4_boost: float = P(0.35, "fraction", "Extra budget in October-December (holiday season)", ge=0, le=3)
     initial_streaming_share: float = P(0.15, "fraction", "Share of budgets spent on streaming at the start", ge=0, le=1)
     value_cpm: float = P(14.0, "EUR/1000 impressions", "Advertiser value of an untargeted impression", ge=0, le=500)
@@ -37,7 +41,8 @@ class PersonalizationConfig(Strict):
 
 class ServiceQualityConfig(Strict):
     enabled: bool = P(True, "-", "Incidents, support queue, response times, RAK")
-    ticket_rate: float = P(0.003, "1/month", "Support tickets per user per month", ge=0, le=1)
+    ticket_rate: float = P(0.003, "1/month", "Support tickets per paying user (premium or trial) per month", ge=0, le=1)
+    free_ticket_share: float = P(1.0, "fraction", "Free users file tickets at this share of ticket_rate", ge=0, le=1)
     tickets_per_staff: float = P(1500.0, "tickets/month", "Tickets one advisor resolves in a month", gt=0, le=1e6)
     base_response_hours: float = P(1.5, "hours", "Response time of an idle support team", gt=0, le=1000)
     wait_threshold_hours: float = P(24.0, "hours", "Waits above this hurt satisfaction", gt=0, le=10000)

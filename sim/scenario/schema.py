@@ -200,7 +200,9 @@ class ServicePolicy(Strict):
     plans: dict[PlanName, Plan] = P({"individual": {"price": 9.99}}, "-", "Premium plans offered")
     trial_months: int = P(1, "months", "Free premium months for a first-time subscriber", ge=0, le=12)
     marketing_budget: float = P(0.0, "EUR/month", "Marketing spend", ge=0, le=1e10)
-    support_staff: int = P(200, "agents", "Customer-support advisors", ge=0, le=1_000_000)
+    support_staff: int = P(200, "agents", "Customer-support advisors (a fixed team, on top of support_per_1000)", ge=0, le=1_000_000)
+    support_per_1000: float = P(0.0, "agents/1000 subscribers", "Customer-support advisors hired per thousand paying "
+                                "subscribers (trials included): the team grows with the subscribers", ge=0, le=100)
     rak_rate: float = P(0.05, "fraction", "Share of resolved tickets that get a small personalised delight (RAK)", ge=0, le=1)
     wrapped: bool = P(False, "-", "Runs a December Wrapped-style sharing campaign")
     royalty_share: float = P(0.78, "fraction", "Share of revenue paid to rights holders (Spotify F-1: premium cost of "

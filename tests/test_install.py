@@ -1,0 +1,154 @@
+"""Installs that run anywhere: the numba cache finds a writable folder, the prefetch hint has a
+plain fallback, and the wheel runs from a read-only prefix for a user without a writable home."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numba import njit
+
+import sim
+import sim.kernels
+from tests.helpers import ROOT
+
+def _prefetching():
+    """A fresh (uncompiled) kernel that asks for a prefetch of a 1-d and a 2-d array."""
+    @njit
+    def f(i, a, b):
+        sim.kernels.prefetch(i, a, b)
+        return a[i] + b[i, 1]
+    return f
+
+
+def _compiled(fn) -> tuple[float, str]:
+    a, b = np.arange(10.0), np.arange(30.0).reshape(10, 3)
+    return fn(4, a, b), "".join(fn.inspect_llvm().values())
+
+
+def test_prefetch_emits_the_llvm_hint():
+    value, llvm = _compiled(_prefetching())
+    assert value == 4.0 + 13.0 and "llvm.prefetch" in llvm
+
+
+def test_prefetch_falls_back_to_nothing_where_numba_internals_fail(monkeypatch):
+    # a numba whose internals moved: the kernel still compiles, without the hint, to the same value
+    monkeypatch.setattr(sim.kernels, "cgutils", types.SimpleNamespace())
+    value, llvm = _compiled(_prefetching())
+    assert value == 4.0 + 13.0 and "llvm.prefetch" not in llvm
+
+
+def test_prefetch_switched_off_by_the_environment(monkeypatch):
+    monkeypatch.setenv("FREEMIUM_SIM_PREFETCH", "0")
+    value, llvm = _compiled(_prefetching())
+    assert value == 4.0 + 13.0 and "llvm.prefetch" not in llvm
+
+
+def test_numba_cache_goes_to_the_user_cache_then_the_temporary_folder(monkeypatch, tmp_path):
+    # a folder below a plain file cannot be made, even by root: the package's and then the user's cache are unwritable
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(sim.sys.modules["numba"].config, "CACHE_DIR", "")
+    monkeypatch.setattr(sim, "__file__", str(blocked / "sim" / "__init__.py"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert sim.numba_cache_dir() == str(tmp_path / "cache" / "freemium-sim" / "numba")
+    assert sim.sys.modules["numba"].config.CACHE_DIR == os.environ["NUMBA_CACHE_DIR"]
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    private = tmp_path / "tmp" / f"freemium-sim-{os.getuid()}"
+    assert sim.numba_cache_dir() == str(private / "numba") == os.environ["NUMBA_CACHE_DIR"]
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700  # numba's cache files are pickles: nobody else may write them
+
+
+def test_numba_cache_refuses_a_temporary_folder_others_can_write(monkeypatch, tmp_path, capsys):
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(sim, "__file__", str(blocked / "sim" / "__init__.py"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    planted = tmp_path / f"freemium-sim-{os.getuid()}"
+    planted.mkdir(mode=0o777)
+    planted.chmod(0o777)
+    assert sim.numba_cache_dir() is None and "NUMBA_CACHE_DIR" not in os.environ
+    assert "set NUMBA_CACHE_DIR" in capsys.readouterr().err
+
+
+def test_matplotlib_config_goes_to_the_user_cache_where_its_own_folder_is_not_writable(monkeypatch, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    monkeypatch.delenv("MPLCONFIGDIR", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(blocked))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert sim.matplotlib_config_dir() == str(tmp_path / "cache" / "freemium-sim" / "matplotlib") == os.environ["MPLCONFIGDIR"]
+    monkeypatch.delenv("MPLCONFIGDIR")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert sim.matplotlib_config_dir() is None and "MPLCONFIGDIR" not in os.environ
+
+
+def _unprivileged() -> list[str]:
+    """The prefix of a command that runs without the power to write what its permissions forbid: none for a
+    plain user; for root (CI) ``setpriv`` dropping every capability, so root obeys the permission bits."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): cannot make a folder read-only for this user")
+    return [setpriv, "--bounding-set=-all", "--inh-caps=-all"]
+
+
+@pytest.mark.slow
+def test_the_wheel_runs_from_a_read_only_prefix_without_a_writable_home():
+    """Build the wheel, install it into a read-only folder, and run a small model as a user whose
+    home cannot be written: the kernels compile and cache in the temporary folder."""
+    user = _unprivileged()
+    work = Path(tempfile.mkdtemp(prefix="freemium-ro-"))
+    try:
+        src, wheels, prefix, home, tmp, run = (work / d for d in ("src", "wheels", "prefix", "home", "tmp", "run"))
+        for d in (src, home, tmp, run):
+            d.mkdir()
+        shutil.copytree(ROOT / "sim", src / "sim", ignore=shutil.ignore_patterns("__pycache__"))
+        for f in ("pyproject.toml", "README.md"):
+            shutil.copy(ROOT / f, src / f)
+        pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", "--quiet"]
+        subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(src)],
+                       check=True, capture_output=True, cwd=work, timeout=300)
+        wheel = next(wheels.glob("freemium_sim-*.whl"))
+        subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", str(prefix), str(wheel)],
+                       check=True, capture_output=True, cwd=work, timeout=300)
+        shutil.copy(ROOT / "scenarios" / "baseline.yaml", run / "baseline.yaml")
+        for p in [prefix, *prefix.rglob("*")]:  # read-only, for its owner too
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        home.chmod(0o555)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TMPDIR": str(tmp),
+               "PYTHONPATH": str(prefix), "LANG": "C.UTF-8"}
+        where = subprocess.run([*user, sys.executable, "-c", "import sim; print(sim.__file__)"], env=env, cwd=run,
+                               capture_output=True, text=True, timeout=120)
+        assert where.returncode == 0 and where.stdout.startswith(str(prefix)), where.stderr
+        done = subprocess.run([*user, sys.executable, "-m", "sim.cli", "run", "baseline.yaml", "--out", "out", "--set", "market.agents=400",
+                               "--set", "time.months=2", "--set", "replicates=1", "--set", "network.mean_degree=4"],
+                              env=env, cwd=run, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "Traceback" not in done.stderr, done.stderr[-3000:]
+        assert not [line for line in done.stderr.splitlines() if "arning" in line or "atplotlib" in line], done.stderr[-3000:]
+        assert (run / "out" / "timeseries.csv").exists() or any((run / "out").rglob("timeseries*")), list((run / "out").rglob("*"))
+        cache = tmp / f"freemium-sim-{os.getuid()}" / "numba"
+        assert any(cache.rglob("*.nbi")), "no kernel cached in the temporary folder"
+        assert not any(prefix.rglob("*.nbi"))
+    finally:
+        for p in [work, *work.rglob("*")]:
+            if p.is_dir() and not p.is_symlink():
+                p.chmod(0o755)
+        shutil.rmtree(work, ignore_errors=True)
