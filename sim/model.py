@@ -21,7 +21,8 @@ from sim import results
 from sim.agents.listeners import ListenerPopulation
 from sim.agents.services import Service, ServiceTable
 from sim.clock import DAYS_PER_MONTH, Clock
-from sim.mechanics import accounting, ads, campaigns, diffusion, listening, loyalty, market, prices, service_quality, subscriptions
+from sim.mechanics import (accounting, ads, campaigns, diffusion, entry, listening, loyalty, market, prices, service_quality,
+                           subscriptions)
 from sim.mechanics.choice import build_options, held_utility, kernel_inputs
 from sim.mechanics.personalization import grow_depth, sharers
 from sim.metrics import MARKET_KPIS, REGION_TIERS, SERVICE_KPIS, Records, Tally, market_counts, region_counts, service_kpis
@@ -30,7 +31,7 @@ from sim.random import CounterRandom
 from sim.scenario import Scenario
 
 STREAMS = ("init", "diffusion", "review", "trigger", "choice", "payment", "ticket", "wait", "rak", "wrapped", "outage", "wait_review",
-           "market")  # new streams go last: the earlier ones keep their seeds
+           "market", "brand")  # new streams go last: the earlier ones keep their seeds
 SETUP_STREAMS = ("init", "market")  # drawn from once, at set-up (numpy generators)
 
 
@@ -66,7 +67,8 @@ class MarketModel(mesa.Model):
 
         self.population = ListenerPopulation(scenario, self.streams["init"])
         self.services = [Service(self, k, focal=(k == 0)) for k in range(len(scenario.all_services()))]
-        self.reach = market.Reach(scenario, self.population, self.clock, self.streams["market"], len(self.services))
+        self.reach = market.Reach(scenario, self.population, self.clock, self.streams["market"], len(self.services),
+                                  self.draws.stream_keys["brand"])
         self.triggered = np.zeros(self.population.n, bool)  # reconsider next step (long wait, outage, lost access)
         self.update_market()
         months = self.reach.months
@@ -120,19 +122,21 @@ class MarketModel(mesa.Model):
     def _refresh_offers(self) -> None:
         """Rebuild the table of offers and the options only if the policy (any value of the running
         scenario), a competitor's price multiplier or the services in the market changed; the
-        marketing pull follows the people in reach every step."""
+        marketing pull follows the people in reach every step, an entrant's content value its age."""
         key = (self.scenario, [x.price_multiplier for x in self.services] + self.reach.active.tolist())
         camp = self.scenario.mechanisms.campaigns
         spend = self._policy("marketing_budget") * self.reach.active
         pull = campaigns.salience(spend, self.reach.people, camp.marketing_acquisition,
                                   camp.marketing_reference) if camp.enabled else np.zeros(len(self.services))
+        content = entry.appeal(self._policy("content_value"), entry.age_months(self.reach.enter_step, self.t, self.dt),
+                               self.reach.entrant, self.scenario.mechanisms.entry)  # an entrant's catalogue catches up
         if self._offer_key is not None and self._offer_key[0] is key[0] and self._offer_key[1] == key[1]:
             pull = pull.astype(np.float32)
-            if not np.array_equal(pull, self.table.salience):
-                self.table = dataclasses.replace(self.table, salience=pull)  # the options do not read it
+            if not (np.array_equal(pull, self.table.salience) and np.array_equal(content, self.table.content_value)):
+                self.table = dataclasses.replace(self.table, salience=pull, content_value=content)  # the options read neither
             return
         self._offer_key = key
-        self.table = ServiceTable.of(self.services, pull)
+        self.table = dataclasses.replace(ServiceTable.of(self.services, pull), content_value=content)
         self.options = build_options(self.table)
 
     def _sharing(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -192,7 +196,7 @@ class MarketModel(mesa.Model):
         # 4. payment failures, then the deciders choose
         decisions = subscriptions.step(pop, self.triggered, self.price_rose,
                                        draws, self.options, self.table, scen,
-                                       self.clock, self.t, self._rise_review)
+                                       self.clock, self.t, self._rise_review, self.reach.heard)
         self.triggered[:] = False
         users = pop.users()  # no one starts or stops using a service until the next step
         # who shares data with their (new) service, for the rest of the step, and the users' data depth

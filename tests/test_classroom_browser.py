@@ -73,7 +73,7 @@ def test_two_teams_play_a_round(classroom, tmp_path):
             for page, name in ((reds, "Reds"), (blues, "Blues")):
                 page.wait_for_selector(".classroom-team", timeout=20_000)
                 assert page.locator(".classroom-team").inner_text() == f"Team {name}"
-                page.wait_for_function("location.href.includes('team=')", timeout=10_000)  # the URL keeps the team
+                page.wait_for_function("location.href.includes('team=')", timeout=30_000)  # the URL keeps the team
             join(late, base, "  reds ")
             late.wait_for_selector(".classroom-error", timeout=10_000)
             assert "taken" in late.locator(".classroom-error").inner_text()
@@ -120,7 +120,6 @@ def test_two_teams_play_a_round(classroom, tmp_path):
             assert f": {blue_price}" in blues.locator(".classroom-price").inner_text()
 
             # save the game and the summary, then end it
-            teacher.locator(".classroom-export").click()
             for link, name in ((".classroom-save-link", "game.json"), (".classroom-summary-link", "summary.csv")):
                 with teacher.expect_download(timeout=20_000) as download:
                     teacher.locator(link).click()
@@ -129,7 +128,7 @@ def test_two_teams_play_a_round(classroom, tmp_path):
             teacher.wait_for_function(
                 "() => { const e = document.querySelector('.classroom-status');"
                 " return e && e.innerText.includes('The game is over'); }", timeout=10_000)
-            teacher.goto(base + "/summary")  # the summary page, for the projector
+            teacher.goto(f"{base}/summary?teacher={key}")  # the summary page, for the projector
             teacher.wait_for_selector(".classroom-leaderboard tr[data-team='Blues']", timeout=20_000)
             assert "Summary" in teacher.locator("h2").first.inner_text()
         except Exception:
@@ -152,3 +151,106 @@ def test_two_teams_play_a_round(classroom, tmp_path):
     server_log = log.read_text()
     for noise in ("Traceback", "New version", "Warning"):
         assert noise not in server_log, server_log[-3000:]
+
+
+HOSTILE = ("<iframe onload=alert(1)>", "$\\undefinedcmd$", "W" * 24, "فريق الصقور", "🎧🔥 Beats")
+
+
+def status(url: str) -> int:
+    """The HTTP status of a GET of ``url``."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def websocket_status(base: str, origin: str) -> int:
+    """The HTTP status that answers a websocket handshake to the page's kernel address sent with ``origin``."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url = base.replace("http://", "ws://") + "/jupyter/api/kernels/x/channels?session_id=y"
+    try:
+        with connect(url, origin=origin, open_timeout=10):
+            return 101
+    except InvalidStatus as exc:
+        return exc.response.status_code
+
+
+def test_a_hostile_class_and_a_keyless_visitor(classroom, tmp_path):
+    """Script, mathtext, very long, right-to-left and emoji team names are text on every page (no
+    dialog opens, the market is drawn); a visitor without the key sees no token, no summary,
+    no internals; a page of another site cannot open the websocket."""
+    from playwright.sync_api import sync_playwright
+
+    base, key, log, proxy = classroom
+    dialogs: list[str] = []
+    with sync_playwright() as p:
+        browser = launch(p)
+        pages = []
+        try:
+            teacher = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            students = [browser.new_context(viewport=PHONE).new_page() for _ in HOSTILE]
+            visitor = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            pages = [teacher, *students, visitor]
+            for page in pages:
+                page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            teacher.goto(f"{base}/?teacher={key}")
+            teacher.wait_for_selector(".classroom-play", timeout=60_000)
+            for page, name in zip(students, HOSTILE, strict=True):
+                join(page, base, name)
+                page.wait_for_selector(".classroom-team", timeout=20_000)
+                assert page.locator(".classroom-team").inner_text() == f"Team {name}"
+                assert page.locator(".classroom-team iframe").count() == 0
+                page.wait_for_function("location.href.includes('team=')", timeout=30_000)  # the URL keeps the team
+            teacher.wait_for_function("n => document.querySelectorAll('.classroom-leaderboard tr[data-team]').length == n",
+                                      arg=len(HOSTILE), timeout=10_000)
+            teacher.locator(".classroom-play").click()
+            teacher.wait_for_function("() => document.querySelector('.classroom-status').innerText.includes('1 round(s)')",
+                                      timeout=60_000)
+            teacher.wait_for_timeout(1_500)  # the last month's chart
+            text = teacher.locator("body").inner_text()
+            assert "Exception" not in text and "Traceback" not in text, text[:2000]
+            for name in HOSTILE:
+                assert name in teacher.locator(".classroom-leaderboard").inner_text()
+            assert teacher.locator("iframe").count() == 0
+            assert teacher.locator(".classroom-rejoin a[rel='noreferrer']").count() == len(HOSTILE)
+            students[2].wait_for_selector(".classroom-team-chart", timeout=20_000)  # the longest name's own chart
+            students[2].wait_for_function("w => document.documentElement.scrollWidth <= w", arg=PHONE["width"],
+                                          timeout=15_000)
+            teacher.screenshot(path=str(tmp_path / "hostile-teacher.png"), full_page=True)
+            students[2].screenshot(path=str(tmp_path / "hostile-student.png"), full_page=True)
+
+            # a visitor without the key: the projector's view, no token anywhere, no summary
+            tokens = [re.search(r"team=([\w-]+)", s.url).group(1) for s in students]
+            visitor.goto(base + "/")
+            visitor.wait_for_selector(".classroom-leaderboard tr[data-team]", timeout=60_000)
+            assert visitor.locator(".classroom-play, .classroom-rejoin, .classroom-save-link").count() == 0
+            visitor.goto(base + "/summary")
+            visitor.wait_for_selector(".classroom-error", timeout=20_000)
+            assert visitor.locator(".classroom-leaderboard, .classroom-save-link").count() == 0
+            visitor.goto(f"{base}/summary?teacher={key[:-1]}")  # a key almost right is no key
+            visitor.wait_for_selector(".classroom-error", timeout=20_000)
+            visitor.goto(base + "/join?team=" + tokens[0][:-1] + "x")  # a token guessed is no team
+            visitor.wait_for_selector(".classroom-name", timeout=20_000)
+            assert visitor.locator(".classroom-team").count() == 0
+            for token in tokens:
+                assert token not in visitor.content()
+        except Exception:
+            for k, page in enumerate(pages):
+                page.screenshot(path=str(tmp_path / f"failure-{k}.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    assert not dialogs, f"a name ran script: {dialogs}"
+    for internal in ("/readyz", "/resourcez"):
+        assert status(base + internal) == 404
+        assert status(f"{base}{internal}?teacher={key}") == 200
+    assert websocket_status(base, "http://evil.example") == 403
+    assert websocket_status(base, base) == 101  # the page's own origin is let in
+    server_log = log.read_text()
+    assert "Traceback" not in server_log and "Warning" not in server_log, server_log[-3000:]

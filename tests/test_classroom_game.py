@@ -194,19 +194,106 @@ def test_too_many_competitors_leave_no_room(market):
 
 
 def test_views_show_the_teams(market):
-    from sim.classroom.views import leaderboard_html, qr_svg, share_png
+    from sim.classroom.views import leaderboard_html, qr_svg, share_svg, team_svg
 
     game = _game(market)
-    before = share_png(game)
+    before = share_svg(game)
     a = game.join("A <b>")
     board = leaderboard_html(game)
     assert "data-team='A &lt;b&gt;'" in board and "enters the market next round" in board
+    assert team_svg(game, a) == ""  # no chart before the service has played a month
     game.play_round()
     assert "enters" not in leaderboard_html(game)
-    after = share_png(game)
-    assert before.startswith(b"\x89PNG") and after != before
+    after = share_svg(game)
+    assert before.startswith("<img class='classroom-shares'") and "image/svg+xml" in after and after != before
+    assert "image/svg+xml" in team_svg(game, a)
     assert game.labels()[game.service_index(a)] == "A <b>"
     assert qr_svg("http://10.0.0.2:8766/join").startswith("<svg")
+
+
+HOSTILE = ("<iframe onload=alert(1)>", "$\\undefinedcmd$", "W" * 24, "فريق الصقور", "🎧🔥 Beats")
+
+
+def svg_text(img: str) -> str:
+    import base64
+    import re
+
+    return base64.b64decode(re.search(r"base64,([^']*)", img).group(1)).decode()
+
+
+@pytest.mark.filterwarnings("ignore:Glyph .* missing from font")  # emoji: the browser draws them
+def test_hostile_names_are_text_everywhere(market):
+    """Markup is escaped, mathtext is not parsed (the chart draws), every name is in the legend in full."""
+    from sim.classroom.views import leaderboard_html, share_figure, share_svg, team_svg
+
+    game = _game(market)
+    teams = [game.join(name) for name in HOSTILE]
+    game.play_round()
+    board, chart = leaderboard_html(game), svg_text(share_svg(game))
+    assert "<iframe" not in board and "&lt;iframe onload=alert(1)&gt;" in board
+    assert "<iframe" not in chart and "&lt;iframe onload=alert(1)&gt;" in chart
+    for team in teams:
+        assert svg_text(team_svg(game, team)).startswith("<?xml")
+    fig = share_figure(game)
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == [game.labels()[k] for k in game.live_services()]
+    assert "$\\undefinedcmd$" in chart  # drawn as typed, dollars and all
+    fig.canvas.draw()  # the legend lies inside the figure: no name is cut
+    box, inside = legend.get_window_extent(), fig.bbox
+    assert inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1
+    for bad in ("a\x00b", "evil\u202egnp.exe", "tab\x07"):
+        with pytest.raises(GameError, match="control"):
+            game.join(bad)
+
+
+def test_tokens_are_long_random_and_checked(market):
+    game = _game(market)
+    a, b = game.join("A"), game.join("B")
+    assert len(a.token) >= 22 and a.token != b.token  # 16 random bytes
+    for bad in ("short", "a'><img src=x onerror=alert(1)>", "x" * 65, 12345):
+        with pytest.raises(GameError, match="token"):
+            game.join("C", token=bad)
+    with pytest.raises(GameError, match="token"):
+        game.join("C", token=a.token)
+
+
+def test_no_decision_after_the_game_is_over(market):
+    game = _game(market)
+    a = game.join("A")
+    game.play_round()
+    game.end()
+    with pytest.raises(GameError, match="over"):
+        game.decide(a.token, {"price": 4.99})
+    assert game.team(a.token).decisions.price == 9.99
+    assert '"price": 9.99' in game.to_json()
+
+
+def test_a_save_is_checked_before_it_is_replayed(market):
+    """Every part of a save that a hand (or an attacker) can change is refused with one message
+    naming the key path; nothing is replayed for it."""
+    import json
+
+    game = _game(market)
+    a = game.join("A")
+    game.play_round()
+    doc = json.loads(game.to_json())
+
+    def refused(change, match: str) -> None:
+        bad = json.loads(json.dumps(doc))
+        change(bad)
+        with pytest.raises(ScenarioError, match=match):
+            Game.from_json(json.dumps(bad), "game.json")
+
+    refused(lambda d: d["scenario"]["choice"].update(noise_scale=float("nan")), r"game.json.*choice\.noise_scale")
+    refused(lambda d: d["scenario"].update(colour="red"), r"game.json.*colour")
+    refused(lambda d: d["teams"][0].update(token="a'><img src=x onerror=alert(1)>"), r"teams\.0: .*token")
+    refused(lambda d: d["teams"][0].update(name="<b>" * 10), r"teams\.0: .*at most 24")
+    refused(lambda d: d["teams"][0]["decisions"].update(price=-3), r"teams\.0: price")
+    refused(lambda d: d["rounds"][0]["decisions"].update({"x" * 22: {}}), r"rounds\.0: .*had not joined")
+    refused(lambda d: d.update(listeners=10**9), r"listeners: must be")
+    refused(lambda d: d.update(extra=1), r"extra: unknown key")
+    refused(lambda d: d.pop("teams"), r"teams: missing")
+    assert Game.from_json(json.dumps(doc)).team(a.token).name == "A"
 
 
 def test_the_server_resumes_a_saved_game(market, tmp_path, monkeypatch):

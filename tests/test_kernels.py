@@ -209,10 +209,10 @@ def test_choice_kernel_draws_from_the_logit(plan_nest):
     cur = current_option(pop, opts, idx)
     r = CounterRandom({"choice": np.random.SeedSequence(9)})
     got = choose(*kernel_inputs(pop, opts, model.table, scen), idx, cur, scen.choice.noise_scale, r.key("choice", 4), pop.ident,
-                 nests(opts), plan_nest)
+                 plan_nest=plan_nest)
     u = utility(pop, idx[:, None], np.arange(len(opts))[None, :], opts, model.table, scen, cur[:, None])
     assert (pop.ident[idx] != idx).any()  # slots are not ids: each listener draws under their id
-    want = logit_choice(u, scen.choice.noise_scale, r.uniform("choice", 4, pop.ident[idx]), nests(opts), plan_nest)
+    want = logit_choice(u, scen.choice.noise_scale, r.uniform("choice", 4, pop.ident[idx]), nests(opts.service), plan_nest)
     assert np.mean(got == want) > 0.999  # equal but where a draw falls within rounding of a cumulative probability
     assert len(np.unique(got)) > 2
 
@@ -320,9 +320,11 @@ def test_deciders_kernel_matches_the_masks():
     r = CounterRandom({name: np.random.SeedSequence(k) for k, name in enumerate(("payment", "review", "trigger"))})
     before = dict(state=state.copy(), service=service.copy(), tier=tier.copy(), plan=plan.copy())
     ident = rng.permutation(N).astype(np.int32)  # the id in each slot: each listener draws under their id
-    failed, got, ended = _deciders(np.arange(N), state, tier, service, plan, region, trial_end, tenure, depth, goodwill, 4,
-                                   newly | reconsider, price_rose, held, 0.3, 0.1, 0.05, 0.2, rise_review, r.key("payment", 4),
-                                   r.key("review", 4), r.key("trigger", 4), ident)
+    spell_start = rng.integers(-1, 4, N).astype(np.int16)  # -1: paying since before the run (their tenure counts)
+    # a paying subscriber reviews at 0.05 a month on their first bill, falling to half of it (time constant 2 months)
+    failed, got, ended = _deciders(np.arange(N), state, tier, service, plan, region, trial_end, tenure, depth, goodwill,
+                                   spell_start, 4, newly | reconsider, price_rose, held, 0.3, 0.1, 0.05, 0.5, 2.0, 1.0, 0.2,
+                                   rise_review, r.key("payment", 4), r.key("review", 4), r.key("trigger", 4), ident)
     state0, service0, tier0, plan0 = before["state"], before["service"], before["tier"], before["plan"]
     user0 = state0 == State.USER
     paying = user0 & (tier0 == Tier.PREMIUM)
@@ -332,7 +334,8 @@ def test_deciders_kernel_matches_the_masks():
     assert (tier[want_failed] == Tier.NONE).all() and (goodwill[want_failed] == 0).all() and (tenure[want_failed] == 0).all()
     np.testing.assert_array_equal(state[~want_failed], state0[~want_failed])
     want_ended = user0 & (tier0 == Tier.TRIAL) & (trial_end <= 4)
-    review_p = np.where(state0 == State.LAPSED, 0.1, np.where(paying, 0.05, 0.2))
+    paid = np.where(spell_start < 0, tenure, 4 - spell_start)
+    review_p = np.where(state0 == State.LAPSED, 0.1, np.where(paying, 0.05 * (0.5 + 0.5 * np.exp(-paid / 2.0)), 0.2))
     svc, pl = np.maximum(service0, 0), np.maximum(plan0, 0)
     premium = (tier0 == Tier.PREMIUM) | (tier0 == Tier.TRIAL)
     want = (newly | reconsider | want_ended | (r.uniform_all("review", 4, N)[ident] < review_p)

@@ -39,10 +39,13 @@ def run_csv(model: DashboardModel) -> str:
     return frame.to_csv(index=False, float_format="%.6g")
 
 
-def download_link(text: str, filename: str, mime: str, label: str, css_class: str) -> str:
+LINK_STYLE = "font-size:17px; color:#1971c2; text-decoration:underline"
+
+
+def download_link(text: str, filename: str, mime: str, label: str, css_class: str, style: str = LINK_STYLE) -> str:
     """An HTML link that saves ``text`` as ``filename`` in the browser (a data: address:
     nothing is fetched, it works offline). Solara's FileDownload widget does not render
-    in solara's Vuetify 3 page, so the pages offer this link instead."""
+    in solara's Vuetify 3 page, so the pages offer this link instead (``style``: its CSS)."""
     data = base64.b64encode(text.encode("utf-8")).decode("ascii")
     return (f"<a class='{css_class}' download='{html.escape(filename, quote=True)}' href='data:{mime};charset=utf-8;"
-            f"base64,{data}' style='font-size:17px; color:#1971c2; text-decoration:underline'>{html.escape(label)}</a>")
+            f"base64,{data}' style='{style}'>{html.escape(label)}</a>")

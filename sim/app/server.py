@@ -24,10 +24,11 @@ OFFLINE_ENV = {
 }
 
 
-def server_command(host: str, port: int, module: str = "sim.app") -> list[str]:
+def server_command(host: str, port: int, module: str = "sim.app", launcher: str = "solara") -> list[str]:
     """The command line of the Solara server of ``module``: production mode (no reloader),
-    no browser opened, no version check against PyPI."""
-    return [sys.executable, "-m", "solara", "run", module, "--host", host, "--port", str(port),
+    no browser opened, no version check against PyPI. ``launcher`` is the module run as
+    ``solara`` (the classroom's wraps it: :mod:`sim.classroom.guard`)."""
+    return [sys.executable, "-m", launcher, "run", module, "--host", host, "--port", str(port),
             "--production", "--no-open", "--no-check-version", "--log-level", "warning"]
 
 
@@ -60,6 +61,6 @@ def check_address(host: str, port: int) -> None:
         raise ScenarioError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})") from None
 
 
-def become_server(host: str, port: int, module: str, env: dict[str, str]) -> NoReturn:
+def become_server(host: str, port: int, module: str, env: dict[str, str], launcher: str = "solara") -> NoReturn:
     """Replace this process with the Solara server, so that stopping it (Ctrl-C, a signal) stops the server."""
-    os.execve(sys.executable, server_command(host, port, module), env)
+    os.execve(sys.executable, server_command(host, port, module, launcher), env)

@@ -24,8 +24,10 @@ import csv
 import io
 import json
 import math
+import re
 import secrets
 import threading
+import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -33,13 +35,22 @@ from typing import Any
 import numpy as np
 
 from sim.agents.listeners import State
+from sim.app.controls import LISTENER_LIMITS
 from sim.model import MarketModel
 from sim.scenario import Scenario, ScenarioError
+from sim.scenario.errors import validate_scenario_data
 
 SAVE_FORMAT = "freemium-sim classroom game 1"
+SAVE_KEYS = {"format": str, "scenario": dict, "listeners": int, "months_per_round": int, "slots": int, "over": bool,
+             "teams": list, "rounds": list}  # a saved game's keys and their JSON types
 MAX_SERVICES = 9  # the focal service and at most 8 competitors (the schema's limit)
 MIN_TEAMS = 3
 NAME_LENGTH = 24  # characters of a team name: fits a leaderboard row on a phone
+# bidi embeddings, overrides and isolates: a name may be right-to-left, but may not turn the page around it
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+TOKEN_BYTES = 16  # a team's page token: 128 random bits, nobody guesses it
+# token_urlsafe's alphabet; from 12 characters (72 bits), the length games of the first version saved
+TOKEN = re.compile(r"[A-Za-z0-9_-]{12,64}")
 SLOT_PRICE = 200.0  # the schema's top price: nobody subscribes to a slot not yet launched
 ENTRANT_SUPPORT_STAFF = 100  # advisors of a launched team's service (its cost counts in its profit)
 KPIS = ("mau", "premium_subscribers", "revenue_subscription_eur", "revenue_ads_eur", "gross_profit_eur",
@@ -94,6 +105,26 @@ class Decisions:
                 f"{base}.ad_load": self.ad_load, f"{base}.marketing_budget": self.marketing * 1e6,
                 f"{base}.personalization": self.personalization, f"{base}.content_value": content_value,
                 f"{base}.support_staff": ENTRANT_SUPPORT_STAFF, f"{base}.trial_months": 1}
+
+
+def team_name(raw: object) -> str:
+    """A team name as typed, spaces trimmed and collapsed; refused (GameError) if empty, longer than
+    :data:`NAME_LENGTH` characters, or holding control characters or bidi overrides."""
+    name = " ".join(str(raw).split())
+    if not name:
+        raise GameError("Enter a team name.")
+    if len(name) > NAME_LENGTH:
+        raise GameError(f"A team name has at most {NAME_LENGTH} characters.")
+    if any(unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS for c in name):
+        raise GameError("A team name cannot hold control characters.")
+    return name
+
+
+def check_token(token: object) -> str:
+    """A team's page token, refused (GameError) unless made of letters, digits, ``-`` and ``_``, 12 to 64 of them."""
+    if not isinstance(token, str) or not TOKEN.fullmatch(token):
+        raise GameError(f"a team token is 12 to 64 letters, digits, '-' or '_' (got {str(token)[:80]!r})")
+    return token
 
 
 @dataclass
@@ -209,19 +240,18 @@ class Game:
         case), too long, or if every slot is taken or the market's horizon is reached.
         ``browser`` (the page's session cookie) remembers the team for that browser: the
         join link opened again there leads back to it (:meth:`returning`)."""
-        name = " ".join(str(name).split())
+        name = team_name(name)
+        token = secrets.token_urlsafe(TOKEN_BYTES) if token is None else check_token(token)
         with self._lock:
-            if not name:
-                raise GameError("Enter a team name.")
-            if len(name) > NAME_LENGTH:
-                raise GameError(f"A team name has at most {NAME_LENGTH} characters.")
+            if token in self.teams:
+                raise GameError("That team token is taken.")
             if any(t.name.casefold() == name.casefold() for t in self.teams.values()):
                 raise GameError(f"The name '{name}' is taken: choose another one.")
             if len(self.teams) >= self.slots:
                 raise GameError(f"The market is full: {self.slots} teams play already.")
             if self.finished:
                 raise GameError("The game is over: no new teams.")
-            team = Team(name, token or secrets.token_urlsafe(9), len(self.teams), len(self.rounds))
+            team = Team(name, token, len(self.teams), len(self.rounds))
             self.teams[team.token] = team
             if browser:
                 self.browsers[browser] = team.token
@@ -237,13 +267,15 @@ class Game:
         return self.teams.get(token or "")
 
     def decide(self, token: str, raw: dict[str, Any]) -> Decisions:
-        """Set a team's decisions for the next round (refused while a round runs)."""
+        """Set a team's decisions for the next round (refused while a round runs and once the game is over)."""
         with self._lock:
             team = self.teams.get(token)
             if team is None:
                 raise GameError("Unknown team: join the game first.")
             if self.running:
                 raise GameError(f"Round {len(self.rounds)} is running: decisions are locked until it ends.")
+            if self.finished:
+                raise GameError("The game is over: decisions are closed.")
             team.decisions = Decisions.checked({**asdict(team.decisions), **raw})
             self.version += 1
             return team.decisions
@@ -385,13 +417,11 @@ class Game:
 
     @classmethod
     def from_json(cls, text: str, where: str = "saved game") -> Game:
-        """Resume a saved game: rebuild the market and replay every round with the same seed."""
+        """Resume a saved game (checked first by :func:`read_save`): rebuild the market and
+        replay every round with the same seed."""
+        doc = read_save(text, where)
         try:
-            doc = json.loads(text)
-            if doc.get("format") != SAVE_FORMAT:
-                raise GameError(f"not a saved classroom game (format {doc.get('format')!r}, expected {SAVE_FORMAT!r})")
-            game = cls(Scenario.model_validate(doc["scenario"]), int(doc["listeners"]), int(doc["months_per_round"]),
-                       int(doc["slots"]))
+            game = cls(doc["scenario"], doc["listeners"], doc["months_per_round"], doc["slots"])
             teams = doc["teams"]
             for rnd in doc["rounds"]:
                 for t in teams:
@@ -402,12 +432,71 @@ class Game:
                 played = game.play_round()
                 if played.months != rnd["months"]:
                     raise GameError(f"round {rnd['number']}: {rnd['months']} months saved, {played.months} replayed")
-            for t in teams:
-                if game.team(t["token"]) is None:
-                    game.join(t["name"], t["token"])
-                game.decide(t["token"], t["decisions"])
-            if doc.get("over"):
+            if not game.finished:
+                for t in teams:
+                    if game.team(t["token"]) is None:
+                        game.join(t["name"], t["token"])
+                    game.decide(t["token"], t["decisions"])
+            if doc["over"]:
                 game.end()
-        except (ValueError, KeyError, TypeError) as exc:  # GameError and pydantic's ValidationError are ValueErrors
+        except (GameError, ScenarioError) as exc:
             raise ScenarioError(f"{where}: cannot resume: {str(exc).splitlines()[0][:300]}") from None
         return game
+
+
+def whole(value: object, low: int, high: int) -> int:
+    """``value`` if it is a whole number from ``low`` to ``high``, else a GameError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise GameError(f"must be a whole number from {low:,} to {high:,} (got {str(value)[:80]!r})")
+    return value
+
+
+def read_save(text: str, where: str = "saved game") -> dict[str, Any]:
+    """A saved game's document, checked without replaying it: the format, the scenario (as the
+    scenario files are), the settings, every team's name and token (see :func:`team_name`,
+    :func:`check_token`) and every decision. The ``scenario`` comes back as a :class:`Scenario`.
+    Anything wrong is one ScenarioError naming ``where``, the key path and the problem."""
+    path = "file"
+    try:
+        doc = json.loads(text)
+        if not isinstance(doc, dict) or doc.get("format") != SAVE_FORMAT:
+            path, got = "format", doc.get("format") if isinstance(doc, dict) else None
+            raise GameError(f"not a saved classroom game (format {str(got)[:80]!r}, expected {SAVE_FORMAT!r})")
+        for path in sorted(set(doc) - set(SAVE_KEYS)):
+            raise GameError(f"unknown key (a saved game has {', '.join(SAVE_KEYS)})")
+        for path in SAVE_KEYS:
+            if path not in doc or not isinstance(doc[path], SAVE_KEYS[path]):
+                raise GameError(f"missing, or not a {SAVE_KEYS[path].__name__}")
+        path = "scenario"
+        scenario = validate_scenario_data(doc["scenario"], f"{where}: cannot resume: scenario")
+        path = "listeners"
+        whole(doc["listeners"], *LISTENER_LIMITS)
+        path = "months_per_round"
+        whole(doc["months_per_round"], 1, scenario.time.months)
+        path = "slots"
+        whole(doc["slots"], MIN_TEAMS, MAX_SERVICES - 1 - len(scenario.services.competitors))
+        teams, rounds = doc["teams"], doc["rounds"]
+        joined: dict[str, int] = {}  # token -> rounds played before it joined
+        for k, t in enumerate(teams):
+            path = f"teams.{k}"
+            if not isinstance(t, dict) or set(t) != {"name", "token", "joined_round", "decisions"}:
+                raise GameError("must have exactly a name, token, joined_round and decisions")
+            team_name(t["name"])
+            if check_token(t["token"]) in joined:
+                raise GameError("token of another team")
+            joined[t["token"]] = whole(t["joined_round"], 0, len(rounds))
+            Decisions.checked(t["decisions"] if isinstance(t["decisions"], dict) else {"decisions": None})
+        if len(teams) > doc["slots"]:
+            raise GameError(f"{len(teams)} teams for {doc['slots']} slots")
+        for k, rnd in enumerate(rounds):
+            path = f"rounds.{k}"
+            if not isinstance(rnd, dict) or rnd.get("number") != k + 1 or not isinstance(rnd.get("decisions"), dict):
+                raise GameError(f"must have number {k + 1}, months and decisions")
+            whole(rnd.get("months"), 1, doc["months_per_round"])
+            for token, raw in rnd["decisions"].items():
+                if joined.get(token, k + 1) > k:
+                    raise GameError(f"decisions of a team that had not joined: {token[:80]!r}")
+                Decisions.checked(raw if isinstance(raw, dict) else {"decisions": None})
+    except (ValueError, TypeError) as exc:  # GameError and JSONDecodeError are ValueErrors
+        raise ScenarioError(f"{where}: cannot resume: {path}: {str(exc).splitlines()[0][:300]}") from None
+    return {**doc, "scenario": scenario}

@@ -8,9 +8,12 @@ when the game's ``version`` changes (a watcher thread per page, see :func:`use_g
 
 A student's page keeps the team's secret token in its address (``/join?team=...``): a
 reload, or the address opened again, shows the same service; the join link opened again
-in the same browser does too (solara's session cookie remembers the team). The teacher's controls need
-the teacher's key (``/?teacher=...``, printed by the command); without it ``/`` is the
-market as the class sees it on the projector.
+in the same browser does too (solara's session cookie remembers the team). The teacher's controls,
+the saved game (it holds every team's token) and ``/summary`` need the teacher's key
+(``?teacher=...``, printed by the command); without it ``/`` is the market as the class sees
+it on the projector. Whatever a player typed is shown as text (escaped, in ``<bdi>``), never
+as markup. The server in front of these pages (:mod:`sim.classroom.guard`) refuses websockets
+from other sites and hides solara's internals.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import secrets
 import threading
 from typing import Any
 from urllib.parse import parse_qs
@@ -27,9 +31,11 @@ import solara
 from sim.app.controls import DEFAULT_LISTENERS, load_dashboard_scenario
 from sim.app.export import download_link
 from sim.classroom.game import Decisions, Game, GameError
-from sim.classroom.views import leaderboard_html, qr_svg, share_png
+from sim.classroom.views import leaderboard_html, qr_svg, share_svg, team_svg
 
 ENV = "FREEMIUM_SIM_CLASSROOM"
+BUTTON_STYLE = ("display:inline-block; margin:4px 6px 4px 0; padding:6px 14px; border:1px solid #1971c2; "
+                "border-radius:4px; color:#1971c2; font-size:15px; text-decoration:none")
 POLL_S = 0.4  # how often a page looks for news in the game: a round's month shows within this
 CSS = """
 .classroom-table { border-collapse: collapse; font-size: 17px; }
@@ -37,6 +43,7 @@ CSS = """
 .classroom-table th:nth-child(2), .classroom-table td:nth-child(2) { text-align: left; }
 .classroom-student { max-width: 460px; margin: 0 auto; padding: 8px 12px; font-size: 17px; }
 .classroom-student .v-slider { margin-top: 0; }
+.classroom-team, .classroom-table td { overflow-wrap: anywhere; }
 """
 
 _game: Game | None = None
@@ -84,6 +91,12 @@ def query(name: str) -> str:
     return parse_qs(router.search or "").get(name, [""])[0]
 
 
+def is_teacher() -> bool:
+    """Whether the page's address carries the teacher's key (a hook: call it on every render)."""
+    key, given = settings().get("key") or "", query("teacher")
+    return bool(key) and secrets.compare_digest(given.encode(), key.encode())
+
+
 def refusal(text: str) -> None:
     """A refused request's message, red on pink (solara.Error fails under Vuetify 3)."""
     solara.HTML(tag="div", unsafe_innerHTML=html.escape(text), classes=["classroom-error"],
@@ -104,35 +117,35 @@ def status_line(game: Game) -> str:
 def Market(game: Game):
     """The shared market: leaderboard and market shares, as the projector shows them."""
     version = use_game_version(game)
-    png = solara.use_memo(lambda: share_png(game), [version])
+    chart = solara.use_memo(lambda: share_svg(game), [version])
     board = solara.use_memo(lambda: leaderboard_html(game), [version])
     solara.HTML(tag="div", unsafe_innerHTML=status_line(game), classes=["classroom-status"],
                 style="font-size: 20px; margin: 8px 0")
     solara.HTML(tag="div", unsafe_innerHTML=board, classes=["classroom-leaderboard"])
-    solara.Image(png, width="100%", classes=["classroom-shares"])
+    solara.HTML(tag="div", unsafe_innerHTML=chart)
 
 
 @solara.component
 def Exports(game: Game):
-    """Downloads: the game (to resume it) and its month-by-month summary. A button makes
-    the file as the game stands, a link saves it (solara's FileDownload does not render
-    under Vuetify 3)."""
+    """Downloads, one click each, between rounds: the game (to resume it) and its month-by-month
+    summary, as the game stands (solara's FileDownload does not render under Vuetify 3: a
+    data: link drawn as a button does)."""
     version = use_game_version(game)
-    made, set_made = solara.use_state((-1, ""))  # (game version, links)
-    name = game.scenario.name
 
-    def make() -> None:
-        played = f"after round {len(game.rounds)}"
-        links = (download_link(game.to_json(), f"classroom-{name}.json", "application/json",
-                               f"Save the game {played} (JSON)", "classroom-save-link")
-                 + "<br>" + download_link(game.summary_csv(), f"classroom-{name}-summary.csv", "text/csv",
-                                          f"Save the summary {played} (CSV)", "classroom-summary-link"))
-        set_made((game.version, links))
+    def links() -> str:
+        if game.running:
+            return ""
+        name, played = game.scenario.name, len(game.rounds)
+        return (download_link(game.to_json(), f"classroom-{name}-round-{played}.json", "application/json",
+                              "Save the game (JSON)", "classroom-save-link", BUTTON_STYLE)
+                + download_link(game.summary_csv(), f"classroom-{name}-round-{played}-summary.csv", "text/csv",
+                                "Summary (CSV)", "classroom-summary-link", BUTTON_STYLE))
 
-    solara.Button("Save game and summary", outlined=True, classes=["classroom-export"], on_click=make,
-                  disabled=game.running)
-    if made[0] == version:
-        solara.HTML(tag="div", unsafe_innerHTML=made[1], style="margin-top: 6px")
+    made = solara.use_memo(links, [version])
+    if made:
+        solara.HTML(tag="div", unsafe_innerHTML=made, classes=["classroom-export"], style="margin-top: 6px")
+    else:
+        solara.Text("Save the game between rounds.", style={"color": "#868e96"})
 
 
 @solara.component
@@ -140,10 +153,8 @@ def Teacher():
     """``/``: join link and QR code, the teacher's controls (with the key), the market."""
     game = shared_game()
     use_game_version(game)
-    s = settings()
-    given = query("teacher")  # a hook: called on every render, not only when a key is set
-    is_teacher = bool(s.get("key")) and given == s["key"]
-    join = s.get("join_url", "/join")
+    teacher = is_teacher()
+    join = settings().get("join_url", "/join")
     solara.Title(f"Classroom: {game.scenario.name}")
     solara.Style(CSS)
     with solara.Columns([1, 3], style="padding: 12px"):
@@ -151,7 +162,7 @@ def Teacher():
             solara.HTML(tag="div", unsafe_innerHTML=f"<div style='font-size:20px'>Join the market:</div>"
                         f"<div class='classroom-join' style='font-size:22px'><b>{join}</b></div>{qr_svg(join)}")
             solara.Text(f"{len(game.teams)} of {game.slots} teams joined", style={"font-size": "17px"})
-            if is_teacher:
+            if teacher:
                 disabled = game.running or game.finished
                 solara.Button(f"Play round {len(game.rounds) + 1}", color="primary", disabled=disabled,
                               on_click=lambda: threading.Thread(target=game.play_round, daemon=True).start(),
@@ -159,8 +170,11 @@ def Teacher():
                 solara.Button("End game", disabled=game.running or game.finished, on_click=game.end,
                               classes=["classroom-end"])
                 Exports(game)
-                rejoin = "".join(f"<li>{html.escape(t.name)}: <a href='{html.escape(join, quote=True)}?team={t.token}'>"
-                                 f"{html.escape(join)}?team={t.token}</a></li>" for t in game.teams.values())
+                solara.HTML(tag="a", unsafe_innerHTML="Summary page (for the projector at the end)",
+                            attributes={"href": f"/summary?teacher={settings()['key']}"}, classes=["classroom-summary"])
+                rejoin = "".join(f"<li><bdi>{html.escape(t.name)}</bdi>: <a rel='noreferrer' target='_blank' "
+                                 f"href='{html.escape(join, quote=True)}?team={t.token}'>{html.escape(join)}?team={t.token}</a>"
+                                 "</li>" for t in game.teams.values())
                 if rejoin:  # a student who lost the page's address gets it back from the teacher
                     solara.HTML(tag="details", classes=["classroom-rejoin"], style="font-size: 14px",
                                 unsafe_innerHTML=f"<summary>Rejoin links (a student lost the page)</summary><ul>{rejoin}</ul>")
@@ -172,10 +186,14 @@ def Teacher():
 
 @solara.component
 def Summary():
-    """``/summary``: the final (or current) standings and the exports."""
+    """``/summary`` (the teacher's key needed): the final (or current) standings and the exports."""
     game = shared_game()
+    teacher = is_teacher()
     solara.Title(f"Classroom summary: {game.scenario.name}")
     solara.Style(CSS)
+    if not teacher:
+        refusal("The summary is the teacher's page: open it from the teacher's address.")
+        return
     with solara.Column(style="padding: 12px"):
         solara.HTML(tag="h2", unsafe_innerHTML=f"Summary: {game.scenario.name}")
         Market(game)
@@ -208,9 +226,10 @@ def JoinForm(game: Game):
 
 @solara.component
 def TeamPage(game: Game, token: str):
-    use_game_version(game)
+    version = use_game_version(game)
     error, set_error = solara.use_state("")
     team = game.team(token)
+    chart = solara.use_memo(lambda: team_svg(game, team), [version, token])
     d = team.decisions
 
     def decide(field: str, value: Any) -> None:
@@ -223,7 +242,7 @@ def TeamPage(game: Game, token: str):
     row = next(r for r in game.leaderboard() if r["team"] == team.name)
     rank = [r["team"] for r in game.leaderboard()].index(team.name) + 1
     with solara.Column(classes=["classroom-student"], gap="4px"):
-        solara.HTML(tag="h2", unsafe_innerHTML=f"Team {team.name}", classes=["classroom-team"])
+        solara.HTML(tag="h2", unsafe_innerHTML=f"Team <bdi>{html.escape(team.name)}</bdi>", classes=["classroom-team"])
         solara.Text("Keep this page's address: it brings you back to your service.", style={"color": "#868e96"})
         solara.HTML(tag="div", unsafe_innerHTML=status_line(game), classes=["classroom-status"])
         if row["launched"]:
@@ -233,6 +252,8 @@ def TeamPage(game: Game, token: str):
                 f" + ads <b>{row['revenue_ads_m']:,.1f}</b> M EUR, profit <b>{row['profit_m']:,.1f}</b> M EUR"))
         else:
             solara.Text("Your service enters the market when the teacher starts the next round.")
+        if chart:
+            solara.HTML(tag="div", unsafe_innerHTML=chart)
         solara.HTML(tag="h3", unsafe_innerHTML=f"Your decisions for round {len(game.rounds) + (0 if game.running else 1)}")
         locked = game.running or game.finished
         for field, label, unit in (("price", "Price, premium", "EUR/month"), ("ad_load", "Ad load, free tier", "ad-min/hour"),
@@ -256,9 +277,17 @@ def Student():
     game = shared_game()
     use_game_version(game)
     token = query("team")
-    if game.team(token) is None:  # the join link opened again in a browser that joined: back to its team
-        back = game.returning(solara.get_session_id())
-        token = back.token if back is not None else token
+    router = solara.use_router()
+    # the join link opened again in a browser that joined (or a join whose new address is not shown
+    # yet): back to its team, and its address, to keep or bookmark, in the address bar
+    back = game.returning(solara.get_session_id()) if game.team(token) is None else None
+    token = back.token if back is not None else token
+
+    def keep_address() -> None:
+        if back is not None:
+            router.push(f"/join?team={back.token}")
+
+    solara.use_effect(keep_address, [back.token if back is not None else ""])
     solara.Title("Classroom: your service")
     solara.Style(CSS)
     if game.team(token) is None:

@@ -1,24 +1,26 @@
-"""What the classroom pages show, as HTML, SVG and PNG: leaderboard, join QR code, market shares.
+"""What the classroom pages show, as HTML and SVG: leaderboard, join QR code, market shares, a team's own chart.
 
 Pure functions of a :class:`~sim.classroom.game.Game`; no solara here.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import io
+import warnings
 
 import matplotlib.dates as mdates
 import numpy as np
 import segno
 from matplotlib import rc_context
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from sim.app.charts import FONT, horizon
-from sim.classroom.game import Game
+from sim.app.charts import FONT, REVENUE_COLOURS, horizon, nice_ceiling
+from sim.classroom.game import Game, Team
 
 TEAM_COLOURS = ("#d6336c", "#1c7ed6", "#f08c00", "#7048e8", "#0ca678", "#e03131")
+LEGEND_ROWS = 13  # names in one legend column beside the market share chart; more take two
 MARKET_COLOURS = ("#2b8a3e", "#868e96", "#adb5bd", "#ced4da")  # the scenario's services: the focal one green, rivals grey
 
 
@@ -51,44 +53,111 @@ def leaderboard_html(game: Game) -> str:
                 f"{r['users'] / 1e6:,.1f}", f"{r['premium'] / 1e6:,.1f}", f"{100 * r['market_share']:.1f} %",
                 f"{r['revenue_subscriptions_m']:,.1f}", f"{r['revenue_ads_m']:,.1f}", f"{r['profit_m']:,.1f}"))
         rows.append(f"<tr data-team='{html.escape(r['team'], quote=True)}'><td>{rank}</td>"
-                    f"<td>{swatch} <b>{html.escape(r['team'])}</b></td>{figures}</tr>")
+                    f"<td>{swatch} <b><bdi>{html.escape(r['team'])}</bdi></b></td>{figures}</tr>")
     if not rows:
         rows.append("<tr><td colspan='8'><i>no team yet: open the join link</i></td></tr>")
     return f"<table class='classroom-table'>{head}{''.join(rows)}</table>"
 
 
-def share_png(game: Game) -> bytes:
-    """Market share (% of monthly active users) of every service shown, month by month, with
-    a dotted line at each round's start, as PNG bytes."""
+def svg_img(fig: Figure, css_class: str, alt: str) -> str:
+    """``fig`` as an ``<img>`` of inline SVG (vector: crisp on a projector and a phone). Its text
+    stays text (escaped by matplotlib; an SVG in an ``<img>`` runs no script), so the browser
+    draws what matplotlib's font lacks: emoji, right-to-left scripts."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)  # the browser has it
+        with rc_context({"svg.fonttype": "none"}):
+            fig.savefig(buf, format="svg")
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f"<img class='{css_class}' alt='{html.escape(alt, quote=True)}' style='width:100%' src='data:image/svg+xml;base64,{data}'>"
+
+
+def month_axis(ax, dates) -> None:
+    """Concise dates on the x axis of ``ax`` over ``dates`` (numpy datetime64, one a month)."""
+    ax.set_xlim(*horizon(dates))
+    # a tick every few months, at most seven: never days, whose labels crowd a phone
+    ax.xaxis.set_major_locator(mdates.MonthLocator(interval=max(1, -(-len(dates) // 6))))
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+
+
+def launch_step(game: Game, team: Team) -> int | None:
+    """The month index at which ``team``'s service entered the market, None before it did."""
+    return game.rounds[team.joined_round].start if team.joined_round < len(game.rounds) else None
+
+
+def share_figure(game: Game) -> Figure:
+    """Market share (% of monthly active users) of every service shown, month by month, with a
+    dotted line at each round's start, and a legend with every name in full below it."""
     m, t = game.model, game.model.t
     labels, colour = game.labels(), colours(game)
-    with rc_context(FONT):
-        fig = Figure(figsize=(9, 4.6), dpi=72)
-        fig.subplots_adjust(left=0.08, right=0.72, bottom=0.1, top=0.9)
+    shown = game.live_services()
+    with rc_context({**FONT, "text.parse_math": False}):  # a name such as $x$ is text, not mathtext
+        fig = Figure(figsize=(11, 5.4), layout="constrained")
         ax = fig.subplots()
         # the months played and the next round: a game's first years are not lost in the horizon
         ahead = 0 if game.finished else game.months_per_round
-        ax.set_xlim(*horizon(m.dates[: min(len(m.dates), max(t + ahead, 1))]))
-        ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        month_axis(ax, m.dates[: min(len(m.dates), max(t + ahead, 1))])
         ax.set_title("Market share", loc="left")
         ax.set_ylabel("% of monthly active users")
         ax.grid(alpha=0.3)
         for rnd in game.rounds:
             ax.axvline(m.dates[rnd.start], color="#495057", lw=1, ls=":")
-        top = 1.0
-        for k in game.live_services():
+        top = 0.0
+        by_slot = {game.service_index(x): x for x in game.teams.values()}
+        for k in shown:
             share = 100 * np.nan_to_num(m.records["market_share"][:t, k])
-            team_slot = game.first_slot <= k < game.first_slot + game.slots
-            if team_slot:  # a team: from its launch on
-                team = next(x for x in game.teams.values() if game.service_index(x) == k)
-                share[: game.rounds[team.joined_round].start] = np.nan
-            ax.plot(m.dates[:t], share, color=colour[k], lw=3 if team_slot else 2, label=labels[k])
+            if k in by_slot:  # a team: from its launch on
+                share[: launch_step(game, by_slot[k])] = np.nan
+            ax.plot(m.dates[:t], share, color=colour[k], lw=3 if k in by_slot else 2, label=labels[k])
             top = max(top, float(np.nanmax(share, initial=0.0)))
-        ax.set_ylim(0, min(100.0, 1.1 * top))
-        if game.live_services():
-            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        canvas = FigureCanvasAgg(fig)
-        buf = io.BytesIO()
-        canvas.print_png(buf)
-    return buf.getvalue()
+        ax.set_ylim(0, nice_ceiling(1.1 * top) if top > 0 else 100.0)
+        fig.legend(loc="outside right upper", ncols=1 if len(shown) <= LEGEND_ROWS else 2, frameon=False, fontsize=12)
+    return fig
+
+
+def share_svg(game: Game) -> str:
+    """:func:`share_figure` as an ``<img>`` (SVG)."""
+    return svg_img(share_figure(game), "classroom-shares", "Market share of every service, month by month")
+
+
+def team_figure(game: Game, team: Team) -> Figure:
+    """A team's own service since its launch, phone-sized, three panels over the months: users
+    (free and premium, millions of people), revenue (subscriptions and ads, million EUR/month)
+    and market share (% of monthly active users), a dotted line at each round's start."""
+    m, t, k = game.model, game.model.t, game.service_index(team)
+    since = launch_step(game, team)
+    dates, rec = m.dates[since:t], m.records
+    window = (slice(since, t), k)
+    premium = np.nan_to_num(rec["premium_subscribers"][window]) / 1e6
+    users = np.maximum(np.nan_to_num(rec["mau"][window]) / 1e6, premium)
+    with rc_context({**FONT, "text.parse_math": False, "font.size": 12, "axes.titlesize": 13, "xtick.labelsize": 11, "ytick.labelsize": 11,
+                     "legend.fontsize": 11}):
+        fig = Figure(figsize=(3.9, 5.6), layout="constrained")
+        axes = fig.subplots(3, 1, sharex=True)
+        axes[0].stackplot(dates, premium, users - premium, colors=("#1971c2", "#a5d8ff"), labels=("premium", "free"))
+        axes[0].set_title("Your users (millions)", loc="left")
+        axes[1].stackplot(dates, np.nan_to_num(rec["revenue_subscription_eur"][window]) / 1e6,
+                          np.nan_to_num(rec["revenue_ads_eur"][window]) / 1e6, colors=REVENUE_COLOURS,
+                          labels=("subscriptions", "ads"))
+        axes[1].set_title("Your revenue (million EUR/month)", loc="left")
+        share = 100 * np.nan_to_num(rec["market_share"][window])
+        axes[2].plot(dates, share, color=colours(game)[k], lw=2.5)
+        axes[2].set_title("Your market share (%)", loc="left")
+        axes[2].set_ylim(0, nice_ceiling(1.1 * float(share.max(initial=0.0))))
+        for ax, top in zip(axes[:2], (users.max(initial=0.0), axes[1].dataLim.y1), strict=True):
+            ax.set_ylim(0, nice_ceiling(1.4 * top))  # room for the legend above the areas
+            ax.legend(loc="upper left", frameon=False, ncols=2)
+        for ax in axes:
+            ax.grid(alpha=0.3)
+            for rnd in game.rounds[team.joined_round:]:
+                ax.axvline(m.dates[rnd.start], color="#495057", lw=1, ls=":")
+        month_axis(axes[2], dates)
+    return fig
+
+
+def team_svg(game: Game, team: Team) -> str:
+    """:func:`team_figure` as an ``<img>`` (SVG), or '' before the team's service has played a month."""
+    since = launch_step(game, team)
+    if since is None or game.model.t <= since:
+        return ""
+    return svg_img(team_figure(game, team), "classroom-team-chart", "Your users, revenue and market share, month by month")

@@ -34,18 +34,28 @@ def public_host(host: str) -> str:
 
 
 def check_resume(path: str) -> None:
-    """Refuse a saved game that cannot be read before the server starts (the server replays it)."""
-    from sim.classroom.game import SAVE_FORMAT
+    """Refuse a saved game that cannot be resumed before the server starts (the server replays
+    it): unreadable, or anything :func:`sim.classroom.game.read_save` refuses."""
+    from sim.classroom.game import read_save
 
     file = Path(path)
     if not file.is_file():
         raise ScenarioError(f"--resume {path}: not a file")
     try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ScenarioError(f"--resume {path}: not a saved game ({str(exc)[:200]})") from None
-    if not isinstance(doc, dict) or doc.get("format") != SAVE_FORMAT:
-        raise ScenarioError(f"--resume {path}: not a saved classroom game (expected format {SAVE_FORMAT!r})")
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"--resume {path}: cannot read it ({str(exc)[:200]})") from None
+    read_save(text, f"--resume {path}")
+
+
+def students_line(host: str, base: str) -> str:
+    """What the terminal tells the teacher about the address students type."""
+    if host in WILDCARDS:
+        return f"  students type (this machine's network address): {base}/join"
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return (f"  students join at: {base}/join (this machine only: for phones on the school network, "
+                "start with --host 0.0.0.0)")
+    return f"  students type: {base}/join"
 
 
 def cmd_classroom(args: argparse.Namespace) -> NoReturn:
@@ -66,13 +76,14 @@ def cmd_classroom(args: argparse.Namespace) -> NoReturn:
         name = scenario.name
     check_address(args.host, args.port)
     base = f"http://{public_host(args.host)}:{args.port}"
-    key = secrets.token_urlsafe(6)
+    key = secrets.token_urlsafe(16)
     settings = {"scenario": str(Path(args.scenario).resolve()) if args.scenario else None, "listeners": args.listeners,
                 "round_months": args.round_months, "resume": str(Path(args.resume).resolve()) if args.resume else None,
                 "key": key, "join_url": f"{base}/join"}
     print(f"freemium-sim classroom: '{name}'\n  teacher (keep this address to yourself): {base}/?teacher={key}\n"
-          f"  students join at: {base}/join\n  (Ctrl-C stops it)", flush=True)
-    become_server(args.host, args.port, "sim.classroom.page", server_env(None, {"FREEMIUM_SIM_CLASSROOM": json.dumps(settings)}))
+          f"{students_line(args.host, base)}\n  (Ctrl-C stops it)", flush=True)
+    become_server(args.host, args.port, "sim.classroom.page", server_env(None, {"FREEMIUM_SIM_CLASSROOM": json.dumps(settings)}),
+                  launcher="sim.classroom.guard")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

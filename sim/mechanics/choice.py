@@ -8,6 +8,7 @@ Utility of an option for listener i (EUR/month, MODEL.md):
       - [privacy-sensitive sharer] privacy_cost * personalization_j
       + [newcomer to j] marketing salience_j
       + [current option] (switching_cost(tenure, data depth) + goodwill_i)
+      - [user of another service] moving cost (sim.mechanics.switching, charged by ``choose``)
     U(nothing) = outside_value_i
 
 The choice is a nested logit (McFadden 1978; Train 2009, ch. 4): a service (or nothing), then one
@@ -34,8 +35,10 @@ import numpy as np
 from numba import njit
 
 from sim.kernels import AHEAD, prefetch
+from sim.mechanics.entry import consider_only
 from sim.mechanics.personalization import match, shares_data
 from sim.mechanics.prices import income_burden
+from sim.mechanics.switching import charge_moving
 from sim.random import uniform_at
 
 INELIGIBLE = -1e9  # utility of an option the listener may not take (student plan, family plan)
@@ -157,9 +160,10 @@ def price_in_real_terms(price: np.ndarray, pop, idx: np.ndarray, opt: np.ndarray
     return price / pop.price_index[idx] + options.loss[opt, pop.region[idx]]
 
 
-def nests(options: Options) -> np.ndarray:
-    """The nest of each option, int64 (O,): 0 for nothing, ``j + 1`` for the offers of service j."""
-    return options.service.astype(np.int64) + 1
+def nests(service: np.ndarray) -> np.ndarray:
+    """The nest of each option from its service (O,) (``Options.service``), int64 (O,): 0 for nothing,
+    ``j + 1`` for the offers of service j."""
+    return service.astype(np.int64) + 1
 
 
 def choice_probabilities(u: np.ndarray, noise_scale: float, nest: np.ndarray | None = None,
@@ -348,11 +352,20 @@ def logit_rows(u: np.ndarray, noise_scale: float, ids: np.ndarray, key: np.uint6
 
 
 def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float, key: np.uint64,
-           ident: np.ndarray, nest: np.ndarray, plan_nest: float = 1.0) -> np.ndarray:
+           ident: np.ndarray, moving: np.ndarray | None = None, heard: np.ndarray | None = None,
+           plan_nest: float = 1.0) -> np.ndarray:
     """Each decider's option, int64 (m,): a nested-logit draw over every option (the choice stream's key at
-    this step; ``nest`` (O,) from :func:`nests`, ``plan_nest`` lambda), each decider (slots ``idx``)
-    drawing under their id (``ident`` (n,), the id in each slot).
+    this step; a service, then its offers, ``plan_nest`` lambda: module docstring), each decider (slots
+    ``idx``) drawing under their id (``ident`` (n,), the id in each slot).
 
+    ``moving`` (m,) EUR/month: each decider's cost of moving to another service, charged on the other
+    services' options (``sim.mechanics.switching``); ``heard`` (m,) int8: the entrant a decider has
+    just heard of, weighed against their option only, -1 for none (``sim.mechanics.entry``); None: neither.
     The (deciders x options) utilities are materialised once, as the kernel's output.
     """
-    return logit_rows(utility_table(L, O, M, c, idx, current), noise_scale, ident[idx], key, nest, plan_nest)
+    u = utility_table(L, O, M, c, idx, current)
+    if moving is not None:
+        charge_moving(u, L[1][idx], O[0], moving)
+    if heard is not None:
+        consider_only(u, current, O[0], heard, INELIGIBLE)
+    return logit_rows(u, noise_scale, ident[idx], key, nests(O[0]), plan_nest)

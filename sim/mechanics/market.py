@@ -14,8 +14,9 @@ the region's people it serves from each date (0 before its launch, 0 again after
 from the region). A listener in region r may use service j at step t when
 ``place < share_jr(t)`` and j is in the market (entered, not exited); ``place`` is one
 uniform draw per listener shared by all services (the markets a listener lives in open in
-the same order for everyone: large markets first for every service). A listener who loses
-their service this way chooses again that step (the choice sees the option as ineligible).
+the same order for everyone: large markets first for every service), and, for an entrant,
+the listener has heard of it (``sim.mechanics.entry``). A listener who loses their service
+this way chooses again that step (the choice sees the option as ineligible).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from numba import njit
 
 from sim.agents.listeners import State
+from sim.mechanics import entry
 from sim.scenario.fields import step_schedule
 
 UNAWARE, USER, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.OUTSIDE)
@@ -130,18 +132,22 @@ class Reach:
     shape (S,)) are this step's; :meth:`update` moves them on and lets listeners in or out.
     """
 
-    def __init__(self, scenario, pop, clock, rng: np.random.Generator, n_services: int):
+    def __init__(self, scenario, pop, clock, rng: np.random.Generator, n_services: int, brand_key: np.uint64 = np.uint64(0)):
         self.order, self.start = entry_order(pop.region, len(scenario.regions), rng)
         self.place = rng.random(pop.n, dtype=np.float32)  # per slot (moves with its listener); float32: 4 bytes a listener
         self.months = scenario.horizon_months()
         self.capacity = scenario.region_capacity()  # people per region at the horizon's largest
         self.group = np.bincount(pop.region, minlength=len(scenario.regions))  # listeners per region
         self.enter_step, self.leave_step = entry_steps(scenario, clock)
+        self.entrant = entry.entrants(scenario)
+        self.brand_key = brand_key  # who learns of an entrant first (sim.mechanics.entry)
+        self.heard = np.full(pop.n, -1, np.int8)  # per slot: the entrant a listener heard of this step (known: slots stay)
+        self._news = False  # someone may have heard of an entrant at the last update
         self.active = np.ones(n_services, bool)
         self.people = 0.0
         self.counts: np.ndarray | None = None  # listeners in reach per region, (R,), as of the last update
         self._schedules: tuple | None = None  # (scenario, people (R, T), shares (T, S, R)) over the horizon's months
-        self._availability: tuple | None = None  # (shares, active) the availability was last computed for
+        self._availability: tuple | None = None  # (shares, active, brand) the availability was last computed for
 
     def update(self, scenario, pop, t: int, dt: float, weight: float, triggered: np.ndarray) -> None:
         """Step ``t``: people in reach, services in the market, who may use which service; users who
@@ -159,11 +165,21 @@ class Reach:
               self.group if first else counts, counts, pop.slot_of)
         self.counts = counts
         shares = self._schedules[2][m]
+        brand = entry.brand_awareness(entry.age_months(self.enter_step, t, dt), self.entrant, scenario.mechanisms.entry)
         if self._availability is None:
             changed = np.ones(shares.shape, bool)
-        else:  # only a launch, an entry or an exit changes it: then the (service, region) pairs concerned, in reach or not
-            changed = (shares != self._availability[0]) | (self.active != self._availability[1])[:, None]
+        else:  # only a launch, an entry, an exit or an entrant becoming known changes it: then the pairs concerned
+            changed = ((shares != self._availability[0]) | (self.active != self._availability[1])[:, None]
+                       | (brand != self._availability[2])[:, None])
+        if self._news:  # last step's news is old
+            self.heard[:] = -1
+            self._news = False
         if changed.any():
             update_availability(pop.known, pop.state, pop.service, pop.region, self.place, shares, self.active, changed,
                                 pop.available, triggered)
-            self._availability = (shares, self.active.copy())
+            before = np.zeros_like(brand) if self._availability is None else self._availability[2]
+            entry.forget_unknown(pop.available, pop.ident, brand, before, changed.any(axis=1), self.brand_key,
+                                 scenario.mechanisms.entry.consider_share, pop.known, pop.state, pop.service, triggered,
+                                 self.heard)
+            self._news = bool((brand > before).any())
+            self._availability = (shares, self.active.copy(), brand)

@@ -21,7 +21,8 @@ import numpy as np
 from numba import njit
 
 from sim.agents.listeners import NO_SERVICE, State, Tier
-from sim.mechanics.choice import INELIGIBLE, Options, choose, kernel_inputs, nests, utility
+from sim.mechanics import switching
+from sim.mechanics.choice import INELIGIBLE, Options, choose, kernel_inputs, utility
 from sim.random import uniform_at
 
 UNAWARE, USER, LAPSED, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.LAPSED), np.int8(State.OUTSIDE)
@@ -63,7 +64,7 @@ def _held(state, tier, service, plan, idx, held):
 
 
 def step(pop, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Options, table,
-         scenario, clock, t: int, rise_review: np.ndarray | None = None) -> Decisions:
+         scenario, clock, t: int, rise_review: np.ndarray | None = None, heard: np.ndarray | None = None) -> Decisions:
     """Payment failures, then the listeners who decide this step choose an option.
 
     ``reconsider`` (n,) bool: listeners who choose this step whatever their draws (the newly aware, a long
@@ -72,20 +73,24 @@ def step(pop, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Op
     ``payment`` for premium subscribers, ``review`` for the aware, ``trigger`` for holders of a
     plan whose price rose, ``choice`` for the deciders; ``t`` the step index; ``rise_review``
     (S, n_plans, R) the share of a plan's payers reconsidering at a rise, by region (reference
-    prices), else ``choice.price_change_review``.
+    prices), else ``choice.price_change_review``; ``heard`` (n,) int8 the entrant a listener has just heard
+    of, -1 for none (:mod:`sim.mechanics.entry`).
     """
-    c = scenario.choice
+    c, sw = scenario.choice, scenario.mechanisms.switching
     if rise_review is None:  # the flat share, the same in every region
         rise_review = np.full((*price_rose.shape, 1), c.price_change_review)
     failed, idx, trial_ended = _deciders(
         pop.known, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, pop.tenure, pop.data_depth, pop.goodwill,
-        t, reconsider, price_rose, options.held_index(price_rose.shape), clock.probability(c.involuntary_churn),
-        clock.probability(c.lapsed_review_rate), clock.probability(c.premium_review_rate), clock.probability(c.review_rate),
-        np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"), draws.key("trigger"), pop.ident)
+        pop.spell_start, t, reconsider, price_rose, options.held_index(price_rose.shape), clock.probability(c.involuntary_churn),
+        clock.probability(c.lapsed_review_rate), c.premium_review_rate, *switching.review_constants(sw), clock.months_per_step,
+        clock.probability(c.review_rate), np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"),
+        draws.key("trigger"), pop.ident)
     if idx.size:
         cur = current_option(pop, options, idx)
+        moving = switching.moving_cost(pop.service[idx], pop.tenure[idx], pop.data_depth[idx],
+                                       scenario.mechanisms.personalization.tau_hours, sw) if sw.enabled else None
         chosen = choose(*kernel_inputs(pop, options, table, scenario), idx, cur, c.noise_scale, draws.key("choice"), pop.ident,
-                        nests(options), c.plan_nest)
+                        moving, None if heard is None else heard[idx], c.plan_nest)
         move(pop, idx, chosen, trial_ended[idx], options, table.trial_months, t, clock.months_per_step)
     return Decisions(failed, trial_ended)
 
@@ -98,9 +103,9 @@ def _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill) -> None:
 
 
 @njit(cache=True)
-def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data_depth, goodwill, t, reconsider,
-              price_rose, held, payment_p, lapsed_p, premium_p, review_p, rise_review, payment_key, review_key, trigger_key,
-              ident):
+def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data_depth, goodwill, spell_start, t, reconsider,
+              price_rose, held, payment_p, lapsed_p, premium_rate, long_tenure_ratio, tenure_months, dt, review_p,
+              rise_review, payment_key, review_key, trigger_key, ident):
     """Whose payment failed (bool (n,)), who decides this step (their slots, ascending, int64 (m,))
     and whose trial ended (bool (n,)), in one pass over the listeners who know the market
     (``known``, ascending slots). The listener in slot i draws under their id ``d = ident[i]``.
@@ -109,8 +114,10 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
     lapses (:func:`_lapse`, in place) and does not decide. Another aware listener in reach decides
     if made to reconsider (``reconsider``: the newly aware among them), at the end of a trial,
     reviewing (``uniform_at(review_key, d)`` below the review probability of their state:
-    lapsed, paying, or else), holding a plan whose price rose (``price_rose`` (S, plans),
-    ``uniform_at(trigger_key, d)`` below ``rise_review`` (S, plans, R) of their region, or of
+    lapsed, paying (``premium_rate`` a month on their first bill, falling with the months they
+    have paid, ``spell_start`` (n,): :func:`sim.mechanics.switching.tenure_review`, steps of
+    ``dt`` months), or else), holding a
+    plan whose price rose (``price_rose`` (S, plans), ``uniform_at(trigger_key, d)`` below ``rise_review`` (S, plans, R) of their region, or of
     region 0 when it has one region column) or holding an option no longer offered (``held``
     (S, 2, plans) option index, -1 if withdrawn).
     """
@@ -136,6 +143,8 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
             continue
         ended = user & (ti == TRIAL) & (trial_end[i] <= t)
         trial_ended[i] = ended
+        premium_p = switching.tenure_review(premium_rate, switching.paying_months(tenure[i], spell_start[i], t, dt),
+                                            long_tenure_ratio, tenure_months, dt)
         p = lapsed_p if s == LAPSED else (premium_p if paying else review_p)
         decide = reconsider[i] | ended | (uniform_at(review_key, d) < p)
         j, q = max(service[i], 0), max(plan[i], 0)  # a non-user's lookups are masked below

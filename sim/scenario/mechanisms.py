@@ -1,5 +1,5 @@
 """Configuration of the market's mechanisms (ads, personalisation, service quality,
-campaigns, competition, listening, loyalty): one section per mechanism."""
+campaigns, competition, listening, loyalty, switching, entry): one section per mechanism."""
 
 from __future__ import annotations
 
@@ -97,6 +97,34 @@ class ListeningConfig(Strict):
     satisfaction_elasticity: float = P(0.3, "-", "Hours rise with satisfaction around 0.5", ge=0, le=5)
 
 
+class SwitchingConfig(Strict):
+    enabled: bool = P(False, "-", "Moving to another service costs a user their library (churn goes to the free tier or "
+                      "nothing), and a subscriber's review hazard falls with tenure")
+    moving_base: float = P(5.0, "EUR/month", "Cost of moving to another service for any user (plausible 0-8)", ge=0, le=100)
+    moving_per_tenure_month: float = P(0.1, "EUR/month per month", "Growth of the moving cost with tenure (playlists, "
+                                       "library; plausible 0-0.3)", ge=0, le=10)
+    moving_max_tenure_months: int = P(36, "months", "Tenure beyond which the moving cost stops growing", ge=0, le=600)
+    moving_data_depth: float = P(1.0, "EUR/month", "Extra moving cost at full listening-data depth (plausible 0-4)",
+                                 ge=0, le=100)
+    long_tenure_ratio: float = P(0.2, "fraction", "A long-tenured subscriber's review rate over a new one's "
+                                 "(plausible 0.3-1; 1 = no fall)", ge=0, le=1)
+    tenure_months: float = P(12.0, "months", "Time constant of the review rate's fall with tenure (plausible 6-36)",
+                             ge=0, le=240)
+
+
+class EntryConfig(Strict):
+    enabled: bool = P(False, "-", "A service entering the market is known and stocked gradually (else at once)")
+    awareness_p: float = P(0.25, "1/month", "Bass innovation hazard of awareness of an entrant among listeners who know "
+                           "the market (plausible 0.01-0.3)", ge=0, le=1)
+    awareness_q: float = P(0.3, "1/month", "Bass imitation hazard of awareness of an entrant (plausible 0.05-1)", ge=0, le=5)
+    consider_share: float = P(0.6, "fraction", "Share of the listeners who hear of an entrant who reconsider their option "
+                              "that month (plausible 0-1)", ge=0, le=1)
+    catalogue_start: float = P(0.9, "fraction", "Share of its content value an entrant offers at launch (plausible 0.4-1)",
+                               ge=0, le=1)
+    catalogue_months: float = P(6.0, "months", "Time constant of an entrant's catalogue and features catching up "
+                                "(plausible 3-36)", gt=0, le=240)
+
+
 class Mechanisms(Strict):
     ads: AdsConfig = AdsConfig()
     personalization: PersonalizationConfig = PersonalizationConfig()
@@ -105,3 +133,5 @@ class Mechanisms(Strict):
     competition: CompetitionConfig = CompetitionConfig()
     listening: ListeningConfig = ListeningConfig()
     loyalty: LoyaltyConfig = LoyaltyConfig()
+    switching: SwitchingConfig = SwitchingConfig()
+    entry: EntryConfig = EntryConfig()
