@@ -51,7 +51,7 @@ def age_months(enter_step: np.ndarray, t: int, dt: float) -> np.ndarray:
 def brand_awareness(age: np.ndarray, entrant: np.ndarray, cfg) -> np.ndarray:
     """Share of the listeners who know the market who know each service, float64 (S,) in [0, 1]:
     Bass in the age (months, (S,)) for an entrant, 1 for the others or when switched off."""
-    if not cfg.enabled or cfg.awareness_p <= 0:
+    if not cfg.enabled:
         return np.ones(age.shape)
     share = bass_cdf(age, cfg.awareness_p, cfg.awareness_q)
     return np.where(~entrant | (share > KNOWN_TO_ALL), 1.0, share)

@@ -115,7 +115,7 @@ class SwitchingConfig(Strict):
 class EntryConfig(Strict):
     enabled: bool = P(False, "-", "A service entering the market is known and stocked gradually (else at once)")
     awareness_p: float = P(0.25, "1/month", "Bass innovation hazard of awareness of an entrant among listeners who know "
-                           "the market (plausible 0.01-0.3)", ge=0, le=1)
+                           "the market (plausible 0.01-0.5)", gt=0, le=1)
     awareness_q: float = P(0.3, "1/month", "Bass imitation hazard of awareness of an entrant (plausible 0.05-1)", ge=0, le=5)
     consider_share: float = P(0.6, "fraction", "Share of the listeners who hear of an entrant who reconsider their option "
                               "that month (plausible 0-1)", ge=0, le=1)
