@@ -66,7 +66,7 @@ def shared_game() -> Game:
                     _game = Game.from_json(f.read(), s["resume"])
             else:
                 _game = Game(load_dashboard_scenario(s.get("scenario")), int(s.get("listeners", DEFAULT_LISTENERS)),
-                             int(s.get("round_months", 12)))
+                             int(s.get("round_months", 12)), s.get("teams"), bool(s.get("individuals")))
         return _game
 
 
@@ -161,7 +161,8 @@ def Teacher():
         with solara.Column():
             solara.HTML(tag="div", unsafe_innerHTML=f"<div style='font-size:20px'>Join the market:</div>"
                         f"<div class='classroom-join' style='font-size:22px'><b>{join}</b></div>{qr_svg(join)}")
-            solara.Text(f"{len(game.teams)} of {game.slots} teams joined", style={"font-size": "17px"})
+            solara.Text(f"{len(game.teams)} of {game.slots} {'players' if game.individuals else 'teams'} joined",
+                        style={"font-size": "17px"})
             if teacher:
                 disabled = game.running or game.finished
                 solara.Button(f"Play round {len(game.rounds) + 1}", color="primary", disabled=disabled,
@@ -216,8 +217,8 @@ def JoinForm(game: Game):
 
     with solara.Column(classes=["classroom-student"]):
         solara.HTML(tag="h2", unsafe_innerHTML="Join the market")
-        solara.Text("Your team runs a streaming service. Choose a name:")
-        solara.InputText("Team name", value=name, on_value=set_name, continuous_update=True,
+        solara.Text(f"{'You run' if game.individuals else 'Your team runs'} a streaming service. Choose a name:")
+        solara.InputText("Your name" if game.individuals else "Team name", value=name, on_value=set_name, continuous_update=True,
                          classes=["classroom-name"])
         solara.Button("Join", color="primary", on_click=join, classes=["classroom-join-button"])
         if error:
@@ -242,7 +243,8 @@ def TeamPage(game: Game, token: str):
     row = next(r for r in game.leaderboard() if r["team"] == team.name)
     rank = [r["team"] for r in game.leaderboard()].index(team.name) + 1
     with solara.Column(classes=["classroom-student"], gap="4px"):
-        solara.HTML(tag="h2", unsafe_innerHTML=f"Team <bdi>{html.escape(team.name)}</bdi>", classes=["classroom-team"])
+        solara.HTML(tag="h2", unsafe_innerHTML=f"{'' if game.individuals else 'Team '}<bdi>{html.escape(team.name)}</bdi>",
+                    classes=["classroom-team"])
         solara.Text("Keep this page's address: it brings you back to your service.", style={"color": "#868e96"})
         solara.HTML(tag="div", unsafe_innerHTML=status_line(game), classes=["classroom-status"])
         if row["launched"]:

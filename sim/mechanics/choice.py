@@ -270,7 +270,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
             fit = 1.0 + personalization[j] * lift * frac if personalize else 1.0
             u = content[j] * fit * rel_hours
             if o_premium[o]:
-                trial_ok = trial_months[j] > 0 and ((used >> j) & 1) == 0 and not current_service
+                trial_ok = trial_months[j] > 0 and ((np.int64(used) >> j) & 1) == 0 and not current_service
                 price = o_price[o] * price_mult[j, r] * (1.0 - trial_salience if trial_ok else 1.0)
                 if real:
                     price = price / index_r + o_loss[o, r]

@@ -205,7 +205,7 @@ def _move(idx, chosen, trial_over, o_service, o_premium, o_plan, has_trial, tria
             spell_start[i] = t
         if start_trial:
             trial_end[i] = t + trial_steps[svc]
-            trial_used[i] |= np.uint16(1 << svc)
+            trial_used[i] |= np.uint64(1) << np.uint64(svc)  # the mask is 16, 32 or 64 bits
         state[i], service[i], tier[i], plan[i] = USER, svc, new_tier, o_plan[opt]
 
 
@@ -250,7 +250,7 @@ def place_initial(pop, options: Options, table, scenario, rng: np.random.Generat
     users = pop.state == State.USER
     pop.tenure[users] = rng.uniform(0, init.tenure_months, int(users.sum())).astype(np.float32)
     paying = users & (pop.tier == Tier.PREMIUM)  # they had their trial long ago
-    pop.trial_used[paying] |= (1 << pop.service[paying].astype(np.uint16)).astype(np.uint16)
+    pop.trial_used[paying] |= (np.uint64(1) << pop.service[paying].astype(np.uint64)).astype(pop.trial_used.dtype)
     pop.satisfaction[users] = 0.6
     pop.spell_start[users] = -1
     pop.recount_known()

@@ -175,7 +175,7 @@ class ChoiceConfig(Strict):
     reference_price: ReferencePrice = ReferencePrice()
 
 
-MAX_SERVICES = 16  # a listener's used trials are a 16-bit mask of services
+MAX_SERVICES = 64  # a listener's used trials are a bit mask of services (16, 32 or 64 bits: the fewest that hold them)
 PlanName = Literal["individual", "student", "duo", "family"]
 DEFAULT_HASSLE = {"individual": 0.0, "student": 0.5, "duo": 1.0, "family": 2.5}
 DEFAULT_SEATS = {"individual": 1, "student": 1, "duo": 2, "family": 6}
@@ -267,7 +267,7 @@ def _default_focal() -> dict[str, Any]:
 
 class Services(Strict):
     focal: ServicePolicy = Field(default_factory=lambda: ServicePolicy(**_default_focal()))
-    competitors: list[ServicePolicy] = Field(default_factory=list, description="Other services", max_length=8)
+    competitors: list[ServicePolicy] = Field(default_factory=list, description="Other services", max_length=MAX_SERVICES - 1)
 
     @model_validator(mode="after")
     def _names(self) -> "Services":
