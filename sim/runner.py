@@ -26,7 +26,7 @@ from sim.executors import Executor, tick, using
 from sim.metrics import SUMMARY_KPIS, kpi_bounds
 from sim.model import MarketModel
 from sim.resources import check_run_fits
-from sim.scenario import Scenario, scenario_to_yaml
+from sim.scenario import Scenario, apply_overrides, load_scenario, scenario_to_yaml
 
 @dataclass
 class SimulationResult:
@@ -51,6 +51,13 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replicate: int = 
         if on_step is not None:
             on_step()
     return SimulationResult(model.timeseries(replicate), model.cohorts(replicate), model.regions(replicate))
+
+
+def compile_kernels() -> None:
+    """Compile (or load from the cache) every numba kernel (``sim.kernels``) by running a tiny baseline model
+    for two steps."""
+    base = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    simulate(apply_overrides(load_scenario(base), {"market.agents": 500, "time.months": 2}), np.random.SeedSequence(0))
 
 
 def replicate_seeds(seed: int, replicates: int) -> list[np.random.SeedSequence]:

@@ -128,7 +128,7 @@ def test_two_teams_play_a_round(classroom, tmp_path):
             teacher.wait_for_function(
                 "() => { const e = document.querySelector('.classroom-status');"
                 " return e && e.innerText.includes('The game is over'); }", timeout=10_000)
-            teacher.goto(f"{base}/summary?teacher={key}")  # the summary page, for the projector
+            teacher.locator(".classroom-summary").click()  # the summary page, for the projector: this browser is the teacher's
             teacher.wait_for_selector(".classroom-leaderboard tr[data-team='Blues']", timeout=20_000)
             assert "Summary" in teacher.locator("h2").first.inner_text()
         except Exception:
@@ -201,6 +201,7 @@ def test_a_hostile_class_and_a_keyless_visitor(classroom, tmp_path):
                 page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             teacher.goto(f"{base}/?teacher={key}")
             teacher.wait_for_selector(".classroom-play", timeout=60_000)
+            teacher.wait_for_function("() => !location.href.includes('teacher=')", timeout=20_000)  # off the projector
             for page, name in zip(students, HOSTILE, strict=True):
                 join(page, base, name)
                 page.wait_for_selector(".classroom-team", timeout=20_000)

@@ -34,7 +34,7 @@ def test_slots_start_empty_and_named_competitors_keep_their_start(market):
     np.testing.assert_array_equal(pop.known, np.arange(pop.n_known))
     unknown = slice(pop.n_known, None)
     assert all((getattr(pop, name)[unknown] == initial).all() for name, (_, initial) in pop.HISTORY.items())
-    assert not game.model.sharing[unknown].any()
+    assert not game.model.memory.sharing[unknown].any()
     # the named rivals start with the share the scenario gives each of them
     plain = classroom_scenario(market, LISTENERS, 16)
     named = game.first_slot - 1  # the scenario's competitors at the start (its entrants come later)

@@ -194,7 +194,7 @@ def _ad_step(cfg, hours_per_listener: float, book=None, month: int = 5):
     n = 200
     taste = rng.dirichlet(np.ones(4), n)
     audience = ads.Audience.of(np.zeros(n, np.int64), np.full(n, hours_per_listener), taste, np.full(n, 0.5), 2)
-    return book, ads.step(book, audience, np.array([True, False]), np.array([[2.5], [0.0]]), np.array([0.6, 0.6]), cfg, 1e4, 0.0,
+    return book, ads.clear_market(book, audience, np.array([True, False]), np.array([[2.5], [0.0]]), np.array([0.6, 0.6]), cfg, 1e4, 0.0,
                           month, 1.0)
 
 
@@ -236,7 +236,7 @@ def test_support_step_long_waits_cost_goodwill_and_carry_a_backlog():
     draws = FixedDraws(ticket=ones, wait=np.full(n, 0.5, np.float32), rak=ones, outage=np.ones(n, np.float32), wait_review=ones)
     staff = np.array([0, 10_000])  # service 0 has nobody answering
     tier = np.full(n, Tier.PREMIUM, np.int8)
-    out = service_quality.step(users, service, tier, np.zeros(n, np.float32), np.zeros(2), np.zeros(2), staff, np.zeros(2),
+    out = service_quality.serve(users, service, tier, np.zeros(n, np.float32), np.zeros(2), np.zeros(2), staff, np.zeros(2),
                                np.array([1.0, 1.0]), draws, cfg, weight=100.0, dt=1.0)
     # the queue meets the expected tickets of the real subscribers
     np.testing.assert_allclose(out.tickets, n / 2 * 100 * cfg.ticket_rate)
@@ -256,7 +256,7 @@ def test_support_staff_grows_with_subscribers_and_free_users_file_fewer_tickets(
     # a draw of 0.01 files a ticket at the paying users' 0.02, not at the free users' 0.005
     draws = FixedDraws(ticket=np.full(n, 0.01), wait=np.full(n, 0.5), rak=np.zeros(n), outage=np.ones(n),
                        wait_review=np.ones(n))
-    out = service_quality.step(users, service, tier, np.zeros(n, np.float32), np.zeros(1), np.zeros(1), np.array([10]),
+    out = service_quality.serve(users, service, tier, np.zeros(n, np.float32), np.zeros(1), np.zeros(1), np.array([10]),
                                np.array([0.5]), np.array([1.0]), draws, cfg, weight=100.0, dt=1.0)
     assert out.staff[0] == pytest.approx(10 + 0.5 * 2000 * 100 / 1000)  # the core plus 0.5 per thousand subscribers
     assert out.tickets[0] == pytest.approx(2000 * 100 * (0.02 + 0.02 * 0.25))

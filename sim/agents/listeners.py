@@ -47,6 +47,16 @@ class Tier(IntEnum):
     PREMIUM = 2
 
 
+class Stage(IntEnum):
+    """A user's rung on the loyalty ladder (``sim.mechanics.loyalty``); everyone else is a prospect."""
+
+    PROSPECT = 0
+    CUSTOMER = 1
+    CLIENT = 2
+    SUPPORTER = 3
+    ADVOCATE = 4
+
+
 NO_SERVICE = -1
 
 

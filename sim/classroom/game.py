@@ -203,7 +203,7 @@ def release_slots(model: MarketModel, first: int) -> None:
     pop = model.population
     released = np.flatnonzero((pop.state == State.USER) & (pop.service >= first))
     pop.forget(released)
-    model.sharing[released] = False  # nor do they share data with anyone
+    model.memory.sharing[released] = False  # nor do they share data with anyone
     pop.recount_known()
     model.gather_known(history=True)
 

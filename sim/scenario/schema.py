@@ -19,8 +19,7 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from sim.scenario.fields import (SAFE_NAME, Distribution, P, PeopleSchedule, Strict, YearMonth, _month_index, _year_month,
-                                 linear_schedule,
-                                 schedule_points)
+                                 did_you_mean, linear_schedule, schedule_points)
 from sim.scenario.mechanisms import Mechanisms
 
 
@@ -356,7 +355,7 @@ class Scenario(Strict):
             end = _month_index(_year_month(str(time.get("start", "2015-01")))) + int(time.get("months", 120))
             at = [ev["at"] if isinstance(ev, dict) else ev.at for ev in data["timeline"]]
             kept = [ev for ev, month in zip(data["timeline"], at) if _month_index(_year_month(str(month))) < end]
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):  # OverflowError: months .inf
             return data  # validation reports the bad value
         return {**data, "timeline": kept}
 
@@ -392,7 +391,6 @@ class Scenario(Strict):
         self._entries_and_exits()
         for r in self.regions:
             if r.inflation_area is not None and r.inflation_area not in self.inflation:
-                from sim.scenario.errors import did_you_mean
                 raise ValueError(f"regions.{r.name}.inflation_area: {r.inflation_area!r} is not an area of `inflation`"
                                  f"{did_you_mean(r.inflation_area, list(self.inflation))}; areas: {list(self.inflation)}")
         regions = [r.name for r in self.regions]
@@ -400,14 +398,12 @@ class Scenario(Strict):
             for key, names in (("availability", s.availability or {}), ("regions", s.regions)):
                 for name in names:
                     if name not in regions:
-                        from sim.scenario.errors import did_you_mean
                         raise ValueError(f"services.{s.name}.{key}.{name}: unknown region {name!r}{did_you_mean(name, regions)}; "
                                          f"regions are {regions}")
         return self
 
     def _entries_and_exits(self) -> None:
         """Entrants have new names; an exit names a service in the market by then, never the focal one."""
-        from sim.scenario.errors import did_you_mean
         present = [s.name for s in self.services.all()]
         everyone = present + [ev.enter.name for ev in self.timeline if ev.enter]
         if len(set(everyone)) != len(everyone):
