@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.model import MarketModel
 from sim.scenario import apply_overrides, load_scenario
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_model
 
 SEEDS = (0, 1, 2)
 
@@ -20,10 +19,7 @@ def _plan_shares(scenario) -> np.ndarray:
     """Per seed, the duo and family shares (0..1) of the focal premium subscribers at 2020-12, float (seeds, 2)."""
     out = []
     for s in SEEDS:
-        model = MarketModel(scenario, s)
-        while model.running:
-            model.step()
-        r = model.records
+        r = run_model(scenario, s).records
         out.append([r["premium_duo"][-1, 0] / r["premium_subscribers"][-1, 0],
                     r["premium_family"][-1, 0] / r["premium_subscribers"][-1, 0]])
     return np.array(out)

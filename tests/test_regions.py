@@ -16,9 +16,8 @@ import pandas as pd
 import pytest
 
 from sim.analysis.regions import compare, observed_shares
-from sim.model import MarketModel
 from sim.scenario import apply_overrides, load_scenario
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_model
 
 SEEDS = (0, 1)
 RICH, POOR = ("europe", "north_america"), ("latin_america", "rest_of_world")
@@ -26,13 +25,7 @@ SHARE_TOLERANCE_POINTS = 30.0  # the gaps now reach 26 points (rest of world's p
 
 
 def _regions(scenario) -> pd.DataFrame:
-    frames = []
-    for s in SEEDS:
-        model = MarketModel(scenario, s)
-        while model.running:
-            model.step()
-        frames.append(model.regions(s))
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat([run_model(scenario, s).regions(s) for s in SEEDS], ignore_index=True)
 
 
 @pytest.fixture(scope="module")
