@@ -19,7 +19,7 @@ _UNION_TAGS = {"constant", "lognormal", "normal", "uniform", "bool", "int", "flo
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
     # drop pydantic's union tags ("lognormal", "function-before[...]") from the path
-    parts = [_key(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS))]
+    parts = [_key(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS or p.startswith("constrained-")))]
     return ".".join(parts) or "(top level)"
 
 
@@ -70,7 +70,10 @@ def explain_validation_error(err: ValidationError, source: str, root: type[BaseM
     """
     # an unknown key first (see above); then a non-finite number, which a union (a sweep's levels) would
     # otherwise report as "not a valid boolean"
-    errors = sorted(err.errors(), key=lambda x: (x["type"] != "extra_forbidden", x["type"] != "finite_number"))
+    # a union member whose type the input is not (a number's "not a valid number" for a dated schedule) last:
+    # the member the input chose names the month and the limit
+    errors = sorted(err.errors(), key=lambda x: (x["type"] != "extra_forbidden", x["type"] != "finite_number",
+                                                 isinstance(x.get("input"), (dict, list)) and x["type"].endswith(("_type", "_parsing"))))
     e = errors[0]
     loc = tuple(e["loc"])
     path = _format_loc(loc)
