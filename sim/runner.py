@@ -110,6 +110,15 @@ def ci95(values: np.ndarray, bounds: tuple[float, float] = (-np.inf, np.inf)) ->
     return {"mean": mean, "ci95_low": max(mean - half, low), "ci95_high": min(mean + half, high)}
 
 
+#: The flows summed over the horizon (or window) as ``cumulative_<flow>`` KPIs, EUR.
+CUMULATIVE = ("revenue_total_eur", "revenue_subscription_eur", "revenue_ads_eur", "gross_profit_eur")
+
+
+def focal_kpi_names(window: Window | None = None) -> list[str]:
+    """The columns :func:`focal_kpis` returns, in order."""
+    return [*SUMMARY_KPIS, *(f"cumulative_{c}" for c in CUMULATIVE), *(f"mean_{c}" for c in WINDOW_MEANS if window is not None)]
+
+
 def focal_kpis(timeseries: pd.DataFrame, scenario: Scenario, window: Window | None = None) -> pd.DataFrame:
     """Per replicate: every summary KPI of the focal service at the last date, plus cumulative revenue.
 
@@ -123,7 +132,7 @@ def focal_kpis(timeseries: pd.DataFrame, scenario: Scenario, window: Window | No
     last = focal[focal["date"] == focal["date"].max()].set_index("replicate")
     out = last[list(SUMMARY_KPIS)].copy()
     dt = months_per_step(scenario)
-    for col in ("revenue_total_eur", "revenue_subscription_eur", "revenue_ads_eur", "gross_profit_eur"):
+    for col in CUMULATIVE:
         out[f"cumulative_{col}"] = focal.groupby("replicate")[col].sum() * dt
     if window is not None:
         for col in WINDOW_MEANS:
