@@ -1,7 +1,8 @@
-"""Generate the parameter tables of docs/odd.md from the scenario schema (``make docs``).
+"""Generate the parameter tables of docs/odd.md from the scenario schema, and put the current
+generated numbers into every doc (``make docs``; ``sim/docnumbers.py`` says how docs quote them).
 
 The tables sit between two markers in docs/odd.md; everything else in the file is
-written by hand. A test checks that the committed file matches the schema.
+written by hand. A test checks that the committed files match the schema and the numbers.
 """
 
 from __future__ import annotations
@@ -44,8 +45,12 @@ def render(text: str) -> str:
 
 
 def main() -> int:
+    from sim.docnumbers import refresh_documents
+
     ODD.write_text(render(ODD.read_text()))
     print(f"updated {ODD}")
+    for path in refresh_documents():
+        print(f"updated the generated numbers of {path}")
     return 0
 
 

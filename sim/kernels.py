@@ -5,8 +5,8 @@ Kernels live with their mechanism (``@njit(cache=True)``): the counter-based dra
 ``diffusion.aware_on_network``), payments and who decides (``subscriptions._deciders``,
 ``subscriptions._move``), the utilities and the logit choice (``choice.utility_table``,
 ``choice.held_utility``, ``choice.logit_rows``), listening hours (``listening._hours_kernel``), the ad audience
-(``ads._gather``), satisfaction and the ladder (``loyalty._loyalty_kernel``), sharing and data depth
-(``personalization.sharers``, ``personalization.grow_depth``), the market's reach and availability (``market.admit``,
+(``ads._gather``), the support head count (``service_quality.held``), satisfaction and the ladder
+(``loyalty._loyalty_kernel``), sharing and data depth (``personalization.sharers``, ``personalization.grow_depth``), the market's reach and availability (``market.admit``,
 ``market.update_availability``), who knows the market and where they are stored
 (``listeners._merge``, ``listeners._front``, ``listeners._trade``) and the KPI
 tally (``metrics.tally``). Each compiles on its first call and is cached on disk next to

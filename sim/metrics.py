@@ -87,6 +87,7 @@ KPIS: tuple[Kpi, ...] = tuple([
     *_k("unaware aware lapsed", "people", market=True),
     *_k("price_headline_eur", "EUR/user/month"),  # added after the market counts: earlier columns keep their place
     *_k("people_in_reach", "people", market=True),  # unaware + aware + lapsed + every service's users
+    *_k("support_staff", "agents"),  # the advisors the staffing rule hired (support_staff + support_per_1000)
 ])
 KPI_BY_NAME = {k.name: k for k in KPIS}
 # Columns of timeseries.parquet per service (besides replicate, date, step, service, focal).
@@ -346,6 +347,7 @@ def service_kpis(counts: Tally, accounts, ads, support, prices: dict[str, np.nda
     k["cpm_eur"], k["fill_rate"] = ads.cpm_eur, ads.fill_rate
     k["impressions"], k["ad_inventory_impressions"] = ads.impressions, ads.inventory
     k["support_response_hours"], k["tickets"] = support.response_hours, support.tickets
+    k["support_staff"] = support.staff
     k["cac_eur"] = _ratio(accounts.marketing_spend_eur, k["gross_adds"])
     k["ltv_eur"] = _ratio(k["arpu_premium_eur"] * (1.0 - table.royalty_share), k["churn_premium_monthly"])
     k["satisfaction_mean"] = _ratio(c[SATISFACTION], c[USERS])

@@ -92,7 +92,7 @@ class MarketModel(mesa.Model):
         self.backlog = np.zeros(s)  # support tickets waiting, real tickets
         self.outage = np.zeros(s)  # this step's outage per service, severity x days
         self._last_prices: np.ndarray | None = None
-        self.price_rose = np.zeros((s, 4), bool)  # (service, plan): price went up this step
+        self.price_rose = np.zeros((s, 4, len(scenario.regions)), bool)  # (service, plan, region): price went up this step
         self._focal_prices: list[float] = []
         self._shares: list[list[float]] = [[] for _ in range(s)]
         self.records = Records(SERVICE_KPIS, self.n_steps, s)
@@ -136,7 +136,7 @@ class MarketModel(mesa.Model):
                 self.table = dataclasses.replace(self.table, salience=pull, content_value=content)  # the options read neither
             return
         self._offer_key = key
-        self.table = dataclasses.replace(ServiceTable.of(self.services, pull), content_value=content)
+        self.table = dataclasses.replace(ServiceTable.of(self.services, pull, self.policy.regional), content_value=content)
         self.options = build_options(self.table)
 
     def _sharing(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +204,7 @@ class MarketModel(mesa.Model):
         self.sharing, fraction = self._sharing(users)
         pers = mech.personalization
         # 5. listening hours
-        listening.step(pop.known, users, pop.state, pop.service, pop.tier, pop.base_hours, fraction, self.sharing,
+        listening.step(pop.known, users, pop.state, pop.service, pop.tier, pop.region, pop.base_hours, fraction, self.sharing,
                        pop.satisfaction, self.table.personalization, self.table.ad_load,
                        np.minimum(self.outage / DAYS_PER_MONTH, 1.0), pers, mech.listening, pop.hours)
         # 6. the ad market
@@ -266,8 +266,8 @@ class MarketModel(mesa.Model):
         for k, svc in enumerate(self.services):
             svc.react(self._focal_prices, self._shares[k], int(round(svc.policy.reaction_lag / self.dt)), cfg)
         self._refresh_offers()
-        plan_prices = self.table.plan_price
-        # a plan whose price went up since last step (a new plan or a cut is not a shock to its holders)
+        plan_prices = self.table.plan_price[:, :, None] * self.table.region_price[:, None, :]  # local prices (S, plans, R)
+        # a plan whose price went up since last step in a region (a new plan or a cut is not a shock to its holders)
         before = plan_prices if self._last_prices is None else self._last_prices
         self.price_rose = np.nan_to_num(plan_prices - before, nan=0.0) > 1e-9
         self._last_prices = plan_prices.copy()
@@ -281,8 +281,7 @@ class MarketModel(mesa.Model):
         pop.region_price_index = index.astype(np.float32)
         if not (cfg.enabled or scen.inflation):
             return  # nominal prices, a rise judged by the flat trigger only
-        region_mult = np.array([r.price_multiplier for r in scen.regions])
-        real = prices.real_prices(self.table.plan_price, self.table.users_per_account, region_mult, index)
+        real = prices.real_prices(self.table.plan_price, self.table.users_per_account, self.policy.regional.price_multiplier, index)
         ref = real if self._reference is None else self._reference
         felt = prices.loss(real, ref, cfg.loss_aversion) if cfg.enabled else np.zeros_like(real)
         self._rise_review = prices.rise_review(real, ref, cfg.review_per_rise) if cfg.enabled else None

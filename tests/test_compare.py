@@ -277,3 +277,32 @@ def test_arc_elasticity_of_a_constant_elasticity_demand():
         # the midpoint formula of a constant-elasticity curve is within 0.2% of its elasticity for a 10% step
         assert arc_elasticity(q_a, q_b, p_a, p_b)[0] == pytest.approx(eps, rel=2e-3)
     assert np.isnan(arc_elasticity(q_a, q_b, p_a, p_a)[0])
+
+
+def test_a_difference_from_a_file_timeline_is_named_and_feeds_the_confounding_warning(tmp_path, capsys):
+    """B's timeline changes the price and the ad load together: what differs lists both, dated, and the
+    elasticities are flagged as confounded, as for the same change given by --set; --quiet keeps the warnings."""
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(scenario_to_yaml(small_scenario({"time.months": 12, "market.agents": 1000})))
+    both = {"services.focal.plans.individual.price": 11.99, "services.focal.ad_load": 4.0}
+    b.write_text(scenario_to_yaml(small_scenario({"time.months": 12, "market.agents": 1000, "name": "b",
+                                                  "timeline": [{"at": "2015-06", "set": both}]})))
+    out = tmp_path / "o"
+    assert main(["compare", str(a), str(b), "--replicates", "2", "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    comparison = json.loads((out / "comparison.json").read_text())
+    rows = {d["path"]: d for d in comparison["comparisons"][0]["differences"]}
+    assert rows["services.focal.ad_load"] == {"path": "services.focal.ad_load", "a": 2.5, "b": 4.0, "unit": "ad-min/hour",
+                                              "from": "2015-06"}
+    assert rows["services.focal.plans.individual.price"]["a"] == 9.99  # A's value in effect then
+    assert comparison["comparisons"][0]["elasticities"]["other_differences"] == ["services.focal.ad_load (from 2015-06)"]
+    assert "the elasticities attribute the whole change to the price, but services.focal.ad_load (from 2015-06)" in printed.err
+    assert printed.out.strip() == str(out)  # --quiet: the folder only on stdout, the warning on stderr
+
+
+def test_removing_the_free_tier_says_what_happens_to_its_users(tmp_path, small_yaml, capsys):
+    out = tmp_path / "o"
+    assert main(["compare", str(small_yaml(12)), "--set", "services.focal.regions.world.free_tier=false", "--from", "2015-06",
+                 "--replicates", "2", "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "Spotify's free tier in world ends from 2015-06: its free users there all choose again in that month" in err

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from sim import docnumbers
+from sim.docnumbers import DOCUMENTS, ROOT, stale_inputs, stale_quotes
 from sim.docs import ODD, render
 from sim.scenario import parameter_table
 
@@ -20,3 +24,27 @@ def test_odd_has_the_three_parts_and_every_mechanism():
     for module in ("diffusion.py", "choice.py", "personalization.py", "listening.py", "ads.py",
                    "service_quality.py", "campaigns.py", "loyalty.py"):
         assert module in text
+
+
+def test_every_quoted_number_matches_its_generated_file():
+    """A doc quotes a figure of the model only as a link to docs/numbers/<file>.json#<key> (or a block between
+    markers): sim/docnumbers.py. Refresh with `python -m sim.docs` after the file's command wrote it."""
+    stale = [line for rel in DOCUMENTS if (ROOT / rel).exists() for line in stale_quotes((ROOT / rel).read_text(), rel)]
+    assert not stale, "\n".join(stale)
+
+
+def test_generated_numbers_come_from_the_current_inputs():
+    """A numbers file records the digests of the scenarios it ran: change one and its command must run again."""
+    assert not stale_inputs(), "\n".join(stale_inputs())
+
+
+def test_a_stale_or_unknown_quote_is_caught(tmp_path, monkeypatch):
+    monkeypatch.setattr(docnumbers, "NUMBERS", tmp_path)
+    docnumbers.write("t", "python make_t.py", {"mau": "815 M", "table": "| a |\n"})
+    fresh = "MAU [815 M](numbers/t.json#mau).\n<!-- numbers/t.json#table -->\n| a |\n<!-- end numbers/t.json#table -->\n"
+    assert stale_quotes(fresh) == [] and docnumbers.refresh(fresh) == fresh
+    assert len(stale_quotes(fresh.replace("[815 M]", "[515 M]"))) == 1
+    assert len(stale_quotes(fresh.replace("| a |\n<", "| b |\n<"))) == 1
+    assert docnumbers.refresh(fresh.replace("[815 M]", "[515 M]")) == fresh
+    with pytest.raises(docnumbers.NumbersError, match="no key 'premium'"):
+        stale_quotes("[184 M](numbers/t.json#premium)")

@@ -7,7 +7,7 @@ import pytest
 
 from sim.agents.listeners import State, Tier
 from sim.agents.network import small_world
-from sim.mechanics import diffusion
+from sim.mechanics import diffusion, service_quality
 from sim.mechanics.loyalty import Stage
 from sim.mechanics.personalization import sharers
 from sim.random import CounterRandom
@@ -150,7 +150,10 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
         rng = np.random.default_rng(4)
         pop.region = rng.integers(0, 3, pop.n).astype(np.int16)
         pop.region_price_index = rng.uniform(1.0, 1.3, 3).astype(np.float32)
-        pop.region_price_multiplier = rng.uniform(0.6, 1.2, 3).astype(np.float32)
+        s = model.table.n  # policies by region: price levels, ad loads, and a free tier not offered everywhere
+        model.table = dataclasses.replace(model.table, region_price=rng.uniform(0.6, 1.2, (s, 3)).astype(np.float32),
+                                          ad_load=rng.uniform(0.0, 5.0, (s, 3)).astype(np.float32),
+                                          free_in=rng.random((s, 3)) < 0.7)
         pop.available = rng.random(pop.available.shape) < 0.8
         pop.data_depth[:] = rng.uniform(0, 500, pop.n)  # data held for sharers and non-sharers alike
         opts = dataclasses.replace(opts, loss=rng.uniform(0, 2, (len(opts), 3)).astype(np.float32))
@@ -163,7 +166,8 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
         np.testing.assert_allclose(table[:, o], want, rtol=1e-5, atol=1e-4, err_msg=f"option {o}")
     # each user's own option, without the switching cost: the table's column without a current option, bit for bit
     # (a user's option is one they may take: tests/test_market.py; the random availability above may deny it)
-    users = (cur > 0) & pop.available[idx, np.maximum(pop.service[idx], 0)]
+    svc, free = np.maximum(pop.service[idx], 0), pop.tier[idx] == Tier.FREE
+    users = (cur > 0) & pop.available[idx, svc] & (~free | model.table.free_in[svc, pop.region[idx]])
     assert users.sum() > 100
     pers = model.scenario.mechanisms.personalization
     sharing, fraction = sharers(idx[users], pop.state, pop.service, pop.privacy_sensitive, pop.consent_draw, model.table.opt_in,
@@ -228,16 +232,17 @@ def test_listening_kernel_matches_the_formula():
     state, service, tier, user = _listeners(rng)
     base, depth = rng.lognormal(3, 0.5, N).astype(np.float32), rng.exponential(200, N).astype(np.float32)
     sharing, satisfaction = rng.random(N) < 0.6, rng.random(N).astype(np.float32)
-    pers_level, ad_load, downtime = np.array([0.2, 0.9, 0.5]), np.array([2.0, 4.0, 0.0]), np.array([0.0, 0.1, 0.0])
+    pers_level, downtime = np.array([0.2, 0.9, 0.5]), np.array([0.0, 0.1, 0.0])
+    region, ad_load = rng.integers(0, 2, N).astype(np.int16), np.array([[2.0, 3.0], [4.0, 1.0], [0.0, 0.0]])  # (S, R)
     mech = small_scenario().mechanisms
     fraction = 1 - np.exp(-depth / mech.personalization.tau_hours)  # read only where the user shares
     got = np.full(N, 7.0, np.float32)  # last month's hours, in place: every non-user's go back to 0
-    listening.step(np.arange(N), np.arange(N), state, service, tier, base, fraction, sharing, satisfaction, pers_level, ad_load,
+    listening.step(np.arange(N), np.arange(N), state, service, tier, region, base, fraction, sharing, satisfaction, pers_level, ad_load,
                    downtime, mech.personalization, mech.listening, got)
     svc = np.maximum(service, 0)
     frac = np.where(sharing, 1 - np.exp(-depth / mech.personalization.tau_hours), 0.0)
     fit = 1 + pers_level[svc] * mech.personalization.lift * frac
-    want = listening.hours(base, fit, (tier == Tier.PREMIUM) | (tier == Tier.TRIAL), tier == Tier.FREE, ad_load[svc],
+    want = listening.hours(base, fit, (tier == Tier.PREMIUM) | (tier == Tier.TRIAL), tier == Tier.FREE, ad_load[svc, region],
                            satisfaction, downtime[svc], mech.listening)
     np.testing.assert_allclose(got, np.where(user, want, 0.0), rtol=1e-5)
     assert got.dtype == np.float32 and (got[~user] == 0).all() and (got[user] > 0).any()
@@ -257,9 +262,9 @@ def test_ad_audience_in_one_pass_matches_the_free_listeners_sums():
                           region, by_region)
     free = user & (tier == Tier.FREE)
     want = Audience.of(service[free].astype(np.int64), hours[free], taste[free],
-                       np.where(sharing, 1 - np.exp(-depth / 300.0), 0.0)[free], 3, index[free])
+                       np.where(sharing, 1 - np.exp(-depth / 300.0), 0.0)[free], 3, index[free], region[free].astype(np.int64), 4)
     assert got.mean_price_index() == pytest.approx(float(index[free].mean()), rel=1e-6)
-    for name in ("hours", "listeners", "data", "genre_hours", "price_index"):
+    for name in ("hours", "listeners", "data", "genre_hours", "price_index", "region_hours"):
         np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-5, err_msg=name)
 
 
@@ -308,7 +313,8 @@ def test_deciders_kernel_matches_the_masks():
     tenure, depth, goodwill = (rng.random(N).astype(np.float32) + 1 for _ in range(3))
     newly, reconsider = (state == State.AWARE) & (rng.random(N) < 0.5), rng.random(N) < 0.05
     reconsider[np.flatnonzero(state == State.OUTSIDE)[:5]] = True  # never decide before coming into reach
-    price_rose = np.array([[True, False, False], [False, False, True]])
+    price_rose = rng.random((2, 3, 3)) < 0.5  # (service, plan, region): the local price rose
+    free_in = np.array([[True, False, True], [True, True, True]])  # service 0 has no free tier in region 1
     held = np.full((2, 2, 3), -1, np.int64)
     held[0, :, :2] = 1  # service 0 offers its free tier and plans 0, 1; service 1 only plan 2
     held[1, 1, 2] = 1
@@ -318,8 +324,8 @@ def test_deciders_kernel_matches_the_masks():
     spell_start = rng.integers(-1, 4, N).astype(np.int16)  # -1: paying since before the run (their tenure counts)
     # a paying subscriber reviews at 0.05 a month on their first bill, falling to half of it (time constant 2 months)
     failed, got, ended = _deciders(np.arange(N), state, tier, service, plan, region, trial_end, tenure, depth, goodwill,
-                                   spell_start, 4, newly | reconsider, price_rose, held, 0.3, 0.1, 0.05, 0.5, 2.0, 1.0, 0.2,
-                                   rise_review, r.key("payment", 4), r.key("review", 4), r.key("trigger", 4), ident)
+                                   spell_start, 4, newly | reconsider, price_rose, held, free_in, 0.3, 0.1, 0.05, 0.5, 2.0, 1.0,
+                                   0.2, rise_review, r.key("payment", 4), r.key("review", 4), r.key("trigger", 4), ident)
     state0, service0, tier0, plan0 = before["state"], before["service"], before["tier"], before["plan"]
     user0 = state0 == State.USER
     paying = user0 & (tier0 == Tier.PREMIUM)
@@ -334,8 +340,8 @@ def test_deciders_kernel_matches_the_masks():
     svc, pl = np.maximum(service0, 0), np.maximum(plan0, 0)
     premium = (tier0 == Tier.PREMIUM) | (tier0 == Tier.TRIAL)
     want = (newly | reconsider | want_ended | (r.uniform_all("review", 4, N)[ident] < review_p)
-            | (paying & price_rose[svc, pl] & (r.uniform_all("trigger", 4, N)[ident] < rise_review[svc, pl, region]))
-            | (user0 & (held[svc, premium.astype(int), pl] < 0)))
+            | (paying & price_rose[svc, pl, region] & (r.uniform_all("trigger", 4, N)[ident] < rise_review[svc, pl, region]))
+            | (user0 & (held[svc, premium.astype(int), pl] < 0)) | (user0 & ~premium & ~free_in[svc, region]))
     want &= (state0 != State.UNAWARE) & (state0 != State.OUTSIDE) & ~want_failed
     np.testing.assert_array_equal(ended, want_ended)
     np.testing.assert_array_equal(got, np.flatnonzero(want))
@@ -356,11 +362,11 @@ def test_sharers_and_fees_kernels_match_numpy():
     np.testing.assert_allclose(fraction, np.where(want, 1 - np.exp(-depth.astype(float) / 300.0), 0.0), rtol=1e-12)
 
     plan = np.where(tier != Tier.FREE, rng.integers(0, 2, N), -1).astype(np.int8)
-    region, mult = rng.integers(0, 3, N).astype(np.int16), rng.uniform(0.5, 1.5, 3).astype(np.float32)
+    region, mult = rng.integers(0, 3, N).astype(np.int16), rng.uniform(0.5, 1.5, (2, 3)).astype(np.float32)  # (S, R)
     per_user = np.array([[9.99, 7.5], [10.99, 5.0]])
     subs, users, trials = _per_service(np.arange(N), state, tier, service, plan, region, mult, per_user, 2)
     prem = user & (tier == Tier.PREMIUM)
-    fees = per_user[service[prem], plan[prem]] * mult[region[prem]]
+    fees = per_user[service[prem], plan[prem]] * mult[service[prem], region[prem]]
     np.testing.assert_allclose(subs, np.bincount(service[prem], weights=fees, minlength=2))
     np.testing.assert_array_equal(users, np.bincount(service[user], minlength=2))
     np.testing.assert_array_equal(trials, np.bincount(service[user & (tier == Tier.TRIAL)], minlength=2))
@@ -490,3 +496,14 @@ def test_moves_to_the_front_match_the_sets():
         after = np.arange(N)
         after[holes], after[movers] = movers, holes  # the listener now in each slot
         assert np.isin(after[:m], known).all()  # the known fill slots 0..m-1
+
+
+def test_support_head_count_in_one_pass_matches_bincounts():
+    rng = np.random.default_rng(3)
+    n, s = 5000, 4
+    service, tier = rng.integers(0, s, n).astype(np.int8), rng.integers(0, 3, n).astype(np.int8)
+    users = np.sort(rng.choice(n, 3000, replace=False))
+    free, paying = service_quality.held(users, service, tier, s)
+    on_free = tier[users] == Tier.FREE
+    np.testing.assert_array_equal(free, np.bincount(service[users][on_free], minlength=s))
+    np.testing.assert_array_equal(paying, np.bincount(service[users][~on_free], minlength=s))

@@ -171,7 +171,7 @@ def _ad_step(cfg, hours_per_listener: float, book=None, month: int = 5):
     n = 200
     taste = rng.dirichlet(np.ones(4), n)
     audience = ads.Audience.of(np.zeros(n, np.int64), np.full(n, hours_per_listener), taste, np.full(n, 0.5), 2)
-    return book, ads.step(book, audience, np.array([True, False]), np.array([2.5, 0.0]), np.array([0.6, 0.6]), cfg, 1e4, 0.0,
+    return book, ads.step(book, audience, np.array([True, False]), np.array([[2.5], [0.0]]), np.array([0.6, 0.6]), cfg, 1e4, 0.0,
                           month, 1.0)
 
 

@@ -1,7 +1,8 @@
 """``freemium-sim backtest CALIBRATION.yaml --until YYYY-MM``: fit on the past, forecast the rest.
 
 The calibration's observations are split at the end of month ``until``: periods that
-end by then are fitted (ABC-SMC, ``sim.analysis.posterior``, on a horizon cut at
+end by then are fitted (ABC-SMC, ``sim.analysis.posterior``, or a Gaussian-process emulator,
+``sim.analysis.emulator``; on a horizon cut at
 ``until`` so nothing later is simulated while fitting); the later ones are held out.
 The posterior then drives ``draws`` runs over the whole horizon (parameter and
 stochastic uncertainty together), and each series' held-out observations are scored
@@ -16,7 +17,8 @@ The same measures over the fitted periods are reported as ``fitted`` (in-sample)
 
 Outputs in ``results/backtest-<name>-<until>/``: ``backtest.json``, ``forecast.csv``
 (per series and period: observed, split, quantiles), ``posterior.csv``,
-``abc.sqlite`` and ``figures/backtest-<series>.png`` (fan vs observations).
+``abc.sqlite`` (ABC) or ``design.csv`` (the emulator's simulated points and their distances)
+and ``figures/backtest-<series>.png`` (fan vs observations).
 """
 
 from __future__ import annotations
@@ -36,12 +38,15 @@ from sim.executors import Executor, using
 from sim.outputs import claimed
 from sim.resources import check_run_fits
 from sim.analysis.fan import fan_figure, period_ends
+from sim.analysis.emulator import fit_emulator_posterior
 from sim.analysis.posterior import FAR_WORSE, credible_intervals, fit_posterior, intervals, posterior_predictive
 from sim.atomic import replaced_atomically
 from sim.clock import Clock
 from sim.scenario import ScenarioError, apply_overrides
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+METHODS = {"abc": "ABC-SMC posterior",
+           "emulator": "Gaussian-process emulator of the distance (BOLFI), posterior prior x P(distance < epsilon)"}
 
 
 def parse_until(until: str) -> pd.Period:
@@ -97,8 +102,12 @@ def forecast_scores(observed: pd.Series, periods: pd.Index, draws: np.ndarray) -
 def backtest(path: str | Path, until: str, out: str | Path | None = None, workers: int | None = None,
              changes: dict[str, Any] | None = None, population: int = 50, generations: int = 4, draws: int = 40,
              on_simulation: Callable[[int], None] | None = None, executor: str | Executor = "local",
-             scheduler: str | None = None, on_notice: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Fit the calibration up to ``until``, forecast the rest, write the results folder; returns backtest.json."""
+             scheduler: str | None = None, on_notice: Callable[[str], None] | None = None,
+             method: str = "abc", design: int = 96, rounds: int = 2, batch: int = 32) -> dict[str, Any]:
+    """Fit the calibration up to ``until``, forecast the rest, write the results folder; returns backtest.json.
+
+    ``method``: ``abc`` (ABC-SMC, ``population`` x ``generations``) or ``emulator`` (a Gaussian-process
+    emulator of the distance, ``sim.analysis.emulator``: ``design`` points, then ``rounds`` x ``batch``)."""
     import pyabc
 
     import sim
@@ -112,9 +121,13 @@ def backtest(path: str | Path, until: str, out: str | Path | None = None, worker
     split_date = month.to_timestamp(how="end").normalize()
     check_run_fits(cal.base, workers, cal.spec.replicates)
     with claimed(out, "backtest"), replaced_atomically(out, "backtest") as tmp:
-        with using(executor, scheduler=scheduler, n_workers=workers, max_tasks=cal.spec.replicates,
-                   on_notice=on_notice) as ex:
-            post = fit_posterior(fit_cal, tmp, population, generations, ex, on_simulation)
+        with using(executor, scheduler=scheduler, n_workers=workers,
+                   max_tasks=cal.spec.replicates if method == "abc" else None, on_notice=on_notice) as ex:
+            if method == "emulator":
+                post = fit_emulator_posterior(fit_cal, design, rounds, batch, executor=ex, on_simulation=on_simulation)
+                post["design"].to_csv(tmp / "design.csv", index=False)
+            else:
+                post = fit_posterior(fit_cal, tmp, population, generations, ex, on_simulation)
             predictive = posterior_predictive(cal, post["sample"], draws, cal.spec.seed + 1, periods, ex,
                                               on_draw=on_simulation)
         series, rows = {}, []
@@ -138,10 +151,12 @@ def backtest(path: str | Path, until: str, out: str | Path | None = None, worker
         post["sample"].to_csv(tmp / "posterior.csv", index=False)
         result = {
             "calibration": cal.spec.name, "source": str(path), "until": str(month), "data": cal.spec.data,
-            "method": "ABC-SMC posterior on observations ending by `until` (horizon cut there), then "
-                      f"{draws} posterior-predictive runs over the whole horizon",
-            "seed": cal.spec.seed, "replicates": cal.spec.replicates, "population": population,
-            "generations": generations, "evaluations": post["evaluations"], "epsilons": post["epsilons"],
+            "method": (f"{METHODS[method]} on observations ending by `until` (horizon cut there), then "
+                       f"{draws} posterior-predictive runs over the whole horizon"),
+            "seed": cal.spec.seed, "replicates": cal.spec.replicates,
+            **({"population": population, "generations": generations} if method == "abc" else
+               {"design": design, "rounds": rounds, "batch": batch, "kernel": post["kernel"]}),
+            "evaluations": post["evaluations"], "epsilons": post["epsilons"],
             "overrides": cal.spec.overrides,
             "guard": {"far_worse_factor": FAR_WORSE, "dropped": post["dropped"]}, "start": post["start"],
             "posterior": credible_intervals(post["sample"], list(cal.spec.parameters)),

@@ -207,6 +207,28 @@ def simulate_targets(cal: Calibration, params: dict[str, Any], replicates: int, 
     return {t.name: simulated_series(service_rows(ts, t.spec), t.spec, periods[t.name], t.scale, dt) for t in cal.targets}
 
 
+def _simulate_point(task: tuple[int, Calibration, dict[str, Any], int, dict | None]) -> dict[str, np.ndarray]:
+    """One run of a parameter set (an executor's task: it runs whole in its worker)."""
+    _, cal, params, seed, periods = task
+    return simulate_targets(cal, params, 1, seed, "local", periods)
+
+
+def simulate_points(cal: Calibration, params: list[dict[str, Any]], seeds: list[int], executor: Executor,
+                    periods: dict[str, pd.Index] | None = None,
+                    on_simulation: Callable[[int], None] | None = None) -> list[dict[str, np.ndarray]]:
+    """One run per parameter set (``seeds[k]`` as ``simulate_targets``' root seed), the sets in parallel on
+    ``executor``; returned in the order given, per target an array (1, n_periods)."""
+    tasks = [(k, cal, p, s, periods) for k, (p, s) in enumerate(zip(params, seeds))]
+    out: dict[int, dict[str, np.ndarray]] = {}
+    for task, result, error in executor.map_unordered(_simulate_point, tasks):
+        if error is not None:
+            raise error
+        out[task[0]] = result
+        if on_simulation:
+            on_simulation(1)
+    return [out[k] for k in range(len(tasks))]
+
+
 def score(cal: Calibration, simulated: dict[str, np.ndarray]) -> tuple[float, dict[str, dict[str, float]]]:
     """Distance of replicate-mean simulated series from the observations, and each series' fit.
 

@@ -32,7 +32,7 @@ from sim.report.display import format_change, format_interval, unit_label
 from sim.report.html import figure_block, page, table
 from sim.report.plotting import MILLION, PERCENT, FigureFile, Panel, banded_figure, forest_figure, save_figure
 from sim.runner import SimulationResult, ci95, focal_kpis, months_per_step
-from sim.scenario import parameter_differences
+from sim.scenario import Scenario, parameter_differences, parameter_table
 
 PAIRED_FIGURES = {
     "paired_users": ("Users", [
@@ -172,19 +172,55 @@ def kpi_headers(comparison: dict) -> list[str]:
     return heads
 
 
+def named_differences(a: Scenario, b: Scenario) -> list[dict]:
+    """What differs between A and B, by what it changes, wherever it comes from (the files, ``--set``, a
+    timeline event, ``--from``): rows ``{"path", "a", "b", "unit", "from"}``, ``from`` the month a dated
+    difference takes effect (None from the start).
+
+    A timeline event's ``set`` gives one row per key path it sets differently, each side's value being
+    the one in effect in that month; an event's label fields (``at``, ``note``) drop out; what else an
+    event does differently (an outage, an exit, an entrant: by its name if only one side has it) is a row of its own.
+    """
+    units = {p.path: p.unit for p in parameter_table(a)}
+    in_effect: dict[str, tuple[dict, dict]] = {}
+    differences = parameter_differences(a, b)
+    paths = {d["path"] for d in differences}
+    out = []
+    for d in differences:
+        parts = d["path"].split(".")
+        if parts[2:3] == ["enter"] and parts[3:] != ["name"] and ".".join(parts[:3]) + ".name" in paths:
+            continue  # an entrant only one side has is its name, not each of its values
+        if parts[0] != "timeline":
+            out.append({**d, "from": None})
+            continue
+        if len(parts) < 3:
+            continue  # an empty timeline on one side: its events are rows of their own
+        month = parts[1].split("#")[0]  # a repeated date is labelled 2025-01#2
+        if parts[-1] == "set":
+            sa, sb = d["a"] or {}, d["b"] or {}
+            va, vb = in_effect.setdefault(month, (values_at(a, month), values_at(b, month)))
+            out += [{"path": k, "a": sa.get(k, va.get(k)), "b": sb.get(k, vb.get(k)), "unit": units.get(k, "-"),
+                     "from": month} for k in dict.fromkeys([*sa, *sb]) if sa.get(k) != sb.get(k)]
+        elif parts[-1] not in ("at", "note"):
+            out.append({**d, "from": month})
+    return out
+
+
+def is_price(path: str) -> bool:
+    """A service's list price or regional price multiple: the cause the elasticities assume."""
+    parts = path.split(".")
+    return parts[0] == "services" and (parts[-1] == "price" or parts[-3:-2] == ["regions"] and parts[-1] == "price_multiplier")
+
+
 def differs_rows(comparison: dict) -> list[tuple]:
-    """What differs: (scenario, parameter, A's value, its value, unit) per parameter and arm; a dated
-    what-if (``--from``) as its own values, A's being those in effect in that month."""
+    """What differs: (scenario, parameter, A's value, its value, unit) per parameter and arm, a dated
+    difference (a timeline event, --from) with its month."""
     rows = []
-    dated = comparison["set"]["from"]
     for c in comparison["comparisons"]:
-        for d in c["parameters"]:
-            if dated and d["path"].startswith(f"timeline.{dated}"):
-                continue  # the what-if's own event, shown below by its values
+        for d in c["differences"]:
+            b = "-" if d["b"] is None else str(d["b"])
             rows.append((c["label"], d["path"], "-" if d["a"] is None else str(d["a"]),
-                         "-" if d["b"] is None else str(d["b"]), d["unit"]))
-        for path, value in (comparison["set"]["from_values"] if dated else {}).items():
-            rows.append((c["label"], path, str(value["a"]), f"{value['b']} from {dated}", value["unit"]))
+                         b if d["from"] is None else f"{b} from {d['from']}", d["unit"]))
     return rows
 
 
@@ -264,19 +300,21 @@ def compare_arms(arms: Arms, results: list[list[SimulationResult]], window: Wind
         "label": label,
         "scenario": s.name,
         "parameters": parameter_differences(a, s),
+        "differences": named_differences(a, s),
         "kpis": paired_differences(kpis["A"], kpis[label]),
-        "elasticities": _with_caveat(elasticities(focal["A"], focal[label], window), parameter_differences(a, s)),
+        "elasticities": elasticities(focal["A"], focal[label], window),
         "revenue_bridge": revenue_bridge(focal["A"], focal[label], prices["A"], prices[label], dt, window),
     } for label, s in zip(labels[1:], arms.scenarios[1:])]
-    for c in comparisons:  # the what-if's own paths differ too (with --from they hide in the timeline)
-        if c["elasticities"] is not None:
-            extra = [p for p in arms.whatif if ".price" not in p and p not in c["elasticities"]["other_differences"]]
-            c["elasticities"]["other_differences"] += extra
     warnings = list(arms.warnings)
     for c in comparisons:
-        if c["elasticities"] is not None and c["elasticities"]["other_differences"]:
-            warnings.append(f"{c['label']}: the elasticities attribute the whole change to the price, but "
-                            f"{', '.join(c['elasticities']['other_differences'])} differ(s) too")
+        others = [d["path"] + ("" if d["from"] is None else f" (from {d['from']})")
+                  for d in c["differences"] if not is_price(d["path"])]
+        if c["elasticities"] is not None:
+            c["elasticities"]["other_differences"] = others
+            if others:
+                warnings.append(f"{c['label']}: the elasticities attribute the whole change to the price, but "
+                                f"{', '.join(others)} differ(s) too")
+        warnings += withdrawal_notes(c["label"], c["differences"], a.services.focal.name)
     comparison = {
         "arms": [{"label": label, "scenario": s.name, "file": f} for label, s, f in zip(labels, arms.scenarios, arms.files)],
         "set": {"what_if": arms.whatif, "from": arms.start, "from_values": _dated_values(arms)},
@@ -301,17 +339,30 @@ def _dated_values(arms: Arms) -> dict[str, dict] | None:
     """With --from: each what-if path's value in A in that month, its value in B, and its unit."""
     if arms.start is None:
         return None
-    from sim.scenario import parameter_table
-
     before = values_at(arms.scenarios[0], arms.start)
     units = {p.path: p.unit for p in parameter_table(arms.scenarios[0])}
     return {path: {"a": before.get(path), "b": value, "unit": units.get(path, "-")}
             for path, value in arms.whatif.items() if path != "name"}
 
 
-def _with_caveat(elastic: dict | None, differences: list[dict]) -> dict | None:
-    """Elasticities, with the other parameters that differ: then the price is not the only cause."""
-    if elastic is None:
-        return None
-    others = [d["path"] for d in differences if ".price" not in d["path"] and not d["path"].startswith("timeline.")]
-    return {**elastic, "other_differences": others}
+def withdrawal_notes(label: str, differences: list[dict], focal: str) -> list[str]:
+    """What happens to the users of a free tier or a plan that X withdraws (everywhere or in a region),
+    one sentence each: they choose again at once (``sim.mechanics.subscriptions``)."""
+    out = []
+    for d in differences:
+        parts = d["path"].split(".")
+        if parts[0] != "services":
+            continue
+        service = focal if parts[1] == "focal" else parts[2]
+        when = "from the start" if d["from"] is None else f"from {d['from']}"
+        region = f" in {parts[-2]}" if parts[-3:-2] == ["regions"] else ""
+        if parts[-1] == "free_tier" and d["a"] is not False and d["b"] is False:
+            what = f"{service}'s free tier{region} ends {when}: its free users there"
+        elif parts[-3:-1] and parts[-3] == "plans" and parts[-1] == "price" and d["a"] is not None and d["b"] is None:
+            what = f"{service}'s {parts[-2]} plan is withdrawn {when}: its subscribers"
+        else:
+            continue
+        out.append(f"{label}: {what} all choose again in that month, among the options left to them (another tier or "
+                   "plan, another service, nothing); no one stays on it, and none of them waits (user guide, "
+                   "'Removing a tier or a plan')")
+    return out

@@ -48,7 +48,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from sim.analysis.calibration import Calibration, _start_values, score, simulate_targets
+from sim.analysis.calibration import Calibration, _start_values, score, simulate_points, simulate_targets
 from sim.executors import Executor, using
 from sim.scenario import ScenarioError
 
@@ -268,14 +268,9 @@ def posterior_predictive(cal: Calibration, posterior: pd.DataFrame, draws: int, 
     ``periods[target]`` in the target's unit.
     """
     params = draw_parameters(posterior, draws, np.random.default_rng(seed))
-    out: dict[str, list[np.ndarray]] = {t.name: [] for t in cal.targets}
-    for d, p in enumerate(params):
-        sim = simulate_targets(cal, p, 1, particle_seed(seed, d), executor, periods)
-        for name, v in sim.items():
-            out[name].append(v[0])
-        if on_draw:
-            on_draw(1)
-    return {name: np.vstack(v) for name, v in out.items()}
+    with using(executor) as ex:  # the draws in parallel; each its own seed, so the numbers do not depend on it
+        sims = simulate_points(cal, params, [particle_seed(seed, d) for d in range(draws)], ex, periods, on_draw)
+    return {t.name: np.vstack([s[t.name][0] for s in sims]) for t in cal.targets}
 
 
 def intervals(draws: np.ndarray) -> pd.DataFrame:

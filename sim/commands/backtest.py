@@ -13,11 +13,17 @@ from sim.commands.common import add_executor_options, notice, progress_bar
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``freemium-sim backtest``."""
     p = subparsers.add_parser("backtest", help="fit a calibration on data up to a month, forecast the rest, score it",
-                              description="Fit CALIBRATION.yaml (ABC-SMC) on the observations that end by --until, "
+                              description="Fit CALIBRATION.yaml (ABC-SMC or a Gaussian-process emulator) on the observations that end by --until, "
                                           "forecast the later ones with posterior-predictive intervals, and write "
                                           "backtest.json (MAPE, bias, 80%%/95%% coverage per series) and fan figures.")
     p.add_argument("calibration_file", metavar="CALIBRATION.yaml", help="calibration file, e.g. scenarios/calibration/spotify.yaml")
     p.add_argument("--until", required=True, metavar="YYYY-MM", help="last month of the fitted data")
+    p.add_argument("--method", choices=("abc", "emulator"), default="abc",
+                   help="abc: ABC-SMC (--population, --generations); emulator: a Gaussian-process emulator of the "
+                        "distance (--design, --rounds, --batch); default abc")
+    p.add_argument("--design", type=int, default=96, metavar="N", help="emulator: Latin-hypercube points (default 96)")
+    p.add_argument("--rounds", type=int, default=2, metavar="R", help="emulator: refinement rounds (default 2)")
+    p.add_argument("--batch", type=int, default=32, metavar="B", help="emulator: points per round (default 32)")
     p.add_argument("--population", type=int, default=50, metavar="N", help="particles per ABC generation (default 50)")
     p.add_argument("--generations", type=int, default=4, metavar="G", help="ABC generations (default 4)")
     p.add_argument("--draws", type=int, default=40, metavar="K", help="posterior-predictive runs (default 40)")
@@ -36,6 +42,9 @@ def _handle(args: argparse.Namespace) -> int:
 
     if args.draws < 2:
         raise ScenarioError(f"--draws: needs at least 2 runs for an interval (got {args.draws})")
+    for flag, value, least in (("--design", args.design, 4), ("--rounds", args.rounds, 0), ("--batch", args.batch, 1)):
+        if value < least:
+            raise ScenarioError(f"{flag}: needs at least {least} (got {value})")
     changes = {"replicates": args.replicates} if args.replicates is not None else {}
     if args.set:
         changes["set"] = parse_set_options(args.set)
@@ -43,7 +52,8 @@ def _handle(args: argparse.Namespace) -> int:
     with progress:
         result = backtest(args.calibration_file, args.until, args.out, args.workers, changes, args.population,
                           args.generations, args.draws, on_simulation=advance, executor=args.executor,
-                          scheduler=args.scheduler, on_notice=notice)
+                          scheduler=args.scheduler, on_notice=notice, method=args.method, design=args.design,
+                          rounds=args.rounds, batch=args.batch)
     if args.quiet:
         print(result["out"])
     else:
@@ -54,7 +64,7 @@ def _handle(args: argparse.Namespace) -> int:
 def print_backtest(result: dict) -> None:
     """Held-out and in-sample scores per series as one table."""
     table = Table(title=f"{result['calibration']}: fitted to {result['until']}, forecast after "
-                        f"({result['evaluations']} ABC simulations)", caption=result["measures"])
+                        f"({result['evaluations']} fitting simulations)", caption=result["measures"])
     for col in ("series", "unit", "n held out", "MAPE", "bias", "80% cover", "95% cover", "in-sample MAPE"):
         table.add_column(col, justify="left" if col in ("series", "unit") else "right")
 

@@ -43,15 +43,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_output(out, "compare")  # a foreign, linked or unwritable folder is refused first, naming what is there
     if out.exists() and not args.overwrite:
         raise ScenarioError(f"--out: {out} already exists; pass --overwrite to replace it, or choose another --out")
-    if not args.quiet:
-        for w in arms.warnings:
-            notice(w)
+    for w in arms.warnings:  # to stderr, --quiet or not: a warning is never a table
+        notice(w)
     with claimed(out, "compare"):  # refused before simulating; one writer at a time
         with executor_for(args, max_tasks=arms.scenarios[0].replicates) as executor:  # one pool for every arm
             results = [run_with_progress(s, executor, args.quiet, f"{label}: {s.name}")[0]
                        for label, s in zip(arms.labels, arms.scenarios)]
         comparison, series = compare_arms(arms, results, window, ["freemium-sim", *args.argv])
         write_comparison(out, comparison, series)
+    for w in comparison["warnings"][len(arms.warnings):]:  # those the results raise
+        notice(w)
     if args.quiet:
         print(out)
     else:
@@ -60,7 +61,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def print_comparison(comparison: dict, where: Path) -> None:
-    """What differs (and any warning) first, then the KPI differences, as rich tables."""
+    """What differs first, then the KPI differences, as rich tables (the warnings went to stderr)."""
     # Piped output has no width of its own; rich would squeeze the tables into 80 columns.
     console = Console() if sys.stdout.isatty() else Console(width=200)
     differs = Table(title="What differs from A")
@@ -69,8 +70,6 @@ def print_comparison(comparison: dict, where: Path) -> None:
     for row in differs_rows(comparison):
         differs.add_row(*row)
     console.print(differs if differs.rows else "No parameter differs from A: any difference is Monte-Carlo noise.")
-    for w in comparison["warnings"]:
-        console.print(f"[bold yellow]warning:[/] {w}", highlight=False)
     out = Table(title=f"{comparison['service']}, {period_text(comparison)}; "
                       f"{comparison['replicates']} paired replicates, 95% interval")
     for i, col in enumerate(kpi_headers(comparison)):

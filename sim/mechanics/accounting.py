@@ -1,7 +1,7 @@
 """The services' money: every revenue and cost flow of a step, in one place.
 
 Revenue is subscription fees (the plan's price per account shared over its users, times
-each listener's regional price multiplier) plus what advertisers pay on the free tier.
+the local price multiple of the service in each listener's region) plus what advertisers pay on the free tier.
 Costs are royalties (a share of all revenue), trials (a cost per trial user and month:
 their streams are paid although they pay nothing), support advisors, personalisation (per
 user and unit of investment) and marketing. Gross profit is revenue less every cost but
@@ -27,7 +27,7 @@ def _per_service(users, state, tier, service, plan, region, price_multiplier, pe
     over ``users`` (ascending; any non-user among them is skipped).
 
     A premium subscriber pays ``per_user[service, plan]`` (the plan's price per account
-    over its users, (S, plans)) times their region's ``price_multiplier`` (R,).
+    over its users, (S, plans)) times the service's ``price_multiplier`` in their region (S, R).
     """
     subs, mau, trials = np.zeros(s), np.zeros(s), np.zeros(s)
     for k in range(users.size):
@@ -37,7 +37,7 @@ def _per_service(users, state, tier, service, plan, region, price_multiplier, pe
         j = service[i]
         mau[j] += 1
         t = tier[i]  # paying or not is a coin flip: selects, not branches (a non-payer's fee, maybe NaN, is not added)
-        fee = per_user[j, max(plan[i], 0)] * price_multiplier[region[i]]
+        fee = per_user[j, max(plan[i], 0)] * price_multiplier[j, region[i]]
         subs[j] += fee if t == PREMIUM else 0.0
         trials[j] += t == TRIAL
     return subs, mau, trials
@@ -70,7 +70,7 @@ def account(pop, users: np.ndarray, table, ad_revenue: np.ndarray, support_staff
     mech = scenario.mechanisms
     with np.errstate(invalid="ignore", divide="ignore"):  # plans not offered are NaN and never held
         per_user = table.plan_price / table.users_per_account
-    subs, mau, trial_users = _per_service(users, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.region_price_multiplier,
+    subs, mau, trial_users = _per_service(users, pop.state, pop.tier, pop.service, pop.plan, pop.region, table.region_price,
                                           per_user, s)
     subs, mau, trial_users = subs * weight, mau * weight, trial_users * weight
     pers = mech.personalization

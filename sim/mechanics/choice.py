@@ -4,7 +4,7 @@ Utility of an option for listener i (EUR/month, MODEL.md):
 
     U = content_value_j * match_ij * hours_i / mean_hours
       + [premium] (wtp_i + restriction_gap_j) - price per user (plan, region, trial) - plan hassle
-      - [free] ad_load_j * hours_i * ad_sensitivity_i
+      - [free] ad_load_jr * hours_i * ad_sensitivity_i
       - [privacy-sensitive sharer] privacy_cost * personalization_j
       + [newcomer to j] marketing salience_j
       + [current option] (switching_cost(tenure, data depth) + goodwill_i)
@@ -13,7 +13,8 @@ Utility of an option for listener i (EUR/month, MODEL.md):
 
 and P(option) = softmax(U / noise_scale) (McFadden 1974). The same function scores a
 decider against all options (matrix) or every user against its current option (vector),
-by numpy broadcasting.
+by numpy broadcasting. A service's price level, ad load and free tier are those of the
+listener's region r (``sim.policy.RegionalOffers``): a free tier not offered there is not an option.
 """
 
 from __future__ import annotations
@@ -123,10 +124,11 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
 
     premium = options.premium[opt]
     trial_ok = premium & (market.trial_months[js] > 0) & ((pop.trial_used[idx].astype(np.int64) >> js) & 1 == 0) & ~is_current_service
-    price = options.price[opt] * pop.region_price_multiplier[pop.region[idx]] * np.where(trial_ok, 1.0 - choice_cfg.trial_salience, 1.0)
+    r = pop.region[idx]
+    price = options.price[opt] * market.region_price[js, r] * np.where(trial_ok, 1.0 - choice_cfg.trial_salience, 1.0)
     price = price_in_real_terms(price, pop, idx, opt, options) * choice_cfg.price_weight
     u = u + np.where(premium, pop.wtp[idx] + market.restriction_gap[js] - price - options.hassle[opt], 0.0)
-    u = u - np.where(options.free[opt], market.ad_load[js] * pop.base_hours[idx] * pop.ad_sensitivity[idx], 0.0)
+    u = u - np.where(options.free[opt], market.ad_load[js, r] * pop.base_hours[idx] * pop.ad_sensitivity[idx], 0.0)
     if pers_cfg.enabled:
         u = u - np.where(sharing & pop.privacy_sensitive[idx], pers_cfg.privacy_cost * market.personalization[js], 0.0)
     u = u + np.where(is_current_service, 0.0, market.salience[js])
@@ -135,6 +137,7 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
     u = u + np.where(opt == current, tenure_cost + pop.goodwill[idx], 0.0)
     eligible = ~(options.student_only[opt] & ~pop.student[idx]) & ~(options.household_only[opt] & ~pop.household[idx])
     eligible &= pop.available[idx, js]  # launched in the listener's region, in the market (sim.mechanics.market)
+    eligible &= ~options.free[opt] | market.free_in[js, r]  # the free tier is offered in their region
     u = np.where(has, np.where(eligible, u, INELIGIBLE), pop.outside_value[idx])
     return u.astype(np.float32)
 
@@ -177,14 +180,14 @@ def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
     pers, c = scenario.mechanisms.personalization, scenario.choice
     sw = c.switching_cost
     listeners = (pop.base_hours, pop.service, pop.privacy_sensitive, pop.consent_draw, pop.data_depth, pop.trial_used,
-                 pop.region_price_multiplier, pop.wtp, pop.ad_sensitivity, pop.tenure, pop.goodwill, pop.student, pop.household,
+                 pop.wtp, pop.ad_sensitivity, pop.tenure, pop.goodwill, pop.student, pop.household,
                  pop.outside_value, pop.available, pop.region_price_index, pop.region)
     real = options.loss is not None  # prices felt in real terms, with the loss above the reference (price_in_real_terms)
     loss = options.loss if real else np.zeros((len(options), 1), np.float32)
     opts = (options.service, options.premium, options.free, options.price, options.hassle, options.student_only,
             options.household_only, loss)
     services = (market.opt_in, market.personalization, market.content_value, market.trial_months, market.restriction_gap,
-                market.ad_load, market.salience)
+                market.ad_load, market.salience, market.region_price, market.free_in)
     constants = np.array([pop.mean_base_hours, pers.opt_out_share, pers.opt_in_share, pers.tau_hours, pers.lift,
                           float(pers.enabled), c.trial_salience, pers.privacy_cost, sw.base, sw.per_tenure_month,
                           sw.max_tenure_months, sw.data_depth, c.price_weight, float(real)])
@@ -202,10 +205,10 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
     option (tier, eligibility) repeat along every row, so the processor predicts them and they
     skip the terms an option does not have.
     """
-    (base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure, goodwill, student, household,
+    (base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure, goodwill, student, household,
      outside, available, price_index, region) = L
     o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
-    opt_in, personalization, content, trial_months, gap, ad_load, salience = M
+    opt_in, personalization, content, trial_months, gap, ad_load, salience, price_mult, free_in = M
     mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
     switch_base, switch_per_month, switch_max_months, switch_data, price_weight, real = c[8:]
     out = np.empty((idx.size, o_service.size))
@@ -222,7 +225,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
         depth_frac = 1.0 - np.exp(-depth[i] / tau) if svc >= 0 else 0.0
         rel_hours = base_hours[i] / mean_hours
         hours_i, wtp_i, ad_sens_i, used = base_hours[i], wtp[i], ad_sens[i], trial_used[i]
-        mult, index_r = price_mult[r], price_index[r]
+        index_r = price_index[r]
         is_student, in_household = student[i], household[i]
         stay = switch_base + switch_per_month * min(tenure[i], switch_max_months)
         goodwill_i, cur = goodwill[i], current[k]
@@ -231,8 +234,9 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
             if j < 0:  # nothing: the outside option
                 out[k, o] = outside[i]
                 continue
-            if (o_student[o] and not is_student) or (o_household[o] and not in_household) or not available[i, j]:
-                out[k, o] = INELIGIBLE  # not for them, or not launched in their region / not in the market
+            if ((o_student[o] and not is_student) or (o_household[o] and not in_household) or not available[i, j]
+                    or (o_free[o] and not free_in[j, r])):
+                out[k, o] = INELIGIBLE  # not for them, not launched in their region / not in the market, no free tier there
                 continue
             current_service = svc == j
             sharing = shares_opt_in if opt_in[j] else shares_opt_out
@@ -241,12 +245,12 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
             u = content[j] * fit * rel_hours
             if o_premium[o]:
                 trial_ok = trial_months[j] > 0 and ((used >> j) & 1) == 0 and not current_service
-                price = o_price[o] * mult * (1.0 - trial_salience if trial_ok else 1.0)
+                price = o_price[o] * price_mult[j, r] * (1.0 - trial_salience if trial_ok else 1.0)
                 if real:
                     price = price / index_r + o_loss[o, r]
                 u += wtp_i + gap[j] - price * price_weight - o_hassle[o]
             if o_free[o]:
-                u -= ad_load[j] * hours_i * ad_sens_i
+                u -= ad_load[j, r] * hours_i * ad_sens_i
             if personalize and sharing and priv:
                 u -= privacy_cost * personalization[j]
             if not current_service:
@@ -270,10 +274,10 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
     is not checked. Users differ in tier and sharing as coin flips, so every term is computed
     and selected by a 0/1 factor (exact in floating point): no branch the processor would mispredict.
     """
-    (base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure, goodwill, student, household,
+    (base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure, goodwill, student, household,
      outside, available, price_index, region) = L
     o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
-    opt_in, personalization, content, trial_months, gap, ad_load, salience = M
+    opt_in, personalization, content, trial_months, gap, ad_load, salience, price_mult, free_in = M
     mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
     price_weight, real = c[12:]
     out = np.empty(idx.size)
@@ -284,10 +288,10 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
         frac = fraction[k] * shares
         u = content[j] * (1.0 + personalization[j] * lift * frac * personalize) * (base_hours[i] / mean_hours)
         r = region[i]
-        price = o_price[o] * price_mult[r] * 1.0  # in float64, as the table computes it
+        price = o_price[o] * price_mult[j, r] * 1.0  # in float64, as the table computes it
         price = price / price_index[r] + o_loss[o, r] if real else price
         u += (wtp[i] + gap[j] - price * price_weight - o_hassle[o]) * o_premium[o]
-        u -= ad_load[j] * base_hours[i] * ad_sens[i] * o_free[o]
+        u -= ad_load[j, r] * base_hours[i] * ad_sens[i] * o_free[o]
         u -= privacy_cost * personalization[j] * (personalize * (shares & privacy[i]))
         out[k] = u
     return out

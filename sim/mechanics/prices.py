@@ -49,8 +49,9 @@ def region_index(inflation: dict, areas: list[str | None], months: np.ndarray, s
 
 def real_prices(plan_price: np.ndarray, users_per_account: np.ndarray, price_multiplier: np.ndarray,
                 index: np.ndarray) -> np.ndarray:
-    """Real price per user of every (service, plan, region), shape (S, P, R), EUR/month at start prices (NaN: not offered)."""
-    return (plan_price / users_per_account)[:, :, None] * (price_multiplier / index)[None, None, :]
+    """Real price per user of every (service, plan, region), shape (S, P, R), EUR/month at start prices (NaN: not offered);
+    ``price_multiplier`` (S, R) the local net price as a multiple of the list price, ``index`` (R,) the consumer prices."""
+    return (plan_price / users_per_account)[:, :, None] * (price_multiplier / index[None, :])[:, None, :]
 
 
 def adapt(reference: np.ndarray, real: np.ndarray, rate: float, dt: float) -> np.ndarray:

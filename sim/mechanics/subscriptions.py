@@ -68,8 +68,8 @@ def step(pop, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Op
     """Payment failures, then the listeners who decide this step choose an option.
 
     ``reconsider`` (n,) bool: listeners who choose this step whatever their draws (the newly aware, a long
-    wait or an outage, a lost service); ``price_rose`` (S, n_plans) bool: the plan's
-    price went up this step; ``draws`` the step's random streams (:class:`sim.random.StepDraws`):
+    wait or an outage, a lost service); ``price_rose`` (S, n_plans, R) bool: the plan's
+    price went up this step in the region; ``draws`` the step's random streams (:class:`sim.random.StepDraws`):
     ``payment`` for premium subscribers, ``review`` for the aware, ``trigger`` for holders of a
     plan whose price rose, ``choice`` for the deciders; ``t`` the step index; ``rise_review``
     (S, n_plans, R) the share of a plan's payers reconsidering at a rise, by region (reference
@@ -78,13 +78,13 @@ def step(pop, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Op
     """
     c, sw = scenario.choice, scenario.mechanisms.switching
     if rise_review is None:  # the flat share, the same in every region
-        rise_review = np.full((*price_rose.shape, 1), c.price_change_review)
+        rise_review = np.full((*price_rose.shape[:2], 1), c.price_change_review)
     failed, idx, trial_ended = _deciders(
         pop.known, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, pop.tenure, pop.data_depth, pop.goodwill,
-        pop.spell_start, t, reconsider, price_rose, options.held_index(price_rose.shape), clock.probability(c.involuntary_churn),
-        clock.probability(c.lapsed_review_rate), c.premium_review_rate, *switching.review_constants(sw), clock.months_per_step,
-        clock.probability(c.review_rate), np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"),
-        draws.key("trigger"), pop.ident)
+        pop.spell_start, t, reconsider, price_rose, options.held_index(price_rose.shape[:2]), table.free_in,
+        clock.probability(c.involuntary_churn), clock.probability(c.lapsed_review_rate), c.premium_review_rate,
+        *switching.review_constants(sw), clock.months_per_step, clock.probability(c.review_rate),
+        np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"), draws.key("trigger"), pop.ident)
     if idx.size:
         cur = current_option(pop, options, idx)
         moving = switching.moving_cost(pop.service[idx], pop.tenure[idx], pop.data_depth[idx],
@@ -104,7 +104,7 @@ def _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill) -> None:
 
 @njit(cache=True)
 def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data_depth, goodwill, spell_start, t, reconsider,
-              price_rose, held, payment_p, lapsed_p, premium_rate, long_tenure_ratio, tenure_months, dt, review_p,
+              price_rose, held, free_in, payment_p, lapsed_p, premium_rate, long_tenure_ratio, tenure_months, dt, review_p,
               rise_review, payment_key, review_key, trigger_key, ident):
     """Whose payment failed (bool (n,)), who decides this step (their slots, ascending, int64 (m,))
     and whose trial ended (bool (n,)), in one pass over the listeners who know the market
@@ -116,10 +116,10 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
     reviewing (``uniform_at(review_key, d)`` below the review probability of their state:
     lapsed, paying (``premium_rate`` a month on their first bill, falling with the months they
     have paid, ``spell_start`` (n,): :func:`sim.mechanics.switching.tenure_review`, steps of
-    ``dt`` months), or else), holding a
-    plan whose price rose (``price_rose`` (S, plans), ``uniform_at(trigger_key, d)`` below ``rise_review`` (S, plans, R) of their region, or of
+    ``dt`` months), or else), holding a plan whose price rose in their region (``price_rose`` (S, plans, R),
+    ``uniform_at(trigger_key, d)`` below ``rise_review`` (S, plans, R) of their region, or of
     region 0 when it has one region column) or holding an option no longer offered (``held``
-    (S, 2, plans) option index, -1 if withdrawn).
+    (S, 2, plans) option index, -1 if withdrawn; a free tier not offered in their region, ``free_in`` (S, R)).
     """
     n = state.size
     failed = np.zeros(n, np.bool_)
@@ -148,9 +148,11 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
         p = lapsed_p if s == LAPSED else (premium_p if paying else review_p)
         decide = reconsider[i] | ended | (uniform_at(review_key, d) < p)
         j, q = max(service[i], 0), max(plan[i], 0)  # a non-user's lookups are masked below
-        if paying & price_rose[j, q]:  # only in a month a price rose
+        if paying & price_rose[j, q, region[i]]:  # only in a month a price rose
             decide |= uniform_at(trigger_key, d) < rise_review[j, q, region[i] if by_region else 0]
-        withdrawn = held[j, 1 if ti == PREMIUM or ti == TRIAL else 0, q] < 0  # their free tier or plan was withdrawn
+        premium = ti == PREMIUM or ti == TRIAL
+        # their free tier or plan was withdrawn, everywhere or in their region
+        withdrawn = (held[j, 1 if premium else 0, q] < 0) | ((not premium) & (not free_in[j, region[i]]))
         deciders[m] = i  # a compaction that always writes: deciding is a coin flip
         m += decide | (user & withdrawn)
     return failed, deciders[:m], trial_ended

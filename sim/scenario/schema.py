@@ -18,7 +18,8 @@ import numpy as np
 
 from pydantic import BaseModel, Field, model_validator
 
-from sim.scenario.fields import (SAFE_NAME, Distribution, P, PeopleSchedule, Strict, YearMonth, _month_index, linear_schedule,
+from sim.scenario.fields import (SAFE_NAME, Distribution, P, PeopleSchedule, Strict, YearMonth, _month_index, _year_month,
+                                 linear_schedule,
                                  schedule_points)
 from sim.scenario.mechanisms import Mechanisms
 
@@ -180,6 +181,16 @@ class Plan(Strict):
                              "(default: student 0.5, duo 1.0, family 2.5, else 0)", ge=0, le=100)
 
 
+class RegionalPolicy(Strict):
+    """A service's policy in one region: each value set here replaces the service's own there."""
+
+    price_multiplier: float = P(1.0, "-", "Multiple of every plan's list price in this region, on top of the region's "
+                                "price level (regions[].price_multiplier): 1.2 is 20% dearer there", gt=0, le=5)
+    ad_load: float | None = P(None, "ad-min/hour", "Ad load of the free tier in this region (default: the service's ad_load)",
+                              ge=0, le=30)
+    free_tier: bool | None = P(None, "-", "Offers the free tier in this region (default: the service's free_tier)")
+
+
 class ServicePolicy(Strict):
     name: str = Field(description="Service name")
     free_tier: bool = P(True, "-", "Offers an ad-supported free tier")
@@ -201,6 +212,8 @@ class ServicePolicy(Strict):
     availability: dict[str, dict[YearMonth, Annotated[float, Field(ge=0, le=1)]]] | None = P(
         None, "fraction", "Where the service may be used: region -> {YYYY-MM: share of the region's people it serves from "
         "then on} (0 before the first date; a 0 later is an exit); unlisted regions are fully served")
+    regions: dict[str, RegionalPolicy] = P({}, "-", "Policy by region: region -> {price_multiplier, ad_load, free_tier}; "
+                                           "unlisted regions and values follow the service's own")
     strategy: Literal["static", "match_price", "defend_share"] = P("static", "-", "Pricing rule (competitors)")
     reaction_lag: int = P(3, "months", "Months before a competitor reacts", ge=0, le=60)
 
@@ -321,6 +334,23 @@ class Scenario(Strict):
     inflation: dict[str, dict[int, Annotated[float, Field(ge=-50, le=1000)]]] = P(
         {}, "percent/year", "Annual consumer-price inflation by area and year (years after the last keep its rate)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _within_horizon(cls, data: Any) -> Any:
+        """Timeline events after the horizon's end are left out: the run never reaches them. One rule for a
+        file, a shorter ``--set time.months``, a sweep's or an optimisation's horizon and the files they write."""
+        if not isinstance(data, dict) or not data.get("timeline"):
+            return data
+        time = data.get("time") or {}
+        time = time if isinstance(time, dict) else time.model_dump()
+        try:
+            end = _month_index(_year_month(str(time.get("start", "2015-01")))) + int(time.get("months", 120))
+            at = [ev["at"] if isinstance(ev, dict) else ev.at for ev in data["timeline"]]
+            kept = [ev for ev, month in zip(data["timeline"], at) if _month_index(_year_month(str(month))) < end]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return data  # validation reports the bad value
+        return {**data, "timeline": kept}
+
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
         # within a quarter listener of the market's size, so that the exact allocation of listeners to
@@ -346,8 +376,8 @@ class Scenario(Strict):
         start = _month_index(self.time.start)
         for k, ev in enumerate(self.timeline):
             offset = _month_index(ev.at) - start
-            if not 0 <= offset < self.time.months:
-                raise ValueError(f"timeline.{k}.at: {ev.at} is outside the horizon {self.time.start} + {self.time.months} months")
+            if offset < 0:  # those after the end were left out (_within_horizon)
+                raise ValueError(f"timeline.{k}.at: {ev.at} is before the start {self.time.start}")
             if ev.outage and ev.outage.service != "focal" and ev.outage.service not in [s.name for s in self.all_services()]:
                 raise ValueError(f"timeline.{k}.outage.service: unknown service {ev.outage.service!r}")
         self._entries_and_exits()
@@ -358,11 +388,12 @@ class Scenario(Strict):
                                  f"{did_you_mean(r.inflation_area, list(self.inflation))}; areas: {list(self.inflation)}")
         regions = [r.name for r in self.regions]
         for s in self.all_services():
-            for name in (s.availability or {}):
-                if name not in regions:
-                    from sim.scenario.errors import did_you_mean
-                    raise ValueError(f"services.{s.name}.availability.{name}: unknown region {name!r}{did_you_mean(name, regions)}; "
-                                     f"regions are {regions}")
+            for key, names in (("availability", s.availability or {}), ("regions", s.regions)):
+                for name in names:
+                    if name not in regions:
+                        from sim.scenario.errors import did_you_mean
+                        raise ValueError(f"services.{s.name}.{key}.{name}: unknown region {name!r}{did_you_mean(name, regions)}; "
+                                         f"regions are {regions}")
         return self
 
     def _entries_and_exits(self) -> None:
