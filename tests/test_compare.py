@@ -264,7 +264,7 @@ def test_three_way_compare_and_window(small_yaml, tmp_path):
         e = arm["elasticities"]["kpis"]["premium_subscribers"]
         assert e["mean"] < 0 and e["ci95_low"] < e["mean"] < e["ci95_high"]
         bridge = arm["revenue_bridge"]
-        assert sum(bridge[k]["mean"] for k in ("volume", "mix", "price")) == pytest.approx(bridge["total"]["mean"])
+        assert sum(bridge[k]["mean"] for k in ("volume", "mix", "price", "other")) == pytest.approx(bridge["total"]["mean"])
     assert "(C)" in (out / "comparison.html").read_text() or "C - A" in (out / "comparison.html").read_text()
 
 
@@ -306,3 +306,28 @@ def test_removing_the_free_tier_says_what_happens_to_its_users(tmp_path, small_y
                  "--replicates", "2", "--workers", "1", "--quiet", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "Spotify's free tier in world ends from 2015-06: its free users there all choose again in that month" in err
+
+
+def test_the_revenue_bridge_names_a_price_effect_only_where_a_list_price_moved():
+    """Hand-made paired rows: 100 individual subscribers at 10 EUR in A; B has 90 at 11 EUR (price +10%). The price
+    effect is B's 90 subscribers x 10 EUR x 10% = 90 EUR a month, volume -100, mix 0, and the rest (other) is what
+    the list price does not explain. With the same list prices (an ad-load change) the price effect is exactly 0."""
+    from sim.analysis.elasticity import revenue_bridge
+    from sim.agents.services import PLAN_NAMES
+
+    def focal(subs, revenue):
+        rows = {"replicate": [0, 0, 1, 1], "date": pd.to_datetime(["2015-01-01", "2015-02-01"] * 2),
+                "revenue_subscription_eur": [revenue] * 4}
+        rows.update({f"premium_{p}": [subs if p == "individual" else 0.0] * 4 for p in PLAN_NAMES})
+        return pd.DataFrame(rows)
+
+    prices = np.full((2, len(PLAN_NAMES)), np.nan)
+    prices[:, 0] = 10.0
+    dearer = prices.copy()
+    dearer[:, 0] = 11.0
+    bridge = revenue_bridge(focal(100, 1000.0), focal(90, 985.0), prices, dearer, 1.0)
+    assert bridge["price"]["mean"] == pytest.approx(2 * 90.0)  # two months
+    assert bridge["volume"]["mean"] == pytest.approx(2 * -100.0) and bridge["mix"]["mean"] == pytest.approx(0.0)
+    assert bridge["other"]["mean"] == pytest.approx(2 * (-15.0 + 100.0 - 90.0))
+    same = revenue_bridge(focal(100, 1000.0), focal(90, 880.0), prices, prices, 1.0)
+    assert same["price"]["mean"] == 0.0 and same["other"]["mean"] == pytest.approx(2 * -20.0)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.agents.listeners import State, Tier
+from sim.agents.listeners import Stage, State, Tier
 from sim.agents.network import small_world
 from sim.mechanics import diffusion, service_quality
-from sim.mechanics.loyalty import Stage
 from sim.mechanics.personalization import sharers
 from sim.random import CounterRandom
 
@@ -44,8 +43,8 @@ def test_awareness_on_a_network_matches_the_sparse_product():
     known = np.flatnonzero(~np.isin(state, [State.UNAWARE, State.OUTSIDE]) | ~np.isin(earlier, [State.UNAWARE, State.OUTSIDE]))
     stage = np.where(advocate, Stage.ADVOCATE, Stage.SUPPORTER).astype(np.int8)
     network = (friends, ident, slot_of, degree)
-    diffusion.step(known, earlier, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
-    newly = diffusion.step(known, state, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    diffusion.aware(known, earlier, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    newly = diffusion.aware(known, state, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
     assert np.all(np.diff(newly) > 0)  # ascending, each once
     got = np.zeros(N, bool)
     got[newly] = True
@@ -69,7 +68,7 @@ def test_awareness_fully_mixed_follows_the_bass_path():
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.0})
     key = _random().key("diffusion", 0)
     ident = rng.permutation(N).astype(np.int32)  # slots unrelated to ids
-    newly = diffusion.step(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, ident, np.argsort(ident),
+    newly = diffusion.aware(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, ident, np.argsort(ident),
                            None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
     assert np.all(np.diff(newly) > 0)
     got = np.zeros(N, bool)
@@ -144,7 +143,10 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
     from sim.mechanics.choice import held_utility, kernel_inputs, utility, utility_table
     from sim.mechanics.subscriptions import current_option
 
-    model = _small_model({"choice.price_weight": 0.7} if credible else None)
+    # credible: three regions with their incomes (prices weigh more where incomes are lower)
+    regions = [{"name": f"r{k}", "share": 1 / 3, "income": income} for k, income in enumerate((60000.0, 9000.0, 5000.0))]
+    model = _small_model({"choice.price_weight": 0.7, "regions": regions, "choice.income_elasticity": 0.5,
+                          "choice.reference_income": 1700.0} if credible else None)
     pop, opts = model.population, model.options
     if credible:  # prices in real terms with losses above reference prices, services not everywhere
         rng = np.random.default_rng(4)
@@ -199,8 +201,9 @@ def test_prefetch_changes_no_value():
         np.testing.assert_array_equal(gather(idx, a, b, 8), a[idx] + b[idx, 1])
 
 
-def test_choice_kernel_draws_from_the_logit():
-    from sim.mechanics.choice import choose, kernel_inputs, logit_choice, utility
+@pytest.mark.parametrize("plan_nest", [1.0, 0.5])
+def test_choice_kernel_draws_from_the_logit(plan_nest):
+    from sim.mechanics.choice import choose, kernel_inputs, logit_choice, nests, utility
     from sim.mechanics.subscriptions import current_option
 
     model = _small_model()
@@ -208,10 +211,11 @@ def test_choice_kernel_draws_from_the_logit():
     idx = np.flatnonzero(pop.state != State.UNAWARE)
     cur = current_option(pop, opts, idx)
     r = CounterRandom({"choice": np.random.SeedSequence(9)})
-    got = choose(*kernel_inputs(pop, opts, model.table, scen), idx, cur, scen.choice.noise_scale, r.key("choice", 4), pop.ident)
+    got = choose(*kernel_inputs(pop, opts, model.table, scen), idx, cur, scen.choice.noise_scale, r.key("choice", 4), pop.ident,
+                 plan_nest=plan_nest)
     u = utility(pop, idx[:, None], np.arange(len(opts))[None, :], opts, model.table, scen, cur[:, None])
     assert (pop.ident[idx] != idx).any()  # slots are not ids: each listener draws under their id
-    want = logit_choice(u, scen.choice.noise_scale, r.uniform("choice", 4, pop.ident[idx]))
+    want = logit_choice(u, scen.choice.noise_scale, r.uniform("choice", 4, pop.ident[idx]), nests(opts.service), plan_nest)
     assert np.mean(got == want) > 0.999  # equal but where a draw falls within rounding of a cumulative probability
     assert len(np.unique(got)) > 2
 
@@ -237,7 +241,7 @@ def test_listening_kernel_matches_the_formula():
     mech = small_scenario().mechanisms
     fraction = 1 - np.exp(-depth / mech.personalization.tau_hours)  # read only where the user shares
     got = np.full(N, 7.0, np.float32)  # last month's hours, in place: every non-user's go back to 0
-    listening.step(np.arange(N), np.arange(N), state, service, tier, region, base, fraction, sharing, satisfaction, pers_level, ad_load,
+    listening.hours_of(np.arange(N), np.arange(N), state, service, tier, region, base, fraction, sharing, satisfaction, pers_level, ad_load,
                    downtime, mech.personalization, mech.listening, got)
     svc = np.maximum(service, 0)
     frac = np.where(sharing, 1 - np.exp(-depth / mech.personalization.tau_hours), 0.0)
@@ -282,7 +286,7 @@ def test_loyalty_kernel_matches_the_stage_functions():
     cfg = small_scenario().mechanisms.loyalty
     got = type("Got", (), {"satisfaction": satisfaction.copy(), "goodwill": goodwill.copy(), "tenure": tenure.copy(),
                            "stage": np.full(N, 7, np.int8)})
-    loyalty.step(np.arange(N), state, got.satisfaction, got.goodwill, got.tenure, got.stage, utility, outside, shared_until, 10,
+    loyalty.update(np.arange(N), state, got.satisfaction, got.goodwill, got.tenure, got.stage, utility, outside, shared_until, 10,
                  cfg, 0.2, 1.9, 1.0)
     weight = 1 - (1 - cfg.satisfaction_smoothing)
     want_sat = satisfaction.copy()
@@ -469,7 +473,7 @@ def test_known_listeners_are_those_who_know_the_market_and_visiting_them_is_visi
     assert 0 < pop.n_known < np.count_nonzero(pop.state != State.OUTSIDE)
     before = {"service": pop.service, "tier": pop.tier}
     failed = np.zeros(pop.n, bool)
-    args = (pop.state, pop.service, pop.tier, pop.plan, pop.hours, pop.satisfaction, model.stage, pop.spell_start,
+    args = (pop.state, pop.service, pop.tier, pop.plan, pop.hours, pop.satisfaction, model.memory.stage, pop.spell_start,
             before["service"], before["tier"], failed, failed, len(model.services), len(model.table.plan_names), model.n_steps)
     known, everyone = tally(pop.known, *args), tally(np.arange(pop.n), *args)
     for got, want in zip(known[::2], everyone[::2]):  # the per-service table and the cohorts

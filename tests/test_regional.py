@@ -124,3 +124,31 @@ def test_a_regional_ad_load_shortens_the_listening_of_the_free_users_there_only(
     assert europe.sum() > 30 and (~europe).sum() > 30
     np.testing.assert_allclose(ratio[europe], np.exp(-cfg.ad_elasticity * (8.0 - load)), rtol=1e-5)
     np.testing.assert_array_equal(ratio[~europe], 1.0)
+
+
+def test_sweeps_optimisations_and_the_dashboard_accept_a_regional_policy(tmp_path):
+    """A regional value is a parameter of a sweep, a lever of an optimisation (their spec checks find its
+    range) and a live change of the dashboard (MarketModel.set_policy) like any other."""
+    import yaml
+
+    from sim.analysis.optimize_spec import load_optimization
+    from sim.sweep.spec import load_sweep
+
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(_scenario(months=6).model_dump(mode="json"), sort_keys=False))
+    path = "services.focal.regions.latin_america.price_multiplier"
+    common = {"base": "base.yaml", "seed": 1, "replicates": 1}
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump({**common, "name": "s", "design": {"kind": "grid"},
+                                                         "parameters": {path: {"levels": [0.8, 1.2]}},
+                                                         "kpis": [{"column": "mau", "agg": "final"}]}))
+    assert load_sweep(tmp_path / "sweep.yaml").spec.parameters[path].levels == [0.8, 1.2]
+    (tmp_path / "opt.yaml").write_text(yaml.safe_dump({**common, "name": "o", "trials": 2,
+                                                       "levers": {path: {"low": 0.8, "high": 1.5}},
+                                                       "objectives": [{"column": "mau", "agg": "final", "direction": "maximize"}]}))
+    assert path in load_optimization(tmp_path / "opt.yaml").spec.levers
+    with pytest.raises(ScenarioError, match=r"levers.services.focal.regions.latin_america.price_multiplier.high: 9 is outside"):
+        (tmp_path / "bad.yaml").write_text((tmp_path / "opt.yaml").read_text().replace("high: 1.5", "high: 9"))
+        load_optimization(tmp_path / "bad.yaml")
+    model = _run(_scenario(months=3), steps=1)
+    model.set_policy({"services.focal.regions.europe.free_tier": False}, source="dashboard")
+    model.step()
+    assert _focal(model, Tier.FREE, EUROPE) == 0 < _focal(model, Tier.FREE, LATAM)

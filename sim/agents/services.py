@@ -86,6 +86,19 @@ class Service(mesa.Agent):
 
 
 @dataclass(frozen=True)
+class ListPrices:
+    """Each service's list price of its individual and of its headline plan, EUR/month per account, (S,)
+    (NaN where not offered): the step's result ``prices``, read by the KPIs of the same names."""
+
+    price_individual_eur: np.ndarray
+    price_headline_eur: np.ndarray
+
+    @classmethod
+    def of(cls, services: list[Service]) -> "ListPrices":
+        return cls(np.array([x.price("individual") for x in services]), np.array([x.price(x.headline_plan) for x in services]))
+
+
+@dataclass(frozen=True)
 class ServiceTable:
     """The services' current offers as arrays of shape (n_services,) (plans: (n_services, n_plans))."""
 

@@ -58,31 +58,31 @@ class Accounts:
     gross_profit_eur: np.ndarray
 
 
-def account(pop, users: np.ndarray, table, ad_revenue: np.ndarray, support_staff: np.ndarray, marketing_budget: np.ndarray,
-            scenario, weight: float) -> Accounts:
+def step(ctx) -> Accounts:
     """The money flows of every service after a step.
 
-    ``pop`` the listeners at the end of the step, ``users`` those using a service (ascending); ``table`` the services' offers;
-    ``ad_revenue`` (S,) EUR/month from the ad market; ``support_staff`` (S,) advisors;
-    ``marketing_budget`` (S,) EUR/month; ``weight`` real people per simulated listener.
+    ``ctx`` the step: the listeners at its end and the users (``results.sharing``), the services' offers,
+    the ad revenue (``results.ads``), the support advisors (``results.support``), the marketing of the
+    services in the market, the weight (real people per simulated listener).
     """
+    table, pop, mech, weight = ctx.table, ctx.pop, ctx.scenario.mechanisms, ctx.weight
     s = table.n
-    mech = scenario.mechanisms
     with np.errstate(invalid="ignore", divide="ignore"):  # plans not offered are NaN and never held
         per_user = table.plan_price / table.users_per_account
-    subs, mau, trial_users = _per_service(users, pop.state, pop.tier, pop.service, pop.plan, pop.region, table.region_price,
-                                          per_user, s)
+    subs, mau, trial_users = _per_service(ctx.results.sharing.users, pop.state, pop.tier, pop.service, pop.plan, pop.region,
+                                          table.region_price, per_user, s)
     subs, mau, trial_users = subs * weight, mau * weight, trial_users * weight
     pers = mech.personalization
     personalization = pers.cost_per_user * table.personalization * mau * pers.enabled
-    support = (np.asarray(support_staff, dtype=float) * mech.service_quality.staff_cost if mech.service_quality.enabled
+    support = (np.asarray(ctx.results.support.staff, dtype=float) * mech.service_quality.staff_cost if mech.service_quality.enabled
                else np.zeros(s))
+    ad_revenue = ctx.results.ads.revenue_eur
     total = subs + ad_revenue
     royalties = table.royalty_share * total
     trial = trial_users * mech.campaigns.trial_cost
     return Accounts(
         revenue_subscription_eur=subs, revenue_ads_eur=ad_revenue, revenue_total_eur=total, royalties_eur=royalties,
         trial_cost_eur=trial, support_cost_eur=support, personalization_cost_eur=personalization,
-        marketing_spend_eur=np.asarray(marketing_budget, dtype=float),
+        marketing_spend_eur=np.asarray(ctx.marketing_budget, dtype=float),
         gross_profit_eur=total - royalties - trial - support - personalization,
     )

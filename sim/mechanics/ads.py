@@ -25,7 +25,7 @@ stacked into arrays and unstacked again every step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numba import njit
@@ -203,7 +203,7 @@ def _gather(users, state, service, tier, hours, taste, fraction, sharing, person
     return total, count, data, genre, index, by_region
 
 
-def step(book: AdvertiserBook, audience: Audience, free_tier: np.ndarray, ad_load: np.ndarray, personalization: np.ndarray,
+def clear_market(book: AdvertiserBook, audience: Audience, free_tier: np.ndarray, ad_load: np.ndarray, personalization: np.ndarray,
          cfg, weight: float, years: float, month: int, dt: float) -> AdMarket:
     """Clear this step's ad market and move the advertisers' budgets.
 
@@ -251,6 +251,27 @@ def step(book: AdvertiserBook, audience: Audience, free_tier: np.ndarray, ad_loa
         fill_rate=np.divide(sold, supply, out=np.full(s, np.nan), where=offer),
         impressions=np.where(free_tier, sold, np.nan), inventory=np.where(free_tier, supply, np.nan),
     )
+
+
+def step(cfg, ctx) -> AdMarket:
+    """This step's ad market (:func:`clear_market`) over the free tiers' audience; the advertisers'
+    book moves (``memory.advertisers``).
+
+    ``cfg`` the ads section; ``ctx`` the step: the users and their data sharing (``results.sharing``),
+    their hours (``pop.hours``, after listening), the offers, the date. With inflation the
+    advertisers' values follow the consumer prices of the listeners they reach.
+    """
+    pop, shared, table = ctx.pop, ctx.results.sharing, ctx.table
+    audience = Audience.gather(shared.users, pop.state, pop.service, pop.tier, pop.hours, pop.taste, shared.fraction,
+                               shared.sharing, ctx.scenario.mechanisms.personalization.enabled, table.n, pop.region,
+                               pop.region_price_index)
+    market = clear_market(ctx.memory.advertisers, audience, table.free_tier, table.ad_load, table.personalization, cfg,
+                          ctx.weight, ctx.years, ctx.date.month, ctx.dt)
+    if ctx.scenario.inflation and audience.listeners.sum() > 0:
+        nominal = audience.mean_price_index()
+        market = replace(market, revenue_eur=market.revenue_eur * nominal, cpm_eur=market.cpm_eur * nominal)
+    ctx.memory.advertisers = market.book
+    return market
 
 
 def inventory(free_hours: np.ndarray, ad_load: np.ndarray, impressions_per_ad_minute: float) -> np.ndarray:

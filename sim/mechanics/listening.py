@@ -9,10 +9,13 @@ with ``ad_load`` that of the listener's service in the listener's region (``sim.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit
 
 from sim.agents.listeners import State, Tier
+from sim.clock import DAYS_PER_MONTH
 
 USER = np.int8(State.USER)
 FREE, TRIAL, PREMIUM = np.int8(Tier.FREE), np.int8(Tier.TRIAL), np.int8(Tier.PREMIUM)
@@ -63,8 +66,9 @@ def _hours_kernel(known, users, state, service, tier, region, base_hours, fracti
         out[i] = h * up[j]
 
 
-def step(known: np.ndarray, users: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.ndarray, region: np.ndarray,
-         base_hours: np.ndarray, fraction: np.ndarray, sharing: np.ndarray, satisfaction: np.ndarray, personalization: np.ndarray, ad_load: np.ndarray,
+def hours_of(known: np.ndarray, users: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.ndarray, region: np.ndarray,
+             base_hours: np.ndarray, fraction: np.ndarray, sharing: np.ndarray, satisfaction: np.ndarray,
+             personalization: np.ndarray, ad_load: np.ndarray,
          downtime: np.ndarray, personalization_cfg, cfg, hours: np.ndarray) -> None:
     """Listening hours of every listener this month, into ``hours`` (n,) float32 in place (0 for non-users;
     written over ``known``, since a listener who never knew the market never listened: a fresh array
@@ -82,3 +86,24 @@ def step(known: np.ndarray, users: np.ndarray, state: np.ndarray, service: np.nd
                   personalization.astype(np.float64), ad_load.astype(np.float64), np.asarray(downtime, np.float64),
                   pers.enabled, pers.lift, cfg.match_elasticity, cfg.premium_multiplier,
                   cfg.ad_elasticity, cfg.satisfaction_elasticity, hours)
+
+
+@dataclass(frozen=True)
+class Listening:
+    """One step of listening: ``hours`` (n,) float32, hours/month of every listener (``pop.hours``, written in place)."""
+
+    hours: np.ndarray
+
+
+def step(cfg, ctx) -> Listening:
+    """Listening hours of every user this month (:func:`hours_of`), into ``pop.hours`` in place.
+
+    ``cfg`` the listening section; ``ctx`` the step: the users and their data sharing
+    (``results.sharing``), the services' personalisation and ad load, this step's outages
+    (the share of the month a service is down, severity x days over the month's days, at most 1).
+    """
+    pop, shared = ctx.pop, ctx.results.sharing
+    hours_of(pop.known, shared.users, pop.state, pop.service, pop.tier, pop.region, pop.base_hours, shared.fraction, shared.sharing,
+             pop.satisfaction, ctx.table.personalization, ctx.table.ad_load, np.minimum(ctx.outage / DAYS_PER_MONTH, 1.0),
+             ctx.scenario.mechanisms.personalization, cfg, pop.hours)
+    return Listening(pop.hours)

@@ -134,9 +134,9 @@ class Support:
     staff: np.ndarray
 
 
-def step(users: np.ndarray, service: np.ndarray, tier: np.ndarray, goodwill: np.ndarray, outage_severity_days: np.ndarray,
-         backlog: np.ndarray, support_staff: np.ndarray, support_per_1000: np.ndarray, rak_rate: np.ndarray, draws, cfg,
-         weight: float, dt: float) -> Support:
+def serve(users: np.ndarray, service: np.ndarray, tier: np.ndarray, goodwill: np.ndarray, outage_severity_days: np.ndarray,
+          backlog: np.ndarray, support_staff: np.ndarray, support_per_1000: np.ndarray, rak_rate: np.ndarray, draws, cfg,
+          weight: float, dt: float) -> Support:
     """Tickets, the support queue, long waits, RAK and outages of one step.
 
     ``users`` (m,) the listeners who use a service (ascending), ``service`` and ``tier`` (n,) their services and tiers;
@@ -175,3 +175,21 @@ def step(users: np.ndarray, service: np.ndarray, tier: np.ndarray, goodwill: np.
     reconsider = np.concatenate([draws.below("wait_review", tickets, review),
                                  draws.below("outage", hit, np.minimum(cfg.outage_review * sev[service[hit]], 1.0))])
     return Support(goodwill, reconsider, rak, abandon(left, cfg.abandonment, dt), mean_wait, arrivals / dt, staff)
+
+
+def step(cfg, ctx) -> Support:
+    """Tickets, the support queue, long waits, RAK and outages of one step (:func:`serve`), and their effects
+    on the listeners in place: goodwill; the delighted count as recent sharers for a year (``shared_until``);
+    those a long wait or an outage makes reconsider choose at the next step (``memory.reconsider``); the
+    backlog left (``memory.backlog``).
+
+    ``cfg`` the service-quality section; ``ctx`` the step: the users (``results.sharing``), this step's
+    outages, the services' staffing rules (fixed advisors and advisors per thousand subscribers) and RAK rates.
+    """
+    pop, memory = ctx.pop, ctx.memory
+    support = serve(ctx.results.sharing.users, pop.service, pop.tier, pop.goodwill, ctx.outage, memory.backlog,
+                    ctx.support_staff, ctx.support_per_1000, ctx.rak_rate, ctx.draws, cfg, ctx.weight, ctx.dt)
+    memory.backlog = support.backlog
+    memory.reconsider[support.reconsider] = True
+    pop.shared_until[support.told_friends] = ctx.shared_until()
+    return support

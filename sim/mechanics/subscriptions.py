@@ -63,35 +63,37 @@ def _held(state, tier, service, plan, idx, held):
     return out
 
 
-def step(pop, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Options, table,
-         scenario, clock, t: int, rise_review: np.ndarray | None = None, heard: np.ndarray | None = None) -> Decisions:
-    """Payment failures, then the listeners who decide this step choose an option.
+def step(cfg, ctx) -> Decisions:
+    """Payment failures, then the listeners who decide this step choose an option; in place on the listeners.
 
-    ``reconsider`` (n,) bool: listeners who choose this step whatever their draws (the newly aware, a long
-    wait or an outage, a lost service); ``price_rose`` (S, n_plans, R) bool: the plan's
-    price went up this step in the region; ``draws`` the step's random streams (:class:`sim.random.StepDraws`):
-    ``payment`` for premium subscribers, ``review`` for the aware, ``trigger`` for holders of a
-    plan whose price rose, ``choice`` for the deciders; ``t`` the step index; ``rise_review``
-    (S, n_plans, R) the share of a plan's payers reconsidering at a rise, by region (reference
-    prices), else ``choice.price_change_review``; ``heard`` (n,) int8 the entrant a listener has just heard
-    of, -1 for none (:mod:`sim.mechanics.entry`).
+    ``cfg`` the choice section; ``ctx`` the step: the listeners, ``memory.reconsider`` (n,) bool: those who
+    choose whatever their draws (the newly aware, a long wait or an outage, a lost service; cleared here),
+    ``price_rose`` (S, n_plans, R) bool: the plan's price went up this step in the region, ``rise_review``
+    (S, n_plans, R) the share of a plan's payers reconsidering at a rise by region (reference prices; None:
+    ``choice.price_change_review``), ``heard`` (n,) int8 the entrant a listener has just heard of, -1 for none
+    (:mod:`sim.mechanics.entry`), the options and the offers (where each free tier is offered,
+    ``table.free_in``), the switching section (``mechanisms.switching``), and the streams ``payment`` for premium
+    subscribers, ``review`` for the aware, ``trigger`` for holders of a plan whose price rose, ``choice`` for the deciders.
     """
-    c, sw = scenario.choice, scenario.mechanisms.switching
+    pop, clock, t, reconsider, draws = ctx.pop, ctx.clock, ctx.t, ctx.memory.reconsider, ctx.draws
+    rise_review, price_rose, options, heard = ctx.rise_review, ctx.price_rose, ctx.options, ctx.heard
+    sw = ctx.scenario.mechanisms.switching
     if rise_review is None:  # the flat share, the same in every region
-        rise_review = np.full((*price_rose.shape[:2], 1), c.price_change_review)
+        rise_review = np.full((*price_rose.shape[:2], 1), cfg.price_change_review)
     failed, idx, trial_ended = _deciders(
         pop.known, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, pop.tenure, pop.data_depth, pop.goodwill,
-        pop.spell_start, t, reconsider, price_rose, options.held_index(price_rose.shape[:2]), table.free_in,
-        clock.probability(c.involuntary_churn), clock.probability(c.lapsed_review_rate), c.premium_review_rate,
-        *switching.review_constants(sw), clock.months_per_step, clock.probability(c.review_rate),
+        pop.spell_start, t, reconsider, price_rose, options.held_index(price_rose.shape[:2]), ctx.table.free_in,
+        clock.probability(cfg.involuntary_churn), clock.probability(cfg.lapsed_review_rate), cfg.premium_review_rate,
+        *switching.review_constants(sw), clock.months_per_step, clock.probability(cfg.review_rate),
         np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"), draws.key("trigger"), pop.ident)
     if idx.size:
         cur = current_option(pop, options, idx)
         moving = switching.moving_cost(pop.service[idx], pop.tenure[idx], pop.data_depth[idx],
-                                       scenario.mechanisms.personalization.tau_hours, sw) if sw.enabled else None
-        chosen = choose(*kernel_inputs(pop, options, table, scenario), idx, cur, c.noise_scale, draws.key("choice"), pop.ident,
-                        moving, None if heard is None else heard[idx])
-        move(pop, idx, chosen, trial_ended[idx], options, table.trial_months, t, clock.months_per_step)
+                                       ctx.scenario.mechanisms.personalization.tau_hours, sw) if sw.enabled else None
+        chosen = choose(*kernel_inputs(pop, options, ctx.table, ctx.scenario), idx, cur, cfg.noise_scale, draws.key("choice"),
+                        pop.ident, moving, None if heard is None else heard[idx], cfg.plan_nest)
+        move(pop, idx, chosen, trial_ended[idx], options, ctx.table.trial_months, t, clock.months_per_step)
+    reconsider[:] = False
     return Decisions(failed, trial_ended)
 
 
@@ -205,7 +207,7 @@ def _move(idx, chosen, trial_over, o_service, o_premium, o_plan, has_trial, tria
             spell_start[i] = t
         if start_trial:
             trial_end[i] = t + trial_steps[svc]
-            trial_used[i] |= np.uint16(1 << svc)
+            trial_used[i] |= np.uint64(1) << np.uint64(svc)  # the mask is 16, 32 or 64 bits
         state[i], service[i], tier[i], plan[i] = USER, svc, new_tier, o_plan[opt]
 
 
@@ -250,7 +252,7 @@ def place_initial(pop, options: Options, table, scenario, rng: np.random.Generat
     users = pop.state == State.USER
     pop.tenure[users] = rng.uniform(0, init.tenure_months, int(users.sum())).astype(np.float32)
     paying = users & (pop.tier == Tier.PREMIUM)  # they had their trial long ago
-    pop.trial_used[paying] |= (1 << pop.service[paying].astype(np.uint16)).astype(np.uint16)
+    pop.trial_used[paying] |= (np.uint64(1) << pop.service[paying].astype(np.uint64)).astype(pop.trial_used.dtype)
     pop.satisfaction[users] = 0.6
     pop.spell_start[users] = -1
     pop.recount_known()

@@ -19,8 +19,7 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from sim.scenario.fields import (SAFE_NAME, Distribution, P, PeopleSchedule, Strict, YearMonth, _month_index, _year_month,
-                                 linear_schedule,
-                                 schedule_points)
+                                 did_you_mean, linear_schedule, schedule_points)
 from sim.scenario.mechanisms import Mechanisms
 
 
@@ -107,6 +106,8 @@ class Region(Strict):
                                           "{YYYY-MM: people} (then market.population is their sum and is not given)")
     price_multiplier: float = P(1.0, "-", "Local net price as a multiple of the list price", gt=0, le=5)
     value_multiplier: float = P(1.0, "-", "Scales wtp, outside value and ad sensitivity (local purchasing power)", gt=0, le=5)
+    income: float | None = P(None, "USD/person/year", "GDP per capita (World Bank, current USD): a EUR of price weighs "
+                             "(choice.reference_income / income) ** choice.income_elasticity EUR here (none: 1)", gt=0, le=1e6)
     inflation_area: str | None = P(None, "-", "Area of `inflation` whose consumer prices this region's listeners and advertisers "
                                    "follow (none: no inflation)")
 
@@ -152,7 +153,9 @@ class ReferencePrice(Strict):
 
 
 class ChoiceConfig(Strict):
-    noise_scale: float = P(1.5, "EUR/month", "Logit scale of unobserved utility", gt=0, le=100)
+    noise_scale: float = P(1.5, "EUR/month", "Logit scale of unobserved utility (among a service's offers)", gt=0, le=100)
+    plan_nest: float = P(1.0, "-", "Nested choice, a service then its free tier or a plan: the logit scale between services "
+                         "and nothing is noise_scale / plan_nest (1 = one flat logit; plausible 0.3-1)", gt=0, le=1)
     review_rate: float = P(0.08, "1/month", "Free and trial users and aware non-users reconsidering their option", ge=0, le=1)
     premium_review_rate: float = P(0.12, "1/month", "Paying subscribers reconsidering (each bill is a decision)", ge=0, le=1)
     lapsed_review_rate: float = P(0.03, "1/month", "Lapsed listeners reconsidering", ge=0, le=1)
@@ -162,11 +165,16 @@ class ChoiceConfig(Strict):
     price_weight: float = P(1.0, "-", "Utility lost per EUR of price, relative to the EUR of the valuations (the price "
                             "coefficient; below 1 the price response is milder, fit to price-rise evidence; plausible 0.2-1)",
                             gt=0, le=5)
+    income_elasticity: float = P(0.0, "-", "How fast the weight of a EUR of price falls with the region's income "
+                                 "(regions[].income): 0 = the same everywhere, 1 = log utility of income; plausible 0.3-1",
+                                 ge=0, le=2)
+    reference_income: float = P(30000.0, "USD/person/year", "Income at which a EUR of price weighs one EUR of valuation "
+                                "(with income_elasticity > 0)", gt=0, le=1e6)
     switching_cost: SwitchingCost = SwitchingCost()
     reference_price: ReferencePrice = ReferencePrice()
 
 
-MAX_SERVICES = 16  # a listener's used trials are a 16-bit mask of services
+MAX_SERVICES = 64  # a listener's used trials are a bit mask of services (16, 32 or 64 bits: the fewest that hold them)
 PlanName = Literal["individual", "student", "duo", "family"]
 DEFAULT_HASSLE = {"individual": 0.0, "student": 0.5, "duo": 1.0, "family": 2.5}
 DEFAULT_SEATS = {"individual": 1, "student": 1, "duo": 2, "family": 6}
@@ -258,7 +266,7 @@ def _default_focal() -> dict[str, Any]:
 
 class Services(Strict):
     focal: ServicePolicy = Field(default_factory=lambda: ServicePolicy(**_default_focal()))
-    competitors: list[ServicePolicy] = Field(default_factory=list, description="Other services", max_length=8)
+    competitors: list[ServicePolicy] = Field(default_factory=list, description="Other services", max_length=MAX_SERVICES - 1)
 
     @model_validator(mode="after")
     def _names(self) -> "Services":
@@ -347,7 +355,7 @@ class Scenario(Strict):
             end = _month_index(_year_month(str(time.get("start", "2015-01")))) + int(time.get("months", 120))
             at = [ev["at"] if isinstance(ev, dict) else ev.at for ev in data["timeline"]]
             kept = [ev for ev, month in zip(data["timeline"], at) if _month_index(_year_month(str(month))) < end]
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):  # OverflowError: months .inf
             return data  # validation reports the bad value
         return {**data, "timeline": kept}
 
@@ -383,7 +391,6 @@ class Scenario(Strict):
         self._entries_and_exits()
         for r in self.regions:
             if r.inflation_area is not None and r.inflation_area not in self.inflation:
-                from sim.scenario.errors import did_you_mean
                 raise ValueError(f"regions.{r.name}.inflation_area: {r.inflation_area!r} is not an area of `inflation`"
                                  f"{did_you_mean(r.inflation_area, list(self.inflation))}; areas: {list(self.inflation)}")
         regions = [r.name for r in self.regions]
@@ -391,14 +398,12 @@ class Scenario(Strict):
             for key, names in (("availability", s.availability or {}), ("regions", s.regions)):
                 for name in names:
                     if name not in regions:
-                        from sim.scenario.errors import did_you_mean
                         raise ValueError(f"services.{s.name}.{key}.{name}: unknown region {name!r}{did_you_mean(name, regions)}; "
                                          f"regions are {regions}")
         return self
 
     def _entries_and_exits(self) -> None:
         """Entrants have new names; an exit names a service in the market by then, never the focal one."""
-        from sim.scenario.errors import did_you_mean
         present = [s.name for s in self.services.all()]
         everyone = present + [ev.enter.name for ev in self.timeline if ev.enter]
         if len(set(everyone)) != len(everyone):
