@@ -18,7 +18,7 @@ from sim.report.display import format_interval
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``freemium-sim optimize``."""
     p = subparsers.add_parser(
-        "optimize", help="search the levers for good policies (optuna; NSGA-II for several objectives)",
+        "optimize",
         description="Search scenario levers (paths with ranges, optionally from a month) for policies that maximise "
                     "or minimise objectives under constraints, every policy on the same replicate seeds. Writes "
                     "pareto.csv, trials.csv, figures/pareto.png and policies/*.yaml (ready `extends:` scenarios). "
