@@ -37,7 +37,7 @@ def _handle(args: argparse.Namespace) -> int:
 
     opt = load_optimization(args.file)
     out = Path(args.out) if args.out else Path("results") / f"optimize-{opt.spec.name}"
-    prepare_folder(opt, out)
+    prepare_folder(opt, out, notice)
     console = Console(stderr=True, quiet=args.quiet)
     for w in opt.warnings:  # --quiet drops the progress and the table, never a warning
         notice(w)
@@ -47,7 +47,7 @@ def _handle(args: argparse.Namespace) -> int:
         with Progress(*columns, console=console, disable=args.quiet) as progress:
             bar = progress.add_task(f"optimize {opt.spec.name}", total=opt.spec.trials)
             with model_evaluator(opt, args.workers, args.executor, args.scheduler, notice) as evaluate:
-                study = search(opt, out, evaluate, on_trial=lambda n: progress.update(bar, completed=n))
+                study = search(opt, out, evaluate, on_trial=lambda n: progress.update(bar, completed=n), notice=notice)
         result = write_outputs(opt, out, study)
     if not result["pareto"]:
         notice(f"no policy of {result['trials']} met the constraints (see trials.csv); widen the levers' ranges or "
