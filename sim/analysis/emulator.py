@@ -11,17 +11,19 @@ simulations than ABC-SMC needs: Bayesian optimisation for likelihood-free infere
   plus a white-noise term for the run-to-run noise), the calibration's own distance
   (``calibration.score``), so ABC, the optimiser and the emulator answer the same question;
 - posterior: prior x P(distance < epsilon), the probability the emulator gives a run at
-  that point of landing under epsilon, the emulated minimum distance (x ``tolerance``,
-  default 1: BOLFI's choice), i.e. the ABC posterior with threshold epsilon; evaluated on a
-  Sobol pool of ``POOL`` points and kept as a weighted sample (the ``KEEP`` heaviest);
-- refinement: ``rounds`` more batches of ``batch`` points drawn from the current posterior
-  are simulated and the emulator refitted, so the design concentrates where the data are.
+  that point of landing under epsilon, the best simulated distance (x ``tolerance``), i.e.
+  the ABC posterior with threshold epsilon; evaluated on a pool of ``POOL`` points, half
+  Sobol over the prior, half Gaussian steps around the ``CENTRES`` best simulated points
+  (weighted back to the prior), kept as a weighted sample (the ``KEEP`` heaviest);
+- refinement: ``rounds`` more batches of ``batch`` points drawn from that posterior are
+  simulated and the emulator refitted, so the design concentrates where the data are.
 
 Everything is seeded from the calibration's ``seed``: the whole fit repeats exactly.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -35,8 +37,10 @@ from sim.executors import Executor, using
 POOL = 16384
 #: Pool points kept in the weighted posterior sample (the heaviest).
 KEEP = 2000
-#: epsilon = TOLERANCE x the emulated minimum distance (BOLFI's choice is the minimum itself).
+#: epsilon = TOLERANCE x the best simulated distance.
 TOLERANCE = 1.0
+#: Best simulated points around which half the pool is drawn, and the sd of its steps (unit cube).
+CENTRES, LOCAL_SCALE = 10, 0.05
 
 
 def values_at(space: list[Space], u: np.ndarray) -> dict[str, Any]:
@@ -50,12 +54,15 @@ def _plain(v: Any) -> Any:
 
 def fit_gp(x: np.ndarray, y: np.ndarray, seed: int):
     """A Gaussian process of y over the unit cube: anisotropic Matern 5/2 + white noise, hyperparameters by ML."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
     kernel = (ConstantKernel(1.0, (1e-3, 1e3)) * Matern(np.full(x.shape[1], 0.5), (1e-2, 1e2), nu=2.5)
               + WhiteKernel(0.05, (1e-5, 1.0)))
-    return GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=2, random_state=seed).fit(x, y)
+    with warnings.catch_warnings():  # a hyperparameter at its bound is a fact of the data, not an error
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=2, random_state=seed).fit(x, y)
 
 
 def acceptance(gp, u: np.ndarray, log_eps: float) -> np.ndarray:
@@ -64,6 +71,23 @@ def acceptance(gp, u: np.ndarray, log_eps: float) -> np.ndarray:
 
     mu, sd = gp.predict(u, return_std=True)
     return norm.cdf((log_eps - mu) / np.maximum(sd, 1e-9))
+
+
+def local_pool(centres: np.ndarray, n: int, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """``n`` points of the unit cube around ``centres`` (rows): each centre plus isotropic Gaussian steps of sd
+    ``scale``, clipped to the cube."""
+    picks = centres[rng.integers(len(centres), size=n)]
+    return np.clip(picks + rng.normal(0.0, scale, picks.shape), 0.0, 1.0)
+
+
+def pool_density(pool: np.ndarray, centres: np.ndarray, scale: float, local_share: float) -> np.ndarray:
+    """Density (relative to the uniform prior on the cube) of the mixture that drew the pool: ``1 - local_share``
+    uniform, ``local_share`` Gaussian around the centres (clipping ignored: it only moves mass onto the faces)."""
+    d2 = ((pool[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    log_k = -0.5 * d2 / scale**2 - pool.shape[1] * np.log(scale * np.sqrt(2 * np.pi))
+    top = log_k.max(axis=1)
+    local = np.exp(top) * np.exp(log_k - top[:, None]).mean(axis=1)
+    return (1 - local_share) + local_share * local
 
 
 def fit_emulator_posterior(cal: Calibration, design: int = 96, rounds: int = 2, batch: int = 32,
@@ -81,7 +105,7 @@ def fit_emulator_posterior(cal: Calibration, design: int = 96, rounds: int = 2, 
     seed = cal.spec.seed
     rng = np.random.default_rng(seed)
     u = qmc.LatinHypercube(len(space), seed=seed).random(design)
-    pool = qmc.Sobol(len(space), seed=seed).random(POOL)
+    sobol = qmc.Sobol(len(space), seed=seed).random(POOL // 2)
     distances: list[float] = []
     epsilons: list[float] = []
     with using(executor, n_workers=workers) as ex:
@@ -94,13 +118,16 @@ def fit_emulator_posterior(cal: Calibration, design: int = 96, rounds: int = 2, 
             d = np.array(distances)
             ok = np.isfinite(d)
             gp = fit_gp(u[ok], np.log(d[ok]), seed)
-            mu = gp.predict(pool)
-            log_eps = float(mu.min() + np.log(tolerance))  # BOLFI: the emulated minimum (x tolerance)
+            # half the pool around the best simulated points: in many dimensions a global pool misses them
+            centres = u[ok][np.argsort(d[ok], kind="stable")[:CENTRES]]
+            pool = np.vstack([sobol, local_pool(centres, POOL - len(sobol), LOCAL_SCALE, rng)])
+            log_eps = float(np.log(tolerance * d[ok].min()))
             epsilons.append(float(np.exp(log_eps)))
             w = acceptance(gp, pool, log_eps)
-            if r < rounds:  # the next batch: drawn from the current posterior
+            if r < rounds:  # the next batch: drawn where the emulator expects runs under epsilon
                 pick = rng.choice(len(pool), batch, replace=np.count_nonzero(w) < batch, p=w / w.sum())
                 u = np.vstack([u, pool[pick]])
+    w = w / pool_density(pool, centres, LOCAL_SCALE, 1 - len(sobol) / len(pool))  # the prior's weights
     keep = np.argsort(-w, kind="stable")[:KEEP]
     sample = pd.DataFrame([values_at(space, p) for p in pool[keep]])
     sample["distance"] = np.exp(gp.predict(pool[keep]))
