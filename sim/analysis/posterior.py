@@ -306,6 +306,7 @@ def calibrate_abc(path: str | Path, out: str | Path | None = None, workers: int 
 
     import sim
     from sim.analysis.calibration import horizon_periods, load_calibration
+    from sim.analysis.emulator import fit_by_method
     from sim.analysis.fan import fan_figure
     from sim.atomic import replaced_atomically
     from sim.outputs import claimed
@@ -322,13 +323,7 @@ def calibrate_abc(path: str | Path, out: str | Path | None = None, workers: int 
     with claimed(out, "calibrate"), replaced_atomically(out, "calibrate") as tmp:
         with using(executor, scheduler=scheduler, n_workers=workers,
                    max_tasks=cal.spec.replicates if method == "abc" else None, on_notice=on_notice) as ex:
-            if method == "emulator":
-                from sim.analysis.emulator import fit_emulator_posterior
-
-                post = fit_emulator_posterior(cal, design, rounds, batch, executor=ex, on_simulation=on_simulation)
-                post["design"].to_csv(tmp / "design.csv", index=False)
-            else:
-                post = fit_posterior(cal, tmp, population, generations, ex, on_simulation)
+            post = fit_by_method(cal, tmp, method, ex, on_simulation, population, generations, design, rounds, batch)
             predictive = posterior_predictive(cal, post["sample"], draws, cal.spec.seed + 1, periods, ex)
         sample = post["sample"]
         best = sample.sort_values("distance", kind="stable").iloc[0]
