@@ -128,7 +128,7 @@ def measure(agents: int, months: int, first: int | None = None) -> dict:
 
 def compile_seconds() -> float | None:
     """Seconds to compile every numba kernel from scratch (fresh process, empty cache); None without kernels."""
-    code = ("import time; t=time.perf_counter(); from sim import kernels; kernels.compile_all(); "
+    code = ("import time; t=time.perf_counter(); from sim import runner; runner.compile_kernels(); "
             "print(time.perf_counter()-t)")
     if not (ROOT / "sim" / "kernels.py").exists():
         return None

@@ -1,12 +1,12 @@
-"""The numba kernels of the model, and their warm-up.
+"""The numba kernels of the model (their warm-up, which runs the model, is ``sim.runner.compile_kernels``).
 
 Kernels live with their mechanism (``@njit(cache=True)``): the counter-based draws
 (``sim.random``), word of mouth (``diffusion.update_word_of_mouth``,
 ``diffusion.aware_on_network``), payments and who decides (``subscriptions._deciders``,
 ``subscriptions._move``), the utilities and the logit choice (``choice.utility_table``,
 ``choice.held_utility``, ``choice.logit_rows``), listening hours (``listening._hours_kernel``), the ad audience
-(``ads._gather``), satisfaction and the ladder (``loyalty._loyalty_kernel``), sharing and data depth
-(``personalization.sharers``, ``personalization.grow_depth``), the market's reach and availability (``market.admit``,
+(``ads._gather``), the support head count (``service_quality.held``), satisfaction and the ladder
+(``loyalty._loyalty_kernel``), sharing and data depth (``personalization.sharers``, ``personalization.grow_depth``), the market's reach and availability (``market.admit``,
 ``market.update_availability``), who knows the market and where they are stored
 (``listeners._merge``, ``listeners._front``, ``listeners._trade``) and the KPI
 tally (``metrics.tally``). Each compiles on its first call and is cached on disk next to
@@ -22,7 +22,6 @@ prefetcher follows only regular strides.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from llvmlite import ir
 from numba import types
@@ -72,17 +71,3 @@ def prefetch(typingctx, index, *arrays):
 
     star = getattr(types, "StarArgTuple", types.Tuple)
     return types.void(index, star(arrays)), codegen
-
-
-BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
-
-
-def compile_all() -> None:
-    """Compile (or load from the cache) every kernel by running a tiny model for two steps."""
-    from sim.model import MarketModel
-    from sim.scenario import apply_overrides, load_scenario
-
-    scenario = apply_overrides(load_scenario(BASELINE), {"market.agents": 500, "time.months": 2})
-    model = MarketModel(scenario, seed=0)
-    while model.running:
-        model.step()

@@ -1,7 +1,8 @@
 """KPIs of each service per step, in real units (people, EUR per month, monthly rates).
 
-The model hands :func:`service_kpis` the listener arrays before and after a step and
-the services' money flows; it returns one array of shape (n_services,) per KPI. Counts
+The model hands :func:`service_kpis` the step's tally (the listeners before and after the step)
+and the step's context, whose results (the money flows, the ad market, ...) the registry's
+entries with ``of`` read; it returns one array of shape (n_services,) per KPI. Counts
 are simulated listeners times the weight (real people per listener).
 """
 
@@ -13,8 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from sim.agents.listeners import State, Tier
-from sim.mechanics.loyalty import Stage
+from sim.agents.listeners import Stage, State, Tier
 
 S_USER = np.int8(State.USER)
 N_STATES = len(State)
@@ -37,7 +37,9 @@ class Kpi:
     ``unit`` is a real-world unit (``share`` and ``share/month`` are 0..1, shown as %);
     ``market`` KPIs are market-wide (repeated on every service row of a date);
     ``summary`` KPIs are reported for the focal service in summary.json; ``signed``
-    KPIs may be negative.
+    KPIs may be negative. ``of`` names a mechanism's result whose field of the same name is the KPI
+    (``"ads"``), or the result and its field (``"ads.inventory"``), shape (S,): such a KPI is this entry
+    and nothing else; the others are computed in :func:`service_kpis`.
     """
 
     name: str
@@ -45,6 +47,7 @@ class Kpi:
     summary: bool = False
     market: bool = False
     signed: bool = False
+    of: str = ""
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -69,24 +72,26 @@ KPIS: tuple[Kpi, ...] = tuple([
     *_k("mau", "people", True), *_k("free_users trial_users", "people", True),
     *_k("premium_subscribers", "people", True), *_k("premium_individual premium_student premium_duo premium_family", "people"),
     *_k("gross_adds premium_gross_adds trial_starts", "people/month"), *_k("trial_conversion", "share", True),
-    *_k("revenue_subscription_eur revenue_ads_eur revenue_total_eur", "EUR/month", True), *_k("ad_revenue_share", "share", True),
-    *_k("royalties_eur support_cost_eur personalization_cost_eur trial_cost_eur marketing_spend_eur", "EUR/month"),
-    *_k("gross_profit_eur", "EUR/month", True, signed=True), *_k("gross_margin", "share", True, signed=True),
+    *_k("revenue_subscription_eur", "EUR/month", True, of="money"), *_k("revenue_ads_eur", "EUR/month", True),
+    *_k("revenue_total_eur", "EUR/month", True, of="money"), *_k("ad_revenue_share", "share", True),
+    *_k("royalties_eur support_cost_eur personalization_cost_eur trial_cost_eur marketing_spend_eur", "EUR/month", of="money"),
+    *_k("gross_profit_eur", "EUR/month", True, signed=True, of="money"), *_k("gross_margin", "share", True, signed=True),
     *_k("churn_premium_monthly", "share/month", True),
     *_k(" ".join(f"churn_{r}_monthly" for r in CHURN_REASONS), "share/month", True),
     *_k("churn_users_monthly", "share/month"),
     *_k("arpu_premium_eur arpu_ad_supported_eur", "EUR/user/month", True), *_k("market_share", "share", True),
     *_k("premium_market_share", "share"),
     *_k("listening_hours_per_free_user listening_hours_per_premium_user", "hours/month", True),
-    *_k("cpm_eur", "EUR/1000 impressions", True), *_k("fill_rate", "share", True),
-    *_k("impressions", "impressions/month", True), *_k("ad_inventory_impressions", "impressions/month"),
-    *_k("support_response_hours", "hours", True), *_k("tickets", "tickets/month"),
+    *_k("cpm_eur", "EUR/1000 impressions", True, of="ads"), *_k("fill_rate", "share", True, of="ads"),
+    *_k("impressions", "impressions/month", True, of="ads"), *_k("ad_inventory_impressions", "impressions/month", of="ads.inventory"),
+    *_k("support_response_hours", "hours", True, of="support.response_hours"), *_k("tickets", "tickets/month", of="support"),
     *_k("cac_eur", "EUR/new user", True), *_k("ltv_eur", "EUR/subscriber", True), *_k("satisfaction_mean", "share", True),
     *_k(" ".join(f"loyalty_{st}" for st in LOYALTY_STAGES), "share", True),
-    *_k("price_individual_eur", "EUR/user/month"),
+    *_k("price_individual_eur", "EUR/user/month", of="prices"),
     *_k("unaware aware lapsed", "people", market=True),
-    *_k("price_headline_eur", "EUR/user/month"),  # added after the market counts: earlier columns keep their place
+    *_k("price_headline_eur", "EUR/user/month", of="prices"),  # added after the market counts: earlier columns keep their place
     *_k("people_in_reach", "people", market=True),  # unaware + aware + lapsed + every service's users
+    *_k("support_staff", "agents", of="support.staff"),  # the advisors the staffing rule hired (support_staff + support_per_1000)
 ])
 KPI_BY_NAME = {k.name: k for k in KPIS}
 # Columns of timeseries.parquet per service (besides replicate, date, step, service, focal).
@@ -273,12 +278,14 @@ class Tally:
     cohorts: np.ndarray  # (2, n_steps + 1): focal premium, free by spell start
 
     @classmethod
-    def of(cls, pop, in_reach: int, before: dict[str, np.ndarray], decisions, stage: np.ndarray, n_services: int,
-           n_plans: int, n_steps: int) -> "Tally":
-        """The tally of ``pop`` (``in_reach`` listeners in the market's reach, known or not)."""
-        table, states, cohorts = tally(pop.known, pop.state, pop.service, pop.tier, pop.plan, pop.hours, pop.satisfaction, stage, pop.spell_start,
-                          before["service"], before["tier"], decisions.payment_failed, decisions.trial_ended,
-                                       n_services, n_plans, n_steps)
+    def of(cls, ctx, in_reach: int, n_steps: int) -> "Tally":
+        """The tally of a step (``ctx``, :class:`sim.mechanics.context.StepContext`, after its last mechanism),
+        ``in_reach`` listeners in the market's reach, known or not, of ``n_steps`` steps."""
+        pop, decisions = ctx.pop, ctx.results.decisions
+        table, states, cohorts = tally(pop.known, pop.state, pop.service, pop.tier, pop.plan, pop.hours, pop.satisfaction,
+                                       ctx.memory.stage, pop.spell_start, ctx.before.service, ctx.before.tier,
+                                       decisions.payment_failed, decisions.trial_ended, ctx.table.n,
+                                       len(ctx.table.plan_names), n_steps)
         states[State.OUTSIDE] = pop.n - in_reach
         states[State.UNAWARE] = in_reach - pop.n_known
         return cls(table, states, cohorts)
@@ -287,21 +294,26 @@ class Tally:
         return self.table[:, column]
 
 
-def service_kpis(counts: Tally, accounts, ads, support, prices: dict[str, np.ndarray], table, clock,
-                 weight: float) -> dict[str, np.ndarray]:
+def result_of(results, path: str, name: str) -> np.ndarray:
+    """The KPI ``name`` read from the step's ``results`` at a registry entry's ``of`` (``"ads"`` or ``"ads.inventory"``)."""
+    mechanism, _, field = path.partition(".")
+    return getattr(results[mechanism], field or name)
+
+
+def service_kpis(counts: Tally, ctx) -> dict[str, np.ndarray]:
     """KPIs of every service after one step, each an ndarray of shape (n_services,).
 
     ``counts`` the step's tally (:class:`Tally`, from the listeners before and after the
-    step and the decisions); ``accounts`` the money flows
-    (:class:`sim.mechanics.accounting.Accounts`), ``ads`` the ad market
-    (:class:`sim.mechanics.ads.AdMarket`), ``support`` the support queue
-    (:class:`sim.mechanics.service_quality.Support`); ``prices`` the individual and headline
-    plans' prices (``price_individual_eur``, ``price_headline_eur``), (S,) EUR/month.
+    step and the decisions); ``ctx`` the step (:class:`sim.mechanics.context.StepContext`) after its
+    last mechanism: the registry's entries with ``of`` are read from its results (the money flows
+    ``money``, the ad market ``ads``, the support queue ``support``, the list prices ``prices``, ...),
+    the others computed here.
     """
+    table, clock, weight = ctx.table, ctx.clock, ctx.weight
+    k: dict[str, np.ndarray] = {kpi.name: result_of(ctx.results, kpi.of, kpi.name) for kpi in KPIS if kpi.of}
     s = table.n
     dt = clock.months_per_step
     c = counts
-    k: dict[str, np.ndarray] = {}
     k["mau"] = c[USERS] * weight
     k["free_users"] = c[FREE] * weight
     k["trial_users"] = c[TRIAL] * weight
@@ -325,12 +337,8 @@ def service_kpis(counts: Tally, accounts, ads, support, prices: dict[str, np.nda
         k[f"churn_{name}_monthly"] = _ratio(c[col], base) * scale
     k["churn_users_monthly"] = clock.monthly_rate(_ratio(c[USERS_LEFT], c[WAS_USER]))
 
-    ads_rev = accounts.revenue_ads_eur
-    subs = accounts.revenue_subscription_eur
-    total_rev = accounts.revenue_total_eur
-    for name in ("revenue_subscription_eur", "revenue_total_eur", "royalties_eur", "support_cost_eur",
-                 "personalization_cost_eur", "marketing_spend_eur", "trial_cost_eur", "gross_profit_eur"):
-        k[name] = getattr(accounts, name)
+    ads_rev = ctx.results.money.revenue_ads_eur
+    subs, total_rev = k["revenue_subscription_eur"], k["revenue_total_eur"]
     # a service without a free tier sold no ads: 0 EUR, a 0 share of its revenue (its CPM and fill rate stay undefined)
     k["revenue_ads_eur"] = np.where(table.free_tier, ads_rev, 0.0)
     k["ad_revenue_share"] = _ratio(k["revenue_ads_eur"], total_rev)
@@ -343,10 +351,7 @@ def service_kpis(counts: Tally, accounts, ads, support, prices: dict[str, np.nda
     k["listening_hours_per_free_user"] = np.where(table.free_tier, _ratio(c[HOURS_FREE], c[FREE]), np.nan)
     k["listening_hours_per_premium_user"] = _ratio(c[HOURS_PAID], c[TRIAL] + c[PREMIUM])
 
-    k["cpm_eur"], k["fill_rate"] = ads.cpm_eur, ads.fill_rate
-    k["impressions"], k["ad_inventory_impressions"] = ads.impressions, ads.inventory
-    k["support_response_hours"], k["tickets"] = support.response_hours, support.tickets
-    k["cac_eur"] = _ratio(accounts.marketing_spend_eur, k["gross_adds"])
+    k["cac_eur"] = _ratio(k["marketing_spend_eur"], k["gross_adds"])
     k["ltv_eur"] = _ratio(k["arpu_premium_eur"] * (1.0 - table.royalty_share), k["churn_premium_monthly"])
     k["satisfaction_mean"] = _ratio(c[SATISFACTION], c[USERS])
 
@@ -355,7 +360,6 @@ def service_kpis(counts: Tally, accounts, ads, support, prices: dict[str, np.nda
     k["loyalty_prospect"] = _ratio(np.full(s, prospects), ladder_total)
     for st in list(Stage)[1:]:  # the users' stages
         k[f"loyalty_{LOYALTY_STAGES[st]}"] = _ratio(c[STAGE_1 + st - 1], ladder_total)
-    k.update(prices)
     return k
 
 

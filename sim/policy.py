@@ -10,15 +10,54 @@ service's :class:`~sim.scenario.ServicePolicy`, not the whole scenario: a dashbo
 slider moves a float without re-checking segments, regions and the timeline. Any other
 path, and any value the policy refuses, goes through :func:`sim.scenario.apply_overrides`,
 which validates the scenario and explains the error the usual way.
+
+A service's price level, ad load and free tier may differ by region (``services.focal.regions.europe.free_tier``);
+:class:`RegionalOffers` resolves them once per change into (service x region) arrays, so every
+mechanism reads the value of a listener's region and none walks the policy.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from sim.scenario import Scenario, ScenarioError, ServicePolicy, apply_overrides
+
+
+@dataclass(frozen=True)
+class RegionalOffers:
+    """Every service's policy in every region, shape (S, R) each: its own values where its ``regions`` say
+    nothing, the regional ones where they do (``ServicePolicy.regions``).
+
+    Attributes
+    ----------
+    price_multiplier : ndarray (S, R) float64
+        Local net price as a multiple of the list price: the region's price level (market data,
+        ``regions[].price_multiplier``) times the service's regional multiple.
+    ad_load : ndarray (S, R) float64
+        Ad-min/hour of the free tier, 0 where it is not offered.
+    free_tier : ndarray (S, R) bool
+        The free tier is offered there.
+    """
+
+    price_multiplier: np.ndarray
+    ad_load: np.ndarray
+    free_tier: np.ndarray
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> "RegionalOffers":
+        names = [r.name for r in scenario.regions]
+        level = np.array([r.price_multiplier for r in scenario.regions])
+        local = [[p.regions.get(name) for name in names] for p in scenario.all_services()]
+        free = np.array([[p.free_tier if r is None or r.free_tier is None else r.free_tier for r in rs]
+                         for p, rs in zip(scenario.all_services(), local)], dtype=bool)
+        load = np.array([[p.ad_load if r is None or r.ad_load is None else r.ad_load for r in rs]
+                         for p, rs in zip(scenario.all_services(), local)])
+        multiple = np.array([[1.0 if r is None else r.price_multiplier for r in rs] for rs in local])
+        return cls(level[None, :] * multiple, np.where(free, load, 0.0), free)
 
 
 class RunningPolicy:
@@ -28,6 +67,8 @@ class RunningPolicy:
     ----------
     scenario : Scenario
         The current scenario (the start scenario plus every change applied so far).
+    regional : RegionalOffers
+        Every service's price level, ad load and free tier in every region, as the scenario stands.
     """
 
     def __init__(self, scenario: Scenario):
@@ -41,6 +82,7 @@ class RunningPolicy:
     def scenario(self, scenario: Scenario) -> None:
         self._scenario = scenario
         self._services = scenario.all_services()  # read several times per service and step: listed once
+        self.regional = RegionalOffers.of(scenario)  # the mechanisms read each region's values from here
 
     def of(self, k: int) -> ServicePolicy:
         """Policy of service ``k`` (0 is the focal service)."""

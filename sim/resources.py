@@ -1,11 +1,15 @@
 """Up-front estimates of the memory and disk a command needs, refused past what the machine has.
 
 A model too large for the machine should be refused in a second with its estimate, not end
-in a MemoryError traceback after minutes. The figures are upper bounds measured with
-``tracemalloc`` on the baseline scenario (20,000 and 80,000 listeners, 3 steps, mean degree
-0 and 40): a model's peak is about 180 bytes per listener (its arrays, 8 genres of taste)
-plus about 36 bytes per listener per unit of ``network.mean_degree`` while the friendship
-network is built (COO pairs in int64 before the float32 CSR matrix).
+in a MemoryError traceback after minutes. The figures are what a run needs beyond the process
+that checks it (peak resident set less the resident set before the model is built), measured
+with ``benchmarks/memory_estimate.py`` on the baseline at 1M listeners, 120 months, mean
+degree 0 (fully mixed), 12 and 40: the peak is the larger of the months' (about 200 bytes a
+listener: its arrays, 8 genres of taste, the per-step temporaries) and the friendship
+network's build (about 80 bytes a listener plus 34 per listener per unit of
+``network.mean_degree``: COO pairs in int64 before the CSR matrix), plus about 15 MB of
+loaded kernels. Within 15% of the measured need from 100k to 4M listeners on the baseline
+(the benchmark prints both).
 
 Other branches call these: ``model_bytes(scenario)`` for one model, ``run_bytes`` for a
 command that runs replicates in worker processes, ``rows_bytes`` for designs and stored
@@ -19,9 +23,11 @@ import os
 from sim.clock import Clock
 from sim.scenario import Scenario, ScenarioError
 
-BYTES_PER_LISTENER = 200      # measured 180: state, traits and the per-step temporaries
+BYTES_PER_LISTENER = 200      # measured 199 (fully mixed, 1M): state, traits and the per-step temporaries
+BUILD_BYTES_PER_LISTENER = 80  # the arrays already drawn when the network is built
 BYTES_PER_GENRE = 4           # taste is (listeners x genres) float32
-BYTES_PER_TIE = 40            # measured 36 per listener per unit of mean degree, at the build peak
+BYTES_PER_TIE = 34            # measured 34 per listener per unit of mean degree, at the build peak (degree 12 and 40, 1M)
+KERNELS_BYTES = 15_000_000    # the compiled kernels, loaded on the first step
 BYTES_PER_ROW = 600           # a timeseries row in memory: 55 numeric columns, a date and a service name
 BYTES_PER_COHORT_ROW = 80     # a cohort row: 7 columns; (steps x steps) rows per replicate, both tiers
 PROCESS_BYTES = 100_000_000   # a forked worker's own pages (imports are shared copy-on-write)
@@ -35,10 +41,11 @@ def model_bytes(scenario: Scenario) -> int:
     ties = 0 if scenario.network.kind == "fully_mixed" else scenario.network.mean_degree
     steps = Clock.of(scenario).n_steps
     services = 1 + len(scenario.services.competitors)
-    listeners = n * (BYTES_PER_LISTENER + BYTES_PER_GENRE * (genres - DEFAULT_GENRES) + BYTES_PER_TIE * ties)
+    per_listener = max(BYTES_PER_LISTENER, BUILD_BYTES_PER_LISTENER + BYTES_PER_TIE * ties)  # the months' or the build's peak
+    listeners = n * (per_listener + BYTES_PER_GENRE * (genres - DEFAULT_GENRES))
     cohorts = 2 * steps * steps * 8  # premium and free retention counts, steps x steps float64
     records = steps * services * BYTES_PER_ROW
-    return int(listeners + cohorts + records)
+    return int(KERNELS_BYTES + listeners + cohorts + records)
 
 
 def workers_bytes(scenario: Scenario, workers: int | None, runs: int) -> int:
@@ -109,9 +116,26 @@ def check_fits(need: float, what: str, source: str, advice: str = "use fewer lis
 
 
 def check_run_fits(scenario: Scenario, workers: int | None, replicates: int | None = None) -> None:
-    """Refuse (ScenarioError) running ``replicates`` of ``scenario`` on ``workers`` if it cannot fit in memory."""
+    """Refuse (ScenarioError) running ``replicates`` of ``scenario`` on ``workers`` if it cannot fit in memory,
+    saying how many listeners would."""
     reps = scenario.replicates if replicates is None else replicates
     live = max(1, min(workers or os.cpu_count() or 1, reps))
     what = (f"running {reps} replicate{'s' * (reps > 1)} of {scenario.market.agents:,} listeners with "
             f"{scenario.network.mean_degree} friends each on {live} worker{'s' * (live > 1)}")
-    check_fits(run_bytes(scenario, workers, reps), what, f"scenario '{scenario.name}' (market.agents, network.mean_degree)")
+    have = available_memory()
+    need = run_bytes(scenario, workers, reps)
+    if need <= have:
+        return
+    fit = _listeners_that_fit(scenario, workers, reps, have)
+    advice = (f"at most {fit:,} listeners (market.agents) would fit as it is; or use fewer friends, replicates or workers"
+              if fit >= 100 else "use fewer replicates or workers")
+    check_fits(need, what, f"scenario '{scenario.name}' (market.agents, network.mean_degree)", advice, have)
+
+
+def _listeners_that_fit(scenario: Scenario, workers: int | None, replicates: int, have: int) -> int:
+    """The most listeners (``market.agents``) whose run fits in ``have`` bytes, other settings kept (0 if none)."""
+    def at(n: int) -> int:
+        return run_bytes(scenario.model_copy(update={"market": scenario.market.model_copy(update={"agents": n})}), workers, replicates)
+
+    per_listener = (at(1_000_000) - at(0)) / 1_000_000  # the estimate is linear in the listeners
+    return max(int((have - at(0)) / per_listener), 0)

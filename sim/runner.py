@@ -26,7 +26,7 @@ from sim.executors import Executor, tick, using
 from sim.metrics import SUMMARY_KPIS, kpi_bounds
 from sim.model import MarketModel
 from sim.resources import check_run_fits
-from sim.scenario import Scenario, scenario_to_yaml
+from sim.scenario import Scenario, apply_overrides, load_scenario, scenario_to_yaml
 
 @dataclass
 class SimulationResult:
@@ -51,6 +51,13 @@ def simulate(scenario: Scenario, seed: np.random.SeedSequence, replicate: int = 
         if on_step is not None:
             on_step()
     return SimulationResult(model.timeseries(replicate), model.cohorts(replicate), model.regions(replicate))
+
+
+def compile_kernels() -> None:
+    """Compile (or load from the cache) every numba kernel (``sim.kernels``) by running a tiny baseline model
+    for two steps."""
+    base = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    simulate(apply_overrides(load_scenario(base), {"market.agents": 500, "time.months": 2}), np.random.SeedSequence(0))
 
 
 def replicate_seeds(seed: int, replicates: int) -> list[np.random.SeedSequence]:
@@ -103,6 +110,15 @@ def ci95(values: np.ndarray, bounds: tuple[float, float] = (-np.inf, np.inf)) ->
     return {"mean": mean, "ci95_low": max(mean - half, low), "ci95_high": min(mean + half, high)}
 
 
+#: The flows summed over the horizon (or window) as ``cumulative_<flow>`` KPIs, EUR.
+CUMULATIVE = ("revenue_total_eur", "revenue_subscription_eur", "revenue_ads_eur", "gross_profit_eur")
+
+
+def focal_kpi_names(window: Window | None = None) -> list[str]:
+    """The columns :func:`focal_kpis` returns, in order."""
+    return [*SUMMARY_KPIS, *(f"cumulative_{c}" for c in CUMULATIVE), *(f"mean_{c}" for c in WINDOW_MEANS if window is not None)]
+
+
 def focal_kpis(timeseries: pd.DataFrame, scenario: Scenario, window: Window | None = None) -> pd.DataFrame:
     """Per replicate: every summary KPI of the focal service at the last date, plus cumulative revenue.
 
@@ -116,7 +132,7 @@ def focal_kpis(timeseries: pd.DataFrame, scenario: Scenario, window: Window | No
     last = focal[focal["date"] == focal["date"].max()].set_index("replicate")
     out = last[list(SUMMARY_KPIS)].copy()
     dt = months_per_step(scenario)
-    for col in ("revenue_total_eur", "revenue_subscription_eur", "revenue_ads_eur", "gross_profit_eur"):
+    for col in CUMULATIVE:
         out[f"cumulative_{col}"] = focal.groupby("replicate")[col].sum() * dt
     if window is not None:
         for col in WINDOW_MEANS:

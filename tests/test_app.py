@@ -305,9 +305,43 @@ def test_classroom_refuses_bad_input_before_starting(tmp_path, capsys):
     assert "not a saved classroom game" in capsys.readouterr().err
     (tmp_path / "game.json").write_text('{"format": "freemium-sim classroom game 1"}')
     assert main(["classroom", "scenarios/baseline.yaml", "--resume", str(tmp_path / "game.json")]) == 2
-    assert "not both" in capsys.readouterr().err
+    assert "give no scenario, --teams or --individuals with it" in capsys.readouterr().err
+    assert main(["classroom", "--resume", str(tmp_path / "game.json")]) == 2  # the save is checked whole
+    assert "game.json: cannot resume: scenario: missing" in capsys.readouterr().err
     assert main(["classroom", "--listeners", "10"]) == 2
     assert "--listeners" in capsys.readouterr().err
+    assert main(["classroom", "--teams", "2"]) == 2
+    assert "--teams must be from 3 to" in capsys.readouterr().err
+
+
+def test_classroom_refuses_a_tampered_save_before_starting(tmp_path, capsys):
+    """A save with a NaN in its scenario, or a token that is markup, never reaches the server."""
+    import json
+
+    from sim.classroom.game import Game
+    from sim.scenario import apply_overrides, load_scenario
+
+    game = Game(apply_overrides(load_scenario("scenarios/baseline.yaml"), {"time.months": 12}), listeners=2_000,
+                months_per_round=3)
+    game.join("A")
+    doc = json.loads(game.to_json())
+    doc["scenario"]["choice"]["noise_scale"] = float("nan")
+    (tmp_path / "nan.json").write_text(json.dumps(doc))
+    assert main(["classroom", "--resume", str(tmp_path / "nan.json")]) == 2
+    assert "nan.json: cannot resume: scenario: choice.noise_scale" in capsys.readouterr().err
+    doc = json.loads(game.to_json())
+    doc["teams"][0]["token"] = "a'><img src=x onerror=alert(1)>"
+    (tmp_path / "token.json").write_text(json.dumps(doc))
+    assert main(["classroom", "--resume", str(tmp_path / "token.json")]) == 2
+    assert "token.json: cannot resume: teams.0: a team token is 12 to 64" in capsys.readouterr().err
+
+
+def test_classroom_tells_the_address_students_type():
+    from sim.commands.classroom import public_host, students_line
+
+    assert "this machine only" in students_line("127.0.0.1", "http://127.0.0.1:8766")
+    assert public_host("0.0.0.0") not in ("0.0.0.0", "")  # the machine's address on its network, not the wildcard
+    assert "network address" in students_line("0.0.0.0", f"http://{public_host('0.0.0.0')}:8766")
 
 
 # ---------------------------------------------------------------- the page, rendered by solara (no browser)

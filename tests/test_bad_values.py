@@ -142,6 +142,12 @@ SET_CASES = {
     "replicates_zero": (["--replicates", "0"], ["--replicates: replicates", "greater than or equal to 1"]),
     "seed_negative": (["--seed", "-1"], ["--seed: seed", "greater than or equal to 0"]),
     "long_key": (["--set", "k" * 5000 + "=1"], ["unknown key", "..."]),
+    "months_inf": (["--set", "time.months=.inf"], ["time.months", "finite"]),
+    "months_nan": (["--set", "time.months=.nan"], ["time.months", "finite"]),
+    "schedule_zero": (["--set", "market.population={2015-01: 0, 2015-03: 1e6}"],
+                      ["market.population.2015-01:", "greater than or equal to 1000", "(got 0)"]),
+    "schedule_huge": (["--set", "market.population={2015-01: 1e6, 2015-03: 1e15}"],
+                      ["market.population.2015-03:", "less than or equal to 10000000000"]),
 }
 
 

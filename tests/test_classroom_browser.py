@@ -128,7 +128,7 @@ def test_two_teams_play_a_round(classroom, tmp_path):
             teacher.wait_for_function(
                 "() => { const e = document.querySelector('.classroom-status');"
                 " return e && e.innerText.includes('The game is over'); }", timeout=10_000)
-            teacher.goto(f"{base}/summary?teacher={key}")  # the summary page, for the projector
+            teacher.locator(".classroom-summary").click()  # the summary page, for the projector: this browser is the teacher's
             teacher.wait_for_selector(".classroom-leaderboard tr[data-team='Blues']", timeout=20_000)
             assert "Summary" in teacher.locator("h2").first.inner_text()
         except Exception:
@@ -201,6 +201,7 @@ def test_a_hostile_class_and_a_keyless_visitor(classroom, tmp_path):
                 page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             teacher.goto(f"{base}/?teacher={key}")
             teacher.wait_for_selector(".classroom-play", timeout=60_000)
+            teacher.wait_for_function("() => !location.href.includes('teacher=')", timeout=20_000)  # off the projector
             for page, name in zip(students, HOSTILE, strict=True):
                 join(page, base, name)
                 page.wait_for_selector(".classroom-team", timeout=20_000)
@@ -254,3 +255,54 @@ def test_a_hostile_class_and_a_keyless_visitor(classroom, tmp_path):
     assert websocket_status(base, base) == 101  # the page's own origin is let in
     server_log = log.read_text()
     assert "Traceback" not in server_log and "Warning" not in server_log, server_log[-3000:]
+
+
+@pytest.mark.slow
+def test_fifteen_teams_play_two_rounds(classroom, tmp_path):
+    """A class of thirty in pairs: fifteen teams join from fifteen browsers, the teacher plays
+    two rounds, every team is on the leaderboard with its figures and sees its own chart."""
+    from playwright.sync_api import sync_playwright
+
+    base, key, log, proxy = classroom
+    names = [f"Team {k + 1:02d}" for k in range(15)]
+    with sync_playwright() as p:
+        browser = launch(p)
+        pages = []
+        try:
+            teacher = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            pages.append(teacher)
+            teacher.goto(f"{base}/?teacher={key}")
+            teacher.wait_for_selector(".classroom-play", timeout=60_000)
+            for name in names:
+                page = browser.new_context(viewport=PHONE).new_page()
+                pages.append(page)
+                join(page, base, name)
+                page.wait_for_selector(".classroom-team", timeout=30_000)
+            set_price(pages[1], -10)  # the first team cheap, the last dear: their figures differ
+            set_price(pages[-1], 6)
+            teacher.wait_for_function("n => document.querySelectorAll('.classroom-leaderboard tr[data-team]').length == n",
+                                      arg=len(names), timeout=30_000)
+            assert "15 of 16 teams joined" in teacher.locator("body").inner_text()
+            for played in (1, 2):
+                teacher.locator(".classroom-play").click()
+                teacher.wait_for_function(
+                    "n => document.querySelector('.classroom-status').innerText.includes(n + ' round(s) played')",
+                    arg=played, timeout=90_000)
+            teacher.wait_for_timeout(2_000)  # the last month's chart
+            rows = [teacher.locator(f".classroom-leaderboard tr[data-team='{n}']").inner_text() for n in names]
+            assert all(len(re.findall(r"-?[\d,]+\.\d", row)) == 6 for row in rows), rows
+            assert len(set(rows)) > 1, rows
+            teacher.screenshot(path=str(tmp_path / "fifteen-teacher.png"), full_page=True)
+            last = pages[-1]
+            last.wait_for_selector(".classroom-team-chart", timeout=30_000)
+            assert "2 round(s) played" in last.locator(".classroom-status").inner_text()
+            last.wait_for_function("w => document.documentElement.scrollWidth <= w", arg=PHONE["width"], timeout=15_000)
+            last.screenshot(path=str(tmp_path / "fifteen-student.png"), full_page=True)
+        except Exception:
+            for k, page in enumerate(pages):
+                page.screenshot(path=str(tmp_path / f"failure-{k}.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    server_log = log.read_text()
+    assert "Traceback" not in server_log, server_log[-3000:]

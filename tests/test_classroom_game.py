@@ -26,7 +26,7 @@ def test_slots_start_empty_and_named_competitors_keep_their_start(market):
     pop, first = game.model.population, game.first_slot
     slots = game.model.services[first:first + game.slots]  # the scenario's entrants follow them
     assert [s.name for s in slots] == [slot_name(k) for k in range(game.slots)]
-    assert game.slots == 6  # room for six teams
+    assert game.slots == 16  # room for sixteen teams
     in_slot = (pop.service >= first) & (pop.service < first + game.slots)
     assert not np.any((pop.state == State.USER) & in_slot)
     # those placed on a slot forgot the market and all they did there; the others who know it come first
@@ -34,9 +34,9 @@ def test_slots_start_empty_and_named_competitors_keep_their_start(market):
     np.testing.assert_array_equal(pop.known, np.arange(pop.n_known))
     unknown = slice(pop.n_known, None)
     assert all((getattr(pop, name)[unknown] == initial).all() for name, (_, initial) in pop.HISTORY.items())
-    assert not game.model.sharing[unknown].any()
+    assert not game.model.memory.sharing[unknown].any()
     # the named rivals start with the share the scenario gives each of them
-    plain = classroom_scenario(market, LISTENERS, 6)
+    plain = classroom_scenario(market, LISTENERS, 16)
     named = game.first_slot - 1  # the scenario's competitors at the start (its entrants come later)
     each = market.initial.competitor / named * np.count_nonzero(pop.state != State.OUTSIDE)  # shares of those in reach
     for k in range(1, game.first_slot):
@@ -185,12 +185,36 @@ def test_summary_csv_has_every_month_and_team(market):
 
 
 def test_too_many_competitors_leave_no_room(market):
-    crowded = market.model_dump(mode="python")
-    crowded["services"]["competitors"] = [{"name": f"C{k}"} for k in range(7)]
     from sim.scenario import Scenario
+    from sim.scenario.schema import MAX_SERVICES
 
-    with pytest.raises(ScenarioError, match="at least 3 teams"):
+    from sim.classroom.game import room
+
+    entrants = len(market.all_services()) - 1 - len(market.services.competitors)
+    crowded = market.model_dump(mode="python")
+    crowded["services"]["competitors"] = [{"name": f"C{k}"} for k in range(MAX_SERVICES - 1 - entrants - 2)]
+    with pytest.raises(ScenarioError, match="--teams must be from 3 to 2 "):  # room for two
         Game(Scenario.model_validate(crowded), listeners=LISTENERS)
+    with pytest.raises(ScenarioError, match=f"--teams must be from 3 to {room(market)} "):
+        Game(market, listeners=LISTENERS, slots=room(market) + 1)
+
+
+def test_a_class_of_thirty_plays_in_one_market(market):
+    """A class one by one: 32 players, 36 services in the market (a 64-bit trial mask), every one
+    launched with its trial and its users."""
+    game = Game(market, listeners=5_000, months_per_round=12, individuals=True)
+    assert game.slots == 32 and game.individuals
+    players = [game.join(f"Student {k}") for k in range(32)]
+    for k, player in enumerate(players):
+        game.decide(player.token, {"price": round(3.99 + 0.5 * k, 2), "marketing": 5.0})
+    game.play_round()
+    pop = game.model.population
+    assert pop.trial_used.dtype == np.uint64
+    board = {r["team"]: r for r in game.leaderboard()}
+    assert all(board[p.name]["users"] > 0 for p in players)
+    last = game.service_index(players[-1])  # its trials need the mask's upper 32 bits
+    assert last >= 32 and np.any((pop.trial_used.astype(np.uint64) >> np.uint64(last)) & np.uint64(1))
+    assert Game.from_json(game.to_json()).individuals
 
 
 def test_views_show_the_teams(market):

@@ -264,7 +264,7 @@ def test_three_way_compare_and_window(small_yaml, tmp_path):
         e = arm["elasticities"]["kpis"]["premium_subscribers"]
         assert e["mean"] < 0 and e["ci95_low"] < e["mean"] < e["ci95_high"]
         bridge = arm["revenue_bridge"]
-        assert sum(bridge[k]["mean"] for k in ("volume", "mix", "price")) == pytest.approx(bridge["total"]["mean"])
+        assert sum(bridge[k]["mean"] for k in ("volume", "mix", "price", "other")) == pytest.approx(bridge["total"]["mean"])
     assert "(C)" in (out / "comparison.html").read_text() or "C - A" in (out / "comparison.html").read_text()
 
 
@@ -277,3 +277,57 @@ def test_arc_elasticity_of_a_constant_elasticity_demand():
         # the midpoint formula of a constant-elasticity curve is within 0.2% of its elasticity for a 10% step
         assert arc_elasticity(q_a, q_b, p_a, p_b)[0] == pytest.approx(eps, rel=2e-3)
     assert np.isnan(arc_elasticity(q_a, q_b, p_a, p_a)[0])
+
+
+def test_a_difference_from_a_file_timeline_is_named_and_feeds_the_confounding_warning(tmp_path, capsys):
+    """B's timeline changes the price and the ad load together: what differs lists both, dated, and the
+    elasticities are flagged as confounded, as for the same change given by --set; --quiet keeps the warnings."""
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(scenario_to_yaml(small_scenario({"time.months": 12, "market.agents": 1000})))
+    both = {"services.focal.plans.individual.price": 11.99, "services.focal.ad_load": 4.0}
+    b.write_text(scenario_to_yaml(small_scenario({"time.months": 12, "market.agents": 1000, "name": "b",
+                                                  "timeline": [{"at": "2015-06", "set": both}]})))
+    out = tmp_path / "o"
+    assert main(["compare", str(a), str(b), "--replicates", "2", "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    comparison = json.loads((out / "comparison.json").read_text())
+    rows = {d["path"]: d for d in comparison["comparisons"][0]["differences"]}
+    assert rows["services.focal.ad_load"] == {"path": "services.focal.ad_load", "a": 2.5, "b": 4.0, "unit": "ad-min/hour",
+                                              "from": "2015-06"}
+    assert rows["services.focal.plans.individual.price"]["a"] == 9.99  # A's value in effect then
+    assert comparison["comparisons"][0]["elasticities"]["other_differences"] == ["services.focal.ad_load (from 2015-06)"]
+    assert "the elasticities attribute the whole change to the price, but services.focal.ad_load (from 2015-06)" in printed.err
+    assert printed.out.strip() == str(out)  # --quiet: the folder only on stdout, the warning on stderr
+
+
+def test_removing_the_free_tier_says_what_happens_to_its_users(tmp_path, small_yaml, capsys):
+    out = tmp_path / "o"
+    assert main(["compare", str(small_yaml(12)), "--set", "services.focal.regions.world.free_tier=false", "--from", "2015-06",
+                 "--replicates", "2", "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "Spotify's free tier in world ends from 2015-06: its free users there all choose again in that month" in err
+
+
+def test_the_revenue_bridge_names_a_price_effect_only_where_a_list_price_moved():
+    """Hand-made paired rows: 100 individual subscribers at 10 EUR in A; B has 90 at 11 EUR (price +10%). The price
+    effect is B's 90 subscribers x 10 EUR x 10% = 90 EUR a month, volume -100, mix 0, and the rest (other) is what
+    the list price does not explain. With the same list prices (an ad-load change) the price effect is exactly 0."""
+    from sim.analysis.elasticity import revenue_bridge
+    from sim.agents.services import PLAN_NAMES
+
+    def focal(subs, revenue):
+        rows = {"replicate": [0, 0, 1, 1], "date": pd.to_datetime(["2015-01-01", "2015-02-01"] * 2),
+                "revenue_subscription_eur": [revenue] * 4}
+        rows.update({f"premium_{p}": [subs if p == "individual" else 0.0] * 4 for p in PLAN_NAMES})
+        return pd.DataFrame(rows)
+
+    prices = np.full((2, len(PLAN_NAMES)), np.nan)
+    prices[:, 0] = 10.0
+    dearer = prices.copy()
+    dearer[:, 0] = 11.0
+    bridge = revenue_bridge(focal(100, 1000.0), focal(90, 985.0), prices, dearer, 1.0)
+    assert bridge["price"]["mean"] == pytest.approx(2 * 90.0)  # two months
+    assert bridge["volume"]["mean"] == pytest.approx(2 * -100.0) and bridge["mix"]["mean"] == pytest.approx(0.0)
+    assert bridge["other"]["mean"] == pytest.approx(2 * (-15.0 + 100.0 - 90.0))
+    same = revenue_bridge(focal(100, 1000.0), focal(90, 880.0), prices, prices, 1.0)
+    assert same["price"]["mean"] == 0.0 and same["other"]["mean"] == pytest.approx(2 * -20.0)

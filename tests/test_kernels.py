@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.agents.listeners import State, Tier
+from sim.agents.listeners import Stage, State, Tier
 from sim.agents.network import small_world
-from sim.mechanics import diffusion
-from sim.mechanics.loyalty import Stage
+from sim.mechanics import diffusion, service_quality
 from sim.mechanics.personalization import sharers
 from sim.random import CounterRandom
 
@@ -44,8 +43,8 @@ def test_awareness_on_a_network_matches_the_sparse_product():
     known = np.flatnonzero(~np.isin(state, [State.UNAWARE, State.OUTSIDE]) | ~np.isin(earlier, [State.UNAWARE, State.OUTSIDE]))
     stage = np.where(advocate, Stage.ADVOCATE, Stage.SUPPORTER).astype(np.int8)
     network = (friends, ident, slot_of, degree)
-    diffusion.step(known, earlier, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
-    newly = diffusion.step(known, state, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    diffusion.aware(known, earlier, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
+    newly = diffusion.aware(known, state, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
     assert np.all(np.diff(newly) > 0)  # ascending, each once
     got = np.zeros(N, bool)
     got[newly] = True
@@ -69,7 +68,7 @@ def test_awareness_fully_mixed_follows_the_bass_path():
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.0})
     key = _random().key("diffusion", 0)
     ident = rng.permutation(N).astype(np.int32)  # slots unrelated to ids
-    newly = diffusion.step(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, ident, np.argsort(ident),
+    newly = diffusion.aware(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, ident, np.argsort(ident),
                            None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
     assert np.all(np.diff(newly) > 0)
     got = np.zeros(N, bool)
@@ -144,13 +143,19 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
     from sim.mechanics.choice import held_utility, kernel_inputs, utility, utility_table
     from sim.mechanics.subscriptions import current_option
 
-    model = _small_model({"choice.price_weight": 0.7} if credible else None)
+    # credible: three regions with their incomes (prices weigh more where incomes are lower)
+    regions = [{"name": f"r{k}", "share": 1 / 3, "income": income} for k, income in enumerate((60000.0, 9000.0, 5000.0))]
+    model = _small_model({"choice.price_weight": 0.7, "regions": regions, "choice.income_elasticity": 0.5,
+                          "choice.reference_income": 1700.0} if credible else None)
     pop, opts = model.population, model.options
     if credible:  # prices in real terms with losses above reference prices, services not everywhere
         rng = np.random.default_rng(4)
         pop.region = rng.integers(0, 3, pop.n).astype(np.int16)
         pop.region_price_index = rng.uniform(1.0, 1.3, 3).astype(np.float32)
-        pop.region_price_multiplier = rng.uniform(0.6, 1.2, 3).astype(np.float32)
+        s = model.table.n  # policies by region: price levels, ad loads, and a free tier not offered everywhere
+        model.table = dataclasses.replace(model.table, region_price=rng.uniform(0.6, 1.2, (s, 3)).astype(np.float32),
+                                          ad_load=rng.uniform(0.0, 5.0, (s, 3)).astype(np.float32),
+                                          free_in=rng.random((s, 3)) < 0.7)
         pop.available = rng.random(pop.available.shape) < 0.8
         pop.data_depth[:] = rng.uniform(0, 500, pop.n)  # data held for sharers and non-sharers alike
         opts = dataclasses.replace(opts, loss=rng.uniform(0, 2, (len(opts), 3)).astype(np.float32))
@@ -163,7 +168,8 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
         np.testing.assert_allclose(table[:, o], want, rtol=1e-5, atol=1e-4, err_msg=f"option {o}")
     # each user's own option, without the switching cost: the table's column without a current option, bit for bit
     # (a user's option is one they may take: tests/test_market.py; the random availability above may deny it)
-    users = (cur > 0) & pop.available[idx, np.maximum(pop.service[idx], 0)]
+    svc, free = np.maximum(pop.service[idx], 0), pop.tier[idx] == Tier.FREE
+    users = (cur > 0) & pop.available[idx, svc] & (~free | model.table.free_in[svc, pop.region[idx]])
     assert users.sum() > 100
     pers = model.scenario.mechanisms.personalization
     sharing, fraction = sharers(idx[users], pop.state, pop.service, pop.privacy_sensitive, pop.consent_draw, model.table.opt_in,
@@ -195,8 +201,9 @@ def test_prefetch_changes_no_value():
         np.testing.assert_array_equal(gather(idx, a, b, 8), a[idx] + b[idx, 1])
 
 
-def test_choice_kernel_draws_from_the_logit():
-    from sim.mechanics.choice import choose, kernel_inputs, logit_choice, utility
+@pytest.mark.parametrize("plan_nest", [1.0, 0.5])
+def test_choice_kernel_draws_from_the_logit(plan_nest):
+    from sim.mechanics.choice import choose, kernel_inputs, logit_choice, nests, utility
     from sim.mechanics.subscriptions import current_option
 
     model = _small_model()
@@ -204,10 +211,11 @@ def test_choice_kernel_draws_from_the_logit():
     idx = np.flatnonzero(pop.state != State.UNAWARE)
     cur = current_option(pop, opts, idx)
     r = CounterRandom({"choice": np.random.SeedSequence(9)})
-    got = choose(*kernel_inputs(pop, opts, model.table, scen), idx, cur, scen.choice.noise_scale, r.key("choice", 4), pop.ident)
+    got = choose(*kernel_inputs(pop, opts, model.table, scen), idx, cur, scen.choice.noise_scale, r.key("choice", 4), pop.ident,
+                 plan_nest=plan_nest)
     u = utility(pop, idx[:, None], np.arange(len(opts))[None, :], opts, model.table, scen, cur[:, None])
     assert (pop.ident[idx] != idx).any()  # slots are not ids: each listener draws under their id
-    want = logit_choice(u, scen.choice.noise_scale, r.uniform("choice", 4, pop.ident[idx]))
+    want = logit_choice(u, scen.choice.noise_scale, r.uniform("choice", 4, pop.ident[idx]), nests(opts.service), plan_nest)
     assert np.mean(got == want) > 0.999  # equal but where a draw falls within rounding of a cumulative probability
     assert len(np.unique(got)) > 2
 
@@ -228,16 +236,17 @@ def test_listening_kernel_matches_the_formula():
     state, service, tier, user = _listeners(rng)
     base, depth = rng.lognormal(3, 0.5, N).astype(np.float32), rng.exponential(200, N).astype(np.float32)
     sharing, satisfaction = rng.random(N) < 0.6, rng.random(N).astype(np.float32)
-    pers_level, ad_load, downtime = np.array([0.2, 0.9, 0.5]), np.array([2.0, 4.0, 0.0]), np.array([0.0, 0.1, 0.0])
+    pers_level, downtime = np.array([0.2, 0.9, 0.5]), np.array([0.0, 0.1, 0.0])
+    region, ad_load = rng.integers(0, 2, N).astype(np.int16), np.array([[2.0, 3.0], [4.0, 1.0], [0.0, 0.0]])  # (S, R)
     mech = small_scenario().mechanisms
     fraction = 1 - np.exp(-depth / mech.personalization.tau_hours)  # read only where the user shares
     got = np.full(N, 7.0, np.float32)  # last month's hours, in place: every non-user's go back to 0
-    listening.step(np.arange(N), np.arange(N), state, service, tier, base, fraction, sharing, satisfaction, pers_level, ad_load,
+    listening.hours_of(np.arange(N), np.arange(N), state, service, tier, region, base, fraction, sharing, satisfaction, pers_level, ad_load,
                    downtime, mech.personalization, mech.listening, got)
     svc = np.maximum(service, 0)
     frac = np.where(sharing, 1 - np.exp(-depth / mech.personalization.tau_hours), 0.0)
     fit = 1 + pers_level[svc] * mech.personalization.lift * frac
-    want = listening.hours(base, fit, (tier == Tier.PREMIUM) | (tier == Tier.TRIAL), tier == Tier.FREE, ad_load[svc],
+    want = listening.hours(base, fit, (tier == Tier.PREMIUM) | (tier == Tier.TRIAL), tier == Tier.FREE, ad_load[svc, region],
                            satisfaction, downtime[svc], mech.listening)
     np.testing.assert_allclose(got, np.where(user, want, 0.0), rtol=1e-5)
     assert got.dtype == np.float32 and (got[~user] == 0).all() and (got[user] > 0).any()
@@ -257,9 +266,9 @@ def test_ad_audience_in_one_pass_matches_the_free_listeners_sums():
                           region, by_region)
     free = user & (tier == Tier.FREE)
     want = Audience.of(service[free].astype(np.int64), hours[free], taste[free],
-                       np.where(sharing, 1 - np.exp(-depth / 300.0), 0.0)[free], 3, index[free])
+                       np.where(sharing, 1 - np.exp(-depth / 300.0), 0.0)[free], 3, index[free], region[free].astype(np.int64), 4)
     assert got.mean_price_index() == pytest.approx(float(index[free].mean()), rel=1e-6)
-    for name in ("hours", "listeners", "data", "genre_hours", "price_index"):
+    for name in ("hours", "listeners", "data", "genre_hours", "price_index", "region_hours"):
         np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-5, err_msg=name)
 
 
@@ -277,7 +286,7 @@ def test_loyalty_kernel_matches_the_stage_functions():
     cfg = small_scenario().mechanisms.loyalty
     got = type("Got", (), {"satisfaction": satisfaction.copy(), "goodwill": goodwill.copy(), "tenure": tenure.copy(),
                            "stage": np.full(N, 7, np.int8)})
-    loyalty.step(np.arange(N), state, got.satisfaction, got.goodwill, got.tenure, got.stage, utility, outside, shared_until, 10,
+    loyalty.update(np.arange(N), state, got.satisfaction, got.goodwill, got.tenure, got.stage, utility, outside, shared_until, 10,
                  cfg, 0.2, 1.9, 1.0)
     weight = 1 - (1 - cfg.satisfaction_smoothing)
     want_sat = satisfaction.copy()
@@ -308,7 +317,8 @@ def test_deciders_kernel_matches_the_masks():
     tenure, depth, goodwill = (rng.random(N).astype(np.float32) + 1 for _ in range(3))
     newly, reconsider = (state == State.AWARE) & (rng.random(N) < 0.5), rng.random(N) < 0.05
     reconsider[np.flatnonzero(state == State.OUTSIDE)[:5]] = True  # never decide before coming into reach
-    price_rose = np.array([[True, False, False], [False, False, True]])
+    price_rose = rng.random((2, 3, 3)) < 0.5  # (service, plan, region): the local price rose
+    free_in = np.array([[True, False, True], [True, True, True]])  # service 0 has no free tier in region 1
     held = np.full((2, 2, 3), -1, np.int64)
     held[0, :, :2] = 1  # service 0 offers its free tier and plans 0, 1; service 1 only plan 2
     held[1, 1, 2] = 1
@@ -318,8 +328,8 @@ def test_deciders_kernel_matches_the_masks():
     spell_start = rng.integers(-1, 4, N).astype(np.int16)  # -1: paying since before the run (their tenure counts)
     # a paying subscriber reviews at 0.05 a month on their first bill, falling to half of it (time constant 2 months)
     failed, got, ended = _deciders(np.arange(N), state, tier, service, plan, region, trial_end, tenure, depth, goodwill,
-                                   spell_start, 4, newly | reconsider, price_rose, held, 0.3, 0.1, 0.05, 0.5, 2.0, 1.0, 0.2,
-                                   rise_review, r.key("payment", 4), r.key("review", 4), r.key("trigger", 4), ident)
+                                   spell_start, 4, newly | reconsider, price_rose, held, free_in, 0.3, 0.1, 0.05, 0.5, 2.0, 1.0,
+                                   0.2, rise_review, r.key("payment", 4), r.key("review", 4), r.key("trigger", 4), ident)
     state0, service0, tier0, plan0 = before["state"], before["service"], before["tier"], before["plan"]
     user0 = state0 == State.USER
     paying = user0 & (tier0 == Tier.PREMIUM)
@@ -334,8 +344,8 @@ def test_deciders_kernel_matches_the_masks():
     svc, pl = np.maximum(service0, 0), np.maximum(plan0, 0)
     premium = (tier0 == Tier.PREMIUM) | (tier0 == Tier.TRIAL)
     want = (newly | reconsider | want_ended | (r.uniform_all("review", 4, N)[ident] < review_p)
-            | (paying & price_rose[svc, pl] & (r.uniform_all("trigger", 4, N)[ident] < rise_review[svc, pl, region]))
-            | (user0 & (held[svc, premium.astype(int), pl] < 0)))
+            | (paying & price_rose[svc, pl, region] & (r.uniform_all("trigger", 4, N)[ident] < rise_review[svc, pl, region]))
+            | (user0 & (held[svc, premium.astype(int), pl] < 0)) | (user0 & ~premium & ~free_in[svc, region]))
     want &= (state0 != State.UNAWARE) & (state0 != State.OUTSIDE) & ~want_failed
     np.testing.assert_array_equal(ended, want_ended)
     np.testing.assert_array_equal(got, np.flatnonzero(want))
@@ -356,11 +366,11 @@ def test_sharers_and_fees_kernels_match_numpy():
     np.testing.assert_allclose(fraction, np.where(want, 1 - np.exp(-depth.astype(float) / 300.0), 0.0), rtol=1e-12)
 
     plan = np.where(tier != Tier.FREE, rng.integers(0, 2, N), -1).astype(np.int8)
-    region, mult = rng.integers(0, 3, N).astype(np.int16), rng.uniform(0.5, 1.5, 3).astype(np.float32)
+    region, mult = rng.integers(0, 3, N).astype(np.int16), rng.uniform(0.5, 1.5, (2, 3)).astype(np.float32)  # (S, R)
     per_user = np.array([[9.99, 7.5], [10.99, 5.0]])
     subs, users, trials = _per_service(np.arange(N), state, tier, service, plan, region, mult, per_user, 2)
     prem = user & (tier == Tier.PREMIUM)
-    fees = per_user[service[prem], plan[prem]] * mult[region[prem]]
+    fees = per_user[service[prem], plan[prem]] * mult[service[prem], region[prem]]
     np.testing.assert_allclose(subs, np.bincount(service[prem], weights=fees, minlength=2))
     np.testing.assert_array_equal(users, np.bincount(service[user], minlength=2))
     np.testing.assert_array_equal(trials, np.bincount(service[user & (tier == Tier.TRIAL)], minlength=2))
@@ -463,7 +473,7 @@ def test_known_listeners_are_those_who_know_the_market_and_visiting_them_is_visi
     assert 0 < pop.n_known < np.count_nonzero(pop.state != State.OUTSIDE)
     before = {"service": pop.service, "tier": pop.tier}
     failed = np.zeros(pop.n, bool)
-    args = (pop.state, pop.service, pop.tier, pop.plan, pop.hours, pop.satisfaction, model.stage, pop.spell_start,
+    args = (pop.state, pop.service, pop.tier, pop.plan, pop.hours, pop.satisfaction, model.memory.stage, pop.spell_start,
             before["service"], before["tier"], failed, failed, len(model.services), len(model.table.plan_names), model.n_steps)
     known, everyone = tally(pop.known, *args), tally(np.arange(pop.n), *args)
     for got, want in zip(known[::2], everyone[::2]):  # the per-service table and the cohorts
@@ -490,3 +500,14 @@ def test_moves_to_the_front_match_the_sets():
         after = np.arange(N)
         after[holes], after[movers] = movers, holes  # the listener now in each slot
         assert np.isin(after[:m], known).all()  # the known fill slots 0..m-1
+
+
+def test_support_head_count_in_one_pass_matches_bincounts():
+    rng = np.random.default_rng(3)
+    n, s = 5000, 4
+    service, tier = rng.integers(0, s, n).astype(np.int8), rng.integers(0, 3, n).astype(np.int8)
+    users = np.sort(rng.choice(n, 3000, replace=False))
+    free, paying = service_quality.held(users, service, tier, s)
+    on_free = tier[users] == Tier.FREE
+    np.testing.assert_array_equal(free, np.bincount(service[users][on_free], minlength=s))
+    np.testing.assert_array_equal(paying, np.bincount(service[users][~on_free], minlength=s))

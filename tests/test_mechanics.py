@@ -108,6 +108,29 @@ def test_logit_choice_frequencies_match_probabilities():
     assert np.all(np.abs(freq - p) < 4 * np.sqrt(p * (1 - p) / chosen.size) + 1e-12)
 
 
+def test_nested_choice_moves_less_to_other_services_than_within_one():
+    """Nested logit (sim.mechanics.choice): nothing, then service 0's free tier and two plans, then service 1's plan.
+    lambda 1 is the flat logit. Within a service the conditional shares are the flat logit's; a plan's utility
+    moves the other nests' log shares by lambda / mu times its probability (Train 2009 eq. 4.5), against 1 / mu in
+    the flat logit: a dearer plan sends lambda times less to nothing and to another service."""
+    mu, lam, eps = 1.5, 0.5, 1e-6
+    nest = np.array([0, 1, 1, 1, 2])
+    u = np.array([[0.0, 1.0, 2.0, 1.5, 1.0]])
+    np.testing.assert_allclose(choice_probabilities(u, mu, nest, 1.0), choice_probabilities(u, mu), rtol=1e-12)
+    p = choice_probabilities(u, mu, nest, lam)[0]
+    np.testing.assert_allclose(p.sum(), 1.0)
+    np.testing.assert_allclose(p[1:4] / p[1:4].sum(), choice_probabilities(u[:, 1:4], mu)[0], rtol=1e-12)
+    dearer = u - np.array([[0.0, 0.0, eps, 0.0, 0.0]])
+    q = choice_probabilities(dearer, mu, nest, lam)[0]
+    for other in (0, 4):
+        np.testing.assert_allclose(np.log(q[other] / p[other]) / eps, lam / mu * p[2], rtol=1e-4)
+    # the draw follows the probabilities
+    rng = np.random.default_rng(1)
+    chosen = logit_choice(np.repeat(u, 200_000, axis=0), mu, rng.random(200_000), nest, lam)
+    freq = np.bincount(chosen, minlength=5) / chosen.size
+    assert np.all(np.abs(freq - p) < 4 * np.sqrt(p * (1 - p) / chosen.size))
+
+
 def test_small_world_is_symmetric_without_self_ties_and_homophilous():
     rng = np.random.default_rng(1)
     segment = rng.integers(0, 4, 20_000).astype(np.int16)
@@ -171,7 +194,7 @@ def _ad_step(cfg, hours_per_listener: float, book=None, month: int = 5):
     n = 200
     taste = rng.dirichlet(np.ones(4), n)
     audience = ads.Audience.of(np.zeros(n, np.int64), np.full(n, hours_per_listener), taste, np.full(n, 0.5), 2)
-    return book, ads.step(book, audience, np.array([True, False]), np.array([2.5, 0.0]), np.array([0.6, 0.6]), cfg, 1e4, 0.0,
+    return book, ads.clear_market(book, audience, np.array([True, False]), np.array([[2.5], [0.0]]), np.array([0.6, 0.6]), cfg, 1e4, 0.0,
                           month, 1.0)
 
 
@@ -213,7 +236,7 @@ def test_support_step_long_waits_cost_goodwill_and_carry_a_backlog():
     draws = FixedDraws(ticket=ones, wait=np.full(n, 0.5, np.float32), rak=ones, outage=np.ones(n, np.float32), wait_review=ones)
     staff = np.array([0, 10_000])  # service 0 has nobody answering
     tier = np.full(n, Tier.PREMIUM, np.int8)
-    out = service_quality.step(users, service, tier, np.zeros(n, np.float32), np.zeros(2), np.zeros(2), staff, np.zeros(2),
+    out = service_quality.serve(users, service, tier, np.zeros(n, np.float32), np.zeros(2), np.zeros(2), staff, np.zeros(2),
                                np.array([1.0, 1.0]), draws, cfg, weight=100.0, dt=1.0)
     # the queue meets the expected tickets of the real subscribers
     np.testing.assert_allclose(out.tickets, n / 2 * 100 * cfg.ticket_rate)
@@ -233,7 +256,7 @@ def test_support_staff_grows_with_subscribers_and_free_users_file_fewer_tickets(
     # a draw of 0.01 files a ticket at the paying users' 0.02, not at the free users' 0.005
     draws = FixedDraws(ticket=np.full(n, 0.01), wait=np.full(n, 0.5), rak=np.zeros(n), outage=np.ones(n),
                        wait_review=np.ones(n))
-    out = service_quality.step(users, service, tier, np.zeros(n, np.float32), np.zeros(1), np.zeros(1), np.array([10]),
+    out = service_quality.serve(users, service, tier, np.zeros(n, np.float32), np.zeros(1), np.zeros(1), np.array([10]),
                                np.array([0.5]), np.array([1.0]), draws, cfg, weight=100.0, dt=1.0)
     assert out.staff[0] == pytest.approx(10 + 0.5 * 2000 * 100 / 1000)  # the core plus 0.5 per thousand subscribers
     assert out.tickets[0] == pytest.approx(2000 * 100 * (0.02 + 0.02 * 0.25))

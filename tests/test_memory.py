@@ -49,3 +49,15 @@ def test_memory_does_not_grow_per_run(scenario):
     for seed in np.random.SeedSequence(2).spawn(5):
         sim.runner.simulate(scenario, seed)
     assert _live_models() == before  # other tests may hold models of their own; these runs leave none
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("listeners", [100_000, 300_000])
+def test_the_memory_estimate_is_within_15_percent_of_the_measured_need(listeners):
+    """``run_bytes`` against what a run needs beyond its process (peak less the resident set before), in a
+    fresh process; ``benchmarks/memory_estimate.py`` does the same at 1M-10M listeners."""
+    from benchmarks.memory_estimate import measure
+
+    m = measure(listeners, months=24)  # the peak is the network's build or the first months
+    need = m["peak"] - m["before"]
+    assert abs(m["estimate"] / need - 1) < 0.15, f"estimate {m['estimate'] / 1e6:.0f} MB, measured {need / 1e6:.0f} MB"

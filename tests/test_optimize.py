@@ -196,3 +196,34 @@ def test_policy_files_carry_the_search_horizon_but_not_its_market_size(tmp_path)
     assert scenario.time.months == 18 and scenario.market.agents == 1000  # the base file's size
     assert scenario.services.focal.personalization == 0.2 and scenario.timeline[-1].set == {AD: 4.0}
     assert '"market.agents": 500' in policy.read_text()
+
+
+def test_policy_files_of_a_shorter_horizon_validate_and_give_the_pareto_numbers_again(tmp_path):
+    """The search cuts the horizon before one of the base's timeline events: its policy files, like
+    `run --set time.months`, leave that event out, validate, and rerun to the numbers of pareto.csv."""
+    from sim.analysis.optimize import PolicyRun, run_policy_replicate
+    from sim.runner import replicate_seeds
+    from sim.scenario import apply_overrides
+
+    base = small_scenario({"time.months": 12, "market.agents": 1000}).model_dump(mode="json")
+    base["timeline"] = [{"at": "2015-10", "set": {"services.focal.plans.individual.price": 12.99}}]
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base, sort_keys=False))
+    spec = {"base": "base.yaml", "seed": 4, "replicates": 2, "trials": 3, "overrides": {"time.months": 6, "market.agents": 600},
+            "levers": {AD: {"low": 1.0, "high": 5.0}},
+            "objectives": [{"column": "mau", "agg": "final", "direction": "maximize"},
+                           {"column": "revenue_ads_eur", "agg": "cumulative", "direction": "maximize"}]}
+    (tmp_path / "opt.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    out = tmp_path / "out"
+    assert main(["optimize", str(tmp_path / "opt.yaml"), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    opt = load_optimization(tmp_path / "opt.yaml")
+    pareto = pd.read_csv(out / "pareto.csv")
+    policies = sorted((out / "policies").glob("*.yaml"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    assert len(policies) == len(pareto) > 0
+    for path, (_, row) in zip(policies, pareto.iterrows()):
+        assert main(["validate", str(path)]) == 0
+        scenario = apply_overrides(load_scenario(path), {"market.agents": 600})  # as the file's note says
+        assert scenario.timeline == [] and scenario.time.months == 6
+        runs = [run_policy_replicate(PolicyRun(r, scenario, s, kept_kpis(opt)))
+                for r, s in enumerate(replicate_seeds(scenario.seed, scenario.replicates))]
+        for o in opt.spec.objectives:
+            assert np.mean([r[o.key] for r in runs]) == pytest.approx(row[f"{o.key}_mean"], rel=1e-12)

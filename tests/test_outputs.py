@@ -171,6 +171,19 @@ def test_memory_estimated_before_simulating(tiny, tmp_path, capsys, monkeypatch)
     assert not (tmp_path / "out").exists()
 
 
+def test_memory_refusal_says_how_many_listeners_would_fit(tiny, tmp_path, capsys, monkeypatch):
+    import sim.resources
+
+    big = apply_overrides(load_scenario(tiny), {"market.agents": 1_000_000})
+    have = sim.resources.run_bytes(big, 1, 1) // 2
+    monkeypatch.setattr(sim.resources, "available_memory", lambda: have)
+    assert run(tiny, tmp_path / "out", "--set", "market.agents=1000000", "--replicates", "1", "--workers", "1") == 2
+    err = capsys.readouterr().err
+    fit = int(err.split("at most ")[1].split(" listeners")[0].replace(",", ""))
+    assert 400_000 < fit < 500_000, err  # half the memory, less the fixed part
+    assert sim.resources.run_bytes(apply_overrides(big, {"market.agents": fit}), 1, 1) <= have
+
+
 # ---------------------------------------------------------------- what may be replaced
 
 

@@ -35,7 +35,7 @@ def _by_id(model: MarketModel) -> dict[str, np.ndarray]:
     names = ("state", "service", "tier", "plan", "tenure", "hours", "satisfaction", "goodwill", "data_depth",
              "trial_used", "spell_start", "shared_until")
     out = {name: getattr(pop, name)[pop.slot_of] for name in names}
-    out["stage"] = model.stage[pop.slot_of]
+    out["stage"] = model.memory.stage[pop.slot_of]
     return out
 
 
@@ -74,9 +74,9 @@ def test_listeners_who_do_not_know_the_market_have_no_history(runs):
     assert np.isin(pop.state[unknown], [State.UNAWARE, State.OUTSIDE]).all()
     for name, (_, initial) in pop.HISTORY.items():
         assert (getattr(pop, name)[unknown] == initial).all(), name
-    for name in ("stage", "sharing_now", "sharing", "triggered"):
-        assert not getattr(moved, name)[unknown].any(), name
-    assert not moved.word_of_mouth.influence[unknown].any()
+    for name in ("stage", "sharing_now", "sharing", "reconsider"):
+        assert not getattr(moved.memory, name)[unknown].any(), name
+    assert not moved.memory.word_of_mouth.influence[unknown].any()
 
 
 def test_the_views_find_a_listener_by_id(runs):

@@ -1,8 +1,10 @@
-"""Refactor guard: the SHA-256 of ``timeseries.parquet`` of a small fixed-seed baseline run.
+"""Refactor guard: the SHA-256 of every column of ``timeseries.parquet`` of a small fixed-seed baseline run.
 
-A refactor changes no number. Run this before and after a refactor commit; the digests must
-be equal. ``--save`` records the digest in ``.identity`` (ignored by git), ``--check``
-compares against it and exits 1 on a difference.
+A refactor changes no number. Run this before and after a refactor commit; every column both runs
+have must be equal (a new KPI column adds a column and changes none). ``--save`` records the
+digests in ``.identity`` (ignored by git), ``--check`` compares the columns both runs have against
+it and exits 1 on a difference, naming the columns that differ; a column the saved run had and this
+one lacks is a difference too (columns are extended, never removed).
 
     python tools/identity.py --save     # before
     python tools/identity.py --check    # after
@@ -12,10 +14,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD = ROOT / ".identity"
@@ -23,15 +28,35 @@ RECORD = ROOT / ".identity"
 SETS = ["market.agents=4000", "replicates=2", "seed=7", "time.months=120"]
 
 
-def digest() -> str:
+def column_digests(table: pd.DataFrame) -> dict[str, str]:
+    """SHA-256 of each column's values (its dtype and bytes, in row order)."""
+    out = {}
+    for name in table.columns:
+        values = table[name].to_numpy()
+        raw = values.astype(str).tobytes() if values.dtype == object else values.tobytes()
+        out[str(name)] = hashlib.sha256(str(values.dtype).encode() + raw).hexdigest()
+    return out
+
+
+def digests() -> dict[str, str]:
+    """The column digests of the baseline run's ``timeseries.parquet``."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "identity"
         cmd = [sys.executable, "-m", "sim.cli", "run", "scenarios/baseline.yaml", "--quiet", "--workers", "1",
                "--out", str(out)]
         for s in SETS:
             cmd += ["--set", s]
-        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
-        return hashlib.sha256((out / "timeseries.parquet").read_bytes()).hexdigest()
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"the baseline run failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+        return column_digests(pd.read_parquet(out / "timeseries.parquet"))
+
+
+def compare(saved: dict[str, str], now: dict[str, str]) -> list[str]:
+    """Lines naming the saved columns that differ or are missing now; empty when every shared column is equal."""
+    problems = [f"{name}: different" for name in saved if name in now and now[name] != saved[name]]
+    problems += [f"{name}: missing" for name in saved if name not in now]
+    return problems
 
 
 def main() -> int:
@@ -39,16 +64,18 @@ def main() -> int:
     p.add_argument("--save", action="store_true")
     p.add_argument("--check", action="store_true")
     args = p.parse_args()
-    d = digest()
-    print(d)
+    now = digests()
+    print(hashlib.sha256(json.dumps(now, sort_keys=True).encode()).hexdigest(), f"({len(now)} columns)")
     if args.save:
-        RECORD.write_text(d + "\n")
+        RECORD.write_text(json.dumps(now, indent=1) + "\n")
     if args.check:
-        want = RECORD.read_text().strip()
-        if d != want:
-            print(f"DIFFERENT from the saved {want}", file=sys.stderr)
+        saved = json.loads(RECORD.read_text())
+        problems = compare(saved, now)
+        if problems:
+            print("DIFFERENT from the saved run:\n  " + "\n  ".join(problems), file=sys.stderr)
             return 1
-        print("identical to the saved digest")
+        added = sorted(set(now) - set(saved))
+        print(f"identical to the saved run in its {len(saved)} columns" + (f"; new: {', '.join(added)}" if added else ""))
     return 0
 
 

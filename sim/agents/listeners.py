@@ -47,7 +47,23 @@ class Tier(IntEnum):
     PREMIUM = 2
 
 
+class Stage(IntEnum):
+    """A user's rung on the loyalty ladder (``sim.mechanics.loyalty``); everyone else is a prospect."""
+
+    PROSPECT = 0
+    CUSTOMER = 1
+    CLIENT = 2
+    SUPPORTER = 3
+    ADVOCATE = 4
+
+
 NO_SERVICE = -1
+
+
+def trial_mask_dtype(services: int) -> np.dtype:
+    """The dtype of ``trial_used``, a bit per service: the fewest of 16, 32 or 64 bits that hold ``services``
+    (16 for every market of the scenarios; a classroom game with many teams needs more)."""
+    return np.dtype(np.uint16 if services <= 16 else np.uint32 if services <= 32 else np.uint64)
 USER = np.int8(State.USER)
 
 
@@ -244,8 +260,9 @@ class ListenerPopulation:
         self.state = np.full(n, State.UNAWARE, np.int8)
         self.available = np.ones((n, len(scenario.all_services())), bool)  # may use service j (sim.mechanics.market)
         self.region_price_index = np.ones(len(self.region_names), np.float32)  # consumer prices per region, 1 at the start
+        mask = trial_mask_dtype(len(scenario.all_services()))
         for name, (dtype, initial) in self.HISTORY.items():
-            setattr(self, name, np.full(n, initial, dtype))
+            setattr(self, name, np.full(n, initial, mask if name == "trial_used" else dtype))
         # who knows the market, ascending: the first n_known entries (see ``known``), of which slots
         # 0..n_front-1 (see ``gather_known``)
         self._known = np.zeros(n, np.int32)

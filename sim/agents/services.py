@@ -86,14 +86,29 @@ class Service(mesa.Agent):
 
 
 @dataclass(frozen=True)
+class ListPrices:
+    """Each service's list price of its individual and of its headline plan, EUR/month per account, (S,)
+    (NaN where not offered): the step's result ``prices``, read by the KPIs of the same names."""
+
+    price_individual_eur: np.ndarray
+    price_headline_eur: np.ndarray
+
+    @classmethod
+    def of(cls, services: list[Service]) -> "ListPrices":
+        return cls(np.array([x.price("individual") for x in services]), np.array([x.price(x.headline_plan) for x in services]))
+
+
+@dataclass(frozen=True)
 class ServiceTable:
     """The services' current offers as arrays of shape (n_services,) (plans: (n_services, n_plans))."""
 
     n: int
     names: list[str]
     plan_names: tuple[str, ...]
-    free_tier: np.ndarray
-    ad_load: np.ndarray  # ad-min/hour (0 where no free tier)
+    free_tier: np.ndarray  # bool: a free tier in at least one region
+    free_in: np.ndarray  # bool (S, R): the free tier is offered in the region
+    ad_load: np.ndarray  # (S, R) ad-min/hour in each region (0 where no free tier there)
+    region_price: np.ndarray  # (S, R) local net price as a multiple of the list price (region level x regional multiple)
     restriction_gap: np.ndarray  # EUR/month
     personalization: np.ndarray  # 0..1
     opt_in: np.ndarray  # bool: data policy is opt-in
@@ -107,15 +122,17 @@ class ServiceTable:
     wrapped: np.ndarray  # bool
 
     @classmethod
-    def of(cls, services: list[Service], salience: np.ndarray) -> "ServiceTable":
+    def of(cls, services: list[Service], salience: np.ndarray, regional) -> "ServiceTable":
+        """The offers of ``services`` now; ``salience`` (S,) their marketing pull, ``regional`` their
+        policies by region (:class:`sim.policy.RegionalOffers`)."""
         pol = [s.policy for s in services]
         price = np.array([[s.price(p) for p in PLAN_NAMES] for s in services], dtype=np.float64)
         upa = np.array([[s.policy.users_per_account(p) if p in s.policy.plans else 1.0 for p in PLAN_NAMES] for s in services])
         hassle = np.array([[s.policy.hassle(p) if p in s.policy.plans else 0.0 for p in PLAN_NAMES] for s in services])
         return cls(
             n=len(services), names=[p.name for p in pol], plan_names=PLAN_NAMES,
-            free_tier=np.array([p.free_tier for p in pol]),
-            ad_load=np.array([p.ad_load if p.free_tier else 0.0 for p in pol], dtype=np.float32),
+            free_tier=regional.free_tier.any(axis=1), free_in=regional.free_tier,
+            ad_load=regional.ad_load.astype(np.float32), region_price=regional.price_multiplier.astype(np.float32),
             restriction_gap=np.array([p.restriction_gap for p in pol], dtype=np.float32),
             personalization=np.array([p.personalization for p in pol], dtype=np.float32),
             opt_in=np.array([p.data_policy == "opt_in" for p in pol]),

@@ -21,18 +21,19 @@ import html
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sim.analysis.elasticity import elasticities, list_prices, revenue_bridge
 from sim.analysis.whatif import Arms, values_at
 from sim.analysis.windows import Window
 from sim.atomic import replaced_atomically
-from sim.metrics import format_kpi
-from sim.report.display import format_change, format_interval, unit_label
+from sim.report.display import RowScale
 from sim.report.html import figure_block, page, table
-from sim.report.plotting import MILLION, PERCENT, FigureFile, Panel, banded_figure, forest_figure, save_figure
-from sim.runner import SimulationResult, ci95, focal_kpis, months_per_step
-from sim.scenario import parameter_differences
+from sim.report.plotting import (MILLION, PERCENT, FigureFile, ForestPanel, Panel, banded_figure, forest_grid, group_colors,
+                                 save_figure)
+from sim.runner import SimulationResult, ci95, focal_kpi_names, focal_kpis, months_per_step
+from sim.scenario import Scenario, parameter_differences, parameter_table
 
 PAIRED_FIGURES = {
     "paired_users": ("Users", [
@@ -87,21 +88,6 @@ def arm_series(results: list[SimulationResult], label: str) -> pd.DataFrame:
     return ts
 
 
-def relative_to_a(kpis: dict[str, dict], suffix: str = "") -> pd.DataFrame:
-    """Paired differences as % of A's mean (the common scale of a forest plot
-    over KPIs of different units), for KPIs where that is defined: A's mean
-    non-zero and an interval available. Columns: kpi, diff, low, high,
-    significant; `suffix` is appended to each KPI's label (the arm)."""
-    rows = []
-    for name, k in kpis.items():
-        if k["diff_ci95_low"] is None or not k["a_mean"]:
-            continue
-        scale = PERCENT / abs(k["a_mean"])
-        rows.append((name + suffix, k["diff_mean"] * scale, k["diff_ci95_low"] * scale,
-                     k["diff_ci95_high"] * scale, k["significant"]))
-    return pd.DataFrame(rows, columns=["kpi", "diff", "low", "high", "significant"])
-
-
 def paired_difference_series(focal: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """Per other arm X: the focal rows of X minus those of A, replicate by replicate and date by
     date, with `scenario` = ``"X - A"`` (the difference-over-time figure's groups)."""
@@ -114,77 +100,162 @@ def paired_difference_series(focal: pd.DataFrame, labels: list[str]) -> pd.DataF
     return pd.concat(parts, ignore_index=True)
 
 
-def comparison_figures(fig_dir: Path, focal: pd.DataFrame, comparison: dict) -> list[FigureFile]:
-    """The difference over time, A-vs-others band figures and one forest plot of every arm's
-    KPI differences, written to `fig_dir`. focal: focal rows of every arm with `scenario` = A, B, ..."""
+def comparison_figures(fig_dir: Path, focal: pd.DataFrame, comparison: dict, kpis: list[str]) -> list[FigureFile]:
+    """The difference over time, A-vs-others band figures and a forest plot of ``kpis`` (one panel each),
+    written to `fig_dir`. focal: focal rows of every arm with `scenario` = A, B, ...
+
+    Each arm has one colour in every figure; the time axes cover the window (with a short lead-in)
+    when there is one."""
     arms = comparison["arms"]
     labels = [a["label"] for a in arms]
+    colors = group_colors(labels)
+    focal = focal[shown_dates(focal["date"], comparison["window"])]
     named = focal.assign(scenario=focal["scenario"].map({a["label"]: f"{a['label']}: {a['scenario']}" for a in arms}))
     order = [f"{a['label']}: {a['scenario']}" for a in arms]
     band = "Lines are medians across replicates, shaded bands the 5-95% range."
     diff = paired_difference_series(focal, labels)
+    span = "" if comparison["window"] is None else (f" The axis shows the window {comparison['window']['start']} to "
+                                                    f"{comparison['window']['end']} (shaded) after a short lead-in.")
     figures = [save_figure(
         banded_figure(diff, DIFFERENCE_PANELS, "scenario", [f"{x} - {labels[0]}" for x in labels[1:]],
-                      "Difference over time (paired replicates)"),
+                      "Difference over time (paired replicates)", {f"{x} - {labels[0]}": colors[x] for x in labels[1:]},
+                      comparison["window"]),
         fig_dir, "difference_over_time", "Difference over time",
         f"Each scenario minus A on the same replicate seeds, month by month. {band} A band that "
-        "leaves zero shows a difference larger than Monte-Carlo noise.")]
+        f"leaves zero shows a difference larger than Monte-Carlo noise.{span}")]
     figures += [
-        save_figure(banded_figure(named, panels, "scenario", order, f"{title}: {' vs '.join(order)}"),
-                    fig_dir, name, title, f"The scenarios on the same paired replicates. {band}")
+        save_figure(banded_figure(named, panels, "scenario", order, title, dict(zip(order, colors.values())),
+                                  comparison["window"]),
+                    fig_dir, name, title, f"The scenarios on the same paired replicates ({', '.join(order)}). {band}{span}")
         for name, (title, panels) in PAIRED_FIGURES.items()
     ]
-    many = len(labels) > 2
-    rel = pd.concat([relative_to_a(c["kpis"], f" ({c['label']})" if many else "")
-                     for c in comparison["comparisons"]], ignore_index=True)
-    forest = forest_figure(rel["kpi"].tolist(), rel["diff"].to_numpy(), rel["low"].to_numpy(),
-                           rel["high"].to_numpy(), rel["significant"].to_numpy(dtype=bool),
-                           "X - A (% of A's mean), 95% interval over paired replicates",
-                           "Differences in KPIs")
     figures.append(save_figure(
-        forest, fig_dir, "forest", "Differences in KPIs",
-        "Each row is one KPI (of one scenario X against A): the point is the mean paired difference X - A "
-        "as a percentage of A's mean, the line its 95% interval; red rows exclude zero (distinguishable). "
-        "KPIs whose A mean is zero or undefined are left out."))
+        forest_panels(comparison, kpis, colors), fig_dir, "forest", "Differences in KPIs",
+        "One panel per KPI, each on its own scale and unit: the point is the mean paired difference X - A, the line its "
+        "95% interval, one row per scenario in its colour; a filled point marks an interval that excludes zero, a "
+        "hollow one an interval that holds it. Shares are in percentage points."))
     return figures
 
 
-def kpi_rows(comparison: dict) -> list[tuple]:
-    """One row per KPI: name, unit, A's mean, then per other arm its mean, X - A and the interval (display strings)."""
+def shown_dates(dates: pd.Series, window: dict | None) -> pd.Series:
+    """Which dates a figure shows: all, or the window's after a lead-in of a quarter of its length (3 to 12 months)."""
+    if window is None:
+        return pd.Series(True, index=dates.index)
+    start, end = pd.Timestamp(window["start"]), pd.Timestamp(window["end"])
+    months = (end.year - start.year) * 12 + end.month - start.month + 1
+    return (dates >= start - pd.DateOffset(months=min(12, max(3, months // 4)))) & (dates <= end)
+
+
+def forest_panels(comparison: dict, kpis: list[str], colors: dict[str, str]):
+    """The forest figure: per KPI, each arm's X - A and 95% interval in the KPI's row unit (:class:`RowScale`)."""
+    arms = comparison["comparisons"]
+    panels = []
+    for name in kpis:
+        ks = [c["kpis"][name] for c in arms]
+        scale = RowScale.of(name, [ks[0]["a_mean"]], [v for k in ks for v in (k["diff_mean"], k["diff_ci95_low"], k["diff_ci95_high"])])
+        panels.append(ForestPanel(f"{name}\n(X - A, {scale.difference_unit})", [f"{c['label']} - A" for c in arms],
+                                  *(np.array([np.nan if k[f] is None else k[f] / scale.divisor for k in ks])
+                                    for f in ("diff_mean", "diff_ci95_low", "diff_ci95_high")),
+                                  np.array([bool(k["significant"]) for k in ks]), [colors[c["label"]] for c in arms]))
+    return forest_grid(panels, "Differences in KPIs, X - A with 95% intervals over paired replicates")
+
+
+#: The KPIs a comparison's table and forest plot show unless ``--kpi`` chooses: at most 12.
+HEADLINE_KPIS = ("premium_subscribers", "mau", "free_users", "market_share", "churn_premium_monthly", "arpu_premium_eur",
+                 "ad_revenue_share", "cumulative_revenue_total_eur", "cumulative_revenue_subscription_eur",
+                 "cumulative_revenue_ads_eur", "cumulative_gross_profit_eur")
+
+
+def chosen_kpis(kpis: list[str] | None, window: Window | None) -> list[str]:
+    """The KPIs a table and the forest plot show: ``kpis`` as asked (``--kpi``, each checked: a ScenarioError
+    names an unknown one), else the headline ones."""
+    from sim.scenario import ScenarioError, did_you_mean
+
+    known = focal_kpi_names(window)
+    for name in kpis or []:
+        if name not in known:
+            raise ScenarioError(f"--kpi: unknown KPI '{name}'{did_you_mean(name, known)} (allowed: {', '.join(known)})")
+    return list(dict.fromkeys(kpis)) if kpis else [k for k in HEADLINE_KPIS if k in known]
+
+
+def kpi_rows(comparison: dict, kpis: list[str], intervals: bool = True) -> list[tuple]:
+    """One row per KPI of ``kpis``: name, unit, A's mean, then per other arm X - A (a trailing * where its 95% interval
+    excludes zero) and, with ``intervals``, that interval: every number of a row in one unit and scale
+    (:class:`~sim.report.display.RowScale`), a share's differences in percentage points."""
     rows = []
-    first = comparison["comparisons"][0]["kpis"]
-    for name in first:
-        row = [name, unit_label(name), format_kpi(first[name]["a_mean"], name)]
-        for c in comparison["comparisons"]:
-            k = c["kpis"][name]
-            interval = format_interval(k["diff_ci95_low"], k["diff_ci95_high"], name, signed=True)
-            row += [format_kpi(k["b_mean"], name), format_change(k["diff_mean"], name), interval,
-                    {True: "yes", False: "no", None: "-"}[k["significant"]]]
+    for name in kpis:
+        ks = [c["kpis"][name] for c in comparison["comparisons"]]
+        scale = RowScale.of(name, [ks[0]["a_mean"]], [v for k in ks for v in (k["diff_mean"], k["diff_ci95_low"], k["diff_ci95_high"])])
+        unit = scale.unit if scale.difference_unit == scale.unit else f"{scale.unit}, X - A in {scale.difference_unit}"
+        row: list = [name, unit, scale.value(ks[0]["a_mean"])]
+        for k in ks:
+            cell = scale.value(k["diff_mean"], signed=True) + ("*" if k["significant"] else "")
+            row.append((cell, scale.interval(k["diff_ci95_low"], k["diff_ci95_high"])) if intervals else cell)
         rows.append(tuple(row))
     return rows
 
 
 def kpi_headers(comparison: dict) -> list[str]:
-    heads = ["KPI", "unit", "A"]
-    for c in comparison["comparisons"]:
-        x = c["label"]
-        heads += [x, f"{x} - A", "95% interval", "differs"]
-    return heads
+    """KPI, unit, A, then one column X - A per other arm."""
+    return ["KPI", "unit", "A", *(f"{c['label']} - A" for c in comparison["comparisons"])]
+
+
+def named_differences(a: Scenario, b: Scenario) -> list[dict]:
+    """What differs between A and B, by what it changes, wherever it comes from (the files, ``--set``, a
+    timeline event, ``--from``): rows ``{"path", "a", "b", "unit", "from"}``, ``from`` the month a dated
+    difference takes effect (None from the start).
+
+    A month whose events set values differently gives one row per value that A and B then hold
+    differently, each side's value being the one in effect in that month (its events applied); an event's label fields (``at``, ``note``) drop out; what else an
+    event does differently (an outage, an exit, an entrant: by its name if only one side has it) is a row of its own.
+    """
+    units = {p.path: p.unit for p in parameter_table(a)}
+    by_leaf = {path.rsplit(".", 1)[-1]: unit for path, unit in units.items()}  # a plan added later: its price's unit
+    in_effect: dict[str, tuple[dict, dict]] = {}
+    differences = parameter_differences(a, b)
+    paths = {d["path"] for d in differences}
+    out = []
+    for d in differences:
+        parts = d["path"].split(".")
+        if parts[2:3] == ["enter"] and parts[3:] != ["name"] and ".".join(parts[:3]) + ".name" in paths:
+            continue  # an entrant only one side has is its name, not each of its values
+        if parts[0] != "timeline":
+            out.append({**d, "from": None})
+            continue
+        if len(parts) < 3:
+            continue  # an empty timeline on one side: its events are rows of their own
+        month = parts[1].split("#")[0]  # a repeated date is labelled 2025-01#2
+        if parts[-1] == "set":
+            if month in in_effect:
+                continue  # that month's changes are listed once, from the values in effect
+            va, vb = in_effect.setdefault(month, (values_at(a, month), values_at(b, month)))
+            keys = {*(d["a"] or {}), *(d["b"] or {}), *(k for ev in (*a.timeline, *b.timeline) if ev.at == month and ev.set
+                                                          for k in ev.set)}
+            # each value an event of that month sets (or a section's values) that A and B then hold differently
+            out += [{"path": p, "a": va.get(p), "b": vb.get(p), "unit": units.get(p, by_leaf.get(p.rsplit(".", 1)[-1], "-")),
+                     "from": month}
+                    for p in dict.fromkeys([*va, *vb]) if va.get(p) != vb.get(p)
+                    and any(p == k or p.startswith(k + ".") for k in keys)]
+        elif parts[-1] not in ("at", "note"):
+            out.append({**d, "from": month})
+    return sorted(out, key=lambda d: d["from"] or "")  # from the start first, then by month
+
+
+def is_price(path: str) -> bool:
+    """A service's list price or regional price multiple: the cause the elasticities assume."""
+    parts = path.split(".")
+    return parts[0] == "services" and (parts[-1] == "price" or parts[-3:-2] == ["regions"] and parts[-1] == "price_multiplier")
 
 
 def differs_rows(comparison: dict) -> list[tuple]:
-    """What differs: (scenario, parameter, A's value, its value, unit) per parameter and arm; a dated
-    what-if (``--from``) as its own values, A's being those in effect in that month."""
+    """What differs: (scenario, parameter, A's value, its value, unit) per parameter and arm, a dated
+    difference (a timeline event, --from) with its month."""
     rows = []
-    dated = comparison["set"]["from"]
     for c in comparison["comparisons"]:
-        for d in c["parameters"]:
-            if dated and d["path"].startswith(f"timeline.{dated}"):
-                continue  # the what-if's own event, shown below by its values
+        for d in c["differences"]:
+            b = "-" if d["b"] is None else str(d["b"])
             rows.append((c["label"], d["path"], "-" if d["a"] is None else str(d["a"]),
-                         "-" if d["b"] is None else str(d["b"]), d["unit"]))
-        for path, value in (comparison["set"]["from_values"] if dated else {}).items():
-            rows.append((c["label"], path, str(value["a"]), f"{value['b']} from {dated}", value["unit"]))
+                         b if d["from"] is None else f"{b} from {d['from']}", d["unit"]))
     return rows
 
 
@@ -198,9 +269,10 @@ def price_rows(comparison: dict) -> tuple[list[tuple], list[tuple]]:
                 interval = "-" if v["ci95_low"] is None else f"{v['ci95_low']:.2f} .. {v['ci95_high']:.2f}"
                 elastic.append((c["label"], f"{e['price_a']:.2f} -> {e['price_b']:.2f}", kpi,
                                 "n/a" if v["mean"] is None else f"{v['mean']:.2f}", interval))
-        for effect, v in c["revenue_bridge"].items():
-            interval = format_interval(v["ci95_low"], v["ci95_high"], "cumulative_eur", signed=True)
-            bridge.append((c["label"], effect, format_change(v["mean"], "cumulative_eur"), interval))
+        for effect, v in c["revenue_bridge"].items():  # one scale per row: EUR, M or bn
+            scale = RowScale.of("cumulative_revenue_subscription_eur", [], [v["mean"], v["ci95_low"], v["ci95_high"]])
+            bridge.append((c["label"], effect, f"{scale.value(v['mean'], signed=True)} {scale.unit}",
+                           f"{scale.interval(v['ci95_low'], v['ci95_high'])} {scale.unit}"))
     return elastic, bridge
 
 
@@ -222,15 +294,18 @@ def comparison_html(comparison: dict, figures: list[FigureFile]) -> str:
            else "<p>No parameter differs: any difference is Monte-Carlo noise.</p>")
         + "<h2>Differences in KPIs</h2>"
         f"<p>{html.escape(comparison['service'])}, {html.escape(period_text(comparison))}. "
-        "X - A is the mean of the paired differences with its 95% t-interval; 'differs' means the interval "
-        "excludes zero. Differences of shares are in percentage points.</p>"
-        + table(kpi_headers(comparison), kpi_rows(comparison), numeric=[False, False] + [True] * (len(kpi_headers(comparison)) - 2))
+        "X - A is the mean of the paired differences, its 95% t-interval below it; a * marks an interval that "
+        "excludes zero. Each row is in one unit and scale; differences of shares are in percentage points (pp).</p>"
+        + table(["KPI, unit", *kpi_headers(comparison)[2:]],
+                [((name, unit), *cells) for name, unit, *cells in kpi_rows(comparison, list(comparison["comparisons"][0]["kpis"]))],
+                numeric=[False] + [True] * (len(kpi_headers(comparison)) - 2), wide=True)
         + figure_block(figures[0])
         + ("<h2>Price response</h2><p>Arc elasticities (midpoint formula) with respect to the headline plan's "
            "price, one per paired replicate, mean and 95% interval.</p>"
            + table(["scenario", "price (EUR/month)", "of", "elasticity", "95% interval"], elastic) if elastic else "")
-        + "<h2>Subscription revenue change: price, volume, mix</h2><p>EUR over the period; the three effects add "
-          "up to the total (see the user guide for their definition).</p>"
+        + "<h2>Subscription revenue change: volume, mix, price, other</h2><p>Over the period: volume (subscribers at "
+          "A's revenue each), mix (their plans), price (the plans' list prices) and other (the rest: regional "
+          "price multiples, trials, who pays where) add up to the total (user guide, section 4).</p>"
         + table(["scenario", "effect", "EUR", "95% interval"], bridge, numeric=[False, False, True, True])
         + "<h2>Figures</h2>" + "".join(figure_block(f) for f in figures[1:])
     )
@@ -240,13 +315,14 @@ def comparison_html(comparison: dict, figures: list[FigureFile]) -> str:
     return page(f"Compare: {names}", meta, body)
 
 
-def write_comparison(out_dir: Path, comparison: dict, series: pd.DataFrame) -> None:
-    """Write comparison.json, paired_timeseries.parquet, figures/ and comparison.html into `out_dir`
-    (a temporary folder renamed into place)."""
+def write_comparison(out_dir: Path, comparison: dict, series: pd.DataFrame, kpis: list[str] | None = None) -> None:
+    """Write comparison.json, paired_timeseries.parquet, figures/ (the forest plot of ``kpis``, default the
+    headline ones) and comparison.html into `out_dir` (a temporary folder renamed into place)."""
     with replaced_atomically(out_dir, "compare") as tmp:
         (tmp / "comparison.json").write_text(json.dumps(comparison, indent=2, default=str))
         series.to_parquet(tmp / "paired_timeseries.parquet", index=False)
-        figures = comparison_figures(tmp / "figures", series[series["focal"]], comparison)
+        window = comparison["window"] and (comparison["window"]["start"], comparison["window"]["end"])
+        figures = comparison_figures(tmp / "figures", series[series["focal"]], comparison, kpis or chosen_kpis(None, window))
         (tmp / "comparison.html").write_text(comparison_html(comparison, figures), encoding="utf-8")
 
 
@@ -264,19 +340,21 @@ def compare_arms(arms: Arms, results: list[list[SimulationResult]], window: Wind
         "label": label,
         "scenario": s.name,
         "parameters": parameter_differences(a, s),
+        "differences": named_differences(a, s),
         "kpis": paired_differences(kpis["A"], kpis[label]),
-        "elasticities": _with_caveat(elasticities(focal["A"], focal[label], window), parameter_differences(a, s)),
+        "elasticities": elasticities(focal["A"], focal[label], window),
         "revenue_bridge": revenue_bridge(focal["A"], focal[label], prices["A"], prices[label], dt, window),
     } for label, s in zip(labels[1:], arms.scenarios[1:])]
-    for c in comparisons:  # the what-if's own paths differ too (with --from they hide in the timeline)
-        if c["elasticities"] is not None:
-            extra = [p for p in arms.whatif if ".price" not in p and p not in c["elasticities"]["other_differences"]]
-            c["elasticities"]["other_differences"] += extra
     warnings = list(arms.warnings)
     for c in comparisons:
-        if c["elasticities"] is not None and c["elasticities"]["other_differences"]:
-            warnings.append(f"{c['label']}: the elasticities attribute the whole change to the price, but "
-                            f"{', '.join(c['elasticities']['other_differences'])} differ(s) too")
+        others = [d["path"] + ("" if d["from"] is None else f" (from {d['from']})")
+                  for d in c["differences"] if not is_price(d["path"])]
+        if c["elasticities"] is not None:
+            c["elasticities"]["other_differences"] = others
+            if others:
+                warnings.append(f"{c['label']}: the elasticities attribute the whole change to the price, but "
+                                f"{', '.join(others)} differ(s) too")
+        warnings += withdrawal_notes(c["label"], c["differences"], a.services.focal.name)
     comparison = {
         "arms": [{"label": label, "scenario": s.name, "file": f} for label, s, f in zip(labels, arms.scenarios, arms.files)],
         "set": {"what_if": arms.whatif, "from": arms.start, "from_values": _dated_values(arms)},
@@ -301,17 +379,30 @@ def _dated_values(arms: Arms) -> dict[str, dict] | None:
     """With --from: each what-if path's value in A in that month, its value in B, and its unit."""
     if arms.start is None:
         return None
-    from sim.scenario import parameter_table
-
     before = values_at(arms.scenarios[0], arms.start)
     units = {p.path: p.unit for p in parameter_table(arms.scenarios[0])}
     return {path: {"a": before.get(path), "b": value, "unit": units.get(path, "-")}
             for path, value in arms.whatif.items() if path != "name"}
 
 
-def _with_caveat(elastic: dict | None, differences: list[dict]) -> dict | None:
-    """Elasticities, with the other parameters that differ: then the price is not the only cause."""
-    if elastic is None:
-        return None
-    others = [d["path"] for d in differences if ".price" not in d["path"] and not d["path"].startswith("timeline.")]
-    return {**elastic, "other_differences": others}
+def withdrawal_notes(label: str, differences: list[dict], focal: str) -> list[str]:
+    """What happens to the users of a free tier or a plan that X withdraws (everywhere or in a region),
+    one sentence each: they choose again at once (``sim.mechanics.subscriptions``)."""
+    out = []
+    for d in differences:
+        parts = d["path"].split(".")
+        if parts[0] != "services" or d["from"] is None:
+            continue  # from the start no one holds it: nobody moves
+        service = focal if parts[1] == "focal" else parts[2]
+        when = f"from {d['from']}"
+        region = f" in {parts[-2]}" if parts[-3:-2] == ["regions"] else ""
+        if parts[-1] == "free_tier" and d["a"] is not False and d["b"] is False:
+            what = f"{service}'s free tier{region} ends {when}: its free users there"
+        elif parts[-3:-1] and parts[-3] == "plans" and parts[-1] == "price" and d["a"] is not None and d["b"] is None:
+            what = f"{service}'s {parts[-2]} plan is withdrawn {when}: its subscribers"
+        else:
+            continue
+        out.append(f"{label}: {what} all choose again in that month, among the options left to them (another tier or "
+                   "plan, another service, nothing); no one stays on it, and none of them waits (user guide, "
+                   "'Removing a tier or a plan')")
+    return out

@@ -12,8 +12,10 @@ and the interval is the 95% t-interval over replicates.
 - **Price / volume / mix** (the usual revenue bridge), month by month then summed
   (EUR): *volume* = change in subscribers at A's revenue per subscriber; *mix* = B's
   subscribers re-spread over plans as in B, each plan at A's revenue per subscriber of
-  that plan; *price* = the rest (price per plan, regional prices, discounts). The three
-  add up to the revenue change exactly. A's revenue per subscriber of a plan is its
+  that plan; *price* = B's subscribers of each plan at that revenue scaled by the change of
+  the plan's list price (B's over A's); *other* = the rest (regional price multiples, trials,
+  who pays where). The four add up to the revenue change exactly; a change that moves no list
+  price has a price effect of exactly 0. A's revenue per subscriber of a plan is its
   overall ARPU spread over plans in proportion to list price per user (price /
   users per account), the only per-plan revenue the model does not record.
 """
@@ -87,11 +89,11 @@ def list_prices(scenario: Scenario) -> np.ndarray:
 
 def revenue_bridge(focal_a: pd.DataFrame, focal_b: pd.DataFrame, prices_a: np.ndarray, prices_b: np.ndarray,
                    months_per_step: float, window: Window | None = None) -> dict:
-    """Subscription revenue change B - A split into price, volume and mix effects (EUR over the window).
+    """Subscription revenue change B - A split into volume, mix, price and other effects (EUR over the window).
 
     focal_a, focal_b: focal rows (replicate x date) of two paired arms; prices_a, prices_b:
     :func:`list_prices` of each. Returns ``{effect: {"mean", "ci95_low", "ci95_high"}}``
-    for ``total, volume, mix, price`` (EUR; total = volume + mix + price per replicate).
+    for ``total, volume, mix, price, other`` (EUR; total = volume + mix + price + other per replicate).
     """
     plans = [f"premium_{p}" for p in PLAN_NAMES]
 
@@ -107,6 +109,7 @@ def revenue_bridge(focal_a: pd.DataFrame, focal_b: pd.DataFrame, prices_a: np.nd
     n_a, rev_a, mask = arrays(focal_a)
     n_b, rev_b, _ = arrays(focal_b)
     pi_a = np.where(np.isnan(prices_a), prices_b, prices_a)[mask]  # (months, plans); a plan only B offers at B's price
+    pi_b = np.where(np.isnan(prices_b[mask]), pi_a, prices_b[mask])  # a plan B withdrew: no subscriber, no change
     pi_a = np.nan_to_num(pi_a)
     subs_a, subs_b = n_a.sum(-1), n_b.sum(-1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -116,6 +119,8 @@ def revenue_bridge(focal_a: pd.DataFrame, focal_b: pd.DataFrame, prices_a: np.nd
         mix_arpu = (n_b / subs_b[..., None] * plan_arpu_a).sum(-1)
     volume = np.nan_to_num((subs_b - subs_a) * arpu_a)
     mix = np.nan_to_num(subs_b * (mix_arpu - arpu_a))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        price = np.nan_to_num(n_b * plan_arpu_a * (pi_b / pi_a - 1.0)).sum(-1)  # a plan no one holds adds nothing
     total = rev_b - rev_a
-    effects = {"total": total, "volume": volume, "mix": mix, "price": total - volume - mix}
+    effects = {"total": total, "volume": volume, "mix": mix, "price": price, "other": total - volume - mix - price}
     return {k: ci95(v.sum(axis=1) * months_per_step) for k, v in effects.items()}

@@ -8,8 +8,19 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.calibration import Target
-from sim.analysis.posterior import intervals
 from sim.report.plotting import format_date_axis, new_figure, save_figure
+
+#: Quantiles of a fan and of a parameter's credible interval: the 80% and 95% central intervals, and the median.
+QUANTILES = (0.025, 0.10, 0.50, 0.90, 0.975)
+
+
+def intervals(draws: np.ndarray) -> pd.DataFrame:
+    """Per period: median and the 80% and 95% central intervals of draws (n_draws, n_periods).
+
+    Columns ``q2.5, q10, q50, q90, q97.5`` (NaN draws, undefined model values, ignored).
+    """
+    qs = np.nanquantile(draws, QUANTILES, axis=0)
+    return pd.DataFrame({f"q{q * 100:g}": qs[i] for i, q in enumerate(QUANTILES)})
 
 
 def period_ends(periods: pd.Index) -> pd.DatetimeIndex:

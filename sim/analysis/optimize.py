@@ -36,7 +36,7 @@ from sim.analysis.optimize_spec import Optimization, through_list
 from sim.analysis.whatif import with_event
 from sim.atomic import write_atomic
 from sim.executors import Executor, using
-from sim.metrics import kpi_bounds
+from sim.metrics import kpi_bounds, kpi_unit
 from sim.runner import ci95, months_per_step, replicate_seeds, simulate
 from sim.scenario import Scenario, ScenarioError, apply_overrides
 from sim.sweep.spec import KpiSpec
@@ -234,7 +234,8 @@ def policy_yaml(opt: Optimization, trial: optuna.trial.FrozenTrial, k: int, poli
 
     body: dict[str, Any] = {"extends": os.path.relpath(opt.base_path.absolute(), policies_dir.absolute()),
                             "name": f"{opt.spec.name}-policy-{k}",
-                            "description": f"Pareto policy {k} of `freemium-sim optimize {opt.source}` (trial {trial.number})"}
+                            "description": f"Pareto policy {k} of `freemium-sim optimize {opt.source}` (trial {trial.number})",
+                            "seed": opt.spec.seed, "replicates": opt.spec.replicates}  # the search's seeds: its numbers
     events: dict[str, dict[str, Any]] = {}
     # the search's overrides go along (a longer horizon the levers' months need), except its
     # cheaper market size and those inside lists, which a nested mapping cannot address
@@ -254,15 +255,18 @@ def policy_yaml(opt: Optimization, trial: optuna.trial.FrozenTrial, k: int, poli
                             for month, sets in sorted(events.items())]
     means = ", ".join(f"{o.key} = {trial.user_attrs['kpis'][o.key]['mean']:.6g}" for o in opt.spec.objectives)
     left_out = {p: v for p, v in opt.spec.overrides.items() if p not in kept}
+    again = " ".join(f"--set {p}={v}" for p, v in left_out.items())
     note = (f"# Found by freemium-sim optimize {opt.source}: {means}\n"
             f"# (means over {opt.spec.replicates} replicates"
-            + (f"; the search also set {json.dumps(left_out)}, not applied here" if left_out else "") + ")\n")
+            + (f"; the search also set {json.dumps(left_out)}, not applied here" if left_out else "") + ")\n"
+            + (f"# The search's numbers again: freemium-sim run <this file> {again}\n" if left_out else ""))
     return note + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
 
 
 def pareto_png(opt: Optimization, rows: pd.DataFrame, front: pd.DataFrame, baseline: dict[str, Any]) -> bytes:
-    """PNG bytes: cumulative subscription against ad revenue of every policy tried (grey), the
-    Pareto policies (coloured, numbered as in policies/) and the baseline (star)."""
+    """PNG bytes in objective space: the first two objectives' means (one objective: against the trial), every
+    feasible policy tried that is dominated in grey, the infeasible ones as grey crosses, the Pareto
+    policies coloured and numbered as in policies/, the baseline as a star."""
     import io
 
     import matplotlib
@@ -270,26 +274,50 @@ def pareto_png(opt: Optimization, rows: pd.DataFrame, front: pd.DataFrame, basel
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x, y = "ad_revenue_eur_mean", "subscription_revenue_eur_mean"
+    objectives = opt.spec.objectives[:2]
+    axes = [(f"{o.key}_mean", o) for o in objectives]
+    if len(axes) == 1:
+        axes.insert(0, ("trial", None))
+    (x, ox), (y, oy) = axes
+    scale = {key: _axis_scale(o, pd.concat([rows[key], front[key]])) for key, o in axes if o is not None}
+    scale["trial"] = (1.0, "trial")
     fig, ax = plt.subplots(figsize=(8, 6), dpi=100)
-    ax.scatter(rows[x] / 1e9, rows[y] / 1e9, color="0.75", s=18, label="policies tried")
-    ax.scatter(front[x] / 1e9, front[y] / 1e9, color="tab:red", s=40, label="Pareto policies")
+    feasible = rows["feasible"].astype(bool)
+    dominated = feasible & ~rows["trial"].isin(front["trial"])
+    for mask, style in ((dominated, dict(color="0.65", s=18, label="dominated policies")),
+                        (~feasible, dict(color="0.65", s=22, marker="x", label="policies breaking a constraint"))):
+        if mask.any():
+            ax.scatter(rows.loc[mask, x] / scale[x][0], rows.loc[mask, y] / scale[y][0], **style)
+    ax.scatter(front[x] / scale[x][0], front[y] / scale[y][0], color="tab:red", s=40, zorder=3, label="Pareto policies")
     for k, (_, r) in enumerate(front.iterrows(), start=1):
-        ax.annotate(str(k), (r[x] / 1e9, r[y] / 1e9), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.annotate(str(k), (r[x] / scale[x][0], r[y] / scale[y][0]), textcoords="offset points", xytext=(4, 4), fontsize=8)
     b = baseline["kpis"]
-    ax.scatter([b["ad_revenue_eur"]["mean"] / 1e9], [b["subscription_revenue_eur"]["mean"] / 1e9], marker="*",
-               s=260, color="black", label="baseline (levers untouched)")
-    ax.set_xlabel("ad revenue over the horizon (EUR bn)")
-    ax.set_ylabel("subscription revenue over the horizon (EUR bn)")
-    ax.set_title(f"optimize {opt.spec.name}: {', '.join(f'{o.direction} {o.key}' for o in opt.spec.objectives)}",
-                 fontsize=10)
+    if ox is not None:  # the baseline has no trial number
+        ax.scatter([b[ox.key]["mean"] / scale[x][0]], [b[oy.key]["mean"] / scale[y][0]], marker="*", s=260, color="black",
+                   zorder=4, label="baseline (levers untouched)")
+    ax.set_xlabel(scale[x][1] if ox is None else f"{ox.key} ({ox.direction}), {scale[x][1]}")
+    ax.set_ylabel(f"{oy.key} ({oy.direction}), {scale[y][1]}")
+    ax.set_title(f"optimize {opt.spec.name}: the objectives of every policy tried", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
+
+
+def _axis_scale(objective, values: pd.Series) -> tuple[float, str]:
+    """(divisor, unit label) of an objective's axis: shares in %, money and people in M or bn."""
+    name = f"cumulative_{objective.column}" if objective.agg == "cumulative" else objective.column
+    unit = kpi_unit(name) or "-"
+    if unit.startswith("share"):
+        return 0.01, "%"
+    top = float(np.nanmax(np.abs(values))) if len(values) else 0.0
+    for divisor, word in ((1e9, "bn"), (1e6, "M")):
+        if top >= divisor:
+            return divisor, f"{unit.split()[0] if unit != '-' else ''} {word}".strip()
+    return 1.0, unit
 
 
 def write_outputs(opt: Optimization, out: Path, study: optuna.Study) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from pydantic import ConfigDict, Field, model_validator
 from sim.analysis.whatif import overwrite_warnings
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
 from sim.scenario import (Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean, load_scenario,
-                          parameter_table)
+                          parameter_index)
 from sim.sweep.spec import KpiSpec, _Strict, read_spec_file
 
 
@@ -130,7 +130,7 @@ def _check_levers(spec: OptimizeSpec, base: Scenario, source: str) -> tuple[froz
     """Check every lever against the scenario schema; return the integer levers and timeline warnings."""
     from sim.analysis.whatif import check_month
 
-    table = {p.path: p for p in parameter_table(base)}
+    table = parameter_index(base)  # regional policies too, set or not
     integers, warnings = set(), []
     for path, lever in spec.levers.items():
         where = f"{source}: levers.{path}"

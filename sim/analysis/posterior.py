@@ -49,14 +49,13 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.calibration import Calibration, _start_values, score, simulate_points, simulate_targets
+from sim.analysis.fan import QUANTILES, fan_figure, intervals
 from sim.executors import Executor, using
 from sim.scenario import ScenarioError
 
 #: Particles whose distance exceeds this multiple of the best accepted distance are
 #: dropped from the reported posterior (they fit "far worse than the best").
 FAR_WORSE = 2.0
-#: Quantiles reported per parameter (credible intervals 80% and 95%, and the median).
-QUANTILES = (0.025, 0.10, 0.50, 0.90, 0.975)
 
 
 @dataclass(frozen=True)
@@ -273,15 +272,6 @@ def posterior_predictive(cal: Calibration, posterior: pd.DataFrame, draws: int, 
     return {t.name: np.vstack([s[t.name][0] for s in sims]) for t in cal.targets}
 
 
-def intervals(draws: np.ndarray) -> pd.DataFrame:
-    """Per period: median and the 80% and 95% central intervals of draws (n_draws, n_periods).
-
-    Columns ``q2.5, q10, q50, q90, q97.5`` (NaN draws, undefined model values, ignored).
-    """
-    qs = np.nanquantile(draws, QUANTILES, axis=0)
-    return pd.DataFrame({f"q{q * 100:g}": qs[i] for i, q in enumerate(QUANTILES)})
-
-
 # ---------------------------------------------------------------- the command's work
 
 
@@ -307,7 +297,6 @@ def calibrate_abc(path: str | Path, out: str | Path | None = None, workers: int 
     import sim
     from sim.analysis.calibration import horizon_periods, load_calibration
     from sim.analysis.emulator import fit_by_method
-    from sim.analysis.fan import fan_figure
     from sim.atomic import replaced_atomically
     from sim.outputs import claimed
     from sim.resources import check_run_fits

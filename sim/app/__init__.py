@@ -3,7 +3,7 @@
 ``freemium-sim dashboard [SCENARIO.yaml]`` starts a Solara server. The sidebar has the
 run's controls (reset, play/pause, step, play interval, the number of simulated
 listeners), the ghost switch and the CSV export, and the **policy controls** (the focal
-service's price, ad load, personalisation, trial, support staff, marketing budget and
+service's price, ad load, personalisation, trial, support staff and staffing rule, marketing budget and
 Wrapped; a competitor's strategy and price), which act **live**: a move is handed to the
 running model (:meth:`DashboardModel.request`), which applies it with
 :meth:`MarketModel.set_policy` at the start of its next month, as a timeline event would,

@@ -66,6 +66,8 @@ CONTROLS = (
     Control("personalization", "services.focal.personalization", "Personalisation", "personalisation", step=0.05),
     Control("trial_months", "services.focal.trial_months", "Free trial", "trial", step=1),
     Control("support_staff", "services.focal.support_staff", "Support staff", "support", step=10, span=4),
+    Control("support_per_1000", "services.focal.support_per_1000", "Support rule", "support rule",
+            step=0.005, limits=(0.0, 0.2)),
     Control("marketing_budget", "services.focal.marketing_budget", "Marketing budget", "marketing", step=1, span=3,
             scale=1e6),
     Control("wrapped", "services.focal.wrapped", "Wrapped in December", "Wrapped"),

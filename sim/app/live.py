@@ -40,7 +40,8 @@ class DashboardModel(MarketModel):
     **kwargs
         Start settings by control name (:data:`CONTROLS`): ``price`` (EUR/month),
         ``ad_load`` (ad-min/hour), ``personalization`` (0..1), ``trial_months`` (months),
-        ``support_staff`` (agents), ``marketing_budget`` (million EUR/month), ``wrapped``
+        ``support_staff`` (agents), ``support_per_1000`` (agents per thousand paying subscribers),
+        ``marketing_budget`` (million EUR/month), ``wrapped``
         (bool), ``competitor_strategy`` (static/match_price/defend_share),
         ``competitor_price`` (EUR/month), ``listeners`` (simulated listeners). A setting
         left out keeps the scenario's value. The page's Reset passes only the build-time

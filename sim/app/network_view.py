@@ -15,10 +15,9 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from sim.agents.listeners import ListenerPopulation, State, Tier
+from sim.agents.listeners import ListenerPopulation, Stage, State, Tier
 from sim.agents.services import PLAN_NAMES
 from sim.app.charts import FONT, Frames, categories
-from sim.mechanics.loyalty import Stage
 from sim.model import MarketModel
 
 
@@ -125,7 +124,7 @@ def describe_listener(model: MarketModel, i: int) -> list[tuple[str, str]]:
         ("listener", f"#{i} ({v.segment_name}, {v.region_name})"),
         ("doing now", f"{v.state.lower()}, {service}, {v.tier.lower()}, plan {plan}"),
         ("with this service for", f"{v.tenure:.0f} months"),
-        ("loyalty ladder", Stage(int(model.stage[pop.slot_of[i]])).name.lower()),
+        ("loyalty ladder", Stage(int(model.memory.stage[pop.slot_of[i]])).name.lower()),
         ("pays for premium up to", f"{v.wtp:.2f} EUR/month over free"),
         ("dislikes ads", f"{v.ad_sensitivity:.3f} EUR per ad-minute"),
         ("best other pastime", f"{v.outside_value:.2f} EUR/month"),

@@ -38,13 +38,16 @@ from sim.agents.listeners import State
 from sim.app.controls import LISTENER_LIMITS
 from sim.model import MarketModel
 from sim.scenario import Scenario, ScenarioError
+from sim.scenario.schema import MAX_SERVICES
 from sim.scenario.errors import validate_scenario_data
 
 SAVE_FORMAT = "freemium-sim classroom game 1"
 SAVE_KEYS = {"format": str, "scenario": dict, "listeners": int, "months_per_round": int, "slots": int, "over": bool,
-             "teams": list, "rounds": list}  # a saved game's keys and their JSON types
-MAX_SERVICES = 9  # the focal service and at most 8 competitors (the schema's limit)
+             "teams": list, "rounds": list, "individuals": bool}  # a saved game's keys and their JSON types
+SAVE_DEFAULTS = {"individuals": False}  # keys that games saved by earlier versions lack
 MIN_TEAMS = 3
+TEAMS = 16  # team slots unless the teacher says: a class of thirty in pairs, and room for a few more
+INDIVIDUALS = 32  # slots when students play one by one: a class of thirty and two more
 NAME_LENGTH = 24  # characters of a team name: fits a leaderboard row on a phone
 # bidi embeddings, overrides and isolates: a name may be right-to-left, but may not turn the page around it
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -156,6 +159,17 @@ def slot_name(k: int) -> str:
     return f"Team slot {k + 1}"
 
 
+def room(scenario: Scenario) -> int:
+    """Team slots the scenario leaves: a market holds at most :data:`MAX_SERVICES` services in all."""
+    return MAX_SERVICES - len(scenario.all_services())
+
+
+def default_slots(scenario: Scenario, individuals: bool = False) -> int:
+    """Team slots unless the teacher says (:data:`TEAMS`, or :data:`INDIVIDUALS` when students
+    play one by one), fewer if the market has no room for them."""
+    return min(INDIVIDUALS if individuals else TEAMS, room(scenario))
+
+
 def classroom_scenario(scenario: Scenario, listeners: int, slots: int) -> Scenario:
     """The scenario with ``slots`` team slots added as competitors not yet launched, and
     ``listeners`` simulated listeners.
@@ -165,10 +179,9 @@ def classroom_scenario(scenario: Scenario, listeners: int, slots: int) -> Scenar
     large as in the scenario, and once the slots' listeners are released to unaware
     (:func:`release_slots`), as many people are aware and use a service as in the scenario.
     """
-    if slots < MIN_TEAMS:
-        raise ScenarioError(f"classroom: needs room for at least {MIN_TEAMS} teams; the scenario has "
-                            f"{len(scenario.services.competitors)} competitors (at most {MAX_SERVICES - 1 - MIN_TEAMS} "
-                            f"leave room for {MIN_TEAMS} teams)")
+    if not MIN_TEAMS <= slots <= room(scenario):
+        raise ScenarioError(f"classroom: --teams must be from {MIN_TEAMS} to {room(scenario)} (got {slots}): the "
+                            f"scenario has {len(scenario.all_services())} services, a market at most {MAX_SERVICES}")
     data = scenario.model_dump(mode="python")
     comps = data["services"]["competitors"]
     named = len(comps)
@@ -190,7 +203,7 @@ def release_slots(model: MarketModel, first: int) -> None:
     pop = model.population
     released = np.flatnonzero((pop.state == State.USER) & (pop.service >= first))
     pop.forget(released)
-    model.sharing[released] = False  # nor do they share data with anyone
+    model.memory.sharing[released] = False  # nor do they share data with anyone
     pop.recount_known()
     model.gather_known(history=True)
 
@@ -207,15 +220,18 @@ class Game:
     months_per_round : int
         Months played by :meth:`play_round`.
     slots : int, optional
-        Teams that can join (default: as many as the schema's limit of competitors allows, at most 6).
+        Teams that can join (default: :func:`default_slots`).
+    individuals : bool
+        Students join one by one under their own name (the pages say "you", not "your team").
 
     Thread-safe: the pages of the teacher and of every student call it from their own threads.
     """
 
     def __init__(self, scenario: Scenario, listeners: int = 20_000, months_per_round: int = 12,
-                 slots: int | None = None):
+                 slots: int | None = None, individuals: bool = False):
         named = len(scenario.services.competitors)
-        slots = min(6, MAX_SERVICES - 1 - named) if slots is None else slots
+        slots = default_slots(scenario, individuals) if slots is None else slots
+        self.individuals = individuals
         if months_per_round < 1:
             raise ScenarioError(f"classroom: --round-months must be at least 1 (got {months_per_round})")
         self.scenario, self.listeners, self.months_per_round, self.slots = scenario, listeners, months_per_round, slots
@@ -408,6 +424,7 @@ class Game:
         with self._lock:
             doc = {"format": SAVE_FORMAT, "scenario": self.scenario.model_dump(mode="json"),
                    "listeners": self.listeners, "months_per_round": self.months_per_round, "slots": self.slots,
+                   "individuals": self.individuals,
                    "over": self.over,
                    "teams": [{"name": t.name, "token": t.token, "joined_round": t.joined_round,
                               "decisions": asdict(t.decisions)} for t in self.teams.values()],
@@ -421,7 +438,7 @@ class Game:
         replay every round with the same seed."""
         doc = read_save(text, where)
         try:
-            game = cls(doc["scenario"], doc["listeners"], doc["months_per_round"], doc["slots"])
+            game = cls(doc["scenario"], doc["listeners"], doc["months_per_round"], doc["slots"], doc["individuals"])
             teams = doc["teams"]
             for rnd in doc["rounds"]:
                 for t in teams:
@@ -464,6 +481,7 @@ def read_save(text: str, where: str = "saved game") -> dict[str, Any]:
             raise GameError(f"not a saved classroom game (format {str(got)[:80]!r}, expected {SAVE_FORMAT!r})")
         for path in sorted(set(doc) - set(SAVE_KEYS)):
             raise GameError(f"unknown key (a saved game has {', '.join(SAVE_KEYS)})")
+        doc = {**SAVE_DEFAULTS, **doc}
         for path in SAVE_KEYS:
             if path not in doc or not isinstance(doc[path], SAVE_KEYS[path]):
                 raise GameError(f"missing, or not a {SAVE_KEYS[path].__name__}")
@@ -474,7 +492,7 @@ def read_save(text: str, where: str = "saved game") -> dict[str, Any]:
         path = "months_per_round"
         whole(doc["months_per_round"], 1, scenario.time.months)
         path = "slots"
-        whole(doc["slots"], MIN_TEAMS, MAX_SERVICES - 1 - len(scenario.services.competitors))
+        whole(doc["slots"], MIN_TEAMS, room(scenario))
         teams, rounds = doc["teams"], doc["rounds"]
         joined: dict[str, int] = {}  # token -> rounds played before it joined
         for k, t in enumerate(teams):

@@ -1,6 +1,6 @@
 """The classroom game's Solara pages: the teacher's (``/``), a student's (``/join``), the summary (``/summary``).
 
-``freemium-sim classroom`` runs ``solara run sim.classroom.page`` with the game's settings
+``freemium-sim classroom`` runs ``solara run sim.classroom.page`` (behind :mod:`sim.classroom.guard`) with the game's settings
 in ``$FREEMIUM_SIM_CLASSROOM`` (JSON: scenario path, listeners, months per round, a saved
 game to resume, the teacher's key, the join address). Every browser tab is its own Solara
 session in the one server process; they share one :class:`Game`, and each page redraws
@@ -10,7 +10,8 @@ A student's page keeps the team's secret token in its address (``/join?team=...`
 reload, or the address opened again, shows the same service; the join link opened again
 in the same browser does too (solara's session cookie remembers the team). The teacher's controls,
 the saved game (it holds every team's token) and ``/summary`` need the teacher's key
-(``?teacher=...``, printed by the command); without it ``/`` is the market as the class sees
+(``?teacher=...``, printed by the command; the browser that opened it stays the teacher's, and the
+key leaves its address bar); without it ``/`` is the market as the class sees
 it on the projector. Whatever a player typed is shown as text (escaped, in ``<bdi>``), never
 as markup. The server in front of these pages (:mod:`sim.classroom.guard`) refuses websockets
 from other sites and hides solara's internals.
@@ -47,6 +48,7 @@ CSS = """
 """
 
 _game: Game | None = None
+_teachers: set[str] = set()  # browser sessions (solara's cookie) that opened a page with the teacher's key
 _game_lock = threading.Lock()
 
 
@@ -66,7 +68,7 @@ def shared_game() -> Game:
                     _game = Game.from_json(f.read(), s["resume"])
             else:
                 _game = Game(load_dashboard_scenario(s.get("scenario")), int(s.get("listeners", DEFAULT_LISTENERS)),
-                             int(s.get("round_months", 12)))
+                             int(s.get("round_months", 12)), s.get("teams"), bool(s.get("individuals")))
         return _game
 
 
@@ -92,9 +94,22 @@ def query(name: str) -> str:
 
 
 def is_teacher() -> bool:
-    """Whether the page's address carries the teacher's key (a hook: call it on every render)."""
+    """Whether this browser is the teacher's: the page's address carries the teacher's key, or a
+    page of this browser did (solara's session cookie). Then the key leaves the address bar,
+    where a projector would show it to the class. A hook: call it on every render."""
     key, given = settings().get("key") or "", query("teacher")
-    return bool(key) and secrets.compare_digest(given.encode(), key.encode())
+    router = solara.use_router()
+    session = solara.get_session_id()
+    if key and given and secrets.compare_digest(given.encode(), key.encode()):
+        _teachers.add(session)
+    teacher = bool(key) and session in _teachers
+
+    def hide_key() -> None:
+        if given and teacher:
+            router.push(router.path)
+
+    solara.use_effect(hide_key, [given, teacher])
+    return teacher
 
 
 def refusal(text: str) -> None:
@@ -161,7 +176,8 @@ def Teacher():
         with solara.Column():
             solara.HTML(tag="div", unsafe_innerHTML=f"<div style='font-size:20px'>Join the market:</div>"
                         f"<div class='classroom-join' style='font-size:22px'><b>{join}</b></div>{qr_svg(join)}")
-            solara.Text(f"{len(game.teams)} of {game.slots} teams joined", style={"font-size": "17px"})
+            solara.Text(f"{len(game.teams)} of {game.slots} {'players' if game.individuals else 'teams'} joined",
+                        style={"font-size": "17px"})
             if teacher:
                 disabled = game.running or game.finished
                 solara.Button(f"Play round {len(game.rounds) + 1}", color="primary", disabled=disabled,
@@ -171,7 +187,7 @@ def Teacher():
                               classes=["classroom-end"])
                 Exports(game)
                 solara.HTML(tag="a", unsafe_innerHTML="Summary page (for the projector at the end)",
-                            attributes={"href": f"/summary?teacher={settings()['key']}"}, classes=["classroom-summary"])
+                            attributes={"href": "/summary", "style": "color: #1971c2"}, classes=["classroom-summary"])
                 rejoin = "".join(f"<li><bdi>{html.escape(t.name)}</bdi>: <a rel='noreferrer' target='_blank' "
                                  f"href='{html.escape(join, quote=True)}?team={t.token}'>{html.escape(join)}?team={t.token}</a>"
                                  "</li>" for t in game.teams.values())
@@ -216,8 +232,8 @@ def JoinForm(game: Game):
 
     with solara.Column(classes=["classroom-student"]):
         solara.HTML(tag="h2", unsafe_innerHTML="Join the market")
-        solara.Text("Your team runs a streaming service. Choose a name:")
-        solara.InputText("Team name", value=name, on_value=set_name, continuous_update=True,
+        solara.Text(f"{'You run' if game.individuals else 'Your team runs'} a streaming service. Choose a name:")
+        solara.InputText("Your name" if game.individuals else "Team name", value=name, on_value=set_name, continuous_update=True,
                          classes=["classroom-name"])
         solara.Button("Join", color="primary", on_click=join, classes=["classroom-join-button"])
         if error:
@@ -242,7 +258,8 @@ def TeamPage(game: Game, token: str):
     row = next(r for r in game.leaderboard() if r["team"] == team.name)
     rank = [r["team"] for r in game.leaderboard()].index(team.name) + 1
     with solara.Column(classes=["classroom-student"], gap="4px"):
-        solara.HTML(tag="h2", unsafe_innerHTML=f"Team <bdi>{html.escape(team.name)}</bdi>", classes=["classroom-team"])
+        solara.HTML(tag="h2", unsafe_innerHTML=f"{'' if game.individuals else 'Team '}<bdi>{html.escape(team.name)}</bdi>",
+                    classes=["classroom-team"])
         solara.Text("Keep this page's address: it brings you back to your service.", style={"color": "#868e96"})
         solara.HTML(tag="div", unsafe_innerHTML=status_line(game), classes=["classroom-status"])
         if row["launched"]:

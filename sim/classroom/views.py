@@ -10,16 +10,20 @@ import html
 import io
 import warnings
 
+import matplotlib.colors as mcolors
 import matplotlib.dates as mdates
 import numpy as np
 import segno
-from matplotlib import rc_context
+from matplotlib import colormaps, rc_context
 from matplotlib.figure import Figure
 
 from sim.app.charts import FONT, REVENUE_COLOURS, horizon, nice_ceiling
 from sim.classroom.game import Game, Team
 
-TEAM_COLOURS = ("#d6336c", "#1c7ed6", "#f08c00", "#7048e8", "#0ca678", "#e03131")
+# matplotlib's tab20 without its greens and greys (the scenario's services' colours), its strong
+# shades first: 16 teams, 16 colours; the next 16 repeat them with dashed lines
+TEAM_COLOURS = tuple(mcolors.to_hex(colormaps["tab20"].colors[k]) for k in (*range(0, 20, 2), *range(1, 20, 2))
+                     if k not in (4, 5, 14, 15))
 LEGEND_ROWS = 13  # names in one legend column beside the market share chart; more take two
 MARKET_COLOURS = ("#2b8a3e", "#868e96", "#adb5bd", "#ced4da")  # the scenario's services: the focal one green, rivals grey
 
@@ -40,7 +44,7 @@ def colours(game: Game) -> list[str]:
 def leaderboard_html(game: Game) -> str:
     """The leaderboard as an HTML table (best profit first), one ``tr`` per team with its name in ``data-team``."""
     colour = colours(game)
-    head = ("<tr><th>#</th><th>team</th><th>users<br>(M)</th><th>premium<br>(M)</th><th>share</th>"
+    head = (f"<tr><th>#</th><th>{'player' if game.individuals else 'team'}</th><th>users<br>(M)</th><th>premium<br>(M)</th><th>share</th>"
             "<th>subscriptions<br>(M EUR)</th><th>ads<br>(M EUR)</th><th>profit<br>(M EUR)</th></tr>")
     rows = []
     index = {t.name: game.service_index(t) for t in game.teams.values()}
@@ -75,8 +79,11 @@ def svg_img(fig: Figure, css_class: str, alt: str) -> str:
 def month_axis(ax, dates) -> None:
     """Concise dates on the x axis of ``ax`` over ``dates`` (numpy datetime64, one a month)."""
     ax.set_xlim(*horizon(dates))
-    # a tick every few months, at most seven: never days, whose labels crowd a phone
-    ax.xaxis.set_major_locator(mdates.MonthLocator(interval=max(1, -(-len(dates) // 6))))
+    # at most seven ticks, on months that divide the year (January, so the year, is one): never
+    # days, whose labels crowd a phone; whole years on a long game
+    step = next((s for s in (1, 2, 3, 4, 6, 12) if len(dates) / s <= 7), None)
+    ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=range(1, 13, step)) if step
+                               else mdates.YearLocator(base=-(-len(dates) // 84)))
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
 
 
@@ -108,7 +115,8 @@ def share_figure(game: Game) -> Figure:
             share = 100 * np.nan_to_num(m.records["market_share"][:t, k])
             if k in by_slot:  # a team: from its launch on
                 share[: launch_step(game, by_slot[k])] = np.nan
-            ax.plot(m.dates[:t], share, color=colour[k], lw=3 if k in by_slot else 2, label=labels[k])
+            style = "--" if k in by_slot and by_slot[k].slot >= len(TEAM_COLOURS) else "-"  # a second cycle of colours
+            ax.plot(m.dates[:t], share, color=colour[k], ls=style, lw=3 if k in by_slot else 2, label=labels[k])
             top = max(top, float(np.nanmax(share, initial=0.0)))
         ax.set_ylim(0, nice_ceiling(1.1 * top) if top > 0 else 100.0)
         fig.legend(loc="outside right upper", ncols=1 if len(shown) <= LEGEND_ROWS else 2, frameon=False, fontsize=12)

@@ -50,6 +50,9 @@ def _handle(args: argparse.Namespace) -> int:
         result = calibrate(args.calibration_file, args.out, args.workers, changes,
                            on_trial=lambda done, total: progress.update(bar, completed=done, total=total),
                            executor=args.executor, scheduler=args.scheduler, on_notice=notice)
+    if result["top_decile"]["no_trial_beat_start"]:  # --quiet or not
+        notice("no trial fit better than the starting values: the fit did not move from the base scenario; "
+               "try wider bounds or more trials")
     if args.quiet:
         print(result["out"])
     else:
@@ -81,9 +84,6 @@ def print_fit(result: dict[str, Any]) -> None:
         cells = [f"{r[k]:.4g}" for k in ("low", "median", "high")] if "low" in r else [str(r["values"]), "", ""]
         params.add_row(path, f"{v:.4g}" if isinstance(v, float) else str(v), *cells)
     console.print(params)
-    if top["no_trial_beat_start"]:
-        console.print("[bold yellow]warning:[/] no trial fit better than the starting values: the fit did not move "
-                      "from the base scenario; try wider bounds or more trials")
     console.print(f"distance {result['check']['distance']:.4f} (check run); on fitting seeds: best "
                   f"{result['best']['distance_on_fitting_seeds']:.4f}"
                   + (f", base values {result['base_values']['distance_on_fitting_seeds']:.4f}" if result["base_values"] else ""))

@@ -59,27 +59,29 @@ def students_line(host: str, base: str) -> str:
 
 
 def cmd_classroom(args: argparse.Namespace) -> NoReturn:
-    from sim.classroom.game import MAX_SERVICES, classroom_scenario
+    from sim.classroom.game import classroom_scenario, default_slots
 
     if not LISTENER_LIMITS[0] <= args.listeners <= LISTENER_LIMITS[1]:
         raise ScenarioError(f"--listeners: must be from {LISTENER_LIMITS[0]:,} to {LISTENER_LIMITS[1]:,} (got {args.listeners:,})")
     if args.round_months < 1:
         raise ScenarioError(f"--round-months: must be at least 1 (got {args.round_months})")
-    if args.resume and args.scenario:
-        raise ScenarioError("classroom: give a scenario or --resume (a saved game has its own scenario), not both")
+    if args.resume and (args.scenario or args.teams is not None or args.individuals):
+        raise ScenarioError("classroom: --resume continues a saved game with its own scenario, teams and players: "
+                            "give no scenario, --teams or --individuals with it")
     if args.resume:
         check_resume(args.resume)
         name = Path(args.resume).name
     else:
         scenario = load_dashboard_scenario(args.scenario)  # a bad file stops here with one clear message
-        classroom_scenario(scenario, args.listeners, min(6, MAX_SERVICES - 1 - len(scenario.services.competitors)))
+        classroom_scenario(scenario, args.listeners, default_slots(scenario, args.individuals) if args.teams is None
+                           else args.teams)
         name = scenario.name
     check_address(args.host, args.port)
     base = f"http://{public_host(args.host)}:{args.port}"
     key = secrets.token_urlsafe(16)
     settings = {"scenario": str(Path(args.scenario).resolve()) if args.scenario else None, "listeners": args.listeners,
                 "round_months": args.round_months, "resume": str(Path(args.resume).resolve()) if args.resume else None,
-                "key": key, "join_url": f"{base}/join"}
+                "key": key, "join_url": f"{base}/join", "teams": args.teams, "individuals": args.individuals}
     print(f"freemium-sim classroom: '{name}'\n  teacher (keep this address to yourself): {base}/?teacher={key}\n"
           f"{students_line(args.host, base)}\n  (Ctrl-C stops it)", flush=True)
     become_server(args.host, args.port, "sim.classroom.page", server_env(None, {"FREEMIUM_SIM_CLASSROOM": json.dumps(settings)}),
@@ -94,5 +96,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--round-months", type=int, default=12, help="months played per round (default: 12)")
     p.add_argument("--listeners", type=int, default=DEFAULT_LISTENERS,
                    help=f"simulated listeners (default: {DEFAULT_LISTENERS:,}; a round of 12 months takes seconds)")
+    p.add_argument("--teams", type=int, help="services the class can run: teams, or students with --individuals "
+                   "(default: 16, or 32 with --individuals; fewer if the scenario's market has no room)")
+    p.add_argument("--individuals", action="store_true", help="students join one by one under their own name, "
+                   "each running a service, instead of as teams")
     p.add_argument("--resume", metavar="GAME.json", help="resume a game saved from the teacher's page")
     p.set_defaults(func=cmd_classroom)

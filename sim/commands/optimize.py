@@ -39,8 +39,8 @@ def _handle(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / f"optimize-{opt.spec.name}"
     prepare_folder(opt, out)
     console = Console(stderr=True, quiet=args.quiet)
-    for w in opt.warnings:
-        console.print(f"[bold yellow]warning:[/] {w}", highlight=False)
+    for w in opt.warnings:  # --quiet drops the progress and the table, never a warning
+        notice(w)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn())
     with writer_lock(out):  # one search at a time in a folder
@@ -50,8 +50,8 @@ def _handle(args: argparse.Namespace) -> int:
                 study = search(opt, out, evaluate, on_trial=lambda n: progress.update(bar, completed=n))
         result = write_outputs(opt, out, study)
     if not result["pareto"]:
-        Console(stderr=True).print(f"[bold yellow]warning:[/] no policy of {result['trials']} met the constraints "
-                                   "(see trials.csv); widen the levers' ranges or relax the constraints")
+        notice(f"no policy of {result['trials']} met the constraints (see trials.csv); widen the levers' ranges or "
+               "relax the constraints")
     if args.quiet:
         print(out)
         return 0

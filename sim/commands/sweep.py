@@ -53,11 +53,12 @@ def _handle(args: argparse.Namespace) -> int:
                          out=args.out, retry_failed=args.retry_failed, on_start=start, on_run=recorded,
                          on_notice=notice)
     except WorkerLost as exc:
-        console.print(f"[red]{exc}[/]; the recorded runs are kept: rerun the same command to resume")
+        notice(f"{exc}; the recorded runs are kept: rerun the same command to resume")
         return 1
     finally:
         progress.stop()
     failed = runs["status"].eq("failed").sum()
-    console.print(f"{len(runs)} of {plans[0].total} runs recorded in {plans[0].runs_path}"
-                  + (f"; [red]{failed} failed[/] (see the error column; rerun with --retry-failed)" if failed else ""))
+    console.print(f"{len(runs)} of {plans[0].total} runs recorded in {plans[0].runs_path}")
+    if failed:  # a warning, shown with --quiet too
+        notice(f"{failed} of {len(runs)} runs failed (see the error column of {plans[0].runs_path}; rerun with --retry-failed)")
     return int(failed > 0)

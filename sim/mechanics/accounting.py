@@ -1,7 +1,7 @@
 """The services' money: every revenue and cost flow of a step, in one place.
 
 Revenue is subscription fees (the plan's price per account shared over its users, times
-each listener's regional price multiplier) plus what advertisers pay on the free tier.
+the local price multiple of the service in each listener's region) plus what advertisers pay on the free tier.
 Costs are royalties (a share of all revenue), trials (a cost per trial user and month:
 their streams are paid although they pay nothing), support advisors, personalisation (per
 user and unit of investment) and marketing. Gross profit is revenue less every cost but
@@ -27,7 +27,7 @@ def _per_service(users, state, tier, service, plan, region, price_multiplier, pe
     over ``users`` (ascending; any non-user among them is skipped).
 
     A premium subscriber pays ``per_user[service, plan]`` (the plan's price per account
-    over its users, (S, plans)) times their region's ``price_multiplier`` (R,).
+    over its users, (S, plans)) times the service's ``price_multiplier`` in their region (S, R).
     """
     subs, mau, trials = np.zeros(s), np.zeros(s), np.zeros(s)
     for k in range(users.size):
@@ -37,7 +37,7 @@ def _per_service(users, state, tier, service, plan, region, price_multiplier, pe
         j = service[i]
         mau[j] += 1
         t = tier[i]  # paying or not is a coin flip: selects, not branches (a non-payer's fee, maybe NaN, is not added)
-        fee = per_user[j, max(plan[i], 0)] * price_multiplier[region[i]]
+        fee = per_user[j, max(plan[i], 0)] * price_multiplier[j, region[i]]
         subs[j] += fee if t == PREMIUM else 0.0
         trials[j] += t == TRIAL
     return subs, mau, trials
@@ -58,31 +58,31 @@ class Accounts:
     gross_profit_eur: np.ndarray
 
 
-def account(pop, users: np.ndarray, table, ad_revenue: np.ndarray, support_staff: np.ndarray, marketing_budget: np.ndarray,
-            scenario, weight: float) -> Accounts:
+def step(ctx) -> Accounts:
     """The money flows of every service after a step.
 
-    ``pop`` the listeners at the end of the step, ``users`` those using a service (ascending); ``table`` the services' offers;
-    ``ad_revenue`` (S,) EUR/month from the ad market; ``support_staff`` (S,) advisors;
-    ``marketing_budget`` (S,) EUR/month; ``weight`` real people per simulated listener.
+    ``ctx`` the step: the listeners at its end and the users (``results.sharing``), the services' offers,
+    the ad revenue (``results.ads``), the support advisors (``results.support``), the marketing of the
+    services in the market, the weight (real people per simulated listener).
     """
+    table, pop, mech, weight = ctx.table, ctx.pop, ctx.scenario.mechanisms, ctx.weight
     s = table.n
-    mech = scenario.mechanisms
     with np.errstate(invalid="ignore", divide="ignore"):  # plans not offered are NaN and never held
         per_user = table.plan_price / table.users_per_account
-    subs, mau, trial_users = _per_service(users, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.region_price_multiplier,
-                                          per_user, s)
+    subs, mau, trial_users = _per_service(ctx.results.sharing.users, pop.state, pop.tier, pop.service, pop.plan, pop.region,
+                                          table.region_price, per_user, s)
     subs, mau, trial_users = subs * weight, mau * weight, trial_users * weight
     pers = mech.personalization
     personalization = pers.cost_per_user * table.personalization * mau * pers.enabled
-    support = (np.asarray(support_staff, dtype=float) * mech.service_quality.staff_cost if mech.service_quality.enabled
+    support = (np.asarray(ctx.results.support.staff, dtype=float) * mech.service_quality.staff_cost if mech.service_quality.enabled
                else np.zeros(s))
+    ad_revenue = ctx.results.ads.revenue_eur
     total = subs + ad_revenue
     royalties = table.royalty_share * total
     trial = trial_users * mech.campaigns.trial_cost
     return Accounts(
         revenue_subscription_eur=subs, revenue_ads_eur=ad_revenue, revenue_total_eur=total, royalties_eur=royalties,
         trial_cost_eur=trial, support_cost_eur=support, personalization_cost_eur=personalization,
-        marketing_spend_eur=np.asarray(marketing_budget, dtype=float),
+        marketing_spend_eur=np.asarray(ctx.marketing_budget, dtype=float),
         gross_profit_eur=total - royalties - trial - support - personalization,
     )

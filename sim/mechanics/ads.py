@@ -1,7 +1,7 @@
 """The ad market of the free tiers: inventory, advertiser demand, clearing CPM, fill rate.
 
 Inventory of service j (impressions/month) = sum over its free listeners of hours x
-ad load (ad-min/hour) x impressions per ad-minute x weight. Advertiser m brings
+ad load (ad-min/hour, of j in the listener's region) x impressions per ad-minute x weight. Advertiser m brings
 ``budget_m * allocation_mj`` EUR/month to service j at its value and values an impression at
 ``value_cpm * (1 + targeting_lift * quality_j * affinity_mj)`` per thousand, where
 quality rises with the service's personalisation data and affinity is how strongly the
@@ -25,7 +25,7 @@ stacked into arrays and unstacked again every step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numba import njit
@@ -130,6 +130,8 @@ class Audience:
         Hours x taste summed over the free listeners, per genre.
     price_index : ndarray (S,)
         The free listeners' regional consumer-price indices summed (``sim.mechanics.prices``; 1 each without inflation).
+    region_hours : ndarray (S, R)
+        ``hours`` by the listeners' region.
     """
 
     hours: np.ndarray
@@ -137,6 +139,7 @@ class Audience:
     data: np.ndarray
     genre_hours: np.ndarray
     price_index: np.ndarray
+    region_hours: np.ndarray
 
     def mean_price_index(self) -> float:
         """The free listeners' mean consumer-price index over every service (1 without a free listener)."""
@@ -145,14 +148,17 @@ class Audience:
 
     @classmethod
     def of(cls, service: np.ndarray, hours: np.ndarray, taste: np.ndarray, data_fraction: np.ndarray, s: int,
-           price_index: np.ndarray | None = None) -> "Audience":
-        """From the free listeners' service (F,), hours (F,), tastes (F, G), data fractions (F,) and price indices (F,, default 1)."""
+           price_index: np.ndarray | None = None, region: np.ndarray | None = None, r: int = 1) -> "Audience":
+        """From the free listeners' service (F,), hours (F,), tastes (F, G), data fractions (F,), price indices (F,, default 1)
+        and regions (F,) of ``r`` (default all in region 0)."""
         genre = np.stack([(hours[service == j, None] * taste[service == j]).sum(axis=0) for j in range(s)]).astype(float)
         index = np.ones(service.size) if price_index is None else price_index
+        where = np.zeros(service.size, np.int64) if region is None else region
+        by_region = np.bincount(service * r + where, weights=hours, minlength=s * r)[:s * r].reshape(s, r).astype(float)
         return cls(np.bincount(service, weights=hours, minlength=s)[:s].astype(float),
                    np.bincount(service, minlength=s)[:s].astype(float),
                    np.bincount(service, weights=data_fraction, minlength=s)[:s].astype(float), genre,
-                   np.bincount(service, weights=index, minlength=s)[:s].astype(float))
+                   np.bincount(service, weights=index, minlength=s)[:s].astype(float), by_region)
 
     @classmethod
     def gather(cls, users: np.ndarray, state: np.ndarray, service: np.ndarray, tier: np.ndarray, hours: np.ndarray, taste: np.ndarray,
@@ -167,6 +173,7 @@ class Audience:
 @njit(cache=True)
 def _gather(users, state, service, tier, hours, taste, fraction, sharing, personalize, s, region, price_index):
     total = np.zeros(s)
+    by_region = np.zeros((s, price_index.size))
     count = np.zeros(s)
     data = np.zeros(s)
     index = np.zeros(s)
@@ -186,16 +193,17 @@ def _gather(users, state, service, tier, hours, taste, fraction, sharing, person
         j = service[i]
         h = np.float64(hours[i])
         total[j] += h
+        by_region[j, region[i]] += h
         count[j] += 1
         index[j] += price_index[region[i]]
         if personalize and sharing[i]:
             data[j] += fraction[k]
         for g in range(taste.shape[1]):
             genre[j, g] += h * taste[i, g]
-    return total, count, data, genre, index
+    return total, count, data, genre, index, by_region
 
 
-def step(book: AdvertiserBook, audience: Audience, free_tier: np.ndarray, ad_load: np.ndarray, personalization: np.ndarray,
+def clear_market(book: AdvertiserBook, audience: Audience, free_tier: np.ndarray, ad_load: np.ndarray, personalization: np.ndarray,
          cfg, weight: float, years: float, month: int, dt: float) -> AdMarket:
     """Clear this step's ad market and move the advertisers' budgets.
 
@@ -204,8 +212,10 @@ def step(book: AdvertiserBook, audience: Audience, free_tier: np.ndarray, ad_loa
     book : AdvertiserBook
     audience : Audience
         The free listeners' hours, numbers, data and genre hours per service.
-    free_tier, ad_load, personalization : ndarray (S,)
-        Whether each service has a free tier, its ad load (ad-min/hour) and personalisation (0..1).
+    free_tier, personalization : ndarray (S,)
+        Whether each service has a free tier (in some region) and its personalisation (0..1).
+    ad_load : ndarray (S, R)
+        Ad-min/hour of each service's free tier in each region (0 where not offered).
     cfg : AdsConfig
     weight : float
         Real people per simulated listener.
@@ -218,7 +228,7 @@ def step(book: AdvertiserBook, audience: Audience, free_tier: np.ndarray, ad_loa
         return AdMarket.closed(book, free_tier)
     s = free_tier.size
     sim_hours = audience.hours  # simulated listeners' hours
-    supply = inventory(sim_hours * weight, ad_load, cfg.impressions_per_ad_minute) * free_tier
+    supply = inventory(audience.region_hours * weight, ad_load, cfg.impressions_per_ad_minute).sum(axis=1) * free_tier
     quality = targeting_quality(audience.data, audience.listeners, personalization)
     genre_hours = audience.genre_hours
     # affinity: the audience's share of hours in each genre relative to an even split (1 = average)
@@ -243,10 +253,32 @@ def step(book: AdvertiserBook, audience: Audience, free_tier: np.ndarray, ad_loa
     )
 
 
-def inventory(free_hours: np.ndarray, ad_load: np.ndarray, impressions_per_ad_minute: float) -> np.ndarray:
-    """Impressions on offer per service per month, shape (S,).
+def step(cfg, ctx) -> AdMarket:
+    """This step's ad market (:func:`clear_market`) over the free tiers' audience; the advertisers'
+    book moves (``memory.advertisers``).
 
-    ``free_hours``: listening hours of each service's free tier, real hours/month, (S,).
+    ``cfg`` the ads section; ``ctx`` the step: the users and their data sharing (``results.sharing``),
+    their hours (``pop.hours``, after listening), the offers, the date. With inflation the
+    advertisers' values follow the consumer prices of the listeners they reach.
+    """
+    pop, shared, table = ctx.pop, ctx.results.sharing, ctx.table
+    audience = Audience.gather(shared.users, pop.state, pop.service, pop.tier, pop.hours, pop.taste, shared.fraction,
+                               shared.sharing, ctx.scenario.mechanisms.personalization.enabled, table.n, pop.region,
+                               pop.region_price_index)
+    market = clear_market(ctx.memory.advertisers, audience, table.free_tier, table.ad_load, table.personalization, cfg,
+                          ctx.weight, ctx.years, ctx.date.month, ctx.dt)
+    if ctx.scenario.inflation and audience.listeners.sum() > 0:
+        nominal = audience.mean_price_index()
+        market = replace(market, revenue_eur=market.revenue_eur * nominal, cpm_eur=market.cpm_eur * nominal)
+    ctx.memory.advertisers = market.book
+    return market
+
+
+def inventory(free_hours: np.ndarray, ad_load: np.ndarray, impressions_per_ad_minute: float) -> np.ndarray:
+    """Impressions on offer per month, shape as ``free_hours``.
+
+    ``free_hours``: listening hours of each service's free tier, real hours/month, (S,) or by region (S, R),
+    with ``ad_load`` (ad-min/hour) of the same shape.
     """
     return free_hours * ad_load * impressions_per_ad_minute
 

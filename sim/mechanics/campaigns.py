@@ -45,19 +45,25 @@ class Wrapped:
     december: bool = False
 
 
-def wrapped_step(known: np.ndarray, state: np.ndarray, service: np.ndarray, wrapped: np.ndarray, goodwill: np.ndarray,
-                 draws, cfg, month: int, clock) -> Wrapped:
+def wrapped_step(cfg, ctx) -> Wrapped:
     """December: users of a Wrapped service share (probability ``share_rate`` a month) and gain goodwill.
 
-    ``known`` (m,) the listeners who know the market (ascending: every user is among them),
-    ``state`` (n,) (``State``) and ``service`` (n,) (index, -1 for none) place them; ``wrapped`` (S,) bool: the service runs Wrapped; ``draws`` the step's
-    random streams (``wrapped``, drawn for those users only); ``month`` the calendar month;
-    ``clock`` the step length. The goodwill (n,) is changed in place, spread over December's steps.
+    ``cfg`` the campaigns section; ``ctx`` the step (:class:`sim.mechanics.context.StepContext`): the
+    listeners who know the market (every user is among them), ``table.wrapped`` (S,) bool: the service
+    runs Wrapped; the ``wrapped`` stream, drawn for those users only. In place: the goodwill (n,), spread
+    over December's steps; the sharers count as recent sharers for a year (``shared_until``) and are
+    ``memory.sharing_now`` (none outside December).
     """
-    if not cfg.enabled or month != 12:
-        return Wrapped(np.zeros(service.size, bool), goodwill)
-    wrapped_users = known[(state[known] == State.USER) & wrapped[np.maximum(service[known], 0)]]
-    sharers = np.zeros(service.size, bool)
-    sharers[draws.below("wrapped", wrapped_users, clock.probability(cfg.wrapped.share_rate))] = True
-    goodwill[wrapped_users] += cfg.wrapped.goodwill * clock.months_per_step
-    return Wrapped(sharers, goodwill, True)
+    pop, clock = ctx.pop, ctx.clock
+    if not cfg.enabled or ctx.date.month != 12:
+        wrapped = Wrapped(np.zeros(pop.n, bool), pop.goodwill)
+    else:
+        known = pop.known
+        users = known[(pop.state[known] == State.USER) & ctx.table.wrapped[np.maximum(pop.service[known], 0)]]
+        sharers = np.zeros(pop.n, bool)
+        sharers[ctx.draws.below("wrapped", users, clock.probability(cfg.wrapped.share_rate))] = True
+        pop.goodwill[users] += cfg.wrapped.goodwill * clock.months_per_step
+        pop.shared_until[sharers] = ctx.shared_until()
+        wrapped = Wrapped(sharers, pop.goodwill, True)
+    ctx.memory.sharing_now = wrapped.sharers
+    return wrapped

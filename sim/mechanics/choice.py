@@ -1,19 +1,32 @@
-"""Choice among every service x tier x plan and "nothing": a multinomial logit.
+"""Choice among every service x tier x plan and "nothing": a nested logit.
 
 Utility of an option for listener i (EUR/month, MODEL.md):
 
     U = content_value_j * match_ij * hours_i / mean_hours
-      + [premium] (wtp_i + restriction_gap_j) - price per user (plan, region, trial) - plan hassle
-      - [free] ad_load_j * hours_i * ad_sensitivity_i
+      + [premium] (wtp_i + restriction_gap_j) - price per user (plan, region, trial) x income burden - plan hassle
+      - [free] ad_load_jr * hours_i * ad_sensitivity_i
       - [privacy-sensitive sharer] privacy_cost * personalization_j
       + [newcomer to j] marketing salience_j
       + [current option] (switching_cost(tenure, data depth) + goodwill_i)
       - [user of another service] moving cost (sim.mechanics.switching, charged by ``choose``)
     U(nothing) = outside_value_i
 
-and P(option) = softmax(U / noise_scale) (McFadden 1974). The same function scores a
-decider against all options (matrix) or every user against its current option (vector),
-by numpy broadcasting.
+The choice is a nested logit (McFadden 1978; Train 2009, ch. 4): a service (or nothing), then one
+of its offers (its free tier or a premium plan). The offers of one service share a nest: among
+them the logit scale is ``mu = noise_scale``; between services and nothing it is ``mu / lambda``
+(``lambda = choice.plan_nest`` in (0, 1]), the taste for a service varying more than the taste
+for one of its plans over another:
+
+    P(o) = exp(U_o / mu) * S_n ** (lambda - 1) / sum_n' S_n' ** lambda,
+    S_n = sum_{o' in nest n} exp(U_o' / mu)
+
+A dearer plan sends its holders to another plan or the free tier of the same service as the
+flat logit does, and lambda times less to a competitor or to nothing (the service's inclusive
+value moves lambda times less, Train 2009 eq. 4.3). ``lambda = 1`` is the flat logit
+``softmax(U / noise_scale)`` (McFadden 1974). The same function scores a decider against all
+options (matrix) or every user against its current option (vector), by numpy broadcasting. A
+service's price level, ad load and free tier are those of the listener's region r
+(``sim.policy.RegionalOffers``): a free tier not offered there is not an option.
 """
 
 from __future__ import annotations
@@ -26,6 +39,7 @@ from numba import njit
 from sim.kernels import AHEAD, prefetch
 from sim.mechanics.entry import consider_only
 from sim.mechanics.personalization import match, shares_data
+from sim.mechanics.prices import income_burden
 from sim.mechanics.switching import charge_moving
 from sim.random import uniform_at
 
@@ -123,10 +137,12 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
 
     premium = options.premium[opt]
     trial_ok = premium & (market.trial_months[js] > 0) & ((pop.trial_used[idx].astype(np.int64) >> js) & 1 == 0) & ~is_current_service
-    price = options.price[opt] * pop.region_price_multiplier[pop.region[idx]] * np.where(trial_ok, 1.0 - choice_cfg.trial_salience, 1.0)
-    price = price_in_real_terms(price, pop, idx, opt, options) * choice_cfg.price_weight
+    r = pop.region[idx]
+    price = options.price[opt] * market.region_price[js, r] * np.where(trial_ok, 1.0 - choice_cfg.trial_salience, 1.0)
+    burden = income_burden([x.income for x in scenario.regions], choice_cfg.reference_income, choice_cfg.income_elasticity)
+    price = price_in_real_terms(price, pop, idx, opt, options) * choice_cfg.price_weight * burden[r]
     u = u + np.where(premium, pop.wtp[idx] + market.restriction_gap[js] - price - options.hassle[opt], 0.0)
-    u = u - np.where(options.free[opt], market.ad_load[js] * pop.base_hours[idx] * pop.ad_sensitivity[idx], 0.0)
+    u = u - np.where(options.free[opt], market.ad_load[js, r] * pop.base_hours[idx] * pop.ad_sensitivity[idx], 0.0)
     if pers_cfg.enabled:
         u = u - np.where(sharing & pop.privacy_sensitive[idx], pers_cfg.privacy_cost * market.personalization[js], 0.0)
     u = u + np.where(is_current_service, 0.0, market.salience[js])
@@ -135,6 +151,7 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
     u = u + np.where(opt == current, tenure_cost + pop.goodwill[idx], 0.0)
     eligible = ~(options.student_only[opt] & ~pop.student[idx]) & ~(options.household_only[opt] & ~pop.household[idx])
     eligible &= pop.available[idx, js]  # launched in the listener's region, in the market (sim.mechanics.market)
+    eligible &= ~options.free[opt] | market.free_in[js, r]  # the free tier is offered in their region
     u = np.where(has, np.where(eligible, u, INELIGIBLE), pop.outside_value[idx])
     return u.astype(np.float32)
 
@@ -147,24 +164,35 @@ def price_in_real_terms(price: np.ndarray, pop, idx: np.ndarray, opt: np.ndarray
     return price / pop.price_index[idx] + options.loss[opt, pop.region[idx]]
 
 
-def logit_choice(u: np.ndarray, noise_scale: float, draw: np.ndarray) -> np.ndarray:
-    """Sample one option per row of ``u`` (m, O) from softmax(u / noise_scale) by inverse CDF.
+def nests(service: np.ndarray) -> np.ndarray:
+    """The nest of each option from its service (O,) (``Options.service``), int64 (O,): 0 for nothing,
+    ``j + 1`` for the offers of service j."""
+    return service.astype(np.int64) + 1
+
+
+def choice_probabilities(u: np.ndarray, noise_scale: float, nest: np.ndarray | None = None,
+                         plan_nest: float = 1.0) -> np.ndarray:
+    """Nested-logit probabilities of the options, shape as ``u`` (m, O): ``nest`` (O,) the nest of each
+    option (:func:`nests`; None: every option its own nest), ``plan_nest`` the dissimilarity lambda
+    (module docstring; 1: softmax(u / noise_scale))."""
+    nest = np.arange(u.shape[1]) if nest is None else np.asarray(nest)
+    w = np.exp((u - u.max(axis=1, keepdims=True)) / noise_scale)
+    members = nest[:, None] == np.unique(nest)[None, :]  # (O, N)
+    within = w @ members  # (m, N): S_n
+    felt = np.where(within > 0, within, 1.0) ** (plan_nest - 1.0)
+    weight = w * (felt @ members.T)
+    return weight / weight.sum(axis=1, keepdims=True)
+
+
+def logit_choice(u: np.ndarray, noise_scale: float, draw: np.ndarray, nest: np.ndarray | None = None,
+                 plan_nest: float = 1.0) -> np.ndarray:
+    """Sample one option per row of ``u`` (m, O) from :func:`choice_probabilities` by inverse CDF.
 
     ``draw`` is one uniform number per row, shape (m,), so the same draws give the same
     choices when utilities are the same (common random numbers across scenarios).
     """
-    z = (u - u.max(axis=1, keepdims=True)) / noise_scale
-    w = np.exp(z)
-    cdf = np.cumsum(w, axis=1)
-    threshold = draw * cdf[:, -1]
-    return np.minimum((cdf < threshold[:, None]).sum(axis=1), u.shape[1] - 1)
-
-
-def choice_probabilities(u: np.ndarray, noise_scale: float) -> np.ndarray:
-    """softmax(u / noise_scale) row-wise, shape as ``u``."""
-    z = (u - u.max(axis=1, keepdims=True)) / noise_scale
-    w = np.exp(z)
-    return w / w.sum(axis=1, keepdims=True)
+    cdf = np.cumsum(choice_probabilities(u, noise_scale, nest, plan_nest), axis=1)
+    return np.minimum((cdf < (draw * cdf[:, -1])[:, None]).sum(axis=1), u.shape[1] - 1)
 
 
 # ---------------------------------------------------------------- kernels: the same utility, one listener at a time
@@ -177,14 +205,15 @@ def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
     pers, c = scenario.mechanisms.personalization, scenario.choice
     sw = c.switching_cost
     listeners = (pop.base_hours, pop.service, pop.privacy_sensitive, pop.consent_draw, pop.data_depth, pop.trial_used,
-                 pop.region_price_multiplier, pop.wtp, pop.ad_sensitivity, pop.tenure, pop.goodwill, pop.student, pop.household,
-                 pop.outside_value, pop.available, pop.region_price_index, pop.region)
+                 pop.wtp, pop.ad_sensitivity, pop.tenure, pop.goodwill, pop.student, pop.household,
+                 pop.outside_value, pop.available, pop.region_price_index, pop.region,
+                 income_burden([r.income for r in scenario.regions], c.reference_income, c.income_elasticity))
     real = options.loss is not None  # prices felt in real terms, with the loss above the reference (price_in_real_terms)
     loss = options.loss if real else np.zeros((len(options), 1), np.float32)
     opts = (options.service, options.premium, options.free, options.price, options.hassle, options.student_only,
             options.household_only, loss)
     services = (market.opt_in, market.personalization, market.content_value, market.trial_months, market.restriction_gap,
-                market.ad_load, market.salience)
+                market.ad_load, market.salience, market.region_price, market.free_in)
     constants = np.array([pop.mean_base_hours, pers.opt_out_share, pers.opt_in_share, pers.tau_hours, pers.lift,
                           float(pers.enabled), c.trial_salience, pers.privacy_cost, sw.base, sw.per_tenure_month,
                           sw.max_tenure_months, sw.data_depth, c.price_weight, float(real)])
@@ -202,10 +231,10 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
     option (tier, eligibility) repeat along every row, so the processor predicts them and they
     skip the terms an option does not have.
     """
-    (base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure, goodwill, student, household,
-     outside, available, price_index, region) = L
+    (base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure, goodwill, student, household,
+     outside, available, price_index, region, burden) = L
     o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
-    opt_in, personalization, content, trial_months, gap, ad_load, salience = M
+    opt_in, personalization, content, trial_months, gap, ad_load, salience, price_mult, free_in = M
     mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
     switch_base, switch_per_month, switch_max_months, switch_data, price_weight, real = c[8:]
     out = np.empty((idx.size, o_service.size))
@@ -222,7 +251,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
         depth_frac = 1.0 - np.exp(-depth[i] / tau) if svc >= 0 else 0.0
         rel_hours = base_hours[i] / mean_hours
         hours_i, wtp_i, ad_sens_i, used = base_hours[i], wtp[i], ad_sens[i], trial_used[i]
-        mult, index_r = price_mult[r], price_index[r]
+        index_r, weight_r = price_index[r], price_weight * burden[r]
         is_student, in_household = student[i], household[i]
         stay = switch_base + switch_per_month * min(tenure[i], switch_max_months)
         goodwill_i, cur = goodwill[i], current[k]
@@ -231,8 +260,9 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
             if j < 0:  # nothing: the outside option
                 out[k, o] = outside[i]
                 continue
-            if (o_student[o] and not is_student) or (o_household[o] and not in_household) or not available[i, j]:
-                out[k, o] = INELIGIBLE  # not for them, or not launched in their region / not in the market
+            if ((o_student[o] and not is_student) or (o_household[o] and not in_household) or not available[i, j]
+                    or (o_free[o] and not free_in[j, r])):
+                out[k, o] = INELIGIBLE  # not for them, not launched in their region / not in the market, no free tier there
                 continue
             current_service = svc == j
             sharing = shares_opt_in if opt_in[j] else shares_opt_out
@@ -240,13 +270,13 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
             fit = 1.0 + personalization[j] * lift * frac if personalize else 1.0
             u = content[j] * fit * rel_hours
             if o_premium[o]:
-                trial_ok = trial_months[j] > 0 and ((used >> j) & 1) == 0 and not current_service
-                price = o_price[o] * mult * (1.0 - trial_salience if trial_ok else 1.0)
+                trial_ok = trial_months[j] > 0 and ((np.int64(used) >> j) & 1) == 0 and not current_service
+                price = o_price[o] * price_mult[j, r] * (1.0 - trial_salience if trial_ok else 1.0)
                 if real:
                     price = price / index_r + o_loss[o, r]
-                u += wtp_i + gap[j] - price * price_weight - o_hassle[o]
+                u += wtp_i + gap[j] - price * weight_r - o_hassle[o]
             if o_free[o]:
-                u -= ad_load[j] * hours_i * ad_sens_i
+                u -= ad_load[j, r] * hours_i * ad_sens_i
             if personalize and sharing and priv:
                 u -= privacy_cost * personalization[j]
             if not current_service:
@@ -270,10 +300,10 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
     is not checked. Users differ in tier and sharing as coin flips, so every term is computed
     and selected by a 0/1 factor (exact in floating point): no branch the processor would mispredict.
     """
-    (base_hours, service, privacy, consent, depth, trial_used, price_mult, wtp, ad_sens, tenure, goodwill, student, household,
-     outside, available, price_index, region) = L
+    (base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure, goodwill, student, household,
+     outside, available, price_index, region, burden) = L
     o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
-    opt_in, personalization, content, trial_months, gap, ad_load, salience = M
+    opt_in, personalization, content, trial_months, gap, ad_load, salience, price_mult, free_in = M
     mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
     price_weight, real = c[12:]
     out = np.empty(idx.size)
@@ -284,28 +314,38 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
         frac = fraction[k] * shares
         u = content[j] * (1.0 + personalization[j] * lift * frac * personalize) * (base_hours[i] / mean_hours)
         r = region[i]
-        price = o_price[o] * price_mult[r] * 1.0  # in float64, as the table computes it
+        price = o_price[o] * price_mult[j, r] * 1.0  # in float64, as the table computes it
         price = price / price_index[r] + o_loss[o, r] if real else price
-        u += (wtp[i] + gap[j] - price * price_weight - o_hassle[o]) * o_premium[o]
-        u -= ad_load[j] * base_hours[i] * ad_sens[i] * o_free[o]
+        u += (wtp[i] + gap[j] - price * (price_weight * burden[r]) - o_hassle[o]) * o_premium[o]
+        u -= ad_load[j, r] * base_hours[i] * ad_sens[i] * o_free[o]
         u -= privacy_cost * personalization[j] * (personalize * (shares & privacy[i]))
         out[k] = u
     return out
 
 
 @njit(cache=True)
-def logit_rows(u: np.ndarray, noise_scale: float, ids: np.ndarray, key: np.uint64) -> np.ndarray:
-    """One option per row of ``u`` (m, O), int64 (m,): softmax(u / noise_scale) by inverse CDF with
-    listener ``ids[k]``'s own draw ``uniform_at(key, ids[k])``, as :func:`logit_choice` does."""
+def logit_rows(u: np.ndarray, noise_scale: float, ids: np.ndarray, key: np.uint64, nest: np.ndarray,
+               plan_nest: float) -> np.ndarray:
+    """One option per row of ``u`` (m, O), int64 (m,): the nested logit of :func:`choice_probabilities`
+    (``nest`` (O,) the nest of each option, ``plan_nest`` lambda) by inverse CDF with listener
+    ``ids[k]``'s own draw ``uniform_at(key, ids[k])``, as :func:`logit_choice` does."""
     m, n_opt = u.shape
     out = np.empty(m, np.int64)
     w = np.empty(n_opt)
+    within = np.zeros(nest.max() + 1)
     for k in range(m):
         top = u[k].max()
         total = 0.0
+        within[:] = 0.0
         for o in range(n_opt):
             z = (u[k, o] - top) / noise_scale
             w[o] = np.exp(z) if z > -746.0 else 0.0  # exp is exactly 0 below: no call for an ineligible option
+            within[nest[o]] += w[o]
+        if plan_nest != 1.0:  # an option's weight is shared by its nest: S_n ** (lambda - 1)
+            for o in range(n_opt):
+                if w[o] > 0.0:
+                    w[o] *= within[nest[o]] ** (plan_nest - 1.0)
+        for o in range(n_opt):
             total += w[o]
         threshold = uniform_at(key, ids[k]) * total
         pick, acc = 0, w[0]
@@ -317,9 +357,11 @@ def logit_rows(u: np.ndarray, noise_scale: float, ids: np.ndarray, key: np.uint6
 
 
 def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float, key: np.uint64,
-           ident: np.ndarray, moving: np.ndarray | None = None, heard: np.ndarray | None = None) -> np.ndarray:
-    """Each decider's option, int64 (m,): a logit draw over every option (the choice stream's key at this
-    step), each decider (slots ``idx``) drawing under their id (``ident`` (n,), the id in each slot).
+           ident: np.ndarray, moving: np.ndarray | None = None, heard: np.ndarray | None = None,
+           plan_nest: float = 1.0) -> np.ndarray:
+    """Each decider's option, int64 (m,): a nested-logit draw over every option (the choice stream's key at
+    this step; a service, then its offers, ``plan_nest`` lambda: module docstring), each decider (slots
+    ``idx``) drawing under their id (``ident`` (n,), the id in each slot).
 
     ``moving`` (m,) EUR/month: each decider's cost of moving to another service, charged on the other
     services' options (``sim.mechanics.switching``); ``heard`` (m,) int8: the entrant a decider has
@@ -331,4 +373,4 @@ def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float,
         charge_moving(u, L[1][idx], O[0], moving)
     if heard is not None:
         consider_only(u, current, O[0], heard, INELIGIBLE)
-    return logit_rows(u, noise_scale, ident[idx], key)
+    return logit_rows(u, noise_scale, ident[idx], key, nests(O[0]), plan_nest)

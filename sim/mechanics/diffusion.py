@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from sim.agents.listeners import State
+from sim.agents.listeners import Stage, State
 from sim.kernels import AHEAD, prefetch
-from sim.mechanics.loyalty import Stage
+from sim.mechanics.campaigns import marketing_multiplier
 from sim.random import uniform_at
 
 UNAWARE, USER, OUTSIDE = np.int8(State.UNAWARE), np.int8(State.USER), np.int8(State.OUTSIDE)
@@ -215,10 +215,10 @@ def aware_with_probability(state: np.ndarray, ident: np.ndarray, first: int, pro
     return newly[:m]
 
 
-def step(known: np.ndarray, state: np.ndarray, stage: np.ndarray, sharing: np.ndarray, friends, ident: np.ndarray,
+def aware(known: np.ndarray, state: np.ndarray, stage: np.ndarray, sharing: np.ndarray, friends, ident: np.ndarray,
          slot_of: np.ndarray, degree: np.ndarray, fully_mixed: bool, p: float, cfg, wom_boost: float, key: np.uint64,
          dt: float, word_of_mouth: WordOfMouth) -> np.ndarray:
-    """Slots of the listeners who become aware this step, ascending, int64 (k,).
+    """Slots of the listeners who become aware this step, ascending, int64 (k,) (the arrays of :func:`step`).
 
     ``known`` the listeners who know the market, ascending slots (``ListenerPopulation.known``);
     ``state`` (n,) listener states (``State``); ``stage`` (n,) int8 the loyalty ladder stage
@@ -242,3 +242,28 @@ def step(known: np.ndarray, state: np.ndarray, stage: np.ndarray, sharing: np.nd
     update_word_of_mouth(known, state, stage, sharing, friends.indptr, friends.indices, ident, slot_of, extra, wom_boost,
                          wom.influence, wom.total)
     return aware_on_network(state, wom.total, degree, ident, first, p, cfg.q, dt, key)
+
+
+@dataclass(frozen=True)
+class Awareness:
+    """One step of awareness: ``newly_aware`` the slots of the listeners who learnt of the market, ascending, int64 (k,)."""
+
+    newly_aware: np.ndarray
+
+
+def step(cfg, ctx) -> Awareness:
+    """Unaware listeners become aware (:func:`aware`); they join ``pop.known`` as AWARE, in place.
+
+    ``cfg`` the diffusion section (``p``, ``q``, ``advocate_weight``); ``ctx`` the step: the listeners,
+    the ladder stage and the word of mouth kept between steps (``ctx.memory``, brought up to date here),
+    this step's Wrapped sharers, the ``diffusion`` stream. Every service's marketing raises the innovation
+    hazard ``p`` (``campaigns.marketing_multiplier``).
+    """
+    pop, camp = ctx.pop, ctx.scenario.mechanisms.campaigns
+    p = cfg.p * (marketing_multiplier(float(np.sum(ctx.marketing_budget)), ctx.people, camp.marketing_lift,
+                                      camp.marketing_reference) if camp.enabled else 1.0)
+    newly = aware(pop.known, pop.state, ctx.memory.stage, ctx.memory.sharing_now, pop.friends, pop.ident, pop.slot_of,
+                  pop.degree, pop.fully_mixed, p, cfg, camp.wrapped.wom_boost, ctx.draws.key("diffusion"), ctx.dt,
+                  ctx.memory.word_of_mouth)
+    pop.become_aware(newly)
+    return Awareness(newly)

@@ -11,21 +11,15 @@ very satisfied supporter who shared: Wrapped or after a RAK, within the last yea
 
 from __future__ import annotations
 
-from enum import IntEnum
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 from scipy.special import expit
 
-from sim.agents.listeners import State
-
-
-class Stage(IntEnum):
-    PROSPECT = 0
-    CUSTOMER = 1
-    CLIENT = 2
-    SUPPORTER = 3
-    ADVOCATE = 4
+from sim.agents.listeners import Stage, State
+from sim.mechanics.choice import held_utility, kernel_inputs
+from sim.mechanics.subscriptions import current_option
 
 
 USER = np.int8(State.USER)
@@ -78,7 +72,7 @@ def _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, utility
         stage[i] = st if user else 0
 
 
-def step(known: np.ndarray, state: np.ndarray, satisfaction: np.ndarray, goodwill: np.ndarray, tenure: np.ndarray,
+def update(known: np.ndarray, state: np.ndarray, satisfaction: np.ndarray, goodwill: np.ndarray, tenure: np.ndarray,
          stage: np.ndarray, utility: np.ndarray, outside_value: np.ndarray, shared_until: np.ndarray, t: int, cfg,
          goodwill_decay: float, noise_scale: float, dt: float) -> None:
     """Satisfaction follows the month's experience, goodwill fades, tenure grows, the ladder stage.
@@ -97,3 +91,29 @@ def step(known: np.ndarray, state: np.ndarray, satisfaction: np.ndarray, goodwil
     _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, utility, outside_value,
                     shared_until, t, noise_scale, weight, (1.0 - goodwill_decay) ** dt, dt, cfg.customer_months,
                     cfg.supporter_satisfaction, cfg.advocate_satisfaction)
+
+
+@dataclass(frozen=True)
+class Loyalty:
+    """One step of loyalty: ``utility`` (m,) EUR/month, each user's utility of the option they hold
+    (``results.sharing.users`` order); ``stage`` (n,) int8 the ladder (``memory.stage``, updated in place)."""
+
+    utility: np.ndarray
+    stage: np.ndarray
+
+
+def step(cfg, ctx) -> Loyalty:
+    """Satisfaction follows the month's experience, goodwill fades, tenure grows, the ladder stage (:func:`update`,
+    in place on the listeners and ``memory.stage``).
+
+    ``cfg`` the loyalty section; ``ctx`` the step: each user's experience is the utility of the option they
+    hold (``choice.held_utility``, with their data sharing of ``results.sharing``); goodwill fades at
+    ``service_quality.goodwill_decay``; the choice's noise scales the surplus.
+    """
+    pop, scen, shared = ctx.pop, ctx.scenario, ctx.results.sharing
+    held = current_option(pop, ctx.options, shared.users)
+    experienced = held_utility(*kernel_inputs(pop, ctx.options, ctx.table, scen), shared.users, held, shared.fraction,
+                               shared.sharing)
+    update(pop.known, pop.state, pop.satisfaction, pop.goodwill, pop.tenure, ctx.memory.stage, experienced, pop.outside_value,
+           pop.shared_until, ctx.t, cfg, scen.mechanisms.service_quality.goodwill_decay, scen.choice.noise_scale, ctx.dt)
+    return Loyalty(experienced, ctx.memory.stage)

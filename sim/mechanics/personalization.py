@@ -12,6 +12,8 @@ personalisation (``privacy_cost * personalization``, EUR/month).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit
 
@@ -59,6 +61,48 @@ def sharers(users: np.ndarray, state: np.ndarray, service: np.ndarray, privacy_s
         k = who[s]
         fraction[k] = 1.0 - np.exp(-data_depth[users[k]] / tau_hours)
     return out, fraction
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """Who uses a service this step and who shares data with it, after the deciders moved.
+
+    Attributes
+    ----------
+    users : int (m,)
+        Slots of the listeners using a service, ascending (no one starts or stops until the next step).
+    sharing : bool (n,)
+        Shares data with their current service, False for non-users.
+    fraction : float64 (m,)
+        The data depth fraction of each of ``users`` who shares, 0 for the others: what listening, the ad
+        audience and the users' utility read (data depth grows only at the end of the step).
+    """
+
+    users: np.ndarray
+    sharing: np.ndarray
+    fraction: np.ndarray
+
+
+def users_sharing(cfg, pop, users: np.ndarray, opt_in: np.ndarray) -> Sharing:
+    """:func:`sharers` of ``users`` (ascending) under each service's data policy ``opt_in`` (S,); nobody
+    shares when personalisation is off."""
+    if not cfg.enabled:
+        return Sharing(users, np.zeros(pop.n, bool), np.zeros(users.size))
+    return Sharing(users, *sharers(users, pop.state, pop.service, pop.privacy_sensitive, pop.consent_draw, opt_in,
+                                   cfg.opt_out_share, cfg.opt_in_share, pop.data_depth, cfg.tau_hours))
+
+
+def step(cfg, ctx) -> Sharing:
+    """The users of this step and who shares data with their (new) service (``memory.sharing``)."""
+    out = users_sharing(cfg, ctx.pop, ctx.pop.users(), ctx.table.opt_in)
+    ctx.memory.sharing = out.sharing
+    return out
+
+
+def deepen(ctx) -> None:
+    """The data grows: sharers add the hours they listened this step (:func:`grow_depth`, in place)."""
+    shared = ctx.results.sharing
+    grow_depth(shared.users, ctx.pop.data_depth, ctx.pop.hours, shared.sharing, ctx.dt)
 
 
 def match(depth_fraction: np.ndarray, personalization: np.ndarray | float, lift: float) -> np.ndarray:

@@ -17,6 +17,11 @@ real price above R is felt as a loss on top of the price itself,
 ``loss_aversion * max(P / I - R, 0)`` EUR/month (Tversky & Kahneman 1991), which fades
 as R adapts; a rise prompts a share ``min(1, review_per_rise * (P / I - R) / R)`` of the
 plan's payers to reconsider that step (instead of the flat ``choice.price_change_review``).
+
+Price relative to income. A EUR of price weighs more where incomes are lower: in region r the
+price term of the utility is multiplied by ``(choice.reference_income / regions[r].income) **
+choice.income_elasticity`` (the marginal utility of money falls with income; an elasticity of 1 is
+log utility of income). A region without an ``income`` feels prices at face value.
 """
 
 from __future__ import annotations
@@ -49,8 +54,9 @@ def region_index(inflation: dict, areas: list[str | None], months: np.ndarray, s
 
 def real_prices(plan_price: np.ndarray, users_per_account: np.ndarray, price_multiplier: np.ndarray,
                 index: np.ndarray) -> np.ndarray:
-    """Real price per user of every (service, plan, region), shape (S, P, R), EUR/month at start prices (NaN: not offered)."""
-    return (plan_price / users_per_account)[:, :, None] * (price_multiplier / index)[None, None, :]
+    """Real price per user of every (service, plan, region), shape (S, P, R), EUR/month at start prices (NaN: not offered);
+    ``price_multiplier`` (S, R) the local net price as a multiple of the list price, ``index`` (R,) the consumer prices."""
+    return (plan_price / users_per_account)[:, :, None] * (price_multiplier / index[None, :])[:, None, :]
 
 
 def adapt(reference: np.ndarray, real: np.ndarray, rate: float, dt: float) -> np.ndarray:
@@ -76,3 +82,9 @@ def option_loss(loss_spr: np.ndarray, option_service: np.ndarray, option_plan: n
     premium = (option_service >= 0) & (option_plan >= 0)
     out = loss_spr[np.maximum(option_service, 0), np.maximum(option_plan, 0)]
     return np.where(premium[:, None], out, 0.0).astype(np.float32)
+
+
+def income_burden(incomes: list[float | None], reference_income: float, elasticity: float) -> np.ndarray:
+    """Weight of a EUR of price in each region's utility, float64 (R,): ``(reference_income / income) **
+    elasticity`` (USD per person a year both), 1 for a region without an income."""
+    return np.array([1.0 if inc is None else (reference_income / inc) ** elasticity for inc in incomes])

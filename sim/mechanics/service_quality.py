@@ -17,11 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from sim.agents.listeners import Tier
 from sim.clock import DAYS_PER_MONTH
 
 HOURS_PER_MONTH = 24 * DAYS_PER_MONTH  # 730.5
+FREE = np.int8(Tier.FREE)
 MAX_UTILISATION = 0.95
 
 
@@ -60,11 +62,25 @@ def ticket_probability(ticket_rate: float, outage_severity_days: np.ndarray, out
 def file_tickets(users: np.ndarray, service: np.ndarray, tier: np.ndarray, paying: np.ndarray, free: np.ndarray,
                  draws) -> np.ndarray:
     """The users (a subset of ``users`` (m,), in order) who file a ticket this step, with the probabilities
-    ``paying`` and ``free`` (S,) of their service's paying and free users."""
-    if np.array_equal(paying, free):  # one rate for all: by service alone, without the (m,) probabilities
-        return draws.below_by("ticket", users, service, paying)
-    j = service[users]
-    return draws.below("ticket", users, np.where(tier[users] == Tier.FREE, free[j], paying[j]))
+    ``paying`` and ``free`` (S,) of their service's paying and free users: those whose draw is below the larger
+    one (one pass), then, of those, the ones below their own tier's (the same draw, over the few tickets)."""
+    tickets = draws.below_by("ticket", users, service, np.maximum(paying, free))
+    if np.array_equal(paying, free):
+        return tickets
+    j = service[tickets]
+    return tickets[draws.uniform("ticket", tickets) < np.where(tier[tickets] == FREE, free[j], paying[j])]
+
+
+@njit(cache=True)
+def held(users: np.ndarray, service: np.ndarray, tier: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
+    """Free and paying (premium or trial) users of each service, simulated, int64 (S,) each, in one pass over ``users``."""
+    free = np.zeros(s, np.int64)
+    every = np.zeros(s, np.int64)
+    for k in range(users.size):
+        i = users[k]
+        every[service[i]] += 1
+        free[service[i]] += tier[i] == FREE  # without a branch: free or paying is a coin flip
+    return free, every - free
 
 
 def individual_waits(mean_hours: np.ndarray, draw: np.ndarray) -> np.ndarray:
@@ -118,9 +134,9 @@ class Support:
     staff: np.ndarray
 
 
-def step(users: np.ndarray, service: np.ndarray, tier: np.ndarray, goodwill: np.ndarray, outage_severity_days: np.ndarray,
-         backlog: np.ndarray, support_staff: np.ndarray, support_per_1000: np.ndarray, rak_rate: np.ndarray, draws, cfg,
-         weight: float, dt: float) -> Support:
+def serve(users: np.ndarray, service: np.ndarray, tier: np.ndarray, goodwill: np.ndarray, outage_severity_days: np.ndarray,
+          backlog: np.ndarray, support_staff: np.ndarray, support_per_1000: np.ndarray, rak_rate: np.ndarray, draws, cfg,
+          weight: float, dt: float) -> Support:
     """Tickets, the support queue, long waits, RAK and outages of one step.
 
     ``users`` (m,) the listeners who use a service (ascending), ``service`` and ``tier`` (n,) their services and tiers;
@@ -136,9 +152,7 @@ def step(users: np.ndarray, service: np.ndarray, tier: np.ndarray, goodwill: np.
         none = np.zeros(0, np.int64)
         return Support(goodwill, none, none, backlog, np.full(s, np.nan), np.zeros(s), np.zeros(s))
     sev = outage_severity_days
-    held = service[users]
-    free_users = np.bincount(held, weights=tier[users] == Tier.FREE, minlength=s)[:s] * weight
-    subscribers = np.bincount(held, minlength=s)[:s] * weight - free_users
+    free_users, subscribers = (count * weight for count in held(users, service, tier, s))
     staff = staffing(support_staff, support_per_1000, subscribers)
     paying = ticket_probability(cfg.ticket_rate, sev, cfg.outage_tickets, dt)
     free = ticket_probability(cfg.ticket_rate * cfg.free_ticket_share, sev, cfg.outage_tickets, dt)
@@ -161,3 +175,21 @@ def step(users: np.ndarray, service: np.ndarray, tier: np.ndarray, goodwill: np.
     reconsider = np.concatenate([draws.below("wait_review", tickets, review),
                                  draws.below("outage", hit, np.minimum(cfg.outage_review * sev[service[hit]], 1.0))])
     return Support(goodwill, reconsider, rak, abandon(left, cfg.abandonment, dt), mean_wait, arrivals / dt, staff)
+
+
+def step(cfg, ctx) -> Support:
+    """Tickets, the support queue, long waits, RAK and outages of one step (:func:`serve`), and their effects
+    on the listeners in place: goodwill; the delighted count as recent sharers for a year (``shared_until``);
+    those a long wait or an outage makes reconsider choose at the next step (``memory.reconsider``); the
+    backlog left (``memory.backlog``).
+
+    ``cfg`` the service-quality section; ``ctx`` the step: the users (``results.sharing``), this step's
+    outages, the services' staffing rules (fixed advisors and advisors per thousand subscribers) and RAK rates.
+    """
+    pop, memory = ctx.pop, ctx.memory
+    support = serve(ctx.results.sharing.users, pop.service, pop.tier, pop.goodwill, ctx.outage, memory.backlog,
+                    ctx.support_staff, ctx.support_per_1000, ctx.rak_rate, ctx.draws, cfg, ctx.weight, ctx.dt)
+    memory.backlog = support.backlog
+    memory.reconsider[support.reconsider] = True
+    pop.shared_until[support.told_friends] = ctx.shared_until()
+    return support

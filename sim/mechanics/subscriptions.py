@@ -63,35 +63,37 @@ def _held(state, tier, service, plan, idx, held):
     return out
 
 
-def step(pop, reconsider: np.ndarray, price_rose: np.ndarray, draws, options: Options, table,
-         scenario, clock, t: int, rise_review: np.ndarray | None = None, heard: np.ndarray | None = None) -> Decisions:
-    """Payment failures, then the listeners who decide this step choose an option.
+def step(cfg, ctx) -> Decisions:
+    """Payment failures, then the listeners who decide this step choose an option; in place on the listeners.
 
-    ``reconsider`` (n,) bool: listeners who choose this step whatever their draws (the newly aware, a long
-    wait or an outage, a lost service); ``price_rose`` (S, n_plans) bool: the plan's
-    price went up this step; ``draws`` the step's random streams (:class:`sim.random.StepDraws`):
-    ``payment`` for premium subscribers, ``review`` for the aware, ``trigger`` for holders of a
-    plan whose price rose, ``choice`` for the deciders; ``t`` the step index; ``rise_review``
-    (S, n_plans, R) the share of a plan's payers reconsidering at a rise, by region (reference
-    prices), else ``choice.price_change_review``; ``heard`` (n,) int8 the entrant a listener has just heard
-    of, -1 for none (:mod:`sim.mechanics.entry`).
+    ``cfg`` the choice section; ``ctx`` the step: the listeners, ``memory.reconsider`` (n,) bool: those who
+    choose whatever their draws (the newly aware, a long wait or an outage, a lost service; cleared here),
+    ``price_rose`` (S, n_plans, R) bool: the plan's price went up this step in the region, ``rise_review``
+    (S, n_plans, R) the share of a plan's payers reconsidering at a rise by region (reference prices; None:
+    ``choice.price_change_review``), ``heard`` (n,) int8 the entrant a listener has just heard of, -1 for none
+    (:mod:`sim.mechanics.entry`), the options and the offers (where each free tier is offered,
+    ``table.free_in``), the switching section (``mechanisms.switching``), and the streams ``payment`` for premium
+    subscribers, ``review`` for the aware, ``trigger`` for holders of a plan whose price rose, ``choice`` for the deciders.
     """
-    c, sw = scenario.choice, scenario.mechanisms.switching
+    pop, clock, t, reconsider, draws = ctx.pop, ctx.clock, ctx.t, ctx.memory.reconsider, ctx.draws
+    rise_review, price_rose, options, heard = ctx.rise_review, ctx.price_rose, ctx.options, ctx.heard
+    sw = ctx.scenario.mechanisms.switching
     if rise_review is None:  # the flat share, the same in every region
-        rise_review = np.full((*price_rose.shape, 1), c.price_change_review)
+        rise_review = np.full((*price_rose.shape[:2], 1), cfg.price_change_review)
     failed, idx, trial_ended = _deciders(
         pop.known, pop.state, pop.tier, pop.service, pop.plan, pop.region, pop.trial_end, pop.tenure, pop.data_depth, pop.goodwill,
-        pop.spell_start, t, reconsider, price_rose, options.held_index(price_rose.shape), clock.probability(c.involuntary_churn),
-        clock.probability(c.lapsed_review_rate), c.premium_review_rate, *switching.review_constants(sw), clock.months_per_step,
-        clock.probability(c.review_rate), np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"),
-        draws.key("trigger"), pop.ident)
+        pop.spell_start, t, reconsider, price_rose, options.held_index(price_rose.shape[:2]), ctx.table.free_in,
+        clock.probability(cfg.involuntary_churn), clock.probability(cfg.lapsed_review_rate), cfg.premium_review_rate,
+        *switching.review_constants(sw), clock.months_per_step, clock.probability(cfg.review_rate),
+        np.asarray(rise_review, np.float64), draws.key("payment"), draws.key("review"), draws.key("trigger"), pop.ident)
     if idx.size:
         cur = current_option(pop, options, idx)
         moving = switching.moving_cost(pop.service[idx], pop.tenure[idx], pop.data_depth[idx],
-                                       scenario.mechanisms.personalization.tau_hours, sw) if sw.enabled else None
-        chosen = choose(*kernel_inputs(pop, options, table, scenario), idx, cur, c.noise_scale, draws.key("choice"), pop.ident,
-                        moving, None if heard is None else heard[idx])
-        move(pop, idx, chosen, trial_ended[idx], options, table.trial_months, t, clock.months_per_step)
+                                       ctx.scenario.mechanisms.personalization.tau_hours, sw) if sw.enabled else None
+        chosen = choose(*kernel_inputs(pop, options, ctx.table, ctx.scenario), idx, cur, cfg.noise_scale, draws.key("choice"),
+                        pop.ident, moving, None if heard is None else heard[idx], cfg.plan_nest)
+        move(pop, idx, chosen, trial_ended[idx], options, ctx.table.trial_months, t, clock.months_per_step)
+    reconsider[:] = False
     return Decisions(failed, trial_ended)
 
 
@@ -104,7 +106,7 @@ def _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill) -> None:
 
 @njit(cache=True)
 def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data_depth, goodwill, spell_start, t, reconsider,
-              price_rose, held, payment_p, lapsed_p, premium_rate, long_tenure_ratio, tenure_months, dt, review_p,
+              price_rose, held, free_in, payment_p, lapsed_p, premium_rate, long_tenure_ratio, tenure_months, dt, review_p,
               rise_review, payment_key, review_key, trigger_key, ident):
     """Whose payment failed (bool (n,)), who decides this step (their slots, ascending, int64 (m,))
     and whose trial ended (bool (n,)), in one pass over the listeners who know the market
@@ -116,10 +118,10 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
     reviewing (``uniform_at(review_key, d)`` below the review probability of their state:
     lapsed, paying (``premium_rate`` a month on their first bill, falling with the months they
     have paid, ``spell_start`` (n,): :func:`sim.mechanics.switching.tenure_review`, steps of
-    ``dt`` months), or else), holding a
-    plan whose price rose (``price_rose`` (S, plans), ``uniform_at(trigger_key, d)`` below ``rise_review`` (S, plans, R) of their region, or of
+    ``dt`` months), or else), holding a plan whose price rose in their region (``price_rose`` (S, plans, R),
+    ``uniform_at(trigger_key, d)`` below ``rise_review`` (S, plans, R) of their region, or of
     region 0 when it has one region column) or holding an option no longer offered (``held``
-    (S, 2, plans) option index, -1 if withdrawn).
+    (S, 2, plans) option index, -1 if withdrawn; a free tier not offered in their region, ``free_in`` (S, R)).
     """
     n = state.size
     failed = np.zeros(n, np.bool_)
@@ -148,9 +150,11 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
         p = lapsed_p if s == LAPSED else (premium_p if paying else review_p)
         decide = reconsider[i] | ended | (uniform_at(review_key, d) < p)
         j, q = max(service[i], 0), max(plan[i], 0)  # a non-user's lookups are masked below
-        if paying & price_rose[j, q]:  # only in a month a price rose
+        if paying & price_rose[j, q, region[i]]:  # only in a month a price rose
             decide |= uniform_at(trigger_key, d) < rise_review[j, q, region[i] if by_region else 0]
-        withdrawn = held[j, 1 if ti == PREMIUM or ti == TRIAL else 0, q] < 0  # their free tier or plan was withdrawn
+        premium = ti == PREMIUM or ti == TRIAL
+        # their free tier or plan was withdrawn, everywhere or in their region
+        withdrawn = (held[j, 1 if premium else 0, q] < 0) | ((not premium) & (not free_in[j, region[i]]))
         deciders[m] = i  # a compaction that always writes: deciding is a coin flip
         m += decide | (user & withdrawn)
     return failed, deciders[:m], trial_ended
@@ -203,7 +207,7 @@ def _move(idx, chosen, trial_over, o_service, o_premium, o_plan, has_trial, tria
             spell_start[i] = t
         if start_trial:
             trial_end[i] = t + trial_steps[svc]
-            trial_used[i] |= np.uint16(1 << svc)
+            trial_used[i] |= np.uint64(1) << np.uint64(svc)  # the mask is 16, 32 or 64 bits
         state[i], service[i], tier[i], plan[i] = USER, svc, new_tier, o_plan[opt]
 
 
@@ -248,7 +252,7 @@ def place_initial(pop, options: Options, table, scenario, rng: np.random.Generat
     users = pop.state == State.USER
     pop.tenure[users] = rng.uniform(0, init.tenure_months, int(users.sum())).astype(np.float32)
     paying = users & (pop.tier == Tier.PREMIUM)  # they had their trial long ago
-    pop.trial_used[paying] |= (1 << pop.service[paying].astype(np.uint16)).astype(np.uint16)
+    pop.trial_used[paying] |= (np.uint64(1) << pop.service[paying].astype(np.uint64)).astype(pop.trial_used.dtype)
     pop.satisfaction[users] = 0.6
     pop.spell_start[users] = -1
     pop.recount_known()

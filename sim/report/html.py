@@ -23,6 +23,9 @@ table { border-collapse: collapse; margin: 0.6em 0 1.6em; font-size: 0.92em; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.3em 0.8em; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td .sub { color: #666; font-size: 0.85em; }
+table.wide { font-size: 0.85em; }
+table.wide th, table.wide td { padding: 0.25em 0.45em; }
 figure { margin: 1.5em 0 2.2em; }
 figure img { width: 100%; max-width: 1000px; height: auto; border: 1px solid #eee; }
 figcaption { color: #444; font-size: 0.92em; margin-top: 0.3em; }
@@ -51,20 +54,26 @@ def format_number(x: object) -> str:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]],
-          numeric: Sequence[bool] | None = None) -> str:
+          numeric: Sequence[bool] | None = None, wide: bool = False) -> str:
     """An HTML table; every cell is escaped. `numeric[i]` right-aligns
-    column i and formats numbers with `format_number`."""
+    column i and formats numbers with `format_number`; a tuple cell is
+    shown as lines (a value over its interval, the second line smaller);
+    a `wide` table (many columns) is set smaller and tighter."""
     numeric = numeric or [False] * len(headers)
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+
+    def cell(v: object, num: bool) -> str:
+        if isinstance(v, tuple):
+            first, *rest = (html.escape(format_number(x) if num else str(x)) for x in v)
+            return (f'<td{" class=num" if num else ""}>{first}' + "".join(f'<br><span class="sub">{x}</span>' for x in rest)
+                    + "</td>")
+        return f'<td class="num">{html.escape(format_number(v))}</td>' if num else f"<td>{html.escape(str(v))}</td>"
+
     body = []
     for row in rows:
-        cells = "".join(
-            f'<td class="num">{html.escape(format_number(v))}</td>' if num
-            else f"<td>{html.escape(str(v))}</td>"
-            for v, num in zip(row, numeric)
-        )
+        cells = "".join(cell(v, num) for v, num in zip(row, numeric))
         body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"<table{' class=wide' if wide else ''}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def png_data_uri(path: Path) -> str:

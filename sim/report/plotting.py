@@ -146,15 +146,16 @@ def group_colors(labels: list[str]) -> dict[str, str]:
 
 
 def draw_banded_panels(axes: list[Axes], frame: pd.DataFrame, panels: list[Panel],
-                       group: str, order: list[str]) -> None:
+                       group: str, order: list[str], colors: dict[str, str] | None = None) -> None:
     """Fill each axes with one panel: a median line + band per group value.
 
     frame: long timeseries (replicate x date x group); group: the column whose
     values become lines (`service` in a report, `scenario` in a comparison);
-    order: those values in legend order. A panel with no finite data for any
-    group is marked not applicable.
+    order: those values in legend order; colors: each value's colour (default:
+    the palette in that order). A panel with no finite data for any group is
+    marked not applicable.
     """
-    colors = group_colors(order)
+    colors = colors or group_colors(order)
     for ax, panel in zip(axes, panels):
         drawn = [plot_band(ax, frame[frame[group] == g], panel.column, panel.scale,
                            label=g, color=colors[g]) for g in order]
@@ -165,27 +166,33 @@ def draw_banded_panels(axes: list[Axes], frame: pd.DataFrame, panels: list[Panel
 
 
 def banded_figure(frame: pd.DataFrame, panels: list[Panel], group: str,
-                  order: list[str], title: str) -> Figure:
+                  order: list[str], title: str, colors: dict[str, str] | None = None,
+                  window: dict | None = None) -> Figure:
     """A figure of stacked panels sharing one date axis, each panel a set of
-    replicate bands (one per value of `group`), with one legend outside the
-    data on the right."""
+    replicate bands (one per value of `group`, in `colors`), with one legend
+    outside the data (on the right, or below when there are many or long
+    labels); a `window` ({"start", "end"} months) is shaded."""
     fig, axes = new_figure(len(panels), title)
-    draw_banded_panels(axes, frame, panels, group, order)
+    draw_banded_panels(axes, frame, panels, group, order, colors)
     format_date_axis(axes[-1], frame["date"])
-    add_outside_legend(fig, axes)
+    if window is not None:
+        for ax in axes:
+            ax.axvspan(pd.Timestamp(window["start"]), pd.Timestamp(window["end"]), color="0.92", zorder=0)
+    below = len(order) > 3 or max((len(x) for x in order), default=0) > 24
+    add_outside_legend(fig, axes, below=below)
     return fig
 
 
-def add_outside_legend(fig: Figure, axes: list[Axes], title: str | None = None) -> None:
-    """One legend for the whole figure, to the right of the axes, listing each
-    label once even when it appears in several panels."""
+def add_outside_legend(fig: Figure, axes: list[Axes], title: str | None = None, below: bool = False) -> None:
+    """One legend for the whole figure, to the right of the axes (or `below` them, in columns),
+    listing each label once even when it appears in several panels."""
     handles: dict[str, object] = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
     if handles:
-        fig.legend(list(handles.values()), list(handles.keys()), loc="outside right upper",
-                   title=title, frameon=False)
+        fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center" if below else "outside right upper",
+                   ncols=min(3, len(handles)) if below else 1, title=title, frameon=False)
 
 
 def plot_stack(ax: Axes, frame: pd.DataFrame, columns: list[str], labels: list[str],
@@ -224,27 +231,46 @@ def png_bytes(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def forest_figure(labels: list[str], estimate: np.ndarray, low: np.ndarray, high: np.ndarray,
-                  highlight: np.ndarray, xlabel: str, title: str) -> Figure:
-    """A forest plot: one row per label, a point at `estimate` and a line from
-    `low` to `high` (arrays of shape (n_labels,), in the unit `xlabel` names),
-    with a reference line at zero. Rows where `highlight` is True (for example
-    an interval that excludes zero) are drawn in colour, the others in grey.
-    With no row (no interval available, e.g. one replicate) the plot says
-    'not applicable'."""
-    n = len(labels)
-    fig, ax = plt.subplots(figsize=(FIG_WIDTH_IN, 1.2 + 0.32 * max(n, 1)), layout="constrained",
-                           dpi=DPI)
-    fig.suptitle(title, fontsize=13, fontweight="bold")
-    y = np.arange(n)[::-1]  # first label on top
-    colors = np.where(highlight, "tab:red", "0.55")
-    ax.hlines(y, low, high, colors=colors, lw=2)
-    ax.scatter(estimate, y, c=colors, zorder=3, s=25)
-    ax.axvline(0.0, color="k", lw=0.8)
-    ax.set_yticks(y, labels)
-    ax.set_ylim(-0.7, n - 0.3)
-    ax.set_xlabel(xlabel)
-    ax.grid(axis="x", alpha=0.3)
-    if n == 0:
-        mark_not_applicable(ax, "no interval: more than one replicate is needed")
+@dataclass(frozen=True)
+class ForestPanel:
+    """One panel of a forest grid: a KPI's differences, one row per label, in the unit ``title`` names.
+
+    estimate, low, high: arrays (n_labels,), NaN where undefined; highlight: bool (n_labels,), drawn filled
+    (an interval that excludes zero) or hollow; colors: one per label.
+    """
+
+    title: str
+    labels: list[str]
+    estimate: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    highlight: np.ndarray
+    colors: list[str]
+
+
+def forest_grid(panels: list[ForestPanel], title: str, columns: int = 3) -> Figure:
+    """Small multiples of forest plots, ``columns`` panels a row, each on its own x scale with a line at
+    zero; a panel without an interval (one replicate) says 'not applicable'."""
+    n = max(len(panels), 1)
+    cols = min(columns, n)
+    rows = -(-n // cols)
+    labels = max((len(p.labels) for p in panels), default=1)
+    fig, axes = plt.subplots(rows, cols, figsize=(FIG_WIDTH_IN, 0.9 + rows * (0.9 + 0.28 * labels)), squeeze=False,
+                             layout="constrained", dpi=DPI)
+    fig.suptitle(title, fontsize=12, fontweight="bold")
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, p in zip(axes.flat, panels):
+        y = np.arange(len(p.labels))[::-1]  # first label on top
+        ax.axvline(0.0, color="k", lw=0.8)
+        ax.hlines(y, p.low, p.high, colors=p.colors, lw=2)
+        ax.scatter(p.estimate, y, s=30, zorder=3, edgecolors=p.colors,
+                   facecolors=[c if h else "white" for c, h in zip(p.colors, p.highlight)])
+        ax.set_yticks(y, p.labels, fontsize=8)
+        ax.set_ylim(-0.7, len(p.labels) - 0.3)
+        ax.set_title(p.title, fontsize=9)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(axis="x", alpha=0.3)
+        if not np.isfinite(p.low).any():
+            mark_not_applicable(ax, "no interval: more than one replicate is needed")
     return fig

@@ -20,7 +20,7 @@ from sim.scenario.errors import cut, did_you_mean, explain_validation_error, val
 from sim.scenario.extends import load_scenario, merge_scenarios
 from sim.scenario.fields import (DISTRIBUTIONS, SAFE_NAME, YEAR_MONTH, Constant, Distribution, Lognormal, Normal, P, Strict,
                                  Uniform, YearMonth)
-from sim.scenario.introspect import (ParamInfo, differences_from_defaults, parameter_differences, parameter_table,
+from sim.scenario.introspect import (ParamInfo, differences_from_defaults, parameter_differences, parameter_index, parameter_table,
                                      scenario_to_yaml)
 from sim.scenario.mechanisms import (AdsConfig, CampaignsConfig, CompetitionConfig, ListeningConfig, LoyaltyConfig,
                                      Mechanisms, PersonalizationConfig, ServiceQualityConfig, WrappedConfig)
@@ -38,7 +38,7 @@ __all__ = [
     "load_scenario",
     "apply_overrides",
     "parse_set_options",
-    "parameter_table",
+    "parameter_index", "parameter_table",
     "differences_from_defaults",
     "explain_validation_error",
     "parameter_differences",

@@ -3,13 +3,12 @@ and what is allowed, with a did-you-mean hint where a name was misspelt."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sim.scenario.fields import DISTRIBUTIONS, SAFE_NAME
+from sim.scenario.fields import DISTRIBUTIONS, SAFE_NAME, did_you_mean
 from sim.scenario.schema import Scenario, _child_model, _MappingOf
 from sim.yamlio import ScenarioError
 
@@ -20,7 +19,7 @@ _UNION_TAGS = {"constant", "lognormal", "normal", "uniform", "bool", "int", "flo
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
     # drop pydantic's union tags ("lognormal", "function-before[...]") from the path
-    parts = [_key(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS))]
+    parts = [_key(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS or p.startswith("constrained-")))]
     return ".".join(parts) or "(top level)"
 
 
@@ -61,12 +60,6 @@ def cut(text: object, limit: int = MAX_SHOWN) -> str:
     return s if len(s) <= limit else s[:limit] + "..."
 
 
-def did_you_mean(word: str, options: list[str], cutoff: float = 0.5) -> str:
-    """``"; did you mean 'X'?"`` for the closest of ``options`` to a misspelt ``word``, else ``""``."""
-    close = difflib.get_close_matches(word, options, n=1, cutoff=cutoff)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
 def explain_validation_error(err: ValidationError, source: str, root: type[BaseModel] | None = None) -> ScenarioError:
     """One message naming the file, the key path, what was wrong and what is allowed.
 
@@ -77,7 +70,10 @@ def explain_validation_error(err: ValidationError, source: str, root: type[BaseM
     """
     # an unknown key first (see above); then a non-finite number, which a union (a sweep's levels) would
     # otherwise report as "not a valid boolean"
-    errors = sorted(err.errors(), key=lambda x: (x["type"] != "extra_forbidden", x["type"] != "finite_number"))
+    # a union member whose type the input is not (a number's "not a valid number" for a dated schedule) last:
+    # the member the input chose names the month and the limit
+    errors = sorted(err.errors(), key=lambda x: (x["type"] != "extra_forbidden", x["type"] != "finite_number",
+                                                 isinstance(x.get("input"), (dict, list)) and x["type"].endswith(("_type", "_parsing"))))
     e = errors[0]
     loc = tuple(e["loc"])
     path = _format_loc(loc)

@@ -3,11 +3,18 @@ the value distributions and the calendar month ``YYYY-MM``."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+
+def did_you_mean(word: str, options: list[str], cutoff: float = 0.5) -> str:
+    """``"; did you mean 'X'?"`` for the closest of ``options`` to a misspelt ``word``, else ``""``."""
+    close = difflib.get_close_matches(word, options, n=1, cutoff=cutoff)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 # A name that names a folder (results/<name>/): no path separator, not hidden, not `.` or `..`,

@@ -58,6 +58,20 @@ def parameter_table(scenario: Scenario | None = None) -> list[ParamInfo]:
     return _walk(Scenario, scenario, "")
 
 
+def parameter_index(scenario: Scenario) -> dict[str, ParamInfo]:
+    """Every parameter a key path may name (sweeps, optimisation levers), by path: the scenario's own and each
+    service's policy in every region, listed even where the scenario sets none (the service's own value then)."""
+    from sim.scenario.schema import RegionalPolicy
+
+    def filled(policy):
+        return policy.model_copy(update={"regions": {r.name: policy.regions.get(r.name, RegionalPolicy())
+                                                     for r in scenario.regions}})
+
+    services = scenario.services.model_copy(update={"focal": filled(scenario.services.focal),
+                                                    "competitors": [filled(c) for c in scenario.services.competitors]})
+    return {p.path: p for p in parameter_table(scenario.model_copy(update={"services": services}))}
+
+
 def parameter_differences(a: Scenario, b: Scenario) -> list[dict[str, Any]]:
     """Parameters whose value differs between A and B: ``{"path", "a", "b", "unit", "description"}``.
 

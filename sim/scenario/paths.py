@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sim.scenario.errors import cut, did_you_mean, validate_scenario_data
-from sim.scenario.fields import DISTRIBUTIONS, Constant, _month_index, _year_month
-from sim.scenario.schema import _DIST, Scenario, TimelineEvent, _allowed_keys, _child_model
+from sim.scenario.fields import DISTRIBUTIONS, Constant
+from sim.scenario.schema import _DIST, RegionalPolicy, Scenario, TimelineEvent, _MappingOf, _allowed_keys, _child_model
 from sim.yamlio import ScenarioError, load_yaml_text
 
 
@@ -85,7 +85,9 @@ def apply_overrides(scenario: Scenario, overrides: dict[str, Any], source: str =
             if model is _DIST and isinstance(node, dict):
                 model = DISTRIBUTIONS.get(node.get("dist"), Constant)
             if isinstance(node, dict):
-                allowed = _allowed_keys(model, node)
+                # a service's regional policy is keyed by the scenario's regions, listed or not yet
+                allowed = ([str(r.get("name")) for r in data.get("regions") or []]
+                           if isinstance(model, _MappingOf) and model.item is RegionalPolicy else _allowed_keys(model, node))
                 if key not in allowed:
                     raise ScenarioError(f"{source}: {cut(path)}: unknown key '{cut(part)}' at '{cut(where) or '(top level)'}'"
                                         f"{did_you_mean(cut(part), allowed)} (allowed: {', '.join(allowed)})")
@@ -98,8 +100,6 @@ def apply_overrides(scenario: Scenario, overrides: dict[str, Any], source: str =
                 node = node[key]
                 if not isinstance(node, (dict, list)):
                     raise ScenarioError(f"{source}: {cut(path)}: '{cut(part)}' is a value, not a section")
-    if any(path.startswith("time.") for path in overrides):
-        data["timeline"] = _events_within(data)
     return validate_scenario(data, source) if check_timeline else validate_scenario_data(data, source)
 
 
@@ -114,17 +114,6 @@ def _entrant_path(data: dict[str, Any], parts: list[str]) -> list[str]:
         if isinstance(ev, dict) and isinstance(ev.get("enter"), dict) and ev["enter"].get("name") == parts[2]:
             return ["timeline", str(k), "enter", *parts[3:]]
     return parts
-
-
-def _events_within(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Timeline events before the end of a (shortened) horizon: an override of ``time``
-    that cuts the horizon drops the events after it rather than failing."""
-    time = data.get("time") or {}
-    try:
-        end = _month_index(_year_month(time.get("start", "2015-01"))) + int(time.get("months", 120))
-        return [ev for ev in data.get("timeline") or [] if _month_index(_year_month(ev["at"])) < end]
-    except (ValueError, TypeError, KeyError):
-        return data.get("timeline") or []  # let validation report the bad value
 
 
 def parse_set_options(items: list[str] | None, source: str = "--set") -> dict[str, Any]:

@@ -18,8 +18,8 @@ import numpy as np
 
 from pydantic import BaseModel, Field, model_validator
 
-from sim.scenario.fields import (SAFE_NAME, Distribution, P, PeopleSchedule, Strict, YearMonth, _month_index, linear_schedule,
-                                 schedule_points)
+from sim.scenario.fields import (SAFE_NAME, Distribution, P, PeopleSchedule, Strict, YearMonth, _month_index, _year_month,
+                                 did_you_mean, linear_schedule, schedule_points)
 from sim.scenario.mechanisms import Mechanisms
 
 
@@ -106,6 +106,8 @@ class Region(Strict):
                                           "{YYYY-MM: people} (then market.population is their sum and is not given)")
     price_multiplier: float = P(1.0, "-", "Local net price as a multiple of the list price", gt=0, le=5)
     value_multiplier: float = P(1.0, "-", "Scales wtp, outside value and ad sensitivity (local purchasing power)", gt=0, le=5)
+    income: float | None = P(None, "USD/person/year", "GDP per capita (World Bank, current USD): a EUR of price weighs "
+                             "(choice.reference_income / income) ** choice.income_elasticity EUR here (none: 1)", gt=0, le=1e6)
     inflation_area: str | None = P(None, "-", "Area of `inflation` whose consumer prices this region's listeners and advertisers "
                                    "follow (none: no inflation)")
 
@@ -151,7 +153,9 @@ class ReferencePrice(Strict):
 
 
 class ChoiceConfig(Strict):
-    noise_scale: float = P(1.5, "EUR/month", "Logit scale of unobserved utility", gt=0, le=100)
+    noise_scale: float = P(1.5, "EUR/month", "Logit scale of unobserved utility (among a service's offers)", gt=0, le=100)
+    plan_nest: float = P(1.0, "-", "Nested choice, a service then its free tier or a plan: the logit scale between services "
+                         "and nothing is noise_scale / plan_nest (1 = one flat logit; plausible 0.3-1)", gt=0, le=1)
     review_rate: float = P(0.08, "1/month", "Free and trial users and aware non-users reconsidering their option", ge=0, le=1)
     premium_review_rate: float = P(0.12, "1/month", "Paying subscribers reconsidering (each bill is a decision)", ge=0, le=1)
     lapsed_review_rate: float = P(0.03, "1/month", "Lapsed listeners reconsidering", ge=0, le=1)
@@ -161,11 +165,16 @@ class ChoiceConfig(Strict):
     price_weight: float = P(1.0, "-", "Utility lost per EUR of price, relative to the EUR of the valuations (the price "
                             "coefficient; below 1 the price response is milder, fit to price-rise evidence; plausible 0.2-1)",
                             gt=0, le=5)
+    income_elasticity: float = P(0.0, "-", "How fast the weight of a EUR of price falls with the region's income "
+                                 "(regions[].income): 0 = the same everywhere, 1 = log utility of income; plausible 0.3-1",
+                                 ge=0, le=2)
+    reference_income: float = P(30000.0, "USD/person/year", "Income at which a EUR of price weighs one EUR of valuation "
+                                "(with income_elasticity > 0)", gt=0, le=1e6)
     switching_cost: SwitchingCost = SwitchingCost()
     reference_price: ReferencePrice = ReferencePrice()
 
 
-MAX_SERVICES = 16  # a listener's used trials are a 16-bit mask of services
+MAX_SERVICES = 64  # a listener's used trials are a bit mask of services (16, 32 or 64 bits: the fewest that hold them)
 PlanName = Literal["individual", "student", "duo", "family"]
 DEFAULT_HASSLE = {"individual": 0.0, "student": 0.5, "duo": 1.0, "family": 2.5}
 DEFAULT_SEATS = {"individual": 1, "student": 1, "duo": 2, "family": 6}
@@ -178,6 +187,16 @@ class Plan(Strict):
     users_per_account: float | None = P(None, "people", "Mean people on one account (default: 1, duo 2, family 3.2)", ge=1, le=12)
     hassle: float | None = P(None, "EUR/month", "Effort of using the plan: student verification, organising a shared account "
                              "(default: student 0.5, duo 1.0, family 2.5, else 0)", ge=0, le=100)
+
+
+class RegionalPolicy(Strict):
+    """A service's policy in one region: each value set here replaces the service's own there."""
+
+    price_multiplier: float = P(1.0, "-", "Multiple of every plan's list price in this region, on top of the region's "
+                                "price level (regions[].price_multiplier): 1.2 is 20% dearer there", gt=0, le=5)
+    ad_load: float | None = P(None, "ad-min/hour", "Ad load of the free tier in this region (default: the service's ad_load)",
+                              ge=0, le=30)
+    free_tier: bool | None = P(None, "-", "Offers the free tier in this region (default: the service's free_tier)")
 
 
 class ServicePolicy(Strict):
@@ -201,6 +220,8 @@ class ServicePolicy(Strict):
     availability: dict[str, dict[YearMonth, Annotated[float, Field(ge=0, le=1)]]] | None = P(
         None, "fraction", "Where the service may be used: region -> {YYYY-MM: share of the region's people it serves from "
         "then on} (0 before the first date; a 0 later is an exit); unlisted regions are fully served")
+    regions: dict[str, RegionalPolicy] = P({}, "-", "Policy by region: region -> {price_multiplier, ad_load, free_tier}; "
+                                           "unlisted regions and values follow the service's own")
     strategy: Literal["static", "match_price", "defend_share"] = P("static", "-", "Pricing rule (competitors)")
     reaction_lag: int = P(3, "months", "Months before a competitor reacts", ge=0, le=60)
 
@@ -245,7 +266,7 @@ def _default_focal() -> dict[str, Any]:
 
 class Services(Strict):
     focal: ServicePolicy = Field(default_factory=lambda: ServicePolicy(**_default_focal()))
-    competitors: list[ServicePolicy] = Field(default_factory=list, description="Other services", max_length=8)
+    competitors: list[ServicePolicy] = Field(default_factory=list, description="Other services", max_length=MAX_SERVICES - 1)
 
     @model_validator(mode="after")
     def _names(self) -> "Services":
@@ -321,6 +342,23 @@ class Scenario(Strict):
     inflation: dict[str, dict[int, Annotated[float, Field(ge=-50, le=1000)]]] = P(
         {}, "percent/year", "Annual consumer-price inflation by area and year (years after the last keep its rate)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _within_horizon(cls, data: Any) -> Any:
+        """Timeline events after the horizon's end are left out: the run never reaches them. One rule for a
+        file, a shorter ``--set time.months``, a sweep's or an optimisation's horizon and the files they write."""
+        if not isinstance(data, dict) or not data.get("timeline"):
+            return data
+        time = data.get("time") or {}
+        time = time if isinstance(time, dict) else time.model_dump()
+        try:
+            end = _month_index(_year_month(str(time.get("start", "2015-01")))) + int(time.get("months", 120))
+            at = [ev["at"] if isinstance(ev, dict) else ev.at for ev in data["timeline"]]
+            kept = [ev for ev, month in zip(data["timeline"], at) if _month_index(_year_month(str(month))) < end]
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):  # OverflowError: months .inf
+            return data  # validation reports the bad value
+        return {**data, "timeline": kept}
+
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
         # within a quarter listener of the market's size, so that the exact allocation of listeners to
@@ -346,28 +384,26 @@ class Scenario(Strict):
         start = _month_index(self.time.start)
         for k, ev in enumerate(self.timeline):
             offset = _month_index(ev.at) - start
-            if not 0 <= offset < self.time.months:
-                raise ValueError(f"timeline.{k}.at: {ev.at} is outside the horizon {self.time.start} + {self.time.months} months")
+            if offset < 0:  # those after the end were left out (_within_horizon)
+                raise ValueError(f"timeline.{k}.at: {ev.at} is before the start {self.time.start}")
             if ev.outage and ev.outage.service != "focal" and ev.outage.service not in [s.name for s in self.all_services()]:
                 raise ValueError(f"timeline.{k}.outage.service: unknown service {ev.outage.service!r}")
         self._entries_and_exits()
         for r in self.regions:
             if r.inflation_area is not None and r.inflation_area not in self.inflation:
-                from sim.scenario.errors import did_you_mean
                 raise ValueError(f"regions.{r.name}.inflation_area: {r.inflation_area!r} is not an area of `inflation`"
                                  f"{did_you_mean(r.inflation_area, list(self.inflation))}; areas: {list(self.inflation)}")
         regions = [r.name for r in self.regions]
         for s in self.all_services():
-            for name in (s.availability or {}):
-                if name not in regions:
-                    from sim.scenario.errors import did_you_mean
-                    raise ValueError(f"services.{s.name}.availability.{name}: unknown region {name!r}{did_you_mean(name, regions)}; "
-                                     f"regions are {regions}")
+            for key, names in (("availability", s.availability or {}), ("regions", s.regions)):
+                for name in names:
+                    if name not in regions:
+                        raise ValueError(f"services.{s.name}.{key}.{name}: unknown region {name!r}{did_you_mean(name, regions)}; "
+                                         f"regions are {regions}")
         return self
 
     def _entries_and_exits(self) -> None:
         """Entrants have new names; an exit names a service in the market by then, never the focal one."""
-        from sim.scenario.errors import did_you_mean
         present = [s.name for s in self.services.all()]
         everyone = present + [ev.enter.name for ev in self.timeline if ev.enter]
         if len(set(everyone)) != len(everyone):

@@ -22,7 +22,7 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Str
 from sim.clock import Clock
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
 from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean,
-                          explain_validation_error, load_scenario, parameter_table, read_yaml)
+                          explain_validation_error, load_scenario, parameter_index, read_yaml)
 from sim.yamlio import file_exists
 
 DesignKind = Literal["grid", "lhs", "sobol", "morris"]
@@ -256,7 +256,7 @@ def _check_kpi_columns(spec: SweepSpec, source: str) -> None:
 
 def _check_parameters(spec: SweepSpec, base: Scenario, source: str) -> frozenset[str]:
     """Check every swept value against the scenario schema; return the integer-valued parameter paths."""
-    table = {p.path: p for p in parameter_table(base)}
+    table = parameter_index(base)  # regional policies too, set or not
     integers = set()
     for path, param in spec.parameters.items():
         where = f"{source}: parameters.{path}"

@@ -1,0 +1,58 @@
+"""The up-front memory estimate (``sim.resources``) against the measured peak of one run.
+
+    .venv/bin/python benchmarks/memory_estimate.py [--sizes 100000 1000000 4000000] [--months 120]
+
+For each size, a fresh process runs the baseline scenario (1 replicate, in process) at that
+many listeners and prints its resident set before the model is built and its peak
+(``ru_maxrss``); the peak less the resident set before is what the run needed beyond the
+process that checks it, which ``sim.resources.run_bytes(scenario, workers=1, replicates=1)``
+estimates. Prints estimate, measured need, their ratio and the peak; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = """
+import json, resource, sys
+import numpy as np, psutil
+from sim.resources import run_bytes
+from sim.runner import simulate
+from sim.scenario import apply_overrides, load_scenario
+n, months = int(sys.argv[1]), int(sys.argv[2])
+scenario = apply_overrides(load_scenario("scenarios/baseline.yaml"), {"market.agents": n, "time.months": months, "replicates": 1})
+before = psutil.Process().memory_info().rss
+simulate(scenario, np.random.SeedSequence(1))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"before": before, "peak": peak, "estimate": run_bytes(scenario, 1, 1)}))
+"""
+
+
+def measure(n: int, months: int) -> dict:
+    """Resident set before the run, peak and estimate (bytes) of one run of ``n`` listeners in a fresh process."""
+    out = subprocess.run([sys.executable, "-c", CHILD, str(n), str(months)], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000, 2_000_000, 4_000_000])
+    parser.add_argument("--months", type=int, default=120)
+    args = parser.parse_args()
+    print(f"baseline, 1 replicate, 1 worker, {args.months} months")
+    print(f"{'listeners':>11} {'estimate GB':>12} {'needed GB':>10} {'est/needed':>10} {'peak RSS GB':>12}")
+    for n in args.sizes:
+        m = measure(n, args.months)
+        need = m["peak"] - m["before"]
+        print(f"{n:>11,} {m['estimate'] / 1e9:>12.3f} {need / 1e9:>10.3f} {m['estimate'] / need:>10.2f} {m['peak'] / 1e9:>12.3f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
