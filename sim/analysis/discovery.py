@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ from sim.sweep.store import SweepStore, read_resolved  # noqa: E402
 MIN_COVERAGE = 0.5  # default: the densest box that still holds half the cases of interest
 RESAMPLES = 10  # PRIM reruns on random halves behind the stability figures
 PRIM_THRESHOLD = 0.8  # the density EMA's PRIM aims at when it peels
+MIN_POINTS = 10  # fewer design points give PRIM nothing to peel (EMA fails on an assertion)
+CART_MASS_MIN = 0.05  # the smallest leaf, as a share of the points (at least one point)
 
 
 def point_table(root: str | Path, kpi: str) -> tuple[pd.DataFrame, np.ndarray, SweepSpec]:
@@ -93,13 +96,18 @@ def discover(root: str | Path, kpi: str, below: float | None = None, above: floa
     Raises ScenarioError when the threshold leaves no case of interest or makes every
     point one, or ``box_id`` is not on the peeling trajectory.
     """
-    from ema_workbench.analysis import cart, prim
+    with warnings.catch_warnings():  # "ipyparallel not installed": nothing the user should do
+        warnings.simplefilter("ignore")
+        from ema_workbench.analysis import cart, prim
 
     if (below is None) == (above is None):
         raise ScenarioError("discover: give exactly one of --below T or --above T")
     if not 0 <= min_coverage <= 1:
         raise ScenarioError(f"--min-coverage: must be in [0, 1] (got {min_coverage})")
     x, y, spec = point_table(root, kpi)
+    if len(y) < MIN_POINTS:
+        raise ScenarioError(f"{root}: {len(y)} design point{'s' * (len(y) != 1)} with a successful run; scenario discovery "
+                            f"needs at least {MIN_POINTS} (sweep more points: design.n)")
     cases = cases_of_interest(y, below, above)
     rule = f"{kpi} {'<' if below is not None else '>'} {below if below is not None else above:g}"
     if not cases.any() or cases.all():
@@ -108,16 +116,25 @@ def discover(root: str | Path, kpi: str, below: float | None = None, above: floa
                             f"and others do not (the KPI ranges from {np.nanmin(y):.6g} to {np.nanmax(y):.6g})")
     logging.getLogger("EMA").setLevel(logging.ERROR)
     np.random.seed(seed)  # EMA's resampling draws from numpy's global generator
-    box = prim.Prim(x, cases, threshold=PRIM_THRESHOLD).find_box()
-    traj = box.peeling_trajectory
-    if box_id is None:
-        eligible = traj[traj["coverage"] >= min_coverage]
-        box_id = int(eligible.sort_values(["density", "coverage"]).index[-1])
-    elif box_id not in traj.index:
-        raise ScenarioError(f"--box: {box_id} is not on the peeling trajectory (0 to {traj.index[-1]})")
-    stability = box.resample(box_id, iterations=resamples)
-    c = cart.CART(x, cases, mass_min=0.05)
-    c.build_tree()
+    # integer levels as numbers: EMA's PRIM writes a fractional peel limit into the column's dtype (pandas refuses)
+    x = x.astype({c: float for c in x.select_dtypes("integer").columns})
+    try:
+        with warnings.catch_warnings():  # EMA's own deprecation notes (pandas' inplace=): nothing the user should do
+            warnings.simplefilter("ignore")
+            box = prim.Prim(x, cases, threshold=PRIM_THRESHOLD).find_box()
+            traj = box.peeling_trajectory
+            if box_id is None:
+                eligible = traj[traj["coverage"] >= min_coverage]
+                box_id = int(eligible.sort_values(["density", "coverage"]).index[-1])
+            elif box_id not in traj.index:
+                raise ScenarioError(f"--box: {box_id} is not on the peeling trajectory (0 to {traj.index[-1]})")
+            stability = box.resample(box_id, iterations=resamples)
+            c = cart.CART(x, cases, mass_min=max(CART_MASS_MIN, 1 / len(y)))
+            c.build_tree()
+    except AssertionError:  # EMA's PRIM asserts what too few or too uniform points cannot give it
+        raise ScenarioError(f"{root}: PRIM could not peel a box for {rule} from {len(y)} design points "
+                            f"({int(cases.sum())} of them cases of interest); sweep more points (design.n) or "
+                            "choose a threshold nearer the middle of the KPI's range") from None
     leaf = max(range(len(c.stats)), key=lambda k: (c.stats[k]["density"], c.stats[k]["coverage"]))  # densest leaf
     cart_box = c.boxes[leaf]
     chosen = traj.loc[box_id]
