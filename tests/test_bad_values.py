@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -271,6 +272,7 @@ CAL_CASES = {
                         ["targets.mau", "2015Q2 is 0", "msre"]),
     "all_zero_under_nrmse": (HEADER + GOOD_ROWS.replace(",100,", ",0,").replace(",120,", ",0,").replace(",130,", ",0,"),
                              {}, ["targets.mau", "every observation is 0"]),
+    "negative_mau": (HEADER + GOOD_ROWS.replace(",120,", ",-120,"), {}, ["targets.mau", "2015Q2 is -120", "mau cannot be negative"]),
     "nan_parameter_bound": (HEADER + GOOD_ROWS, {"parameters": {"diffusion.q": {"low": float("nan"), "high": 0.5}}},
                             ["parameters.diffusion.q.low", "finite"]),
     "inf_weight": (HEADER + GOOD_ROWS, {"targets": {"mau": {"column": "mau", "weight": float("inf")}}},
@@ -303,3 +305,12 @@ def test_calibration_data_must_be_a_regular_file(tmp_path):
 def test_good_calibration_data_loads(tmp_path):
     cal = load_calibration(calibration(tmp_path, HEADER + GOOD_ROWS))
     assert list(cal.targets[0].observed) == [100.0, 120.0, 130.0]
+
+
+def test_a_zero_observation_under_nrmse_is_fitted_without_a_numpy_warning():
+    from sim.analysis.targets import series_fit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "divide by zero" RuntimeWarning reached the terminal
+        fit = series_fit(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 3.0]))
+    assert fit["nrmse"] == pytest.approx(np.sqrt(4 / 3) / (4 / 3)) and fit["msre"] == np.inf
