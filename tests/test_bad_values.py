@@ -221,6 +221,9 @@ SWEEP_CASES = {
     "nan_override": ({"overrides": {"diffusion.q": float("nan")}}, ["overrides", "diffusion.q", "finite"]),
     "window_outside_horizon": ({"kpis": [{"column": "mau", "agg": "mean", "window": {"start": "2030-01", "end": "2030-06"}}]},
                                ["kpis.0.window", "outside the horizon 2015-01..2015-03"]),
+    "window_past_a_swept_horizon": ({"parameters": {"time.months": {"levels": [2, 3]}},  # "ok" runs with a NaN KPI
+                                     "kpis": [{"column": "mau", "agg": "mean", "window": {"start": "2015-03", "end": "2015-03"}}]},
+                                    ["kpis.0.window", "outside the horizon 2015-01..2015-02 of the points with time.months = 2"]),
     "impossible_window_date": ({"kpis": [{"column": "mau", "agg": "mean", "window": {"start": "2015-13", "end": "2015-14"}}]},
                                ["kpis.0.window.start", "YYYY-MM"]),
     "huge_design": ({"design": {"kind": "lhs", "n": 2_000_000_000}}, ["design", "2,000,000,000 points", "of memory"]),
