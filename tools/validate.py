@@ -44,9 +44,9 @@ PARTS = ("fit", "responses", "backtest", "guide")
 SIZES = {
     "fit": "the shipped baseline (its listeners and replicates, seed 42) to 2030-12",
     "responses": "the tests' set-ups: 40,000 listeners (60,000 for entry, 20,000 for plans), seeds 0-2, 2015-2020",
-    "backtest": "20,000 listeners; emulator: 64 Latin-hypercube points + 4 rounds of 24, 40 posterior-predictive draws",
+    "backtest": "20,000 listeners; emulator: 32 Latin-hypercube points + 2 rounds of 12, 24 posterior-predictive draws",
 }
-BACKTEST = {"until": "2018-12", "agents": 20000, "design": 64, "rounds": 4, "batch": 24, "draws": 40}
+BACKTEST = {"until": "2018-12", "agents": 20000, "design": 32, "rounds": 2, "batch": 12, "draws": 24}
 OUT = ROOT / "results" / "validate"
 
 
