@@ -10,7 +10,8 @@ Parts, each at a documented size (``SIZES``; the same figures every time, fixed 
   the issue's bounds, the figures per seed;
 - ``backtest``: ``freemium-sim backtest scenarios/calibration/spotify.yaml --until 2018-12 --method emulator`` at
   20,000 listeners: MAPE and coverage of the 2019-2020 quarters;
-- ``guide``: ``tools/guide_numbers.py`` (the user guide's figures).
+- ``guide``: ``tools/guide_numbers.py`` and ``tools/teaching_numbers.py`` (the user guide's and the teaching
+  notes' figures; ``responses`` also runs ``tools/response_figures.py``).
 
 It writes ``docs/numbers/validation.json`` (the tables and figures docs/validation.md quotes), refreshes the docs,
 prints a summary with pass/fail per target, and exits 0 even when a target is missed (it reports); 2 on bad input.
@@ -233,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
                 got = run_responses()
             elif part == "backtest":
                 got = run_backtest()
-            else:
+            else:  # every other doc's generated figures: the user guide's and the teaching notes'
                 subprocess.run([sys.executable, str(ROOT / "tools" / "guide_numbers.py")], cwd=ROOT, check=True)
+                subprocess.run([sys.executable, "-m", "tools.teaching_numbers"], cwd=ROOT, check=True)
                 got = {"numbers": {}, "checks": []}
             walls[part] = time.perf_counter() - started
             numbers |= got["numbers"] | {f"wall.{part}": f"{walls[part] / 60:.1f} min"}
