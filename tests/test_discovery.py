@@ -80,3 +80,49 @@ def test_bad_input_exits_2_and_writes_nothing(planted, tmp_path, capsys, flags, 
 def test_not_a_sweep_folder(tmp_path, capsys):
     assert main(["discover", str(tmp_path), "--kpi", "x", "--below", "1"]) == 2
     assert "not a sweep folder" in capsys.readouterr().err
+
+
+def _small_sweep(root, points: int):
+    """A sweep folder of ``points`` LHS points x 2 replicates whose KPI is low where ad load > 5."""
+    root.mkdir()
+    (root / "base.yaml").write_text("name: tiny\nmarket: {agents: 2000}\ntime: {months: 6}\n")
+    (root / "s.yaml").write_text(yaml.safe_dump({
+        "base": "base.yaml", "seed": 3, "replicates": 2, "design": {"kind": "lhs", "n": points},
+        "parameters": {AD: {"low": 0.0, "high": 10.0}, PERS: {"low": 0.0, "high": 1.0}},
+        "kpis": [{"column": "premium_subscribers", "agg": "final"}]}))
+    sweep = load_sweep(root / "s.yaml")
+    design = designs.build(sweep)
+    store = SweepStore(root / "sweep", ["premium_subscribers_final"])
+    store.prepare(sweep.resolved(), design.values)
+    v = design.values
+    for point in range(len(v)):
+        for r in range(2):
+            store.write_part({"run_id": run_id(point, r, len(v), 2), "point": point, "replicate": r,
+                              "premium_subscribers_final": (10.0 if v[AD][point] > 5 else 50.0) + (-1) ** r + v[PERS][point],
+                              "status": "ok", "error": None, "seconds": 0.0})
+    store.consolidate(v)
+    return root / "sweep"
+
+
+def test_the_smoke_sized_sweep_of_36_runs_is_discovered_without_a_third_party_warning(tmp_path, capfd):
+    """18 points x 2 replicates (the smoke sweep's size): CART's smallest leaf is one point, not 0 (sklearn refused)."""
+    sweep = _small_sweep(tmp_path / "s36", 18)
+    out = tmp_path / "out"
+    assert main(["discover", str(sweep), "--kpi", "premium_subscribers_final", "--below", "30", "--out", str(out)]) == 0
+    result = json.loads((out / "discovery.json").read_text())
+    assert AD in result["box"]["limits"] and isinstance(result["notes"], list)
+    assert "Warning" not in capfd.readouterr().err  # no UserWarning of the workbench (ipyparallel) or sklearn
+
+
+def test_fewer_than_20_runs_are_refused_with_the_reason(tmp_path, capsys):
+    sweep = _small_sweep(tmp_path / "s18", 9)
+    assert main(["discover", str(sweep), "--kpi", "premium_subscribers_final", "--below", "30"]) == 2
+    assert "holds 18 successful runs; discovery needs at least 20" in capsys.readouterr().err
+
+
+def test_a_significant_but_unstable_limit_is_explained():
+    from sim.analysis.discovery import fragile_limits
+
+    limits = {AD: {"min": 5.0, "max": 10.0, "qp_values": [1.5e-4, None]}, PERS: {"min": 0.0, "max": 0.4, "qp_values": [None, 0.01]}}
+    notes = fragile_limits(limits, {AD: {"reproduce_coverage_percent": 0.0}, PERS: {"reproduce_coverage_percent": 80.0}}, 10)
+    assert len(notes) == 1 and notes[0].startswith(f"{AD}: its limit is significant") and "0% of 10 reruns" in notes[0]
