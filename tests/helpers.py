@@ -22,6 +22,16 @@ def small_scenario(overrides: dict | None = None, **sections) -> Scenario:
     return apply_overrides(scenario, overrides) if overrides else scenario
 
 
+def run_model(scenario: Scenario, seed: int):
+    """A MarketModel of ``scenario`` and ``seed`` run to its horizon."""
+    from sim.model import MarketModel
+
+    model = MarketModel(scenario, seed)
+    while model.running:
+        model.step()
+    return model
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run ``freemium-sim ARGS`` in a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True,

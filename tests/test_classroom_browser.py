@@ -10,6 +10,7 @@ are saved in the test's temporary folder.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 import pytest
 
@@ -17,6 +18,7 @@ from tests.browser_helpers import RecordingProxy, launch, outside, proxy_env, se
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
+TEACHER = {"width": 1280, "height": 800}
 
 
 @pytest.fixture
@@ -30,6 +32,31 @@ def classroom(tmp_path):
             yield base, key, log, proxy
     finally:
         proxy.shutdown()
+
+
+@contextmanager
+def browser_pages(tmp_path):
+    """Debian's Chromium; yields ``open_page(viewport)``, which opens a page in a context of its own
+    (a browser of its own, with its own cookies). A failure saves a screenshot of every page opened."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        pages = []
+
+        def open_page(viewport: dict):
+            page = browser.new_context(viewport=viewport).new_page()
+            pages.append(page)
+            return page
+
+        try:
+            yield open_page
+        except Exception:
+            for k, page in enumerate(pages):
+                page.screenshot(path=str(tmp_path / f"failure-{k}.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
 
 
 def join(page, base: str, name: str) -> None:
@@ -50,93 +77,82 @@ def set_price(page, presses: int) -> str:
 
 
 def test_two_teams_play_a_round(classroom, tmp_path):
-    from playwright.sync_api import sync_playwright
 
     base, key, log, proxy = classroom
     left: list[str] = []
-    with sync_playwright() as p:
-        browser = launch(p)
-        pages = []
-        try:
-            teacher = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-            reds, blues, late = (browser.new_context(viewport=PHONE).new_page() for _ in range(3))
-            pages = [teacher, reds, blues, late]
-            for page in pages:
-                page.on("request", lambda r: left.append(r.url) if outside(r.url) else None)
-            teacher.goto(f"{base}/?teacher={key}")
-            teacher.wait_for_selector(".classroom-play", timeout=60_000)
-            assert f"{base.split('//')[1]}/join" in teacher.locator(".classroom-join").inner_text()
-            assert teacher.locator("svg.segno").count() == 1  # the QR code, drawn by the server
+    with browser_pages(tmp_path) as open_page:
+        teacher = open_page(TEACHER)
+        reds, blues, late = (open_page(PHONE) for _ in range(3))
+        pages = [teacher, reds, blues, late]
+        for page in pages:
+            page.on("request", lambda r: left.append(r.url) if outside(r.url) else None)
+        teacher.goto(f"{base}/?teacher={key}")
+        teacher.wait_for_selector(".classroom-play", timeout=60_000)
+        assert f"{base.split('//')[1]}/join" in teacher.locator(".classroom-join").inner_text()
+        assert teacher.locator("svg.segno").count() == 1  # the QR code, drawn by the server
 
-            join(reds, base, "Reds")
-            join(blues, base, "Blues")
-            for page, name in ((reds, "Reds"), (blues, "Blues")):
-                page.wait_for_selector(".classroom-team", timeout=20_000)
-                assert page.locator(".classroom-team").inner_text() == f"Team {name}"
-                page.wait_for_function("location.href.includes('team=')", timeout=30_000)  # the URL keeps the team
-            join(late, base, "  reds ")
-            late.wait_for_selector(".classroom-error", timeout=10_000)
-            assert "taken" in late.locator(".classroom-error").inner_text()
-            late.locator(".classroom-name input").fill("")
-            late.locator(".classroom-join-button").click()
-            late.wait_for_function("() => document.querySelector('.classroom-error').innerText.includes('Enter a team')",
-                                   timeout=10_000)
+        join(reds, base, "Reds")
+        join(blues, base, "Blues")
+        for page, name in ((reds, "Reds"), (blues, "Blues")):
+            page.wait_for_selector(".classroom-team", timeout=20_000)
+            assert page.locator(".classroom-team").inner_text() == f"Team {name}"
+            page.wait_for_function("location.href.includes('team=')", timeout=30_000)  # the URL keeps the team
+        join(late, base, "  reds ")
+        late.wait_for_selector(".classroom-error", timeout=10_000)
+        assert "taken" in late.locator(".classroom-error").inner_text()
+        late.locator(".classroom-name input").fill("")
+        late.locator(".classroom-join-button").click()
+        late.wait_for_function("() => document.querySelector('.classroom-error').innerText.includes('Enter a team')",
+                               timeout=10_000)
 
-            red_price, blue_price = set_price(reds, -10), set_price(blues, 6)  # 4.99 and 12.99 EUR/month
-            teacher.wait_for_function("""() => ['Reds', 'Blues'].every(
-                t => document.querySelector(`.classroom-leaderboard tr[data-team='${t}']`))""", timeout=10_000)
-            shares_before = teacher.locator("img.classroom-shares, .classroom-shares img").first.get_attribute("src")
-            teacher.locator(".classroom-play").click()
-            teacher.wait_for_function(
-                "() => { const e = document.querySelector('.classroom-status');"
-                " return e && e.innerText.includes('1 round(s) played'); }",
-                timeout=60_000)
-            rows = {t: teacher.locator(f".classroom-leaderboard tr[data-team='{t}']").inner_text() for t in ("Reds", "Blues")}
-            figures = {t: re.findall(r"-?[\d,]+\.\d", row) for t, row in rows.items()}
-            assert len(figures["Reds"]) == len(figures["Blues"]) == 6, rows  # users .. profit
-            assert figures["Reds"] != figures["Blues"], rows
-            teacher.wait_for_function(  # the chart travels on its own: wait for the round's
-                "s => { const e = document.querySelector('img.classroom-shares, .classroom-shares img');"
-                " return e && e.getAttribute('src') != s; }", arg=shares_before, timeout=20_000)
-            teacher.wait_for_timeout(1_000)  # and its last month
-            teacher.screenshot(path=str(tmp_path / "classroom-teacher.png"), full_page=True)
-            assert reds.url.split("/join")[1] in teacher.locator(".classroom-rejoin").inner_html()
+        red_price, blue_price = set_price(reds, -10), set_price(blues, 6)  # 4.99 and 12.99 EUR/month
+        teacher.wait_for_function("""() => ['Reds', 'Blues'].every(
+            t => document.querySelector(`.classroom-leaderboard tr[data-team='${t}']`))""", timeout=10_000)
+        shares_before = teacher.locator("img.classroom-shares, .classroom-shares img").first.get_attribute("src")
+        teacher.locator(".classroom-play").click()
+        teacher.wait_for_function(
+            "() => { const e = document.querySelector('.classroom-status');"
+            " return e && e.innerText.includes('1 round(s) played'); }",
+            timeout=60_000)
+        rows = {t: teacher.locator(f".classroom-leaderboard tr[data-team='{t}']").inner_text() for t in ("Reds", "Blues")}
+        figures = {t: re.findall(r"-?[\d,]+\.\d", row) for t, row in rows.items()}
+        assert len(figures["Reds"]) == len(figures["Blues"]) == 6, rows  # users .. profit
+        assert figures["Reds"] != figures["Blues"], rows
+        teacher.wait_for_function(  # the chart travels on its own: wait for the round's
+            "s => { const e = document.querySelector('img.classroom-shares, .classroom-shares img');"
+            " return e && e.getAttribute('src') != s; }", arg=shares_before, timeout=20_000)
+        teacher.wait_for_timeout(1_000)  # and its last month
+        teacher.screenshot(path=str(tmp_path / "classroom-teacher.png"), full_page=True)
+        assert reds.url.split("/join")[1] in teacher.locator(".classroom-rejoin").inner_html()
 
-            reds.wait_for_selector(".classroom-figures", timeout=10_000)  # the student's page follows the round
-            reds.reload()
-            reds.wait_for_selector(".classroom-team", timeout=20_000)
-            assert reds.locator(".classroom-team").inner_text() == "Team Reds"
-            assert f": {red_price}" in reds.locator(".classroom-price").inner_text()
-            assert "Rank" in reds.locator(".classroom-figures").inner_text()
-            # fits a phone once the reloaded page has settled (a loading page may be wide for a moment)
-            reds.wait_for_function("w => document.documentElement.scrollWidth <= w", arg=PHONE["width"], timeout=15_000)
-            reds.screenshot(path=str(tmp_path / "classroom-student.png"), full_page=True)
-            reds.close()  # the tab closed; the join link opened again in that browser leads back to the team
-            reds = reds.context.new_page()
-            pages[1] = reds
-            reds.goto(base + "/join")
-            reds.wait_for_selector(".classroom-team", timeout=20_000)
-            assert reds.locator(".classroom-team").inner_text() == "Team Reds"
-            assert f": {blue_price}" in blues.locator(".classroom-price").inner_text()
+        reds.wait_for_selector(".classroom-figures", timeout=10_000)  # the student's page follows the round
+        reds.reload()
+        reds.wait_for_selector(".classroom-team", timeout=20_000)
+        assert reds.locator(".classroom-team").inner_text() == "Team Reds"
+        assert f": {red_price}" in reds.locator(".classroom-price").inner_text()
+        assert "Rank" in reds.locator(".classroom-figures").inner_text()
+        # fits a phone once the reloaded page has settled (a loading page may be wide for a moment)
+        reds.wait_for_function("w => document.documentElement.scrollWidth <= w", arg=PHONE["width"], timeout=15_000)
+        reds.screenshot(path=str(tmp_path / "classroom-student.png"), full_page=True)
+        reds.close()  # the tab closed; the join link opened again in that browser leads back to the team
+        reds = reds.context.new_page()
+        reds.goto(base + "/join")
+        reds.wait_for_selector(".classroom-team", timeout=20_000)
+        assert reds.locator(".classroom-team").inner_text() == "Team Reds"
+        assert f": {blue_price}" in blues.locator(".classroom-price").inner_text()
 
-            # save the game and the summary, then end it
-            for link, name in ((".classroom-save-link", "game.json"), (".classroom-summary-link", "summary.csv")):
-                with teacher.expect_download(timeout=20_000) as download:
-                    teacher.locator(link).click()
-                download.value.save_as(tmp_path / name)
-            teacher.locator(".classroom-end").click()
-            teacher.wait_for_function(
-                "() => { const e = document.querySelector('.classroom-status');"
-                " return e && e.innerText.includes('The game is over'); }", timeout=10_000)
-            teacher.locator(".classroom-summary").click()  # the summary page, for the projector: this browser is the teacher's
-            teacher.wait_for_selector(".classroom-leaderboard tr[data-team='Blues']", timeout=20_000)
-            assert "Summary" in teacher.locator("h2").first.inner_text()
-        except Exception:
-            for k, page in enumerate(pages):
-                page.screenshot(path=str(tmp_path / f"failure-{k}.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+        # save the game and the summary, then end it
+        for link, name in ((".classroom-save-link", "game.json"), (".classroom-summary-link", "summary.csv")):
+            with teacher.expect_download(timeout=20_000) as download:
+                teacher.locator(link).click()
+            download.value.save_as(tmp_path / name)
+        teacher.locator(".classroom-end").click()
+        teacher.wait_for_function(
+            "() => { const e = document.querySelector('.classroom-status');"
+            " return e && e.innerText.includes('The game is over'); }", timeout=10_000)
+        teacher.locator(".classroom-summary").click()  # the summary page, for the projector: this browser is the teacher's
+        teacher.wait_for_selector(".classroom-leaderboard tr[data-team='Blues']", timeout=20_000)
+        assert "Summary" in teacher.locator("h2").first.inner_text()
 
     # the saved game resumes to the same market; the summary has both teams' months
     from sim.classroom.game import Game
@@ -185,68 +201,58 @@ def test_a_hostile_class_and_a_keyless_visitor(classroom, tmp_path):
     """Script, mathtext, very long, right-to-left and emoji team names are text on every page (no
     dialog opens, the market is drawn); a visitor without the key sees no token, no summary,
     no internals; a page of another site cannot open the websocket."""
-    from playwright.sync_api import sync_playwright
 
     base, key, log, proxy = classroom
     dialogs: list[str] = []
-    with sync_playwright() as p:
-        browser = launch(p)
-        pages = []
-        try:
-            teacher = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-            students = [browser.new_context(viewport=PHONE).new_page() for _ in HOSTILE]
-            visitor = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-            pages = [teacher, *students, visitor]
-            for page in pages:
-                page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            teacher.goto(f"{base}/?teacher={key}")
-            teacher.wait_for_selector(".classroom-play", timeout=60_000)
-            teacher.wait_for_function("() => !location.href.includes('teacher=')", timeout=20_000)  # off the projector
-            for page, name in zip(students, HOSTILE, strict=True):
-                join(page, base, name)
-                page.wait_for_selector(".classroom-team", timeout=20_000)
-                assert page.locator(".classroom-team").inner_text() == f"Team {name}"
-                assert page.locator(".classroom-team iframe").count() == 0
-                page.wait_for_function("location.href.includes('team=')", timeout=30_000)  # the URL keeps the team
-            teacher.wait_for_function("n => document.querySelectorAll('.classroom-leaderboard tr[data-team]').length == n",
-                                      arg=len(HOSTILE), timeout=10_000)
-            teacher.locator(".classroom-play").click()
-            teacher.wait_for_function("() => document.querySelector('.classroom-status').innerText.includes('1 round(s)')",
-                                      timeout=60_000)
-            teacher.wait_for_timeout(1_500)  # the last month's chart
-            text = teacher.locator("body").inner_text()
-            assert "Exception" not in text and "Traceback" not in text, text[:2000]
-            for name in HOSTILE:
-                assert name in teacher.locator(".classroom-leaderboard").inner_text()
-            assert teacher.locator("iframe").count() == 0
-            assert teacher.locator(".classroom-rejoin a[rel='noreferrer']").count() == len(HOSTILE)
-            students[2].wait_for_selector(".classroom-team-chart", timeout=20_000)  # the longest name's own chart
-            students[2].wait_for_function("w => document.documentElement.scrollWidth <= w", arg=PHONE["width"],
-                                          timeout=15_000)
-            teacher.screenshot(path=str(tmp_path / "hostile-teacher.png"), full_page=True)
-            students[2].screenshot(path=str(tmp_path / "hostile-student.png"), full_page=True)
+    with browser_pages(tmp_path) as open_page:
+        teacher = open_page(TEACHER)
+        students = [open_page(PHONE) for _ in HOSTILE]
+        visitor = open_page(TEACHER)
+        pages = [teacher, *students, visitor]
+        for page in pages:
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        teacher.goto(f"{base}/?teacher={key}")
+        teacher.wait_for_selector(".classroom-play", timeout=60_000)
+        teacher.wait_for_function("() => !location.href.includes('teacher=')", timeout=20_000)  # off the projector
+        for page, name in zip(students, HOSTILE, strict=True):
+            join(page, base, name)
+            page.wait_for_selector(".classroom-team", timeout=20_000)
+            assert page.locator(".classroom-team").inner_text() == f"Team {name}"
+            assert page.locator(".classroom-team iframe").count() == 0
+            page.wait_for_function("location.href.includes('team=')", timeout=30_000)  # the URL keeps the team
+        teacher.wait_for_function("n => document.querySelectorAll('.classroom-leaderboard tr[data-team]').length == n",
+                                  arg=len(HOSTILE), timeout=10_000)
+        teacher.locator(".classroom-play").click()
+        teacher.wait_for_function("() => document.querySelector('.classroom-status').innerText.includes('1 round(s)')",
+                                  timeout=60_000)
+        teacher.wait_for_timeout(1_500)  # the last month's chart
+        text = teacher.locator("body").inner_text()
+        assert "Exception" not in text and "Traceback" not in text, text[:2000]
+        for name in HOSTILE:
+            assert name in teacher.locator(".classroom-leaderboard").inner_text()
+        assert teacher.locator("iframe").count() == 0
+        assert teacher.locator(".classroom-rejoin a[rel='noreferrer']").count() == len(HOSTILE)
+        students[2].wait_for_selector(".classroom-team-chart", timeout=20_000)  # the longest name's own chart
+        students[2].wait_for_function("w => document.documentElement.scrollWidth <= w", arg=PHONE["width"],
+                                      timeout=15_000)
+        teacher.screenshot(path=str(tmp_path / "hostile-teacher.png"), full_page=True)
+        students[2].screenshot(path=str(tmp_path / "hostile-student.png"), full_page=True)
 
-            # a visitor without the key: the projector's view, no token anywhere, no summary
-            tokens = [re.search(r"team=([\w-]+)", s.url).group(1) for s in students]
-            visitor.goto(base + "/")
-            visitor.wait_for_selector(".classroom-leaderboard tr[data-team]", timeout=60_000)
-            assert visitor.locator(".classroom-play, .classroom-rejoin, .classroom-save-link").count() == 0
-            visitor.goto(base + "/summary")
-            visitor.wait_for_selector(".classroom-error", timeout=20_000)
-            assert visitor.locator(".classroom-leaderboard, .classroom-save-link").count() == 0
-            visitor.goto(f"{base}/summary?teacher={key[:-1]}")  # a key almost right is no key
-            visitor.wait_for_selector(".classroom-error", timeout=20_000)
-            visitor.goto(base + "/join?team=" + tokens[0][:-1] + "x")  # a token guessed is no team
-            visitor.wait_for_selector(".classroom-name", timeout=20_000)
-            assert visitor.locator(".classroom-team").count() == 0
-            for token in tokens:
-                assert token not in visitor.content()
-        except Exception:
-            for k, page in enumerate(pages):
-                page.screenshot(path=str(tmp_path / f"failure-{k}.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+        # a visitor without the key: the projector's view, no token anywhere, no summary
+        tokens = [re.search(r"team=([\w-]+)", s.url).group(1) for s in students]
+        visitor.goto(base + "/")
+        visitor.wait_for_selector(".classroom-leaderboard tr[data-team]", timeout=60_000)
+        assert visitor.locator(".classroom-play, .classroom-rejoin, .classroom-save-link").count() == 0
+        visitor.goto(base + "/summary")
+        visitor.wait_for_selector(".classroom-error", timeout=20_000)
+        assert visitor.locator(".classroom-leaderboard, .classroom-save-link").count() == 0
+        visitor.goto(f"{base}/summary?teacher={key[:-1]}")  # a key almost right is no key
+        visitor.wait_for_selector(".classroom-error", timeout=20_000)
+        visitor.goto(base + "/join?team=" + tokens[0][:-1] + "x")  # a token guessed is no team
+        visitor.wait_for_selector(".classroom-name", timeout=20_000)
+        assert visitor.locator(".classroom-team").count() == 0
+        for token in tokens:
+            assert token not in visitor.content()
     assert not dialogs, f"a name ran script: {dialogs}"
     for internal in ("/readyz", "/resourcez"):
         assert status(base + internal) == 404
@@ -261,48 +267,38 @@ def test_a_hostile_class_and_a_keyless_visitor(classroom, tmp_path):
 def test_fifteen_teams_play_two_rounds(classroom, tmp_path):
     """A class of thirty in pairs: fifteen teams join from fifteen browsers, the teacher plays
     two rounds, every team is on the leaderboard with its figures and sees its own chart."""
-    from playwright.sync_api import sync_playwright
 
     base, key, log, proxy = classroom
     names = [f"Team {k + 1:02d}" for k in range(15)]
-    with sync_playwright() as p:
-        browser = launch(p)
-        pages = []
-        try:
-            teacher = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-            pages.append(teacher)
-            teacher.goto(f"{base}/?teacher={key}")
-            teacher.wait_for_selector(".classroom-play", timeout=60_000)
-            for name in names:
-                page = browser.new_context(viewport=PHONE).new_page()
-                pages.append(page)
-                join(page, base, name)
-                page.wait_for_selector(".classroom-team", timeout=30_000)
-            set_price(pages[1], -10)  # the first team cheap, the last dear: their figures differ
-            set_price(pages[-1], 6)
-            teacher.wait_for_function("n => document.querySelectorAll('.classroom-leaderboard tr[data-team]').length == n",
-                                      arg=len(names), timeout=30_000)
-            assert "15 of 16 teams joined" in teacher.locator("body").inner_text()
-            for played in (1, 2):
-                teacher.locator(".classroom-play").click()
-                teacher.wait_for_function(
-                    "n => document.querySelector('.classroom-status').innerText.includes(n + ' round(s) played')",
-                    arg=played, timeout=90_000)
-            teacher.wait_for_timeout(2_000)  # the last month's chart
-            rows = [teacher.locator(f".classroom-leaderboard tr[data-team='{n}']").inner_text() for n in names]
-            assert all(len(re.findall(r"-?[\d,]+\.\d", row)) == 6 for row in rows), rows
-            assert len(set(rows)) > 1, rows
-            teacher.screenshot(path=str(tmp_path / "fifteen-teacher.png"), full_page=True)
-            last = pages[-1]
-            last.wait_for_selector(".classroom-team-chart", timeout=30_000)
-            assert "2 round(s) played" in last.locator(".classroom-status").inner_text()
-            last.wait_for_function("w => document.documentElement.scrollWidth <= w", arg=PHONE["width"], timeout=15_000)
-            last.screenshot(path=str(tmp_path / "fifteen-student.png"), full_page=True)
-        except Exception:
-            for k, page in enumerate(pages):
-                page.screenshot(path=str(tmp_path / f"failure-{k}.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+    with browser_pages(tmp_path) as open_page:
+        teacher = open_page(TEACHER)
+        teacher.goto(f"{base}/?teacher={key}")
+        teacher.wait_for_selector(".classroom-play", timeout=60_000)
+        students = []
+        for name in names:
+            students.append(open_page(PHONE))
+            join(students[-1], base, name)
+            students[-1].wait_for_selector(".classroom-team", timeout=30_000)
+        set_price(students[0], -10)  # the first team cheap, the last dear: their figures differ
+        set_price(students[-1], 6)
+        teacher.wait_for_function("n => document.querySelectorAll('.classroom-leaderboard tr[data-team]').length == n",
+                                  arg=len(names), timeout=30_000)
+        assert "15 of 16 teams joined" in teacher.locator("body").inner_text()
+        for played in (1, 2):
+            teacher.locator(".classroom-play").click()
+            teacher.wait_for_function(
+                "n => document.querySelector('.classroom-status').innerText.includes(n + ' round(s) played')",
+                arg=played, timeout=90_000)
+        teacher.wait_for_timeout(2_000)  # the last month's chart
+        rows = [teacher.locator(f".classroom-leaderboard tr[data-team='{n}']").inner_text() for n in names]
+        assert all(len(re.findall(r"-?[\d,]+\.\d", row)) == 6 for row in rows), rows
+        assert len(set(rows)) > 1, rows
+        teacher.screenshot(path=str(tmp_path / "fifteen-teacher.png"), full_page=True)
+        last = students[-1]
+        last.wait_for_selector(".classroom-team-chart", timeout=30_000)
+        last.wait_for_function("() => document.querySelector('.classroom-status').innerText.includes('2 round(s) played')",
+                               timeout=30_000)  # every page follows the game (each looks for news every 0.4 s)
+        last.wait_for_function("w => document.documentElement.scrollWidth <= w", arg=PHONE["width"], timeout=15_000)
+        last.screenshot(path=str(tmp_path / "fifteen-student.png"), full_page=True)
     server_log = log.read_text()
     assert "Traceback" not in server_log, server_log[-3000:]

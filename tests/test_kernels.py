@@ -143,7 +143,10 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
     from sim.mechanics.choice import held_utility, kernel_inputs, utility, utility_table
     from sim.mechanics.subscriptions import current_option
 
-    model = _small_model({"choice.price_weight": 0.7} if credible else None)
+    # credible: three regions with their incomes (prices weigh more where incomes are lower)
+    regions = [{"name": f"r{k}", "share": 1 / 3, "income": income} for k, income in enumerate((60000.0, 9000.0, 5000.0))]
+    model = _small_model({"choice.price_weight": 0.7, "regions": regions, "choice.income_elasticity": 0.5,
+                          "choice.reference_income": 1700.0} if credible else None)
     pop, opts = model.population, model.options
     if credible:  # prices in real terms with losses above reference prices, services not everywhere
         rng = np.random.default_rng(4)
@@ -198,8 +201,9 @@ def test_prefetch_changes_no_value():
         np.testing.assert_array_equal(gather(idx, a, b, 8), a[idx] + b[idx, 1])
 
 
-def test_choice_kernel_draws_from_the_logit():
-    from sim.mechanics.choice import choose, kernel_inputs, logit_choice, utility
+@pytest.mark.parametrize("plan_nest", [1.0, 0.5])
+def test_choice_kernel_draws_from_the_logit(plan_nest):
+    from sim.mechanics.choice import choose, kernel_inputs, logit_choice, nests, utility
     from sim.mechanics.subscriptions import current_option
 
     model = _small_model()
@@ -207,10 +211,11 @@ def test_choice_kernel_draws_from_the_logit():
     idx = np.flatnonzero(pop.state != State.UNAWARE)
     cur = current_option(pop, opts, idx)
     r = CounterRandom({"choice": np.random.SeedSequence(9)})
-    got = choose(*kernel_inputs(pop, opts, model.table, scen), idx, cur, scen.choice.noise_scale, r.key("choice", 4), pop.ident)
+    got = choose(*kernel_inputs(pop, opts, model.table, scen), idx, cur, scen.choice.noise_scale, r.key("choice", 4), pop.ident,
+                 plan_nest=plan_nest)
     u = utility(pop, idx[:, None], np.arange(len(opts))[None, :], opts, model.table, scen, cur[:, None])
     assert (pop.ident[idx] != idx).any()  # slots are not ids: each listener draws under their id
-    want = logit_choice(u, scen.choice.noise_scale, r.uniform("choice", 4, pop.ident[idx]))
+    want = logit_choice(u, scen.choice.noise_scale, r.uniform("choice", 4, pop.ident[idx]), nests(opts.service), plan_nest)
     assert np.mean(got == want) > 0.999  # equal but where a draw falls within rounding of a cumulative probability
     assert len(np.unique(got)) > 2
 

@@ -108,6 +108,29 @@ def test_logit_choice_frequencies_match_probabilities():
     assert np.all(np.abs(freq - p) < 4 * np.sqrt(p * (1 - p) / chosen.size) + 1e-12)
 
 
+def test_nested_choice_moves_less_to_other_services_than_within_one():
+    """Nested logit (sim.mechanics.choice): nothing, then service 0's free tier and two plans, then service 1's plan.
+    lambda 1 is the flat logit. Within a service the conditional shares are the flat logit's; a plan's utility
+    moves the other nests' log shares by lambda / mu times its probability (Train 2009 eq. 4.5), against 1 / mu in
+    the flat logit: a dearer plan sends lambda times less to nothing and to another service."""
+    mu, lam, eps = 1.5, 0.5, 1e-6
+    nest = np.array([0, 1, 1, 1, 2])
+    u = np.array([[0.0, 1.0, 2.0, 1.5, 1.0]])
+    np.testing.assert_allclose(choice_probabilities(u, mu, nest, 1.0), choice_probabilities(u, mu), rtol=1e-12)
+    p = choice_probabilities(u, mu, nest, lam)[0]
+    np.testing.assert_allclose(p.sum(), 1.0)
+    np.testing.assert_allclose(p[1:4] / p[1:4].sum(), choice_probabilities(u[:, 1:4], mu)[0], rtol=1e-12)
+    dearer = u - np.array([[0.0, 0.0, eps, 0.0, 0.0]])
+    q = choice_probabilities(dearer, mu, nest, lam)[0]
+    for other in (0, 4):
+        np.testing.assert_allclose(np.log(q[other] / p[other]) / eps, lam / mu * p[2], rtol=1e-4)
+    # the draw follows the probabilities
+    rng = np.random.default_rng(1)
+    chosen = logit_choice(np.repeat(u, 200_000, axis=0), mu, rng.random(200_000), nest, lam)
+    freq = np.bincount(chosen, minlength=5) / chosen.size
+    assert np.all(np.abs(freq - p) < 4 * np.sqrt(p * (1 - p) / chosen.size))
+
+
 def test_small_world_is_symmetric_without_self_ties_and_homophilous():
     rng = np.random.default_rng(1)
     segment = rng.integers(0, 4, 20_000).astype(np.int16)

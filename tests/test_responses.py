@@ -101,16 +101,12 @@ def test_without_elastic_demand_or_audience_budgets_more_ads_hardly_sell(baselin
 # ---------------------------------------------------------------- price rises
 
 
-@pytest.fixture(scope="module")
-def baseline_small():
-    return apply_overrides(load_scenario(ROOT / "scenarios" / "baseline.yaml"), {"market.agents": 40000})
-
-
-def _price_response(base, rise: dict, at: str, months: int = 24):
-    """Per seed: relative premium subscribers after ``months``, relative subscription revenue over them,
-    and the rise month's churn over the prior six months' mean (with the rise)."""
+def _price_response(base, rise: dict, at: str = LEVER_AT, months: int = LEVER_MONTHS) -> np.ndarray:
+    """Per seed (paired: the same seed with and without the rise): relative premium subscribers after ``months``,
+    relative subscription revenue over them, and the rise month's churn over the prior six months' mean (with
+    the rise), float (seeds, 3)."""
     up = _with_events(base, {"at": at, "set": rise})
-    start = int(np.flatnonzero(MarketModel(base, 0).dates == np.datetime64(f"{at}-01"))[0])
+    start = _lever_start(base)
     out = []
     for s in SEEDS:
         a, b = _run(base, s).records, _run(up, s).records
@@ -118,19 +114,34 @@ def _price_response(base, rise: dict, at: str, months: int = 24):
         prem = b["premium_subscribers"][start + months - 1, 0] / a["premium_subscribers"][start + months - 1, 0] - 1
         rev = b["revenue_subscription_eur"][span, 0].sum() / a["revenue_subscription_eur"][span, 0].sum() - 1
         churn = b["churn_premium_monthly"][:, 0]
-        out.append((prem, rev, churn[start], churn[start - 6:start].mean()))
+        out.append((prem, rev, churn[start] / churn[start - 6:start].mean()))
     return np.array(out)
 
 
-@pytest.mark.slow
-def test_a_ten_percent_rise_of_the_individual_plan(baseline_small):
-    """Subscribers < 12% lower after 24 months, subscription revenue up over them, churn that month <= 1.5x
-    the prior six months' mean (Netflix 2011 and 2016: docs/validation.md)."""
-    base = apply_overrides(baseline_small, {"time.months": 72})
-    r = _price_response(base, {"services.focal.plans.individual.price": 10.99}, "2019-01")
-    assert np.all(r[:, 0] > -0.12), r[:, 0]
-    assert r[:, 1].mean() > 0, r[:, 1]
-    assert r[:, 2].mean() <= 1.5 * r[:, 3].mean(), r[:, 2:]
+INDIVIDUAL_PLUS_10 = {"services.focal.plans.individual.price": 10.99}
+
+
+def test_a_ten_percent_rise_of_the_individual_plan(baseline_2020):
+    """+10% on the individual plan from 2019-01 at the baseline (issue 23): premium subscribers after 24 months
+    -4% to -0.5%, subscription revenue over them +1% to +8%, that month's premium churn at most 1.5x the prior six
+    months' mean. The Netflix analogues (data/regional/price_response.csv): +25% on long-time members in 2016 cost
+    about 4% of the base, +60% in 2011 3.3%; a +10% rise costs less."""
+    r = _price_response(baseline_2020, INDIVIDUAL_PLUS_10)
+    premium, revenue, spike = r[:, 0], r[:, 1], r[:, 2]
+    assert -0.04 - 3 * _sem(premium) <= premium.mean() <= -0.005 + 3 * _sem(premium), premium
+    assert 0.01 - 3 * _sem(revenue) <= revenue.mean() <= 0.08 + 3 * _sem(revenue), revenue
+    assert spike.mean() <= 1.5 + 3 * _sem(spike), spike
+
+
+def test_with_a_euro_weighing_a_euro_everywhere_a_rise_loses_money(baseline_2020):
+    """Mutation check of price relative to income (choice.income_elasticity, regions[].income): without it a EUR of
+    price weighs a EUR of valuation in every region, and the rise costs more than 4% of the subscribers and loses
+    revenue. (The flat logit, choice.plan_nest 1, still passes the test above at this baseline: the nest is not
+    what carries the response.)"""
+    flat = apply_overrides(baseline_2020, {"choice.income_elasticity": 0.0})
+    r = _price_response(flat, INDIVIDUAL_PLUS_10)
+    assert r[:, 0].mean() < -0.04, r[:, 0]
+    assert r[:, 1].mean() + 3 * _sem(r[:, 1]) < 0.01, r[:, 1]
 
 
 # ---------------------------------------------------------------- support

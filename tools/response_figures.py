@@ -24,10 +24,13 @@ def main() -> None:
     base = t.apply_overrides(t.load_scenario(path), {"market.agents": 40000})
     short = t.apply_overrides(base, {"time.months": 72})
     numbers = {}
-    r = t._price_response(short, {"services.focal.plans.individual.price": 10.99}, "2019-01")
-    print(f"+10% individual price (2019-01), per seed: premium subscribers after 24 months {np.round(100 * r[:, 0], 1)} %, "
-          f"subscription revenue over 24 months {np.round(100 * r[:, 1], 1)} %, churn that month / prior 6 months "
-          f"{np.round(r[:, 2] / r[:, 3], 2)}")
+    for label, scenario in (("", short), ("  the same with a EUR of price weighing a EUR everywhere (income_elasticity 0): ",
+                                          t.apply_overrides(short, {"choice.income_elasticity": 0.0})),
+                            ("  the same with one flat logit (plan_nest 1): ", t.apply_overrides(short, {"choice.plan_nest": 1.0}))):
+        r = t._price_response(scenario, t.INDIVIDUAL_PLUS_10)
+        print(f"{label or '+10% individual price (2019-01), per seed: '}premium subscribers after 24 months "
+              f"{np.round(100 * r[:, 0], 1)} %, subscription revenue over 24 months {np.round(100 * r[:, 1], 1)} %, "
+              f"churn that month / prior 6 months {np.round(r[:, 2], 2)}")
     ads = t._one_more_ad_minute(short)
     off = t.apply_overrides(short, {"mechanisms.ads.price_elasticity": 1.0, "mechanisms.ads.audience_elasticity": 0.0})
     ads_off = t._one_more_ad_minute(off)

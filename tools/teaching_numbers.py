@@ -13,6 +13,7 @@ into the docs (``sim.docnumbers``). About a minute on 2 idle cores.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -61,8 +62,21 @@ def percent(x: float, digits: int = 0) -> str:
     return f"{100 * x:.{digits}f} %"
 
 
+def whole(x: float) -> str:
+    return f"{x:.0f}"
+
+
+def tenths(x: float) -> str:
+    return f"{x:.1f}"
+
+
 def kpi(model, name: str, when: str, service: int = 0) -> float:
     return float(model.records[name][month(model, when), service])
+
+
+def figures(model, prefix: str, spec: list[tuple[str, str, str, Callable[[float], str]]]) -> dict[str, str]:
+    """``prefix.name`` -> ``fmt(the focal service's kpi in month)`` for each (name, kpi, month, fmt) of ``spec``."""
+    return {f"{prefix}.{name}": fmt(kpi(model, k, when)) for name, k, when, fmt in spec}
 
 
 def users_of(model, name: str, when: str) -> float:
@@ -70,32 +84,42 @@ def users_of(model, name: str, when: str) -> float:
     return kpi(model, "mau", when, [s.name for s in model.services].index(name))
 
 
+def moved(control: str, values: tuple[float, ...], unmoved: float, when: str) -> dict[float, DashboardModel]:
+    """The baseline played to December 2017 with ``control`` moved to each of ``values`` in month
+    ``when`` (``unmoved``, the scenario's own value, is not moved: the ghost)."""
+    return {v: dashboard(36, {when: {control: v}} if v != unmoved else {}) for v in values}
+
+
+def table(header: list[str], runs: dict[float, DashboardModel], unmoved: float, cells) -> str:
+    """A markdown table, a row per run of :func:`moved`: its value, then ``cells(model)`` (texts)."""
+    rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    rows += ["| " + " | ".join([f"{v:g} (not moved)" if v == unmoved else f"{v:g}", *cells(m)]) + " |" for v, m in runs.items()]
+    return "\n".join(rows) + "\n"
+
+
 def ad_load_exercise() -> dict[str, str]:
-    runs = {load: dashboard(36, {"2017-01": {"ad_load": load}} if load != 2.5 else {}) for load in AD_LOADS}
-    rows = ["| ad load from Jan 2017 (ad-min/hour) | free users (M) | premium (M) | ad revenue (M EUR/month) | "
-            "subscriptions (M EUR/month) | market share |", "|---|---|---|---|---|---|"]
-    out: dict[str, str] = {}
+    runs = moved("ad_load", AD_LOADS, 2.5, "2017-01")
+    out = {"ex1.table": table(
+        ["ad load from Jan 2017 (ad-min/hour)", "free users (M)", "premium (M)", "ad revenue (M EUR/month)",
+         "subscriptions (M EUR/month)", "market share"], runs, 2.5,
+        lambda m: [*(millions(kpi(m, name, "2017-12")) for name in ("free_users", "premium_subscribers", "revenue_ads_eur",
+                                                                    "revenue_subscription_eur")),
+                   percent(kpi(m, "market_share", "2017-12"))])}
+    year = slice(month(runs[2.5], "2017-01"), month(runs[2.5], "2017-12") + 1)
+    totals = {load: float(m.records["revenue_ads_eur"][year, 0].sum()) for load, m in runs.items()}
     for load, m in runs.items():
-        label = f"{load:g} (not moved)" if load == 2.5 else f"{load:g}"
-        rows.append(f"| {label} | {millions(kpi(m, 'free_users', '2017-12'))} | {millions(kpi(m, 'premium_subscribers', '2017-12'))}"
-                    f" | {millions(kpi(m, 'revenue_ads_eur', '2017-12'))} | {millions(kpi(m, 'revenue_subscription_eur', '2017-12'))}"
-                    f" | {percent(kpi(m, 'market_share', '2017-12'))} |")
         key = f"ex1.{load:g}"
-        out[f"{key}.hours_jan"] = f"{kpi(m, 'listening_hours_per_free_user', '2017-01'):.0f}"
-        out[f"{key}.free_jan"] = millions(kpi(m, "free_users", "2017-01"))
-        out[f"{key}.premium_jan"] = millions(kpi(m, "premium_subscribers", "2017-01"))
-        out[f"{key}.ads_jan"] = millions(kpi(m, "revenue_ads_eur", "2017-01"))
-        out[f"{key}.ads_dec"] = millions(kpi(m, "revenue_ads_eur", "2017-12"))
-        year = slice(month(m, "2017-01"), month(m, "2017-12") + 1)
-        out[f"{key}.ads_2017"] = millions(float(m.records["revenue_ads_eur"][year, 0].sum()))
-        out[f"{key}.total_dec"] = millions(kpi(m, "revenue_total_eur", "2017-12"))
-        out[f"{key}.subs_dec"] = millions(kpi(m, "revenue_subscription_eur", "2017-12"))
-        out[f"{key}.cpm_jan"] = f"{kpi(m, 'cpm_eur', '2017-01'):.1f}"
+        out.update(figures(m, key, [("hours_jan", "listening_hours_per_free_user", "2017-01", whole),
+                                    ("free_jan", "free_users", "2017-01", millions),
+                                    ("premium_jan", "premium_subscribers", "2017-01", millions),
+                                    ("ads_jan", "revenue_ads_eur", "2017-01", millions),
+                                    ("ads_dec", "revenue_ads_eur", "2017-12", millions),
+                                    ("total_dec", "revenue_total_eur", "2017-12", millions),
+                                    ("subs_dec", "revenue_subscription_eur", "2017-12", millions),
+                                    ("cpm_jan", "cpm_eur", "2017-01", tenths)]))
+        out[f"{key}.ads_2017"] = millions(totals[load])
         out[f"{key}.others_dec"] = millions(sum(kpi(m, "mau", "2017-12", k) for k in range(1, len(m.services))))
-    totals = {load: float(m.records["revenue_ads_eur"][month(m, "2017-01"):month(m, "2017-12") + 1, 0].sum())
-              for load, m in runs.items()}
     out["ex1.peak"] = f"{max(totals, key=totals.get):g}"
-    out["ex1.table"] = "\n".join(rows) + "\n"
     return out
 
 
@@ -121,24 +145,22 @@ def price_hike_exercise() -> dict[str, str]:
 
 
 def personalisation_exercise() -> dict[str, str]:
-    runs = {level: dashboard(36, {"2016-01": {"personalization": level}} if level != 0.6 else {}) for level in PERSONALISATION}
-    rows = ["| personalisation from Jan 2016 | free-tier hours per user per month | ad revenue (M EUR/month) | premium (M) | "
-            "subscriptions (M EUR/month) | market share |", "|---|---|---|---|---|---|"]
-    out: dict[str, str] = {}
+    runs = moved("personalization", PERSONALISATION, 0.6, "2016-01")
+    out = {"ex3.table": table(
+        ["personalisation from Jan 2016", "free-tier hours per user per month", "ad revenue (M EUR/month)", "premium (M)",
+         "subscriptions (M EUR/month)", "market share"], runs, 0.6,
+        lambda m: [f"{kpi(m, 'listening_hours_per_free_user', '2017-12'):.1f}",
+                   *(millions(kpi(m, name, "2017-12")) for name in ("revenue_ads_eur", "premium_subscribers",
+                                                                    "revenue_subscription_eur")),
+                   percent(kpi(m, "market_share", "2017-12"), 1)])}
     for level, m in runs.items():
-        label = f"{level:g} (not moved)" if level == 0.6 else f"{level:g}"
-        rows.append(f"| {label} | {kpi(m, 'listening_hours_per_free_user', '2017-12'):.1f} | "
-                    f"{millions(kpi(m, 'revenue_ads_eur', '2017-12'))} | {millions(kpi(m, 'premium_subscribers', '2017-12'))} | "
-                    f"{millions(kpi(m, 'revenue_subscription_eur', '2017-12'))} | {percent(kpi(m, 'market_share', '2017-12'), 1)} |")
-        key = f"ex3.{level:g}"
-        out[f"{key}.hours_jan"] = f"{kpi(m, 'listening_hours_per_free_user', '2016-01'):.1f}"
-        out[f"{key}.ads_jun"] = millions(kpi(m, "revenue_ads_eur", "2016-06"))
-        out[f"{key}.ads_dec"] = millions(kpi(m, "revenue_ads_eur", "2017-12"))
-        out[f"{key}.subs_dec"] = millions(kpi(m, "revenue_subscription_eur", "2017-12"))
+        out.update(figures(m, f"ex3.{level:g}", [("hours_jan", "listening_hours_per_free_user", "2016-01", tenths),
+                                                 ("ads_jun", "revenue_ads_eur", "2016-06", millions),
+                                                 ("ads_dec", "revenue_ads_eur", "2017-12", millions),
+                                                 ("subs_dec", "revenue_subscription_eur", "2017-12", millions)]))
     for name, kpi_name in (("subs", "revenue_subscription_eur"), ("ads", "revenue_ads_eur")):
         top, middle = kpi(runs[1.0], kpi_name, "2017-12"), kpi(runs[0.6], kpi_name, "2017-12")
         out[f"ex3.{name}_at_1"] = "lower" if top < middle else "higher"
-    out["ex3.table"] = "\n".join(rows) + "\n"
     return out
 
 

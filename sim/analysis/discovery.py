@@ -43,16 +43,17 @@ from sim.sweep.store import SweepStore, read_resolved  # noqa: E402
 
 MIN_COVERAGE = 0.5  # default: the densest box that still holds half the cases of interest
 MIN_RUNS = 20  # fewer successful runs: too few points for PRIM's peels and CART's leaves to mean anything
-CART_MASS = 0.05  # a CART leaf holds at least this share of the points (and at least one point)
 RESAMPLES = 10  # PRIM reruns on random halves behind the stability figures
 PRIM_THRESHOLD = 0.8  # the density EMA's PRIM aims at when it peels
+MIN_POINTS = 10  # fewer design points give PRIM nothing to peel (EMA fails on an assertion)
+CART_MASS_MIN = 0.05  # the smallest leaf, as a share of the points (at least one point)
 
 
 def point_table(root: str | Path, kpi: str) -> tuple[pd.DataFrame, np.ndarray, SweepSpec]:
     """The swept parameters per design point (DataFrame, one column per key path; levels as
     categories) and the KPI's mean over each point's successful replicates (ndarray (n_points,)),
     points without a successful run left out; raises ScenarioError for an unknown KPI or a sweep of
-    fewer than :data:`MIN_RUNS` successful runs."""
+    fewer than :data:`MIN_POINTS` design points or :data:`MIN_RUNS` successful runs."""
     spec = SweepSpec.model_validate(read_resolved(root)["sweep"])
     names = [k.key for k in spec.kpis]
     if kpi not in names:
@@ -61,6 +62,10 @@ def point_table(root: str | Path, kpi: str) -> tuple[pd.DataFrame, np.ndarray, S
     store = SweepStore(root, names)
     runs = store.read_runs()
     ok = runs[runs["status"] == "ok"]
+    points = ok["point"].nunique()
+    if points < MIN_POINTS:
+        raise ScenarioError(f"{root}: {points} design point{'s' * (points != 1)} with a successful run; scenario discovery "
+                            f"needs at least {MIN_POINTS} (sweep more points: design.n)")
     if len(ok) < MIN_RUNS:
         raise ScenarioError(f"discover: {root} holds {len(ok)} successful runs; discovery needs at least {MIN_RUNS} "
                             "(PRIM peels 5% of the points at a time and CART's leaves need several points each: on fewer "
@@ -101,6 +106,10 @@ def discover(root: str | Path, kpi: str, below: float | None = None, above: floa
     Raises ScenarioError when the threshold leaves no case of interest or makes every
     point one, or ``box_id`` is not on the peeling trajectory.
     """
+    with warnings.catch_warnings():  # "ipyparallel not installed": nothing the user should do
+        warnings.simplefilter("ignore")
+        from ema_workbench.analysis import cart, prim
+
     if (below is None) == (above is None):
         raise ScenarioError("discover: give exactly one of --below T or --above T")
     if not 0 <= min_coverage <= 1:
@@ -113,27 +122,26 @@ def discover(root: str | Path, kpi: str, below: float | None = None, above: floa
                             f"{int(cases.sum())} of {len(y)} design points; choose a threshold that some points meet "
                             f"and others do not (the KPI ranges from {np.nanmin(y):.6g} to {np.nanmax(y):.6g})")
     logging.getLogger("EMA").setLevel(logging.ERROR)
-    with warnings.catch_warnings():  # the workbench's and sklearn's warnings are not the user's (an optional ipyparallel...)
-        warnings.simplefilter("ignore")
-        return _discover(x, y, cases, spec, kpi, rule, box_id, min_coverage, resamples, seed)
-
-
-def _discover(x: pd.DataFrame, y: np.ndarray, cases: np.ndarray, spec: SweepSpec, kpi: str, rule: str, box_id: int | None,
-              min_coverage: float, resamples: int, seed: int) -> dict[str, Any]:
-    """:func:`discover` once its input is checked."""
-    from ema_workbench.analysis import cart, prim
-
     np.random.seed(seed)  # EMA's resampling draws from numpy's global generator
-    box = prim.Prim(x, cases, threshold=PRIM_THRESHOLD).find_box()
-    traj = box.peeling_trajectory
-    if box_id is None:
-        eligible = traj[traj["coverage"] >= min_coverage]
-        box_id = int(eligible.sort_values(["density", "coverage"]).index[-1])
-    elif box_id not in traj.index:
-        raise ScenarioError(f"--box: {box_id} is not on the peeling trajectory (0 to {traj.index[-1]})")
-    stability = box.resample(box_id, iterations=resamples)
-    c = cart.CART(x, cases, mass_min=max(CART_MASS, 1.5 / len(y)))  # a leaf of 0 points would be refused by sklearn
-    c.build_tree()
+    # integer levels as numbers: EMA's PRIM writes a fractional peel limit into the column's dtype (pandas refuses)
+    x = x.astype({c: float for c in x.select_dtypes("integer").columns})
+    try:
+        with warnings.catch_warnings():  # EMA's own deprecation notes (pandas' inplace=): nothing the user should do
+            warnings.simplefilter("ignore")
+            box = prim.Prim(x, cases, threshold=PRIM_THRESHOLD).find_box()
+            traj = box.peeling_trajectory
+            if box_id is None:
+                eligible = traj[traj["coverage"] >= min_coverage]
+                box_id = int(eligible.sort_values(["density", "coverage"]).index[-1])
+            elif box_id not in traj.index:
+                raise ScenarioError(f"--box: {box_id} is not on the peeling trajectory (0 to {traj.index[-1]})")
+            stability = box.resample(box_id, iterations=resamples)
+            c = cart.CART(x, cases, mass_min=max(CART_MASS_MIN, 1.5 / len(y)))  # at least one point: 1/n x n may round below 1
+            c.build_tree()
+    except AssertionError:  # EMA's PRIM asserts what too few or too uniform points cannot give it
+        raise ScenarioError(f"{root}: PRIM could not peel a box for {rule} from {len(y)} design points "
+                            f"({int(cases.sum())} of them cases of interest); sweep more points (design.n) or "
+                            "choose a threshold nearer the middle of the KPI's range") from None
     leaf = max(range(len(c.stats)), key=lambda k: (c.stats[k]["density"], c.stats[k]["coverage"]))  # densest leaf
     cart_box = c.boxes[leaf]
     chosen = traj.loc[box_id]

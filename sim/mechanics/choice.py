@@ -1,9 +1,9 @@
-"""Choice among every service x tier x plan and "nothing": a multinomial logit.
+"""Choice among every service x tier x plan and "nothing": a nested logit.
 
 Utility of an option for listener i (EUR/month, MODEL.md):
 
     U = content_value_j * match_ij * hours_i / mean_hours
-      + [premium] (wtp_i + restriction_gap_j) - price per user (plan, region, trial) - plan hassle
+      + [premium] (wtp_i + restriction_gap_j) - price per user (plan, region, trial) x income burden - plan hassle
       - [free] ad_load_jr * hours_i * ad_sensitivity_i
       - [privacy-sensitive sharer] privacy_cost * personalization_j
       + [newcomer to j] marketing salience_j
@@ -11,10 +11,22 @@ Utility of an option for listener i (EUR/month, MODEL.md):
       - [user of another service] moving cost (sim.mechanics.switching, charged by ``choose``)
     U(nothing) = outside_value_i
 
-and P(option) = softmax(U / noise_scale) (McFadden 1974). The same function scores a
-decider against all options (matrix) or every user against its current option (vector),
-by numpy broadcasting. A service's price level, ad load and free tier are those of the
-listener's region r (``sim.policy.RegionalOffers``): a free tier not offered there is not an option.
+The choice is a nested logit (McFadden 1978; Train 2009, ch. 4): a service (or nothing), then one
+of its offers (its free tier or a premium plan). The offers of one service share a nest: among
+them the logit scale is ``mu = noise_scale``; between services and nothing it is ``mu / lambda``
+(``lambda = choice.plan_nest`` in (0, 1]), the taste for a service varying more than the taste
+for one of its plans over another:
+
+    P(o) = exp(U_o / mu) * S_n ** (lambda - 1) / sum_n' S_n' ** lambda,
+    S_n = sum_{o' in nest n} exp(U_o' / mu)
+
+A dearer plan sends its holders to another plan or the free tier of the same service as the
+flat logit does, and lambda times less to a competitor or to nothing (the service's inclusive
+value moves lambda times less, Train 2009 eq. 4.3). ``lambda = 1`` is the flat logit
+``softmax(U / noise_scale)`` (McFadden 1974). The same function scores a decider against all
+options (matrix) or every user against its current option (vector), by numpy broadcasting. A
+service's price level, ad load and free tier are those of the listener's region r
+(``sim.policy.RegionalOffers``): a free tier not offered there is not an option.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from numba import njit
 from sim.kernels import AHEAD, prefetch
 from sim.mechanics.entry import consider_only
 from sim.mechanics.personalization import match, shares_data
+from sim.mechanics.prices import income_burden
 from sim.mechanics.switching import charge_moving
 from sim.random import uniform_at
 
@@ -126,7 +139,8 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
     trial_ok = premium & (market.trial_months[js] > 0) & ((pop.trial_used[idx].astype(np.int64) >> js) & 1 == 0) & ~is_current_service
     r = pop.region[idx]
     price = options.price[opt] * market.region_price[js, r] * np.where(trial_ok, 1.0 - choice_cfg.trial_salience, 1.0)
-    price = price_in_real_terms(price, pop, idx, opt, options) * choice_cfg.price_weight
+    burden = income_burden([x.income for x in scenario.regions], choice_cfg.reference_income, choice_cfg.income_elasticity)
+    price = price_in_real_terms(price, pop, idx, opt, options) * choice_cfg.price_weight * burden[r]
     u = u + np.where(premium, pop.wtp[idx] + market.restriction_gap[js] - price - options.hassle[opt], 0.0)
     u = u - np.where(options.free[opt], market.ad_load[js, r] * pop.base_hours[idx] * pop.ad_sensitivity[idx], 0.0)
     if pers_cfg.enabled:
@@ -150,24 +164,35 @@ def price_in_real_terms(price: np.ndarray, pop, idx: np.ndarray, opt: np.ndarray
     return price / pop.price_index[idx] + options.loss[opt, pop.region[idx]]
 
 
-def logit_choice(u: np.ndarray, noise_scale: float, draw: np.ndarray) -> np.ndarray:
-    """Sample one option per row of ``u`` (m, O) from softmax(u / noise_scale) by inverse CDF.
+def nests(service: np.ndarray) -> np.ndarray:
+    """The nest of each option from its service (O,) (``Options.service``), int64 (O,): 0 for nothing,
+    ``j + 1`` for the offers of service j."""
+    return service.astype(np.int64) + 1
+
+
+def choice_probabilities(u: np.ndarray, noise_scale: float, nest: np.ndarray | None = None,
+                         plan_nest: float = 1.0) -> np.ndarray:
+    """Nested-logit probabilities of the options, shape as ``u`` (m, O): ``nest`` (O,) the nest of each
+    option (:func:`nests`; None: every option its own nest), ``plan_nest`` the dissimilarity lambda
+    (module docstring; 1: softmax(u / noise_scale))."""
+    nest = np.arange(u.shape[1]) if nest is None else np.asarray(nest)
+    w = np.exp((u - u.max(axis=1, keepdims=True)) / noise_scale)
+    members = nest[:, None] == np.unique(nest)[None, :]  # (O, N)
+    within = w @ members  # (m, N): S_n
+    felt = np.where(within > 0, within, 1.0) ** (plan_nest - 1.0)
+    weight = w * (felt @ members.T)
+    return weight / weight.sum(axis=1, keepdims=True)
+
+
+def logit_choice(u: np.ndarray, noise_scale: float, draw: np.ndarray, nest: np.ndarray | None = None,
+                 plan_nest: float = 1.0) -> np.ndarray:
+    """Sample one option per row of ``u`` (m, O) from :func:`choice_probabilities` by inverse CDF.
 
     ``draw`` is one uniform number per row, shape (m,), so the same draws give the same
     choices when utilities are the same (common random numbers across scenarios).
     """
-    z = (u - u.max(axis=1, keepdims=True)) / noise_scale
-    w = np.exp(z)
-    cdf = np.cumsum(w, axis=1)
-    threshold = draw * cdf[:, -1]
-    return np.minimum((cdf < threshold[:, None]).sum(axis=1), u.shape[1] - 1)
-
-
-def choice_probabilities(u: np.ndarray, noise_scale: float) -> np.ndarray:
-    """softmax(u / noise_scale) row-wise, shape as ``u``."""
-    z = (u - u.max(axis=1, keepdims=True)) / noise_scale
-    w = np.exp(z)
-    return w / w.sum(axis=1, keepdims=True)
+    cdf = np.cumsum(choice_probabilities(u, noise_scale, nest, plan_nest), axis=1)
+    return np.minimum((cdf < (draw * cdf[:, -1])[:, None]).sum(axis=1), u.shape[1] - 1)
 
 
 # ---------------------------------------------------------------- kernels: the same utility, one listener at a time
@@ -181,7 +206,8 @@ def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
     sw = c.switching_cost
     listeners = (pop.base_hours, pop.service, pop.privacy_sensitive, pop.consent_draw, pop.data_depth, pop.trial_used,
                  pop.wtp, pop.ad_sensitivity, pop.tenure, pop.goodwill, pop.student, pop.household,
-                 pop.outside_value, pop.available, pop.region_price_index, pop.region)
+                 pop.outside_value, pop.available, pop.region_price_index, pop.region,
+                 income_burden([r.income for r in scenario.regions], c.reference_income, c.income_elasticity))
     real = options.loss is not None  # prices felt in real terms, with the loss above the reference (price_in_real_terms)
     loss = options.loss if real else np.zeros((len(options), 1), np.float32)
     opts = (options.service, options.premium, options.free, options.price, options.hassle, options.student_only,
@@ -206,7 +232,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
     skip the terms an option does not have.
     """
     (base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure, goodwill, student, household,
-     outside, available, price_index, region) = L
+     outside, available, price_index, region, burden) = L
     o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
     opt_in, personalization, content, trial_months, gap, ad_load, salience, price_mult, free_in = M
     mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
@@ -225,7 +251,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
         depth_frac = 1.0 - np.exp(-depth[i] / tau) if svc >= 0 else 0.0
         rel_hours = base_hours[i] / mean_hours
         hours_i, wtp_i, ad_sens_i, used = base_hours[i], wtp[i], ad_sens[i], trial_used[i]
-        index_r = price_index[r]
+        index_r, weight_r = price_index[r], price_weight * burden[r]
         is_student, in_household = student[i], household[i]
         stay = switch_base + switch_per_month * min(tenure[i], switch_max_months)
         goodwill_i, cur = goodwill[i], current[k]
@@ -248,7 +274,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
                 price = o_price[o] * price_mult[j, r] * (1.0 - trial_salience if trial_ok else 1.0)
                 if real:
                     price = price / index_r + o_loss[o, r]
-                u += wtp_i + gap[j] - price * price_weight - o_hassle[o]
+                u += wtp_i + gap[j] - price * weight_r - o_hassle[o]
             if o_free[o]:
                 u -= ad_load[j, r] * hours_i * ad_sens_i
             if personalize and sharing and priv:
@@ -275,7 +301,7 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
     and selected by a 0/1 factor (exact in floating point): no branch the processor would mispredict.
     """
     (base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure, goodwill, student, household,
-     outside, available, price_index, region) = L
+     outside, available, price_index, region, burden) = L
     o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
     opt_in, personalization, content, trial_months, gap, ad_load, salience, price_mult, free_in = M
     mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
@@ -290,7 +316,7 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
         r = region[i]
         price = o_price[o] * price_mult[j, r] * 1.0  # in float64, as the table computes it
         price = price / price_index[r] + o_loss[o, r] if real else price
-        u += (wtp[i] + gap[j] - price * price_weight - o_hassle[o]) * o_premium[o]
+        u += (wtp[i] + gap[j] - price * (price_weight * burden[r]) - o_hassle[o]) * o_premium[o]
         u -= ad_load[j, r] * base_hours[i] * ad_sens[i] * o_free[o]
         u -= privacy_cost * personalization[j] * (personalize * (shares & privacy[i]))
         out[k] = u
@@ -298,18 +324,28 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
 
 
 @njit(cache=True)
-def logit_rows(u: np.ndarray, noise_scale: float, ids: np.ndarray, key: np.uint64) -> np.ndarray:
-    """One option per row of ``u`` (m, O), int64 (m,): softmax(u / noise_scale) by inverse CDF with
-    listener ``ids[k]``'s own draw ``uniform_at(key, ids[k])``, as :func:`logit_choice` does."""
+def logit_rows(u: np.ndarray, noise_scale: float, ids: np.ndarray, key: np.uint64, nest: np.ndarray,
+               plan_nest: float) -> np.ndarray:
+    """One option per row of ``u`` (m, O), int64 (m,): the nested logit of :func:`choice_probabilities`
+    (``nest`` (O,) the nest of each option, ``plan_nest`` lambda) by inverse CDF with listener
+    ``ids[k]``'s own draw ``uniform_at(key, ids[k])``, as :func:`logit_choice` does."""
     m, n_opt = u.shape
     out = np.empty(m, np.int64)
     w = np.empty(n_opt)
+    within = np.zeros(nest.max() + 1)
     for k in range(m):
         top = u[k].max()
         total = 0.0
+        within[:] = 0.0
         for o in range(n_opt):
             z = (u[k, o] - top) / noise_scale
             w[o] = np.exp(z) if z > -746.0 else 0.0  # exp is exactly 0 below: no call for an ineligible option
+            within[nest[o]] += w[o]
+        if plan_nest != 1.0:  # an option's weight is shared by its nest: S_n ** (lambda - 1)
+            for o in range(n_opt):
+                if w[o] > 0.0:
+                    w[o] *= within[nest[o]] ** (plan_nest - 1.0)
+        for o in range(n_opt):
             total += w[o]
         threshold = uniform_at(key, ids[k]) * total
         pick, acc = 0, w[0]
@@ -321,9 +357,11 @@ def logit_rows(u: np.ndarray, noise_scale: float, ids: np.ndarray, key: np.uint6
 
 
 def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float, key: np.uint64,
-           ident: np.ndarray, moving: np.ndarray | None = None, heard: np.ndarray | None = None) -> np.ndarray:
-    """Each decider's option, int64 (m,): a logit draw over every option (the choice stream's key at this
-    step), each decider (slots ``idx``) drawing under their id (``ident`` (n,), the id in each slot).
+           ident: np.ndarray, moving: np.ndarray | None = None, heard: np.ndarray | None = None,
+           plan_nest: float = 1.0) -> np.ndarray:
+    """Each decider's option, int64 (m,): a nested-logit draw over every option (the choice stream's key at
+    this step; a service, then its offers, ``plan_nest`` lambda: module docstring), each decider (slots
+    ``idx``) drawing under their id (``ident`` (n,), the id in each slot).
 
     ``moving`` (m,) EUR/month: each decider's cost of moving to another service, charged on the other
     services' options (``sim.mechanics.switching``); ``heard`` (m,) int8: the entrant a decider has
@@ -335,4 +373,4 @@ def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float,
         charge_moving(u, L[1][idx], O[0], moving)
     if heard is not None:
         consider_only(u, current, O[0], heard, INELIGIBLE)
-    return logit_rows(u, noise_scale, ident[idx], key)
+    return logit_rows(u, noise_scale, ident[idx], key, nests(O[0]), plan_nest)

@@ -17,6 +17,11 @@ real price above R is felt as a loss on top of the price itself,
 ``loss_aversion * max(P / I - R, 0)`` EUR/month (Tversky & Kahneman 1991), which fades
 as R adapts; a rise prompts a share ``min(1, review_per_rise * (P / I - R) / R)`` of the
 plan's payers to reconsider that step (instead of the flat ``choice.price_change_review``).
+
+Price relative to income. A EUR of price weighs more where incomes are lower: in region r the
+price term of the utility is multiplied by ``(choice.reference_income / regions[r].income) **
+choice.income_elasticity`` (the marginal utility of money falls with income; an elasticity of 1 is
+log utility of income). A region without an ``income`` feels prices at face value.
 """
 
 from __future__ import annotations
@@ -77,3 +82,9 @@ def option_loss(loss_spr: np.ndarray, option_service: np.ndarray, option_plan: n
     premium = (option_service >= 0) & (option_plan >= 0)
     out = loss_spr[np.maximum(option_service, 0), np.maximum(option_plan, 0)]
     return np.where(premium[:, None], out, 0.0).astype(np.float32)
+
+
+def income_burden(incomes: list[float | None], reference_income: float, elasticity: float) -> np.ndarray:
+    """Weight of a EUR of price in each region's utility, float64 (R,): ``(reference_income / income) **
+    elasticity`` (USD per person a year both), 1 for a region without an income."""
+    return np.array([1.0 if inc is None else (reference_income / inc) ** elasticity for inc in incomes])

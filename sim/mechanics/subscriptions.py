@@ -91,7 +91,7 @@ def step(cfg, ctx) -> Decisions:
         moving = switching.moving_cost(pop.service[idx], pop.tenure[idx], pop.data_depth[idx],
                                        ctx.scenario.mechanisms.personalization.tau_hours, sw) if sw.enabled else None
         chosen = choose(*kernel_inputs(pop, options, ctx.table, ctx.scenario), idx, cur, cfg.noise_scale, draws.key("choice"),
-                        pop.ident, moving, None if heard is None else heard[idx])
+                        pop.ident, moving, None if heard is None else heard[idx], cfg.plan_nest)
         move(pop, idx, chosen, trial_ended[idx], options, ctx.table.trial_months, t, clock.months_per_step)
     reconsider[:] = False
     return Decisions(failed, trial_ended)

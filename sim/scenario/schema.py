@@ -106,6 +106,8 @@ class Region(Strict):
                                           "{YYYY-MM: people} (then market.population is their sum and is not given)")
     price_multiplier: float = P(1.0, "-", "Local net price as a multiple of the list price", gt=0, le=5)
     value_multiplier: float = P(1.0, "-", "Scales wtp, outside value and ad sensitivity (local purchasing power)", gt=0, le=5)
+    income: float | None = P(None, "USD/person/year", "GDP per capita (World Bank, current USD): a EUR of price weighs "
+                             "(choice.reference_income / income) ** choice.income_elasticity EUR here (none: 1)", gt=0, le=1e6)
     inflation_area: str | None = P(None, "-", "Area of `inflation` whose consumer prices this region's listeners and advertisers "
                                    "follow (none: no inflation)")
 
@@ -151,7 +153,9 @@ class ReferencePrice(Strict):
 
 
 class ChoiceConfig(Strict):
-    noise_scale: float = P(1.5, "EUR/month", "Logit scale of unobserved utility", gt=0, le=100)
+    noise_scale: float = P(1.5, "EUR/month", "Logit scale of unobserved utility (among a service's offers)", gt=0, le=100)
+    plan_nest: float = P(1.0, "-", "Nested choice, a service then its free tier or a plan: the logit scale between services "
+                         "and nothing is noise_scale / plan_nest (1 = one flat logit; plausible 0.3-1)", gt=0, le=1)
     review_rate: float = P(0.08, "1/month", "Free and trial users and aware non-users reconsidering their option", ge=0, le=1)
     premium_review_rate: float = P(0.12, "1/month", "Paying subscribers reconsidering (each bill is a decision)", ge=0, le=1)
     lapsed_review_rate: float = P(0.03, "1/month", "Lapsed listeners reconsidering", ge=0, le=1)
@@ -161,6 +165,11 @@ class ChoiceConfig(Strict):
     price_weight: float = P(1.0, "-", "Utility lost per EUR of price, relative to the EUR of the valuations (the price "
                             "coefficient; below 1 the price response is milder, fit to price-rise evidence; plausible 0.2-1)",
                             gt=0, le=5)
+    income_elasticity: float = P(0.0, "-", "How fast the weight of a EUR of price falls with the region's income "
+                                 "(regions[].income): 0 = the same everywhere, 1 = log utility of income; plausible 0.3-1",
+                                 ge=0, le=2)
+    reference_income: float = P(30000.0, "USD/person/year", "Income at which a EUR of price weighs one EUR of valuation "
+                                "(with income_elasticity > 0)", gt=0, le=1e6)
     switching_cost: SwitchingCost = SwitchingCost()
     reference_price: ReferencePrice = ReferencePrice()
 
