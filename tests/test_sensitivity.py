@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.analysis.sensitivity import analyze, design_warnings, noise_share, point_means
+from sim.analysis.sensitivity import analyze, design_warnings, noise_share, point_means, sensitivity
 from sim.cli import main
 from sim.sweep import designs
 from sim.sweep.spec import SweepSpec, load_sweep
@@ -196,11 +196,11 @@ def test_sensitivity_refuses_a_method_the_design_lacks_and_an_unfinished_sweep(t
     assert "not a sweep folder" in capsys.readouterr().err
 
 
-def test_sensitivity_of_an_lhs_sweep_folder(tmp_path, capsys):
-    """An LHS sweep (no Sobol' or Morris sample) gets RBD-FAST by default, and delta on request."""
+def lhs_folder(tmp_path, n: int):
+    """An LHS sweep folder of ``n`` points, mau_final = 3 x ad load and free_users_final = 1, written straight into the store."""
     (tmp_path / "base.yaml").write_text("name: tiny\nmarket: {agents: 2000}\ntime: {months: 6}\n")
     (tmp_path / "l.yaml").write_text(yaml.safe_dump({
-        "base": "base.yaml", "seed": 5, "replicates": 1, "design": {"kind": "lhs", "n": 300},
+        "base": "base.yaml", "seed": 5, "replicates": 1, "design": {"kind": "lhs", "n": n},
         "parameters": {"services.focal.ad_load": {"low": 0.0, "high": 10.0},
                        "services.focal.personalization": {"low": 0.0, "high": 1.0}},
         "kpis": [{"column": "mau", "agg": "final"}, {"column": "free_users", "agg": "final"}]}))
@@ -214,6 +214,22 @@ def test_sensitivity_of_an_lhs_sweep_folder(tmp_path, capsys):
                           "mau_final": 3 * v["services.focal.ad_load"][point], "free_users_final": 1.0,
                           "status": "ok", "error": None, "seconds": 0.0})
     store.consolidate(v)
+
+
+def test_a_one_point_sweep_is_refused_and_a_constant_kpi_warned(tmp_path, capsys):
+    # all "n/a" with exit 0 and no word said
+    lhs_folder(tmp_path, 1)
+    assert main(["sensitivity", str(tmp_path / "out")]) == 2
+    assert "1 design point; sensitivity apportions the variation between points" in capsys.readouterr().err
+    (tmp_path / "more").mkdir()
+    lhs_folder(tmp_path / "more", 64)
+    result = sensitivity(tmp_path / "more" / "out", kpis=["free_users_final"], resamples=10)
+    assert result["warnings"]["free_users_final"][-1].startswith("free_users_final is 1 at every design point")
+
+
+def test_sensitivity_of_an_lhs_sweep_folder(tmp_path, capsys):
+    """An LHS sweep (no Sobol' or Morris sample) gets RBD-FAST by default, and delta on request."""
+    lhs_folder(tmp_path, 300)
     assert main(["sensitivity", str(tmp_path / "out"), "--kpi", "mau_final", "--resamples", "100"]) == 0
     result = json.loads((tmp_path / "out" / "sensitivity.json").read_text())
     assert result["method"] == "rbd_fast" and list(result["kpis"]) == ["mau_final"]

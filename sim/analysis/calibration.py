@@ -63,6 +63,7 @@ from sim.clock import Clock
 from sim.outputs import claimed
 from sim.report.plotting import format_date_axis, new_figure, plot_band, save_figure
 from sim.executors import Executor, using
+from sim.metrics import kpi_bounds
 from sim.resources import check_fits, check_run_fits, rows_bytes
 from sim.runner import months_per_step, run_replicates
 from sim.scenario import (SAFE_NAME, BasedOn, BasedSpec, ScenarioError, apply_overrides, load_based, parameter_table,
@@ -139,6 +140,10 @@ def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) ->
 def _target(name: str, spec: TargetSpec, observations: pd.DataFrame, dates: pd.DatetimeIndex, where: str) -> Target:
     """A target's observations, keeping the periods wholly inside the simulated horizon."""
     series, unit, scale = observed_series(observations, name, spec, where)
+    negative = series.index[series.to_numpy() < 0]
+    if len(negative) and all(kpi_bounds(c)[0] >= 0 for c in spec.column):
+        raise ScenarioError(f"{where}: the observation of {negative[0]} is {series[negative[0]]:g}, but "
+                            f"{' + '.join(spec.column)} cannot be negative; correct the data")
     inside = covered(series.index, dates)
     if not inside.any():
         raise ScenarioError(f"{where}: no observation lies inside the simulated horizon "

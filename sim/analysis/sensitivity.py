@@ -188,6 +188,9 @@ def sensitivity(root: str | Path, method: str | None = None, kpis: list[str] | N
     x = designs.sample(spec)
     store.check_design(designs.to_values(spec, x, frozenset(resolved["integer_parameters"])))
     runs = store.read_runs()
+    if len(x) < 2:
+        raise ScenarioError(f"{root}: {len(x)} design point; sensitivity apportions the variation between points "
+                            "and there is none: sweep more points (design.n)")
     out: dict[str, Any] = {"generated_by": "freemium-sim sensitivity", "sweep": spec.name, "method": method,
                            "design": spec.design.kind, "design_n": design_n(spec, len(x)),
                            "conf_level": CONF_LEVEL, "bootstrap_resamples": resamples,
@@ -203,6 +206,9 @@ def sensitivity(root: str | Path, method: str | None = None, kpis: list[str] | N
         out["noise_share"][kpi.key] = _json_number(noise_share(runs, kpi.key))
         out["warnings"][kpi.key] = design_warnings(method, indices, list(spec.parameters), out["design_n"],
                                                    spec.design.kind == "sobol")
+        if np.ptp(y) == 0:
+            out["warnings"][kpi.key].append(f"{kpi.key} is {y[0]:g} at every design point: no parameter moves it, "
+                                            "and every index is undefined (n/a)")
         out["kpis"][kpi.key] = {p: {k: _json_number(v[j]) for k, v in {**indices, **clipped_bounds(method, indices)}.items()}
                                 for j, p in enumerate(spec.parameters)}
     return out
