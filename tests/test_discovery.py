@@ -22,12 +22,12 @@ def planted(tmp_path_factory):
     return planted_sweep(tmp_path_factory.mktemp("disc"), 400)
 
 
-def planted_sweep(root, n: int):
-    """An LHS sweep folder of ``n`` points whose KPI is low exactly where ad_load > 6 and personalisation < 0.4
-    (plus replicate noise that averages out), written straight into the store: no simulation."""
+def planted_sweep(root, n: int, replicates: int = 2):
+    """An LHS sweep folder of ``n`` points x ``replicates`` whose KPI is low exactly where ad_load > 6 and
+    personalisation < 0.4 (plus replicate noise that averages out), written straight into the store: no simulation."""
     (root / "base.yaml").write_text("name: tiny\nmarket: {agents: 2000}\ntime: {months: 6}\n")
     (root / "s.yaml").write_text(yaml.safe_dump({
-        "base": "base.yaml", "seed": 11, "replicates": 2, "design": {"kind": "lhs", "n": n},
+        "base": "base.yaml", "seed": 11, "replicates": replicates, "design": {"kind": "lhs", "n": n},
         "parameters": {AD: {"low": 0.0, "high": 10.0}, PERS: {"low": 0.0, "high": 1.0},
                        TRIAL: {"levels": [0, 1, 2, 3]}},
         "kpis": [{"column": "premium_subscribers", "agg": "final"}]}))
@@ -38,8 +38,8 @@ def planted_sweep(root, n: int):
     v = design.values
     for point in range(len(v)):
         inside = v[AD][point] > 6 and v[PERS][point] < 0.4
-        for r in range(2):
-            store.write_part({"run_id": run_id(point, r, len(v), 2), "point": point, "replicate": r,
+        for r in range(replicates):
+            store.write_part({"run_id": run_id(point, r, len(v), replicates), "point": point, "replicate": r,
                               "premium_subscribers_final": (10.0 if inside else 50.0) + (-1) ** r,
                               "status": "ok", "error": None, "seconds": 0.0})
     store.consolidate(v)
@@ -87,40 +87,8 @@ def test_not_a_sweep_folder(tmp_path, capsys):
     assert "not a sweep folder" in capsys.readouterr().err
 
 
-def _small_sweep(root, points: int, replicates: int = 2):
-    """A sweep folder of ``points`` LHS points x ``replicates`` whose KPI is low where ad load > 5."""
-    root.mkdir()
-    (root / "base.yaml").write_text("name: tiny\nmarket: {agents: 2000}\ntime: {months: 6}\n")
-    (root / "s.yaml").write_text(yaml.safe_dump({
-        "base": "base.yaml", "seed": 3, "replicates": replicates, "design": {"kind": "lhs", "n": points},
-        "parameters": {AD: {"low": 0.0, "high": 10.0}, PERS: {"low": 0.0, "high": 1.0}},
-        "kpis": [{"column": "premium_subscribers", "agg": "final"}]}))
-    sweep = load_sweep(root / "s.yaml")
-    design = designs.build(sweep)
-    store = SweepStore(root / "sweep", ["premium_subscribers_final"])
-    store.prepare(sweep.resolved(), design.values)
-    v = design.values
-    for point in range(len(v)):
-        for r in range(replicates):
-            store.write_part({"run_id": run_id(point, r, len(v), replicates), "point": point, "replicate": r,
-                              "premium_subscribers_final": (10.0 if v[AD][point] > 5 else 50.0) + (-1) ** r + v[PERS][point],
-                              "status": "ok", "error": None, "seconds": 0.0})
-    store.consolidate(v)
-    return root / "sweep"
-
-
-def test_the_smoke_sized_sweep_of_36_runs_is_discovered_without_a_third_party_warning(tmp_path, capfd):
-    """18 points x 2 replicates (the smoke sweep's size): CART's smallest leaf is one point, not 0 (sklearn refused)."""
-    sweep = _small_sweep(tmp_path / "s36", 18)
-    out = tmp_path / "out"
-    assert main(["discover", str(sweep), "--kpi", "premium_subscribers_final", "--below", "30", "--out", str(out)]) == 0
-    result = json.loads((out / "discovery.json").read_text())
-    assert AD in result["box"]["limits"] and isinstance(result["notes"], list)
-    assert "Warning" not in capfd.readouterr().err  # no UserWarning of the workbench (ipyparallel) or sklearn
-
-
 def test_fewer_than_20_runs_are_refused_with_the_reason(tmp_path, capsys):
-    sweep = _small_sweep(tmp_path / "s19", 19, replicates=1)  # points enough, runs not
+    sweep = planted_sweep(tmp_path, 19, replicates=1)  # points enough, runs not
     assert main(["discover", str(sweep), "--kpi", "premium_subscribers_final", "--below", "30"]) == 2
     assert "holds 19 successful runs; discovery needs at least 20" in capsys.readouterr().err
 
