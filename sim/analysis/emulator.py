@@ -24,13 +24,16 @@ Everything is seeded from the calibration's ``seed``: the whole fit repeats exac
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from sim.analysis.calibration import Calibration, score, simulate_points
-from sim.analysis.posterior import Space, fit_posterior, parameter_space, particle_seed
+from sim.analysis.fan import fan_figure
+from sim.analysis.posterior import (FAR_WORSE, Space, credible_intervals, fit_posterior, parameter_space, particle_seed,
+                                   posterior_predictive)
 from sim.executors import Executor, using
 
 #: Candidate points from which each round's batch is drawn (2^14).
@@ -131,3 +134,82 @@ def fit_by_method(cal: Calibration, folder, method: str, executor: Executor, on_
         post["design"].to_csv(folder / "design.csv", index=False)
         return post
     return fit_posterior(cal, folder, population, generations, executor, on_simulation)
+
+
+# ---------------------------------------------------------------- the command's work
+
+
+def calibrate_abc(path: str | Path, out: str | Path | None = None, workers: int | None = None,
+                  changes: dict[str, Any] | None = None, population: int = 50, generations: int = 4,
+                  draws: int = 40, on_simulation: Callable[[int], None] | None = None, executor: str | Executor = "local",
+                  scheduler: str | None = None, on_notice: Callable[[str], None] | None = None,
+                  method: str = "abc", design: int = 96, rounds: int = 2, batch: int = 32) -> dict[str, Any]:
+    """``calibrate --method abc`` (or ``emulator``): fit the posterior and write the results folder; returns
+    posterior.json.
+
+    Writes posterior.csv, posterior.json, abc.sqlite (ABC) or design.csv (the emulator's simulated
+    points), calibrated.yaml (the base scenario with the best particle's values: for the emulator the
+    lowest emulated distance) and figures/fit-<series>.png (posterior-predictive fan of ``draws`` draws
+    over the whole horizon). ``executor``/``scheduler``: where a particle's replicates run (see
+    :func:`sim.executors.using`), kept for the whole fit.
+    """
+    import json
+    import time
+
+    import pyabc
+
+    import sim
+    from sim.analysis.calibration import horizon_periods, load_calibration
+    from sim.atomic import replaced_atomically
+    from sim.outputs import claimed
+    from sim.resources import check_run_fits
+    from sim.scenario import apply_overrides, scenario_to_yaml
+
+    started = time.perf_counter()
+    cal = load_calibration(path, changes)
+    # its own folder: an ABC run never replaces the optimiser's fit of the same file
+    out = Path(out) if out else Path("results") / f"calibration-{cal.spec.name}-{method}"
+    paths = list(cal.spec.parameters)
+    periods = horizon_periods(cal)
+    check_run_fits(cal.base, workers, cal.spec.replicates)
+    with claimed(out, "calibrate"), replaced_atomically(out, "calibrate") as tmp:
+        with using(executor, scheduler=scheduler, n_workers=workers,
+                   max_tasks=cal.spec.replicates if method == "abc" else None, on_notice=on_notice) as ex:
+            post = fit_by_method(cal, tmp, method, ex, on_simulation, population, generations, design, rounds, batch)
+            predictive = posterior_predictive(cal, post["sample"], draws, cal.spec.seed + 1, periods, ex)
+        sample = post["sample"]
+        best = sample.sort_values("distance", kind="stable").iloc[0]
+        best_params = {p: _plain(best[p]) for p in paths}
+        for t in cal.targets:
+            fan_figure(t, periods[t.name], predictive[t.name], tmp / "figures", f"fit-{t.name}")
+        sample.to_csv(tmp / "posterior.csv", index=False)
+        calibrated = apply_overrides(cal.scenario, best_params, source=f"{cal.source}: fitted values")
+        (tmp / "calibrated.yaml").write_text(
+            f"# Calibrated by `freemium-sim calibrate {path} --method {method}`: {cal.spec.base} with the best particle\n"
+            f"# (posterior in posterior.csv; credible intervals in posterior.json)\n" + scenario_to_yaml(calibrated))
+        result = {
+            "calibration": cal.spec.name, "source": str(path), "base": cal.spec.base, "data": cal.spec.data,
+            "base_sha256": cal.base_sha256,
+            "method": ("ABC-SMC (pyabc, single-core sampler seeded from `seed`; uniform/log-uniform priors "
+                       "over the bounds; the calibration's distance; median quantile tolerance schedule)"
+                       if method == "abc" else "Gaussian-process emulator of the calibration's distance (BOLFI; "
+                       "sim.analysis.emulator): prior x P(distance < the emulated minimum)"),
+            "distance_measure": cal.spec.distance, "seed": cal.spec.seed, "replicates": cal.spec.replicates,
+            **({"population": population, "generations": generations} if method == "abc" else
+               {"design": design, "rounds": rounds, "batch": batch, "kernel": post["kernel"]}),
+            "evaluations": post["evaluations"],
+            "epsilons": post["epsilons"], "overrides": cal.spec.overrides,
+            "guard": {"far_worse_factor": FAR_WORSE, "dropped": post["dropped"],
+                      "label": f"particles with distance above {FAR_WORSE:g} x the best accepted one are left out"},
+            "start": post["start"],
+            "best": {"parameters": best_params, "distance": float(best["distance"])},
+            "posterior": {"particles": len(sample), "intervals": credible_intervals(sample, paths),
+                          "label": "weighted quantiles of the final ABC-SMC population: q2.5..q97.5 = 95%, "
+                                   "q10..q90 = 80% credible interval"},
+            "predictive": {"draws": draws, "seed": cal.spec.seed + 1},
+            "version": sim.__version__, "pyabc": pyabc.__version__, "wall_seconds": None,
+        }
+        result["wall_seconds"] = round(time.perf_counter() - started, 1)
+        (tmp / "posterior.json").write_text(json.dumps(result, indent=2, default=str))
+    result["out"] = str(out)
+    return result

@@ -92,7 +92,7 @@ def print_fit(result: dict[str, Any]) -> None:
 
 
 def _handle_abc(args: argparse.Namespace, changes: dict[str, Any]) -> int:
-    from sim.analysis.posterior import calibrate_abc
+    from sim.analysis.emulator import calibrate_abc
     from sim.scenario import ScenarioError
 
     for flag, value, least in (("--design", args.design, 4), ("--rounds", args.rounds, 0), ("--batch", args.batch, 1)):
