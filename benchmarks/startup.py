@@ -4,8 +4,9 @@
 
 Each figure is the median wall time of REPEATS fresh interpreters (``python -c`` or
 ``python -m sim.cli ...``), so it includes Python's own start-up, as a user experiences
-it. The goal (issue 11): both commands within 3x the reference import. Prints the
-figures and the ratio; asserts nothing.
+it. The goals: ``validate`` and ``params`` within 3x the reference import (issue 11), the
+top-level ``--help`` within 1.5x of ``validate`` (issue 22: it imports no command). Prints the
+figures and the ratios; asserts nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def main() -> None:
     print(f"median of {repeats} fresh processes")
     for name, seconds in results.items():
         print(f"{name:40s} {seconds:6.3f} s  {seconds / reference:4.1f}x the reference")
+    ratio = results["freemium-sim --help (every command)"] / results["freemium-sim validate"]
+    print(f"{'--help / validate':40s} {ratio:6.2f}x")
 
 
 if __name__ == "__main__":

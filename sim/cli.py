@@ -2,8 +2,9 @@
 
 Each subcommand lives in its own module under ``sim.commands`` with an
 ``add_parser(subparsers)`` that sets ``func=<handler>``. Only the module of the
-subcommand asked for is imported (all of them for the top-level help or an unknown
-name), so ``validate`` does not pay for optuna, SALib or matplotlib. A user error
+subcommand asked for is imported (none for the top-level help or an unknown name, which
+list the names and summaries of :data:`COMMANDS`), so ``validate`` does not pay for optuna,
+SALib or matplotlib, and ``--help`` not for any command's work. A user error
 (``sim.errors.UserError``) prints one message and exits 2; Ctrl-C exits 130.
 """
 
@@ -16,34 +17,37 @@ import sys
 from sim.errors import ExecutorError, UserError, WorkerLost
 
 
-def _subcommand_modules() -> dict[str, str]:
-    """Subcommand name -> the module that registers it, in the order of the help.
-
-    A new subcommand: a module ``sim/commands/<name>.py`` with ``add_parser``, and one line here.
-    """
-    return {
-        "run": "sim.commands.run",
-        "validate": "sim.commands.validate",
-        "params": "sim.commands.params",
-        "compare": "sim.commands.compare",
-        "sweep": "sim.commands.sweep",
-        "sensitivity": "sim.commands.sensitivity",
-        "calibrate": "sim.commands.calibrate",
-        "dashboard": "sim.commands.dashboard",
-        "classroom": "sim.commands.classroom",
-        "backtest": "sim.commands.backtest",
-        "discover": "sim.commands.discover",
-        "optimize": "sim.commands.optimize",
-    }
+#: Subcommand name -> (the module that registers it, its one-line summary), in the order of the help.
+#: A new subcommand: a module ``sim/commands/<name>.py`` with ``add_parser``, and one line here.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("sim.commands.run", "run a scenario and write its results"),
+    "validate": ("sim.commands.validate", "check a scenario file (exit 0 if valid, 2 if not)"),
+    "params": ("sim.commands.params", "every parameter with its default, unit and description"),
+    "compare": ("sim.commands.compare", "paired comparison of scenarios (or one and a --set what-if)"),
+    "sweep": ("sim.commands.sweep", "run every design point x replicate of a sweep file (resumable)"),
+    "sensitivity": ("sim.commands.sensitivity", "sensitivity indices of the KPIs of a finished sweep (any design)"),
+    "calibrate": ("sim.commands.calibrate", "fit scenario parameters to observed KPI series (optuna TPE)"),
+    "dashboard": ("sim.commands.dashboard", "start the teaching dashboard (a local web page)"),
+    "classroom": ("sim.commands.classroom", "start the market game: every team of students runs a service"),
+    "backtest": ("sim.commands.backtest", "fit a calibration on data up to a month, forecast the rest, score it"),
+    "discover": ("sim.commands.discover", "which combinations of swept parameters lead to an outcome (PRIM, CART)"),
+    "optimize": ("sim.commands.optimize", "search the levers for good policies (optuna; NSGA-II for several objectives)"),
+}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser with ``command``'s subparser only, or with every subcommand's when ``command`` is not one."""
+    """The parser with ``command``'s subparser only (its module imported), or, when ``command`` is not one
+    (the top-level help, an unknown name), every subcommand's name and summary without importing any."""
     parser = argparse.ArgumentParser(prog="freemium-sim", description="Agent-based simulation of a freemium music-streaming market")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    modules = _subcommand_modules()
-    for name in [command] if command in modules else modules:
-        importlib.import_module(modules[name]).add_parser(sub)
+    if command in COMMANDS:
+        module, summary = COMMANDS[command]
+        importlib.import_module(module).add_parser(sub)
+        named = sub.choices[command]
+        named.description = named.description or summary
+        return parser
+    for name, (_, summary) in COMMANDS.items():
+        sub.add_parser(name, help=summary)
     return parser
 
 

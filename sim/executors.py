@@ -44,6 +44,8 @@ Outcome = tuple[T, Any, BaseException | None]
 DASK_RETRIES = 2
 # Fresh local pools started after a worker died, before giving up with WorkerLost.
 LOCAL_RETRIES = 2
+# Seconds Dask may take to connect to a scheduler; whatever answers at the address, the command gives up 5 s later.
+CONNECT_SECONDS = 20
 # Waits of 0.1 s for the last ticks of finished tasks before map_unordered returns.
 TICK_WAITS = 50
 
@@ -245,10 +247,7 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         if self.scheduler:
-            try:
-                self._client = Client(self.scheduler, timeout="20s")
-            except (OSError, ValueError) as exc:  # unreachable (TimeoutError is an OSError) or malformed
-                raise ExecutorError(f"--scheduler: cannot connect to {self.scheduler}: {exc}") from None
+            self._client = _connect(Client, self.scheduler, CONNECT_SECONDS)
         else:
             # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ for its workers, which stops glibc from
             # raising its mmap threshold: every large numpy temporary is then mmap'd and
@@ -301,6 +300,33 @@ class DaskExecutor:
                 yield task, result, None
             fut.release()
             submit(window - len(pending))
+
+
+def _connect(client: type, scheduler: str, seconds: float) -> Any:
+    """A ``client`` (distributed's Client) of the scheduler at ``scheduler``, or ExecutorError within ``seconds``
+    whatever answers there: Dask's own timeout covers the connection, not a server of another protocol that
+    accepts it and then says nothing (the wait ran for ever) or something else (a 3 EiB allocation)."""
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = client(scheduler, timeout=f"{seconds:.0f}s")
+        except BaseException as exc:  # noqa: BLE001 -- reported below, whatever the server made Dask raise
+            box["error"] = exc
+
+    thread = threading.Thread(target=connect, name="dask-connect", daemon=True)  # a stuck one must not hold the exit
+    thread.start()
+    thread.join(seconds + 5)
+    if thread.is_alive():
+        raise ExecutorError(f"--scheduler: nothing at {scheduler} answered as a Dask scheduler within {seconds + 5:.0f} s "
+                            "(is the address that of another service?)")
+    error = box.get("error")
+    if isinstance(error, (OSError, ValueError)):  # unreachable (TimeoutError is an OSError) or malformed
+        raise ExecutorError(f"--scheduler: cannot connect to {scheduler}: {str(error)[:200]}")
+    if error is not None:
+        raise ExecutorError(f"--scheduler: what answered at {scheduler} is not a Dask scheduler "
+                            f"({type(error).__name__}: {str(error)[:120]})")
+    return box["client"]
 
 
 @contextmanager

@@ -92,6 +92,7 @@ KPIS: tuple[Kpi, ...] = tuple([
     *_k("price_headline_eur", "EUR/user/month", of="prices"),  # added after the market counts: earlier columns keep their place
     *_k("people_in_reach", "people", market=True),  # unaware + aware + lapsed + every service's users
     *_k("support_staff", "agents", of="support.staff"),  # the advisors the staffing rule hired (support_staff + support_per_1000)
+    *_k("podcast_hours_per_free_user", "hours/month", of="podcasts.hours_per_free_user"),  # of the free tier's hours
 ])
 KPI_BY_NAME = {k.name: k for k in KPIS}
 # Columns of timeseries.parquet per service (besides replicate, date, step, service, focal).

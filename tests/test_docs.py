@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sim import docnumbers
 from sim.docnumbers import DOCUMENTS, ROOT, stale_inputs, stale_quotes
 from sim.docs import ODD, render
+from sim.metrics import KPIS
 from sim.scenario import parameter_table
 
 
@@ -21,9 +24,25 @@ def test_odd_has_the_three_parts_and_every_mechanism():
     text = ODD.read_text()
     for heading in ("## 1. Overview", "## 2. Design concepts", "## 3. Details"):
         assert heading in text
-    for module in ("diffusion.py", "choice.py", "personalization.py", "listening.py", "ads.py",
-                   "service_quality.py", "campaigns.py", "loyalty.py"):
-        assert module in text
+    mechanisms = sorted(p.name for p in (ROOT / "sim" / "mechanics").glob("*.py") if p.stem not in ("__init__", "context"))
+    assert "diffusion.py" in mechanisms
+    for module in mechanisms:
+        assert f"`sim/mechanics/{module}`" in text, f"docs/odd.md has no section on sim/mechanics/{module}"
+
+
+def test_odd_sections_are_numbered_in_order():
+    """Each heading's number follows the one before it (3.3.12 after 3.3.11, not after 3.4)."""
+    numbers = [tuple(int(x) for x in m.group(1).split(".")) for m in re.finditer(r"^#+ (\d+(?:\.\d+)*)\.? ", ODD.read_text(), re.M)]
+    assert len(numbers) > 20
+    assert numbers == sorted(numbers), [b for a, b in zip(numbers, numbers[1:]) if b < a]
+
+
+def test_every_kpi_of_the_registry_is_documented():
+    """The user guide's output contract names every column of timeseries.parquet (``sim.metrics.KPIS``)."""
+    guide = (ROOT / "docs" / "user-guide.md").read_text()
+    contract = guide[guide.index("**`timeseries.parquet` columns.**"):guide.index("**`summary.json` KPIs**")]
+    missing = [k.name for k in KPIS if f"`{k.name}`" not in contract]
+    assert not missing, f"docs/user-guide.md's timeseries columns do not name {missing}"
 
 
 def test_every_quoted_number_matches_its_generated_file():

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +17,9 @@ import pytest
 from rich.console import Console
 
 import sim.commands.common
+import sim.executors
 from sim.cli import main
+from sim.errors import ExecutorError
 from sim.executors import LocalExecutor
 from tests.helpers import ROOT
 
@@ -72,6 +76,37 @@ def test_every_command_refuses_a_bad_scheduler_with_exit_2(kind, options, messag
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(params=["silent", "garbage"])
+def foreign_server(request):
+    """The address of a server of another protocol: it accepts and says nothing, or answers in HTTP."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if request.param == "garbage":
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+def test_a_server_of_another_protocol_is_refused_in_bounded_time(foreign_server, monkeypatch):
+    """Dask's connect timeout does not cover a server that accepts and then stays silent (it waited for ever)."""
+    monkeypatch.setattr(sim.executors, "CONNECT_SECONDS", 2)
+    with pytest.raises(ExecutorError, match="--scheduler: (nothing at|what answered at|cannot connect to) tcp://127.0.0.1"):
+        with sim.executors.DaskExecutor(foreign_server):
+            pass
 
 
 # ---------------------------------------------------------------- a killed or interrupted command

@@ -19,7 +19,7 @@ import yaml
 from sim.analysis.optimize import kept_kpis, pareto_front, policy_scenario, prepare_folder, search, write_outputs
 from sim.analysis.optimize_spec import load_optimization
 from sim.cli import main
-from sim.scenario import load_scenario, scenario_to_yaml
+from sim.scenario import ScenarioError, load_scenario, scenario_to_yaml
 from tests.helpers import ROOT, small_scenario
 
 AD, PERS = "services.focal.ad_load", "services.focal.personalization"
@@ -227,3 +227,54 @@ def test_policy_files_of_a_shorter_horizon_validate_and_give_the_pareto_numbers_
                 for r, s in enumerate(replicate_seeds(scenario.seed, scenario.replicates))]
         for o in opt.spec.objectives:
             assert np.mean([r[o.key] for r in runs]) == pytest.approx(row[f"{o.key}_mean"], rel=1e-12)
+
+
+def _quick_search(tmp_path):
+    """A finished 3-trial search of a synthetic evaluator in tmp_path/out; (optimisation, out)."""
+    opt = load_optimization(write_files(tmp_path, trials=3))
+    keys = [k.key for k in kept_kpis(opt)]
+
+    def evaluate(params):
+        return pd.DataFrame({k: np.full(2, 1.0 if params is None else params[AD]) for k in keys},
+                            index=pd.RangeIndex(2, name="replicate"))
+
+    out = tmp_path / "out"
+    prepare_folder(opt, out)
+    search(opt, out, evaluate)
+    return opt, out, evaluate
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "foreign", "other_version"])
+def test_a_damaged_study_is_refused_with_one_line_and_kept(tmp_path, damage):
+    opt, out, evaluate = _quick_search(tmp_path)
+    db = out / "study.db"
+    if damage == "truncated":
+        db.write_bytes(db.read_bytes()[:3000])
+    elif damage == "garbage":
+        db.write_bytes(b"\x00garbage\xff" * 500)
+    elif damage == "foreign":
+        db.unlink()
+        with sqlite3.connect(db) as con:
+            con.execute("CREATE TABLE songs (title TEXT)")
+    else:
+        with sqlite3.connect(db) as con:
+            con.execute("UPDATE version_info SET schema_version = 1, library_version = '0.1.0'")
+            con.execute("DELETE FROM alembic_version")
+            con.execute("INSERT INTO alembic_version VALUES ('v0.0.0')")
+    before = db.read_bytes()
+    with pytest.raises(ScenarioError, match=r"study.db: .*(not a readable Optuna study|not an Optuna study).*move it aside"):
+        search(opt, out, evaluate)
+    assert db.read_bytes() == before  # never silently replaced
+
+
+@pytest.mark.parametrize("damage", ["empty", "deleted"])
+def test_an_empty_or_deleted_study_starts_a_new_search_and_says_so(tmp_path, damage):
+    opt, out, evaluate = _quick_search(tmp_path)
+    db = out / "study.db"
+    db.write_bytes(b"") if damage == "empty" else db.unlink()
+    said = []
+    prepare_folder(opt, out, notice=said.append)  # the command's resume
+    study = search(opt, out, evaluate, notice=said.append)
+    assert len(study.trials) == 3
+    assert said == [f"{db} is empty: a new search starts in it" if damage == "empty"
+                    else f"{db} is missing: a new search starts (the trials of the earlier one are not in it)"]

@@ -37,9 +37,9 @@ from sim.analysis.calibration import Calibration, horizon_periods, load_calibrat
 from sim.executors import Executor, using
 from sim.outputs import claimed
 from sim.resources import check_run_fits
-from sim.analysis.fan import fan_figure, period_ends
+from sim.analysis.fan import fan_figure, intervals, period_ends
 from sim.analysis.emulator import fit_emulator_posterior
-from sim.analysis.posterior import FAR_WORSE, credible_intervals, fit_posterior, intervals, posterior_predictive
+from sim.analysis.posterior import FAR_WORSE, credible_intervals, fit_posterior, posterior_predictive
 from sim.atomic import replaced_atomically
 from sim.clock import Clock
 from sim.scenario import ScenarioError, apply_overrides

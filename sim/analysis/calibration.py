@@ -48,12 +48,12 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, ClassVar, Literal
 
 import numpy as np
 import optuna
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field
 
 import sim
 from sim.analysis.targets import (TargetSpec, check_services, covered, observed_series, read_observations, series_fit,
@@ -65,10 +65,9 @@ from sim.report.plotting import format_date_axis, new_figure, plot_band, save_fi
 from sim.executors import Executor, using
 from sim.resources import check_fits, check_run_fits, rows_bytes
 from sim.runner import months_per_step, run_replicates
-from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, apply_overrides, explain_validation_error, load_scenario,
-                          parameter_table, read_yaml, scenario_to_yaml)
+from sim.scenario import (SAFE_NAME, BasedOn, BasedSpec, ScenarioError, apply_overrides, load_based, parameter_table,
+                          scenario_to_yaml)
 from sim.sweep.spec import ParameterSpec, _check_parameters
-from sim.yamlio import file_exists
 
 #: Share of the trials, best first, whose parameter ranges are reported.
 TOP_FRACTION = 0.10
@@ -77,30 +76,20 @@ RANGE_TOLERANCE = 0.2  # a trial within 20% of the best distance counts as fitti
 TRIAL_BYTES = 20_000  # an optuna trial in memory (parameters, distributions, values) and its row, generously
 
 
-class CalibrationSpec(BaseModel):
-    """A whole calibration file."""
+class CalibrationSpec(BasedSpec):
+    """A whole calibration file (a base scenario plus overrides, ``sim.scenario.based``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
+    WHAT: ClassVar[str] = "calibration"
     name: str = Field(pattern=SAFE_NAME, description="Names results/calibration-<name>/ (default: file name)")
     description: str = Field("", description="What is fitted to what")
-    base: str = Field(description="Base scenario file, relative to the calibration file")
     data: str = Field(description="Observations CSV (period, metric, value, unit, ...), relative to the calibration file")
     seed: int = Field(ge=0, description="Seed of the sampler and root seed of every trial's replicates")
     trials: int = Field(ge=1, le=100_000, description="Parameter sets evaluated")
     replicates: int = Field(2, ge=1, le=1000, description="Runs per trial, the same seeds in every trial")
     check_replicates: int = Field(8, ge=2, le=1000, description="Runs of the best parameters, fresh seeds, for the reported fit")
-    overrides: dict[str, Any] = Field(default_factory=dict, description="Key paths set while fitting (fewer agents, shorter horizon)")
     parameters: dict[str, ParameterSpec] = Field(min_length=1, description="Fitted parameters by scenario key path")
     distance: Literal["nrmse", "msre"] = Field("nrmse", description="nrmse = RMSE / mean |observed|; msre = mean squared relative error")
     targets: dict[str, TargetSpec] = Field(min_length=1, description="Observed series by name")
-
-    @model_validator(mode="after")
-    def _disjoint(self) -> "CalibrationSpec":
-        both = sorted(set(self.parameters) & set(self.overrides))
-        if both:
-            raise ValueError(f"{', '.join(both)} is both fitted and overridden; keep it in `parameters` only")
-        return self
 
 
 @dataclass(frozen=True)
@@ -116,13 +105,10 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Calibration:
-    """A validated calibration: the spec, the base scenario as written and as run, the targets."""
+class Calibration(BasedOn[CalibrationSpec]):
+    """A validated calibration: the spec, the base scenario as written (the fit is applied to it) and with the
+    cheap-run overrides (every trial runs this plus its parameters), the targets."""
 
-    spec: CalibrationSpec
-    source: str
-    scenario: Scenario  # the base scenario file as written: the fit is applied to it
-    base: Scenario  # with the cheap-run overrides: every trial runs this plus its parameters
     targets: tuple[Target, ...]
     integer_parameters: frozenset[str]
     base_sha256: str  # of the base file as read: which version the values are fitted to (it may be edited later)
@@ -138,33 +124,16 @@ def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) ->
     its ``set`` entry, {key path: value}, is added to the file's ``overrides`` (--set).
     Every user error raises ScenarioError naming the file and the key path.
     """
-    source = str(path)
-    data = read_yaml(path)
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{source}: (top level): expected a mapping of calibration keys, got {type(data).__name__}")
-    changes = dict(changes or {})
-    sets = changes.pop("set", None)  # --set KEY=VALUE: joins the file's overrides
-    data = {"name": Path(path).stem, **data, **changes}
-    if sets:
-        data["overrides"] = {**(data.get("overrides") or {}), **sets}
-    try:
-        spec = CalibrationSpec.model_validate(data)
-    except ValidationError as err:
-        raise explain_validation_error(err, source, CalibrationSpec) from None
-    folder = Path(path).parent
-    base_path = folder / spec.base
-    if not file_exists(base_path):
-        raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the calibration file)")
-    scenario = load_scenario(base_path)
-    base = apply_overrides(scenario, spec.overrides, source=f"{source}: overrides")
+    based = load_based(path, CalibrationSpec, changes)
+    spec, source, base = based.spec, based.source, based.base
     integers = _check_parameters(spec, base, source)
     check_services(spec.targets, [s.name for s in base.all_services()], f"{source}: targets")
-    observations = read_observations(folder / spec.data, f"{source}: data")
+    observations = read_observations(Path(path).parent / spec.data, f"{source}: data")
     dates = Clock.of(base).dates
     targets = tuple(_target(name, t, observations, dates, f"{source}: targets.{name}") for name, t in spec.targets.items())
     _check_relative(spec.distance, targets, source)
-    digest = hashlib.sha256(base_path.read_bytes()).hexdigest()
-    return Calibration(spec, source, scenario, base, targets, integers, digest)
+    digest = hashlib.sha256(based.base_path.read_bytes()).hexdigest()
+    return Calibration(**vars(based), targets=targets, integer_parameters=integers, base_sha256=digest)
 
 
 def _target(name: str, spec: TargetSpec, observations: pd.DataFrame, dates: pd.DatetimeIndex, where: str) -> Target:

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
+import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from sim.analysis.optimize_spec import Optimization, through_list
@@ -45,6 +47,7 @@ from sim.sweep.spec import KpiSpec
 REVENUE = (KpiSpec(column="revenue_subscription_eur", agg="cumulative", name="subscription_revenue_eur"),
            KpiSpec(column="revenue_ads_eur", agg="cumulative", name="ad_revenue_eur"))
 SPEC_FILE = "optimize-spec.json"
+STUDY_FILE = "study.db"  # the Optuna storage (SQLite)
 
 #: A policy's evaluation: lever values (None: the base scenario) -> one row per replicate, one column per KPI key.
 Evaluate = Callable[[dict[str, float] | None], pd.DataFrame]
@@ -112,8 +115,9 @@ def model_evaluator(opt: Optimization, workers: int | None = None, executor: str
         yield evaluate
 
 
-def prepare_folder(opt: Optimization, out: Path) -> None:
-    """Create ``out`` for this search, or check that it holds this same search (to resume).
+def prepare_folder(opt: Optimization, out: Path, notice: Callable[[str], None] = print) -> None:
+    """Create ``out`` for this search, or check that it holds this same search (to resume; ``notice``
+    says so where its ``study.db`` is gone, and a new search starts).
 
     Raises ScenarioError when ``out`` holds files but no search, or another search.
     """
@@ -124,6 +128,8 @@ def prepare_folder(opt: Optimization, out: Path) -> None:
         if old != json.loads(json.dumps(resolved)):
             raise ScenarioError(f"--out: {out} holds a different search (its {SPEC_FILE} differs); choose another "
                                 "--out, or delete it to start over")
+        if not (out / STUDY_FILE).exists():
+            notice(f"{out / STUDY_FILE} is missing: a new search starts (the trials of the earlier one are not in it)")
         return
     if out.exists() and any(out.iterdir()):
         raise ScenarioError(f"--out: {out} exists and is not an optimize folder; choose another --out")
@@ -149,17 +155,50 @@ def summarise(opt: Optimization, per_replicate: pd.DataFrame) -> dict[str, Any]:
     return {"kpis": kpis, "violations": [v if math.isfinite(v) else 1e300 for v in violations]}
 
 
-def search(opt: Optimization, out: Path, evaluate: Evaluate, on_trial: Callable[[int], None] | None = None
-           ) -> optuna.Study:
+def open_study(opt: Optimization, out: Path, notice: Callable[[str], None]) -> tuple[optuna.storages.RDBStorage, optuna.Study]:
+    """The storage and study of ``out/study.db``, a new one if there is none or it is empty (said through
+    ``notice``; a missing one of an earlier search is said by :func:`prepare_folder`). A file that is not a readable Optuna study (truncated,
+    garbage, another program's database, another Optuna's schema) is refused with ScenarioError,
+    never replaced: the message says to move it aside."""
+    db = out / STUDY_FILE
+    if db.exists() and db.stat().st_size == 0:
+        notice(f"{db} is empty: a new search starts in it")
+    elif db.exists():
+        _check_study_file(db)
+    try:
+        storage = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}")
+        directions = [o.direction for o in opt.spec.objectives]
+        return storage, optuna.create_study(study_name=opt.spec.name, storage=storage, directions=directions, load_if_exists=True)
+    except (sqlalchemy.exc.SQLAlchemyError, RuntimeError, ValueError) as exc:  # RuntimeError: another Optuna's schema
+        raise ScenarioError(f"{db}: not a readable Optuna study ({str(exc).splitlines()[0][:200]}); move it aside "
+                            "to start a new search, or restore it to resume") from None
+
+
+def _check_study_file(db: Path) -> None:
+    """ScenarioError unless ``db`` is an intact SQLite database holding Optuna's tables (or none yet)."""
+    try:
+        with closing(sqlite3.connect(f"file:{db.resolve()}?mode=ro", uri=True)) as con:
+            if con.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("database disk image is malformed")
+            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as exc:
+        raise ScenarioError(f"{db}: not a readable Optuna study ({exc}); move it aside to start a new search, "
+                            "or restore it to resume") from None
+    if tables and not {"studies", "trials", "version_info"} <= tables:
+        raise ScenarioError(f"{db}: a SQLite database but not an Optuna study (its tables: {', '.join(sorted(tables))[:200]}); "
+                            "move it aside to start a new search")
+
+
+def search(opt: Optimization, out: Path, evaluate: Evaluate, on_trial: Callable[[int], None] | None = None,
+           notice: Callable[[str], None] = print) -> optuna.Study:
     """Run (or resume) the search in ``out/study.db`` until ``trials`` policies have finished.
 
-    ``on_trial(n_finished)`` is called after each trial. The baseline (the base scenario,
+    ``on_trial(n_finished)`` is called after each trial; ``notice`` says where a new search starts
+    in place of a missing or empty ``study.db`` (:func:`open_study`). The baseline (the base scenario,
     levers untouched) is evaluated once and kept in the study's user attributes.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{(out / 'study.db').resolve()}")
-    directions = [o.direction for o in opt.spec.objectives]
-    study = optuna.create_study(study_name=opt.spec.name, storage=storage, directions=directions, load_if_exists=True)
+    storage, study = open_study(opt, out, notice)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):  # killed mid-run
         storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         if set(t.params) == set(opt.spec.levers):

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
 from sim.analysis.whatif import overwrite_warnings
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
-from sim.scenario import (Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean, load_scenario,
-                          parameter_index)
-from sim.sweep.spec import KpiSpec, _Strict, read_spec_file
+from sim.scenario import BasedOn, BasedSpec, Scenario, ScenarioError, YearMonth, did_you_mean, load_based, parameter_index
+from sim.sweep.spec import KpiSpec, _Strict
 
 
 class Lever(_Strict):
@@ -68,16 +67,18 @@ class Constraint(KpiSpec):
         return max(low, high)
 
 
-class OptimizeSpec(_Strict):
-    """A whole optimisation file. Its ``seed`` and ``replicates`` replace the base scenario's own."""
+class OptimizeSpec(BasedSpec):
+    """A whole optimisation file (a base scenario plus overrides, ``sim.scenario.based``). Its ``seed`` and
+    ``replicates`` replace the base scenario's own."""
+
+    VARIED: ClassVar[str] = "levers"
+    WHAT: ClassVar[str] = "optimisation"
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="Names the output folder results/optimize-<name>/ (default: file name)")
     description: str = Field("", description="What the search asks")
-    base: str = Field(description="Base scenario file, relative to the optimisation file")
     seed: int = Field(ge=0, description="Root seed of the sampler and of every run")
     replicates: int = Field(2, ge=1, le=1000, description="Runs per policy; every policy uses the same replicate seeds")
     trials: int = Field(ge=1, le=100000, description="Policies to evaluate")
-    overrides: dict[str, Any] = Field(default_factory=dict, description="Key paths set on the base scenario for every run")
     levers: dict[str, Lever] = Field(min_length=1, description="Searched parameters by scenario key path")
     objectives: list[Objective] = Field(min_length=1, description="KPIs to maximise or minimise")
     constraints: list[Constraint] = Field(default_factory=list, description="KPIs that must stay within bounds")
@@ -88,20 +89,13 @@ class OptimizeSpec(_Strict):
         repeated = sorted({k for k in keys if keys.count(k) > 1})
         if repeated:
             raise ValueError(f"objectives: repeated KPI {', '.join(repeated)}; give one of them a `name`")
-        both = sorted(set(self.levers) & set(self.overrides))
-        if both:
-            raise ValueError(f"{', '.join(both)} is both a lever and overridden; keep it in `levers` only")
         return self
 
 
 @dataclass(frozen=True)
-class Optimization:
-    """A validated optimisation with its resolved base scenario (overrides applied)."""
+class Optimization(BasedOn[OptimizeSpec]):
+    """A validated optimisation with its resolved base scenario (overrides applied), its integer levers and warnings."""
 
-    spec: OptimizeSpec
-    source: str
-    base_path: Path
-    base: Scenario
     integer_levers: frozenset[str]
     warnings: tuple[str, ...]
 
@@ -113,17 +107,16 @@ class Optimization:
 
 def load_optimization(path: str | Path) -> Optimization:
     """Read and validate an optimisation file and its base scenario; every user error raises ScenarioError."""
-    source = str(path)
-    spec, base_path = read_spec_file(path, OptimizeSpec, "optimisation")
+    based = load_based(path, OptimizeSpec)
+    spec, source = based.spec, based.source
     columns = [*SERVICE_KPIS, *MARKET_KPIS]
     for section, items in (("objectives", spec.objectives), ("constraints", spec.constraints)):
         for i, kpi in enumerate(items):
             if kpi.column not in columns:
                 hint = did_you_mean(kpi.column, columns, 0.5)
                 raise ScenarioError(f"{source}: {section}.{i}.column: unknown timeseries column '{kpi.column}'{hint}")
-    base = apply_overrides(load_scenario(base_path), spec.overrides, source=f"{source}: overrides")
-    integers, warnings = _check_levers(spec, base, source)
-    return Optimization(spec, source, base_path, base, integers, tuple(warnings))
+    integers, warnings = _check_levers(spec, based.base, source)
+    return Optimization(**vars(based), integer_levers=integers, warnings=tuple(warnings))
 
 
 def _check_levers(spec: OptimizeSpec, base: Scenario, source: str) -> tuple[frozenset[str], list[str]]:

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.calibration import Calibration, _start_values, score, simulate_points, simulate_targets
-from sim.analysis.fan import QUANTILES, fan_figure, intervals
+from sim.analysis.fan import QUANTILES, fan_figure
 from sim.executors import Executor, using
 from sim.scenario import ScenarioError
 

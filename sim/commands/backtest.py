@@ -12,10 +12,11 @@ from sim.commands.common import add_executor_options, notice, progress_bar
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``freemium-sim backtest``."""
-    p = subparsers.add_parser("backtest", help="fit a calibration on data up to a month, forecast the rest, score it",
-                              description="Fit CALIBRATION.yaml (ABC-SMC or a Gaussian-process emulator) on the observations that end by --until, "
-                                          "forecast the later ones with posterior-predictive intervals, and write "
-                                          "backtest.json (MAPE, bias, 80%%/95%% coverage per series) and fan figures.")
+    p = subparsers.add_parser(
+        "backtest",
+        description="Fit CALIBRATION.yaml (ABC-SMC or a Gaussian-process emulator) on the observations that end by --until, "
+                    "forecast the later ones with posterior-predictive intervals, and write "
+                    "backtest.json (MAPE, bias, 80%%/95%% coverage per series) and fan figures.")
     p.add_argument("calibration_file", metavar="CALIBRATION.yaml", help="calibration file, e.g. scenarios/calibration/spotify.yaml")
     p.add_argument("--until", required=True, metavar="YYYY-MM", help="last month of the fitted data")
     p.add_argument("--method", choices=("abc", "emulator"), default="abc",

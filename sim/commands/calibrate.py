@@ -14,8 +14,9 @@ from sim.commands.common import add_executor_options, notice, progress_bar
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``freemium-sim calibrate``."""
-    p = subparsers.add_parser("calibrate", help="fit scenario parameters to observed KPI series (optuna TPE)",
-                              description="Fit scenario parameters to observed KPI series.")
+    p = subparsers.add_parser(
+        "calibrate",
+        description="Fit scenario parameters to observed KPI series.")
     p.add_argument("calibration_file", metavar="CALIBRATION.yaml", help="calibration file, e.g. scenarios/calibration/spotify.yaml")
     p.add_argument("--trials", type=int, help="parameter sets to evaluate (default: the file's)")
     p.add_argument("--replicates", type=int, help="runs per trial (default: the file's)")

@@ -90,7 +90,7 @@ def cmd_classroom(args: argparse.Namespace) -> NoReturn:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``freemium-sim classroom``."""
-    p = subparsers.add_parser("classroom", help="start the market game: every team of students runs a service")
+    p = subparsers.add_parser("classroom")
     p.add_argument("scenario", nargs="?", help=f"scenario YAML file of the market (default: {DEFAULT_SCENARIO} if it exists)")
     add_server_options(p, 8766)
     p.add_argument("--round-months", type=int, default=12, help="months played per round (default: 12)")

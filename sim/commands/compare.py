@@ -22,7 +22,7 @@ from sim.scenario import ScenarioError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `freemium-sim compare A.yaml [B.yaml C.yaml ...] [--set ...] [--from YYYY-MM]`."""
     p = sub.add_parser(
-        "compare", help="paired comparison of scenarios (or one and a --set what-if)",
+        "compare",
         description="Run A and the other scenarios on the same replicate seeds and report X - A for every KPI "
                     f"with a 95%% interval. Size and sampling settings ({', '.join(SIZE_KEYS)}, --replicates, "
                     "--seed, --workers) apply to every scenario; every other --set defines the what-if and "

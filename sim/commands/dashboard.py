@@ -15,7 +15,7 @@ def add_server_options(p: argparse.ArgumentParser, port: int) -> None:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``freemium-sim dashboard``."""
-    p = subparsers.add_parser("dashboard", help="start the teaching dashboard (a local web page)")
+    p = subparsers.add_parser("dashboard")
     p.add_argument("scenario", nargs="?",
                    help="scenario YAML file (default: scenarios/baseline.yaml if it exists, else the defaults)")
     add_server_options(p, 8765)

@@ -13,7 +13,7 @@ from sim.analysis.discovery import MIN_COVERAGE, RESAMPLES, discover, write_outp
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``freemium-sim discover``."""
     p = subparsers.add_parser(
-        "discover", help="which combinations of swept parameters lead to an outcome (PRIM, CART)",
+        "discover",
         description="Scenario discovery on a finished sweep: PRIM finds a box of parameter values where the KPI "
                     "is below (or above) a threshold, with its coverage/density trade-off, limits, quasi-p-values "
                     "and resampling stability; CART cross-checks it. Writes discovery.json and figures/.")

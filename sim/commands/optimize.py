@@ -18,7 +18,7 @@ from sim.report.display import format_interval
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``freemium-sim optimize``."""
     p = subparsers.add_parser(
-        "optimize", help="search the levers for good policies (optuna; NSGA-II for several objectives)",
+        "optimize",
         description="Search scenario levers (paths with ranges, optionally from a month) for policies that maximise "
                     "or minimise objectives under constraints, every policy on the same replicate seeds. Writes "
                     "pareto.csv, trials.csv, figures/pareto.png and policies/*.yaml (ready `extends:` scenarios). "
@@ -37,7 +37,7 @@ def _handle(args: argparse.Namespace) -> int:
 
     opt = load_optimization(args.file)
     out = Path(args.out) if args.out else Path("results") / f"optimize-{opt.spec.name}"
-    prepare_folder(opt, out)
+    prepare_folder(opt, out, notice)
     console = Console(stderr=True, quiet=args.quiet)
     for w in opt.warnings:  # --quiet drops the progress and the table, never a warning
         notice(w)
@@ -47,7 +47,7 @@ def _handle(args: argparse.Namespace) -> int:
         with Progress(*columns, console=console, disable=args.quiet) as progress:
             bar = progress.add_task(f"optimize {opt.spec.name}", total=opt.spec.trials)
             with model_evaluator(opt, args.workers, args.executor, args.scheduler, notice) as evaluate:
-                study = search(opt, out, evaluate, on_trial=lambda n: progress.update(bar, completed=n))
+                study = search(opt, out, evaluate, on_trial=lambda n: progress.update(bar, completed=n), notice=notice)
         result = write_outputs(opt, out, study)
     if not result["pareto"]:
         notice(f"no policy of {result['trials']} met the constraints (see trials.csv); widen the levers' ranges or "

@@ -7,7 +7,7 @@ import argparse
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``freemium-sim params``."""
-    p = sub.add_parser("params", help="every parameter with its default, unit and description")
+    p = sub.add_parser("params")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table (for docs)")
     p.set_defaults(func=cmd_params)
 

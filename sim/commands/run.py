@@ -13,7 +13,7 @@ from sim.commands.common import add_run_options, executor_for, resolve_scenario,
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``freemium-sim run``."""
-    p = sub.add_parser("run", help="run a scenario and write its results")
+    p = sub.add_parser("run")
     p.add_argument("scenario", help="scenario YAML file")
     add_run_options(p)
     p.add_argument("--out", help="output folder (default: results/<scenario name>/)")

@@ -14,11 +14,12 @@ from sim.analysis.sensitivity import COLUMNS, NUM_RESAMPLES, RANK, sensitivity, 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``freemium-sim sensitivity``."""
-    p = subparsers.add_parser("sensitivity", help="sensitivity indices of the KPIs of a finished sweep (any design)",
-                              description="Sobol' S1 and ST (sobol sweep), Morris mu* and sigma (morris sweep), or the "
-                              "sample-free delta, RBD-FAST and PAWN (lhs, grid or sobol sweep) of the sweep's KPIs, with "
-                              "bootstrap confidence intervals and a warning when the design is too small: a table, "
-                              "DIR/sensitivity.json and DIR/figures/sensitivity-<kpi>.png.")
+    p = subparsers.add_parser(
+        "sensitivity",
+        description="Sobol' S1 and ST (sobol sweep), Morris mu* and sigma (morris sweep), or the "
+                    "sample-free delta, RBD-FAST and PAWN (lhs, grid or sobol sweep) of the sweep's KPIs, with "
+                    "bootstrap confidence intervals and a warning when the design is too small: a table, "
+                    "DIR/sensitivity.json and DIR/figures/sensitivity-<kpi>.png.")
     p.add_argument("sweep_dir", metavar="DIR", help="a sweep's output folder, e.g. results/sweep-sobol_levers")
     p.add_argument("--method", choices=list(COLUMNS),
                    help="default: sobol for a sobol sweep, morris for a morris sweep, rbd_fast otherwise "

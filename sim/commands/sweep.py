@@ -13,9 +13,10 @@ from sim.errors import WorkerLost
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``freemium-sim sweep``."""
-    p = subparsers.add_parser("sweep", help="run every design point x replicate of a sweep file (resumable)",
-                              description="Run every design point x replicate of a sweep file into OUT/runs.parquet. "
-                              "Killed or interrupted, the same command resumes: recorded runs are not run again.")
+    p = subparsers.add_parser(
+        "sweep",
+        description="Run every design point x replicate of a sweep file into OUT/runs.parquet. "
+                    "Killed or interrupted, the same command resumes: recorded runs are not run again.")
     p.add_argument("sweep_file", metavar="SWEEP.yaml", help="sweep file, e.g. scenarios/sweeps/smoke.yaml")
     add_executor_options(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default: results/sweep-<name>/)")

@@ -7,7 +7,7 @@ import argparse
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``freemium-sim validate``."""
-    p = sub.add_parser("validate", help="check a scenario file (exit 0 if valid, 2 if not)")
+    p = sub.add_parser("validate")
     p.add_argument("file")
     p.set_defaults(func=cmd_validate)
 

@@ -16,6 +16,7 @@ frozen pydantic model (``extra="forbid"``). The package is split by meaning:
 
 from __future__ import annotations
 
+from sim.scenario.based import BasedOn, BasedSpec, load_based
 from sim.scenario.errors import cut, did_you_mean, explain_validation_error, validate_scenario_data
 from sim.scenario.extends import load_scenario, merge_scenarios
 from sim.scenario.fields import (DISTRIBUTIONS, SAFE_NAME, YEAR_MONTH, Constant, Distribution, Lognormal, Normal, P, Strict,
@@ -47,6 +48,7 @@ __all__ = [
     "validate_scenario",
     "validate_scenario_data",
     "merge_scenarios",
+    "BasedOn", "BasedSpec", "load_based",
     "did_you_mean",
     "cut",
     "DISTRIBUTIONS", "SAFE_NAME", "Constant", "Distribution", "Lognormal", "Normal", "P", "Strict", "Uniform",

@@ -125,6 +125,11 @@ class EntryConfig(Strict):
                                 "(plausible 3-36)", gt=0, le=240)
 
 
+class PodcastsConfig(Strict):
+    share: float = P(0.0, "share", "Podcast hours a free user listens on top of their music hours, as a share of them "
+                     "(0: none beyond the calibrated hours)", ge=0, le=2)
+
+
 class Mechanisms(Strict):
     ads: AdsConfig = AdsConfig()
     personalization: PersonalizationConfig = PersonalizationConfig()
@@ -135,3 +140,4 @@ class Mechanisms(Strict):
     loyalty: LoyaltyConfig = LoyaltyConfig()
     switching: SwitchingConfig = SwitchingConfig()
     entry: EntryConfig = EntryConfig()
+    podcasts: PodcastsConfig = PodcastsConfig()

@@ -13,17 +13,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal
 
 import pandas as pd
-from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
 
 from sim.clock import Clock
 from sim.metrics import MARKET_KPIS, SERVICE_KPIS
-from sim.scenario import (SAFE_NAME, Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean,
-                          explain_validation_error, load_scenario, parameter_index, read_yaml)
-from sim.yamlio import file_exists
+from sim.scenario import (SAFE_NAME, BasedOn, BasedSpec, Scenario, ScenarioError, YearMonth, apply_overrides, did_you_mean,
+                          load_based, parameter_index)
 
 DesignKind = Literal["grid", "lhs", "sobol", "morris"]
 
@@ -150,18 +148,18 @@ class KpiSpec(_Strict):
         return float(values.mean())
 
 
-class SweepSpec(_Strict):
-    """A whole sweep file. Its ``seed`` and ``replicates`` replace the base scenario's own."""
+class SweepSpec(BasedSpec):
+    """A whole sweep file (a base scenario plus overrides, ``sim.scenario.based``). Its ``seed`` and ``replicates``
+    replace the base scenario's own."""
 
+    WHAT: ClassVar[str] = "sweep"
     name: str = Field(pattern=SAFE_NAME, description="Names the output folder results/sweep-<name>/ (default: file name)")
     description: str = Field("", description="What the sweep asks")
-    base: str = Field(description="Base scenario file, relative to the sweep file")
     seed: int = Field(ge=0, description="Root seed of the sampler and of every run")
     replicates: int = Field(1, ge=1, le=1000, description="Runs per design point, each with its own seed")
     common_random_numbers: bool = Field(
         False, description="Every point uses the same replicate seeds, so differences between points are the "
         "parameters' effects and not Monte-Carlo noise (recommended for sobol and morris)")
-    overrides: dict[str, Any] = Field(default_factory=dict, description="Key paths set on the base scenario for every run")
     design: DesignSpec
     parameters: dict[str, ParameterSpec] = Field(min_length=1, description="Swept parameters by scenario key path")
     kpis: list[KpiSpec] = Field(min_length=1, description="Numbers kept per run")
@@ -174,9 +172,6 @@ class SweepSpec(_Strict):
         repeated = sorted({k for k in keys if keys.count(k) > 1})
         if repeated:
             raise ValueError(f"kpis: repeated KPI name {', '.join(repeated)}; give one of them a `name`")
-        both = sorted(set(self.parameters) & set(self.overrides))
-        if both:
-            raise ValueError(f"{', '.join(both)} is both swept and overridden; keep it in `parameters` only")
         ranges = [p for p, s in self.parameters.items() if s.levels is None]
         if self.design.kind == "grid" and ranges and self.design.grid_levels is None:
             raise ValueError(f"design: a grid over low/high parameters ({', '.join(ranges)}) needs `grid_levels`")
@@ -184,12 +179,9 @@ class SweepSpec(_Strict):
 
 
 @dataclass(frozen=True)
-class Sweep:
-    """A validated sweep with its resolved base scenario (overrides applied)."""
+class Sweep(BasedOn[SweepSpec]):
+    """A validated sweep with its resolved base scenario (overrides applied) and its integer-valued parameters."""
 
-    spec: SweepSpec
-    source: str
-    base: Scenario
     integer_parameters: frozenset[str]
 
     def resolved(self) -> dict[str, Any]:
@@ -200,35 +192,13 @@ class Sweep:
                 "base_scenario": self.base.model_dump(mode="json")}
 
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def read_spec_file(path: str | Path, model: type[M], what: str) -> tuple[M, Path]:
-    """A file of ``what`` keys (sweep, optimisation) validated as ``model`` (``name`` defaults to the
-    file's stem), and the path of its ``base`` scenario, checked to exist; ScenarioError otherwise."""
-    source = str(path)
-    data = read_yaml(path)
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{source}: (top level): expected a mapping of {what} keys, got {type(data).__name__}")
-    data.setdefault("name", Path(path).stem)
-    try:
-        spec = model.model_validate(data)
-    except ValidationError as err:
-        raise explain_validation_error(err, source, model) from None
-    base_path = Path(path).parent / spec.base
-    if not file_exists(base_path):
-        raise ScenarioError(f"{source}: base: scenario file {base_path} not found (the path is relative to the {what} file)")
-    return spec, base_path
-
-
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file and its base scenario; every user error raises ScenarioError."""
-    source = str(path)
-    spec, base_path = read_spec_file(path, SweepSpec, "sweep")
+    based = load_based(path, SweepSpec)
+    spec, base, source = based.spec, based.base, based.source
     _check_kpi_columns(spec, source)
-    base = apply_overrides(load_scenario(base_path), spec.overrides, source=f"{source}: overrides")
     _check_windows(spec, base, source)
-    return Sweep(spec, source, base, _check_parameters(spec, base, source))
+    return Sweep(**vars(based), integer_parameters=_check_parameters(spec, base, source))
 
 
 def _check_windows(spec: SweepSpec, base: Scenario, source: str) -> None:
