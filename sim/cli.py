@@ -11,6 +11,7 @@ SALib or matplotlib, and ``--help`` not for any command's work. A user error
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -59,6 +60,7 @@ def _command_name(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
+        _check_encoding(argv)
         args = build_parser(_command_name(argv)).parse_args(argv)
         args.argv = list(argv)
         _check_executor_options(args)
@@ -66,12 +68,40 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         _say(f"[red]error:[/red] {exc}")
         return exc.exit_code
+    except OSError as exc:  # the machine's fault (a full disk) or the file system's refusal: one line, never a traceback
+        _say(f"[red]error:[/red] {_os_error(exc)}")
+        return 1 if exc.errno in MACHINE_FAULTS else 2
     except WorkerLost as exc:
         _say(f"[red]error:[/red] {exc}")
         return 1
     except KeyboardInterrupt:
         _say("interrupted")
         return 130
+
+
+MACHINE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.ENOMEM}  # exit 1: not the user's doing
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for an OSError: the file, what went wrong, and for a full disk that the earlier result is kept."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    what = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"{where}{what} while writing; nothing half-written was kept (an earlier result in the folder is "
+                "unchanged): free some space and run the command again")
+    return f"{where}{what}"
+
+
+def _check_encoding(argv: list[str]) -> None:
+    """Refuse (UserError) an argument holding bytes that are not UTF-8 (Python keeps them as lone surrogates,
+    which fail only when written, after the simulation): name it, with the bad bytes escaped."""
+    for k, arg in enumerate(argv):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            option = f"{argv[k - 1]}: " if k and argv[k - 1].startswith("-") else ""
+            raise UserError(f"{option}'{shown[:200]}' is not valid UTF-8; name files and folders in UTF-8") from None
 
 
 def _check_executor_options(args: argparse.Namespace) -> None:

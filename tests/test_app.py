@@ -96,6 +96,13 @@ def test_slider_defaults_rebuild_the_base_policy(base, params):
     assert [s.policy for s in m.services[1:]] == base.all_services()[1:]  # competitors, then entrants
 
 
+def test_the_added_competitor_never_takes_the_focal_services_name():
+    # a valid scenario whose focal service is "Apple Music" ended in a pydantic traceback
+    scenario = app.with_competitor(Scenario.model_validate({"services": {"focal": {"name": "Apple Music"}}}))
+    assert [s.name for s in scenario.all_services()] == ["Apple Music", "Rival 1"]
+    assert "Rival 1" in app.live_widgets(app.DashboardModel(scenario, listeners=LISTENERS))["competitor_price"]["label"]
+
+
 def test_a_competitor_is_added_when_the_scenario_has_none():
     scenario = app.with_competitor(Scenario())
     assert [c.name for c in scenario.services.competitors] == [app.DEFAULT_COMPETITOR["name"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -220,6 +221,9 @@ SWEEP_CASES = {
     "nan_override": ({"overrides": {"diffusion.q": float("nan")}}, ["overrides", "diffusion.q", "finite"]),
     "window_outside_horizon": ({"kpis": [{"column": "mau", "agg": "mean", "window": {"start": "2030-01", "end": "2030-06"}}]},
                                ["kpis.0.window", "outside the horizon 2015-01..2015-03"]),
+    "window_past_a_swept_horizon": ({"parameters": {"time.months": {"levels": [2, 3]}},  # "ok" runs with a NaN KPI
+                                     "kpis": [{"column": "mau", "agg": "mean", "window": {"start": "2015-03", "end": "2015-03"}}]},
+                                    ["kpis.0.window", "outside the horizon 2015-01..2015-02 of the points with time.months = 2"]),
     "impossible_window_date": ({"kpis": [{"column": "mau", "agg": "mean", "window": {"start": "2015-13", "end": "2015-14"}}]},
                                ["kpis.0.window.start", "YYYY-MM"]),
     "huge_design": ({"design": {"kind": "lhs", "n": 2_000_000_000}}, ["design", "2,000,000,000 points", "of memory"]),
@@ -271,6 +275,7 @@ CAL_CASES = {
                         ["targets.mau", "2015Q2 is 0", "msre"]),
     "all_zero_under_nrmse": (HEADER + GOOD_ROWS.replace(",100,", ",0,").replace(",120,", ",0,").replace(",130,", ",0,"),
                              {}, ["targets.mau", "every observation is 0"]),
+    "negative_mau": (HEADER + GOOD_ROWS.replace(",120,", ",-120,"), {}, ["targets.mau", "2015Q2 is -120", "mau cannot be negative"]),
     "nan_parameter_bound": (HEADER + GOOD_ROWS, {"parameters": {"diffusion.q": {"low": float("nan"), "high": 0.5}}},
                             ["parameters.diffusion.q.low", "finite"]),
     "inf_weight": (HEADER + GOOD_ROWS, {"targets": {"mau": {"column": "mau", "weight": float("inf")}}},
@@ -303,3 +308,12 @@ def test_calibration_data_must_be_a_regular_file(tmp_path):
 def test_good_calibration_data_loads(tmp_path):
     cal = load_calibration(calibration(tmp_path, HEADER + GOOD_ROWS))
     assert list(cal.targets[0].observed) == [100.0, 120.0, 130.0]
+
+
+def test_a_zero_observation_under_nrmse_is_fitted_without_a_numpy_warning():
+    from sim.analysis.targets import series_fit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "divide by zero" RuntimeWarning reached the terminal
+        fit = series_fit(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 3.0]))
+    assert fit["nrmse"] == pytest.approx(np.sqrt(4 / 3) / (4 / 3)) and fit["msre"] == np.inf

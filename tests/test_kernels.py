@@ -511,3 +511,24 @@ def test_support_head_count_in_one_pass_matches_bincounts():
     on_free = tier[users] == Tier.FREE
     np.testing.assert_array_equal(free, np.bincount(service[users][on_free], minlength=s))
     np.testing.assert_array_equal(paying, np.bincount(service[users][~on_free], minlength=s))
+
+
+def test_the_three_utility_evaluations_are_built_from_the_same_terms():
+    """One definition of the utility's terms (``choice.listening_value`` ...): the numpy reference, the deciders'
+    table and the users' own option each compute them through it, never by a formula of their own."""
+    import ast
+    import inspect
+
+    from sim.mechanics import choice
+
+    terms = {"listening_value", "felt_price", "real_price", "premium_value", "ad_cost", "privacy_loss", "stay_value"}
+
+    def called(fn) -> set[str]:
+        source = inspect.getsource(getattr(fn, "py_func", fn))
+        names = {n.func.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        return {name.lstrip("_") for name in names} & terms
+
+    reference = called(choice.utility) | called(choice.price_in_real_terms) | called(choice.switching_cost)
+    assert reference == terms
+    assert called(choice.utility_table) == terms
+    assert called(choice.held_utility) == terms - {"stay_value"}  # a user's own option: no cost of leaving it

@@ -6,6 +6,7 @@ replaced by one that fails the test), and leaves every file as it was.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -382,3 +383,25 @@ def test_result_folder_follows_the_umask(umask, tiny, tmp_path):
     finally:
         os.umask(previous)
     assert (tmp_path / "res").stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_an_out_folder_with_bytes_that_are_not_utf8_is_refused_before_simulating(tiny, tmp_path, capsys, no_simulation):
+    # it simulated, then failed with UnicodeEncodeError while writing
+    out = os.fsdecode(os.fsencode(tmp_path) + b"/r\xe9sultats\xff")
+    assert run(tiny, out) == 2
+    refused(capsys, "--out: '", "\\xe9", "is not valid UTF-8")
+    assert os.listdir(tmp_path) == ["tiny.yaml"]
+
+
+def test_a_disk_that_fills_while_writing_is_one_line_exit_1_and_keeps_the_earlier_result(tiny, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "res"
+    earlier_run(tiny, out, seed=2)
+    before = snapshot(out)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "figures" / "x.png"))
+    monkeypatch.setattr("matplotlib.figure.Figure.savefig", full)
+    assert run(tiny, out, "--seed", "1") == 1
+    err = refused(capsys, "No space left on device while writing", "an earlier result in the folder is unchanged")
+    assert err.count("error:") == 1
+    assert snapshot(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["res", "tiny.yaml"]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.analysis.sensitivity import analyze, design_warnings, noise_share, point_means
+from sim.analysis.sensitivity import analyze, design_warnings, noise_share, point_means, sensitivity
 from sim.cli import main
 from sim.sweep import designs
 from sim.sweep.spec import SweepSpec, load_sweep
@@ -196,11 +196,11 @@ def test_sensitivity_refuses_a_method_the_design_lacks_and_an_unfinished_sweep(t
     assert "not a sweep folder" in capsys.readouterr().err
 
 
-def test_sensitivity_of_an_lhs_sweep_folder(tmp_path, capsys):
-    """An LHS sweep (no Sobol' or Morris sample) gets RBD-FAST by default, and delta on request."""
+def lhs_folder(tmp_path, n: int):
+    """An LHS sweep folder of ``n`` points, mau_final = 3 x ad load and free_users_final = 1, written straight into the store."""
     (tmp_path / "base.yaml").write_text("name: tiny\nmarket: {agents: 2000}\ntime: {months: 6}\n")
     (tmp_path / "l.yaml").write_text(yaml.safe_dump({
-        "base": "base.yaml", "seed": 5, "replicates": 1, "design": {"kind": "lhs", "n": 300},
+        "base": "base.yaml", "seed": 5, "replicates": 1, "design": {"kind": "lhs", "n": n},
         "parameters": {"services.focal.ad_load": {"low": 0.0, "high": 10.0},
                        "services.focal.personalization": {"low": 0.0, "high": 1.0}},
         "kpis": [{"column": "mau", "agg": "final"}, {"column": "free_users", "agg": "final"}]}))
@@ -214,6 +214,22 @@ def test_sensitivity_of_an_lhs_sweep_folder(tmp_path, capsys):
                           "mau_final": 3 * v["services.focal.ad_load"][point], "free_users_final": 1.0,
                           "status": "ok", "error": None, "seconds": 0.0})
     store.consolidate(v)
+
+
+def test_a_one_point_sweep_is_refused_and_a_constant_kpi_warned(tmp_path, capsys):
+    # all "n/a" with exit 0 and no word said
+    lhs_folder(tmp_path, 1)
+    assert main(["sensitivity", str(tmp_path / "out")]) == 2
+    assert "1 design point; sensitivity apportions the variation between points" in capsys.readouterr().err
+    (tmp_path / "more").mkdir()
+    lhs_folder(tmp_path / "more", 64)
+    result = sensitivity(tmp_path / "more" / "out", kpis=["free_users_final"], resamples=10)
+    assert result["warnings"]["free_users_final"][-1].startswith("free_users_final is 1 at every design point")
+
+
+def test_sensitivity_of_an_lhs_sweep_folder(tmp_path, capsys):
+    """An LHS sweep (no Sobol' or Morris sample) gets RBD-FAST by default, and delta on request."""
+    lhs_folder(tmp_path, 300)
     assert main(["sensitivity", str(tmp_path / "out"), "--kpi", "mau_final", "--resamples", "100"]) == 0
     result = json.loads((tmp_path / "out" / "sensitivity.json").read_text())
     assert result["method"] == "rbd_fast" and list(result["kpis"]) == ["mau_final"]
@@ -224,3 +240,20 @@ def test_sensitivity_of_an_lhs_sweep_folder(tmp_path, capsys):
     assert (tmp_path / "out" / "figures" / "sensitivity-mau_final.png").exists()
     assert main(["sensitivity", str(tmp_path / "out"), "--method", "morris"]) == 2
     assert "--method: morris does not fit the lhs design" in capsys.readouterr().err
+
+
+def test_a_small_design_warns_for_every_kpi_and_its_intervals_stay_in_0_1():
+    """RBD-FAST at n = 48: intervals near +-1 for a strong and for a weak KPI alike. Each KPI gets the warning with
+    the n that would do, and the reported bounds are clipped to [0, 1] (a share cannot be negative)."""
+    from sim.analysis.sensitivity import clipped_bounds
+
+    spec = toy_spec("lhs", 48, {"x1": (-PI, PI), "x2": (-PI, PI), "x3": (-PI, PI)})
+    x = designs.sample(spec)
+    names = ["x1", "x2", "x3"]
+    for y in (ishigami(x), x[:, 0] + 0.1 * np.random.default_rng(1).normal(size=len(x))):
+        si = analyze(spec, x, y, "rbd_fast", resamples=200)
+        (warning,) = design_warnings("rbd_fast", si, names, 48, False)
+        assert "design too small for rbd_fast indices (n = 48)" in warning and "About n = " in warning
+        bounds = clipped_bounds("rbd_fast", si)
+        assert np.all((bounds["S1_low"] >= 0) & (bounds["S1_high"] <= 1) & (bounds["S1_low"] <= bounds["S1_high"]))
+        assert np.any(si["S1"] - si["S1_conf"] < 0)  # what the clipping is for

@@ -73,3 +73,38 @@ def test_one_writer_per_folder(tmp_path):
                 pass
     with SweepStore(tmp_path, ["mau_final"]).locked():  # released on exit
         pass
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+@pytest.mark.parametrize("what", ["stored run", "design", "runs table"])
+def test_a_damaged_file_is_named_with_what_to_move_aside(tmp_path, what, damage):
+    store = SweepStore(tmp_path, ["mau_final"])
+    store.prepare(RESOLVED, DESIGN)
+    store.write_part(record(0, 0, 3.0))
+    store.write_part(record(1, 0, 5.0))
+    store.consolidate(DESIGN)
+    path = {"stored run": store.parts / "p00001-r00.parquet", "design": store.design_path, "runs table": store.runs_path}[what]
+    data = path.read_bytes()
+    path.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"\x00\xff" * 300, "empty": b""}[damage])
+    read = {"stored run": lambda: store.consolidate(DESIGN), "design": lambda: store.prepare(RESOLVED, DESIGN),
+            "runs table": store.read_runs}[what]
+    with pytest.raises(ScenarioError, match=f"{path.name}: a damaged {what} .*; move it aside: "):
+        read()
+    assert path.read_bytes() != data and path.exists()  # never replaced behind the user's back
+
+
+def test_a_damaged_design_moved_aside_is_written_again(tmp_path):
+    store = SweepStore(tmp_path, ["mau_final"])
+    store.prepare(RESOLVED, DESIGN)
+    store.design_path.rename(tmp_path / "design.parquet.damaged")
+    SweepStore(tmp_path, ["mau_final"]).prepare(RESOLVED, DESIGN)
+    assert store.design_path.exists()
+
+
+@pytest.mark.parametrize("content", [b'{"sweep": {"na', b"\xff\xfe", b"[1, 2]"])
+def test_a_damaged_sweep_json_is_one_line(tmp_path, content):
+    store = SweepStore(tmp_path, ["mau_final"])
+    store.prepare(RESOLVED, DESIGN)
+    store.spec_path.write_bytes(content)
+    with pytest.raises(ScenarioError, match="sweep.json: (damaged|not a sweep's description)"):
+        SweepStore(tmp_path, ["mau_final"]).prepare(RESOLVED, DESIGN)

@@ -38,8 +38,8 @@ from sim.executors import Executor, using
 from sim.outputs import claimed
 from sim.resources import check_run_fits
 from sim.analysis.fan import fan_figure, intervals, period_ends
-from sim.analysis.emulator import fit_emulator_posterior
-from sim.analysis.posterior import FAR_WORSE, credible_intervals, fit_posterior, posterior_predictive
+from sim.analysis.emulator import fit_by_method
+from sim.analysis.posterior import FAR_WORSE, credible_intervals, posterior_predictive
 from sim.atomic import replaced_atomically
 from sim.clock import Clock
 from sim.scenario import ScenarioError, apply_overrides
@@ -123,11 +123,7 @@ def backtest(path: str | Path, until: str, out: str | Path | None = None, worker
     with claimed(out, "backtest"), replaced_atomically(out, "backtest") as tmp:
         with using(executor, scheduler=scheduler, n_workers=workers,
                    max_tasks=cal.spec.replicates if method == "abc" else None, on_notice=on_notice) as ex:
-            if method == "emulator":
-                post = fit_emulator_posterior(fit_cal, design, rounds, batch, executor=ex, on_simulation=on_simulation)
-                post["design"].to_csv(tmp / "design.csv", index=False)
-            else:
-                post = fit_posterior(fit_cal, tmp, population, generations, ex, on_simulation)
+            post = fit_by_method(fit_cal, tmp, method, ex, on_simulation, population, generations, design, rounds, batch)
             predictive = posterior_predictive(cal, post["sample"], draws, cal.spec.seed + 1, periods, ex,
                                               on_draw=on_simulation)
         series, rows = {}, []

@@ -63,6 +63,7 @@ from sim.clock import Clock
 from sim.outputs import claimed
 from sim.report.plotting import format_date_axis, new_figure, plot_band, save_figure
 from sim.executors import Executor, using
+from sim.metrics import kpi_bounds
 from sim.resources import check_fits, check_run_fits, rows_bytes
 from sim.runner import months_per_step, run_replicates
 from sim.scenario import (SAFE_NAME, BasedOn, BasedSpec, ScenarioError, apply_overrides, load_based, parameter_table,
@@ -139,6 +140,10 @@ def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) ->
 def _target(name: str, spec: TargetSpec, observations: pd.DataFrame, dates: pd.DatetimeIndex, where: str) -> Target:
     """A target's observations, keeping the periods wholly inside the simulated horizon."""
     series, unit, scale = observed_series(observations, name, spec, where)
+    negative = series.index[series.to_numpy() < 0]
+    if len(negative) and all(kpi_bounds(c)[0] >= 0 for c in spec.column):
+        raise ScenarioError(f"{where}: the observation of {negative[0]} is {series[negative[0]]:g}, but "
+                            f"{' + '.join(spec.column)} cannot be negative; correct the data")
     inside = covered(series.index, dates)
     if not inside.any():
         raise ScenarioError(f"{where}: no observation lies inside the simulated horizon "
@@ -296,11 +301,14 @@ def top_ranges(table: pd.DataFrame, cal: Calibration, start_trial: int | None = 
             ranges[path] = {"low": float(v.min()), "median": float(v.median()), "high": float(v.max())}
     start = done[done["trial"] == start_trial]["distance"] if start_trial is not None else pd.Series(dtype=float)
     stuck = bool(len(start)) and bool((done["distance"] >= float(start.iloc[0])).all())
-    label = (f"approximate range of well-fitting values: the {len(top)} of the best {k} of {len(done)} trials within "
+    # of every trial run, as the progress bar counts them; those without a distance (failed) are named
+    unfinished = len(table) - len(done)
+    of = f"{len(table)} trials" + (f" ({unfinished} without a distance: failed or no finite fit)" if unfinished else "")
+    label = (f"approximate range of well-fitting values: the {len(top)} of the best {k} of {of} within "
              f"{RANGE_TOLERANCE:.0%} of the best distance (not a Bayesian posterior)")
     if stuck:
         label = f"no trial fit better than the starting values (trial {start_trial}); " + label
-    return {"label": label, "trials": len(top), "candidates": k, "no_trial_beat_start": stuck,
+    return {"label": label, "trials": len(top), "candidates": k, "run": len(table), "finished": len(done), "no_trial_beat_start": stuck,
             "distance_max": float(top["distance"].max()) if len(top) else None, "parameters": ranges}
 
 

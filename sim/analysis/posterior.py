@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.calibration import Calibration, _start_values, score, simulate_points, simulate_targets
-from sim.analysis.fan import QUANTILES, fan_figure
+from sim.analysis.fan import QUANTILES
 from sim.executors import Executor, using
 from sim.scenario import ScenarioError
 
@@ -270,75 +270,3 @@ def posterior_predictive(cal: Calibration, posterior: pd.DataFrame, draws: int, 
     with using(executor) as ex:  # the draws in parallel; each its own seed, so the numbers do not depend on it
         sims = simulate_points(cal, params, [particle_seed(seed, d) for d in range(draws)], ex, periods, on_draw)
     return {t.name: np.vstack([s[t.name][0] for s in sims]) for t in cal.targets}
-
-
-# ---------------------------------------------------------------- the command's work
-
-
-def calibrate_abc(path: str | Path, out: str | Path | None = None, workers: int | None = None,
-                  changes: dict[str, Any] | None = None, population: int = 50, generations: int = 4,
-                  draws: int = 40, on_simulation: Callable[[int], None] | None = None, executor: str | Executor = "local",
-                  scheduler: str | None = None, on_notice: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """``calibrate --method abc``: fit the posterior and write the results folder; returns posterior.json.
-
-    Writes posterior.csv, posterior.json, abc.sqlite, calibrated.yaml (the base scenario
-    with the best particle's values) and figures/fit-<series>.png (posterior-predictive
-    fan of ``draws`` draws over the whole horizon). ``executor``/``scheduler``: where a
-    particle's replicates run (see :func:`sim.executors.using`), kept for the whole fit.
-    """
-    import json
-    import time
-
-    import pyabc
-
-    import sim
-    from sim.analysis.calibration import horizon_periods, load_calibration
-    from sim.atomic import replaced_atomically
-    from sim.outputs import claimed
-    from sim.resources import check_run_fits
-    from sim.scenario import apply_overrides, scenario_to_yaml
-
-    started = time.perf_counter()
-    cal = load_calibration(path, changes)
-    # its own folder: an ABC run never replaces the optimiser's fit of the same file
-    out = Path(out) if out else Path("results") / f"calibration-{cal.spec.name}-abc"
-    paths = list(cal.spec.parameters)
-    periods = horizon_periods(cal)
-    check_run_fits(cal.base, workers, cal.spec.replicates)
-    with claimed(out, "calibrate"), replaced_atomically(out, "calibrate") as tmp:
-        with using(executor, scheduler=scheduler, n_workers=workers, max_tasks=cal.spec.replicates,
-                   on_notice=on_notice) as ex:
-            post = fit_posterior(cal, tmp, population, generations, ex, on_simulation)
-            predictive = posterior_predictive(cal, post["sample"], draws, cal.spec.seed + 1, periods, ex)
-        sample = post["sample"]
-        best = sample.sort_values("distance", kind="stable").iloc[0]
-        best_params = {p: _plain(best[p]) for p in paths}
-        for t in cal.targets:
-            fan_figure(t, periods[t.name], predictive[t.name], tmp / "figures", f"fit-{t.name}")
-        sample.to_csv(tmp / "posterior.csv", index=False)
-        calibrated = apply_overrides(cal.scenario, best_params, source=f"{cal.source}: fitted values")
-        (tmp / "calibrated.yaml").write_text(
-            f"# Calibrated by `freemium-sim calibrate {path} --method abc`: {cal.spec.base} with the best particle\n"
-            f"# (posterior in posterior.csv; credible intervals in posterior.json)\n" + scenario_to_yaml(calibrated))
-        result = {
-            "calibration": cal.spec.name, "source": str(path), "base": cal.spec.base, "data": cal.spec.data,
-            "base_sha256": cal.base_sha256,
-            "method": "ABC-SMC (pyabc, single-core sampler seeded from `seed`; uniform/log-uniform priors "
-                      "over the bounds; the calibration's distance; median quantile tolerance schedule)",
-            "distance_measure": cal.spec.distance, "seed": cal.spec.seed, "replicates": cal.spec.replicates,
-            "population": population, "generations": generations, "evaluations": post["evaluations"],
-            "epsilons": post["epsilons"], "overrides": cal.spec.overrides,
-            "guard": {"far_worse_factor": FAR_WORSE, "dropped": post["dropped"],
-                      "label": f"particles with distance above {FAR_WORSE:g} x the best accepted one are left out"},
-            "start": post["start"],
-            "best": {"parameters": best_params, "distance": float(best["distance"])},
-            "posterior": {"particles": len(sample), "intervals": credible_intervals(sample, paths),
-                          "label": "weighted quantiles of the final ABC-SMC population: q2.5..q97.5 = 95%, "
-                                   "q10..q90 = 80% credible interval"},
-            "predictive": {"draws": draws, "seed": cal.spec.seed + 1},
-            "version": sim.__version__, "pyabc": pyabc.__version__, "wall_seconds": None,
-        }
-        result["wall_seconds"] = round(time.perf_counter() - started, 1)
-        (tmp / "posterior.json").write_text(json.dumps(result, indent=2, default=str))
-    result["out"] = str(out)
-    return result

@@ -256,7 +256,8 @@ def series_fit(simulated: np.ndarray, observed: np.ndarray) -> dict[str, float]:
     err = simulated - observed
     if not np.isfinite(simulated).all():
         return {"rmse": np.inf, "nrmse": np.inf, "mape_percent": np.inf, "msre": np.inf, "bias": np.inf}
-    rel = err / np.abs(observed)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero observation (allowed under nrmse): mape and msre infinite
+        rel = err / np.abs(observed)
     rmse = float(np.sqrt(np.mean(err**2)))
     return {"rmse": rmse, "nrmse": rmse / float(np.mean(np.abs(observed))),
             "mape_percent": float(100 * np.mean(np.abs(rel))), "msre": float(np.mean(rel**2)),

@@ -94,11 +94,14 @@ def _names(scenario: Scenario) -> dict[str, str]:
 
 
 def with_competitor(scenario: Scenario) -> Scenario:
-    """The scenario, with :data:`DEFAULT_COMPETITOR` added if it has no competitor."""
+    """The scenario, with :data:`DEFAULT_COMPETITOR` added if it has no competitor (renamed "Rival 1", ...
+    where a service of the scenario already bears its name)."""
     if scenario.services.competitors:
         return scenario
     data = scenario.model_dump(mode="python")
-    data["services"]["competitors"] = [DEFAULT_COMPETITOR]
+    taken = {scenario.services.focal.name} | {ev.enter.name for ev in scenario.timeline if getattr(ev, "enter", None)}
+    name = next(n for n in (DEFAULT_COMPETITOR["name"], *(f"Rival {k}" for k in range(1, len(taken) + 2))) if n not in taken)
+    data["services"]["competitors"] = [{**DEFAULT_COMPETITOR, "name": name}]  # a focal service may bear its name
     return Scenario.model_validate(data)
 
 

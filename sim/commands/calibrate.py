@@ -25,8 +25,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables; print the output folder")
     p.add_argument("--set", action="append", metavar="KEY.PATH=VALUE", default=[],
                    help="set a scenario key while fitting, like the file's `overrides` (repeatable)")
-    p.add_argument("--method", choices=("optuna", "abc"), default="optuna",
-                   help="optuna: best fit by TPE (default); abc: posterior by ABC-SMC (pyabc)")
+    p.add_argument("--method", choices=("optuna", "abc", "emulator"), default="optuna",
+                   help="optuna: best fit by TPE (default); abc: posterior by ABC-SMC (pyabc); emulator: posterior "
+                        "through a Gaussian-process emulator of the distance (--design, --rounds, --batch)")
+    p.add_argument("--design", type=int, default=96, metavar="N", help="emulator: Latin-hypercube points (default 96)")
+    p.add_argument("--rounds", type=int, default=2, metavar="R", help="emulator: refinement rounds (default 2)")
+    p.add_argument("--batch", type=int, default=32, metavar="B", help="emulator: points per round (default 32)")
     p.add_argument("--population", type=int, default=50, metavar="N", help="abc: particles per generation (default 50)")
     p.add_argument("--generations", type=int, default=4, metavar="G", help="abc: generations (default 4)")
     p.set_defaults(func=_handle)
@@ -39,7 +43,7 @@ def _handle(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("trials", args.trials), ("replicates", args.replicates)) if v is not None}
     if args.set:
         changes["set"] = parse_set_options(args.set)
-    if args.method == "abc":
+    if args.method in ("abc", "emulator"):
         return _handle_abc(args, changes)
     progress, _ = progress_bar(args.quiet, f"calibrate {Path(args.calibration_file).stem}", None)
     bar = progress.task_ids[0]
@@ -88,13 +92,18 @@ def print_fit(result: dict[str, Any]) -> None:
 
 
 def _handle_abc(args: argparse.Namespace, changes: dict[str, Any]) -> int:
-    from sim.analysis.posterior import calibrate_abc
+    from sim.analysis.emulator import calibrate_abc
+    from sim.scenario import ScenarioError
 
-    progress, advance = progress_bar(args.quiet, "ABC-SMC simulations", None)
+    for flag, value, least in (("--design", args.design, 4), ("--rounds", args.rounds, 0), ("--batch", args.batch, 1)):
+        if value < least:
+            raise ScenarioError(f"{flag}: needs at least {least} (got {value})")
+    progress, advance = progress_bar(args.quiet, f"{args.method} simulations", None)
     with progress:
         result = calibrate_abc(args.calibration_file, args.out, args.workers, changes, args.population,
                                args.generations, on_simulation=advance, executor=args.executor,
-                               scheduler=args.scheduler, on_notice=notice)
+                               scheduler=args.scheduler, on_notice=notice, method=args.method, design=args.design,
+                               rounds=args.rounds, batch=args.batch)
     if args.quiet:
         print(result["out"])
     else:
@@ -106,8 +115,10 @@ def print_posterior(result: dict[str, Any]) -> None:
     """The credible intervals as a table, the guard's and the start check's notes."""
     console = Console()
     post = result["posterior"]
-    table = Table(title=f"{result['calibration']}: ABC-SMC posterior, {post['particles']} particles, "
-                        f"{result['generations']} generations, {result['evaluations']} simulations",
+    size = (f"{result['generations']} generations" if "generations" in result
+            else f"emulator of {result['design']} + {result['rounds']} x {result['batch']} points")
+    table = Table(title=f"{result['calibration']}: posterior, {post['particles']} particles, "
+                        f"{size}, {result['evaluations']} simulations",
                   caption=post["label"])
     for col in ("parameter", "best", "2.5%", "10%", "median", "90%", "97.5%"):
         table.add_column(col, justify="left" if col == "parameter" else "right")
@@ -116,7 +127,7 @@ def print_posterior(result: dict[str, Any]) -> None:
         cells = [f"{r[k]:.4g}" for k in ("q2.5", "q10", "q50", "q90", "q97.5")] if "q50" in r else [str(r["levels"])] + [""] * 4
         table.add_row(path, f"{v:.4g}" if isinstance(v, float) else str(v), *cells)
     console.print(table)
-    console.print(f"tolerance by generation: {', '.join(f'{e:.4g}' for e in result['epsilons'])}; "
+    console.print(f"tolerance by generation (round): {', '.join(f'{e:.4g}' for e in result['epsilons'])}; "
                   f"best particle distance {result['best']['distance']:.4g}")
     if result["guard"]["dropped"]:
         console.print(f"[yellow]{result['guard']['dropped']} particle(s) left out: {result['guard']['label']} "

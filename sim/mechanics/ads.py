@@ -324,14 +324,16 @@ def clear(demand: np.ndarray, values: np.ndarray, supply: np.ndarray, reserve_cp
     """
     offer = supply >= 1.0  # less than one impression is nothing on offer (and would price at infinity)
     buying = (demand > 0) & (values > 0)
-    safe = np.where(buying, values, 1.0)
-    # the impressions demanded at a CPM c are 1000 * pull / c ** elasticity
-    pull = (np.where(buying, demand, 0.0) * safe ** (elasticity - 1.0)).sum(axis=0)
+    # the impressions advertiser m demands at a CPM c are 1000 * weight_mj / c ** elasticity; pull sums them
+    weight = np.where(buying, demand * np.where(buying, values, 1.0) ** (elasticity - 1.0), 0.0)
+    pull = weight.sum(axis=0)
     clearing = (1000.0 * pull / np.where(offer, supply, 1.0)) ** (1.0 / elasticity)
     cpm = np.where(offer, np.maximum(clearing, reserve_cpm), np.nan)
-    price = np.where(offer & (cpm > 0), cpm, np.inf)
-    spend = np.where(buying & np.isfinite(price)[None, :], demand * (safe / price[None, :]) ** (elasticity - 1.0), 0.0)
-    sold = np.where(offer, np.minimum(1000.0 * spend.sum(axis=0) / price, supply), 0.0)
+    below = clearing < reserve_cpm  # the reserve binds (so it is > 0): what the demand buys there
+    with np.errstate(divide="ignore", invalid="ignore"):  # no demand (pull 0) sells nothing
+        sold = np.where(offer & (pull > 0), np.where(below, np.minimum(1000.0 * pull / reserve_cpm ** elasticity, supply), supply), 0.0)
+        # each advertiser pays its share of the demand at the price (no power of value / price: no overflow)
+        spend = np.where(pull > 0, weight / pull, 0.0) * np.where(offer, sold * cpm / 1000.0, 0.0)
     return cpm, sold, spend
 
 

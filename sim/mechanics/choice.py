@@ -1,6 +1,9 @@
 """Choice among every service x tier x plan and "nothing": a nested logit.
 
-Utility of an option for listener i (EUR/month, MODEL.md):
+Utility of an option for listener i (EUR/month; each term defined once below, ``listening_value``,
+``felt_price``, ``real_price``, ``premium_value``, ``ad_cost``, ``privacy_loss``, ``stay_value``, and
+evaluated by numpy in ``utility``, for the deciders in ``utility_table`` and for each user's own option
+in ``held_utility``):
 
     U = content_value_j * match_ij * hours_i / mean_hours
       + [premium] (wtp_i + restriction_gap_j) - price per user (plan, region, trial) x income burden - plan hassle
@@ -38,7 +41,7 @@ from numba import njit
 
 from sim.kernels import AHEAD, prefetch
 from sim.mechanics.entry import consider_only
-from sim.mechanics.personalization import match, shares_data
+from sim.mechanics.personalization import shares_data
 from sim.mechanics.prices import income_burden
 from sim.mechanics.switching import charge_moving
 from sim.random import uniform_at
@@ -109,9 +112,59 @@ def build_options(market) -> Options:
                    np.array(hassle, dtype=np.float32), np.array(student), np.array(household))
 
 
+# ---------------------------------------------------------------- the utility's terms: one definition
+# Each term is plain arithmetic on its values, so one definition serves the three evaluations: numpy
+# arrays in :func:`utility` (the reference, and the initial market), and a listener's values in the
+# kernels :func:`utility_table` (the deciders) and :func:`held_utility` (each user's own option), which
+# call the compiled copies (``_term``, inlined: no call and no array passed).
+
+
+def listening_value(content: float, personalization: float, lift: float, fraction: float, rel_hours: float) -> float:
+    """The catalogue's value to the listener, EUR/month: ``content`` x the recommendation match (``1 + personalization
+    x lift x fraction``, ``fraction`` the data depth fraction with this service, 0 for a newcomer) x their hours over the mean."""
+    return content * (1.0 + personalization * lift * fraction) * rel_hours
+
+
+def felt_price(price: float, multiplier: float, trial_factor: float) -> float:
+    """A plan's price per user as the listener pays it, EUR/month: list price x the service's multiple in their region x
+    the trial's discount on the mind (``1 - trial_salience`` for a first trial, else 1)."""
+    return price * multiplier * trial_factor
+
+
+def real_price(price: float, index: float, loss: float) -> float:
+    """A nominal price over the region's consumer-price index, plus the loss felt above its reference (EUR/month)."""
+    return price / index + loss
+
+
+def premium_value(wtp: float, gap: float, price: float, weight: float, hassle: float) -> float:
+    """What a plan is worth beyond the free tier, EUR/month: willingness to pay + the free tier's restrictions lifted
+    - the price weighted (``price_weight`` x the region's income burden) - the plan's hassle."""
+    return wtp + gap - price * weight - hassle
+
+
+def ad_cost(ad_load: float, hours: float, sensitivity: float) -> float:
+    """The ads a free user sits through, EUR/month: ad-min/hour x hours/month x EUR per ad-minute."""
+    return ad_load * hours * sensitivity
+
+
+def privacy_loss(privacy_cost: float, personalization: float) -> float:
+    """What heavier personalisation costs a privacy-sensitive listener who shares data, EUR/month."""
+    return privacy_cost * personalization
+
+
+def stay_value(base: float, per_month: float, tenure: float, max_months: float, data: float, fraction: float) -> float:
+    """The switching cost of leaving the current option, EUR/month: grows with tenure (capped) and the data depth fraction."""
+    return base + per_month * np.minimum(tenure, max_months) + data * fraction
+
+
+_listening_value, _felt_price, _real_price, _premium_value, _ad_cost, _privacy_loss, _stay_value = (
+    njit(inline="always", cache=True)(f)
+    for f in (listening_value, felt_price, real_price, premium_value, ad_cost, privacy_loss, stay_value))
+
+
 def switching_cost(tenure: np.ndarray, depth_fraction: np.ndarray, cfg) -> np.ndarray:
-    """Cost of leaving the current option, EUR/month: grows with tenure and data depth."""
-    return cfg.base + cfg.per_tenure_month * np.minimum(tenure, cfg.max_tenure_months) + cfg.data_depth * depth_fraction
+    """Cost of leaving the current option, EUR/month: grows with tenure and data depth (:func:`stay_value`)."""
+    return stay_value(cfg.base, cfg.per_tenure_month, tenure, cfg.max_tenure_months, cfg.data_depth, depth_fraction)
 
 
 def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, scenario, current: np.ndarray) -> np.ndarray:
@@ -132,19 +185,19 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
     sharing = shares_data(pop.privacy_sensitive[idx], pop.consent_draw[idx], market.opt_in[js],
                          pers_cfg.opt_out_share, pers_cfg.opt_in_share)
     depth_frac = np.where(is_current_service & sharing, 1.0 - np.exp(-pop.data_depth[idx] / pers_cfg.tau_hours), 0.0)
-    m = match(depth_frac, market.personalization[js], pers_cfg.lift) if pers_cfg.enabled else 1.0
-    u = market.content_value[js] * m * rel_hours
+    u = listening_value(market.content_value[js], market.personalization[js], pers_cfg.lift,
+                        depth_frac if pers_cfg.enabled else 0.0, rel_hours)
 
     premium = options.premium[opt]
     trial_ok = premium & (market.trial_months[js] > 0) & ((pop.trial_used[idx].astype(np.int64) >> js) & 1 == 0) & ~is_current_service
     r = pop.region[idx]
-    price = options.price[opt] * market.region_price[js, r] * np.where(trial_ok, 1.0 - choice_cfg.trial_salience, 1.0)
+    price = felt_price(options.price[opt], market.region_price[js, r], np.where(trial_ok, 1.0 - choice_cfg.trial_salience, 1.0))
     burden = income_burden([x.income for x in scenario.regions], choice_cfg.reference_income, choice_cfg.income_elasticity)
     price = price_in_real_terms(price, pop, idx, opt, options) * choice_cfg.price_weight * burden[r]
-    u = u + np.where(premium, pop.wtp[idx] + market.restriction_gap[js] - price - options.hassle[opt], 0.0)
-    u = u - np.where(options.free[opt], market.ad_load[js, r] * pop.base_hours[idx] * pop.ad_sensitivity[idx], 0.0)
+    u = u + np.where(premium, premium_value(pop.wtp[idx], market.restriction_gap[js], price, 1.0, options.hassle[opt]), 0.0)
+    u = u - np.where(options.free[opt], ad_cost(market.ad_load[js, r], pop.base_hours[idx], pop.ad_sensitivity[idx]), 0.0)
     if pers_cfg.enabled:
-        u = u - np.where(sharing & pop.privacy_sensitive[idx], pers_cfg.privacy_cost * market.personalization[js], 0.0)
+        u = u - np.where(sharing & pop.privacy_sensitive[idx], privacy_loss(pers_cfg.privacy_cost, market.personalization[js]), 0.0)
     u = u + np.where(is_current_service, 0.0, market.salience[js])
 
     tenure_cost = switching_cost(pop.tenure[idx], depth_frac, choice_cfg.switching_cost)
@@ -161,7 +214,7 @@ def price_in_real_terms(price: np.ndarray, pop, idx: np.ndarray, opt: np.ndarray
     loss of a price above its reference (``sim.mechanics.prices``; none when ``options.loss`` is None)."""
     if options.loss is None:
         return price
-    return price / pop.price_index[idx] + options.loss[opt, pop.region[idx]]
+    return real_price(price, pop.price_index[idx], options.loss[opt, pop.region[idx]])
 
 
 def nests(service: np.ndarray) -> np.ndarray:
@@ -253,8 +306,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
         hours_i, wtp_i, ad_sens_i, used = base_hours[i], wtp[i], ad_sens[i], trial_used[i]
         index_r, weight_r = price_index[r], price_weight * burden[r]
         is_student, in_household = student[i], household[i]
-        stay = switch_base + switch_per_month * min(tenure[i], switch_max_months)
-        goodwill_i, cur = goodwill[i], current[k]
+        tenure_i, goodwill_i, cur = tenure[i], goodwill[i], current[k]
         for o in range(o_service.size):
             j = o_service[o]
             if j < 0:  # nothing: the outside option
@@ -267,22 +319,21 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
             current_service = svc == j
             sharing = shares_opt_in if opt_in[j] else shares_opt_out
             frac = depth_frac if current_service and sharing else 0.0
-            fit = 1.0 + personalization[j] * lift * frac if personalize else 1.0
-            u = content[j] * fit * rel_hours
+            u = _listening_value(content[j], personalization[j], lift, frac if personalize else 0.0, rel_hours)
             if o_premium[o]:
                 trial_ok = trial_months[j] > 0 and ((np.int64(used) >> j) & 1) == 0 and not current_service
-                price = o_price[o] * price_mult[j, r] * (1.0 - trial_salience if trial_ok else 1.0)
+                price = _felt_price(o_price[o], price_mult[j, r], 1.0 - trial_salience if trial_ok else 1.0)
                 if real:
-                    price = price / index_r + o_loss[o, r]
-                u += wtp_i + gap[j] - price * weight_r - o_hassle[o]
+                    price = _real_price(price, index_r, o_loss[o, r])
+                u += _premium_value(wtp_i, gap[j], price, weight_r, o_hassle[o])
             if o_free[o]:
-                u -= ad_load[j, r] * hours_i * ad_sens_i
+                u -= _ad_cost(ad_load[j, r], hours_i, ad_sens_i)
             if personalize and sharing and priv:
-                u -= privacy_cost * personalization[j]
+                u -= _privacy_loss(privacy_cost, personalization[j])
             if not current_service:
                 u += salience[j]
             if o == cur:
-                u += stay + switch_data * frac + goodwill_i
+                u += _stay_value(switch_base, switch_per_month, tenure_i, switch_max_months, switch_data, frac) + goodwill_i
             out[k, o] = u
     return out
 
@@ -312,13 +363,13 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
         j = o_service[o]
         shares = sharing[i]
         frac = fraction[k] * shares
-        u = content[j] * (1.0 + personalization[j] * lift * frac * personalize) * (base_hours[i] / mean_hours)
+        u = _listening_value(content[j], personalization[j], lift, frac * personalize, base_hours[i] / mean_hours)
         r = region[i]
-        price = o_price[o] * price_mult[j, r] * 1.0  # in float64, as the table computes it
-        price = price / price_index[r] + o_loss[o, r] if real else price
-        u += (wtp[i] + gap[j] - price * (price_weight * burden[r]) - o_hassle[o]) * o_premium[o]
-        u -= ad_load[j, r] * base_hours[i] * ad_sens[i] * o_free[o]
-        u -= privacy_cost * personalization[j] * (personalize * (shares & privacy[i]))
+        price = _felt_price(o_price[o], price_mult[j, r], 1.0)  # in float64, as the table computes it
+        price = _real_price(price, price_index[r], o_loss[o, r]) if real else price
+        u += _premium_value(wtp[i], gap[j], price, price_weight * burden[r], o_hassle[o]) * o_premium[o]
+        u -= _ad_cost(ad_load[j, r], base_hours[i], ad_sens[i]) * o_free[o]
+        u -= _privacy_loss(privacy_cost, personalization[j]) * (personalize * (shares & privacy[i]))
         out[k] = u
     return out
 

@@ -105,11 +105,6 @@ def deepen(ctx) -> None:
     grow_depth(shared.users, ctx.pop.data_depth, ctx.pop.hours, shared.sharing, ctx.dt)
 
 
-def match(depth_fraction: np.ndarray, personalization: np.ndarray | float, lift: float) -> np.ndarray:
-    """Recommendation match (>= 1) from the data depth fraction ``1 - exp(-depth/tau)`` in [0, 1]."""
-    return 1.0 + personalization * lift * depth_fraction
-
-
 def depth_fraction(data_depth: np.ndarray, tau_hours: float) -> np.ndarray:
     """How much of the attainable match the data supports, in [0, 1)."""
     return 1.0 - np.exp(-data_depth / tau_hours)

@@ -202,16 +202,22 @@ def load_sweep(path: str | Path) -> Sweep:
 
 
 def _check_windows(spec: SweepSpec, base: Scenario, source: str) -> None:
-    """Every KPI window overlaps the horizon (else every run would report NaN as "ok")."""
-    if any(path == "time" or path.startswith("time.") for path in spec.parameters):
-        return  # the horizon differs between points
-    dates = Clock.of(base).dates
+    """Every KPI window overlaps the horizon of every point (else a run would report NaN as "ok"): the base
+    scenario's, or where ``time.months`` is swept, the shortest it takes. A swept start is not checked."""
+    if any(path == "time" or (path.startswith("time.") and path != "time.months") for path in spec.parameters):
+        return  # the start differs between points
+    swept = spec.parameters.get("time.months")
+    months = None if swept is None else min(int(v) for v in swept.candidate_values()
+                                            if isinstance(v, (int, float)) and not isinstance(v, bool))
+    shortest = base if months is None else apply_overrides(base, {"time.months": months}, source=f"{source}: parameters")
+    dates = Clock.of(shortest).dates
     first, last = f"{dates.min():%Y-%m}", f"{dates.max():%Y-%m}"
+    horizon = "of the base scenario" if months is None else f"of the points with time.months = {months}"
     for i, kpi in enumerate(spec.kpis):
         w = kpi.window
         if w is not None and (w.end < first or w.start > last):
             raise ScenarioError(f"{source}: kpis.{i}.window: {w.start}..{w.end} lies outside the horizon {first}..{last} "
-                                "of the base scenario; every run would report NaN")
+                                f"{horizon}; their runs would report NaN (shorten the window or raise time.months' low end)")
 
 
 def _check_kpi_columns(spec: SweepSpec, source: str) -> None:

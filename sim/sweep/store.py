@@ -105,6 +105,8 @@ class SweepStore:
             stale.unlink()  # left by a writer killed mid-write: what it held was never recorded
         if self.spec_path.exists():
             self._check_same(read_resolved(self.root), resolved)
+            if not self.design_path.exists():  # moved aside when damaged: the same spec gives the same design
+                write_atomic(self.design_path, _parquet_bytes(_design_table(design)))
             self.check_design(design)
             return
         write_atomic(self.design_path, _parquet_bytes(_design_table(design)))
@@ -120,7 +122,7 @@ class SweepStore:
 
     def check_design(self, design: pd.DataFrame) -> None:
         """Refuse (ScenarioError) if ``design.parquet`` differs from the design generated now from the same spec."""
-        if not pq.read_table(self.design_path).equals(_design_table(design)):
+        if not read_parquet_table(self.design_path, "design").equals(_design_table(design)):
             raise ScenarioError(f"{self.design_path}: the design points differ from the ones this sweep "
                                 "generates now (a different SALib version?); use another --out folder")
 
@@ -128,7 +130,7 @@ class SweepStore:
         """The consolidated runs table; ScenarioError if the sweep never got that far."""
         if not self.runs_path.is_file():
             raise ScenarioError(f"{self.root}: no runs.parquet yet; run (or resume) the sweep first")
-        return pd.read_parquet(self.runs_path)
+        return read_parquet_table(self.runs_path, "runs table").to_pandas()
 
     def write_part(self, record: dict[str, Any]) -> None:
         """Record one finished run (ok or failed), replacing an earlier record of the same run."""
@@ -146,7 +148,7 @@ class SweepStore:
         """Rebuild ``series.parquet`` from the kept series of the runs recorded ok, sorted by run_id and date."""
         files = sorted((self.root / "series").glob("[!.]*.parquet"))
         ok = set(self.read_parts().query("status == 'ok'")["run_id"])
-        frames = [pd.read_parquet(f) for f in files if f.stem in ok]
+        frames = [read_parquet_table(f, "stored series").to_pandas() for f in files if f.stem in ok]
         series = (pd.concat(frames, ignore_index=True).sort_values(["run_id", "date"], ignore_index=True)
                   if frames else pd.DataFrame())
         if frames:
@@ -158,7 +160,12 @@ class SweepStore:
         if not any(self.parts.glob("*.parquet")):
             return self.schema.empty_table().to_pandas()
         # dataset() skips names starting with '.' or '_', i.e. our temporaries
-        return ds.dataset(self.parts, format="parquet", schema=self.schema).to_table().to_pandas()
+        try:
+            return ds.dataset(self.parts, format="parquet", schema=self.schema).to_table().to_pandas()
+        except (pa.ArrowException, OSError):
+            for part in sorted(self.parts.glob("[!._]*.parquet")):  # name the damaged part
+                read_parquet_table(part, "stored run")
+            raise
 
     def consolidate(self, design: pd.DataFrame) -> pd.DataFrame:
         """Rebuild ``runs.parquet`` from the parts: ids, swept values, KPIs, status; sorted by run_id."""
@@ -181,9 +188,33 @@ def _changed_paths(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [prefix.rstrip(".") or "(everything)"]
 
 
+AFTER_MOVING_ASIDE = {  # what happens when a damaged file of a sweep folder is moved aside and the sweep resumed
+    "stored run": "its run is run again when the sweep resumes",
+    "design": "the resumed sweep writes it again",
+    "runs table": "the resumed sweep rebuilds it from the stored runs",
+    "stored series": "that run's series is then left out of series.parquet",
+}
+
+
+def read_parquet_table(path: Path, what: str) -> pa.Table:
+    """The table in ``path``; ScenarioError naming it if it is truncated or not Parquet (a disk that filled,
+    a copy cut short): the message says what to move aside, and what a resumed sweep then does."""
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        again = AFTER_MOVING_ASIDE[what]
+        raise ScenarioError(f"{path}: a damaged {what} ({str(exc).splitlines()[0][:160]}); move it aside: {again}") from None
+
+
 def read_resolved(root: str | Path) -> dict[str, Any]:
     """The resolved sweep a folder was made by (``Sweep.resolved()``); ScenarioError if it is not a sweep folder."""
     path = Path(root) / "sweep.json"
     if not path.is_file():
         raise ScenarioError(f"{root}: not a sweep folder (no sweep.json); run `freemium-sim sweep` first")
-    return json.loads(path.read_text())
+    try:
+        resolved = json.loads(path.read_bytes())
+    except (ValueError, OSError) as exc:  # truncated, not UTF-8, not JSON
+        raise ScenarioError(f"{path}: damaged ({str(exc)[:160]}); move the folder aside and run the sweep again") from None
+    if not isinstance(resolved, dict):
+        raise ScenarioError(f"{path}: not a sweep's description (a JSON {type(resolved).__name__}); move the folder aside")
+    return resolved

@@ -1,0 +1,147 @@
+"""How far the baseline reproduces Spotify's 2015-2020 and where it goes to 2030 (issue 23; ``make validate``).
+
+Pure measures over a run's focal timeseries (every replicate of one scenario, the ``timeseries.parquet``
+layout); ``tools/validate.py`` runs the scenarios and writes ``docs/validation.md``'s tables. Observed
+figures come from ``data/spotify_kpis_2015_2020.csv`` (the Q4 row of a year, else its year-end row) and
+are compared with the model's quarter: its December for a stock (users), the mean of its three months
+for a rate (churn), the ratio of its sums for a share of revenue.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
+KPIS = ROOT / "data" / "spotify_kpis_2015_2020.csv"
+#: The model's market leaves out China (Tencent ~11% of world paid subscriptions, MIDiA/Counterpoint
+#: 2018-2020; docs/evidence.md section 4): a share of the world is the model's share x this.
+CHINA = 0.89
+#: Paid music subscriptions worldwide (China included) in 2030 as forecast before 2021: Goldman Sachs'
+#: "Music in the Air" of 2017 (about 900 million) and of 2019 (1.15 billion); billboard.com/articles/business/8514596.
+FORECASTS_2030 = (0.90e9, 1.15e9)
+
+#: Series of the fit: the CSV's metric, the model's columns (summed), the years, the target.
+USERS = {"mau": ("mau", ("mau",)),
+         "premium (with trials)": ("premium_subscribers", ("premium_subscribers", "trial_users")),
+         "ad-supported MAU": ("adsupported_mau", ("free_users",))}
+FIT_YEARS = range(2015, 2021)
+CHURN_YEARS = range(2015, 2020)
+AD_SHARE_YEARS = range(2017, 2021)
+
+
+def observed_q4(metric: str, years: range, path: Path = KPIS) -> pd.Series:
+    """Spotify's Q4 figure of ``metric`` for each year (the year's row where no Q4 row exists), by year."""
+    rows = pd.read_csv(path)
+    rows = rows[rows["metric"] == metric]
+    by = dict(zip(rows["period"].astype(str), rows["value"].astype(float)))
+    out = {y: by.get(f"{y}-Q4", by.get(str(y))) for y in years}
+    missing = [y for y, v in out.items() if v is None]
+    if missing:
+        raise ValueError(f"{path}: no Q4 or year row of {metric} for {missing}")
+    return pd.Series(out, dtype=float)
+
+
+def focal_mean(timeseries: pd.DataFrame, service: str = "Spotify") -> pd.DataFrame:
+    """The focal service's KPIs, mean over replicates, one row per month (DatetimeIndex)."""
+    rows = timeseries[timeseries["service"] == service]
+    return rows.drop(columns=["service", "replicate"], errors="ignore").groupby("date").mean(numeric_only=True)
+
+
+def q4_users(focal: pd.DataFrame, columns: tuple[str, ...], years: range) -> pd.Series:
+    """The model's December users (people, the columns summed) by year."""
+    dec = focal[(focal.index.month == 12) & focal.index.year.isin(list(years))]
+    return pd.Series(dec[list(columns)].sum(axis=1).to_numpy(), index=dec.index.year)
+
+
+def q4_mean(focal: pd.DataFrame, column: str, years: range) -> pd.Series:
+    """The model's mean of ``column`` over October-December, by year."""
+    q4 = focal[(focal.index.month >= 10) & focal.index.year.isin(list(years))]
+    return q4[column].groupby(q4.index.year).mean()
+
+
+def q4_ad_share(focal: pd.DataFrame, years: range) -> pd.Series:
+    """The model's ad revenue / total revenue over October-December (fraction), by year."""
+    q4 = focal[(focal.index.month >= 10) & focal.index.year.isin(list(years))]
+    sums = q4[["revenue_ads_eur", "revenue_total_eur"]].groupby(q4.index.year).sum()
+    return sums["revenue_ads_eur"] / sums["revenue_total_eur"]
+
+
+def mape(model: pd.Series, observed: pd.Series) -> float:
+    """Mean absolute percentage error (%) of ``model`` against ``observed`` on the same index."""
+    return float(100 * np.mean(np.abs(model.loc[observed.index] / observed - 1)))
+
+
+def slope(series: pd.Series) -> float:
+    """Least-squares trend per index unit (per year) of a series indexed by year."""
+    return float(np.polyfit(series.index.to_numpy(float), series.to_numpy(float), 1)[0])
+
+
+def fit_table(timeseries: pd.DataFrame) -> pd.DataFrame:
+    """The in-sample measures: one row per series with ``years, model, observed, measure, value, target, met``.
+
+    Users: Q4 MAPE (%) 2015-2020, target <= 10. Premium churn: Q4 mean absolute error (points a month)
+    2015-2019, <= 1, and its trend (points a month per year), falling as the F-1's. Ad share of revenue:
+    Q4 mean absolute error (points) 2017-2020, <= 2. ``model`` and ``observed`` are the yearly figures
+    (millions or %) as text.
+    """
+    focal = focal_mean(timeseries)
+    rows = []
+
+    def row(series, years, model, observed, measure, value, target, met):
+        rows.append({"series": series, "years": f"{years[0]}-{years[-1]}", "model": _join(model),
+                     "observed": _join(observed), "measure": measure, "value": value, "target": target, "met": met})
+
+    for name, (metric, columns) in USERS.items():
+        obs = observed_q4(metric, FIT_YEARS)
+        got = q4_users(focal, columns, FIT_YEARS) / 1e6
+        err = mape(got, obs)
+        row(name, FIT_YEARS, got, obs, "Q4 MAPE %", err, "<= 10", err <= 10)
+    obs = observed_q4("premium_churn_monthly", CHURN_YEARS)
+    got = 100 * q4_mean(focal, "churn_premium_monthly", CHURN_YEARS)
+    err = float(np.mean(np.abs(got - obs)))
+    row("premium churn (% a month)", CHURN_YEARS, got, obs, "Q4 mean abs error, points", err, "<= 1", err <= 1)
+    trend, seen = slope(got), slope(obs)
+    row("premium churn trend", CHURN_YEARS, pd.Series([trend]), pd.Series([seen]), "points a month per year",
+        trend, "< 0 (falling)", trend < 0)
+    obs = observed_q4("adsupported_revenue_share", AD_SHARE_YEARS)
+    got = 100 * q4_ad_share(focal, AD_SHARE_YEARS)
+    err = float(np.mean(np.abs(got - obs)))
+    row("ad share of revenue (%)", AD_SHARE_YEARS, got, obs, "Q4 mean abs error, points", err, "<= 2", err <= 2)
+    return pd.DataFrame(rows)
+
+
+def region_table(regions: pd.DataFrame) -> pd.DataFrame:
+    """The focal regional shares against Spotify's (``sim.analysis.regions``), target within 4 points."""
+    from sim.analysis.regions import compare
+
+    out = compare(regions, "Spotify")
+    out["met"] = out["gap_points"].abs() <= 4
+    return out
+
+
+def paid_subscriptions(timeseries: pd.DataFrame) -> pd.Series:
+    """Paid subscriptions of every service (premium subscribers, people; mean over replicates) in each December,
+    scaled to the world with China (/ CHINA), by year."""
+    dec = timeseries[timeseries["date"].dt.month == 12]
+    per_run = dec.groupby(["replicate", "date"])["premium_subscribers"].sum()
+    by_date = per_run.groupby("date").mean()
+    return pd.Series(by_date.to_numpy() / CHINA, index=by_date.index.year)
+
+
+def path_table(timeseries: pd.DataFrame) -> pd.DataFrame:
+    """The focal service's December MAU and premium (with trials), its ad share of the year's revenue, and all
+    services' paid subscriptions (with China), by year: the path to the horizon."""
+    focal = focal_mean(timeseries)
+    dec = focal[focal.index.month == 12]
+    years = focal.groupby(focal.index.year)[["revenue_ads_eur", "revenue_total_eur"]].sum()
+    return pd.DataFrame({"mau": dec["mau"].to_numpy(), "premium": (dec["premium_subscribers"] + dec["trial_users"]).to_numpy(),
+                         "ad_share": (years["revenue_ads_eur"] / years["revenue_total_eur"]).loc[dec.index.year].to_numpy(),
+                         "paid_all": paid_subscriptions(timeseries).loc[dec.index.year].to_numpy()},
+                        index=dec.index.year)
+
+
+def _join(values: pd.Series) -> str:
+    return ", ".join(f"{v:.1f}" if abs(v) < 100 else f"{v:.0f}" for v in values)
