@@ -119,6 +119,9 @@ def test_top_decile_ranges_cover_the_best_tenth_of_trials(tmp_path, data_csv):
     assert ranges["parameters"]["services.focal.content_value"]["high"] == pytest.approx(20 - 10 * best4[0])
     assert "not a Bayesian posterior" in ranges["label"]
     assert ranges["no_trial_beat_start"] is False
+    # the summary counts every trial run, as the progress bar does (41), and names the one without a distance
+    assert (ranges["run"], ranges["finished"]) == (41, 40)
+    assert "of the best 4 of 41 trials (1 without a distance: failed or no finite fit)" in ranges["label"]
 
 
 def test_ranges_keep_only_trials_close_to_the_best_and_say_when_nothing_beat_the_start(tmp_path, data_csv):

@@ -66,13 +66,15 @@ def join(page, base: str, name: str) -> None:
 
 
 def set_price(page, presses: int) -> str:
-    """Move the price slider ``presses`` steps (negative: down); returns the price shown."""
-    page.locator(".classroom-price").get_by_role("slider").focus()
-    for _ in range(abs(presses)):
+    """Move the price slider ``presses`` steps (negative: down), one step at a time as the page
+    confirms each (a busy server redraws the slider with the value it holds); returns the price shown."""
+    slider = page.locator(".classroom-price").get_by_role("slider")
+    for k in range(1, abs(presses) + 1):
+        slider.focus()
         page.keyboard.press("ArrowRight" if presses > 0 else "ArrowLeft")
-    expected = f"{9.99 + 0.5 * presses:g}"
-    page.wait_for_function("p => document.querySelector('.classroom-price').innerText.includes(': ' + p)",
-                           arg=expected, timeout=10_000)
+        expected = f"{9.99 + 0.5 * k * (1 if presses > 0 else -1):g}"
+        page.wait_for_function("p => document.querySelector('.classroom-price').innerText.includes(': ' + p)",
+                               arg=expected, timeout=30_000)
     return expected
 
 

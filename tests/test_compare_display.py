@@ -42,6 +42,7 @@ def seven(tmp_path_factory):
     series = pd.read_parquet(out / "paired_timeseries.parquet")
     b = comparison["comparisons"][0]
     comparison["comparisons"] = [dict(copy.deepcopy(b), label=x) for x in LABELS[1:]]
+    comparison["regions"] = {x: copy.deepcopy(comparison["regions"]["B"]) for x in LABELS[1:]}
     comparison["arms"] = [{"label": x, "scenario": f"scenario_{x.lower()}_with_a_long_name", "file": str(path)} for x in LABELS]
     b_rows = series[series["scenario"] == "B"]
     series = pd.concat([series[series["scenario"] == "A"], *(b_rows.assign(scenario=x) for x in LABELS[1:])])

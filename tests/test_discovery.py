@@ -22,12 +22,12 @@ def planted(tmp_path_factory):
     return planted_sweep(tmp_path_factory.mktemp("disc"), 400)
 
 
-def planted_sweep(root, n: int):
-    """An LHS sweep folder of ``n`` points whose KPI is low exactly where ad_load > 6 and personalisation < 0.4
-    (plus replicate noise that averages out), written straight into the store: no simulation."""
+def planted_sweep(root, n: int, replicates: int = 2):
+    """An LHS sweep folder of ``n`` points x ``replicates`` whose KPI is low exactly where ad_load > 6 and
+    personalisation < 0.4 (plus replicate noise that averages out), written straight into the store: no simulation."""
     (root / "base.yaml").write_text("name: tiny\nmarket: {agents: 2000}\ntime: {months: 6}\n")
     (root / "s.yaml").write_text(yaml.safe_dump({
-        "base": "base.yaml", "seed": 11, "replicates": 2, "design": {"kind": "lhs", "n": n},
+        "base": "base.yaml", "seed": 11, "replicates": replicates, "design": {"kind": "lhs", "n": n},
         "parameters": {AD: {"low": 0.0, "high": 10.0}, PERS: {"low": 0.0, "high": 1.0},
                        TRIAL: {"levels": [0, 1, 2, 3]}},
         "kpis": [{"column": "premium_subscribers", "agg": "final"}]}))
@@ -38,8 +38,8 @@ def planted_sweep(root, n: int):
     v = design.values
     for point in range(len(v)):
         inside = v[AD][point] > 6 and v[PERS][point] < 0.4
-        for r in range(2):
-            store.write_part({"run_id": run_id(point, r, len(v), 2), "point": point, "replicate": r,
+        for r in range(replicates):
+            store.write_part({"run_id": run_id(point, r, len(v), replicates), "point": point, "replicate": r,
                               "premium_subscribers_final": (10.0 if inside else 50.0) + (-1) ** r,
                               "status": "ok", "error": None, "seconds": 0.0})
     store.consolidate(v)
@@ -85,6 +85,20 @@ def test_bad_input_exits_2_and_writes_nothing(planted, tmp_path, capsys, flags, 
 def test_not_a_sweep_folder(tmp_path, capsys):
     assert main(["discover", str(tmp_path), "--kpi", "x", "--below", "1"]) == 2
     assert "not a sweep folder" in capsys.readouterr().err
+
+
+def test_fewer_than_20_runs_are_refused_with_the_reason(tmp_path, capsys):
+    sweep = planted_sweep(tmp_path, 19, replicates=1)  # points enough, runs not
+    assert main(["discover", str(sweep), "--kpi", "premium_subscribers_final", "--below", "30"]) == 2
+    assert "holds 19 successful runs; discovery needs at least 20" in capsys.readouterr().err
+
+
+def test_a_significant_but_unstable_limit_is_explained():
+    from sim.analysis.discovery import fragile_limits
+
+    limits = {AD: {"min": 5.0, "max": 10.0, "qp_values": [1.5e-4, None]}, PERS: {"min": 0.0, "max": 0.4, "qp_values": [None, 0.01]}}
+    notes = fragile_limits(limits, {AD: {"reproduce_coverage_percent": 0.0}, PERS: {"reproduce_coverage_percent": 80.0}}, 10)
+    assert len(notes) == 1 and notes[0].startswith(f"{AD}: its limit is significant") and "0% of 10 reruns" in notes[0]
 
 
 @pytest.mark.parametrize("n", [2, 4, 9, 18, 36])

@@ -229,6 +229,27 @@ def test_policy_files_of_a_shorter_horizon_validate_and_give_the_pareto_numbers_
             assert np.mean([r[o.key] for r in runs]) == pytest.approx(row[f"{o.key}_mean"], rel=1e-12)
 
 
+def test_pareto_figure_is_drawn_in_objective_space_with_the_dominated_in_grey(tmp_path):
+    """Two objectives to maximise: the red points are the front, and no plotted point dominates one of them."""
+    from sim.analysis.optimize import pareto_figure
+
+    spec = {"objectives": [{"column": "mau", "agg": "final", "direction": "maximize"},
+                           {"column": "gross_profit_eur", "agg": "cumulative", "direction": "maximize"}]}
+    opt = load_optimization(write_files(tmp_path, **spec))
+    a, b = "mau_final_mean", "gross_profit_eur_cumulative_mean"
+    rows = pd.DataFrame({"trial": range(5), a: [1e6, 2e6, 3e6, 1.5e6, 2.5e6], b: [9e8, 5e8, 1e8, 4e8, 1.5e8],
+                         "feasible": [True, True, True, True, False]})
+    front = rows[rows["trial"].isin([0, 1, 2])].reset_index(drop=True)
+    baseline = {"kpis": {"mau_final": {"mean": 1.2e6}, "gross_profit_eur_cumulative": {"mean": 3e8}}}
+    ax = pareto_figure(opt, rows, front, baseline).axes[0]
+    grey, crosses, red = (c.get_offsets() for c in ax.collections[:3])
+    assert np.allclose(red, front[[a, b]].to_numpy() / [1e6, 1e6])  # M people, M EUR: the objectives themselves
+    assert len(grey) == 1 and len(crosses) == 1  # trial 3 dominated, trial 4 infeasible
+    for point in red:
+        assert not any(np.all(other >= point) and np.any(other > point) for other in np.vstack([grey, red]))
+    assert "mau_final (maximize), M people" == ax.get_xlabel()
+
+
 def _quick_search(tmp_path):
     """A finished 3-trial search of a synthetic evaluator in tmp_path/out; (optimisation, out)."""
     opt = load_optimization(write_files(tmp_path, trials=3))

@@ -240,3 +240,20 @@ def test_sensitivity_of_an_lhs_sweep_folder(tmp_path, capsys):
     assert (tmp_path / "out" / "figures" / "sensitivity-mau_final.png").exists()
     assert main(["sensitivity", str(tmp_path / "out"), "--method", "morris"]) == 2
     assert "--method: morris does not fit the lhs design" in capsys.readouterr().err
+
+
+def test_a_small_design_warns_for_every_kpi_and_its_intervals_stay_in_0_1():
+    """RBD-FAST at n = 48: intervals near +-1 for a strong and for a weak KPI alike. Each KPI gets the warning with
+    the n that would do, and the reported bounds are clipped to [0, 1] (a share cannot be negative)."""
+    from sim.analysis.sensitivity import clipped_bounds
+
+    spec = toy_spec("lhs", 48, {"x1": (-PI, PI), "x2": (-PI, PI), "x3": (-PI, PI)})
+    x = designs.sample(spec)
+    names = ["x1", "x2", "x3"]
+    for y in (ishigami(x), x[:, 0] + 0.1 * np.random.default_rng(1).normal(size=len(x))):
+        si = analyze(spec, x, y, "rbd_fast", resamples=200)
+        (warning,) = design_warnings("rbd_fast", si, names, 48, False)
+        assert "design too small for rbd_fast indices (n = 48)" in warning and "About n = " in warning
+        bounds = clipped_bounds("rbd_fast", si)
+        assert np.all((bounds["S1_low"] >= 0) & (bounds["S1_high"] <= 1) & (bounds["S1_low"] <= bounds["S1_high"]))
+        assert np.any(si["S1"] - si["S1_conf"] < 0)  # what the clipping is for

@@ -33,6 +33,11 @@ COMMANDS = {  # key -> the arguments the guide shows after ``freemium-sim``
               "--set", "services.focal.ad_load=2", *SIZE, "--set", "time.months=144", "--window", "2025-01:2026-12"],
     "later_price": ["compare", "scenarios/baseline.yaml", "--from", "2024-08", "--set", "services.focal.plans.individual.price=12.99",
                     *SIZE, "--set", "time.months=144", "--window", "2025-01:2026-12"],
+    # the regional walk-throughs (section 3.2)
+    "latam": ["compare", "scenarios/baseline.yaml", "--from", "2023-01", "--set",
+              "services.focal.regions.latin_america.price_multiplier=1.15", *SIZE, "--window", "2023-01:2024-12"],
+    "europe": ["compare", "scenarios/baseline.yaml", "--from", "2026-01", "--set", "services.focal.regions.europe.free_tier=false",
+               *SIZE, "--set", "time.months=144", "--window", "2026-01:2026-12"],
 }
 # the KPI rows each excerpt keeps (the other tables of an output are kept whole)
 ROWS = {
@@ -44,17 +49,25 @@ ROWS = {
                "cumulative_gross_profit_eur", "mean_premium_subscribers", "mean_ad_revenue_share"),
 }
 ROWS["later"] = ROWS["later_price"] = ROWS["whatif"]
+ROWS["latam"] = ("premium_subscribers", "mau", "arpu_premium_eur", "cumulative_revenue_subscription_eur", "cumulative_gross_profit_eur")
+ROWS["europe"] = ("premium_subscribers", "free_users", "mau", "cumulative_revenue_subscription_eur", "cumulative_revenue_ads_eur",
+                  "cumulative_gross_profit_eur")
+for key, args in COMMANDS.items():  # a comparison shows the rows the guide keeps (--kpi); run's table is cut below
+    if args[0] == "compare":
+        args += [flag for kpi in ROWS[key] for flag in ("--kpi", kpi)]
+REGIONS = {"latam": ("latin_america", "europe"), "europe": ("europe", "latin_america")}  # the regions the prose quotes
 
 
 def run(args: list[str], out: Path) -> tuple[str, dict]:
-    """Console output (stdout) and the JSON result of one ``freemium-sim`` command."""
+    """Console output (the warnings of stderr, then stdout) and the JSON result of one ``freemium-sim`` command."""
     env = {**os.environ, "COLUMNS": "132", "TERM": "dumb"}
     done = subprocess.run([sys.executable, "-m", "sim.cli", *args, "--out", str(out)], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"freemium-sim {' '.join(args)} failed (exit {done.returncode}):\n{done.stderr.strip()}")
     result = json.loads((out / ("summary.json" if args[0] == "run" else "comparison.json")).read_text())
-    return done.stdout, result
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    return "\n".join([*warnings, done.stdout]), result
 
 
 def excerpt(console: str, keep: tuple[str, ...], start: str = "") -> str:
@@ -98,6 +111,10 @@ def figures(results: dict[str, dict]) -> dict[str, str]:
     for key in ("whatif", "later", "later_price"):
         out |= diff_figures(key, results[key]["kpis"], ("mean_premium_subscribers", "cumulative_revenue_subscription_eur",
                                                         "cumulative_gross_profit_eur"))
+    for key, regions in REGIONS.items():
+        out |= diff_figures(key, results[key]["kpis"], ROWS[key])
+        for region in regions:
+            out |= diff_figures(f"{key}.{region}", results[key]["regions"]["B"][region], ("premium_subscribers", "free_users"))
     return out
 
 

@@ -10,7 +10,8 @@ Parts, each at a documented size (``SIZES``; the same figures every time, fixed 
   the issue's bounds, the figures per seed;
 - ``backtest``: ``freemium-sim backtest scenarios/calibration/spotify.yaml --until 2018-12 --method emulator`` at
   20,000 listeners: MAPE and coverage of the 2019-2020 quarters;
-- ``guide``: ``tools/guide_numbers.py`` (the user guide's figures).
+- ``guide``: ``tools/guide_numbers.py`` and ``tools/teaching_numbers.py`` (the user guide's and the teaching
+  notes' figures; ``responses`` also runs ``tools/response_figures.py``).
 
 It writes ``docs/numbers/validation.json`` (the tables and figures docs/validation.md quotes), refreshes the docs,
 prints a summary with pass/fail per target, and exits 0 even when a target is missed (it reports); 2 on bad input.
@@ -44,9 +45,9 @@ PARTS = ("fit", "responses", "backtest", "guide")
 SIZES = {
     "fit": "the shipped baseline (its listeners and replicates, seed 42) to 2030-12",
     "responses": "the tests' set-ups: 40,000 listeners (60,000 for entry, 20,000 for plans), seeds 0-2, 2015-2020",
-    "backtest": "20,000 listeners; emulator: 64 Latin-hypercube points + 4 rounds of 24, 40 posterior-predictive draws",
+    "backtest": "20,000 listeners; emulator: 32 Latin-hypercube points + 2 rounds of 12, 24 posterior-predictive draws",
 }
-BACKTEST = {"until": "2018-12", "agents": 20000, "design": 64, "rounds": 4, "batch": 24, "draws": 40}
+BACKTEST = {"until": "2018-12", "agents": 20000, "design": 32, "rounds": 2, "batch": 12, "draws": 24}
 OUT = ROOT / "results" / "validate"
 
 
@@ -233,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
                 got = run_responses()
             elif part == "backtest":
                 got = run_backtest()
-            else:
+            else:  # every other doc's generated figures: the user guide's and the teaching notes'
                 subprocess.run([sys.executable, str(ROOT / "tools" / "guide_numbers.py")], cwd=ROOT, check=True)
+                subprocess.run([sys.executable, "-m", "tools.teaching_numbers"], cwd=ROOT, check=True)
                 got = {"numbers": {}, "checks": []}
             walls[part] = time.perf_counter() - started
             numbers |= got["numbers"] | {f"wall.{part}": f"{walls[part] / 60:.1f} min"}

@@ -301,11 +301,14 @@ def top_ranges(table: pd.DataFrame, cal: Calibration, start_trial: int | None = 
             ranges[path] = {"low": float(v.min()), "median": float(v.median()), "high": float(v.max())}
     start = done[done["trial"] == start_trial]["distance"] if start_trial is not None else pd.Series(dtype=float)
     stuck = bool(len(start)) and bool((done["distance"] >= float(start.iloc[0])).all())
-    label = (f"approximate range of well-fitting values: the {len(top)} of the best {k} of {len(done)} trials within "
+    # of every trial run, as the progress bar counts them; those without a distance (failed) are named
+    unfinished = len(table) - len(done)
+    of = f"{len(table)} trials" + (f" ({unfinished} without a distance: failed or no finite fit)" if unfinished else "")
+    label = (f"approximate range of well-fitting values: the {len(top)} of the best {k} of {of} within "
              f"{RANGE_TOLERANCE:.0%} of the best distance (not a Bayesian posterior)")
     if stuck:
         label = f"no trial fit better than the starting values (trial {start_trial}); " + label
-    return {"label": label, "trials": len(top), "candidates": k, "no_trial_beat_start": stuck,
+    return {"label": label, "trials": len(top), "candidates": k, "run": len(table), "finished": len(done), "no_trial_beat_start": stuck,
             "distance_max": float(top["distance"].max()) if len(top) else None, "parameters": ranges}
 
 

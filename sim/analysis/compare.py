@@ -20,20 +20,21 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.analysis.elasticity import elasticities, list_prices, revenue_bridge
 from sim.analysis.whatif import Arms, values_at
-from sim.analysis.windows import Window
+from sim.analysis.windows import Window, in_window
 from sim.atomic import replaced_atomically
 from sim.report.display import RowScale
 from sim.report.html import figure_block, page, table
 from sim.report.plotting import (MILLION, PERCENT, FigureFile, ForestPanel, Panel, banded_figure, forest_grid, group_colors,
                                  save_figure)
 from sim.runner import SimulationResult, ci95, focal_kpi_names, focal_kpis, months_per_step
-from sim.scenario import Scenario, parameter_differences, parameter_table
+from sim.scenario import Scenario, parameter_differences, parameter_index, parameter_table
 
 PAIRED_FIGURES = {
     "paired_users": ("Users", [
@@ -209,7 +210,7 @@ def named_differences(a: Scenario, b: Scenario) -> list[dict]:
     differently, each side's value being the one in effect in that month (its events applied); an event's label fields (``at``, ``note``) drop out; what else an
     event does differently (an outage, an exit, an entrant: by its name if only one side has it) is a row of its own.
     """
-    units = {p.path: p.unit for p in parameter_table(a)}
+    units = {path: p.unit for path, p in parameter_index(a).items()}  # a regional value's unit too
     by_leaf = {path.rsplit(".", 1)[-1]: unit for path, unit in units.items()}  # a plan added later: its price's unit
     in_effect: dict[str, tuple[dict, dict]] = {}
     differences = parameter_differences(a, b)
@@ -228,7 +229,7 @@ def named_differences(a: Scenario, b: Scenario) -> list[dict]:
         if parts[-1] == "set":
             if month in in_effect:
                 continue  # that month's changes are listed once, from the values in effect
-            va, vb = in_effect.setdefault(month, (values_at(a, month), values_at(b, month)))
+            va, vb = in_effect.setdefault(month, (_with_regional(values_at(a, month)), _with_regional(values_at(b, month))))
             keys = {*(d["a"] or {}), *(d["b"] or {}), *(k for ev in (*a.timeline, *b.timeline) if ev.at == month and ev.set
                                                           for k in ev.set)}
             # each value an event of that month sets (or a section's values) that A and B then hold differently
@@ -239,6 +240,17 @@ def named_differences(a: Scenario, b: Scenario) -> list[dict]:
         elif parts[-1] not in ("at", "note"):
             out.append({**d, "from": month})
     return sorted(out, key=lambda d: d["from"] or "")  # from the start first, then by month
+
+
+def _with_regional(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (key path -> value) with each service's regional values filled where unset: a region's
+    ad load and free tier are then the service's own, its price multiple 1."""
+    out = dict(values)
+    for path, value in values.items():
+        parts = path.split(".")
+        if len(parts) >= 5 and parts[0] == "services" and parts[-3] == "regions" and value is None:
+            out[path] = values.get(".".join([*parts[:-3], parts[-1]])) if parts[-1] != "price_multiplier" else 1.0
+    return out
 
 
 def is_price(path: str) -> bool:
@@ -299,6 +311,11 @@ def comparison_html(comparison: dict, figures: list[FigureFile]) -> str:
         + table(["KPI, unit", *kpi_headers(comparison)[2:]],
                 [((name, unit), *cells) for name, unit, *cells in kpi_rows(comparison, list(comparison["comparisons"][0]["kpis"]))],
                 numeric=[False] + [True] * (len(kpi_headers(comparison)) - 2), wide=True)
+        + "<h2>Users by region</h2><p>The focal service's users in each region at the last month, A and X - A as "
+          "above.</p>"
+        + table(["region, KPI, unit", *kpi_headers(comparison)[2:]],
+                [((region, f"{kpi}, {unit}"), *cells) for region, kpi, unit, *cells in region_rows(comparison)],
+                numeric=[False] + [True] * (len(kpi_headers(comparison)) - 2), wide=True)
         + figure_block(figures[0])
         + ("<h2>Price response</h2><p>Arc elasticities (midpoint formula) with respect to the headline plan's "
            "price, one per paired replicate, mean and 95% interval.</p>"
@@ -324,6 +341,42 @@ def write_comparison(out_dir: Path, comparison: dict, series: pd.DataFrame, kpis
         window = comparison["window"] and (comparison["window"]["start"], comparison["window"]["end"])
         figures = comparison_figures(tmp / "figures", series[series["focal"]], comparison, kpis or chosen_kpis(None, window))
         (tmp / "comparison.html").write_text(comparison_html(comparison, figures), encoding="utf-8")
+
+
+REGION_KPIS = ("premium_subscribers", "free_users", "mau")
+
+
+def paired_regions(arms: Arms, results: list[list[SimulationResult]], window: Window | None) -> dict:
+    """The focal service's users by region at the last month (of the window): per other arm X, per region and
+    KPI of :data:`REGION_KPIS`, the paired difference X - A (:func:`paired_differences`); people."""
+    focal = arms.scenarios[0].services.focal.name
+    per_arm = []
+    for arm in results:
+        rows = pd.concat([r.regions for r in arm], ignore_index=True)
+        rows = rows[(rows["service"] == focal) & in_window(rows["date"], window)]
+        last = rows[rows["date"] == rows["date"].max()]
+        per_arm.append(last.pivot_table(index="replicate", columns="region", values=list(REGION_KPIS), sort=False))
+    out = {}
+    for label, frame in zip(arms.labels[1:], per_arm[1:]):
+        diffs = paired_differences(per_arm[0], frame)
+        out[label] = {region: {kpi: diffs[(kpi, region)] for kpi in REGION_KPIS} for region in per_arm[0].columns.levels[1]
+                      if (REGION_KPIS[0], region) in diffs}
+    return out
+
+
+def region_rows(comparison: dict, intervals: bool = True) -> list[tuple]:
+    """One row per region and KPI of the by-region table: region, KPI, unit, A, then X - A per other arm (as
+    :func:`kpi_rows`, one scale per row)."""
+    rows = []
+    first = comparison["regions"][comparison["comparisons"][0]["label"]]
+    for region in first:
+        for kpi in REGION_KPIS:
+            ks = [comparison["regions"][c["label"]][region][kpi] for c in comparison["comparisons"]]
+            scale = RowScale.of(kpi, [ks[0]["a_mean"]], [v for k in ks for v in (k["diff_mean"], k["diff_ci95_low"], k["diff_ci95_high"])])
+            cells = [(scale.value(k["diff_mean"], signed=True) + ("*" if k["significant"] else ""),
+                      scale.interval(k["diff_ci95_low"], k["diff_ci95_high"])) for k in ks]
+            rows.append((region, kpi, scale.unit, scale.value(ks[0]["a_mean"]), *(cells if intervals else [c for c, _ in cells])))
+    return rows
 
 
 def compare_arms(arms: Arms, results: list[list[SimulationResult]], window: Window | None, command: list[str],
@@ -366,6 +419,7 @@ def compare_arms(arms: Arms, results: list[list[SimulationResult]], window: Wind
         "command": command,
         "warnings": warnings,
         "comparisons": comparisons,
+        "regions": paired_regions(arms, results, window),
         # A and B's entries at the top level, as before several arms were possible
         "a": {"scenario": a.name, "file": arms.files[0], "label": "A"},
         "b": {"scenario": arms.scenarios[1].name, "file": arms.files[1], "label": "B"},

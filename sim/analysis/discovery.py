@@ -42,6 +42,7 @@ from sim.sweep.spec import SweepSpec  # noqa: E402
 from sim.sweep.store import SweepStore, read_resolved  # noqa: E402
 
 MIN_COVERAGE = 0.5  # default: the densest box that still holds half the cases of interest
+MIN_RUNS = 20  # fewer successful runs: too few points for PRIM's peels and CART's leaves to mean anything
 RESAMPLES = 10  # PRIM reruns on random halves behind the stability figures
 PRIM_THRESHOLD = 0.8  # the density EMA's PRIM aims at when it peels
 MIN_POINTS = 10  # fewer design points give PRIM nothing to peel (EMA fails on an assertion)
@@ -51,7 +52,8 @@ CART_MASS_MIN = 0.05  # the smallest leaf, as a share of the points (at least on
 def point_table(root: str | Path, kpi: str) -> tuple[pd.DataFrame, np.ndarray, SweepSpec]:
     """The swept parameters per design point (DataFrame, one column per key path; levels as
     categories) and the KPI's mean over each point's successful replicates (ndarray (n_points,)),
-    points without a successful run left out; raises ScenarioError for an unknown KPI."""
+    points without a successful run left out; raises ScenarioError for an unknown KPI or a sweep of
+    fewer than :data:`MIN_POINTS` design points or :data:`MIN_RUNS` successful runs."""
     spec = SweepSpec.model_validate(read_resolved(root)["sweep"])
     names = [k.key for k in spec.kpis]
     if kpi not in names:
@@ -60,6 +62,14 @@ def point_table(root: str | Path, kpi: str) -> tuple[pd.DataFrame, np.ndarray, S
     store = SweepStore(root, names)
     runs = store.read_runs()
     ok = runs[runs["status"] == "ok"]
+    points = ok["point"].nunique()
+    if points < MIN_POINTS:
+        raise ScenarioError(f"{root}: {points} design point{'s' * (points != 1)} with a successful run; scenario discovery "
+                            f"needs at least {MIN_POINTS} (sweep more points: design.n)")
+    if len(ok) < MIN_RUNS:
+        raise ScenarioError(f"discover: {root} holds {len(ok)} successful runs; discovery needs at least {MIN_RUNS} "
+                            "(PRIM peels 5% of the points at a time and CART's leaves need several points each: on fewer "
+                            "its boxes are noise); run a larger design (design.n) or more replicates")
     y = ok.groupby("point")[kpi].mean()
     design = pd.read_parquet(store.design_path).set_index("point").loc[y.index, list(spec.parameters)]
     for col in design:
@@ -105,9 +115,6 @@ def discover(root: str | Path, kpi: str, below: float | None = None, above: floa
     if not 0 <= min_coverage <= 1:
         raise ScenarioError(f"--min-coverage: must be in [0, 1] (got {min_coverage})")
     x, y, spec = point_table(root, kpi)
-    if len(y) < MIN_POINTS:
-        raise ScenarioError(f"{root}: {len(y)} design point{'s' * (len(y) != 1)} with a successful run; scenario discovery "
-                            f"needs at least {MIN_POINTS} (sweep more points: design.n)")
     cases = cases_of_interest(y, below, above)
     rule = f"{kpi} {'<' if below is not None else '>'} {below if below is not None else above:g}"
     if not cases.any() or cases.all():
@@ -129,7 +136,7 @@ def discover(root: str | Path, kpi: str, below: float | None = None, above: floa
             elif box_id not in traj.index:
                 raise ScenarioError(f"--box: {box_id} is not on the peeling trajectory (0 to {traj.index[-1]})")
             stability = box.resample(box_id, iterations=resamples)
-            c = cart.CART(x, cases, mass_min=max(CART_MASS_MIN, 1 / len(y)))
+            c = cart.CART(x, cases, mass_min=max(CART_MASS_MIN, 1.5 / len(y)))  # at least one point: 1/n x n may round below 1
             c.build_tree()
     except AssertionError:  # EMA's PRIM asserts what too few or too uniform points cannot give it
         raise ScenarioError(f"{root}: PRIM could not peel a box for {rule} from {len(y)} design points "
@@ -140,15 +147,16 @@ def discover(root: str | Path, kpi: str, below: float | None = None, above: floa
     chosen = traj.loc[box_id]
     limits = _box_limits(box, box_id, x)
     cart_restricted = [p for p in x.columns if _restricts(cart_box[p], x[p])]
+    stable = {p: {"reproduce_coverage_percent": float(r.iloc[0]), "reproduce_density_percent": float(r.iloc[1])}
+              for p, r in stability.iterrows()}
     return {
         "generated_by": "freemium-sim discover", "sweep": spec.name, "kpi": kpi, "rule": rule,
         "points": len(y), "cases_of_interest": int(cases.sum()), "replicates_averaged": spec.replicates,
         "method": "PRIM (ema_workbench.analysis.prim), CART cross-check (ema_workbench.analysis.cart)",
         "box": {"id": box_id, "coverage": float(chosen["coverage"]), "density": float(chosen["density"]),
                 "mass": float(chosen["mass"]), "restricted_dimensions": int(chosen["res_dim"]), "limits": limits,
-                "stability": {p: {"reproduce_coverage_percent": float(r.iloc[0]),
-                                  "reproduce_density_percent": float(r.iloc[1])}
-                              for p, r in stability.iterrows()}},
+                "stability": stable},
+        "notes": fragile_limits(limits, stable, resamples),
         "trade_off": [{"id": int(i), "coverage": float(r["coverage"]), "density": float(r["density"]),
                        "mass": float(r["mass"]), "restricted_dimensions": int(r["res_dim"])} for i, r in traj.iterrows()],
         "cart": {"coverage": float(c.stats[leaf]["coverage"]), "density": float(c.stats[leaf]["density"]),
@@ -156,6 +164,21 @@ def discover(root: str | Path, kpi: str, below: float | None = None, above: floa
                  "agrees_with_prim": sorted(cart_restricted) == sorted(limits)},
         "min_coverage": min_coverage, "resamples": resamples,
     }
+
+
+def fragile_limits(limits: dict[str, dict], stability: dict[str, dict], resamples: int) -> list[str]:
+    """Why a limit can be significant yet rarely found again, one sentence per such parameter: the
+    quasi-p-value tests that limit on all the points, given the box's other limits; the stability reruns
+    PRIM from scratch on random halves, where a weaker limit is often peeled in another order or not at all."""
+    out = []
+    for path, v in limits.items():
+        qp = min((q for q in v["qp_values"] if q is not None), default=None)
+        found = stability.get(path, {}).get("reproduce_coverage_percent", 0.0)
+        if qp is not None and qp < 0.05 and found < 50:
+            out.append(f"{path}: its limit is significant on all the points (quasi-p {qp:.2g}, given the other limits) "
+                       f"but PRIM restricts it in only {found:.0f}% of {resamples} reruns on random halves: the limit is "
+                       "fragile, read it as a hint, not a finding (a larger design or more replicates settles it)")
+    return out
 
 
 def _restricts(limits: pd.Series, column: pd.Series) -> bool:

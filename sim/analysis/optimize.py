@@ -38,7 +38,8 @@ from sim.analysis.optimize_spec import Optimization, through_list
 from sim.analysis.whatif import with_event
 from sim.atomic import write_atomic
 from sim.executors import Executor, using
-from sim.metrics import kpi_bounds, kpi_unit
+from sim.metrics import kpi_bounds
+from sim.report.display import RowScale
 from sim.runner import ci95, months_per_step, replicate_seeds, simulate
 from sim.scenario import Scenario, ScenarioError, apply_overrides
 from sim.sweep.spec import KpiSpec
@@ -303,11 +304,16 @@ def policy_yaml(opt: Optimization, trial: optuna.trial.FrozenTrial, k: int, poli
 
 
 def pareto_png(opt: Optimization, rows: pd.DataFrame, front: pd.DataFrame, baseline: dict[str, Any]) -> bytes:
-    """PNG bytes in objective space: the first two objectives' means (one objective: against the trial), every
+    """PNG bytes of :func:`pareto_figure`."""
+    from sim.report.plotting import png_bytes
+
+    return png_bytes(pareto_figure(opt, rows, front, baseline))
+
+
+def pareto_figure(opt: Optimization, rows: pd.DataFrame, front: pd.DataFrame, baseline: dict[str, Any]):
+    """The Pareto figure in objective space: the first two objectives' means (one objective: against the trial), every
     feasible policy tried that is dominated in grey, the infeasible ones as grey crosses, the Pareto
     policies coloured and numbered as in policies/, the baseline as a star."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -339,24 +345,13 @@ def pareto_png(opt: Optimization, rows: pd.DataFrame, front: pd.DataFrame, basel
     ax.set_title(f"optimize {opt.spec.name}: the objectives of every policy tried", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
 
 
 def _axis_scale(objective, values: pd.Series) -> tuple[float, str]:
-    """(divisor, unit label) of an objective's axis: shares in %, money and people in M or bn."""
-    name = f"cumulative_{objective.column}" if objective.agg == "cumulative" else objective.column
-    unit = kpi_unit(name) or "-"
-    if unit.startswith("share"):
-        return 0.01, "%"
-    top = float(np.nanmax(np.abs(values))) if len(values) else 0.0
-    for divisor, word in ((1e9, "bn"), (1e6, "M")):
-        if top >= divisor:
-            return divisor, f"{unit.split()[0] if unit != '-' else ''} {word}".strip()
-    return 1.0, unit
+    """(divisor, unit label) of an objective's axis: one scale for all its values (:class:`RowScale`)."""
+    scale = RowScale.of(f"cumulative_{objective.column}" if objective.agg == "cumulative" else objective.column, values.tolist())
+    return scale.divisor, scale.unit
 
 
 def write_outputs(opt: Optimization, out: Path, study: optuna.Study) -> dict[str, Any]:

@@ -7,7 +7,8 @@ RBD-FAST's first-order S1 (Tarantola et al. 2006; Plischke 2010) and PAWN's
 CDF-based index (Pianosi & Wagener 2015). ``--method`` picks one, ``--kpi`` the
 KPIs, ``--resamples`` the bootstrap resamples. A design too small for its indices
 (S1 above ST, an index outside [0, 1] beyond its interval, the largest index's
-interval wider than the index) gets a warning with the n that would be enough.
+interval wider than the index, any interval wider than +-0.1) gets a warning, for every KPI,
+with the n that would be enough; share indices' intervals are clipped to [0, 1].
 
 Variance-based Sobol' indices (Sobol' 2001; Saltelli 2002 estimators, via
 ``SALib.analyze.sobol``) from a ``sobol`` sweep: S1 is the share of the KPI's variance
@@ -64,6 +65,7 @@ METHODS = {"sobol": ("sobol", "delta", "rbd_fast", "pawn"), "morris": ("morris",
 # core): RBD-FAST, fast and unbiased for first-order effects, is the default of a sample-free design
 #: Half-width an index's interval should not exceed; the design size advice aims at it.
 TARGET_CONF = 0.05
+TOO_WIDE = 2 * TARGET_CONF  # an interval half this wide or more cannot tell a parameter's index from its neighbours'
 MEANINGFUL = 0.05  # an index below this is "about zero": S1 > ST there is noise, not a symptom
 
 
@@ -150,9 +152,11 @@ def design_warnings(method: str, indices: dict[str, np.ndarray], names: list[str
         if top is not None and c[top] > abs(v[top]):
             out.append(f"the interval of the largest {k} ({names[top]}: {v[top]:.3g} +- {c[top]:.3g}) is wider "
                        "than the estimate")
+    widest = max((float(np.nanmax(indices[c])) for _, c in pairs if np.isfinite(indices[c]).any()), default=0.0)
+    if widest > TOO_WIDE:
+        out.append(f"intervals up to +-{widest:.2g}, too wide to rank the parameters (+-{TOO_WIDE} at most)")
     if not out:
         return []
-    widest = max(float(np.nanmax(indices[c])) for _, c in pairs)
     need = math.ceil(n * max(widest / TARGET_CONF, 1.0) ** 2)
     if power_of_two:
         need = 2 ** math.ceil(math.log2(need))
@@ -205,8 +209,21 @@ def sensitivity(root: str | Path, method: str | None = None, kpis: list[str] | N
         if np.ptp(y) == 0:
             out["warnings"][kpi.key].append(f"{kpi.key} is {y[0]:g} at every design point: no parameter moves it, "
                                             "and every index is undefined (n/a)")
-        out["kpis"][kpi.key] = {p: {k: _json_number(v[j]) for k, v in indices.items()}
+        out["kpis"][kpi.key] = {p: {k: _json_number(v[j]) for k, v in {**indices, **clipped_bounds(method, indices)}.items()}
                                 for j, p in enumerate(spec.parameters)}
+    return out
+
+
+def clipped_bounds(method: str, indices: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``<index>_low`` and ``<index>_high``: each share index's interval (estimate -+ half-width) clipped to
+    [0, 1], the values a share can take (an estimate's own sampling error may still lie outside)."""
+    if method in ("morris", "pawn"):  # mu* is in KPI units, PAWN has no interval
+        return {}
+    out = {}
+    for k in COLUMNS[method]:
+        if f"{k}_conf" in COLUMNS[method]:
+            v, c = indices[k], indices[f"{k}_conf"]
+            out[f"{k}_low"], out[f"{k}_high"] = np.clip(v - c, 0.0, 1.0), np.clip(v + c, 0.0, 1.0)
     return out
 
 
@@ -239,18 +256,21 @@ def _bar_chart(kpi: str, method: str, by_param: dict[str, dict[str, float | None
     pos = np.arange(len(names))
     bars = BARS[method]
     width = 0.8 / len(bars)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(names) + 2), 4.5), dpi=100)
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.3 * len(names) + 2), 4.8), dpi=100)
     for i, index in enumerate(bars):
         heights = np.array([_nan(by_param[p][index]) for p in names])
-        conf = f"{index}_conf"
-        errors = np.array([_nan(by_param[p].get(conf)) for p in names]) if conf in COLUMNS[method] else None
+        errors = None
+        if f"{index}_low" in by_param[names[0]]:  # the interval clipped to [0, 1]: no bar below 0 or above 1
+            low = np.array([_nan(by_param[p][f"{index}_low"]) for p in names])
+            high = np.array([_nan(by_param[p][f"{index}_high"]) for p in names])
+            errors = np.maximum([heights - low, high - heights], 0.0)
         ax.bar(pos + (i - (len(bars) - 1) / 2) * width, heights, width=width, yerr=errors, capsize=3,
                label=_LABELS[index])
     ax.set_xticks(pos, names, rotation=25, ha="right", fontsize=8)
     ax.set_xlabel("swept parameter (scenario key path)")
     ax.set_ylabel("KS distance of conditional CDFs" if method == "pawn" else "index (share of KPI variance or 0..1)")
     ax.set_title(f"{_TITLES[method]} sensitivity of {kpi}"
-                 + ("" if method == "pawn" else f" (error bars: {CONF_LEVEL:.0%} bootstrap CI)"), fontsize=10)
+                 + ("" if method == "pawn" else f"\n(error bars: {CONF_LEVEL:.0%} bootstrap CI, clipped to [0, 1])"), fontsize=10)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.legend()
     return png_bytes(fig)

@@ -102,13 +102,13 @@ def overwrite_warnings(scenario: Scenario, whatif: dict[str, Any], start: str | 
 def values_at(scenario: Scenario, month: str) -> dict[str, Any]:
     """Every parameter's value (key path -> value) in effect in ``month``: the scenario with its
     timeline events up to that month applied, in order."""
-    from sim.scenario import parameter_table
+    from sim.scenario import parameter_index
 
     current = scenario
     for ev in scenario.timeline:
         if ev.set and ev.at <= month:
             current = apply_overrides(current, ev.set, source=f"timeline {ev.at}", check_timeline=False)
-    return {p.path: p.default for p in parameter_table(current)}
+    return {path: p.default for path, p in parameter_index(current).items()}  # each regional value too
 
 
 def with_event(scenario: Scenario, whatif: dict[str, Any], start: str, source: str,

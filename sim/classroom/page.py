@@ -1,7 +1,7 @@
 """The classroom game's Solara pages: the teacher's (``/``), a student's (``/join``), the summary (``/summary``).
 
-``freemium-sim classroom`` runs ``solara run sim.classroom.page`` (behind :mod:`sim.classroom.guard`) with the game's settings
-in ``$FREEMIUM_SIM_CLASSROOM`` (JSON: scenario path, listeners, months per round, a saved
+``freemium-sim classroom`` runs ``solara run sim.classroom.page`` (behind :mod:`sim.classroom.guard`)
+with the game's settings in ``$FREEMIUM_SIM_CLASSROOM`` (JSON: scenario path, listeners, months per round, a saved
 game to resume, the teacher's key, the join address). Every browser tab is its own Solara
 session in the one server process; they share one :class:`Game`, and each page redraws
 when the game's ``version`` changes (a watcher thread per page, see :func:`use_game_version`).

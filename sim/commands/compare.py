@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sim.analysis.compare import (chosen_kpis, compare_arms, differs_rows, kpi_headers, kpi_rows, period_text, price_rows,
-                                  write_comparison)
+                                  region_rows, write_comparison)
 from sim.analysis.whatif import SIZE_KEYS, build_arms, folder_name
 from sim.analysis.windows import parse_window
 from sim.commands.common import add_run_options, executor_for, notice, run_with_progress
@@ -88,6 +88,14 @@ def print_comparison(comparison: dict, where: Path, kpis: list[str]) -> None:
     for name, unit, a, *diffs in kpi_rows(comparison, kpis, intervals=few):
         out.add_row(f"{name}\n[dim]{unit}[/]", a, *([f"{d} ({ci})" for d, ci in diffs] if few else diffs))
     console.print(out)
+    by_region = Table(title=f"{comparison['service']}'s users by region at the last month", box=box.SIMPLE_HEAD,
+                      collapse_padding=True)
+    by_region.add_column("region, KPI, unit", overflow="fold", min_width=22)
+    for col in heads:
+        by_region.add_column(col, justify="right", no_wrap=True)
+    for region, kpi, unit, a, *diffs in region_rows(comparison, intervals=few):
+        by_region.add_row(f"{region}: {kpi}\n[dim]{unit}[/]", a, *([f"{d} ({ci})" for d, ci in diffs] if few else diffs))
+    console.print(by_region)
     elastic, bridge = price_rows(comparison)
     for title, heads, rows in (("Arc elasticity w.r.t. price", ["", "price", "of", "elasticity", "95% interval"], elastic),
                                ("Subscription revenue change", ["", "effect", "X - A", "95% interval"], bridge)):

@@ -52,6 +52,8 @@ def _handle(args: argparse.Namespace) -> int:
         stable = box["stability"].get(path, {}).get("reproduce_coverage_percent")
         table.add_row(path, limits, qp, "-" if stable is None else f"{stable:.0f}%")
     console.print(table)
+    for note in result["notes"]:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     cart = result["cart"]
     console.print(f"CART cross-check: its densest leaf (coverage {cart['coverage']:.0%}, density "
                   f"{cart['density']:.0%}) restricts {', '.join(cart['restricted']) or 'nothing'}"
