@@ -36,7 +36,12 @@ print(json.dumps({"before": before, "peak": peak, "estimate": run_bytes(scenario
 
 
 def measure(n: int, months: int) -> dict:
-    """Resident set before the run, peak and estimate (bytes) of one run of ``n`` listeners in a fresh process."""
+    """Resident set before the run, peak and estimate (bytes) of one run of ``n`` listeners in a fresh process.
+
+    The kernels are compiled into numba's cache first, in a process of their own: a cold cache costs
+    hundreds of MB once per install, and the peak would be that compile's, not the run's."""
+    subprocess.run([sys.executable, "-c", "from sim.runner import compile_kernels; compile_kernels()"], cwd=ROOT,
+                   capture_output=True, check=True)
     out = subprocess.run([sys.executable, "-c", CHILD, str(n), str(months)], cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -37,6 +37,7 @@ CASES = {
     # keys a message could not show as written are quoted: a ':' would read as the end of the path
     "colon_key": ("market: {agents: 500, 'a:b': 1}\n", ["market.'a:b': unknown key"]),
     "empty_key": ("market: {agents: 500, '': 1}\n", ["market.'': unknown key"]),
+    "control_key": ("market: {agents: 500, \"\\b\": 1}\n", ["market.'\\x08': unknown key"]),
 }
 
 

@@ -24,11 +24,11 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
 
 
 def _key(part: Any) -> str:
-    """One key of a path as the user wrote it; quoted when the message would not show it (empty or
-    edged with spaces) or would read its ':' as the end of the path. A key that is itself a dotted
+    """One key of a path as the user wrote it; quoted when the message would not show it (empty, edged
+    with spaces, or holding a control character) or would read its ':' as the end of the path. A key that is itself a dotted
     path (a sweep's parameter) stays as written."""
     text = cut(part, 40)
-    if isinstance(part, str) and (not part or part != part.strip() or ":" in part):
+    if isinstance(part, str) and (not part or part != part.strip() or ":" in part or not part.isprintable()):
         return repr(text)
     return text
 

@@ -350,7 +350,8 @@ class Scenario(Strict):
         if not isinstance(data, dict) or not data.get("timeline"):
             return data
         time = data.get("time") or {}
-        time = time if isinstance(time, dict) else time.model_dump()
+        if not isinstance(time, dict):
+            time = time.model_dump() if isinstance(time, BaseModel) else {}  # a malformed `time` is validation's to report
         try:
             end = _month_index(_year_month(str(time.get("start", "2015-01")))) + int(time.get("months", 120))
             at = [ev["at"] if isinstance(ev, dict) else ev.at for ev in data["timeline"]]
