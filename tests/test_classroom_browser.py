@@ -116,6 +116,10 @@ def test_two_teams_play_a_round(classroom, tmp_path):
             "() => { const e = document.querySelector('.classroom-status');"
             " return e && e.innerText.includes('1 round(s) played'); }",
             timeout=60_000)
+        teacher.wait_for_function(  # the status and each team's row re-render separately: wait for both rows
+            """() => ['Reds', 'Blues'].every(t => {
+                 const row = document.querySelector(`.classroom-leaderboard tr[data-team='${t}']`);
+                 return row && !row.innerText.includes('enters the market'); })""", timeout=20_000)
         rows = {t: teacher.locator(f".classroom-leaderboard tr[data-team='{t}']").inner_text() for t in ("Reds", "Blues")}
         figures = {t: re.findall(r"-?[\d,]+\.\d", row) for t, row in rows.items()}
         assert len(figures["Reds"]) == len(figures["Blues"]) == 6, rows  # users .. profit
