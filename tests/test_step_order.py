@@ -7,6 +7,7 @@ import importlib
 import pkgutil
 import re
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -44,13 +45,32 @@ def test_the_joined_mechanisms_are_the_modules_declaring_their_point():
         mechanics.joined("ads")
 
 
-def test_a_module_joining_an_unknown_point_is_named(tmp_path, monkeypatch):
-    (tmp_path / "zz_nowhere.py").write_text('RUNS_AFTER = "lunch"\n')
+@pytest.fixture
+def extra_module(tmp_path, monkeypatch):
+    """Write a module into the mechanics package for one test: ``extra_module(name, source)``."""
+    written = []
+
+    def write(name: str, source: str) -> None:
+        (tmp_path / f"{name}.py").write_text(source)
+        written.append(name)
+
     monkeypatch.setattr(mechanics, "__path__", [*mechanics.__path__, str(tmp_path)])
     mechanics.joined.cache_clear()
-    try:
-        with pytest.raises(mechanics.JoinError, match=r"sim/mechanics/zz_nowhere.py: RUNS_AFTER = 'lunch' .*allowed: listening"):
-            mechanics.joined("listening")
-    finally:
-        sys.modules.pop("sim.mechanics.zz_nowhere", None)
-        mechanics.joined.cache_clear()
+    yield write
+    for name in written:
+        sys.modules.pop(f"sim.mechanics.{name}", None)
+    mechanics.joined.cache_clear()
+
+
+def test_a_module_joining_an_unknown_point_is_named(extra_module):
+    extra_module("zz_nowhere", 'RUNS_AFTER = "lunch"\n')
+    with pytest.raises(mechanics.JoinError, match=r"sim/mechanics/zz_nowhere.py: RUNS_AFTER = 'lunch' .*allowed: listening"):
+        mechanics.joined("listening")
+
+
+def test_a_joined_module_without_a_schema_section_is_named(extra_module):
+    extra_module("aa_orphan", 'RUNS_AFTER = "listening"\n\ndef step(cfg, ctx):\n    return cfg\n')
+    ctx = SimpleNamespace(scenario=small_scenario(), results={})
+    with pytest.raises(mechanics.JoinError, match=r"sim/mechanics/aa_orphan.py joins .* no section mechanisms.aa_orphan"):
+        mechanics.run_after("listening", ctx)
+    assert ctx.results == {}
