@@ -331,13 +331,14 @@ def _connect(client: type, scheduler: str, seconds: float) -> Any:
 
 @contextmanager
 def _interrupt_deferred() -> Iterator[None]:
-    """Hold a Ctrl-C that comes during the block (SIGINT blocked); it raises KeyboardInterrupt as the block ends.
+    """Hold a Ctrl-C or SIGTERM that comes during the block (blocked); it raises KeyboardInterrupt (or
+    ``sim.errors.Terminated``, from the command line's handler) as the block ends.
 
     Processes started in the block do not inherit this: a Ctrl-C typed in a terminal, which
     reaches the whole process group, may still interrupt them as they import (their owner
     then ends them; they print their own traceback).
     """
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
