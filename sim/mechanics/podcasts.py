@@ -16,6 +16,8 @@ import numpy as np
 
 from sim.agents.listeners import State, Tier
 
+RUNS_AFTER = "listening"  # it adds to the hours listening wrote, before the ad market reads them (sim.mechanics)
+
 
 @dataclass(frozen=True)
 class Podcasts:
