@@ -275,7 +275,17 @@ CAL_CASES = {
                         ["targets.mau", "2015Q2 is 0", "msre"]),
     "all_zero_under_nrmse": (HEADER + GOOD_ROWS.replace(",100,", ",0,").replace(",120,", ",0,").replace(",130,", ",0,"),
                              {}, ["targets.mau", "every observation is 0"]),
-    "negative_mau": (HEADER + GOOD_ROWS.replace(",120,", ",-120,"), {}, ["targets.mau", "2015Q2 is -120", "mau cannot be negative"]),
+    "negative_mau": (HEADER + GOOD_ROWS.replace(",120,", ",-120,"), {}, ["data.csv: line 3: 2015-Q2 mau is -120 millions",
+                                                                          "cannot be negative"]),
+    # a row no target reads (a year, where the target reads quarters) was accepted
+    "negative_mau_unread": (HEADER + GOOD_ROWS + "2015,mau,-5,millions,x,\n", {}, ["line 5: 2015 mau is -5 millions"]),
+    "negative_subscribers_unread": (HEADER + GOOD_ROWS + "2015-Q1,premium_subscribers,-1,millions,x,\n",
+                                    {"unused_metrics": ["premium_subscribers"]}, ["line 5", "cannot be negative"]),
+    "negative_revenue": (HEADER + GOOD_ROWS + "2015-Q1,revenue,-1,EUR millions,x,\n",
+                         {"targets": {"mau": {"column": "mau"}, "revenue": {"column": "revenue_total_eur", "agg": "flow"}}},
+                         ["targets.revenue", "2015Q1 is -1", "revenue_total_eur cannot be negative"]),
+    "unknown_metric": (HEADER + GOOD_ROWS + "2015-Q1,mua,100,millions,x,\n", {},
+                       ["data.csv: 2015-Q1 'mua': no target reads this metric; did you mean 'mau'?", "`unused_metrics`"]),
     "nan_parameter_bound": (HEADER + GOOD_ROWS, {"parameters": {"diffusion.q": {"low": float("nan"), "high": 0.5}}},
                             ["parameters.diffusion.q.low", "finite"]),
     "inf_weight": (HEADER + GOOD_ROWS, {"targets": {"mau": {"column": "mau", "weight": float("inf")}}},
@@ -308,6 +318,12 @@ def test_calibration_data_must_be_a_regular_file(tmp_path):
 def test_good_calibration_data_loads(tmp_path):
     cal = load_calibration(calibration(tmp_path, HEADER + GOOD_ROWS))
     assert list(cal.targets[0].observed) == [100.0, 120.0, 130.0]
+    # a metric no target reads is fine where the project's data has it or once listed; a negative amount of
+    # money (a loss) is fine where no target reads it
+    rows = HEADER + GOOD_ROWS + "2015-Q1,gross_profit,-3,EUR millions,x,\n2015-Q1,ebitda,-2,EUR millions,x,\n"
+    assert load_calibration(calibration(tmp_path, rows, unused_metrics=["ebitda"])).targets[0].name == "mau"
+    with pytest.raises(ScenarioError, match="2015-Q1 'ebitda': no target reads this metric"):
+        load_calibration(calibration(tmp_path, rows))
 
 
 def test_a_zero_observation_under_nrmse_is_fitted_without_a_numpy_warning():

@@ -17,6 +17,7 @@ from numba import njit
 
 from sim.agents.listeners import State, Tier
 
+RUNS_AFTER = "listening"  # it adds to the hours listening wrote, before the ad market reads them (sim.mechanics)
 USER, FREE = np.int8(State.USER), np.int8(Tier.FREE)
 
 
