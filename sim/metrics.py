@@ -210,12 +210,15 @@ class Records(Mapping):
 REGION_TIERS = ("free_users", "trial_users", "premium_subscribers")
 
 
+@njit(cache=True)
 def region_counts(users: np.ndarray, region: np.ndarray, service: np.ndarray, tier: np.ndarray, n_regions: int,
                   n_services: int) -> np.ndarray:
     """Users of each service by region and tier, simulated listeners, float64 (R, S, 3): free, trial, premium
     (:data:`REGION_TIERS`). ``users`` the slots of the users (m,); ``region``, ``service``, ``tier`` per listener (n,)."""
-    key = (region[users].astype(np.int64) * n_services + service[users]) * 3 + (tier[users] - T_FREE)
-    return np.bincount(key, minlength=n_regions * n_services * 3).reshape(n_regions, n_services, 3).astype(np.float64)
+    out = np.zeros((n_regions, n_services, 3))
+    for i in users:  # one pass, no (m,) temporaries: the users are most of a mature market
+        out[region[i], service[i], tier[i] - T_FREE] += 1.0
+    return out
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
