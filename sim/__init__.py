@@ -8,7 +8,9 @@ numba's "no locator available", and matplotlib would warn on every run.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -47,14 +49,19 @@ def numba_cache_dir() -> str | None:
     """The folder for numba's cache, set in ``NUMBA_CACHE_DIR``, or None where numba's own first choice,
     next to the package's modules, is writable (or the user set ``NUMBA_CACHE_DIR``).
 
-    Else :func:`_own_folder`; with none writable, one line on stderr and numba's choice (which fails).
+    Else :func:`_own_folder`; with none writable, the kernels compile uncached (:func:`_compile_uncached`)
+    and one line on stderr says so (once: the worker processes a run starts inherit ``FREEMIUM_SIM_UNCACHED``).
     """
     if os.environ.get("NUMBA_CACHE_DIR") or _writable(os.path.join(os.path.dirname(__file__), "__pycache__")):
         return None
     folder = _own_folder("numba")
     if folder is None:
-        print("freemium-sim: no writable folder for the compiled kernels (the package's, ~/.cache, the temporary folder): "
-              "set NUMBA_CACHE_DIR to a writable folder", file=sys.stderr)
+        _compile_uncached()
+        if not os.environ.get("FREEMIUM_SIM_UNCACHED"):
+            print("freemium-sim: no writable folder for the compiled kernels (the package's, ~/.cache, the temporary folder): "
+                  "compiling them without a cache in every process (tens of seconds each); "
+                  "set NUMBA_CACHE_DIR (and MPLCONFIGDIR) to a writable folder to keep them", file=sys.stderr)
+            os.environ["FREEMIUM_SIM_UNCACHED"] = "1"
         return None
     os.environ["NUMBA_CACHE_DIR"] = folder
     if "numba" in sys.modules:  # numba read its settings when imported
@@ -62,16 +69,31 @@ def numba_cache_dir() -> str | None:
     return folder
 
 
+def _compile_uncached() -> None:
+    """Make the kernels' ``@njit(cache=True)`` act as ``cache=False``: a dispatcher keeps the empty cache it
+    starts with. ``cache=True`` calls ``Dispatcher.enable_caching``, which with no folder to write would
+    raise numba's "no locator available" on the first kernel (numba is pinned below 0.69 in pyproject.toml)."""
+    from numba.core.dispatcher import Dispatcher
+
+    Dispatcher.enable_caching = lambda self: None
+
+
 def matplotlib_config_dir() -> str | None:
     """The folder for matplotlib's settings and font cache, set in ``MPLCONFIGDIR``, where its own
     (``$XDG_CONFIG_HOME/matplotlib`` or ``~/.config/matplotlib``) is not writable: else matplotlib
-    warns on every run and rebuilds its font cache in a new temporary folder. None where it is (or set)."""
+    warns on every run and rebuilds its font cache in a new temporary folder. Where no folder of ours can
+    be written either, a temporary one of this process's, removed at exit. None where its own is writable (or set)."""
     config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     if os.environ.get("MPLCONFIGDIR") or _writable(os.path.join(config, "matplotlib")):
         return None
     folder = _own_folder("matplotlib")
-    if folder is not None:
-        os.environ["MPLCONFIGDIR"] = folder
+    if folder is None:  # what matplotlib does then, without its two lines of warning on every run
+        try:
+            folder = tempfile.mkdtemp(prefix="freemium-sim-matplotlib-")
+        except OSError:
+            return None
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["MPLCONFIGDIR"] = folder
     return folder
 
 

@@ -1,8 +1,9 @@
-"""Generate the parameter tables of docs/odd.md from the scenario schema, and put the current
-generated numbers into every doc (``make docs``; ``sim/docnumbers.py`` says how docs quote them).
+"""Generate the parameter tables of docs/odd.md from the scenario schema and its table of outputs from
+the KPI registry (``sim.metrics.KPIS``), and put the current generated numbers into every doc
+(``make docs``; ``sim/docnumbers.py`` says how docs quote them).
 
-The tables sit between two markers in docs/odd.md; everything else in the file is
-written by hand. A test checks that the committed files match the schema and the numbers.
+Each generated block sits between two markers in docs/odd.md; everything else in the file is
+written by hand. A test checks that the committed files match the schema, the registry and the numbers.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from sim.metrics import KPIS
 from sim.scenario import parameter_table
 
 BEGIN = "<!-- BEGIN PARAMETERS: generated from sim/scenario/ by `make docs`; do not edit by hand -->"
 END = "<!-- END PARAMETERS -->"
+KPI_BEGIN = "<!-- BEGIN KPIS: generated from the registry KPIS of sim/metrics.py by `make docs`; do not edit by hand -->"
+KPI_END = "<!-- END KPIS -->"
 ODD = Path(__file__).resolve().parents[1] / "docs" / "odd.md"
 
 
@@ -37,11 +41,24 @@ def parameter_markdown() -> str:
     return "\n".join(out).strip() + "\n"
 
 
+def kpi_markdown() -> str:
+    """Every column of timeseries.parquet after its keys, in its order: unit, per service or market-wide,
+    in summary.json or not, and what it means (the registry's ``doc``)."""
+    out = ["| column | unit | per | summary | meaning |", "|---|---|---|---|---|"]
+    for k in KPIS:
+        out.append(f"| `{k.name}` | {k.unit} | {'market' if k.market else 'service'} | {'yes' if k.summary else ''} | {k.doc} |")
+    return "\n".join(out) + "\n"
+
+
+def _between(text: str, begin: str, end: str, block: str) -> str:
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{block}{end}{tail}"
+
+
 def render(text: str) -> str:
-    """``text`` with the generated block between the markers replaced by the current tables."""
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{parameter_markdown()}{END}{tail}"
+    """``text`` with the generated blocks between their markers replaced by the current tables."""
+    return _between(_between(text, BEGIN, END, parameter_markdown()), KPI_BEGIN, KPI_END, kpi_markdown())
 
 
 def main() -> int:

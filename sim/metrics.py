@@ -39,7 +39,7 @@ class Kpi:
     ``summary`` KPIs are reported for the focal service in summary.json; ``signed``
     KPIs may be negative. ``of`` names a mechanism's result whose field of the same name is the KPI
     (``"ads"``), or the result and its field (``"ads.inventory"``), shape (S,): such a KPI is this entry
-    and nothing else; the others are computed in :func:`service_kpis`.
+    and nothing else; the others are computed in :func:`service_kpis`. ``doc`` what it means, for the ODD's table.
     """
 
     name: str
@@ -48,6 +48,7 @@ class Kpi:
     market: bool = False
     signed: bool = False
     of: str = ""
+    doc: str = ""
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -62,38 +63,71 @@ class Kpi:
         return self.unit.startswith("share")
 
 
-def _k(names: str, unit: str, summary: bool = False, **kw) -> list[Kpi]:
-    return [Kpi(n, unit, summary, **kw) for n in names.split()]
+def _k(name: str, unit: str, doc: str, summary: bool = False, **kw) -> Kpi:
+    return Kpi(name, unit, summary, doc=doc, **kw)
 
 
-#: Every KPI, in the column order of timeseries.parquet (after replicate, date, step, service, focal);
-#: market KPIs are market-wide counts, repeated on every service row of a date.
-KPIS: tuple[Kpi, ...] = tuple([
-    *_k("mau", "people", True), *_k("free_users trial_users", "people", True),
-    *_k("premium_subscribers", "people", True), *_k("premium_individual premium_student premium_duo premium_family", "people"),
-    *_k("gross_adds premium_gross_adds trial_starts", "people/month"), *_k("trial_conversion", "share", True),
-    *_k("revenue_subscription_eur", "EUR/month", True, of="money"), *_k("revenue_ads_eur", "EUR/month", True),
-    *_k("revenue_total_eur", "EUR/month", True, of="money"), *_k("ad_revenue_share", "share", True),
-    *_k("royalties_eur support_cost_eur personalization_cost_eur trial_cost_eur marketing_spend_eur", "EUR/month", of="money"),
-    *_k("gross_profit_eur", "EUR/month", True, signed=True, of="money"), *_k("gross_margin", "share", True, signed=True),
-    *_k("churn_premium_monthly", "share/month", True),
-    *_k(" ".join(f"churn_{r}_monthly" for r in CHURN_REASONS), "share/month", True),
-    *_k("churn_users_monthly", "share/month"),
-    *_k("arpu_premium_eur arpu_ad_supported_eur", "EUR/user/month", True), *_k("market_share", "share", True),
-    *_k("premium_market_share", "share"),
-    *_k("listening_hours_per_free_user listening_hours_per_premium_user", "hours/month", True),
-    *_k("cpm_eur", "EUR/1000 impressions", True, of="ads"), *_k("fill_rate", "share", True, of="ads"),
-    *_k("impressions", "impressions/month", True, of="ads"), *_k("ad_inventory_impressions", "impressions/month", of="ads.inventory"),
-    *_k("support_response_hours", "hours", True, of="support.response_hours"), *_k("tickets", "tickets/month", of="support"),
-    *_k("cac_eur", "EUR/new user", True), *_k("ltv_eur", "EUR/subscriber", True), *_k("satisfaction_mean", "share", True),
-    *_k(" ".join(f"loyalty_{st}" for st in LOYALTY_STAGES), "share", True),
-    *_k("price_individual_eur", "EUR/user/month", of="prices"),
-    *_k("unaware aware lapsed", "people", market=True),
-    *_k("price_headline_eur", "EUR/user/month", of="prices"),  # added after the market counts: earlier columns keep their place
-    *_k("people_in_reach", "people", market=True),  # unaware + aware + lapsed + every service's users
-    *_k("support_staff", "agents", of="support.staff"),  # the advisors the staffing rule hired (support_staff + support_per_1000)
-    *_k("podcast_hours_per_free_user", "hours/month", of="podcasts.hours_per_free_user"),  # of the free tier's hours
-])
+#: Every KPI, in the column order of timeseries.parquet (after replicate, date, step, service, focal), with what it
+#: means (``doc``: the ODD's table of outputs is generated from it, ``python -m sim.docs``); market KPIs are
+#: market-wide counts, repeated on every service row of a date. A new KPI goes last: earlier columns keep their place.
+KPIS: tuple[Kpi, ...] = (
+    _k("mau", "people", "monthly active users: free, trial and premium", True),
+    _k("free_users", "people", "users of the free tier", True),
+    _k("trial_users", "people", "users in a free premium trial", True),
+    _k("premium_subscribers", "people", "paying premium users, every plan", True),
+    *(_k(f"premium_{plan}", "people", f"premium subscribers on the {plan} plan") for plan in ("individual", "student", "duo", "family")),
+    _k("gross_adds", "people/month", "users who came to the service this month, from no service or another"),
+    _k("premium_gross_adds", "people/month", "users becoming premium subscribers of the service"),
+    _k("trial_starts", "people/month", "trials started"),
+    _k("trial_conversion", "share", "share of the trials ending this month that stayed premium", True),
+    _k("revenue_subscription_eur", "EUR/month", "subscription revenue (plan price x regional multiplier / users per account)", True,
+       of="money"),
+    _k("revenue_ads_eur", "EUR/month", "ad revenue (0 for a service without a free tier)", True),
+    _k("revenue_total_eur", "EUR/month", "subscriptions plus ads", True, of="money"),
+    _k("ad_revenue_share", "share", "ad revenue / total revenue", True),
+    _k("royalties_eur", "EUR/month", "royalties to rights holders: the royalty share of revenue", of="money"),
+    _k("support_cost_eur", "EUR/month", "the support advisors' cost", of="money"),
+    _k("personalization_cost_eur", "EUR/month", "the recommendations' cost", of="money"),
+    _k("trial_cost_eur", "EUR/month", "royalties and running costs of trial users, who pay nothing", of="money"),
+    _k("marketing_spend_eur", "EUR/month", "marketing spend (not deducted from gross profit)", of="money"),
+    _k("gross_profit_eur", "EUR/month", "revenue minus royalties, trial, support and personalisation costs", True, signed=True,
+       of="money"),
+    _k("gross_margin", "share", "gross profit / total revenue", True, signed=True),
+    _k("churn_premium_monthly", "share/month", "premium subscribers who left premium with the service, of those at the start", True),
+    *(_k(f"churn_{reason}_monthly", "share/month", f"premium churn by destination: {what}", True)
+      for reason, what in CHURN_REASONS.items()),
+    _k("churn_users_monthly", "share/month", "users of any tier who left the service, of those at the start"),
+    _k("arpu_premium_eur", "EUR/user/month", "subscription revenue per premium subscriber", True),
+    _k("arpu_ad_supported_eur", "EUR/user/month", "ad revenue per free user (NaN without a free tier)", True),
+    _k("market_share", "share", "share of all streaming users", True),
+    _k("premium_market_share", "share", "share of all premium subscribers"),
+    _k("listening_hours_per_free_user", "hours/month", "mean listening hours of a free user, podcasts included", True),
+    _k("listening_hours_per_premium_user", "hours/month", "mean listening hours of a premium or trial user", True),
+    _k("cpm_eur", "EUR/1000 impressions", "price of the impressions sold (NaN without a free tier)", True, of="ads"),
+    _k("fill_rate", "share", "impressions sold / ad inventory", True, of="ads"),
+    _k("impressions", "impressions/month", "ad impressions sold", True, of="ads"),
+    _k("ad_inventory_impressions", "impressions/month", "impressions on offer: the free tier's hours x ad load", of="ads.inventory"),
+    _k("support_response_hours", "hours", "mean wait for a support answer", True, of="support.response_hours"),
+    _k("tickets", "tickets/month", "support tickets filed", of="support"),
+    _k("cac_eur", "EUR/new user", "customer acquisition cost: marketing spend / gross adds", True),
+    _k("ltv_eur", "EUR/subscriber", "lifetime value: premium ARPU x (1 - royalty share) / premium churn", True),
+    _k("satisfaction_mean", "share", "mean satisfaction of the users (0..1)", True),
+    _k("loyalty_prospect", "share", "loyalty ladder, of the service's users plus all prospects: aware or lapsed non-users", True),
+    *(_k(f"loyalty_{stage}", "share", f"loyalty ladder, of the service's users plus all prospects: {what}", True)
+      for stage, what in zip(LOYALTY_STAGES[1:], ("users of short tenure", "users of longer tenure", "satisfied clients",
+                                                   "very satisfied supporters who shared in the last year"))),
+    _k("price_individual_eur", "EUR/user/month", "current price of the individual plan (NaN without one)", of="prices"),
+    _k("unaware", "people", "people in reach who do not know streaming", market=True),
+    _k("aware", "people", "people who know streaming and use no service", market=True),
+    _k("lapsed", "people", "former users who use no service now", market=True),
+    _k("price_headline_eur", "EUR/user/month", "current price of the headline plan (individual if offered, else the first): "
+       "what competitors' price rules follow", of="prices"),
+    _k("people_in_reach", "people", "everyone in the market's reach: unaware, aware, lapsed and every service's users", market=True),
+    _k("support_staff", "agents", "support advisors: the fixed team plus the staffing rule's per thousand paying subscribers",
+       of="support.staff"),
+    _k("podcast_hours_per_free_user", "hours/month", "the part of a free user's hours that is podcasts (sim/mechanics/podcasts.py)",
+       of="podcasts.hours_per_free_user"),
+)
 KPI_BY_NAME = {k.name: k for k in KPIS}
 # Columns of timeseries.parquet per service (besides replicate, date, step, service, focal).
 SERVICE_KPIS = tuple(k.name for k in KPIS if not k.market)
@@ -176,12 +210,15 @@ class Records(Mapping):
 REGION_TIERS = ("free_users", "trial_users", "premium_subscribers")
 
 
+@njit(cache=True)
 def region_counts(users: np.ndarray, region: np.ndarray, service: np.ndarray, tier: np.ndarray, n_regions: int,
                   n_services: int) -> np.ndarray:
     """Users of each service by region and tier, simulated listeners, float64 (R, S, 3): free, trial, premium
     (:data:`REGION_TIERS`). ``users`` the slots of the users (m,); ``region``, ``service``, ``tier`` per listener (n,)."""
-    key = (region[users].astype(np.int64) * n_services + service[users]) * 3 + (tier[users] - T_FREE)
-    return np.bincount(key, minlength=n_regions * n_services * 3).reshape(n_regions, n_services, 3).astype(np.float64)
+    out = np.zeros((n_regions, n_services, 3))
+    for i in users:  # one pass, no (m,) temporaries: the users are most of a mature market
+        out[region[i], service[i], tier[i] - T_FREE] += 1.0
+    return out
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -21,8 +21,8 @@ from sim import results
 from sim.agents.listeners import ListenerPopulation
 from sim.agents.services import ListPrices, Service, ServiceTable
 from sim.clock import Clock
-from sim.mechanics import (accounting, ads, campaigns, diffusion, entry, listening, loyalty, market, personalization, podcasts,
-                           prices, service_quality, subscriptions)
+from sim.mechanics import (accounting, ads, campaigns, diffusion, entry, listening, loyalty, market, personalization, prices,
+                           run_after, service_quality, subscriptions)
 from sim.mechanics.choice import build_options
 from sim.mechanics.context import Before, Memory, StepContext, StepResults
 from sim.metrics import MARKET_KPIS, REGION_TIERS, SERVICE_KPIS, Records, Tally, market_counts, region_counts, service_kpis
@@ -161,7 +161,7 @@ class MarketModel(mesa.Model):
         r.decisions = subscriptions.step(scen.choice, ctx)  # 5. payment failures, then the deciders choose
         r.sharing = personalization.step(mech.personalization, ctx)  # who uses a service now and shares data
         r.listening = listening.step(mech.listening, ctx)  # 6. listening hours
-        r.podcasts = podcasts.step(mech.podcasts, ctx)  # 6. the free tier's podcast hours
+        run_after("listening", ctx)  # 6. the mechanisms that join after listening (RUNS_AFTER in their module)
         r.ads = ads.step(mech.ads, ctx)  # 7. the ad market
         r.support = service_quality.step(mech.service_quality, ctx)  # 8. support queue, long waits, RAK, outages
         r.loyalty = loyalty.step(mech.loyalty, ctx)  # 9. satisfaction, goodwill, tenure, ladder stage

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numba import njit
+from numba.core.caching import NullCache
+from numba.core.dispatcher import Dispatcher
 
 import sim
 import sim.kernels
@@ -82,8 +84,13 @@ def test_numba_cache_refuses_a_temporary_folder_others_can_write(monkeypatch, tm
     planted = tmp_path / f"freemium-sim-{os.getuid()}"
     planted.mkdir(mode=0o777)
     planted.chmod(0o777)
+    monkeypatch.delenv("FREEMIUM_SIM_UNCACHED", raising=False)
+    # the uncached mode changes numba's dispatcher for the whole process: restored after this test
+    monkeypatch.setattr(Dispatcher, "enable_caching", Dispatcher.enable_caching)
     assert sim.numba_cache_dir() is None and "NUMBA_CACHE_DIR" not in os.environ
-    assert "set NUMBA_CACHE_DIR" in capsys.readouterr().err
+    assert "without a cache" in capsys.readouterr().err
+    assert sim.numba_cache_dir() is None and not capsys.readouterr().err  # said once
+    assert isinstance(njit(cache=True)(lambda x: x + 1)._cache, NullCache)
 
 
 def test_matplotlib_config_goes_to_the_user_cache_where_its_own_folder_is_not_writable(monkeypatch, tmp_path):
@@ -107,6 +114,41 @@ def _unprivileged() -> list[str]:
     if setpriv is None:
         pytest.skip("running as root without setpriv (util-linux): cannot make a folder read-only for this user")
     return [setpriv, "--bounding-set=-all", "--inh-caps=-all"]
+
+
+@pytest.mark.slow
+def test_with_no_writable_cache_folder_the_kernels_run_uncached_and_one_line_says_so(tmp_path):
+    """Every candidate refused: the package read-only, a home that cannot be written, and in the
+    temporary folder a private folder others can write. A small run compiles its kernels without a
+    cache (numba would otherwise raise "no locator available"), says so in one line, and writes no cache."""
+    user = _unprivileged()
+    pkg, home, tmp, run = (tmp_path / d for d in ("pkg", "home", "tmp", "run"))
+    for d in (home, tmp, run):
+        d.mkdir()
+    shutil.copytree(ROOT / "sim", pkg / "sim", ignore=shutil.ignore_patterns("__pycache__"))
+    planted = tmp / f"freemium-sim-{os.getuid()}"
+    planted.mkdir()
+    planted.chmod(0o777)
+    try:
+        for p in [pkg, *pkg.rglob("*")]:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        home.chmod(0o555)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TMPDIR": str(tmp),
+               "PYTHONPATH": str(pkg), "LANG": "C.UTF-8"}
+        done = subprocess.run([*user, sys.executable, "-m", "sim.cli", "run", str(ROOT / "scenarios" / "baseline.yaml"),
+                               "--out", "out", "--set", "market.agents=400", "--set", "time.months=2",
+                               "--set", "replicates=1", "--set", "network.mean_degree=4"],
+                              env=env, cwd=run, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+        said = [line for line in done.stderr.splitlines() if "compiled kernels" in line]
+        assert len(said) == 1 and "without a cache" in said[0] and "NUMBA_CACHE_DIR" in said[0], done.stderr[-3000:]
+        assert not [line for line in done.stderr.splitlines() if "atplotlib" in line], done.stderr[-3000:]
+        assert any((run / "out").rglob("timeseries*")), list((run / "out").rglob("*"))
+        assert not [p for p in tmp_path.rglob("*") if p.suffix in (".nbi", ".nbc")]
+    finally:
+        for p in [tmp_path, *tmp_path.rglob("*")]:
+            if p.is_dir() and not p.is_symlink():
+                p.chmod(0o755)
 
 
 @pytest.mark.slow

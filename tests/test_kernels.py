@@ -513,6 +513,42 @@ def test_support_head_count_in_one_pass_matches_bincounts():
     np.testing.assert_array_equal(paying, np.bincount(service[users][~on_free], minlength=s))
 
 
+def test_podcast_hours_in_one_pass_match_the_free_users_bincounts():
+    from sim.mechanics.podcasts import free_hours
+
+    rng = np.random.default_rng(8)
+    state, service, tier, user = _listeners(rng)
+    users = np.flatnonzero(user).astype(np.int32)
+    hours = rng.lognormal(3, 0.5, N).astype(np.float32)
+    free = users[tier[users] == Tier.FREE]
+    share = np.float32(0.3)
+    podcast = hours[free] * share  # float32, as the kernel computes it
+    for add in (False, True):
+        got_hours = hours.copy()
+        total, count = free_hours(users, state, tier, service, got_hours, share, add, 3)
+        np.testing.assert_array_equal(total, np.bincount(service[free], weights=podcast, minlength=3))  # same order: exact
+        np.testing.assert_array_equal(count, np.bincount(service[free], minlength=3))
+        want = hours.copy()
+        if add:
+            want[free] += podcast
+        np.testing.assert_array_equal(got_hours, want)
+    assert (count > 0).all() and (total > 0).all()
+
+
+def test_region_counts_in_one_pass_match_the_bincount():
+    from sim.metrics import region_counts
+
+    rng = np.random.default_rng(9)
+    state, service, tier, user = _listeners(rng, s=4)
+    users = np.flatnonzero(user).astype(np.int32)
+    region = rng.integers(0, 5, N).astype(np.int16)
+    key = (region[users].astype(np.int64) * 4 + service[users]) * 3 + (tier[users] - Tier.FREE)
+    want = np.bincount(key, minlength=5 * 4 * 3).reshape(5, 4, 3).astype(np.float64)
+    got = region_counts(users, region, service, tier, 5, 4)
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == np.float64 and got.sum() == users.size
+
+
 def test_the_three_utility_evaluations_are_built_from_the_same_terms():
     """One definition of the utility's terms (``choice.listening_value`` ...): the numpy reference, the deciders'
     table and the users' own option each compute them through it, never by a formula of their own."""

@@ -118,23 +118,43 @@ def test_backtest_covers_the_truth_and_forecasts_closely(tmp_path):
     assert (out / "figures" / "backtest-mau.png").is_file()
 
 
+def _corrupt_held_out(path: Path, until: str, folder: Path) -> Path:
+    """A copy of the calibration ``path`` in ``folder`` whose observations after ``until`` are 1000 x off."""
+    folder.mkdir()
+    for name in ("base.yaml", path.name):
+        (folder / name).write_text((path.parent / name).read_text())
+    kpis = pd.read_csv(path.parent / "kpis.csv")
+    later = pd.PeriodIndex(kpis["period"].str.replace("-", ""), freq="Q").asfreq("M", "end") > pd.Period(until, "M")
+    kpis.loc[later, "value"] *= 1000
+    kpis.to_csv(folder / "kpis.csv", index=False)
+    return folder / path.name
+
+
 @pytest.mark.slow
-def test_the_emulator_backtest_covers_the_truth_and_repeats_with_workers(tmp_path):
+def test_the_emulator_backtest_covers_the_truth_repeats_with_workers_and_never_reads_the_held_out(tmp_path):
     """The Gaussian-process emulator (sim.analysis.emulator) on the same truth-made series: 24 + 2 x 8
     simulations instead of ABC's ~60, the content value's 95% interval holds the truth, the held-out
-    quarters are close and covered; serial and two workers give the same design and forecast."""
+    quarters are close and covered (with the model discrepancy, fitted to 2015 alone). Run again with two
+    workers on a copy whose held-out quarters are 1000 x off: the same design, posterior and forecast
+    intervals to the last digit (neither the fit nor the discrepancy reads them), only the scores differ."""
     path = _synthetic(tmp_path)
-    runs = [backtest(path, "2015-12", tmp_path / f"em{w}", workers=w, draws=16, method="emulator", design=24,
-                     rounds=2, batch=8) for w in (1, 2)]
-    result = runs[0]
+    result = backtest(path, "2015-12", tmp_path / "em1", workers=1, draws=16, method="emulator", design=24,
+                      rounds=2, batch=8)
+    corrupt = backtest(_corrupt_held_out(path, "2015-12", tmp_path / "corrupt"), "2015-12", tmp_path / "em2",
+                       workers=2, draws=16, method="emulator", design=24, rounds=2, batch=8)
     assert result["evaluations"] == 40
     cv = result["posterior"]["services.focal.content_value"]
     assert cv["q2.5"] <= TRUTH["services.focal.content_value"] <= cv["q97.5"]
     for name, s in result["series"].items():
         f = s["forecast"]
         assert f["mape_percent"] < 10 and f["coverage95"] >= 0.75, (name, f)
-    assert runs[1]["series"] == result["series"]
+        assert s["discrepancy"]["steps"] == 3, name
+        assert corrupt["series"][name]["discrepancy"] == s["discrepancy"]
+        assert corrupt["series"][name]["forecast"]["mape_percent"] > 90
+    assert corrupt["posterior"] == result["posterior"]
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "em1" / "design.csv"), pd.read_csv(tmp_path / "em2" / "design.csv"))
+    fans = [pd.read_csv(tmp_path / run / "forecast.csv").drop(columns="observed") for run in ("em1", "em2")]
+    pd.testing.assert_frame_equal(*fans)
 
 
 def test_backtest_cli_refuses_a_bad_month_with_exit_2(tmp_path, capsys):

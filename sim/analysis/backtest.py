@@ -5,7 +5,11 @@ end by then are fitted (ABC-SMC, ``sim.analysis.posterior``, or a Gaussian-proce
 ``sim.analysis.emulator``; on a horizon cut at
 ``until`` so nothing later is simulated while fitting); the later ones are held out.
 The posterior then drives ``draws`` runs over the whole horizon (parameter and
-stochastic uncertainty together), and each series' held-out observations are scored
+stochastic uncertainty together). The forecast adds the model's structural error
+(``discrepancy="random-walk"``, the default; ``sim.analysis.discrepancy``): each series'
+log residual against the draws' median is a random walk whose step scale and last level are
+estimated from the observations that end by ``until`` alone, carried past the cut-off
+(``"none"``: the model's draws alone). Each series' held-out observations are scored
 against the forecast:
 
 - ``mape_percent``: mean |median - observed| / |observed| x 100;
@@ -13,10 +17,12 @@ against the forecast:
 - ``coverage80`` / ``coverage95``: share of observations inside the central 80% / 95%
   posterior-predictive interval (a calibrated forecast covers about 0.8 / 0.95).
 
-The same measures over the fitted periods are reported as ``fitted`` (in-sample).
+The same measures over the fitted periods are reported as ``fitted`` (in-sample, the model's
+draws), those of the model's draws alone on the held-out periods as ``model_alone``, and the
+fitted discrepancy as ``discrepancy`` (level and step scale).
 
 Outputs in ``results/backtest-<name>-<until>/``: ``backtest.json``, ``forecast.csv``
-(per series and period: observed, split, quantiles), ``posterior.csv``,
+(per series and period: observed, split, quantiles, the discrepancy's level and sd), ``posterior.csv``,
 ``abc.sqlite`` (ABC) or ``design.csv`` (the emulator's simulated points and their distances)
 and ``figures/backtest-<series>.png`` (fan vs observations).
 """
@@ -38,6 +44,7 @@ from sim.executors import Executor, using
 from sim.outputs import claimed
 from sim.resources import check_run_fits
 from sim.analysis.fan import fan_figure, intervals, period_ends
+from sim.analysis.discrepancy import NONE, PATHS, fit_discrepancy, with_discrepancy
 from sim.analysis.emulator import fit_by_method
 from sim.analysis.posterior import FAR_WORSE, credible_intervals, posterior_predictive
 from sim.atomic import replaced_atomically
@@ -45,6 +52,7 @@ from sim.clock import Clock
 from sim.scenario import ScenarioError, apply_overrides
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+DISCREPANCIES = ("random-walk", "none")
 METHODS = {"abc": "ABC-SMC posterior",
            "emulator": "Gaussian-process emulator of the distance (BOLFI), posterior prior x P(distance < epsilon)"}
 
@@ -103,17 +111,22 @@ def backtest(path: str | Path, until: str, out: str | Path | None = None, worker
              changes: dict[str, Any] | None = None, population: int = 50, generations: int = 4, draws: int = 40,
              on_simulation: Callable[[int], None] | None = None, executor: str | Executor = "local",
              scheduler: str | None = None, on_notice: Callable[[str], None] | None = None,
-             method: str = "abc", design: int = 96, rounds: int = 2, batch: int = 32) -> dict[str, Any]:
+             method: str = "abc", design: int = 96, rounds: int = 2, batch: int = 32,
+             discrepancy: str = "random-walk") -> dict[str, Any]:
     """Fit the calibration up to ``until``, forecast the rest, write the results folder; returns backtest.json.
 
     ``method``: ``abc`` (ABC-SMC, ``population`` x ``generations``) or ``emulator`` (a Gaussian-process
-    emulator of the distance, ``sim.analysis.emulator``: ``design`` points, then ``rounds`` x ``batch``)."""
+    emulator of the distance, ``sim.analysis.emulator``: ``design`` points, then ``rounds`` x ``batch``).
+    ``discrepancy``: ``random-walk`` (the model's structural error fitted up to ``until``, carried
+    forward: ``sim.analysis.discrepancy``) or ``none`` (the posterior-predictive draws alone)."""
     import pyabc
 
     import sim
 
     started = time.perf_counter()
     month = parse_until(until)
+    if discrepancy not in DISCREPANCIES:
+        raise ScenarioError(f"--discrepancy: '{discrepancy}' is not one of {', '.join(DISCREPANCIES)}")
     cal = load_calibration(path, changes)
     fit_cal, held = split(cal, month)
     out = Path(out) if out else Path("results") / f"backtest-{cal.spec.name}-{month}"
@@ -127,28 +140,42 @@ def backtest(path: str | Path, until: str, out: str | Path | None = None, worker
             predictive = posterior_predictive(cal, post["sample"], draws, cal.spec.seed + 1, periods, ex,
                                               on_draw=on_simulation)
         series, rows = {}, []
-        for t in cal.targets:
+        for i, t in enumerate(cal.targets):
+            model = predictive[t.name]
             fitted = t.observed.drop(held[t.name].index)
-            series[t.name] = {"unit": t.unit, "forecast": forecast_scores(held[t.name], periods[t.name], predictive[t.name]),
-                              "fitted": forecast_scores(fitted, periods[t.name], predictive[t.name]),
+            d = fit_discrepancy(t.observed, month, periods[t.name], model) if discrepancy == "random-walk" else NONE
+            fan = with_discrepancy(model, periods[t.name], d, np.random.default_rng([cal.spec.seed + 3, i]))
+            series[t.name] = {"unit": t.unit, "forecast": forecast_scores(held[t.name], periods[t.name], fan),
+                              "fitted": forecast_scores(fitted, periods[t.name], model),
+                              "model_alone": forecast_scores(held[t.name], periods[t.name], model),
+                              "discrepancy": d.summary(),
                               "held_out_periods": [str(p) for p in held[t.name].index]}
             f = series[t.name]["forecast"]
             note = "" if not f["n"] else (f"held out: MAPE {f['mape_percent']:.1f}%, "
                                           f"80% cover {f['coverage80']:.0%}, 95% cover {f['coverage95']:.0%}")
-            fan_figure(t, periods[t.name], predictive[t.name], tmp / "figures", f"backtest-{t.name}",
-                       split=split_date, note=note)
-            q = intervals(predictive[t.name])
+            if d.steps:
+                gap = series[t.name]["discrepancy"]
+                note += (f"\nmodel discrepancy: {gap['level_percent']:+.1f}% at the cut-off, "
+                         f"random-walk sd {gap['sigma_per_quarter_percent']:.1f}% a quarter")
+            fan_figure(t, periods[t.name], fan, tmp / "figures", f"backtest-{t.name}", split=split_date, note=note,
+                       median_label=f"median of {len(model)} posterior draws" + (f" x {PATHS} discrepancy paths"
+                                                                                 if d.steps else ""))
+            q = intervals(fan)
             rows.append(pd.DataFrame({"series": t.name, "period": [str(p) for p in periods[t.name]],
                                       "date": period_ends(periods[t.name]).strftime("%Y-%m-%d"),
                                       "observed": t.observed.reindex(periods[t.name]).to_numpy(),
                                       "part": ["fit" if p.asfreq("M", "end") <= month else "forecast"
-                                               for p in periods[t.name]], "unit": t.unit, **q}))
+                                               for p in periods[t.name]], "unit": t.unit, **q,
+                                      "discrepancy_level": d.level_at(periods[t.name]), "discrepancy_sd": d.sd(periods[t.name])}))
         pd.concat(rows).to_csv(tmp / "forecast.csv", index=False)
         post["sample"].to_csv(tmp / "posterior.csv", index=False)
         result = {
             "calibration": cal.spec.name, "source": str(path), "until": str(month), "data": cal.spec.data,
             "method": (f"{METHODS[method]} on observations ending by `until` (horizon cut there), then "
-                       f"{draws} posterior-predictive runs over the whole horizon"),
+                       f"{draws} posterior-predictive runs over the whole horizon"
+                       + (f", each times {PATHS} paths of a random-walk model discrepancy fitted to the observations "
+                          "ending by `until`" if discrepancy == "random-walk" else "")),
+            "discrepancy": discrepancy,
             "seed": cal.spec.seed, "replicates": cal.spec.replicates,
             **({"population": population, "generations": generations} if method == "abc" else
                {"design": design, "rounds": rounds, "batch": batch, "kernel": post["kernel"]}),
@@ -158,7 +185,8 @@ def backtest(path: str | Path, until: str, out: str | Path | None = None, worker
             "posterior": credible_intervals(post["sample"], list(cal.spec.parameters)),
             "series": series,
             "measures": "mape_percent and bias of the predictive median; coverage80/95 = share of observations "
-                        "inside the central 80%/95% predictive interval",
+                        "inside the central 80%/95% predictive interval (forecast: with the model discrepancy; "
+                        "model_alone and fitted: the posterior-predictive draws alone)",
             "version": sim.__version__, "pyabc": pyabc.__version__, "wall_seconds": None,
         }
         result["wall_seconds"] = round(time.perf_counter() - started, 1)

@@ -56,7 +56,7 @@ import pandas as pd
 from pydantic import Field
 
 import sim
-from sim.analysis.targets import (TargetSpec, check_services, covered, observed_series, read_observations, series_fit,
+from sim.analysis.targets import (KNOWN_METRICS, TargetSpec, check_services, covered, observed_series, read_observations, series_fit,
                                   service_rows, simulated_series)
 from sim.atomic import replaced_atomically
 from sim.clock import Clock
@@ -66,8 +66,8 @@ from sim.executors import Executor, using
 from sim.metrics import kpi_bounds
 from sim.resources import check_fits, check_run_fits, rows_bytes
 from sim.runner import months_per_step, run_replicates
-from sim.scenario import (SAFE_NAME, BasedOn, BasedSpec, ScenarioError, apply_overrides, load_based, parameter_table,
-                          scenario_to_yaml)
+from sim.scenario import (SAFE_NAME, BasedOn, BasedSpec, ScenarioError, apply_overrides, cut, did_you_mean, load_based,
+                          parameter_table, scenario_to_yaml)
 from sim.sweep.spec import ParameterSpec, _check_parameters
 
 #: Share of the trials, best first, whose parameter ranges are reported.
@@ -91,6 +91,9 @@ class CalibrationSpec(BasedSpec):
     parameters: dict[str, ParameterSpec] = Field(min_length=1, description="Fitted parameters by scenario key path")
     distance: Literal["nrmse", "msre"] = Field("nrmse", description="nrmse = RMSE / mean |observed|; msre = mean squared relative error")
     targets: dict[str, TargetSpec] = Field(min_length=1, description="Observed series by name")
+    unused_metrics: list[str] = Field(default_factory=list, description="Metrics of the data that no target reads, beyond "
+                                      "those of the project's data (`sim.analysis.targets.KNOWN_METRICS`); any other "
+                                      "metric no target reads is refused as unknown (a misspelt name)")
 
 
 @dataclass(frozen=True)
@@ -132,9 +135,22 @@ def load_calibration(path: str | Path, changes: dict[str, Any] | None = None) ->
     observations = read_observations(Path(path).parent / spec.data, f"{source}: data")
     dates = Clock.of(base).dates
     targets = tuple(_target(name, t, observations, dates, f"{source}: targets.{name}") for name, t in spec.targets.items())
+    _check_metrics(spec, observations, f"{source}: data: {cut(str(Path(path).parent / spec.data))}")
     _check_relative(spec.distance, targets, source)
     digest = hashlib.sha256(based.base_path.read_bytes()).hexdigest()
     return Calibration(**vars(based), targets=targets, integer_parameters=integers, base_sha256=digest)
+
+
+def _check_metrics(spec: CalibrationSpec, observations: pd.DataFrame, where: str) -> None:
+    """ScenarioError naming the first row of a metric that no target reads, the project's data does not know
+    (``KNOWN_METRICS``) and ``unused_metrics`` does not list: its rows would be left out silently, and a
+    misspelt metric would lose its observations."""
+    read = [t.metric or name for name, t in spec.targets.items()]
+    for _, row in observations.drop_duplicates("metric").iterrows():
+        metric = row["metric"]
+        if metric not in read and metric not in KNOWN_METRICS and metric not in spec.unused_metrics:
+            raise ScenarioError(f"{where}: {cut(row['period'])} {cut(repr(metric))}: no target reads this metric"
+                                f"{did_you_mean(metric, read)}; add a target for it or list it in `unused_metrics`")
 
 
 def _target(name: str, spec: TargetSpec, observations: pd.DataFrame, dates: pd.DatetimeIndex, where: str) -> Target:

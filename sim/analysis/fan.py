@@ -29,12 +29,14 @@ def period_ends(periods: pd.Index) -> pd.DatetimeIndex:
 
 
 def fan_figure(target: Target, periods: pd.Index, draws: np.ndarray, fig_dir: Path, name: str,
-               observed: pd.Series | None = None, split: pd.Timestamp | None = None, note: str = "") -> Path:
+               observed: pd.Series | None = None, split: pd.Timestamp | None = None, note: str = "",
+               median_label: str | None = None) -> Path:
     """``<fig_dir>/<name>.png``: median, 80% and 95% posterior-predictive bands, observed points.
 
     draws: (n_draws, n_periods) over ``periods`` in the target's unit; observed:
     values indexed by Period (default: the target's); split: the last fitted date,
-    drawn as a vertical line (observations after it are held out, drawn hollow).
+    drawn as a vertical line (observations after it are held out, drawn hollow); median_label: the
+    median's legend entry (default: "median of <n> posterior draws").
     """
     q = intervals(draws)
     x = period_ends(periods)
@@ -43,7 +45,7 @@ def fan_figure(target: Target, periods: pd.Index, draws: np.ndarray, fig_dir: Pa
     fig, (ax,) = new_figure(1, title, row_height_in=4.0)
     ax.fill_between(x, q["q2.5"], q["q97.5"], color="tab:blue", alpha=0.18, lw=0, label="95% interval")
     ax.fill_between(x, q["q10"], q["q90"], color="tab:blue", alpha=0.35, lw=0, label="80% interval")
-    ax.plot(x, q["q50"], color="tab:blue", lw=1.8, label=f"median of {draws.shape[0]} posterior draws")
+    ax.plot(x, q["q50"], color="tab:blue", lw=1.8, label=median_label or f"median of {draws.shape[0]} posterior draws")
     obs_x = period_ends(observed.index)
     held = np.zeros(len(observed), bool) if split is None else np.asarray(obs_x > split)
     ax.scatter(obs_x[~held], observed.to_numpy()[~held], color="k", s=22, zorder=3, label="observed (fitted)")

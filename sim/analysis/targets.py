@@ -36,6 +36,19 @@ from sim.yamlio import file_exists, read_user_bytes
 
 #: Factor from the model's unit to each CSV unit (model: people, EUR/month, fractions).
 UNIT_SCALE = {"millions": 1e-6, "EUR millions": 1e-6, "percent": 100.0, "EUR/month": 1.0}
+#: The metrics of the project's observations CSVs (``data/``), which a calibration may leave unread; any other
+#: metric of a calibration's data must be read by a target or listed in its ``unused_metrics``.
+KNOWN_METRICS = {
+    "mau": "monthly active users, millions", "mau_milestone": "an announced MAU figure that is not a period end",
+    "premium_subscribers": "paying subscribers with trials, millions", "adsupported_mau": "free users, millions",
+    "premium_arpu": "premium revenue per subscriber, EUR/month", "premium_churn_monthly": "percent a month",
+    "total_revenue": "EUR millions", "premium_revenue": "EUR millions", "adsupported_revenue": "EUR millions",
+    "adsupported_revenue_share": "percent of revenue", "cost_of_revenue": "EUR millions",
+    "premium_cost_of_revenue": "EUR millions", "adsupported_cost_of_revenue": "EUR millions",
+    "gross_profit": "EUR millions", "gross_margin": "percent", "sales_and_marketing_expense": "EUR millions",
+    "apple_music_paid_subscribers": "millions", "amazon_music_paid_subscribers": "millions",
+    "youtube_music_paid_subscribers": "millions", "focal_premium_share_ex_china": "percent of paid subscriptions",
+}
 CSV_COLUMNS = ("period", "metric", "value", "unit")
 MAX_DATA_BYTES = 5_000_000
 PERIOD = re.compile(r"^(\d{4})(?:-Q([1-4]))?$")
@@ -116,7 +129,8 @@ def read_observations(path: Path, source: str) -> pd.DataFrame:
     The file is checked as a whole and raises ScenarioError naming ``source``, the file
     and the line when it is missing, not a regular file, too large, not UTF-8, empty,
     lacks a column, has a row with another number of fields than the header, a value
-    that is not a finite number, or lists a (period, metric) twice.
+    that is not a finite number, a negative number of people (unit ``millions``), or lists a
+    (period, metric) twice.
     """
     if not file_exists(path):
         raise ScenarioError(f"{source}: data file {path} not found (the path is relative to the calibration file)")
@@ -161,6 +175,11 @@ def read_observations(path: Path, source: str) -> pd.DataFrame:
         what = "not a number" if np.isnan(values.iloc[row]) else "not a finite number"
         raise ScenarioError(f"{where}: line {lines[row + 1]}: value {cut(repr(frame['value'].iloc[row]))} is {what}")
     frame["value"] = values
+    negative = ((values < 0) & (frame["unit"].str.strip() == "millions")).to_numpy()
+    if negative.any():
+        row = int(negative.argmax())
+        raise ScenarioError(f"{where}: line {lines[row + 1]}: {cut(frame['period'].iloc[row])} {cut(frame['metric'].iloc[row])} "
+                            f"is {values.iloc[row]:g} millions, a number of people, which cannot be negative; correct the data")
     dup = frame.duplicated(["period", "metric"])
     if dup.any():
         row = frame[dup].iloc[0]

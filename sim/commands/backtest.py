@@ -22,6 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=("abc", "emulator"), default="abc",
                    help="abc: ABC-SMC (--population, --generations); emulator: a Gaussian-process emulator of the "
                         "distance (--design, --rounds, --batch); default abc")
+    p.add_argument("--discrepancy", choices=("random-walk", "none"), default="random-walk",
+                   help="random-walk: widen and shift the forecast by the model's structural error, a random walk of "
+                        "log(observed / model) fitted to the observations up to --until (sim.analysis.discrepancy); "
+                        "none: the posterior-predictive draws alone; default random-walk")
     p.add_argument("--design", type=int, default=96, metavar="N", help="emulator: Latin-hypercube points (default 96)")
     p.add_argument("--rounds", type=int, default=2, metavar="R", help="emulator: refinement rounds (default 2)")
     p.add_argument("--batch", type=int, default=32, metavar="B", help="emulator: points per round (default 32)")
@@ -54,7 +58,7 @@ def _handle(args: argparse.Namespace) -> int:
         result = backtest(args.calibration_file, args.until, args.out, args.workers, changes, args.population,
                           args.generations, args.draws, on_simulation=advance, executor=args.executor,
                           scheduler=args.scheduler, on_notice=notice, method=args.method, design=args.design,
-                          rounds=args.rounds, batch=args.batch)
+                          rounds=args.rounds, batch=args.batch, discrepancy=args.discrepancy)
     if args.quiet:
         print(result["out"])
     else:
@@ -66,16 +70,18 @@ def print_backtest(result: dict) -> None:
     """Held-out and in-sample scores per series as one table."""
     table = Table(title=f"{result['calibration']}: fitted to {result['until']}, forecast after "
                         f"({result['evaluations']} fitting simulations)", caption=result["measures"])
-    for col in ("series", "unit", "n held out", "MAPE", "bias", "80% cover", "95% cover", "in-sample MAPE"):
+    for col in ("series", "unit", "n held out", "MAPE", "bias", "80% cover", "95% cover", "80% cover, model alone",
+                "in-sample MAPE"):
         table.add_column(col, justify="left" if col in ("series", "unit") else "right")
 
     def cell(v, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
 
     for name, s in result["series"].items():
-        f, i = s["forecast"], s["fitted"]
+        f, i, m = s["forecast"], s["fitted"], s["model_alone"]
         table.add_row(name, s["unit"], str(f["n"]), cell(f["mape_percent"], ".1f") + "%", cell(f["bias"], ".4g"),
-                      cell(f["coverage80"], ".0%"), cell(f["coverage95"], ".0%"), cell(i["mape_percent"], ".1f") + "%")
+                      cell(f["coverage80"], ".0%"), cell(f["coverage95"], ".0%"), cell(m["coverage80"], ".0%"),
+                      cell(i["mape_percent"], ".1f") + "%")
     console = Console()
     console.print(table)
     if result["start"].get("note"):

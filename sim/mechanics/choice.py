@@ -392,10 +392,13 @@ def logit_rows(u: np.ndarray, noise_scale: float, ids: np.ndarray, key: np.uint6
             z = (u[k, o] - top) / noise_scale
             w[o] = np.exp(z) if z > -746.0 else 0.0  # exp is exactly 0 below: no call for an ineligible option
             within[nest[o]] += w[o]
-        if plan_nest != 1.0:  # an option's weight is shared by its nest: S_n ** (lambda - 1)
+        if plan_nest != 1.0:  # an option's weight is shared by its nest: S_n ** (lambda - 1), a power per nest
+            for n in range(within.size):
+                if within[n] > 0.0:
+                    within[n] = within[n] ** (plan_nest - 1.0)
             for o in range(n_opt):
                 if w[o] > 0.0:
-                    w[o] *= within[nest[o]] ** (plan_nest - 1.0)
+                    w[o] *= within[nest[o]]
         for o in range(n_opt):
             total += w[o]
         threshold = uniform_at(key, ids[k]) * total

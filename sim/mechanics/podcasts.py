@@ -13,8 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from sim.agents.listeners import State, Tier
+
+RUNS_AFTER = "listening"  # it adds to the hours listening wrote, before the ad market reads them (sim.mechanics)
+USER, FREE = np.int8(State.USER), np.int8(Tier.FREE)
 
 
 @dataclass(frozen=True)
@@ -28,11 +32,25 @@ class Podcasts:
 def step(cfg, ctx) -> Podcasts:
     """Free users add ``cfg.share`` of their music hours in podcasts, into ``pop.hours`` in place (after
     ``listening``, before the ad market reads the hours). ``ctx`` the step: the users (``results.sharing``)."""
-    pop, users, s = ctx.pop, ctx.results.sharing.users, ctx.table.n
-    free = users[(pop.state[users] == State.USER) & (pop.tier[users] == Tier.FREE)]
-    podcast = pop.hours[free] * np.float32(cfg.share)
-    if cfg.share > 0:
-        pop.hours[free] += podcast
-    total = np.bincount(pop.service[free], weights=podcast, minlength=s)[:s]
-    count = np.bincount(pop.service[free], minlength=s)[:s]
-    return Podcasts(np.divide(total, count, out=np.full(s, np.nan), where=count > 0))
+    pop = ctx.pop
+    total, count = free_hours(ctx.results.sharing.users, pop.state, pop.tier, pop.service, pop.hours, np.float32(cfg.share),
+                              cfg.share > 0, ctx.table.n)
+    return Podcasts(np.divide(total, count, out=np.full(ctx.table.n, np.nan), where=count > 0))
+
+
+@njit(cache=True)
+def free_hours(users, state, tier, service, hours, share, add, s):
+    """Podcast hours (``share`` float32 x music hours) summed by service over the free users among ``users``
+    (m,) (float64 (S,)), and the free users per service (int64 (S,)), in one pass; with ``add`` the podcast
+    hours join each free user's ``hours`` (n,) float32 in place. ``state``, ``tier``, ``service`` per listener (n,)."""
+    total = np.zeros(s)
+    count = np.zeros(s, np.int64)
+    for i in users:  # free or paying is a coin flip: no branch, a non-free user adds 0
+        free = (state[i] == USER) & (tier[i] == FREE)
+        h = hours[i]
+        podcast = h * share
+        j = service[i]
+        total[j] += np.float64(podcast) if free else 0.0
+        count[j] += free
+        hours[i] = h + podcast if free and add else h
+    return total, count

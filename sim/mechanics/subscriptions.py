@@ -145,9 +145,11 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
             continue
         ended = user & (ti == TRIAL) & (trial_end[i] <= t)
         trial_ended[i] = ended
-        premium_p = switching.tenure_review(premium_rate, switching.paying_months(tenure[i], spell_start[i], t, dt),
-                                            long_tenure_ratio, tenure_months, dt)
-        p = lapsed_p if s == LAPSED else (premium_p if paying else review_p)
+        if paying:
+            p = switching.tenure_review(premium_rate, switching.paying_months(tenure[i], spell_start[i], t, dt),
+                                        long_tenure_ratio, tenure_months, dt)
+        else:
+            p = lapsed_p if s == LAPSED else review_p
         decide = reconsider[i] | ended | (uniform_at(review_key, d) < p)
         j, q = max(service[i], 0), max(plan[i], 0)  # a non-user's lookups are masked below
         if paying & price_rose[j, q, region[i]]:  # only in a month a price rose

@@ -69,7 +69,8 @@ def tenure_review(rate: float, tenure: float, long_tenure_ratio: float, tenure_m
     of it with time constant ``tenure_months`` (0: no fall)."""
     if tenure_months > 0.0:
         rate = rate * (long_tenure_ratio + (1.0 - long_tenure_ratio) * np.exp(-tenure / tenure_months))
-    return 1.0 - (1.0 - min(max(rate, 0.0), 1.0)) ** dt
+    keep = 1.0 - min(max(rate, 0.0), 1.0)
+    return 1.0 - (keep if dt == 1.0 else keep ** dt)  # x ** 1 is x: no power (tens of ns) in monthly steps
 
 
 def review_constants(cfg) -> tuple[float, float]:
