@@ -5,7 +5,7 @@ Each subcommand lives in its own module under ``sim.commands`` with an
 subcommand asked for is imported (none for the top-level help or an unknown name, which
 list the names and summaries of :data:`COMMANDS`), so ``validate`` does not pay for optuna,
 SALib or matplotlib, and ``--help`` not for any command's work. A user error
-(``sim.errors.UserError``) prints one message and exits 2; Ctrl-C exits 130.
+(``sim.errors.UserError``) prints one message and exits 2; Ctrl-C exits 130, SIGTERM 143.
 """
 
 from __future__ import annotations
@@ -13,9 +13,14 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
-from sim.errors import ExecutorError, UserError, WorkerLost
+from sim.errors import ExecutorError, Terminated, UserError, WorkerLost
 
 
 #: Subcommand name -> (the module that registers it, its one-line summary), in the order of the help.
@@ -60,11 +65,12 @@ def _command_name(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        _check_encoding(argv)
-        args = build_parser(_command_name(argv)).parse_args(argv)
-        args.argv = list(argv)
-        _check_executor_options(args)
-        return int(args.func(args) or 0)
+        with _sigterm_unwinds():
+            _check_encoding(argv)
+            args = build_parser(_command_name(argv)).parse_args(argv)
+            args.argv = list(argv)
+            _check_executor_options(args)
+            return int(args.func(args) or 0)
     except UserError as exc:
         _say(f"[red]error:[/red] {exc}")
         return exc.exit_code
@@ -74,9 +80,32 @@ def main(argv: list[str] | None = None) -> int:
     except WorkerLost as exc:
         _say(f"[red]error:[/red] {exc}")
         return 1
+    except Terminated:
+        _say("terminated")
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         _say("interrupted")
         return 130
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """Turn a SIGTERM during the block into :class:`~sim.errors.Terminated`, so the command unwinds as on Ctrl-C
+    (its worker pool shut down, a study or sweep kept to resume) instead of dying at once, which left the pool's
+    semaphores to multiprocessing's resource tracker and its "leaked semaphore" warning. Only in the main thread
+    (where Python runs signal handlers); the previous handler is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 MACHINE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.ENOMEM}  # exit 1: not the user's doing

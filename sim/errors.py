@@ -4,7 +4,7 @@
 a bad scenario, sweep or calibration file (``ScenarioError``), a folder another process
 is writing (``LockError``), an executor that cannot start or connect (``ExecutorError``).
 ``WorkerLost`` is not the user's fault: worker processes died and their runs could not
-be finished (exit 1).
+be finished (exit 1). ``Terminated`` is a SIGTERM, unwound like Ctrl-C (exit 143).
 """
 
 from __future__ import annotations
@@ -26,3 +26,8 @@ class ExecutorError(UserError):
 
 class WorkerLost(RuntimeError):
     """Worker processes died (killed, out of memory) and their runs could not be finished."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The command was sent SIGTERM (``kill``, a job scheduler's stop): it unwinds as Ctrl-C does, ending its
+    workers and keeping what it recorded (a KeyboardInterrupt, so every ``except KeyboardInterrupt`` applies)."""

@@ -229,18 +229,22 @@ class LocalExecutor:
 class DaskExecutor:
     """Runs tasks on a Dask cluster: ``scheduler`` (``tcp://host:port``), or a LocalCluster of ``n_workers``.
 
-    A worker that dies mid-run has its tasks rescheduled on the others by the scheduler;
-    a task that raises is retried ``DASK_RETRIES`` times. Workers of a cluster started elsewhere
+    A worker that dies mid-run has its tasks rescheduled on the others by the scheduler (and a
+    LocalCluster's nanny starts it again), which ``on_notice(message)`` is told of, as the local
+    pool's restarts are; a task that raises is retried ``DASK_RETRIES`` times. Workers of a cluster started elsewhere
     simulate about 2x faster without Dask's default ``MALLOC_TRIM_THRESHOLD_``: set
     ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null`` in their Dask config.
     The workers of a LocalCluster end with this process (distributed watches their parent).
     """
 
-    def __init__(self, scheduler: str | None = None, n_workers: int | None = None):
+    def __init__(self, scheduler: str | None = None, n_workers: int | None = None,
+                 on_notice: Callable[[str], None] | None = None):
         self.scheduler = scheduler
         self.n_workers = n_workers or default_workers()
+        self.on_notice = on_notice
         self._cluster = None
         self._client = None
+        self._closing = False
 
     def __enter__(self) -> "DaskExecutor":
         import dask  # imported here: the local path never needs Dask
@@ -263,9 +267,25 @@ class DaskExecutor:
             except BaseException:
                 self.__exit__()
                 raise
+        if self.on_notice is not None:
+            self._client.subscribe_topic("all", self._on_event)  # the scheduler's log of workers joining and leaving
         return self
 
+    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        """Tell ``on_notice`` of a worker the scheduler lost (not one closed on purpose) and the runs it had."""
+        message = event[1]
+        if self._closing or not isinstance(message, dict) or message.get("action") != "remove-worker" \
+                or message.get("expected"):
+            return
+        runs = len(message.get("processing-tasks") or ())
+        self.on_notice(f"a Dask worker died (killed, or out of memory?); the scheduler runs its {runs} unfinished "
+                       "runs again on the other workers")
+
     def __exit__(self, *exc: Any) -> None:
+        self._closing = True
+        if self._client is not None and self.on_notice is not None and self._client.status == "running":
+            # else the scheduler sends this client's own leaving to the closed connection: a CRITICAL traceback
+            self._client.unsubscribe_topic("all")
         if self._client is not None:
             self._client.close()
         if self._cluster is not None:
@@ -331,13 +351,14 @@ def _connect(client: type, scheduler: str, seconds: float) -> Any:
 
 @contextmanager
 def _interrupt_deferred() -> Iterator[None]:
-    """Hold a Ctrl-C that comes during the block (SIGINT blocked); it raises KeyboardInterrupt as the block ends.
+    """Hold a Ctrl-C or SIGTERM that comes during the block (blocked); it raises KeyboardInterrupt (or
+    ``sim.errors.Terminated``, from the command line's handler) as the block ends.
 
     Processes started in the block do not inherit this: a Ctrl-C typed in a terminal, which
     reaches the whole process group, may still interrupt them as they import (their owner
     then ends them; they print their own traceback).
     """
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
@@ -355,13 +376,13 @@ def make_executor(kind: str = "local", *, scheduler: str | None = None, n_worker
     """The executor named on the command line: ``local`` or ``dask``.
 
     ``max_tasks``, where known, caps the workers (no process without a run to do); one local
-    worker runs the tasks in this process. ``on_notice(message)`` hears of local workers that
+    worker runs the tasks in this process. ``on_notice(message)`` hears of workers that
     died (their runs start again).
     """
     n = n_workers or default_workers()
     n = min(n, max_tasks) if max_tasks else n
     if kind == "dask":
-        return DaskExecutor(scheduler, n)  # Dask reschedules a dead worker's tasks itself
+        return DaskExecutor(scheduler, n, on_notice)  # Dask reschedules a dead worker's tasks itself
     return LocalExecutor(n, on_notice)
 
 

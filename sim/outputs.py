@@ -130,6 +130,10 @@ def _check_replaceable(p: Path, kind: str, where: str) -> None:
     entries = sorted(os.listdir(p))
     if not entries or (kind == SWEEP and entries == [".lock"]):  # new, or a sweep stopped before it began
         return
+    damage = _marker_damage(p / MARKER)
+    if damage:
+        raise ScenarioError(f"{where}: its record {MARKER} is {damage}, so what this tool wrote there is not known; "
+                            "move the folder aside, or name a new folder (nothing was changed)")
     found = earlier_result(p)
     if found is None:
         raise ScenarioError(f"{where}: holds files this tool did not write ({_few(entries)}); "
@@ -264,6 +268,25 @@ def _alive_other(pid: str | None) -> bool:
     except PermissionError:  # exists, owned by someone else
         return True
     return True
+
+
+def _marker_damage(path: Path) -> str | None:
+    """What is wrong with a folder's marker (truncated, another program's, another version's without the
+    list of files a result must carry), or None where it is sound or absent. A marker that is not sound
+    must not let the folder be replaced: with no list, files of the user's would be deleted with it."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    data = _json(path)
+    if data is None:
+        return "not readable JSON (a truncated or damaged file?)"
+    if data.get("package") != "freemium-sim":
+        return "not freemium-sim's (another program's file?)"
+    files = data.get("files")
+    if data.get("kind") == SWEEP and files is None:
+        return None
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return f"of freemium-sim {cut(str(data.get('version', '?')), 20)} without the list of files it wrote (another version?)"
+    return None
 
 
 def _json(path: Path) -> dict[str, Any] | None:

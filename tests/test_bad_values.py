@@ -19,6 +19,7 @@ import yaml
 import sim.scenario.paths
 from sim.agents.listeners import _allocate
 from sim.analysis.calibration import load_calibration
+from sim.analysis.posterior import read_posterior
 from sim.cli import main
 from sim.scenario import ScenarioError, load_scenario
 from sim.sweep import designs
@@ -324,6 +325,67 @@ def test_good_calibration_data_loads(tmp_path):
     assert load_calibration(calibration(tmp_path, rows, unused_metrics=["ebitda"])).targets[0].name == "mau"
     with pytest.raises(ScenarioError, match="2015-Q1 'ebitda': no target reads this metric"):
         load_calibration(calibration(tmp_path, rows))
+
+
+# ---------------------------------------------------------------- calibration outputs a later command reads
+
+
+MARKERS = {  # a calibration's result folder whose record of what the tool wrote there is damaged
+    "truncated": ('{"package": "freemium-sim", "version": "0.1.0", "kind": "calibrate", "files": ["fit.j', "not readable JSON"),
+    "foreign": ('{"name": "my-notebook", "files": []}', "not freemium-sim's"),
+    "other_version": ('{"package": "freemium-sim", "version": "0.0.9", "kind": "calibrate"}',
+                      "of freemium-sim 0.0.9 without the list of files"),
+}
+
+
+@pytest.mark.parametrize("command", ["calibrate", "backtest"])
+@pytest.mark.parametrize("damage", sorted(MARKERS))
+def test_a_result_folder_with_a_damaged_record_is_refused_and_kept(damage, command, tmp_path, capsys):
+    """Rerunning calibrate (or backtest) into its folder replaces the earlier result only where the record lists
+    what the tool wrote: an unreadable, foreign or other-version record once let the user's files be deleted."""
+    path = calibration(tmp_path, HEADER + GOOD_ROWS)
+    out = tmp_path / "out"
+    (out / "figures").mkdir(parents=True)
+    (out / "fit.json").write_text('{"calibration": "cal"}')
+    (out / "my-notes.txt").write_text("mine")
+    text, expected = MARKERS[damage]
+    (out / ".freemium-sim.json").write_text(text)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    extra = ["--until", "2015-06"] if command == "backtest" else []
+    assert main([command, str(path), *extra, "--out", str(out), "--quiet", "--workers", "1"]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert expected in err and "move the folder aside" in err and "nothing was changed" in err, err
+    assert "Traceback" not in err and len(err) <= MAX_LINE + 10
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+POSTERIORS = {
+    "truncated": ("diffusion.q,distance,weight\n0.3,0.1,0.5\n0.4,0.2", "line 3 is incomplete"),
+    "garbage": ('"unclosed,\x00\n1,2', "posterior.csv"),
+    "foreign": ("a,b\n1,2\n", "not a posterior.csv"),
+    "empty": ("", "not a readable posterior.csv"),
+    "text_weight": ("diffusion.q,weight\n0.3,heavy\n", "line 2 is incomplete or not a number"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(POSTERIORS))
+def test_a_damaged_posterior_is_refused_in_one_line(damage, tmp_path):
+    """``read_posterior`` (documented for code that draws from a fit) on a truncated, garbage or foreign file:
+    one ScenarioError naming the file and saying to move it aside, not a pandas error or NaN parameters."""
+    text, expected = POSTERIORS[damage]
+    (tmp_path / "posterior.csv").write_text(text)
+    with pytest.raises(ScenarioError) as info:
+        read_posterior(tmp_path)
+    message = str(info.value)
+    assert str(tmp_path / "posterior.csv") in message and expected in message, message
+    assert "\n" not in message and ("move it aside" in message or "weight" in message)
+
+
+def test_a_sound_posterior_is_read(tmp_path):
+    (tmp_path / "posterior.csv").write_text("diffusion.q,services.focal.data_policy,distance,weight\n"
+                                            "0.3,opt_in,0.1,0.25\n0.4,opt_out,0.2,0.75\n")
+    frame = read_posterior(tmp_path)
+    assert list(frame["weight"]) == [0.25, 0.75] and list(frame["services.focal.data_policy"]) == ["opt_in", "opt_out"]
 
 
 def test_a_zero_observation_under_nrmse_is_fitted_without_a_numpy_warning():

@@ -126,6 +126,31 @@ def test_optimize_resumes_after_sigkill_without_repeating_trials(tmp_path):
     assert (out / "pareto.csv").exists() and list((out / "policies").iterdir())
 
 
+@pytest.mark.slow
+def test_optimize_stopped_by_sigterm_says_one_line_and_resumes(tmp_path):
+    """A job scheduler's stop (SIGTERM) mid-search, with worker processes: one line, exit 143, no traceback and
+    no "leaked semaphore" from multiprocessing's resource tracker; the study is kept and the same command resumes."""
+    path = write_files(tmp_path, trials=10, constraints=[])
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "sim.cli", "optimize", str(path), "--out", str(out), "--quiet", "--workers", "2"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    db = out / "study.db"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and (not db.exists() or len(completed(db)) < 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    before = completed(db)
+    assert 2 <= len(before) < 10, "stop the search mid-way"
+    assert proc.returncode == 143, err
+    assert err.strip() == "terminated", err
+    assert not (out / "pareto.csv").exists()
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    after = completed(db)
+    assert len(after) == 10 and after[: len(before)] == before
+
+
 @pytest.mark.parametrize("changes, expected", [
     ({"trails": 3}, ["opt.yaml", "trails: unknown key", "did you mean 'trials'"]),
     ({"levers": {"services.focal.ad_lod": {"low": 1, "high": 2}}},

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import time
 
 import pytest
 
@@ -24,6 +27,31 @@ def test_dask_resubmits_the_runs_of_a_worker_that_died(tmp_path):
     assert marker.exists()
     assert sorted((t, r) for t, r, e in outcomes) == [(i, i * i) for i in range(8)]
     assert all(e is None for _, _, e in outcomes)
+
+
+@pytest.mark.slow
+def test_a_killed_dask_worker_is_told_of_once_and_its_runs_finish(tmp_path, capfd, caplog):
+    """The docs promise a warning when a worker dies and its runs start again, for Dask as for local workers:
+    a LocalCluster worker killed mid-sweep gives one notice, every run finishes, and nothing else is printed."""
+    marker = tmp_path / "died"
+
+    def task(i: int) -> int:
+        if i == 3 and not marker.exists():
+            marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(0.2)
+        return i * i
+
+    notices: list[str] = []
+    with DaskExecutor(n_workers=2, on_notice=notices.append) as ex:
+        outcomes = list(ex.map_unordered(task, range(12)))
+    assert marker.exists()
+    assert sorted((t, r) for t, r, e in outcomes) == [(i, i * i) for i in range(12)]
+    assert len(notices) == 1 and "Dask worker died" in notices[0] and "runs again" in notices[0], notices
+    printed = capfd.readouterr()
+    assert not printed.err.strip() and not printed.out.strip(), printed
+    # the scheduler runs in this process: nothing of its own at error level (once a CRITICAL traceback on closing)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
 def test_local_executor_yields_each_task_once_with_its_error():

@@ -49,7 +49,8 @@ SIZES = {
     "backtest": "20,000 listeners; emulator: 64 Latin-hypercube points + 3 rounds of 16, 40 posterior-predictive draws "
                 "x 50 paths of the random-walk model discrepancy",
 }
-BACKTEST = {"until": "2018-12", "agents": 20000, "design": 64, "rounds": 3, "batch": 16, "draws": 40}
+BACKTEST = {"until": "2018-12", "agents": 20000, "design": 64, "rounds": 3, "batch": 16, "draws": 40,
+            "discrepancy": "random-walk"}
 OUT = ROOT / "results" / "validate"
 
 
@@ -185,7 +186,8 @@ def run_backtest() -> dict:
         shutil.rmtree(out)
     started = time.perf_counter()
     result = backtest(CALIBRATION, b["until"], out, workers=2, changes={"set": {"market.agents": b["agents"]}},
-                      draws=b["draws"], method="emulator", design=b["design"], rounds=b["rounds"], batch=b["batch"])
+                      draws=b["draws"], method="emulator", design=b["design"], rounds=b["rounds"], batch=b["batch"],
+                      discrepancy=b["discrepancy"])
     wall = time.perf_counter() - started
     rows, checks = [], []
     for name, s in result["series"].items():
@@ -209,7 +211,7 @@ def run_backtest() -> dict:
                                         "in-sample MAPE", "target", "met"])
     command = (f"freemium-sim backtest scenarios/calibration/spotify.yaml --until {b['until']} --method emulator "
                f"--design {b['design']} --rounds {b['rounds']} --batch {b['batch']} --draws {b['draws']} "
-               f"--set market.agents={b['agents']} --workers 2")
+               f"--discrepancy {b['discrepancy']} --set market.agents={b['agents']} --workers 2")
     numbers = {"backtest.table": markdown(table), "backtest.command": f"```sh\n{command}\n```\n", "backtest.wall": f"{wall / 60:.1f} min",
                "backtest.evaluations": str(result["evaluations"])}
     return {"numbers": numbers, "checks": checks}

@@ -195,10 +195,12 @@ def search(opt: Optimization, out: Path, evaluate: Evaluate, on_trial: Callable[
     """Run (or resume) the search in ``out/study.db`` until ``trials`` policies have finished.
 
     ``on_trial(n_finished)`` is called after each trial; ``notice`` says where a new search starts
-    in place of a missing or empty ``study.db`` (:func:`open_study`). The baseline (the base scenario,
+    in place of a missing or empty ``study.db`` (:func:`open_study`) and how many policies had an undefined objective. The baseline (the base scenario,
     levers untouched) is evaluated once and kept in the study's user attributes.
     """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # not optuna's warnings: its "Trial N failed" printed, on Ctrl-C or SIGTERM, the traceback of wherever the
+    # signal landed; the policies whose objective is NaN are counted below instead
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     storage, study = open_study(opt, out, notice)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):  # killed mid-run
         storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
@@ -229,6 +231,10 @@ def search(opt: Optimization, out: Path, evaluate: Evaluate, on_trial: Callable[
         left = opt.spec.trials - len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         if left and not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             break  # trials that fail (NaN objective) are not retried for ever
+    undefined = [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if "kpis" in t.user_attrs]
+    if undefined:
+        notice(f"{len(undefined)} policies tried have an undefined (NaN) objective, e.g. a KPI of a tier that "
+               "is gone; they are left out of trials.csv and the front")
     return study
 
 

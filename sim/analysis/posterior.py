@@ -226,14 +226,31 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
 
 
 def read_posterior(path: str | Path) -> pd.DataFrame:
-    """A ``posterior.csv`` written by ``calibrate --method abc`` (or its results folder)."""
+    """A ``posterior.csv`` written by ``calibrate --method abc`` (or its results folder).
+
+    ScenarioError naming the file, and saying to move it aside, where it is missing, not a CSV, another
+    program's (no ``weight``), truncated (a row with a missing value) or has weights that are not a
+    distribution."""
     path = Path(path)
     path = path / "posterior.csv" if path.is_dir() else path
     if not path.is_file():
         raise ScenarioError(f"{path}: posterior file not found (written by `freemium-sim calibrate ... --method abc`)")
-    frame = pd.read_csv(path)
-    if "weight" not in frame or frame["weight"].lt(0).any() or not frame["weight"].sum() > 0:
+    again = "move it aside and write it again with `freemium-sim calibrate ... --method abc`"
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError, OSError) as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
+        raise ScenarioError(f"{path}: not a readable posterior.csv ({str(exc).splitlines()[0][:150]}); {again}") from None
+    weight = pd.to_numeric(frame["weight"], errors="coerce") if "weight" in frame else None
+    if weight is None or len(frame.columns) < 2:
+        raise ScenarioError(f"{path}: not a posterior.csv (needs a column per parameter and `weight`; "
+                            f"found {', '.join(map(str, frame.columns[:5]))[:150]}); {again}")
+    incomplete = frame.isna().any(axis=1) | weight.isna()
+    if incomplete.any():
+        raise ScenarioError(f"{path}: line {int(incomplete.to_numpy().argmax()) + 2} is incomplete or not a number "
+                            f"(a truncated file?); {again}")
+    if weight.lt(0).any() or not np.isfinite(weight).all() or not weight.sum() > 0:
         raise ScenarioError(f"{path}: weight: needs a non-negative `weight` column with a positive sum")
+    frame["weight"] = weight
     return frame
 
 
