@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     previous = docnumbers.load("validation") if (docnumbers.NUMBERS / "validation.json").exists() else {"numbers": {}}
-    numbers, checks, walls = dict(previous["numbers"]), [], {}
+    numbers, walls = dict(previous["numbers"]), {}
     try:
         for part in parts:
             started = time.perf_counter()
