@@ -45,7 +45,7 @@ from sim.outputs import claimed
 from sim.resources import check_run_fits
 from sim.analysis.fan import fan_figure, intervals, period_ends
 from sim.analysis.discrepancy import NONE, PATHS, fit_discrepancy, with_discrepancy
-from sim.analysis.emulator import fit_by_method
+from sim.analysis.emulator import METHOD as EMULATOR, fit_by_method
 from sim.analysis.posterior import FAR_WORSE, credible_intervals, posterior_predictive
 from sim.atomic import replaced_atomically
 from sim.clock import Clock
@@ -53,8 +53,7 @@ from sim.scenario import ScenarioError, apply_overrides
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 DISCREPANCIES = ("random-walk", "none")
-METHODS = {"abc": "ABC-SMC posterior",
-           "emulator": "Gaussian-process emulator of the distance (BOLFI), posterior prior x P(distance < epsilon)"}
+METHODS = {"abc": "ABC-SMC posterior", "emulator": EMULATOR}
 
 
 def parse_until(until: str) -> pd.Period:
