@@ -174,9 +174,6 @@ def test_q4_premium_churn_is_near_the_f1s(to_2020):
     assert _q4_churn_error(to_2020["no_switching"]) > 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="at the issue 23 re-fit baseline the focal share of world paid subscriptions "
-                   "(x 0.89 for China) is 45.7% at 2016-12 and 47.3% at 2020-12 (42.0-47.3% 2016-2020), above "
-                   "the 45% bound (60,000 listeners, one seed); Apple Music is within 20% of its milestones")
 def test_apple_music_grows_as_announced_and_the_focal_share_holds(to_2020):
     # Apple's ~150-900 listeners: 4-8% sampling error, inside the 20% band with room
     errors = _apple_errors(to_2020["baseline"])
