@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
+
+from sim.atomic import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMBERS = ROOT / "docs" / "numbers"
@@ -57,11 +57,7 @@ def write(name: str, command: str, numbers: dict[str, str], inputs: list[Path] =
             "numbers": {k: str(v) for k, v in numbers.items()}}
     NUMBERS.mkdir(parents=True, exist_ok=True)
     target = NUMBERS / f"{name}.json"
-    fd, tmp = tempfile.mkstemp(dir=NUMBERS, prefix=f".{name}-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(body, f, indent=1, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, target)
+    write_atomic(target, (json.dumps(body, indent=1, ensure_ascii=False) + "\n").encode())  # mode as any file the user makes
     return target
 
 
@@ -127,6 +123,6 @@ def refresh_documents() -> list[Path]:
             text = path.read_text()
             new = refresh(text, rel)
             if new != text:
-                path.write_text(new)
+                write_atomic(path, new.encode())  # a crash leaves the doc as it was, never cut
                 changed.append(path)
     return changed

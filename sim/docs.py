@@ -62,9 +62,10 @@ def render(text: str) -> str:
 
 
 def main() -> int:
+    from sim.atomic import write_atomic
     from sim.docnumbers import refresh_documents
 
-    ODD.write_text(render(ODD.read_text()))
+    write_atomic(ODD, render(ODD.read_text()).encode())  # a crash leaves docs/odd.md as it was, never cut
     print(f"updated {ODD}")
     for path in refresh_documents():
         print(f"updated the generated numbers of {path}")

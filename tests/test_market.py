@@ -110,7 +110,22 @@ def test_constant_population_is_the_old_market():
     np.testing.assert_array_equal(a["mau"].to_numpy(), b["mau"].to_numpy())
 
 
+def test_only_the_addressable_share_of_a_region_comes_into_reach():
+    """People in reach are a region's population x its ``addressable_share``; with the share 1 the run is the old one
+    (the regions' listeners follow their people in reach, so the south gets fewer)."""
+    regions = [{**GROWING["regions"][0]}, {**GROWING["regions"][1], "addressable_share": 0.25}]
+    model, ts, _ = run(small_scenario(**{**GROWING, "regions": regions}))
+    reach = ts.groupby("date")["people_in_reach"].first()
+    assert reach.iloc[-1] == pytest.approx(1.5e8 + 0.25 * 2.0e8) and reach.iloc[0] == pytest.approx(1.0e8 + 0.25 * 0.5e8, rel=1e-3)
+    south = float(np.mean(model.population.region == 1))
+    assert south == pytest.approx(0.5e8 / 2.0e8, abs=0.01)  # listeners by people in reach at the horizon: 0.5e8 of 2e8
+    same = run(small_scenario(**{**GROWING, "regions": [{**GROWING["regions"][0], "addressable_share": 1.0}, GROWING["regions"][1]]}))
+    np.testing.assert_array_equal(same[1]["mau"].to_numpy(), run(small_scenario(**GROWING))[1]["mau"].to_numpy())
+
+
 @pytest.mark.parametrize("change, expect", [
+    ({"regions": [{"name": "europe", "share": 0.5, "addressable_share": 0.5}, {"name": "rest", "share": 0.5}]},
+     ["addressable_share", "own `population`"]),
     ({"timeline": [{"at": "2015-05", "exit": "Apple Muzic"}]}, ["timeline.0.exit", "did you mean 'Apple Music'"]),
     ({"timeline": [{"at": "2015-05", "exit": "Spotify"}]}, ["timeline.0.exit", "focal"]),
     ({"timeline": [{"at": "2015-05", "enter": {"name": "X", "ad_lod": 3}}]}, ["timeline.0.enter", "ad_lod", "ad_load"]),

@@ -4,9 +4,11 @@ data/regional/spotify_users_by_region.csv, sim.analysis.regions).
 - The paying share of MAU falls with income: about 0.51 in Europe and 0.54 in North America, 0.43 in Latin America
   and 0.26 in the rest of the world at Q4 2020. Price relative to income (choice.income_elasticity,
   regions[].income) makes the gap between the richer two and the poorer two: without it the gap halves.
-- Regional shares of MAU (2017-12, 2020-12) and of premium subscribers (2020-12): the issue asks for 4 points after
-  the final fit; the tolerance here is what the model gives now (``SHARE_TOLERANCE_POINTS``), so a region that
-  drifts further fails.
+- Regional shares of MAU (2017-12, 2020-12) and of premium subscribers (2020-12): the issue asks for 4 points (met at
+  the shipped size, docs/validation.md); here, at 20,000 listeners and two seeds, 4 points plus three standard errors
+  of a share (``SHARE_TOLERANCE_POINTS``). Only each region's addressable share of its internet users comes into reach
+  (``regions[].addressable_share``, fitted by ``tools/fit_regions.py``): with every internet user in reach the rest of
+  the world takes far too many of the users.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from tests.helpers import ROOT, run_model
 
 SEEDS = (0, 1)
 RICH, POOR = ("europe", "north_america"), ("latin_america", "rest_of_world")
-SHARE_TOLERANCE_POINTS = 30.0  # the gaps now reach 26 points (rest of world's premium share); the final fit tightens it
+# a region's share of ~3,000 focal users (2017-12, two seeds): about 0.7 points of sampling error
+SHARE_TOLERANCE_POINTS = 4.0 + 3 * 0.7
 
 
 def _regions(scenario) -> pd.DataFrame:
@@ -62,6 +65,19 @@ def test_without_price_relative_to_income_the_paying_share_hardly_differs(baseli
     """Mutation check: with income_elasticity 0 (the same weight of a EUR everywhere) the gap is under 10 points."""
     gap = _paying_gap(_regions(apply_overrides(baseline_2020, {"choice.income_elasticity": 0.0})))
     assert gap.mean() < _observed_gap() - 0.08, gap
+
+
+def test_without_addressable_shares_the_emerging_regions_take_too_many_users(baseline_2020):
+    """Mutation check: every region's internet users all in reach (``addressable_share`` 1, the initial market's people
+    kept): the rest of the world's share of MAU at 2020-12 runs more than 10 points above Spotify's and North America's
+    more than 8 below (with the fitted shares both are within 4, ``test_regional_shares_of_users_near_the_reported``)."""
+    from tools.fit_regions import with_values
+
+    everyone = with_values(baseline_2020, {f"regions.{r}.addressable_share": 1.0 for r in ("europe", "latin_america",
+                                                                                          "rest_of_world")})
+    gaps = compare(_regions(everyone), "Spotify").set_index(["metric", "date", "region"])["gap_points"]
+    assert gaps["MAU_share", "2020-12", "rest_of_world"] > 10, gaps
+    assert gaps["MAU_share", "2020-12", "north_america"] < -8, gaps
 
 
 def test_regional_shares_of_users_near_the_reported(regions):

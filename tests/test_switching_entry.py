@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.analysis.validation import CHINA, observed_q4
 from sim.mechanics import entry, switching
 from sim.mechanics.choice import INELIGIBLE
 from sim.mechanics.diffusion import bass_cdf
@@ -108,8 +109,7 @@ def test_a_listener_who_heard_of_an_entrant_weighs_it_against_their_option_only(
 
 AGENTS = 60_000
 SEED = replicate_seeds(42, 1)[0]
-F1_Q4_CHURN = {2015: 7.5, 2016: 6.0, 2017: 5.1, 2018: 5.2, 2019: 4.8}  # % a month (data/spotify_kpis_2015_2020.csv)
-CHINA = 0.89  # the model's market leaves out China (Tencent ~11% of world paid subscriptions; docs/evidence.md section 4)
+F1_Q4_CHURN = observed_q4("premium_churn_monthly", range(2015, 2020)).to_dict()  # year -> % a month (the F-1's)
 
 
 def _baseline(months: int, **overrides):
@@ -174,9 +174,6 @@ def test_q4_premium_churn_is_near_the_f1s(to_2020):
     assert _q4_churn_error(to_2020["no_switching"]) > 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="at the issue 23 re-fit baseline the focal share of world paid subscriptions "
-                   "(x 0.89 for China) is 45.7% at 2016-12 and 47.3% at 2020-12 (42.0-47.3% 2016-2020), above "
-                   "the 45% bound (60,000 listeners, one seed); Apple Music is within 20% of its milestones")
 def test_apple_music_grows_as_announced_and_the_focal_share_holds(to_2020):
     # Apple's ~150-900 listeners: 4-8% sampling error, inside the 20% band with room
     errors = _apple_errors(to_2020["baseline"])

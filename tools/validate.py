@@ -12,7 +12,7 @@ Parts, each at a documented size (``SIZES``; the same figures every time, fixed 
   20,000 listeners, with the random-walk model discrepancy fitted to 2015-2018 (``sim.analysis.discrepancy``):
   MAPE and coverage of the 2019-2020 quarters, and the same for the model's draws alone;
 - ``guide``: ``tools/guide_numbers.py`` and ``tools/teaching_numbers.py`` (the user guide's and the teaching
-  notes' figures; ``responses`` also runs ``tools/response_figures.py``).
+  notes' figures; ``responses`` runs ``tools/response_figures.py``'s responses once and writes its file too).
 
 It writes ``docs/numbers/validation.json`` (the tables and figures docs/validation.md quotes), refreshes the docs,
 prints a summary with pass/fail per target, and exits 0 even when a target is missed (it reports); 2 on bad input.
@@ -113,13 +113,15 @@ def run_fit() -> dict:
 
 
 def run_responses() -> dict:
-    """Each response of issue 23 point 3 with the set-up and measure of its test, the issue's bound, per seed."""
-    from tests import test_plans as p
-    from tests import test_responses as t
-    from tests import test_switching_entry as e
+    """Each response of issue 23 point 3 with the set-up and measure of its test, the issue's bound, per seed.
 
-    base = t.apply_overrides(t.load_scenario(BASELINE), {"market.agents": 40000})
-    short = t.apply_overrides(base, {"time.months": 72})
+    The price, ads and support responses are ``tools/response_figures.py``'s (run once here: it also writes
+    ``docs/numbers/responses.json``, their details); entry and plans are the tests' own."""
+    from sim.scenario import apply_overrides
+    from tests import test_plans as p
+    from tests import test_switching_entry as e
+    from tools import response_figures
+
     rows = []
 
     def add(response, measure, values, target, met):
@@ -129,25 +131,19 @@ def run_responses() -> dict:
 
     checks, last = [], [""]
 
-    r = t._price_response(short, t.INDIVIDUAL_PLUS_10)
+    got = response_figures.measure()
+    response_figures.write(got)
+    r, ads = got.price, got.ads
     add("price +10% (individual, 2019-01)", "premium subscribers after 24 months", [_pct(x) for x in r[:, 0]],
         "-4% .. -0.5%", -0.04 <= r[:, 0].mean() <= -0.005)
     add("", "subscription revenue over 24 months", [_pct(x) for x in r[:, 1]], "+1% .. +8%", 0.01 <= r[:, 1].mean() <= 0.08)
     add("", "that month's churn / prior six months' mean", [f"{x:.2f}" for x in r[:, 2]], "<= 1.5", r[:, 2].mean() <= 1.5)
-    ads = t._one_more_ad_minute(short)
     add("ads +1 ad-minute/hour (2019-01)", "hours per free user per extra ad/hour (fixed cohort)",
         [_pct(x, 2) for x in ads[:, 0]], "-3% .. -1%", -0.03 <= ads[:, 0].mean() <= -0.01)
     add("", "focal ad revenue over 24 months", [_pct(x) for x in ads[:, 1]], ">= +10%", ads[:, 1].mean() >= 0.10)
-    medians = np.array([t._yearly_median_response(t._run(base, s).records) for s in t.SEEDS])
-    add("support", "worst yearly median response time of the horizon (h)", [f"{x:.1f}" for x in medians.max(axis=1)],
-        "<= 12", medians.max() <= 12)
-    cut, start = t._staff_cut(short, 0.6), t._lever_start(short)
-    span = slice(start, start + t.LEVER_MONTHS)
-    waits, churn = [], []
-    for s in t.SEEDS:
-        a, b = t._run(short, s).records, t._run(cut, s).records
-        waits.append(t._yearly_median_response(b)[start // 12:].min())
-        churn.append(100 * (b["churn_premium_monthly"][span, 0].mean() - a["churn_premium_monthly"][span, 0].mean()))
+    add("support", "worst yearly median response time of the horizon (h)", [f"{x:.1f}" for x in got.medians.max(axis=1)],
+        "<= 12", got.medians.max() <= 12)
+    waits, churn = got.cut_after.min(axis=1), 100 * got.cut_churn
     add("", "staff -40% 2019-2020: lowest yearly median response (h)", [f"{x:.1f}" for x in waits], "> 5",
         min(waits) > 5)
     add("", "staff -40% 2019-2020: premium churn (points a month)", [f"{x:+.2f}" for x in churn], ">= +0.1",
@@ -161,12 +157,12 @@ def run_responses() -> dict:
         "30% .. 45%", share.between(0.30, 0.45).all())
     first = e._first_month_change()
     add("", "an entrant's first month (2019-01): focal premium count", [_pct(first, 2)], "within 2%", abs(first) <= 0.02)
-    shares = p._plan_shares(t.apply_overrides(base, {"market.agents": 20000, "time.months": 72}))
+    base, _ = response_figures.scenarios()
+    shares = p._plan_shares(apply_overrides(base, {"market.agents": 20000, "time.months": 72}))
     add("plans", "duo share of focal premium, 2020-12", [f"{100 * x:.1f}%" for x in shares[:, 0]], "<= 10%",
         shares[:, 0].mean() <= 0.10)
     add("", "family share of focal premium, 2020-12", [f"{100 * x:.1f}%" for x in shares[:, 1]], ">= 15%",
         shares[:, 1].mean() >= 0.15)
-    subprocess.run([sys.executable, "-m", "tools.response_figures"], cwd=ROOT, check=True)  # the details
     table = pd.DataFrame(rows, columns=["response", "measure", "model (seeds)", "target", "met"])
     return {"numbers": {"responses.table": markdown(table.assign(met=table["met"].map(_yes)))}, "checks": checks}
 
@@ -179,11 +175,7 @@ def run_backtest() -> dict:
     from sim.analysis.backtest import backtest
 
     b = BACKTEST
-    out = OUT / "backtest"
-    if out.exists():  # this command's own folder (results/validate/backtest), rewritten each time
-        import shutil
-
-        shutil.rmtree(out)
+    out = OUT / "backtest"  # an earlier backtest there is replaced whole once the new one is; anything else refused
     started = time.perf_counter()
     result = backtest(CALIBRATION, b["until"], out, workers=2, changes={"set": {"market.agents": b["agents"]}},
                       draws=b["draws"], method="emulator", design=b["design"], rounds=b["rounds"], batch=b["batch"],
@@ -231,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     previous = docnumbers.load("validation") if (docnumbers.NUMBERS / "validation.json").exists() else {"numbers": {}}
-    numbers, checks, walls = dict(previous["numbers"]), [], {}
+    numbers, walls = dict(previous["numbers"]), {}
     try:
         for part in parts:
             started = time.perf_counter()
@@ -252,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ScenarioError, ValueError, FileNotFoundError) as err:
         print(f"tools/validate.py: {err}", file=sys.stderr)
         return 2
+    except subprocess.CalledProcessError as err:  # the tool said why above; validation.json keeps its last figures
+        print(f"tools/validate.py: {part}: `{' '.join(map(str, err.cmd[1:]))}` failed (exit {err.returncode}); "
+              "docs/numbers/validation.json is unchanged", file=sys.stderr)
+        return 1
     all_checks = [c for part in PARTS for c in json.loads(numbers.get(f"checks.{part}", "[]"))]
     summary = pd.DataFrame(all_checks, columns=["target", "model", "bound", "met"])
     numbers["summary"] = markdown(summary.assign(met=summary["met"].map(_yes)))

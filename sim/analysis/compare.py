@@ -153,7 +153,7 @@ def forest_panels(comparison: dict, kpis: list[str], colors: dict[str, str]):
     panels = []
     for name in kpis:
         ks = [c["kpis"][name] for c in arms]
-        scale = RowScale.of(name, [ks[0]["a_mean"]], [v for k in ks for v in (k["diff_mean"], k["diff_ci95_low"], k["diff_ci95_high"])])
+        scale = paired_scale(name, ks)
         panels.append(ForestPanel(f"{name}\n(X - A, {scale.difference_unit})", [f"{c['label']} - A" for c in arms],
                                   *(np.array([np.nan if k[f] is None else k[f] / scale.divisor for k in ks])
                                     for f in ("diff_mean", "diff_ci95_low", "diff_ci95_high")),
@@ -186,14 +186,22 @@ def kpi_rows(comparison: dict, kpis: list[str], intervals: bool = True) -> list[
     rows = []
     for name in kpis:
         ks = [c["kpis"][name] for c in comparison["comparisons"]]
-        scale = RowScale.of(name, [ks[0]["a_mean"]], [v for k in ks for v in (k["diff_mean"], k["diff_ci95_low"], k["diff_ci95_high"])])
+        scale = paired_scale(name, ks)
         unit = scale.unit if scale.difference_unit == scale.unit else f"{scale.unit}, X - A in {scale.difference_unit}"
-        row: list = [name, unit, scale.value(ks[0]["a_mean"])]
-        for k in ks:
-            cell = scale.value(k["diff_mean"], signed=True) + ("*" if k["significant"] else "")
-            row.append((cell, scale.interval(k["diff_ci95_low"], k["diff_ci95_high"])) if intervals else cell)
-        rows.append(tuple(row))
+        rows.append((name, unit, scale.value(ks[0]["a_mean"]), *(difference_cell(scale, k, intervals) for k in ks)))
     return rows
+
+
+def paired_scale(name: str, ks: list[dict]) -> RowScale:
+    """The one scale of a row of KPI ``name``: A's mean and every arm's X - A and 95% interval (``ks``, one
+    :func:`paired_differences` entry per other arm, A's mean the same in each)."""
+    return RowScale.of(name, [ks[0]["a_mean"]], [k[f] for k in ks for f in ("diff_mean", "diff_ci95_low", "diff_ci95_high")])
+
+
+def difference_cell(scale: RowScale, k: dict, interval: bool = True) -> str | tuple[str, str]:
+    """X - A in ``scale`` with a trailing * where its 95% interval excludes zero; with ``interval``, (that, the interval)."""
+    cell = scale.value(k["diff_mean"], signed=True) + ("*" if k["significant"] else "")
+    return (cell, scale.interval(k["diff_ci95_low"], k["diff_ci95_high"])) if interval else cell
 
 
 def kpi_headers(comparison: dict) -> list[str]:
@@ -372,10 +380,9 @@ def region_rows(comparison: dict, intervals: bool = True) -> list[tuple]:
     for region in first:
         for kpi in REGION_KPIS:
             ks = [comparison["regions"][c["label"]][region][kpi] for c in comparison["comparisons"]]
-            scale = RowScale.of(kpi, [ks[0]["a_mean"]], [v for k in ks for v in (k["diff_mean"], k["diff_ci95_low"], k["diff_ci95_high"])])
-            cells = [(scale.value(k["diff_mean"], signed=True) + ("*" if k["significant"] else ""),
-                      scale.interval(k["diff_ci95_low"], k["diff_ci95_high"])) for k in ks]
-            rows.append((region, kpi, scale.unit, scale.value(ks[0]["a_mean"]), *(cells if intervals else [c for c, _ in cells])))
+            scale = paired_scale(kpi, ks)
+            rows.append((region, kpi, scale.unit, scale.value(ks[0]["a_mean"]),
+                         *(difference_cell(scale, k, intervals) for k in ks)))
     return rows
 
 

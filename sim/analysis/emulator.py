@@ -42,6 +42,10 @@ POOL = 16384
 TOLERANCE = 1.2
 #: Best simulated points around which half the pool is drawn, and the sd of its steps (unit cube).
 CENTRES, LOCAL_SCALE = 10, 0.05
+#: The method as the result files (posterior.json, backtest.json) name it.
+METHOD = ("Gaussian-process emulator of the calibration's distance (BOLFI; sim.analysis.emulator) choosing where to "
+          f"simulate; posterior: the simulated points within {TOLERANCE:g} x the best simulated distance, equally "
+          "weighted (ABC rejection on real runs)")
 
 
 def values_at(space: list[Space], u: np.ndarray) -> dict[str, Any]:
@@ -115,7 +119,9 @@ def fit_emulator_posterior(cal: Calibration, design: int = 96, rounds: int = 2, 
             epsilons.append(float(tolerance * d[ok].min()))
             if r < rounds:  # the next batch: drawn where the emulator expects runs under the best so far
                 w = acceptance(gp, pool, float(np.log(d[ok].min())))
-                pick = rng.choice(len(pool), batch, replace=np.count_nonzero(w) < batch, p=w / w.sum())
+                # an emulator sure that nowhere beats the best (every w 0 in floating point): the pool alike
+                p = w / w.sum() if w.sum() > 0 else None
+                pick = rng.choice(len(pool), batch, replace=np.count_nonzero(w) < batch, p=p)
                 u = np.vstack([u, pool[pick]])
     table = pd.DataFrame([values_at(space, p) for p in u])
     table["distance"] = distances
@@ -123,6 +129,10 @@ def fit_emulator_posterior(cal: Calibration, design: int = 96, rounds: int = 2, 
     sample["weight"] = 1.0 / len(sample)
     return {"sample": sample, "epsilons": epsilons, "evaluations": len(distances), "dropped": int(len(table) - len(sample)),
             "start": {"note": "", "beaten": None}, "design": table, "kernel": str(gp.kernel_)}
+
+
+#: What the posterior's points are, by method.
+POSTERIOR_OF = {"abc": "the final ABC-SMC population", "emulator": "the accepted simulated points (equal weights)"}
 
 
 def fit_by_method(cal: Calibration, folder, method: str, executor: Executor, on_simulation: Callable[[int], None] | None,
@@ -148,8 +158,8 @@ def calibrate_abc(path: str | Path, out: str | Path | None = None, workers: int 
     posterior.json.
 
     Writes posterior.csv, posterior.json, abc.sqlite (ABC) or design.csv (the emulator's simulated
-    points), calibrated.yaml (the base scenario with the best particle's values: for the emulator the
-    lowest emulated distance) and figures/fit-<series>.png (posterior-predictive fan of ``draws`` draws
+    points), calibrated.yaml (the base scenario with the values of the posterior's point of lowest
+    simulated distance) and figures/fit-<series>.png (posterior-predictive fan of ``draws`` draws
     over the whole horizon). ``executor``/``scheduler``: where a particle's replicates run (see
     :func:`sim.executors.using`), kept for the whole fit.
     """
@@ -192,8 +202,7 @@ def calibrate_abc(path: str | Path, out: str | Path | None = None, workers: int 
             "base_sha256": cal.base_sha256,
             "method": ("ABC-SMC (pyabc, single-core sampler seeded from `seed`; uniform/log-uniform priors "
                        "over the bounds; the calibration's distance; median quantile tolerance schedule)"
-                       if method == "abc" else "Gaussian-process emulator of the calibration's distance (BOLFI; "
-                       "sim.analysis.emulator): prior x P(distance < the emulated minimum)"),
+                       if method == "abc" else METHOD),
             "distance_measure": cal.spec.distance, "seed": cal.spec.seed, "replicates": cal.spec.replicates,
             **({"population": population, "generations": generations} if method == "abc" else
                {"design": design, "rounds": rounds, "batch": batch, "kernel": post["kernel"]}),
@@ -204,7 +213,7 @@ def calibrate_abc(path: str | Path, out: str | Path | None = None, workers: int 
             "start": post["start"],
             "best": {"parameters": best_params, "distance": float(best["distance"])},
             "posterior": {"particles": len(sample), "intervals": credible_intervals(sample, paths),
-                          "label": "weighted quantiles of the final ABC-SMC population: q2.5..q97.5 = 95%, "
+                          "label": f"weighted quantiles of {POSTERIOR_OF[method]}: q2.5..q97.5 = 95%, "
                                    "q10..q90 = 80% credible interval"},
             "predictive": {"draws": draws, "seed": cal.spec.seed + 1},
             "version": sim.__version__, "pyabc": pyabc.__version__, "wall_seconds": None,

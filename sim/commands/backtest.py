@@ -7,7 +7,7 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from sim.commands.common import add_executor_options, notice, progress_bar
+from sim.commands.common import add_emulator_options, add_executor_options, check_emulator_options, notice, progress_bar
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,9 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="random-walk: widen and shift the forecast by the model's structural error, a random walk of "
                         "log(observed / model) fitted to the observations up to --until (sim.analysis.discrepancy); "
                         "none: the posterior-predictive draws alone; default random-walk")
-    p.add_argument("--design", type=int, default=96, metavar="N", help="emulator: Latin-hypercube points (default 96)")
-    p.add_argument("--rounds", type=int, default=2, metavar="R", help="emulator: refinement rounds (default 2)")
-    p.add_argument("--batch", type=int, default=32, metavar="B", help="emulator: points per round (default 32)")
+    add_emulator_options(p)
     p.add_argument("--population", type=int, default=50, metavar="N", help="particles per ABC generation (default 50)")
     p.add_argument("--generations", type=int, default=4, metavar="G", help="ABC generations (default 4)")
     p.add_argument("--draws", type=int, default=40, metavar="K", help="posterior-predictive runs (default 40)")
@@ -47,9 +45,7 @@ def _handle(args: argparse.Namespace) -> int:
 
     if args.draws < 2:
         raise ScenarioError(f"--draws: needs at least 2 runs for an interval (got {args.draws})")
-    for flag, value, least in (("--design", args.design, 4), ("--rounds", args.rounds, 0), ("--batch", args.batch, 1)):
-        if value < least:
-            raise ScenarioError(f"{flag}: needs at least {least} (got {value})")
+    check_emulator_options(args)
     changes = {"replicates": args.replicates} if args.replicates is not None else {}
     if args.set:
         changes["set"] = parse_set_options(args.set)

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sim.commands.common import add_executor_options, notice, progress_bar
+from sim.commands.common import add_emulator_options, add_executor_options, check_emulator_options, notice, progress_bar
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,9 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=("optuna", "abc", "emulator"), default="optuna",
                    help="optuna: best fit by TPE (default); abc: posterior by ABC-SMC (pyabc); emulator: posterior "
                         "through a Gaussian-process emulator of the distance (--design, --rounds, --batch)")
-    p.add_argument("--design", type=int, default=96, metavar="N", help="emulator: Latin-hypercube points (default 96)")
-    p.add_argument("--rounds", type=int, default=2, metavar="R", help="emulator: refinement rounds (default 2)")
-    p.add_argument("--batch", type=int, default=32, metavar="B", help="emulator: points per round (default 32)")
+    add_emulator_options(p)
     p.add_argument("--population", type=int, default=50, metavar="N", help="abc: particles per generation (default 50)")
     p.add_argument("--generations", type=int, default=4, metavar="G", help="abc: generations (default 4)")
     p.set_defaults(func=_handle)
@@ -93,11 +91,8 @@ def print_fit(result: dict[str, Any]) -> None:
 
 def _handle_abc(args: argparse.Namespace, changes: dict[str, Any]) -> int:
     from sim.analysis.emulator import calibrate_abc
-    from sim.scenario import ScenarioError
 
-    for flag, value, least in (("--design", args.design, 4), ("--rounds", args.rounds, 0), ("--batch", args.batch, 1)):
-        if value < least:
-            raise ScenarioError(f"{flag}: needs at least {least} (got {value})")
+    check_emulator_options(args)
     progress, advance = progress_bar(args.quiet, f"{args.method} simulations", None)
     with progress:
         result = calibrate_abc(args.calibration_file, args.out, args.workers, changes, args.population,

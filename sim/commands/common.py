@@ -21,6 +21,27 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
                    help="worker processes (default: every core; 1 runs in this process)")
 
 
+#: The emulator's options (calibrate and backtest --method emulator): flag, default, metavar, least, what it sets.
+EMULATOR_OPTIONS = (("--design", 96, "N", 4, "Latin-hypercube points"), ("--rounds", 2, "R", 0, "refinement rounds"),
+                    ("--batch", 32, "B", 1, "points per round"))
+
+
+def add_emulator_options(p: argparse.ArgumentParser) -> None:
+    """--design, --rounds and --batch of ``--method emulator`` (:data:`EMULATOR_OPTIONS`)."""
+    for flag, default, metavar, _, what in EMULATOR_OPTIONS:
+        p.add_argument(flag, type=int, default=default, metavar=metavar, help=f"emulator: {what} (default {default})")
+
+
+def check_emulator_options(args: argparse.Namespace) -> None:
+    """Refuse (ScenarioError, exit 2) an emulator option below its least value, naming the flag."""
+    from sim.scenario import ScenarioError
+
+    for flag, _, _, least, _ in EMULATOR_OPTIONS:
+        value = getattr(args, flag.removeprefix("--"))
+        if value < least:
+            raise ScenarioError(f"{flag}: needs at least {least} (got {value})")
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Options shared by every command that runs replicates of scenarios (run, compare)."""
     p.add_argument("--set", action="append", metavar="KEY.PATH=VALUE", default=[],

@@ -410,6 +410,9 @@ def logit_rows(u: np.ndarray, noise_scale: float, ids: np.ndarray, key: np.uint6
     return out
 
 
+CHUNK = 16_384  # deciders whose (deciders x options) utilities are scored at once: 2 MB of 16 options
+
+
 def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float, key: np.uint64,
            ident: np.ndarray, moving: np.ndarray | None = None, heard: np.ndarray | None = None,
            plan_nest: float = 1.0) -> np.ndarray:
@@ -420,11 +423,19 @@ def choose(L, O, M, c, idx: np.ndarray, current: np.ndarray, noise_scale: float,
     ``moving`` (m,) EUR/month: each decider's cost of moving to another service, charged on the other
     services' options (``sim.mechanics.switching``); ``heard`` (m,) int8: the entrant a decider has
     just heard of, weighed against their option only, -1 for none (``sim.mechanics.entry``); None: neither.
-    The (deciders x options) utilities are materialised once, as the kernel's output.
+    The (deciders x options) utilities are materialised once, as the kernel's output, :data:`CHUNK` deciders
+    at a time: a decider's choice depends on their own row only, and a table of a few MB stays in the cache
+    between the kernels that write and read it (at 10M listeners all of the deciders' would be 100 MB, mapped
+    afresh and read from memory every step).
     """
-    u = utility_table(L, O, M, c, idx, current)
-    if moving is not None:
-        charge_moving(u, L[1][idx], O[0], moving)
-    if heard is not None:
-        consider_only(u, current, O[0], heard, INELIGIBLE)
-    return logit_rows(u, noise_scale, ident[idx], key, nests(O[0]), plan_nest)
+    chosen = np.empty(idx.size, np.int64)
+    service, ids, nest = L[1][idx], ident[idx], nests(O[0])
+    for a in range(0, idx.size, CHUNK):
+        part = slice(a, a + CHUNK)
+        u = utility_table(L, O, M, c, idx[part], current[part])
+        if moving is not None:
+            charge_moving(u, service[part], O[0], moving[part])
+        if heard is not None:
+            consider_only(u, current[part], O[0], heard[part], INELIGIBLE)
+        chosen[part] = logit_rows(u, noise_scale, ids[part], key, nest, plan_nest)
+    return chosen

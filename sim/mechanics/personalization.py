@@ -47,7 +47,7 @@ def sharers(users: np.ndarray, state: np.ndarray, service: np.ndarray, privacy_s
     """
     out = np.zeros(state.size, np.bool_)
     fraction = np.zeros(users.size)
-    who = np.empty(users.size, np.int64)  # positions in ``users`` of the sharers
+    who = np.empty(users.size, np.int32)  # positions in ``users`` of the sharers (int32: not mapped afresh at 10M)
     m = 0
     for k in range(users.size):  # no branch on the listener: selects, and a compaction of the sharers
         i = users[k]

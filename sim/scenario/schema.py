@@ -102,19 +102,27 @@ class Region(Strict):
     name: str = Field(description="Region name")
     share: float | None = P(None, "fraction", "Share of the market's population in this region (every region has a share, "
                             "or every region has a population)", ge=0, le=1)
-    population: PeopleSchedule | None = P(None, "people", "The region's own people in reach: a number or a dated schedule "
-                                          "{YYYY-MM: people} (then market.population is their sum and is not given)")
+    population: PeopleSchedule | None = P(None, "people", "The region's own people (internet users): a number or a dated schedule "
+                                          "{YYYY-MM: people}; x addressable_share are in reach (then market.population is "
+                                          "their sum and is not given)")
     price_multiplier: float = P(1.0, "-", "Local net price as a multiple of the list price", gt=0, le=5)
     value_multiplier: float = P(1.0, "-", "Scales wtp, outside value and ad sensitivity (local purchasing power)", gt=0, le=5)
     income: float | None = P(None, "USD/person/year", "GDP per capita (World Bank, current USD): a EUR of price weighs "
                              "(choice.reference_income / income) ** choice.income_elasticity EUR here (none: 1)", gt=0, le=1e6)
     inflation_area: str | None = P(None, "-", "Area of `inflation` whose consumer prices this region's listeners and advertisers "
                                    "follow (none: no inflation)")
+    addressable_share: float = P(1.0, "fraction", "Share of the region's `population` (internet users) a music-streaming "
+                                 "service can reach at all: a smartphone with mobile data they can afford, on-demand music "
+                                 "in their habits; the people in reach are population x this (fitted to the regional "
+                                 "shares of users, docs/validation.md; plausible 0.2-1)", gt=0, le=1)
 
     @model_validator(mode="after")
     def _one_size(self) -> "Region":
         if (self.share is None) == (self.population is None):
             raise ValueError("a region has either `share` or `population`, not both nor neither")
+        if self.population is None and self.addressable_share != 1.0:
+            raise ValueError("addressable_share: only with the region's own `population` (a `share` is already of the "
+                             "people in reach: lower the share instead)")
         if self.population is not None:
             _never_falls(self.population, "population")
         return self
@@ -429,9 +437,10 @@ class Scenario(Strict):
         return [*self.services.all(), *(ev.enter for ev in self.timeline if ev.enter)]
 
     def region_population(self, months: np.ndarray) -> np.ndarray:
-        """People in reach per region at month indices ``months``, shape (R, len(months))."""
+        """People in reach per region at month indices ``months`` (a region's own population x its addressable
+        share), shape (R, len(months))."""
         if self.regions[0].population is not None:
-            return np.array([linear_schedule(r.population, months) for r in self.regions])
+            return np.array([linear_schedule(r.population, months) * r.addressable_share for r in self.regions])
         total = linear_schedule(self.market.people, months)
         return np.array([r.share * total for r in self.regions])
 
