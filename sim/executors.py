@@ -261,8 +261,10 @@ class DaskExecutor:
                 # a cluster interrupted half-started cannot be closed cleanly (distributed's exit
                 # handler then fails with a traceback): hold Ctrl-C until it is up, then close it
                 with _interrupt_deferred(), dask.config.set(config):
+                    # its scheduler logs in this process: at ERROR, "Couldn't gather keys" of a result lost with
+                    # a dead worker (recomputed; on_notice says so); what fails a run comes back as its exception
                     self._cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1,
-                                                 dashboard_address=None, silence_logs=logging.ERROR)
+                                                 dashboard_address=None, silence_logs=logging.CRITICAL)
                     self._client = Client(self._cluster)
             except BaseException:
                 self.__exit__()

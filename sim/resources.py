@@ -7,9 +7,11 @@ with ``benchmarks/memory_estimate.py`` on the baseline at 1M listeners, 120 mont
 degree 0 (fully mixed), 12 and 40: the peak is the larger of the months' (about 200 bytes a
 listener: its arrays, 8 genres of taste, the per-step temporaries) and the friendship
 network's build (about 80 bytes a listener plus 34 per listener per unit of
-``network.mean_degree``: COO pairs in int64 before the CSR matrix), plus about 15 MB of
-loaded kernels. Within 15% of the measured need from 100k to 4M listeners on the baseline
-(the benchmark prints both).
+``network.mean_degree``: COO pairs in int64 before the CSR matrix). The months' peak also holds
+about 60 MB that does not grow with the listeners: numba's runtime and the compiled kernels,
+loaded on the first step, after the build's temporaries are freed (a 2,000-listener run needs
+61 MB). Within 15% of the measured need from 100k to 10M listeners on the baseline (the
+benchmark prints both; ``tests/test_memory.py`` checks 100k and 300k).
 
 Other branches call these: ``model_bytes(scenario)`` for one model, ``run_bytes`` for a
 command that runs replicates in worker processes, ``rows_bytes`` for designs and stored
@@ -27,7 +29,7 @@ BYTES_PER_LISTENER = 200      # measured 199 (fully mixed, 1M): state, traits an
 BUILD_BYTES_PER_LISTENER = 80  # the arrays already drawn when the network is built
 BYTES_PER_GENRE = 4           # taste is (listeners x genres) float32
 BYTES_PER_TIE = 34            # measured 34 per listener per unit of mean degree, at the build peak (degree 12 and 40, 1M)
-KERNELS_BYTES = 15_000_000    # the compiled kernels, loaded on the first step
+KERNELS_BYTES = 60_000_000    # numba's runtime and the compiled kernels, loaded on the first step (measured 61 MB at 2k)
 BYTES_PER_ROW = 600           # a timeseries row in memory: 55 numeric columns, a date and a service name
 BYTES_PER_COHORT_ROW = 80     # a cohort row: 7 columns; (steps x steps) rows per replicate, both tiers
 PROCESS_BYTES = 100_000_000   # a forked worker's own pages (imports are shared copy-on-write)
@@ -41,11 +43,12 @@ def model_bytes(scenario: Scenario) -> int:
     ties = 0 if scenario.network.kind == "fully_mixed" else scenario.network.mean_degree
     steps = Clock.of(scenario).n_steps
     services = 1 + len(scenario.services.competitors)
-    per_listener = max(BYTES_PER_LISTENER, BUILD_BYTES_PER_LISTENER + BYTES_PER_TIE * ties)  # the months' or the build's peak
-    listeners = n * (per_listener + BYTES_PER_GENRE * (genres - DEFAULT_GENRES))
+    build = n * (BUILD_BYTES_PER_LISTENER + BYTES_PER_TIE * ties)
+    months = KERNELS_BYTES + n * BYTES_PER_LISTENER  # the kernels load after the build's temporaries are freed
+    taste = n * BYTES_PER_GENRE * (genres - DEFAULT_GENRES)
     cohorts = 2 * steps * steps * 8  # premium and free retention counts, steps x steps float64
     records = steps * services * BYTES_PER_ROW
-    return int(KERNELS_BYTES + listeners + cohorts + records)
+    return int(max(build, months) + taste + cohorts + records)
 
 
 def workers_bytes(scenario: Scenario, workers: int | None, runs: int) -> int:

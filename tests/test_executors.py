@@ -173,6 +173,22 @@ def test_killing_the_command_leaves_no_worker_behind(kind, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_killed_dask_worker_prints_the_promised_warning_and_nothing_else(tmp_path):
+    """The docs promise a warning when a worker dies and its runs start again; with Dask there was none, and
+    the scheduler (in this process) could print its own "Couldn't gather keys" error."""
+    proc, children = start("run", str(ROOT / "scenarios/baseline.yaml"), "--set", "market.agents=60000",
+                           "--set", "time.months=60", "--set", "replicates=4", "--executor", "dask", "--workers", "2",
+                           "--quiet", "--out", str(tmp_path / "out"))
+    workers = [p for p in children if "--multiprocessing-fork" in " ".join(p.cmdline())]
+    workers[0].kill()
+    _, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr
+    lines = stderr.replace("\n  ", " ").strip().splitlines()  # rich wraps a long line
+    assert len(lines) == 1 and "a Dask worker died" in lines[0] and "runs again" in lines[0], stderr
+    assert (tmp_path / "out" / "timeseries.parquet").exists()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["run", "sweep", "calibrate"])
 def test_ctrl_c_exits_130_with_one_line_and_no_output(kind, tmp_path):
     proc, children = start(*command(kind, tmp_path))

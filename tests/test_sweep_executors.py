@@ -50,8 +50,9 @@ def test_a_killed_dask_worker_is_told_of_once_and_its_runs_finish(tmp_path, capf
     assert len(notices) == 1 and "Dask worker died" in notices[0] and "runs again" in notices[0], notices
     printed = capfd.readouterr()
     assert not printed.err.strip() and not printed.out.strip(), printed
-    # the scheduler runs in this process: nothing of its own at error level (once a CRITICAL traceback on closing)
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    # the scheduler runs in this process: no CRITICAL traceback of its own on closing (the terminal's view, with
+    # its other log lines, is tests/test_executors.py's)
+    assert not [r for r in caplog.records if r.levelno >= logging.CRITICAL], caplog.text
 
 
 def test_local_executor_yields_each_task_once_with_its_error():

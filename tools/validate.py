@@ -244,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ScenarioError, ValueError, FileNotFoundError) as err:
         print(f"tools/validate.py: {err}", file=sys.stderr)
         return 2
+    except subprocess.CalledProcessError as err:  # the tool said why above; validation.json keeps its last figures
+        print(f"tools/validate.py: {part}: `{' '.join(map(str, err.cmd[1:]))}` failed (exit {err.returncode}); "
+              "docs/numbers/validation.json is unchanged", file=sys.stderr)
+        return 1
     all_checks = [c for part in PARTS for c in json.loads(numbers.get(f"checks.{part}", "[]"))]
     summary = pd.DataFrame(all_checks, columns=["target", "model", "bound", "met"])
     numbers["summary"] = markdown(summary.assign(met=summary["met"].map(_yes)))

@@ -39,12 +39,12 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from sim.analysis.calibration import Calibration, horizon_periods, load_calibration
+from sim.analysis.calibration import Calibration, Target, horizon_periods, load_calibration
 from sim.executors import Executor, using
 from sim.outputs import claimed
 from sim.resources import check_run_fits
 from sim.analysis.fan import fan_figure, intervals, period_ends
-from sim.analysis.discrepancy import NONE, PATHS, fit_discrepancy, with_discrepancy
+from sim.analysis.discrepancy import NONE, PATHS, Discrepancy, fit_discrepancy, with_discrepancy
 from sim.analysis.emulator import METHOD as EMULATOR, fit_by_method
 from sim.analysis.posterior import FAR_WORSE, credible_intervals, posterior_predictive
 from sim.atomic import replaced_atomically
@@ -106,6 +106,31 @@ def forecast_scores(observed: pd.Series, periods: pd.Index, draws: np.ndarray) -
             "coverage80": inside("q10", "q90"), "coverage95": inside("q2.5", "q97.5")}
 
 
+def fan_note(scores: dict[str, Any], d: Discrepancy) -> str:
+    """The fan figure's note: the held-out scores of backtest.json's ``series`` entry ``scores`` and, where one was
+    fitted, the model discrepancy ``d``; '' with no held-out observation and no discrepancy."""
+    f = scores["forecast"]
+    note = "" if not f["n"] else (f"held out: MAPE {f['mape_percent']:.1f}%, "
+                                  f"80% cover {f['coverage80']:.0%}, 95% cover {f['coverage95']:.0%}")
+    if d.steps:
+        gap = scores["discrepancy"]
+        note += (f"\nmodel discrepancy: {gap['level_percent']:+.1f}% at the cut-off, "
+                 f"random-walk sd {gap['sigma_per_quarter_percent']:.1f}% a quarter")
+    return note
+
+
+def forecast_rows(t: Target, periods: pd.Index, fan: np.ndarray, d: Discrepancy, month: pd.Period) -> pd.DataFrame:
+    """forecast.csv's rows of target ``t``: per period of ``periods``, the observation, whether it was fitted (ends by
+    ``month``) or forecast, the quantiles of ``fan`` (draws x paths, n_periods; the target's unit) and the discrepancy
+    ``d``'s log level and sd."""
+    return pd.DataFrame({"series": t.name, "period": [str(p) for p in periods],
+                         "date": period_ends(periods).strftime("%Y-%m-%d"),
+                         "observed": t.observed.reindex(periods).to_numpy(),
+                         "part": ["fit" if p.asfreq("M", "end") <= month else "forecast" for p in periods],
+                         "unit": t.unit, **intervals(fan),
+                         "discrepancy_level": d.level_at(periods), "discrepancy_sd": d.sd(periods)})
+
+
 def backtest(path: str | Path, until: str, out: str | Path | None = None, workers: int | None = None,
              changes: dict[str, Any] | None = None, population: int = 50, generations: int = 4, draws: int = 40,
              on_simulation: Callable[[int], None] | None = None, executor: str | Executor = "local",
@@ -149,23 +174,11 @@ def backtest(path: str | Path, until: str, out: str | Path | None = None, worker
                               "model_alone": forecast_scores(held[t.name], periods[t.name], model),
                               "discrepancy": d.summary(),
                               "held_out_periods": [str(p) for p in held[t.name].index]}
-            f = series[t.name]["forecast"]
-            note = "" if not f["n"] else (f"held out: MAPE {f['mape_percent']:.1f}%, "
-                                          f"80% cover {f['coverage80']:.0%}, 95% cover {f['coverage95']:.0%}")
-            if d.steps:
-                gap = series[t.name]["discrepancy"]
-                note += (f"\nmodel discrepancy: {gap['level_percent']:+.1f}% at the cut-off, "
-                         f"random-walk sd {gap['sigma_per_quarter_percent']:.1f}% a quarter")
-            fan_figure(t, periods[t.name], fan, tmp / "figures", f"backtest-{t.name}", split=split_date, note=note,
+            fan_figure(t, periods[t.name], fan, tmp / "figures", f"backtest-{t.name}", split=split_date,
+                       note=fan_note(series[t.name], d),
                        median_label=f"median of {len(model)} posterior draws" + (f" x {PATHS} discrepancy paths"
                                                                                  if d.steps else ""))
-            q = intervals(fan)
-            rows.append(pd.DataFrame({"series": t.name, "period": [str(p) for p in periods[t.name]],
-                                      "date": period_ends(periods[t.name]).strftime("%Y-%m-%d"),
-                                      "observed": t.observed.reindex(periods[t.name]).to_numpy(),
-                                      "part": ["fit" if p.asfreq("M", "end") <= month else "forecast"
-                                               for p in periods[t.name]], "unit": t.unit, **q,
-                                      "discrepancy_level": d.level_at(periods[t.name]), "discrepancy_sd": d.sd(periods[t.name])}))
+            rows.append(forecast_rows(t, periods[t.name], fan, d, month))
         pd.concat(rows).to_csv(tmp / "forecast.csv", index=False)
         post["sample"].to_csv(tmp / "posterior.csv", index=False)
         result = {
