@@ -328,6 +328,14 @@ def _connect(client: type, scheduler: str, seconds: float) -> Any:
     """A ``client`` (distributed's Client) of the scheduler at ``scheduler``, or ExecutorError within ``seconds``
     whatever answers there: Dask's own timeout covers the connection, not a server of another protocol that
     accepts it and then says nothing (the wait ran for ever) or something else (a 3 EiB allocation)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:  # Dask's own rule, checked here: in a process that has run a cluster, Client raised AssertionError instead
+        scheme, location = parse_address(scheduler)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except ValueError as exc:
+        raise ExecutorError(f"--scheduler: cannot connect to {scheduler}: {exc}") from None
     box: dict[str, Any] = {}
 
     def connect() -> None:
