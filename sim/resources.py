@@ -8,9 +8,11 @@ degree 0 (fully mixed), 12 and 40: the peak is the larger of the months' (about 
 listener: its arrays, 8 genres of taste, the per-step temporaries) and the friendship
 network's build (about 80 bytes a listener plus 34 per listener per unit of
 ``network.mean_degree``: COO pairs in int64 before the CSR matrix). The months' peak also holds
-about 60 MB that does not grow with the listeners: numba's runtime and the compiled kernels,
-loaded on the first step, after the build's temporaries are freed (a 2,000-listener run needs
-61 MB). Within 15% of the measured need from 100k to 10M listeners on the baseline (the
+about 51 MB that does not grow with the listeners: numba's runtime and the compiled kernels,
+loaded on the first step, after the build's temporaries are freed. How much of it is measured
+depends on how many of the libraries' file pages were resident before the run: at 100k
+listeners a fresh install measured 63 MB and an older one 82 MB (a 2,000-listener run 42-61
+MB); 51 MB sits between them. Within 15% of the measured need from 100k to 10M listeners on the baseline (the
 benchmark prints both; ``tests/test_memory.py`` checks 100k and 300k).
 
 Other branches call these: ``model_bytes(scenario)`` for one model, ``run_bytes`` for a
@@ -29,7 +31,7 @@ BYTES_PER_LISTENER = 200      # measured 199 (fully mixed, 1M): state, traits an
 BUILD_BYTES_PER_LISTENER = 80  # the arrays already drawn when the network is built
 BYTES_PER_GENRE = 4           # taste is (listeners x genres) float32
 BYTES_PER_TIE = 34            # measured 34 per listener per unit of mean degree, at the build peak (degree 12 and 40, 1M)
-KERNELS_BYTES = 60_000_000    # numba's runtime and the compiled kernels, loaded on the first step (measured 61 MB at 2k)
+KERNELS_BYTES = 51_000_000    # numba's runtime and the kernels, loaded on the first step: 42-61 MB (see above)
 BYTES_PER_ROW = 600           # a timeseries row in memory: 55 numeric columns, a date and a service name
 BYTES_PER_COHORT_ROW = 80     # a cohort row: 7 columns; (steps x steps) rows per replicate, both tiers
 PROCESS_BYTES = 100_000_000   # a forked worker's own pages (imports are shared copy-on-write)
