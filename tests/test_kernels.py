@@ -42,15 +42,15 @@ def test_awareness_on_a_network_matches_the_sparse_product():
     earlier = np.roll(state, 7)
     known = np.flatnonzero(~np.isin(state, [State.UNAWARE, State.OUTSIDE]) | ~np.isin(earlier, [State.UNAWARE, State.OUTSIDE]))
     stage = np.where(advocate, Stage.ADVOCATE, Stage.SUPPORTER).astype(np.int8)
-    network = (friends, ident, slot_of, degree)
+    network = (friends, ident, degree)
     diffusion.aware(known, earlier, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
     newly = diffusion.aware(known, state, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
     assert np.all(np.diff(newly) > 0)  # ascending, each once
     got = np.zeros(N, bool)
     got[newly] = True
     influence = ((state == State.USER) + advocate * 1.5 + sharing * 1.5)[slot_of]  # by id
-    # the friends' weights kept up to date equal the sparse product (every change reached every friend), per slot
-    np.testing.assert_allclose(wom.total, (friends.astype(np.float32) @ influence.astype(np.float32))[ident], rtol=1e-5, atol=1e-5)
+    # the friends' weights kept up to date equal the sparse product (every change reached every friend), per id
+    np.testing.assert_allclose(wom.total, friends.astype(np.float32) @ influence.astype(np.float32), rtol=1e-5, atol=1e-5)
     prob = diffusion.awareness_probability(0.01, 0.4, diffusion.exposure(influence, friends.astype(np.float32), np.diff(friends.indptr), False,
                                                                         (state != State.OUTSIDE)[slot_of]), 1.0,
                                            False)[ident]
@@ -68,8 +68,7 @@ def test_awareness_fully_mixed_follows_the_bass_path():
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.0})
     key = _random().key("diffusion", 0)
     ident = rng.permutation(N).astype(np.int32)  # slots unrelated to ids
-    newly = diffusion.aware(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, ident, np.argsort(ident),
-                           None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
+    newly = diffusion.aware(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, ident, None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
     assert np.all(np.diff(newly) > 0)
     got = np.zeros(N, bool)
     got[newly] = True
