@@ -567,5 +567,7 @@ def test_the_three_utility_evaluations_are_built_from_the_same_terms():
 
     reference = called(choice.utility) | called(choice.price_in_real_terms) | called(choice.switching_cost)
     assert reference == terms
-    assert called(choice.utility_table) == terms
-    assert called(choice.held_utility) == terms - {"stay_value"}  # a user's own option: no cost of leaving it
+    prices = called(choice.weighted_prices)  # the plans' weighted prices, a table both kernels look up
+    assert prices == {"felt_price", "real_price"}
+    assert called(choice.utility_table) | prices == terms
+    assert called(choice.held_utility) | prices == terms - {"stay_value"}  # a user's own option: no cost of leaving it
