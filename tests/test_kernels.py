@@ -343,9 +343,10 @@ def test_deciders_kernel_matches_the_masks():
     before = dict(state=state.copy(), service=service.copy(), tier=tier.copy(), plan=plan.copy())
     ident = rng.permutation(N).astype(np.int32)  # the id in each slot: each listener draws under their id
     spell_start = rng.integers(-1, 4, N).astype(np.int16)  # -1: paying since before the run (their tenure counts)
-    # a paying subscriber reviews at 0.05 a month on their first bill, falling to half of it (time constant 2 months)
+    # a paying subscriber reviews at 0.9 a month on their first bill, falling steeply to a tenth of it (time constant
+    # 1 month): a month's error in the months paid moves many payers' decisions
     failed, got, ended = _deciders(np.arange(N), state, tier, service, plan, region, trial_end, tenure, depth, goodwill,
-                                   spell_start, 4, newly | reconsider, price_rose, held, free_in, 0.3, 0.1, 0.05, 0.5, 2.0, 1.0,
+                                   spell_start, 4, newly | reconsider, price_rose, held, free_in, 0.3, 0.1, 0.9, 0.1, 1.0, 1.0,
                                    0.2, rise_review, r.key("payment", 4), r.key("review", 4), r.key("trigger", 4), ident)
     state0, service0, tier0, plan0 = before["state"], before["service"], before["tier"], before["plan"]
     user0 = state0 == State.USER
@@ -357,7 +358,7 @@ def test_deciders_kernel_matches_the_masks():
     np.testing.assert_array_equal(state[~want_failed], state0[~want_failed])
     want_ended = user0 & (tier0 == Tier.TRIAL) & (trial_end <= 4)
     paid = np.where(spell_start < 0, tenure, 4 - spell_start)
-    review_p = np.where(state0 == State.LAPSED, 0.1, np.where(paying, 0.05 * (0.5 + 0.5 * np.exp(-paid / 2.0)), 0.2))
+    review_p = np.where(state0 == State.LAPSED, 0.1, np.where(paying, 0.9 * (0.1 + 0.9 * np.exp(-paid / 1.0)), 0.2))
     svc, pl = np.maximum(service0, 0), np.maximum(plan0, 0)
     premium = (tier0 == Tier.PREMIUM) | (tier0 == Tier.TRIAL)
     want = (newly | reconsider | want_ended | (r.uniform_all("review", 4, N)[ident] < review_p)
@@ -583,5 +584,7 @@ def test_the_three_utility_evaluations_are_built_from_the_same_terms():
 
     reference = called(choice.utility) | called(choice.price_in_real_terms) | called(choice.switching_cost)
     assert reference == terms
-    assert called(choice.utility_table) == terms
-    assert called(choice.held_utility) == terms - {"stay_value"}  # a user's own option: no cost of leaving it
+    prices = called(choice.weighted_prices)  # the plans' weighted prices, a table both kernels look up
+    assert prices == {"felt_price", "real_price"}
+    assert called(choice.utility_table) | prices == terms
+    assert called(choice.held_utility) | prices == terms - {"stay_value"}  # a user's own option: no cost of leaving it

@@ -129,39 +129,48 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
     n = state.size
     failed = np.zeros(n, np.bool_)
     deciders = np.empty(known.size, np.int32)  # int32: 27 MB at 10M, under the size glibc maps afresh
-    m = 0
+    lapsing = np.empty(known.size, np.int32)
+    m = f = 0
     trial_ended = np.zeros(n, np.bool_)
     by_region = rise_review.shape[2] > 1
+    # a payer's review probability depends on the steps since their spell began (0..t) only: an exp per step, not per
+    # payer; the last entry stands for a spell from before the run (spell_start < 0), whose tenure counts instead
+    by_steps = np.empty(t + 2)
+    for a in range(t + 2):
+        by_steps[a] = switching.tenure_review(premium_rate, a * dt, long_tenure_ratio, tenure_months, dt)
     # few branches on the listener: paying or not is a coin flip the processor would mispredict, so every
     # draw is computed (a draw depends only on its key and the listener) and the conditions combined
     for k in range(known.size):
-        i = known[k]
+        i = np.uint64(known[k])  # unsigned: an index numba need not wrap around (no sign test per array read)
         d = ident[i]
         s, ti = state[i], tier[i]
         if s == UNAWARE or s == OUTSIDE:  # not in ``known``; a guard that is never taken costs nothing
             continue
         user = s == USER
         paying = user & (ti == PREMIUM)
-        if paying & (uniform_at(payment_key, d) < payment_p):
-            failed[i] = True  # involuntary churn
-            _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill)
-            continue
+        fails = paying & (uniform_at(payment_key, d) < payment_p)  # involuntary churn: they lapse below, and do not decide
+        lapsing[f] = i  # a compaction that always writes: no branch here, where paying is a coin flip
+        f += fails
         ended = user & (ti == TRIAL) & (trial_end[i] <= t)
         trial_ended[i] = ended
-        if paying:
-            p = switching.tenure_review(premium_rate, switching.paying_months(tenure[i], spell_start[i], t, dt),
-                                        long_tenure_ratio, tenure_months, dt)
-        else:
-            p = lapsed_p if s == LAPSED else review_p
+        before_run = spell_start[i] < 0
+        p_paying = by_steps[min(t - spell_start[i], t + 1)]  # a non-payer's spell is never after t: in bounds
+        if paying & before_run:  # a few payers from before the run
+            p_paying = switching.tenure_review(premium_rate, switching.paying_months(tenure[i], spell_start[i], t, dt),
+                                               long_tenure_ratio, tenure_months, dt)
+        p = p_paying if paying else (lapsed_p if s == LAPSED else review_p)
         decide = reconsider[i] | ended | (uniform_at(review_key, d) < p)
-        j, q = max(service[i], 0), max(plan[i], 0)  # a non-user's lookups are masked below
-        if paying & price_rose[j, q, region[i]]:  # only in a month a price rose
-            decide |= uniform_at(trigger_key, d) < rise_review[j, q, region[i] if by_region else 0]
-        premium = ti == PREMIUM or ti == TRIAL
+        j, q, r = np.uint64(max(service[i], 0)), np.uint64(max(plan[i], 0)), np.uint64(region[i])  # a non-user's are masked below
+        if paying & price_rose[j, q, r]:  # only in a month a price rose
+            decide |= uniform_at(trigger_key, d) < rise_review[j, q, r if by_region else np.uint64(0)]
+        premium = (ti == PREMIUM) | (ti == TRIAL)  # not ``or``: a coin flip, no branch
         # their free tier or plan was withdrawn, everywhere or in their region
-        withdrawn = (held[j, 1 if premium else 0, q] < 0) | ((not premium) & (not free_in[j, region[i]]))
+        withdrawn = (held[j, np.uint64(premium), q] < 0) | (~premium & ~free_in[j, r])
         deciders[m] = i  # a compaction that always writes: deciding is a coin flip
-        m += decide | (user & withdrawn)
+        m += (decide | (user & withdrawn)) & ~fails
+    for i in lapsing[:f]:
+        failed[i] = True
+        _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill)
     return failed, deciders[:m].astype(np.int64), trial_ended
 
 
