@@ -218,7 +218,8 @@ def region_counts(users: np.ndarray, region: np.ndarray, service: np.ndarray, ti
     """Users of each service by region and tier, simulated listeners, float64 (R, S, 3): free, trial, premium
     (:data:`REGION_TIERS`). ``users`` the slots of the users (m,); ``region``, ``service``, ``tier`` per listener (n,)."""
     out = np.zeros((n_regions, n_services, 3))
-    for i in users:  # one pass, no (m,) temporaries: the users are most of a mature market
+    for k in range(users.size):  # one pass, no (m,) temporaries: the users are most of a mature market
+        i = np.uint64(users[k])  # unsigned: an index numba need not wrap around (no sign test per read)
         out[region[i], service[i], tier[i] - T_FREE] += 1.0
     return out
 
@@ -344,7 +345,7 @@ def tally(known, state, service, tier, plan, hours, satisfaction, stage, spell_s
     states = np.zeros(N_STATES)
     cohorts = np.zeros((3, max(n_steps + 1, SPREAD)))  # row 2: the spare
     for k in range(known.size):
-        i = known[k]
+        i = np.uint64(known[k])  # unsigned: an index numba need not wrap around (no sign test per read)
         j, t, user = service[i], tier[i], state[i] == S_USER
         if (j != before_service[i]) | (t != before_tier[i]) | payment_failed[i] | trial_ended[i]:
             states[state[i]] += 1

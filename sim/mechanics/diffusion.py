@@ -147,7 +147,7 @@ def update_word_of_mouth(known, state, stage, sharing, indptr, indices, ident, a
     change = np.empty(known.size, np.float32)
     m = 0
     for k in range(known.size):  # a compaction that always writes: most weights do not change
-        j = known[k]
+        j = np.uint64(known[k])  # unsigned: an index numba need not wrap around (no sign test per read)
         weight = np.float32(_weight(state[j], stage[j] == ADVOCATE, sharing[j], advocate_extra, wom_boost))  # as stored: no spurious change
         row[m] = ident[j]
         change[m] = weight - influence[j]
@@ -162,9 +162,9 @@ def update_word_of_mouth(known, state, stage, sharing, indptr, indices, ident, a
             ahead = row[c + AHEAD // 2]
             for e in range(indptr[ahead], indptr[ahead + 1]):
                 prefetch(indices[e], total)
-        j = row[c]
-        for e in range(indptr[j], indptr[j + 1]):
-            total[indices[e]] += change[c]
+        j = np.uint64(row[c])  # unsigned indices: no sign test per read
+        for e in range(indptr[j], indptr[j + np.uint64(1)]):
+            total[np.uint64(indices[e])] += change[c]
 
 
 @njit(cache=True)
@@ -190,7 +190,7 @@ def aware_on_network(state: np.ndarray, total: np.ndarray, degree: np.ndarray, i
     for k in range(st.size):  # the totals are per id, scattered: gathered apart, so that the draws below vectorise
         if k + 4 * AHEAD < st.size:
             prefetch(ids[k + 4 * AHEAD], total)
-        tot[k] = total[ids[k]]
+        tot[k] = total[np.uint64(ids[k])]  # unsigned: no sign test per read
     below = np.empty(st.size, np.bool_)
     for k in range(st.size):  # no branch: the compiler vectorises the draws
         # 1 - exp(-x) <= x: a draw at or above the rate is not aware; the few below are checked exactly

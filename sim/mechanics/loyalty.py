@@ -50,16 +50,16 @@ def _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, utility
                     weight, fade, dt, customer_months, supporter_satisfaction, advocate_satisfaction):
     """:func:`update_satisfaction`, :func:`decay_goodwill`, tenure and :func:`stages` in one pass over
     ``known``, in place (see :func:`step`)."""
-    u = 0  # the next user's utility
+    u = np.uint64(0)  # the next user's utility
     for k in range(known.size):
-        i = known[k]
+        i = np.uint64(known[k])  # unsigned: an index numba need not wrap around (no sign test per read)
         g = goodwill[i]  # this month's goodwill counts in the surplus before it fades
         goodwill[i] = g * fade
         if state[i] != USER:  # a prospect: no experience, no tenure (a branch: the exp it skips costs more than a misprediction)
             stage[i] = 0
             continue
         x = (utility[u] + np.float64(g) - np.float64(outside_value[i])) / noise_scale
-        u += 1
+        u += np.uint64(1)
         e = np.exp(-abs(x))  # the logistic without overflow: 1 / (1 + e^-x), or e^x / (1 + e^x) below 0
         experience = (1.0 if x >= 0 else e) / (1.0 + e)
         sat32 = np.float32((1.0 - weight) * satisfaction[i] + weight * experience)
