@@ -408,15 +408,20 @@ def logit_rows(u: np.ndarray, noise_scale: float, ids: np.ndarray, key: np.uint6
     within = np.zeros(n_nests)
     of = nest.astype(np.uint64)  # unsigned: no wraparound test per lookup
     for k in range(m):
-        top = u[k, 0]  # loops, not ``u[k].max()`` and ``within[:] = 0``: no array view a row
-        for o in range(1, n_opt):
-            top = max(top, u[k, o])
+        # loops, not ``u[k].max()`` and ``within[:] = 0``: no array view a row; the maximum (exact in any order) in
+        # two chains of comparisons, half as long
+        top, top_odd = u[k, 0], u[k, n_opt - 1]
+        for o in range(1, n_opt - 1, 2):
+            top, top_odd = max(top, u[k, o]), max(top_odd, u[k, o + 1])
+        top = max(top, top_odd)
         total = 0.0
         for n in range(n_nests):
             within[n] = 0.0
         for o in range(n_opt):
-            z = (u[k, o] - top) / noise_scale
-            w[o] = np.exp(z) if z > -746.0 else 0.0  # exp is exactly 0 below: no call for an ineligible option
+            w[o] = 0.0  # an ineligible option: exp is exactly 0 (no division, no call)
+            if u[k, o] > INELIGIBLE / 2:
+                z = (u[k, o] - top) / noise_scale
+                w[o] = np.exp(z) if z > -746.0 else 0.0  # exp is exactly 0 below
             within[of[o]] += w[o]
         if plan_nest != 1.0:  # an option's weight is shared by its nest: S_n ** (lambda - 1), a power per nest
             for n in range(n_nests):
