@@ -87,7 +87,7 @@ def update(known: np.ndarray, state: np.ndarray, satisfaction: np.ndarray, goodw
     step; ``cfg`` the loyalty section; ``goodwill_decay`` 1/month; ``dt`` months.
     """
     weight = 1.0 - (1.0 - cfg.satisfaction_smoothing) ** dt
-    utility = np.asarray(utility, np.float64) if len(utility) else np.zeros(1)  # the kernel reads one value ahead of a non-user
+    utility = np.asarray(utility, np.float64)  # read for the users only
     _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, utility, outside_value,
                     shared_until, t, noise_scale, weight, (1.0 - goodwill_decay) ** dt, dt, cfg.customer_months,
                     cfg.supporter_satisfaction, cfg.advocate_satisfaction)
