@@ -149,10 +149,10 @@ def run_responses() -> dict:
     add("", "staff -40% 2019-2020: premium churn (points a month)", [f"{x:+.2f}" for x in churn], ">= +0.1",
         np.mean(churn) >= 0.1)
     world = e._run(e._baseline(72))
-    apple = e._apple_errors(world)
+    apple = v.apple_errors(world)
     add("entry", "Apple Music's paid subscribers vs its 2015-2019 milestones (worst)", [_pct(apple.abs().max() *
         np.sign(apple[apple.abs().idxmax()]))], "within 20%", apple.abs().max() <= 0.20)
-    share = e._focal_share(world)
+    share = v.focal_share(world)
     add("", "focal share of paid subscriptions 2016-2020 (with China)", [f"{100 * x:.1f}%" for x in share],
         "30% .. 45%", share.between(0.30, 0.45).all())
     first = e._first_month_change()
