@@ -46,10 +46,10 @@ PARTS = ("fit", "responses", "backtest", "guide")
 SIZES = {
     "fit": "the shipped baseline (its listeners and replicates, seed 42) to 2030-12",
     "responses": "the tests' set-ups: 40,000 listeners (60,000 for entry, 20,000 for plans), seeds 0-2, 2015-2020",
-    "backtest": "20,000 listeners; emulator: 64 Latin-hypercube points + 3 rounds of 16, 40 posterior-predictive draws "
+    "backtest": "20,000 listeners; emulator: 128 Latin-hypercube points + 4 rounds of 32, 40 posterior-predictive draws "
                 "x 50 paths of the random-walk model discrepancy",
 }
-BACKTEST = {"until": "2018-12", "agents": 20000, "design": 64, "rounds": 3, "batch": 16, "draws": 40,
+BACKTEST = {"until": "2018-12", "agents": 20000, "design": 128, "rounds": 4, "batch": 32, "draws": 40,
             "discrepancy": "random-walk"}
 OUT = ROOT / "results" / "validate"
 
