@@ -42,15 +42,15 @@ def test_awareness_on_a_network_matches_the_sparse_product():
     earlier = np.roll(state, 7)
     known = np.flatnonzero(~np.isin(state, [State.UNAWARE, State.OUTSIDE]) | ~np.isin(earlier, [State.UNAWARE, State.OUTSIDE]))
     stage = np.where(advocate, Stage.ADVOCATE, Stage.SUPPORTER).astype(np.int8)
-    network = (friends, ident, slot_of, degree)
+    network = (friends, ident, degree)
     diffusion.aware(known, earlier, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
     newly = diffusion.aware(known, state, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
     assert np.all(np.diff(newly) > 0)  # ascending, each once
     got = np.zeros(N, bool)
     got[newly] = True
     influence = ((state == State.USER) + advocate * 1.5 + sharing * 1.5)[slot_of]  # by id
-    # the friends' weights kept up to date equal the sparse product (every change reached every friend), per slot
-    np.testing.assert_allclose(wom.total, (friends.astype(np.float32) @ influence.astype(np.float32))[ident], rtol=1e-5, atol=1e-5)
+    # the friends' weights kept up to date equal the sparse product (every change reached every friend), per id
+    np.testing.assert_allclose(wom.total, friends.astype(np.float32) @ influence.astype(np.float32), rtol=1e-5, atol=1e-5)
     prob = diffusion.awareness_probability(0.01, 0.4, diffusion.exposure(influence, friends.astype(np.float32), np.diff(friends.indptr), False,
                                                                         (state != State.OUTSIDE)[slot_of]), 1.0,
                                            False)[ident]
@@ -68,8 +68,7 @@ def test_awareness_fully_mixed_follows_the_bass_path():
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.0})
     key = _random().key("diffusion", 0)
     ident = rng.permutation(N).astype(np.int32)  # slots unrelated to ids
-    newly = diffusion.aware(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, ident, np.argsort(ident),
-                           None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
+    newly = diffusion.aware(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, ident, None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
     assert np.all(np.diff(newly) > 0)
     got = np.zeros(N, bool)
     got[newly] = True
@@ -79,9 +78,13 @@ def test_awareness_fully_mixed_follows_the_bass_path():
     _agree_off_the_boundary(got, draws, np.where(state == State.UNAWARE, prob, -1.0))
 
 
-def test_one_pass_tally_matches_masked_counts():
-    from sim.metrics import (CONVERTED, DOWN, ENDED, FREE, GROSS_ADDS, HOURS_PAID, LAPSE, PLAN_0, PREMIUM, STAGE_1,
-                             TO_COMPETITOR, USERS_LEFT, VOLUNTARY, tally)
+@pytest.mark.parametrize("kept", [0.0, 0.8])
+def test_one_pass_tally_matches_masked_counts(kept):
+    """Every column, with listeners drawn at random (most moved) and with ``kept`` of them keeping their service and tier
+    (as in a mature market: the tally counts those by category)."""
+    from sim.metrics import (CONVERTED, DOWN, ENDED, FREE, GROSS_ADDS, HOURS_FREE, HOURS_PAID, LAPSE, LEFT_PREMIUM, PLAN_0,
+                             PREMIUM, PREMIUM_ADDS, SATISFACTION, STAGE_1, TO_COMPETITOR, TRIAL, TRIAL_STARTS, USERS, USERS_LEFT,
+                             VOLUNTARY, WAS_PREMIUM, WAS_USER, tally)
 
     rng = np.random.default_rng(2)
     s, plans, steps = 3, 4, 10
@@ -96,6 +99,8 @@ def test_one_pass_tally_matches_masked_counts():
     spell = rng.integers(-1, steps, N).astype(np.int32)
     before_service = np.where(rng.random(N) < 0.6, rng.integers(0, s, N), -1).astype(np.int8)
     before_tier = np.where(before_service >= 0, rng.choice([Tier.FREE, Tier.TRIAL, Tier.PREMIUM], N), Tier.NONE).astype(np.int8)
+    same = rng.random(N) < kept
+    before_service[same], before_tier[same] = service[same], tier[same]
     failed = (before_tier == Tier.PREMIUM) & ~user & (rng.random(N) < 0.3)
     ended = (before_tier == Tier.TRIAL) & (rng.random(N) < 0.5)
     table, states, cohorts = tally(np.arange(N), state, service, tier, plan, hours, satisfaction, stage, spell, before_service, before_tier,
@@ -118,12 +123,24 @@ def test_one_pass_tally_matches_masked_counts():
         TO_COMPETITOR: by(before_service, was_prem & user & (service != before_service)),
         LAPSE: by(before_service, was_prem & failed),
         USERS_LEFT: by(before_service, (before_service >= 0) & (service != before_service)),
+        USERS: by(service, user), TRIAL: by(service, user & (tier == Tier.TRIAL)),
+        HOURS_FREE: by(service, user & (tier == Tier.FREE), hours), SATISFACTION: by(service, user, satisfaction),
+        TRIAL_STARTS: by(service, user & (tier == Tier.TRIAL) & ~((before_tier == Tier.TRIAL) & (service == before_service))),
+        PREMIUM_ADDS: by(service, prem & ~was_prem | prem & (service != before_service)),
+        WAS_USER: by(before_service, before_service >= 0), WAS_PREMIUM: by(before_service, was_prem),
+        LEFT_PREMIUM: by(before_service, was_prem & ~stays),
+        **{PLAN_0 + p: by(service, prem & (plan == p)) for p in range(plans)},
+        **{STAGE_1 + k - 1: by(service, user & (stage == k)) for k in range(1, 5)},
     }
     for column, want in expected.items():
         np.testing.assert_array_equal(table[:, column], want.astype(float), err_msg=str(column))
     np.testing.assert_array_equal(states, np.bincount(state, minlength=len(State)))
     focal_free = user & (service == 0) & (tier == Tier.FREE) & (spell >= 0)
     np.testing.assert_array_equal(cohorts[1], np.bincount(spell[focal_free], minlength=steps + 1))
+    focal_premium = prem & (service == 0) & (spell >= 0)
+    np.testing.assert_array_equal(cohorts[0], np.bincount(spell[focal_premium], minlength=steps + 1))
+    if kept:
+        assert np.mean((service == before_service) & (tier == before_tier) & ~failed & ~ended) > 0.7  # the counts by category
 
 
 def _small_model(overrides: dict | None = None):
@@ -326,9 +343,10 @@ def test_deciders_kernel_matches_the_masks():
     before = dict(state=state.copy(), service=service.copy(), tier=tier.copy(), plan=plan.copy())
     ident = rng.permutation(N).astype(np.int32)  # the id in each slot: each listener draws under their id
     spell_start = rng.integers(-1, 4, N).astype(np.int16)  # -1: paying since before the run (their tenure counts)
-    # a paying subscriber reviews at 0.05 a month on their first bill, falling to half of it (time constant 2 months)
+    # a paying subscriber reviews at 0.9 a month on their first bill, falling steeply to a tenth of it (time constant
+    # 1 month): a month's error in the months paid moves many payers' decisions
     failed, got, ended = _deciders(np.arange(N), state, tier, service, plan, region, trial_end, tenure, depth, goodwill,
-                                   spell_start, 4, newly | reconsider, price_rose, held, free_in, 0.3, 0.1, 0.05, 0.5, 2.0, 1.0,
+                                   spell_start, 4, newly | reconsider, price_rose, held, free_in, 0.3, 0.1, 0.9, 0.1, 1.0, 1.0,
                                    0.2, rise_review, r.key("payment", 4), r.key("review", 4), r.key("trigger", 4), ident)
     state0, service0, tier0, plan0 = before["state"], before["service"], before["tier"], before["plan"]
     user0 = state0 == State.USER
@@ -340,7 +358,7 @@ def test_deciders_kernel_matches_the_masks():
     np.testing.assert_array_equal(state[~want_failed], state0[~want_failed])
     want_ended = user0 & (tier0 == Tier.TRIAL) & (trial_end <= 4)
     paid = np.where(spell_start < 0, tenure, 4 - spell_start)
-    review_p = np.where(state0 == State.LAPSED, 0.1, np.where(paying, 0.05 * (0.5 + 0.5 * np.exp(-paid / 2.0)), 0.2))
+    review_p = np.where(state0 == State.LAPSED, 0.1, np.where(paying, 0.9 * (0.1 + 0.9 * np.exp(-paid / 1.0)), 0.2))
     svc, pl = np.maximum(service0, 0), np.maximum(plan0, 0)
     premium = (tier0 == Tier.PREMIUM) | (tier0 == Tier.TRIAL)
     want = (newly | reconsider | want_ended | (r.uniform_all("review", 4, N)[ident] < review_p)
@@ -566,5 +584,7 @@ def test_the_three_utility_evaluations_are_built_from_the_same_terms():
 
     reference = called(choice.utility) | called(choice.price_in_real_terms) | called(choice.switching_cost)
     assert reference == terms
-    assert called(choice.utility_table) == terms
-    assert called(choice.held_utility) == terms - {"stay_value"}  # a user's own option: no cost of leaving it
+    prices = called(choice.weighted_prices)  # the plans' weighted prices, a table both kernels look up
+    assert prices == {"felt_price", "real_price"}
+    assert called(choice.utility_table) | prices == terms
+    assert called(choice.held_utility) | prices == terms - {"stay_value"}  # a user's own option: no cost of leaving it

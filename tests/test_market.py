@@ -123,6 +123,19 @@ def test_only_the_addressable_share_of_a_region_comes_into_reach():
     np.testing.assert_array_equal(same[1]["mau"].to_numpy(), run(small_scenario(**GROWING))[1]["mau"].to_numpy())
 
 
+def test_a_dated_addressable_share_brings_its_people_into_reach_as_it_rises():
+    """``addressable_share`` as a dated schedule: people in reach are the population x the share, each linear
+    between its dates and flat outside (so the share is 0.25 before its first date and 0.5 after its last)."""
+    south = {**GROWING["regions"][1], "addressable_share": {"2015-06": 0.25, "2016-03": 0.5}}
+    model, ts, _ = run(small_scenario(**{**GROWING, "regions": [GROWING["regions"][0], south]}))
+    reach = ts.groupby("date")["people_in_reach"].first().to_numpy()
+    month = np.arange(18.0)  # since 2015-01
+    people = (np.interp(month, [0, 12], [1.0e8, 1.5e8])
+              + np.interp(month, [0, 17], [0.5e8, 2.0e8]) * np.interp(month, [5, 14], [0.25, 0.5]))
+    # rounding to whole listeners: at most half a listener per region off
+    assert np.all(np.abs(reach - people) <= model.weight + 1e-6), np.abs(reach - people).max() / model.weight
+
+
 @pytest.mark.parametrize("change, expect", [
     ({"regions": [{"name": "europe", "share": 0.5, "addressable_share": 0.5}, {"name": "rest", "share": 0.5}]},
      ["addressable_share", "own `population`"]),
@@ -131,6 +144,11 @@ def test_only_the_addressable_share_of_a_region_comes_into_reach():
     ({"timeline": [{"at": "2015-05", "enter": {"name": "X", "ad_lod": 3}}]}, ["timeline.0.enter", "ad_lod", "ad_load"]),
     ({"timeline": [{"at": "2015-05", "enter": {"name": "Apple Music"}}]}, ["reuses a name"]),
     ({"market": {"population": {"2015-01": 2e8, "2016-01": 1e8}, "agents": 3000}}, ["must not decrease"]),
+    ({"market": {"agents": 3000}, "regions": [{"name": "europe", "population": 1e8, "addressable_share": {"2015-01": 0.8,
+                                                                                                  "2016-01": 0.6}}]},
+     ["regions.0", "addressable_share", "must not decrease"]),
+    ({"market": {"agents": 3000}, "regions": [{"name": "europe", "population": 1e8, "addressable_share": {"2015-01": 1.2}}]},
+     ["regions.0.addressable_share.2015-01", "less than or equal to 1"]),
     ({"services": {"focal": {"name": "S", "availability": {"europa": {"2015-01": 1}}}}},
      ["availability.europa", "did you mean 'europe'"]),
 ])

@@ -19,6 +19,7 @@ import pytest
 
 from sim.analysis.regions import compare, observed_shares
 from sim.scenario import apply_overrides, load_scenario
+from sim.analysis.validation import REACH_FROM, REACH_TO, reach_after_2020
 from tests.helpers import ROOT, run_model
 
 SEEDS = (0, 1)
@@ -84,3 +85,18 @@ def test_regional_shares_of_users_near_the_reported(regions):
     gaps = compare(regions, "Spotify")
     assert len(gaps) == 12 and gaps["observed"].notna().all()  # 4 regions x (MAU 2017, MAU 2020, premium 2020)
     assert gaps["gap_points"].abs().max() <= SHARE_TOLERANCE_POINTS, gaps
+
+
+def test_reach_growing_after_2020_leaves_every_month_to_2020_as_fitted():
+    """Each region's addressable share held at its 2015-2020 fit to 2020-12 and growing after it as smartphones
+    spread (``reach_after_2020``, the long run's figure in docs/validation.md): a run to 2020-12 is, to the byte, the
+    baseline's. Mutation check: the same rise started a year earlier (from 2019-12) moves it."""
+    base = apply_overrides(load_scenario(ROOT / "scenarios" / "baseline.yaml"), {"market.agents": 3000, "time.months": 72})
+    grown = reach_after_2020(base)
+    assert any(s[REACH_TO] > s[REACH_FROM] for s in grown.values())  # it does grow after 2020
+    held = run_model(base, 7)
+    growing = run_model(apply_overrides(base, grown), 7)
+    pd.testing.assert_frame_equal(held.timeseries(), growing.timeseries())
+    pd.testing.assert_frame_equal(held.regions(7), growing.regions(7))
+    early = {k: {"2019-12": s[REACH_FROM], "2024-12": s[REACH_TO]} for k, s in grown.items()}
+    assert not run_model(apply_overrides(base, early), 7).timeseries().equals(held.timeseries())

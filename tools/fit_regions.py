@@ -25,7 +25,8 @@ baseline's own values (or ``--set``); it reports the best point evaluated within
 
 The initial market (``initial.*``: shares of the people in reach at the start) is rescaled in every
 evaluation so that it holds the same people as the baseline's: the addressable shares change the people in
-reach, not the 68M users of 2015-01 (``initial_kept``).
+reach, not the 68M users of 2015-01 (``initial_kept``). A dated ``addressable_share`` starts from its value in
+the fit's last month and is fitted as a number (the same people in reach when the schedule is flat to 2020-12).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 from sim.analysis import validation as v  # noqa: E402
 from sim.analysis.regions import compare  # noqa: E402
 from sim.runner import run_replicates  # noqa: E402
+from sim.scenario.fields import linear_schedule  # noqa: E402
 from sim.scenario import Scenario, ScenarioError, apply_overrides, load_scenario, parse_set_options  # noqa: E402
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -87,6 +89,8 @@ def current(scenario: Scenario, path: str) -> float:
     node = scenario.model_dump(mode="python")
     for part in parts:
         node = next(r for r in node if r["name"] == part) if isinstance(node, list) else node[part]
+    if isinstance(node, dict):  # a dated schedule (addressable_share): its value in the fit's last month
+        return float(linear_schedule(node, scenario.horizon_months()[-1:])[0])
     return float(node)
 
 

@@ -5,7 +5,8 @@ Parts, each at a documented size (``SIZES``; the same figures every time, fixed 
 - ``fit``: the shipped baseline (its listeners and replicates) run to 2030-12: the in-sample fit 2015-2020
   (Q4 MAU, premium with trials, ad-supported MAU, premium churn and its trend, ad share of revenue; regional
   shares from ``regions.parquet``), the path to 2030 and all services' paid subscriptions in 2030 against the
-  forecasts published before 2021;
+  forecasts published before 2021; and the same run with reach growing after 2020 as smartphones spread
+  (``sim.analysis.validation.reach_after_2020``): its 2030 figure and its in-sample fit, as figures;
 - ``responses``: the response tests' own set-ups (``tests/test_responses.py``, ``tests/test_switching_entry.py``),
   the issue's bounds, the figures per seed;
 - ``backtest``: ``freemium-sim backtest scenarios/calibration/spotify.yaml --until 2018-12 --method emulator`` at
@@ -73,14 +74,11 @@ def markdown(frame: pd.DataFrame) -> str:
 
 def run_fit() -> dict:
     """The shipped baseline to 2030-12: fit, regions and path tables, and the long-run figures."""
-    from sim.runner import run_replicates
     from sim.scenario import apply_overrides, load_scenario
 
     base = load_scenario(BASELINE)
     scenario = apply_overrides(base, {"time.months": 192})
-    results = run_replicates(scenario, scenario.replicates, scenario.seed, workers=2)
-    ts = pd.concat([r.timeseries for r in results], ignore_index=True)
-    regions = pd.concat([r.regions for r in results], ignore_index=True)
+    ts, regions = _run_to_2030(scenario)
     OUT.mkdir(parents=True, exist_ok=True)
     fit = v.fit_table(ts[ts["date"] < "2021-01-01"])
     reg = v.region_table(regions)
@@ -106,7 +104,40 @@ def run_fit() -> dict:
                 bool(r.met)) for r in reg.itertuples()]
     checks.append(("paid subscriptions of all services 2030, with China", numbers["long.paid_2030"],
                    numbers["long.range"], low <= paid <= high))
+    numbers.update(_reach_growing(scenario, fit))
     return {"numbers": numbers, "checks": checks}
+
+
+def _run_to_2030(scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every replicate's timeseries and regions of ``scenario``, concatenated."""
+    from sim.runner import run_replicates
+
+    results = run_replicates(scenario, scenario.replicates, scenario.seed, workers=2)
+    return (pd.concat([r.timeseries for r in results], ignore_index=True),
+            pd.concat([r.regions for r in results], ignore_index=True))
+
+
+def _reach_growing(scenario, fit: pd.DataFrame) -> dict[str, str]:
+    """The same run with each region's addressable share growing after 2020 as smartphones spread
+    (``v.reach_after_2020``, forecasts published before 2021): the shares, all services' paid subscriptions in
+    2030 and what it does to the in-sample fit of the same run. Figures, not targets."""
+    from sim.scenario import apply_overrides
+
+    grown = v.reach_after_2020(scenario)
+    ts, _ = _run_to_2030(apply_overrides(scenario, grown))
+    paid = float(v.path_table(ts).loc[2030, "paid_all"])
+    refit = v.fit_table(ts[ts["date"] < "2021-01-01"]).set_index("series")
+    shares = pd.DataFrame({"region": [k.split(".")[1] for k in grown],
+                           "forecast followed": [v.SMARTPHONE_AREA[k.split(".")[1]].replace("_", " ") for k in grown],
+                           f"share to {v.REACH_FROM}": [f"{s[v.REACH_FROM]:.3f}" for s in grown.values()],
+                           f"share from {v.REACH_TO}": [f"{s[v.REACH_TO]:.3f}" for s in grown.values()]})
+    was = fit.set_index("series")["value"]
+    mape = pd.DataFrame({"series": refit.index, "held shares": [f"{was[k]:.2f}" for k in refit.index],
+                         "growing shares": [f"{x:.2f}" for x in refit["value"]], "target": refit["target"]})
+    return {"reach.paid_2030": f"{paid / 1e9:.2f} bn", "reach.shares": markdown(shares),
+            "reach.fit": markdown(mape.iloc[:3]),
+            "reach.factor_world": f"{v.out_of_reach_factor('world'):.2f}",
+            "reach.factor_ssa": f"{v.out_of_reach_factor('sub_saharan_africa'):.2f}"}
 
 
 # ---------------------------------------------------------------- responses (the tests' own definitions)

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.scenario.fields import _month_index, linear_schedule
+
 ROOT = Path(__file__).resolve().parents[2]
 KPIS = ROOT / "data" / "spotify_kpis_2015_2020.csv"
 MILESTONES = ROOT / "data" / "competitor_milestones_2015_2020.csv"
@@ -23,6 +25,16 @@ CHINA = 0.89
 #: Paid music subscriptions worldwide (China included) in 2030 as forecast before 2021: Goldman Sachs'
 #: "Music in the Air" of 2017 (about 900 million) and of 2019 (1.15 billion); billboard.com/articles/business/8514596.
 FORECASTS_2030 = (0.90e9, 1.15e9)
+
+#: Smartphones' share of mobile connections as forecast before 2021 (GSMA Intelligence; docs/evidence.md
+#: section 4), {year: share}: worldwide 60% in 2018 and 79% in 2025 (The Mobile Economy 2019), Sub-Saharan
+#: Africa 50% in 2020 and 65% in 2025 (The Mobile Economy Sub-Saharan Africa 2020).
+SMARTPHONES = {"world": {2018: 0.60, 2025: 0.79}, "sub_saharan_africa": {2020: 0.50, 2025: 0.65}}
+#: The forecast each region's reach follows after 2020: the rest of the world holds the emerging markets.
+SMARTPHONE_AREA = {"europe": "world", "north_america": "world", "latin_america": "world",
+                   "rest_of_world": "sub_saharan_africa"}
+#: The growth of reach runs from the fit's last month to the forecasts' year, then holds.
+REACH_FROM, REACH_TO = "2020-12", "2025-12"
 
 #: Series of the fit: the CSV's metric, the model's columns (summed), the years, the target.
 USERS = {"mau": ("mau", ("mau",)),
@@ -142,6 +154,28 @@ def path_table(timeseries: pd.DataFrame) -> pd.DataFrame:
                          "ad_share": (years["revenue_ads_eur"] / years["revenue_total_eur"]).loc[dec.index.year].to_numpy(),
                          "paid_all": paid_subscriptions(timeseries).loc[dec.index.year].to_numpy()},
                         index=dec.index.year)
+
+
+def out_of_reach_factor(area: str) -> float:
+    """How much of the part of internet users out of reach is left in 2025 of what it was in 2020, in (0, 1]: the
+    part of mobile connections not on smartphones in ``area``'s forecast (``SMARTPHONES``, linear between its
+    years), 2025 over 2020."""
+    years, shares = zip(*sorted(SMARTPHONES[area].items()))
+    at = np.interp([2020, 2025], years, shares)
+    return float((1.0 - at[1]) / (1.0 - at[0]))
+
+
+def reach_after_2020(scenario) -> dict[str, dict[str, float]]:
+    """Key-path overrides that let each region's addressable share grow after 2020 as smartphones spread: held
+    at its value in ``REACH_FROM`` (the 2015-2020 fit) to that month, then the part out of reach shrinks by
+    :func:`out_of_reach_factor` of the region's forecast (``SMARTPHONE_AREA``) to ``REACH_TO``, held after.
+    A region with every internet user in reach (share 1) stays so."""
+    out = {}
+    for region in scenario.regions:
+        fit = float(linear_schedule(region.addressable_share, np.array([_month_index(REACH_FROM)]))[0])
+        later = 1.0 - (1.0 - fit) * out_of_reach_factor(SMARTPHONE_AREA[region.name])
+        out[f"regions.{region.name}.addressable_share"] = {REACH_FROM: fit, REACH_TO: round(later, 4)}
+    return out
 
 
 # ---------------------------------------------------------------- one run's switching and entry (issue 23)

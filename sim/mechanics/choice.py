@@ -274,15 +274,39 @@ def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
 
 
 @njit(cache=True)
+def weighted_prices(O, M, c, price_index, burden) -> np.ndarray:
+    """Each plan's price as it weighs in a listener's utility, float64 (2, n_options, R): list price x the region's
+    multiple (x the first trial's discount in ``[1]``), in real terms where they are felt so, x ``price_weight`` x the
+    region's income burden (EUR/month); 0 for nothing. The table's ``price * weight`` is the product
+    :func:`premium_value` takes, so a listener's premium term is that of :func:`utility` to the bit."""
+    o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
+    price_mult = M[7]
+    trial_salience, price_weight, real = c[6], c[12], c[13]
+    out = np.zeros((2, o_service.size, price_index.size))
+    for o in range(o_service.size):
+        j = o_service[o]
+        if j < 0:
+            continue
+        for r in range(price_index.size):
+            for trial in range(2):
+                price = _felt_price(o_price[o], price_mult[j, r], 1.0 - trial_salience if trial else 1.0)
+                if real:
+                    price = _real_price(price, price_index[r], o_loss[o, r])
+                out[trial, o, r] = price * (price_weight * burden[r])
+    return out
+
+
+@njit(cache=True)
 def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarray:
     """Utilities (EUR/month) of every option for listeners ``idx`` (m,) whose current options are
     ``current`` (m,), float64 (m, n_options): the deciders' table.
 
-    The formula of :func:`utility`, one pair at a time (``L, O, M, c`` from :func:`kernel_inputs`).
-    The arrays are unpacked once here and the formula written inline: numba reference-counts
-    arrays passed to a function, which would cost more than the formula. The branches on the
-    option (tier, eligibility) repeat along every row, so the processor predicts them and they
-    skip the terms an option does not have.
+    The formula of :func:`utility`, one pair at a time (``L, O, M, c`` from :func:`kernel_inputs`), the
+    plans' weighted prices looked up (:func:`weighted_prices`). The arrays are unpacked once here and the
+    formula written inline: numba reference-counts arrays passed to a function, which would cost more than
+    the formula. The branches on the option (tier, eligibility) repeat along every row, so the processor
+    predicts them and they skip the terms an option does not have. Indices are unsigned: numba need not
+    test each for a wraparound.
     """
     (base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure, goodwill, student, household,
      outside, available, price_index, region, burden) = L
@@ -290,48 +314,46 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
     opt_in, personalization, content, trial_months, gap, ad_load, salience, price_mult, free_in = M
     mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
     switch_base, switch_per_month, switch_max_months, switch_data, price_weight, real = c[8:]
+    weighted = weighted_prices(O, M, c, price_index, burden)
     out = np.empty((idx.size, o_service.size))
     for k in range(idx.size):
         if k + AHEAD < idx.size:  # the deciders are scattered: ask for a later one's fields while scoring this one
             prefetch(idx[k + AHEAD], base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure,
                      goodwill, student, household, outside, available, region)
-        i = idx[k]
+        i = np.uint64(idx[k])
         # what does not depend on the option, once per listener (in locals: a store to ``out`` could
         # alias the arrays, so the compiler would otherwise load them again for every option)
-        svc, priv, r = service[i], privacy[i], region[i]
+        svc, priv, r = service[i], privacy[i], np.uint64(region[i])
         shares_opt_in = (not priv) and consent[i] < opt_in_share
         shares_opt_out = (not priv) or consent[i] >= opt_out_share
         depth_frac = 1.0 - np.exp(-depth[i] / tau) if svc >= 0 else 0.0
         rel_hours = base_hours[i] / mean_hours
-        hours_i, wtp_i, ad_sens_i, used = base_hours[i], wtp[i], ad_sens[i], trial_used[i]
-        index_r, weight_r = price_index[r], price_weight * burden[r]
+        hours_i, wtp_i, ad_sens_i, used, outside_i = base_hours[i], wtp[i], ad_sens[i], trial_used[i], outside[i]
         is_student, in_household = student[i], household[i]
         tenure_i, goodwill_i, cur = tenure[i], goodwill[i], current[k]
         for o in range(o_service.size):
             j = o_service[o]
             if j < 0:  # nothing: the outside option
-                out[k, o] = outside[i]
+                out[k, o] = outside_i
                 continue
-            if ((o_student[o] and not is_student) or (o_household[o] and not in_household) or not available[i, j]
-                    or (o_free[o] and not free_in[j, r])):
+            js = np.uint64(j)
+            if ((o_student[o] and not is_student) or (o_household[o] and not in_household) or not available[i, js]
+                    or (o_free[o] and not free_in[js, r])):
                 out[k, o] = INELIGIBLE  # not for them, not launched in their region / not in the market, no free tier there
                 continue
             current_service = svc == j
-            sharing = shares_opt_in if opt_in[j] else shares_opt_out
+            sharing = shares_opt_in if opt_in[js] else shares_opt_out
             frac = depth_frac if current_service and sharing else 0.0
-            u = _listening_value(content[j], personalization[j], lift, frac if personalize else 0.0, rel_hours)
+            u = _listening_value(content[js], personalization[js], lift, frac if personalize else 0.0, rel_hours)
             if o_premium[o]:
-                trial_ok = trial_months[j] > 0 and ((np.int64(used) >> j) & 1) == 0 and not current_service
-                price = _felt_price(o_price[o], price_mult[j, r], 1.0 - trial_salience if trial_ok else 1.0)
-                if real:
-                    price = _real_price(price, index_r, o_loss[o, r])
-                u += _premium_value(wtp_i, gap[j], price, weight_r, o_hassle[o])
+                trial_ok = trial_months[js] > 0 and ((np.int64(used) >> j) & 1) == 0 and not current_service
+                u += _premium_value(wtp_i, gap[js], weighted[1 if trial_ok else 0, o, r], 1.0, o_hassle[o])
             if o_free[o]:
-                u -= _ad_cost(ad_load[j, r], hours_i, ad_sens_i)
+                u -= _ad_cost(ad_load[js, r], hours_i, ad_sens_i)
             if personalize and sharing and priv:
-                u -= _privacy_loss(privacy_cost, personalization[j])
+                u -= _privacy_loss(privacy_cost, personalization[js])
             if not current_service:
-                u += salience[j]
+                u += salience[js]
             if o == cur:
                 u += _stay_value(switch_base, switch_per_month, tenure_i, switch_max_months, switch_data, frac) + goodwill_i
             out[k, o] = u
@@ -350,24 +372,23 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
     who lost theirs, by a withdrawal or an exit, chose again in the same step), so eligibility
     is not checked. Users differ in tier and sharing as coin flips, so every term is computed
     and selected by a 0/1 factor (exact in floating point): no branch the processor would mispredict.
+    A plan's weighted price is looked up (:func:`weighted_prices`, without a trial's discount).
     """
     (base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure, goodwill, student, household,
      outside, available, price_index, region, burden) = L
     o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
     opt_in, personalization, content, trial_months, gap, ad_load, salience, price_mult, free_in = M
     mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
-    price_weight, real = c[12:]
+    weighted = weighted_prices(O, M, c, price_index, burden)[0]
     out = np.empty(idx.size)
     for k in range(idx.size):
-        i, o = idx[k], held[k]
-        j = o_service[o]
+        i, o = np.uint64(idx[k]), np.uint64(held[k])  # unsigned: no wraparound test per read
+        j = np.uint64(o_service[o])
         shares = sharing[i]
         frac = fraction[k] * shares
         u = _listening_value(content[j], personalization[j], lift, frac * personalize, base_hours[i] / mean_hours)
-        r = region[i]
-        price = _felt_price(o_price[o], price_mult[j, r], 1.0)  # in float64, as the table computes it
-        price = _real_price(price, price_index[r], o_loss[o, r]) if real else price
-        u += _premium_value(wtp[i], gap[j], price, price_weight * burden[r], o_hassle[o]) * o_premium[o]
+        r = np.uint64(region[i])
+        u += _premium_value(wtp[i], gap[j], weighted[o, r], 1.0, o_hassle[o]) * o_premium[o]
         u -= _ad_cost(ad_load[j, r], base_hours[i], ad_sens[i]) * o_free[o]
         u -= _privacy_loss(privacy_cost, personalization[j]) * (personalize * (shares & privacy[i]))
         out[k] = u
@@ -383,24 +404,34 @@ def logit_rows(u: np.ndarray, noise_scale: float, ids: np.ndarray, key: np.uint6
     m, n_opt = u.shape
     out = np.empty(m, np.int64)
     w = np.empty(n_opt)
-    within = np.zeros(nest.max() + 1)
+    n_nests = nest.max() + 1
+    within = np.zeros(n_nests)
+    of = nest.astype(np.uint64)  # unsigned: no wraparound test per lookup
     for k in range(m):
-        top = u[k].max()
+        # loops, not ``u[k].max()`` and ``within[:] = 0``: no array view a row; the maximum (exact in any order) in
+        # two chains of comparisons, half as long
+        top, top_odd = u[k, 0], u[k, n_opt - 1]
+        for o in range(1, n_opt - 1, 2):
+            top, top_odd = max(top, u[k, o]), max(top_odd, u[k, o + 1])
+        top = max(top, top_odd)
         total = 0.0
-        within[:] = 0.0
+        for n in range(n_nests):
+            within[n] = 0.0
         for o in range(n_opt):
-            z = (u[k, o] - top) / noise_scale
-            w[o] = np.exp(z) if z > -746.0 else 0.0  # exp is exactly 0 below: no call for an ineligible option
-            within[nest[o]] += w[o]
+            w[o] = 0.0  # an ineligible option: exp is exactly 0 (no division, no call)
+            if u[k, o] > INELIGIBLE / 2:
+                z = (u[k, o] - top) / noise_scale
+                w[o] = np.exp(z) if z > -746.0 else 0.0  # exp is exactly 0 below
+            within[of[o]] += w[o]
         if plan_nest != 1.0:  # an option's weight is shared by its nest: S_n ** (lambda - 1), a power per nest
-            for n in range(within.size):
+            for n in range(n_nests):
                 if within[n] > 0.0:
                     within[n] = within[n] ** (plan_nest - 1.0)
-            for o in range(n_opt):
-                if w[o] > 0.0:
-                    w[o] *= within[nest[o]]
         for o in range(n_opt):
-            total += w[o]
+            if w[o] > 0.0:  # adding a weight of 0 leaves the (non-negative) total as it is: not in the chain of additions
+                if plan_nest != 1.0:
+                    w[o] *= within[of[o]]
+                total += w[o]
         threshold = uniform_at(key, ids[k]) * total
         pick, acc = 0, w[0]
         while acc < threshold and pick < n_opt - 1:

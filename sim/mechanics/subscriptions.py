@@ -46,23 +46,21 @@ class Decisions:
 
 def current_option(pop, options: Options, idx: np.ndarray) -> np.ndarray:
     """Index of the option listeners ``idx`` hold (0 = nothing, -1 = no longer offered), int64 (len(idx),)."""
-    return _held(pop.state, pop.tier, pop.service, pop.plan, np.asarray(idx, np.int64), options.held_index())
+    return _held(pop.state, pop.tier, pop.service, pop.plan, np.asarray(idx), options.held_index())  # any int: no copy
 
 
 @njit(cache=True)
 def _held(state, tier, service, plan, idx, held):
     """:meth:`Options.index_of` of listeners ``idx`` from the lookup ``held`` (S, 2, plans)."""
     out = np.zeros(idx.size, np.int64)
-    for k in range(idx.size):
-        if k + AHEAD < idx.size:  # the deciders are scattered (the users are not: the hint costs them little)
-            prefetch(idx[k + AHEAD], state, tier, service, plan)
-        i = idx[k]
+    for k in range(idx.size):  # no prefetch hint: four bytes a listener, it measured no faster for the deciders
+        i = np.uint64(idx[k])  # unsigned: no wraparound test per read
         j = service[i]
         if state[i] != USER or j < 0:
             continue  # nothing
-        premium = 1 if tier[i] == PREMIUM or tier[i] == TRIAL else 0
+        premium = np.uint64((tier[i] == PREMIUM) | (tier[i] == TRIAL))  # a coin flip: no branch
         p = max(plan[i], 0)
-        out[k] = held[j, premium, p] if j < held.shape[0] and p < held.shape[2] else -1
+        out[k] = held[np.uint64(j), premium, np.uint64(p)] if j < held.shape[0] and p < held.shape[2] else -1
     return out
 
 
@@ -129,39 +127,48 @@ def _deciders(known, state, tier, service, plan, region, trial_end, tenure, data
     n = state.size
     failed = np.zeros(n, np.bool_)
     deciders = np.empty(known.size, np.int32)  # int32: 27 MB at 10M, under the size glibc maps afresh
-    m = 0
+    lapsing = np.empty(known.size, np.int32)
+    m = f = 0
     trial_ended = np.zeros(n, np.bool_)
     by_region = rise_review.shape[2] > 1
+    # a payer's review probability depends on the steps since their spell began (0..t) only: an exp per step, not per
+    # payer; the last entry stands for a spell from before the run (spell_start < 0), whose tenure counts instead
+    by_steps = np.empty(t + 2)
+    for a in range(t + 2):
+        by_steps[a] = switching.tenure_review(premium_rate, a * dt, long_tenure_ratio, tenure_months, dt)
     # few branches on the listener: paying or not is a coin flip the processor would mispredict, so every
     # draw is computed (a draw depends only on its key and the listener) and the conditions combined
     for k in range(known.size):
-        i = known[k]
+        i = np.uint64(known[k])  # unsigned: an index numba need not wrap around (no sign test per array read)
         d = ident[i]
         s, ti = state[i], tier[i]
         if s == UNAWARE or s == OUTSIDE:  # not in ``known``; a guard that is never taken costs nothing
             continue
         user = s == USER
         paying = user & (ti == PREMIUM)
-        if paying & (uniform_at(payment_key, d) < payment_p):
-            failed[i] = True  # involuntary churn
-            _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill)
-            continue
+        fails = paying & (uniform_at(payment_key, d) < payment_p)  # involuntary churn: they lapse below, and do not decide
+        lapsing[f] = i  # a compaction that always writes: no branch here, where paying is a coin flip
+        f += fails
         ended = user & (ti == TRIAL) & (trial_end[i] <= t)
         trial_ended[i] = ended
-        if paying:
-            p = switching.tenure_review(premium_rate, switching.paying_months(tenure[i], spell_start[i], t, dt),
-                                        long_tenure_ratio, tenure_months, dt)
-        else:
-            p = lapsed_p if s == LAPSED else review_p
+        before_run = spell_start[i] < 0
+        p_paying = by_steps[min(t - spell_start[i], t + 1)]  # a non-payer's spell is never after t: in bounds
+        if paying & before_run:  # a few payers from before the run
+            p_paying = switching.tenure_review(premium_rate, switching.paying_months(tenure[i], spell_start[i], t, dt),
+                                               long_tenure_ratio, tenure_months, dt)
+        p = p_paying if paying else (lapsed_p if s == LAPSED else review_p)
         decide = reconsider[i] | ended | (uniform_at(review_key, d) < p)
-        j, q = max(service[i], 0), max(plan[i], 0)  # a non-user's lookups are masked below
-        if paying & price_rose[j, q, region[i]]:  # only in a month a price rose
-            decide |= uniform_at(trigger_key, d) < rise_review[j, q, region[i] if by_region else 0]
-        premium = ti == PREMIUM or ti == TRIAL
+        j, q, r = np.uint64(max(service[i], 0)), np.uint64(max(plan[i], 0)), np.uint64(region[i])  # a non-user's are masked below
+        if paying & price_rose[j, q, r]:  # only in a month a price rose
+            decide |= uniform_at(trigger_key, d) < rise_review[j, q, r if by_region else np.uint64(0)]
+        premium = (ti == PREMIUM) | (ti == TRIAL)  # not ``or``: a coin flip, no branch
         # their free tier or plan was withdrawn, everywhere or in their region
-        withdrawn = (held[j, 1 if premium else 0, q] < 0) | ((not premium) & (not free_in[j, region[i]]))
+        withdrawn = (held[j, np.uint64(premium), q] < 0) | (~premium & ~free_in[j, r])
         deciders[m] = i  # a compaction that always writes: deciding is a coin flip
-        m += decide | (user & withdrawn)
+        m += (decide | (user & withdrawn)) & ~fails
+    for i in lapsing[:f]:
+        failed[i] = True
+        _lapse(i, state, service, tier, plan, tenure, data_depth, goodwill)
     return failed, deciders[:m].astype(np.int64), trial_ended
 
 
@@ -194,7 +201,10 @@ def _move(idx, chosen, trial_over, o_service, o_premium, o_plan, has_trial, tria
           tenure, data_depth, goodwill, trial_used, trial_end, spell_start):
     """:func:`move` one decider at a time, in place (``has_trial`` and ``trial_steps`` per service (S,))."""
     for k in range(idx.size):
-        i, opt = idx[k], chosen[k]
+        if k + AHEAD < idx.size:  # the deciders are scattered: ask for a later one's fields while moving this one
+            prefetch(idx[k + AHEAD], state, service, tier, plan, tenure, data_depth, goodwill, trial_used, trial_end,
+                     spell_start)
+        i, opt = np.uint64(idx[k]), chosen[k]  # unsigned: no wraparound test per read
         svc = o_service[opt]
         if svc < 0:  # nothing
             if state[i] == USER:

@@ -110,6 +110,9 @@ def _month_index(ym: str) -> int:
 PeopleCount = Annotated[float, Field(ge=1e3, le=1e10)]
 #: People: a number, or a dated schedule ``{YYYY-MM: people}``, linear in between and flat outside.
 PeopleSchedule = Union[PeopleCount, dict[YearMonth, PeopleCount]]
+Share = Annotated[float, Field(gt=0, le=1)]
+#: A share: a number, or a dated schedule ``{YYYY-MM: share}``, linear in between and flat outside.
+ShareSchedule = Union[Share, dict[YearMonth, Share]]
 
 
 def schedule_points(schedule: float | dict[str, float]) -> tuple[np.ndarray, np.ndarray]:

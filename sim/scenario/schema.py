@@ -18,7 +18,7 @@ import numpy as np
 
 from pydantic import BaseModel, Field, model_validator
 
-from sim.scenario.fields import (SAFE_NAME, Distribution, P, PeopleSchedule, Strict, YearMonth, _month_index, _year_month,
+from sim.scenario.fields import (SAFE_NAME, Distribution, P, PeopleSchedule, ShareSchedule, Strict, YearMonth, _month_index, _year_month,
                                  did_you_mean, linear_schedule, schedule_points)
 from sim.scenario.mechanisms import Mechanisms
 
@@ -29,11 +29,11 @@ class TimeConfig(Strict):
     step: Literal["month", "week"] = P("month", "-", "Length of one step; rates are converted exactly")
 
 
-def _never_falls(schedule: Any, what: str) -> None:
+def _never_falls(schedule: Any, what: str, kind: str = "population") -> None:
     """People leave a market only with a service's exit, never by a falling schedule (listeners are never removed)."""
     _, values = schedule_points(schedule)
     if np.any(np.diff(values) < 0):
-        raise ValueError(f"{what}: a population schedule must not decrease over time (people in reach only grow)")
+        raise ValueError(f"{what}: a {kind} schedule must not decrease over time (people in reach only grow)")
 
 
 DEFAULT_POPULATION = 2.0e9
@@ -111,10 +111,12 @@ class Region(Strict):
                              "(choice.reference_income / income) ** choice.income_elasticity EUR here (none: 1)", gt=0, le=1e6)
     inflation_area: str | None = P(None, "-", "Area of `inflation` whose consumer prices this region's listeners and advertisers "
                                    "follow (none: no inflation)")
-    addressable_share: float = P(1.0, "fraction", "Share of the region's `population` (internet users) a music-streaming "
-                                 "service can reach at all: a smartphone with mobile data they can afford, on-demand music "
-                                 "in their habits; the people in reach are population x this (fitted to the regional "
-                                 "shares of users, docs/validation.md; plausible 0.2-1)", gt=0, le=1)
+    addressable_share: ShareSchedule = P(1.0, "fraction", "Share of the region's `population` (internet users) a "
+                                         "music-streaming service can reach at all: a smartphone with mobile data they can "
+                                         "afford, on-demand music in their habits; the people in reach are population x this. "
+                                         "A number or a dated schedule {YYYY-MM: share} (linear in between, flat outside; "
+                                         "never decreasing; each 0 < share <= 1; fitted to the regional shares of users "
+                                         "2015-2020, docs/validation.md; plausible 0.2-1)")
 
     @model_validator(mode="after")
     def _one_size(self) -> "Region":
@@ -125,6 +127,7 @@ class Region(Strict):
                              "people in reach: lower the share instead)")
         if self.population is not None:
             _never_falls(self.population, "population")
+            _never_falls(self.addressable_share, "addressable_share", "share")
         return self
 
 
@@ -440,7 +443,8 @@ class Scenario(Strict):
         """People in reach per region at month indices ``months`` (a region's own population x its addressable
         share), shape (R, len(months))."""
         if self.regions[0].population is not None:
-            return np.array([linear_schedule(r.population, months) * r.addressable_share for r in self.regions])
+            return np.array([linear_schedule(r.population, months) * linear_schedule(r.addressable_share, months)
+                             for r in self.regions])
         total = linear_schedule(self.market.people, months)
         return np.array([r.share * total for r in self.regions])
 
