@@ -103,8 +103,9 @@ def test_one_pass_tally_matches_masked_counts(kept):
     before_service[same], before_tier[same] = service[same], tier[same]
     failed = (before_tier == Tier.PREMIUM) & ~user & (rng.random(N) < 0.3)
     ended = (before_tier == Tier.TRIAL) & (rng.random(N) < 0.5)
-    table, states, cohorts = tally(np.arange(N), state, service, tier, plan, hours, satisfaction, stage, spell, before_service, before_tier,
-                                   failed, ended, s, plans, steps)
+    region = rng.integers(0, 3, N).astype(np.int16)
+    table, states, cohorts, regions = tally(np.arange(N), state, service, tier, plan, hours, satisfaction, stage, spell, before_service,
+                                            before_tier, failed, ended, region, s, plans, steps, 3)
 
     def by(svc, mask, weights=None):
         return np.bincount(svc[mask].astype(np.int64), weights=None if weights is None else weights[mask], minlength=s)[:s]
@@ -137,6 +138,8 @@ def test_one_pass_tally_matches_masked_counts(kept):
     np.testing.assert_array_equal(states, np.bincount(state, minlength=len(State)))
     focal_free = user & (service == 0) & (tier == Tier.FREE) & (spell >= 0)
     np.testing.assert_array_equal(cohorts[1], np.bincount(spell[focal_free], minlength=steps + 1))
+    key = (region[user].astype(np.int64) * s + service[user]) * 3 + (tier[user] - Tier.FREE)  # users by region, service, tier
+    np.testing.assert_array_equal(regions, np.bincount(key, minlength=3 * s * 3).reshape(3, s, 3).astype(float))
     focal_premium = prem & (service == 0) & (spell >= 0)
     np.testing.assert_array_equal(cohorts[0], np.bincount(spell[focal_premium], minlength=steps + 1))
     if kept:
@@ -492,9 +495,10 @@ def test_known_listeners_are_those_who_know_the_market_and_visiting_them_is_visi
     before = {"service": pop.service, "tier": pop.tier}
     failed = np.zeros(pop.n, bool)
     args = (pop.state, pop.service, pop.tier, pop.plan, pop.hours, pop.satisfaction, model.memory.stage, pop.spell_start,
-            before["service"], before["tier"], failed, failed, len(model.services), len(model.table.plan_names), model.n_steps)
+            before["service"], before["tier"], failed, failed, pop.region, len(model.services), len(model.table.plan_names), model.n_steps,
+            len(pop.region_names))
     known, everyone = tally(pop.known, *args), tally(np.arange(pop.n), *args)
-    for got, want in zip(known[::2], everyone[::2]):  # the per-service table and the cohorts
+    for got, want in zip(known[::2] + known[3:], everyone[::2] + everyone[3:]):  # the per-service table, the cohorts, the regions
         np.testing.assert_array_equal(got, want)
     assert known[0][:, 0].sum() > 0
 
@@ -551,20 +555,6 @@ def test_podcast_hours_in_one_pass_match_the_free_users_bincounts():
             want[free] += podcast
         np.testing.assert_array_equal(got_hours, want)
     assert (count > 0).all() and (total > 0).all()
-
-
-def test_region_counts_in_one_pass_match_the_bincount():
-    from sim.metrics import region_counts
-
-    rng = np.random.default_rng(9)
-    state, service, tier, user = _listeners(rng, s=4)
-    users = np.flatnonzero(user).astype(np.int32)
-    region = rng.integers(0, 5, N).astype(np.int16)
-    key = (region[users].astype(np.int64) * 4 + service[users]) * 3 + (tier[users] - Tier.FREE)
-    want = np.bincount(key, minlength=5 * 4 * 3).reshape(5, 4, 3).astype(np.float64)
-    got = region_counts(users, region, service, tier, 5, 4)
-    np.testing.assert_array_equal(got, want)
-    assert got.dtype == np.float64 and got.sum() == users.size
 
 
 def test_the_three_utility_evaluations_are_built_from_the_same_terms():

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import gc
+import os
+import platform
+import subprocess
+import sys
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,3 +101,24 @@ def test_the_fixed_part_of_the_estimate_is_within_its_measured_range():
     m = measure(2_000, months=2)
     need = m["peak"] - m["before"]
     assert 1 / 1.35 < m["estimate"] / need < 1.35, f"estimate {m['estimate'] / 1e6:.0f} MB, measured {need / 1e6:.0f} MB"
+
+
+FAULTS = """
+import resource, numpy as np, sim
+def faults(): return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+block = np.ones(1 << 20); del block  # 8 MB, as a step's per-listener temporaries at 1M listeners
+before = faults(); block = np.ones(1 << 20); del block
+print(faults() - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the allocator's setting is glibc's")
+@pytest.mark.parametrize("keep", [True, False])
+def test_freed_blocks_are_reused_not_mapped_afresh(keep):
+    """A block freed and asked for again comes back without new pages from the kernel (``sim.keep_freed_memory``);
+    with ``FREEMIUM_SIM_MALLOC=0`` glibc maps it afresh: a page fault per 4 KB page."""
+    env = {**os.environ, "FREEMIUM_SIM_MALLOC": "1" if keep else "0"}
+    out = subprocess.run([sys.executable, "-c", FAULTS], cwd=Path(__file__).resolve().parents[1], env=env,
+                         capture_output=True, text=True, check=True)
+    faults = int(out.stdout.split()[-1])
+    assert faults < 50 if keep else faults > 200, faults  # 0 and 500 here (8 MB in 2,048 pages, some huge)
