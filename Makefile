@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/step.py
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/dashboard.py
+	$(BIN)/python benchmarks/memory.py
 
 docs: $(STAMP)
 	$(BIN)/python -m sim.docs

@@ -18,6 +18,8 @@ from sim.agents.listeners import Stage, State, Tier
 
 S_USER = np.int8(State.USER)
 N_STATES = len(State)
+N_STAGES = len(Stage)
+SPREAD = 16  # cells a count that goes nowhere is spread over (:func:`tally`)
 T_FREE, T_TRIAL, T_PREMIUM = np.int8(Tier.FREE), np.int8(Tier.TRIAL), np.int8(Tier.PREMIUM)
 
 #: Where a premium subscriber who left went: reason -> what it means (the ``churn_<reason>_monthly`` columns).
@@ -210,17 +212,6 @@ class Records(Mapping):
 REGION_TIERS = ("free_users", "trial_users", "premium_subscribers")
 
 
-@njit(cache=True)
-def region_counts(users: np.ndarray, region: np.ndarray, service: np.ndarray, tier: np.ndarray, n_regions: int,
-                  n_services: int) -> np.ndarray:
-    """Users of each service by region and tier, simulated listeners, float64 (R, S, 3): free, trial, premium
-    (:data:`REGION_TIERS`). ``users`` the slots of the users (m,); ``region``, ``service``, ``tier`` per listener (n,)."""
-    out = np.zeros((n_regions, n_services, 3))
-    for i in users:  # one pass, no (m,) temporaries: the users are most of a mature market
-        out[region[i], service[i], tier[i] - T_FREE] += 1.0
-    return out
-
-
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     num = np.asarray(num, dtype=float)
     den = np.asarray(den, dtype=float)
@@ -236,97 +227,161 @@ PLAN_0 = STAGE_1 + len(Stage) - 1
 
 
 @njit(cache=True)
+def _count_moved(out, cohorts, regions, user, j, jb, t, tb, plan, hours, satisfaction, stage, spell_start, failed, ended,
+                 region) -> None:
+    """Add a listener whose service or tier changed this step, or who ended a trial or failed a payment, to the
+    tally's ``out``, ``cohorts`` and ``regions`` (see :func:`tally`), in place; takes the listener's values, not the arrays."""
+    if user:
+        if T_FREE <= t <= T_PREMIUM:
+            regions[region, j, t - T_FREE] += 1
+        out[j, USERS] += 1
+        out[j, SATISFACTION] += satisfaction
+        if stage > 0:
+            out[j, STAGE_1 + stage - 1] += 1
+        if j != jb:
+            out[j, GROSS_ADDS] += 1
+        if t == T_FREE:
+            out[j, FREE] += 1
+            out[j, HOURS_FREE] += hours
+        elif t == T_TRIAL:
+            out[j, TRIAL] += 1
+            out[j, HOURS_PAID] += hours
+            if not (tb == T_TRIAL and jb == j):
+                out[j, TRIAL_STARTS] += 1
+        elif t == T_PREMIUM:
+            out[j, PREMIUM] += 1
+            out[j, HOURS_PAID] += hours
+            out[j, PLAN_0 + plan] += 1
+            if not (tb == T_PREMIUM and jb == j):
+                out[j, PREMIUM_ADDS] += 1
+        if j == 0 and (t == T_PREMIUM or t == T_FREE) and spell_start >= 0:
+            cohorts[0 if t == T_PREMIUM else 1, spell_start] += 1
+    if jb < 0:
+        return
+    out[jb, WAS_USER] += 1
+    if j != jb:
+        out[jb, USERS_LEFT] += 1
+    stays_premium = user and t == T_PREMIUM and j == jb
+    if ended:
+        out[jb, ENDED] += 1
+        if stays_premium:
+            out[jb, CONVERTED] += 1
+    if tb == T_PREMIUM:
+        out[jb, WAS_PREMIUM] += 1
+        if not stays_premium:
+            out[jb, LEFT_PREMIUM] += 1
+            if not user and not failed:
+                out[jb, VOLUNTARY] += 1
+        if j == jb and t == T_FREE:
+            out[jb, DOWN] += 1
+        if user and j != jb:
+            out[jb, TO_COMPETITOR] += 1
+        if failed:
+            out[jb, LAPSE] += 1
+
+
+@njit(cache=True)
+def _count_kept(out, regions, kept, states) -> None:
+    """Add the listeners who kept their service and tier, ``kept`` (S + 1, 5, stages, plans + 1, R) by service, tier + 1
+    (a non-user, in row S: their state), stage, plan + 1 and region (see :func:`tally`), to the counts of ``out``
+    (S + 1, ...), ``regions`` (R, S, 3) and ``states``, in place: the users among them were users of the same service
+    and tier (so no add, no start, no churn)."""
+    states[S_USER] += kept[:-1].sum()
+    for st in range(N_STATES):
+        states[st] += kept[-1, st].sum()
+    for j in range(out.shape[0] - 1):  # the last row: the non-users
+        for t in range(kept.shape[1]):
+            for st in range(kept.shape[2]):
+                for p in range(kept.shape[3]):
+                    for r in range(kept.shape[4]):
+                        if T_FREE <= t - 1 <= T_PREMIUM:
+                            regions[r, j, t - 1 - T_FREE] += kept[j, t, st, p, r]
+                    c = kept[j, t, st, p].sum()
+                    out[j, USERS] += c
+                    out[j, WAS_USER] += c
+                    if st > 0:
+                        out[j, STAGE_1 + st - 1] += c
+                    if t - 1 == T_FREE:
+                        out[j, FREE] += c
+                    elif t - 1 == T_TRIAL:
+                        out[j, TRIAL] += c
+                    elif t - 1 == T_PREMIUM:
+                        out[j, PREMIUM] += c
+                        out[j, WAS_PREMIUM] += c
+                        if p > 0:
+                            out[j, PLAN_0 + p - 1] += c
+
+
+@njit(cache=True)
 def tally(known, state, service, tier, plan, hours, satisfaction, stage, spell_start, before_service, before_tier,
-          payment_failed, trial_ended, n_services, n_plans, n_steps):
+          payment_failed, trial_ended, region, n_services, n_plans, n_steps, n_regions):
     """Every per-service count and sum of a step in one pass over the listeners who know the market
     (``known``, ascending; the others are no one's users, before or after).
 
     Inputs are per listener (n,): ``state``, ``service`` (-1 for none), ``tier``, ``plan``,
     ``hours`` (hours/month), ``satisfaction``, ``stage`` (ladder), ``spell_start`` (step), the service and tier
     at the start of the step (``before_service`` -1 for a non-user), ``payment_failed`` and
-    ``trial_ended`` (bool). Returns ``(table, states, cohorts)``: ``table`` (S, PLAN_0 +
+    ``trial_ended`` (bool), ``region``. Returns ``(table, states, cohorts, regions)``: ``table`` (S, PLAN_0 +
     n_plans) simulated listeners (or their hours and satisfaction summed) per column above,
     counted at the service after the step (users, adds, hours, stages, plans) or before it
     (trial ends and premium churn, by where the listener went); ``states`` (N_STATES,) listeners
     per ``State`` among ``known`` (the caller counts the unaware and the outside); ``cohorts`` (2, n_steps + 1) focal premium (row 0) and free (row 1) users
-    by the step their spell began.
+    by the step their spell began; ``regions`` (R, S, 3) the users of each service by region and tier: free, trial,
+    premium (:data:`REGION_TIERS`).
+
+    Most listeners of a mature market kept their service and tier: whether they use a service and which tier are
+    coin flips a branch would mispredict, so they add to one count by category (``kept``, with their region; summed
+    into the columns after the pass) and to their service's sums, in a spare row (S) and column if they use none; the
+    others take the branches of :func:`_count_moved`. Every sum adds in the listeners' order.
     """
-    out = np.zeros((n_services, PLAN_0 + n_plans))
+    spare_row, spare = n_services, PLAN_0 + n_plans
+    out = np.zeros((n_services + 1, spare + 1))
+    # by service, tier + 1 (a non-user: their state), stage, plan + 1, region
+    kept = np.zeros((n_services + 1, max(N_STATES, 4), N_STAGES, n_plans + 1, n_regions))
+    regions = np.zeros((n_regions, n_services, 3))
     states = np.zeros(N_STATES)
-    cohorts = np.zeros((2, n_steps + 1))
+    cohorts = np.zeros((3, max(n_steps + 1, SPREAD)))  # row 2: the spare
     for k in range(known.size):
-        i = known[k]
-        states[state[i]] += 1
-        j, jb, t, tb = service[i], before_service[i], tier[i], before_tier[i]
-        user = state[i] == S_USER
-        if user:
-            out[j, USERS] += 1
-            out[j, SATISFACTION] += satisfaction[i]
-            if stage[i] > 0:
-                out[j, STAGE_1 + stage[i] - 1] += 1
-            if j != jb:
-                out[j, GROSS_ADDS] += 1
-            if t == T_FREE:
-                out[j, FREE] += 1
-                out[j, HOURS_FREE] += hours[i]
-            elif t == T_TRIAL:
-                out[j, TRIAL] += 1
-                out[j, HOURS_PAID] += hours[i]
-                if not (tb == T_TRIAL and jb == j):
-                    out[j, TRIAL_STARTS] += 1
-            elif t == T_PREMIUM:
-                out[j, PREMIUM] += 1
-                out[j, HOURS_PAID] += hours[i]
-                out[j, PLAN_0 + plan[i]] += 1
-                if not (tb == T_PREMIUM and jb == j):
-                    out[j, PREMIUM_ADDS] += 1
-            if j == 0 and (t == T_PREMIUM or t == T_FREE) and spell_start[i] >= 0:
-                cohorts[0 if t == T_PREMIUM else 1, spell_start[i]] += 1
-        if jb < 0:
+        i = np.uint64(known[k])  # unsigned: an index numba need not wrap around (no sign test per read)
+        j, t, user = service[i], tier[i], state[i] == S_USER
+        if (j != before_service[i]) | (t != before_tier[i]) | payment_failed[i] | trial_ended[i]:
+            states[state[i]] += 1
+            _count_moved(out, cohorts, regions, user, j, before_service[i], t, before_tier[i], plan[i], hours[i],
+                         satisfaction[i], stage[i], spell_start[i], payment_failed[i], trial_ended[i], region[i])
             continue
-        out[jb, WAS_USER] += 1
-        if j != jb:
-            out[jb, USERS_LEFT] += 1
-        stays_premium = user and t == T_PREMIUM and j == jb
-        if trial_ended[i]:
-            out[jb, ENDED] += 1
-            if stays_premium:
-                out[jb, CONVERTED] += 1
-        if tb == T_PREMIUM:
-            out[jb, WAS_PREMIUM] += 1
-            if not stays_premium:
-                out[jb, LEFT_PREMIUM] += 1
-                if not user and not payment_failed[i]:
-                    out[jb, VOLUNTARY] += 1
-            if j == jb and t == T_FREE:
-                out[jb, DOWN] += 1
-            if user and j != jb:
-                out[jb, TO_COMPETITOR] += 1
-            if payment_failed[i]:
-                out[jb, LAPSE] += 1
-    return out, states, cohorts
+        a = j if user else spare_row
+        kept[a, t + 1 if user else state[i], stage[i], plan[i] + 1, region[i]] += 1
+        out[a, SATISFACTION] += satisfaction[i]
+        free, paid = t == T_FREE, (t == T_TRIAL) | (t == T_PREMIUM)
+        out[a, HOURS_FREE if free else HOURS_PAID if paid else spare] += hours[i]
+        focal = user & (j == 0) & ((t == T_PREMIUM) | free) & (spell_start[i] >= 0)
+        # the spare's count goes round SPREAD cells: one cell would make each listener wait for the last one's sum
+        cohorts[(0 if t == T_PREMIUM else 1) if focal else 2, spell_start[i] if focal else k % SPREAD] += 1
+    _count_kept(out, regions, kept, states)
+    return out[:n_services, :spare].copy(), states, cohorts[:2, :n_steps + 1].copy(), regions
 
 
 @dataclass(frozen=True)
 class Tally:
-    """A step's per-service counts (:func:`tally`), market state counts and focal cohorts, simulated listeners."""
+    """A step's per-service counts (:func:`tally`), market state counts, focal cohorts and users by region, simulated listeners."""
 
     table: np.ndarray  # (S, columns)
     states: np.ndarray  # (N_STATES,) listeners per State (OUTSIDE included)
     cohorts: np.ndarray  # (2, n_steps + 1): focal premium, free by spell start
+    regions: np.ndarray  # (R, S, 3): users by region, service and tier (REGION_TIERS)
 
     @classmethod
     def of(cls, ctx, in_reach: int, n_steps: int) -> "Tally":
         """The tally of a step (``ctx``, :class:`sim.mechanics.context.StepContext`, after its last mechanism),
         ``in_reach`` listeners in the market's reach, known or not, of ``n_steps`` steps."""
         pop, decisions = ctx.pop, ctx.results.decisions
-        table, states, cohorts = tally(pop.known, pop.state, pop.service, pop.tier, pop.plan, pop.hours, pop.satisfaction,
-                                       ctx.memory.stage, pop.spell_start, ctx.before.service, ctx.before.tier,
-                                       decisions.payment_failed, decisions.trial_ended, ctx.table.n,
-                                       len(ctx.table.plan_names), n_steps)
+        table, states, cohorts, regions = tally(pop.known, pop.state, pop.service, pop.tier, pop.plan, pop.hours,
+                                                pop.satisfaction, ctx.memory.stage, pop.spell_start, ctx.before.service,
+                                                ctx.before.tier, decisions.payment_failed, decisions.trial_ended, pop.region,
+                                                ctx.table.n, len(ctx.table.plan_names), n_steps, len(pop.region_names))
         states[State.OUTSIDE] = pop.n - in_reach
         states[State.UNAWARE] = in_reach - pop.n_known
-        return cls(table, states, cohorts)
+        return cls(table, states, cohorts, regions)
 
     def __getitem__(self, column: int) -> np.ndarray:
         return self.table[:, column]

@@ -25,7 +25,7 @@ from sim.mechanics import (accounting, ads, campaigns, diffusion, entry, listeni
                            run_after, service_quality, subscriptions)
 from sim.mechanics.choice import build_options
 from sim.mechanics.context import Before, Memory, StepContext, StepResults
-from sim.metrics import MARKET_KPIS, REGION_TIERS, SERVICE_KPIS, Records, Tally, market_counts, region_counts, service_kpis
+from sim.metrics import MARKET_KPIS, REGION_TIERS, SERVICE_KPIS, Records, Tally, market_counts, service_kpis
 from sim.policy import RunningPolicy
 from sim.random import CounterRandom
 from sim.scenario import Scenario
@@ -248,9 +248,7 @@ class MarketModel(mesa.Model):
         kpis = service_kpis(counts, ctx)
         self.records.record(self.t, kpis)
         self.market_records.record(self.t, market_counts(counts, self.weight))
-        pop, users = ctx.pop, ctx.results.sharing.users
-        self.region_records[self.t] = region_counts(users, pop.region, pop.service, pop.tier,
-                                                    *self.region_records.shape[1:3]) * self.weight
+        self.region_records[self.t] = counts.regions * self.weight
         for k, share in enumerate(kpis["market_share"]):
             self._shares[k].append(float(np.nan_to_num(share)))
         for row, tier_name in enumerate(("premium", "free")):

@@ -76,13 +76,13 @@ def uniforms_all(key: np.uint64, n: np.int64) -> np.ndarray:
 @njit(cache=True)
 def below_by(key: np.uint64, idx: np.ndarray, ident: np.ndarray, group: np.ndarray, prob: np.ndarray) -> np.ndarray:
     """The slots of ``idx`` (m,) whose listener's draw (under their id ``ident[i]``) is below their group's
-    probability ``prob[group[i]]`` (``group`` (n,) int, ``prob`` (G,)), a subset of ``idx`` in its order."""
+    probability ``prob[group[i]]`` (``group`` (n,) int >= 0, ``prob`` (G,)), a subset of ``idx`` in its order."""
     out = np.empty_like(idx)
     m = 0
     for k in range(idx.size):  # a compaction that always writes: who draws below is a coin flip
         i = idx[k]
         out[m] = i
-        m += uniform_at(key, ident[i]) < prob[group[i]]
+        m += uniform_at(key, ident[np.uint64(i)]) < prob[np.uint64(group[np.uint64(i)])]  # unsigned: no wraparound tests
     return out[:m]
 
 

@@ -226,3 +226,12 @@ if __name__ == "__main__":
     out = ROOT / "data" / "synthetic_kpis.csv"
     synthetic_data().to_csv(out, index=False)
     print(out)
+
+
+def test_spotify_bounds_hold_the_baselines_values():
+    """The shipped calibration's bounds are a first fit's (wide, from the evidence), never narrowed around a fit:
+    the baseline's own values lie inside every one of them, so the fit and the backtest can find it."""
+    from sim.analysis.calibration import _start_values, load_calibration
+
+    cal = load_calibration(ROOT / "scenarios" / "calibration" / "spotify.yaml")
+    assert _start_values(cal).keys() == cal.spec.parameters.keys()

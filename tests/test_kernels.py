@@ -42,15 +42,15 @@ def test_awareness_on_a_network_matches_the_sparse_product():
     earlier = np.roll(state, 7)
     known = np.flatnonzero(~np.isin(state, [State.UNAWARE, State.OUTSIDE]) | ~np.isin(earlier, [State.UNAWARE, State.OUTSIDE]))
     stage = np.where(advocate, Stage.ADVOCATE, Stage.SUPPORTER).astype(np.int8)
-    network = (friends, ident, slot_of, degree)
+    network = (friends, ident, degree)
     diffusion.aware(known, earlier, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
     newly = diffusion.aware(known, state, stage, sharing, *network, False, 0.01, cfg, 1.5, key, 1.0, wom)
     assert np.all(np.diff(newly) > 0)  # ascending, each once
     got = np.zeros(N, bool)
     got[newly] = True
     influence = ((state == State.USER) + advocate * 1.5 + sharing * 1.5)[slot_of]  # by id
-    # the friends' weights kept up to date equal the sparse product (every change reached every friend), per slot
-    np.testing.assert_allclose(wom.total, (friends.astype(np.float32) @ influence.astype(np.float32))[ident], rtol=1e-5, atol=1e-5)
+    # the friends' weights kept up to date equal the sparse product (every change reached every friend), per id
+    np.testing.assert_allclose(wom.total, friends.astype(np.float32) @ influence.astype(np.float32), rtol=1e-5, atol=1e-5)
     prob = diffusion.awareness_probability(0.01, 0.4, diffusion.exposure(influence, friends.astype(np.float32), np.diff(friends.indptr), False,
                                                                         (state != State.OUTSIDE)[slot_of]), 1.0,
                                            False)[ident]
@@ -68,8 +68,7 @@ def test_awareness_fully_mixed_follows_the_bass_path():
     cfg = type("Cfg", (), {"enabled": True, "q": 0.4, "advocate_weight": 2.0})
     key = _random().key("diffusion", 0)
     ident = rng.permutation(N).astype(np.int32)  # slots unrelated to ids
-    newly = diffusion.aware(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, ident, np.argsort(ident),
-                           None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
+    newly = diffusion.aware(np.flatnonzero(state == State.USER), state, np.zeros(N, np.int8), none, None, ident, None, True, 0.01, cfg, 0.0, key, 1.0, diffusion.WordOfMouth.empty(0))
     assert np.all(np.diff(newly) > 0)
     got = np.zeros(N, bool)
     got[newly] = True
@@ -79,9 +78,13 @@ def test_awareness_fully_mixed_follows_the_bass_path():
     _agree_off_the_boundary(got, draws, np.where(state == State.UNAWARE, prob, -1.0))
 
 
-def test_one_pass_tally_matches_masked_counts():
-    from sim.metrics import (CONVERTED, DOWN, ENDED, FREE, GROSS_ADDS, HOURS_PAID, LAPSE, PLAN_0, PREMIUM, STAGE_1,
-                             TO_COMPETITOR, USERS_LEFT, VOLUNTARY, tally)
+@pytest.mark.parametrize("kept", [0.0, 0.8])
+def test_one_pass_tally_matches_masked_counts(kept):
+    """Every column, with listeners drawn at random (most moved) and with ``kept`` of them keeping their service and tier
+    (as in a mature market: the tally counts those by category)."""
+    from sim.metrics import (CONVERTED, DOWN, ENDED, FREE, GROSS_ADDS, HOURS_FREE, HOURS_PAID, LAPSE, LEFT_PREMIUM, PLAN_0,
+                             PREMIUM, PREMIUM_ADDS, SATISFACTION, STAGE_1, TO_COMPETITOR, TRIAL, TRIAL_STARTS, USERS, USERS_LEFT,
+                             VOLUNTARY, WAS_PREMIUM, WAS_USER, tally)
 
     rng = np.random.default_rng(2)
     s, plans, steps = 3, 4, 10
@@ -96,10 +99,13 @@ def test_one_pass_tally_matches_masked_counts():
     spell = rng.integers(-1, steps, N).astype(np.int32)
     before_service = np.where(rng.random(N) < 0.6, rng.integers(0, s, N), -1).astype(np.int8)
     before_tier = np.where(before_service >= 0, rng.choice([Tier.FREE, Tier.TRIAL, Tier.PREMIUM], N), Tier.NONE).astype(np.int8)
+    same = rng.random(N) < kept
+    before_service[same], before_tier[same] = service[same], tier[same]
     failed = (before_tier == Tier.PREMIUM) & ~user & (rng.random(N) < 0.3)
     ended = (before_tier == Tier.TRIAL) & (rng.random(N) < 0.5)
-    table, states, cohorts = tally(np.arange(N), state, service, tier, plan, hours, satisfaction, stage, spell, before_service, before_tier,
-                                   failed, ended, s, plans, steps)
+    region = rng.integers(0, 3, N).astype(np.int16)
+    table, states, cohorts, regions = tally(np.arange(N), state, service, tier, plan, hours, satisfaction, stage, spell, before_service,
+                                            before_tier, failed, ended, region, s, plans, steps, 3)
 
     def by(svc, mask, weights=None):
         return np.bincount(svc[mask].astype(np.int64), weights=None if weights is None else weights[mask], minlength=s)[:s]
@@ -118,12 +124,26 @@ def test_one_pass_tally_matches_masked_counts():
         TO_COMPETITOR: by(before_service, was_prem & user & (service != before_service)),
         LAPSE: by(before_service, was_prem & failed),
         USERS_LEFT: by(before_service, (before_service >= 0) & (service != before_service)),
+        USERS: by(service, user), TRIAL: by(service, user & (tier == Tier.TRIAL)),
+        HOURS_FREE: by(service, user & (tier == Tier.FREE), hours), SATISFACTION: by(service, user, satisfaction),
+        TRIAL_STARTS: by(service, user & (tier == Tier.TRIAL) & ~((before_tier == Tier.TRIAL) & (service == before_service))),
+        PREMIUM_ADDS: by(service, prem & ~was_prem | prem & (service != before_service)),
+        WAS_USER: by(before_service, before_service >= 0), WAS_PREMIUM: by(before_service, was_prem),
+        LEFT_PREMIUM: by(before_service, was_prem & ~stays),
+        **{PLAN_0 + p: by(service, prem & (plan == p)) for p in range(plans)},
+        **{STAGE_1 + k - 1: by(service, user & (stage == k)) for k in range(1, 5)},
     }
     for column, want in expected.items():
         np.testing.assert_array_equal(table[:, column], want.astype(float), err_msg=str(column))
     np.testing.assert_array_equal(states, np.bincount(state, minlength=len(State)))
     focal_free = user & (service == 0) & (tier == Tier.FREE) & (spell >= 0)
     np.testing.assert_array_equal(cohorts[1], np.bincount(spell[focal_free], minlength=steps + 1))
+    key = (region[user].astype(np.int64) * s + service[user]) * 3 + (tier[user] - Tier.FREE)  # users by region, service, tier
+    np.testing.assert_array_equal(regions, np.bincount(key, minlength=3 * s * 3).reshape(3, s, 3).astype(float))
+    focal_premium = prem & (service == 0) & (spell >= 0)
+    np.testing.assert_array_equal(cohorts[0], np.bincount(spell[focal_premium], minlength=steps + 1))
+    if kept:
+        assert np.mean((service == before_service) & (tier == before_tier) & ~failed & ~ended) > 0.7  # the counts by category
 
 
 def _small_model(overrides: dict | None = None):
@@ -475,9 +495,10 @@ def test_known_listeners_are_those_who_know_the_market_and_visiting_them_is_visi
     before = {"service": pop.service, "tier": pop.tier}
     failed = np.zeros(pop.n, bool)
     args = (pop.state, pop.service, pop.tier, pop.plan, pop.hours, pop.satisfaction, model.memory.stage, pop.spell_start,
-            before["service"], before["tier"], failed, failed, len(model.services), len(model.table.plan_names), model.n_steps)
+            before["service"], before["tier"], failed, failed, pop.region, len(model.services), len(model.table.plan_names), model.n_steps,
+            len(pop.region_names))
     known, everyone = tally(pop.known, *args), tally(np.arange(pop.n), *args)
-    for got, want in zip(known[::2], everyone[::2]):  # the per-service table and the cohorts
+    for got, want in zip(known[::2] + known[3:], everyone[::2] + everyone[3:]):  # the per-service table, the cohorts, the regions
         np.testing.assert_array_equal(got, want)
     assert known[0][:, 0].sum() > 0
 
@@ -534,20 +555,6 @@ def test_podcast_hours_in_one_pass_match_the_free_users_bincounts():
             want[free] += podcast
         np.testing.assert_array_equal(got_hours, want)
     assert (count > 0).all() and (total > 0).all()
-
-
-def test_region_counts_in_one_pass_match_the_bincount():
-    from sim.metrics import region_counts
-
-    rng = np.random.default_rng(9)
-    state, service, tier, user = _listeners(rng, s=4)
-    users = np.flatnonzero(user).astype(np.int32)
-    region = rng.integers(0, 5, N).astype(np.int16)
-    key = (region[users].astype(np.int64) * 4 + service[users]) * 3 + (tier[users] - Tier.FREE)
-    want = np.bincount(key, minlength=5 * 4 * 3).reshape(5, 4, 3).astype(np.float64)
-    got = region_counts(users, region, service, tier, 5, 4)
-    np.testing.assert_array_equal(got, want)
-    assert got.dtype == np.float64 and got.sum() == users.size
 
 
 def test_the_three_utility_evaluations_are_built_from_the_same_terms():

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.analysis.backtest import backtest, forecast_scores, parse_until
+from sim.analysis.backtest import backtest, forecast_scores, parse_until, split
 from sim.analysis.posterior import draw_parameters, weighted_quantile, within_best
 from sim.analysis.targets import TargetSpec, simulated_series
 from sim.cli import main
@@ -116,6 +116,19 @@ def test_backtest_covers_the_truth_and_forecasts_closely(tmp_path):
     assert written["series"].keys() == result["series"].keys()
     assert {"abc.sqlite", "forecast.csv", "posterior.csv"} <= {p.name for p in out.iterdir()}
     assert (out / "figures" / "backtest-mau.png").is_file()
+
+
+def test_the_backtest_fits_on_the_horizon_it_forecasts(tmp_path):
+    """The listeners stand for the horizon's largest population, so a horizon cut at ``until`` would fit another
+    model than the one that forecasts: the fit keeps the whole horizon and drops only the later observations."""
+    from sim.analysis.calibration import load_calibration
+
+    cal = load_calibration(_synthetic(tmp_path))
+    fit, held = split(cal, parse_until("2015-12"))
+    assert fit.base == cal.base and fit.base.time.months == 24
+    for t in fit.targets:
+        assert [str(p) for p in t.observed.index] == ["2015Q1", "2015Q2", "2015Q3", "2015Q4"]
+        assert [str(p) for p in held[t.name].index] == ["2016Q1", "2016Q2", "2016Q3", "2016Q4"]
 
 
 def _corrupt_held_out(path: Path, until: str, folder: Path) -> Path:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis.validation import CHINA, observed_q4
+from sim.analysis.validation import apple_errors, competitor_share_of_churn, focal_run, focal_share, q4_churn_error
 from sim.mechanics import entry, switching
 from sim.mechanics.choice import INELIGIBLE
 from sim.mechanics.diffusion import bass_cdf
@@ -109,7 +109,6 @@ def test_a_listener_who_heard_of_an_entrant_weighs_it_against_their_option_only(
 
 AGENTS = 60_000
 SEED = replicate_seeds(42, 1)[0]
-F1_Q4_CHURN = observed_q4("premium_churn_monthly", range(2015, 2020)).to_dict()  # year -> % a month (the F-1's)
 
 
 def _baseline(months: int, **overrides):
@@ -130,56 +129,25 @@ def to_2020():
              "flat_review": {"mechanisms.switching.long_tenure_ratio": 1.0}}.items()}
 
 
-def _focal(ts: pd.DataFrame) -> pd.DataFrame:
-    return ts[ts.service == "Spotify"].set_index("date")
-
-
-def _competitor_share_of_churn(ts: pd.DataFrame) -> float:
-    """Share of the focal premium churn of 2016-2019 that went to a competitor."""
-    f = _focal(ts).loc["2016":"2019"]
-    return float(f.churn_to_competitor_monthly.sum() / f.churn_premium_monthly.sum())
-
-
-def _q4_churn_error(ts: pd.DataFrame) -> float:
-    """Mean absolute error of the focal Q4 premium churn against the F-1's, 2015-2019, points a month."""
-    f = _focal(ts)
-    q4 = f[f.index.month >= 10].churn_premium_monthly.groupby(f[f.index.month >= 10].index.year).mean() * 100
-    return float(np.mean([abs(q4[y] - v) for y, v in F1_Q4_CHURN.items()]))
-
-
-def _apple_errors(ts: pd.DataFrame) -> pd.Series:
-    """Apple Music's paid subscribers over its announced milestones 2015-2019, minus 1."""
-    data = pd.read_csv(ROOT / "data" / "competitor_milestones_2015_2020.csv")
-    data = data[(data.service == "Apple Music") & (data.metric == "paid_subscribers") & (data.date < "2020")]
-    model = ts[ts.service == "Apple Music"].set_index("date").premium_subscribers / 1e6
-    return pd.Series({d: model[pd.Timestamp(d)] / v - 1 for d, v in zip(data.date, data.value)})
-
-
-def _focal_share(ts: pd.DataFrame) -> pd.Series:
-    """The focal share of world paid subscriptions, December of 2016-2020, scaled for China."""
-    f = _focal(ts)
-    return f[(f.index.month == 12) & (f.index.year >= 2016)].premium_market_share * CHINA
-
-
 def test_churners_go_mostly_to_the_free_tier_or_nothing(to_2020):
     # thousands of churners: the share's sampling error is under 1 point; the off run sends more than half away
-    assert _competitor_share_of_churn(to_2020["baseline"]) < 1 / 3
-    assert _competitor_share_of_churn(to_2020["no_switching"]) > 0.5
+    assert competitor_share_of_churn(to_2020["baseline"]) < 1 / 3
+    assert competitor_share_of_churn(to_2020["no_switching"]) > 0.5
 
 
 def test_q4_premium_churn_is_near_the_f1s(to_2020):
     # Q4 churn of ~1,000 subscribers, three months: about 0.4 points of sampling error a year, less on the mean of five
-    assert _q4_churn_error(to_2020["baseline"]) <= 1.0
-    assert _q4_churn_error(to_2020["flat_review"]) > 1.0  # no fall with tenure: new and old subscribers review alike
-    assert _q4_churn_error(to_2020["no_switching"]) > 1.0
+    assert q4_churn_error(to_2020["baseline"]) <= 1.0
+    assert q4_churn_error(to_2020["flat_review"]) > 1.0  # no fall with tenure: new and old subscribers review alike
+    assert q4_churn_error(to_2020["no_switching"]) > 1.0
 
 
 def test_apple_music_grows_as_announced_and_the_focal_share_holds(to_2020):
     # Apple's ~150-900 listeners: 4-8% sampling error, inside the 20% band with room
-    errors = _apple_errors(to_2020["baseline"])
+    errors = apple_errors(to_2020["baseline"])
     assert errors.abs().max() <= 0.20, errors.round(2).to_dict()
-    assert _apple_errors(to_2020["no_entry"]).abs().max() > 0.20  # at full strength at once: too fast early
-    share = _focal_share(to_2020["baseline"])
+    assert apple_errors(to_2020["no_entry"]).abs().max() > 0.20  # at full strength at once: too fast early
+    share = focal_share(to_2020["baseline"])
     assert share.between(0.30, 0.45).all(), share.round(3).to_dict()
 
 
@@ -196,7 +164,7 @@ def _entrant(scenario, at: str):
 def _first_month_change(**sets) -> float:
     """Relative change of the focal premium count (with trials) in a what-if entrant's first month, 2019-01."""
     plain = _baseline(49, **sets)  # to 2019-01
-    moved, before = _focal(_run(_entrant(plain, "2019-01"))).iloc[-1], _focal(_run(plain)).iloc[-1]
+    moved, before = focal_run(_run(_entrant(plain, "2019-01"))).iloc[-1], focal_run(_run(plain)).iloc[-1]
     return float((moved.premium_subscribers + moved.trial_users) / (before.premium_subscribers + before.trial_users) - 1)
 
 

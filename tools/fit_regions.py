@@ -16,7 +16,7 @@ shares of MAU (2017-12, 2020-12) and of premium subscribers (2020-12), ``data/re
 premium (with trials) and ad-supported MAU as log-ratios (10%); the Q4 premium churn 2015-2019 (1 point); the Q4
 ad share of revenue 2017-2020 (2 points); Apple Music's paid subscribers against its 2015-2019 milestones
 (log-ratios, 20%) and the focal share of world paid subscriptions 2016-2020 against the middle of 30-45% (half that
-band), as ``tests/test_switching_entry.py`` measures them.
+band), as ``sim.analysis.validation`` measures them (``tests/test_switching_entry.py``).
 
 How: ``scipy.optimize.least_squares`` (trust-region reflective, bounded) with finite differences over common random
 numbers (the same seeds in every evaluation), at ``--agents`` listeners and ``--seeds`` replicates, from the
@@ -49,7 +49,6 @@ from sim.analysis.regions import compare  # noqa: E402
 from sim.runner import run_replicates  # noqa: E402
 from sim.scenario.fields import linear_schedule  # noqa: E402
 from sim.scenario import Scenario, ScenarioError, apply_overrides, load_scenario, parse_set_options  # noqa: E402
-from tests import test_switching_entry as entry  # noqa: E402  (the entry test's measures)
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 #: Fitted key paths and their bounds.
@@ -132,8 +131,8 @@ def measures(scenario: Scenario, seeds: int, seed: int) -> dict[str, pd.Series]:
     out["ad share"] = pd.DataFrame({"model": 100 * v.q4_ad_share(focal, v.AD_SHARE_YEARS),
                                     "spotify": v.observed_q4("adsupported_revenue_share", v.AD_SHARE_YEARS)})
     runs = [r.timeseries for r in results]
-    out["apple"] = pd.concat([entry._apple_errors(t) for t in runs], axis=1).mean(axis=1)
-    out["focal share"] = pd.concat([entry._focal_share(t) for t in runs], axis=1).mean(axis=1)
+    out["apple"] = pd.concat([v.apple_errors(t) for t in runs], axis=1).mean(axis=1)
+    out["focal share"] = pd.concat([v.focal_share(t) for t in runs], axis=1).mean(axis=1)
     return out
 
 

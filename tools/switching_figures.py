@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests import test_switching_entry as t
+from sim.analysis import validation as v
+from tests import test_switching_entry as t  # the test's set-ups
 
 
 def _q4_churn(ts) -> str:
-    f = t._focal(ts)
+    f = v.focal_run(ts)
     q4 = f[f.index.month >= 10]
     by_year = q4.groupby(q4.index.year)[["churn_premium_monthly", "churn_to_competitor_monthly"]].mean() * 100
     return ", ".join(f"{y}: {r.churn_premium_monthly:.1f} ({r.churn_to_competitor_monthly:.1f} to competitors)"
@@ -23,15 +24,15 @@ def main() -> None:
     runs = {name: t._run(t._baseline(72, **sets)) for name, sets in
             {"baseline": {}, "switching off": {"mechanisms.switching.enabled": False},
              "entry off": {"mechanisms.entry.enabled": False}}.items()}
-    print(f"F-1 Q4 premium churn, % a month: {t.F1_Q4_CHURN}")
+    print(f"F-1 Q4 premium churn, % a month: {v.observed_q4('premium_churn_monthly', v.CHURN_YEARS).to_dict()}")
     for name, ts in runs.items():
         print(f"\n{name}:")
         print(f"  Q4 premium churn, % a month: {_q4_churn(ts)}")
-        print(f"  mean absolute error 2015-2019: {t._q4_churn_error(ts):.2f} points; share of 2016-2019 churn to competitors: "
-              f"{t._competitor_share_of_churn(ts):.2f}")
-        errors = t._apple_errors(ts)
+        print(f"  mean absolute error 2015-2019: {v.q4_churn_error(ts):.2f} points; share of 2016-2019 churn to competitors: "
+              f"{v.competitor_share_of_churn(ts):.2f}")
+        errors = v.apple_errors(ts)
         print("  Apple Music paid subscribers vs milestones: " + ", ".join(f"{d} {100 * e:+.0f}%" for d, e in errors.items()))
-        share = t._focal_share(ts)
+        share = v.focal_share(ts)
         print("  focal share of world paid subscriptions (x0.89), December: "
               + ", ".join(f"{d.year} {100 * v:.1f}%" for d, v in share.items()))
     print("\nwhat-if entrant like the focal service at 2019-01, focal premium + trials in its first month:")

@@ -125,9 +125,10 @@ def _users(known: np.ndarray, state: np.ndarray) -> np.ndarray:
     """The listeners of ``known`` (ascending) whose state is USER, in one pass."""
     out = np.empty(known.size, np.int32)
     m = 0
-    for i in known:  # no branch (a user or not is a coin flip): write always, advance on a user (m <= k)
+    for k in range(known.size):  # no branch (a user or not is a coin flip): write always, advance on a user (m <= k)
+        i = known[k]
         out[m] = i
-        m += state[i] == USER
+        m += state[np.uint64(i)] == USER  # unsigned: no sign test per read
     return out[:m]
 
 

@@ -2,8 +2,8 @@
 
 The calibration's observations are split at the end of month ``until``: periods that
 end by then are fitted (ABC-SMC, ``sim.analysis.posterior``, or a Gaussian-process emulator,
-``sim.analysis.emulator``; on a horizon cut at
-``until`` so nothing later is simulated while fitting); the later ones are held out.
+``sim.analysis.emulator``; on the forecast's own horizon, scoring only the
+observations that end by ``until``: see :func:`split`); the later ones are held out and never read.
 The posterior then drives ``draws`` runs over the whole horizon (parameter and
 stochastic uncertainty together). The forecast adds the model's structural error
 (``discrepancy="random-walk"``, the default; ``sim.analysis.discrepancy``): each series'
@@ -49,7 +49,7 @@ from sim.analysis.emulator import METHOD as EMULATOR, fit_by_method
 from sim.analysis.posterior import FAR_WORSE, credible_intervals, posterior_predictive
 from sim.atomic import replaced_atomically
 from sim.clock import Clock
-from sim.scenario import ScenarioError, apply_overrides
+from sim.scenario import ScenarioError
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 DISCREPANCIES = ("random-walk", "none")
@@ -64,9 +64,14 @@ def parse_until(until: str) -> pd.Period:
 
 
 def split(cal: Calibration, until: pd.Period) -> tuple[Calibration, dict[str, pd.Series]]:
-    """(the calibration restricted to periods ending by ``until`` on a horizon cut there, held-out series).
+    """(the calibration restricted to periods ending by ``until``, held-out series).
 
-    A target with no fitted observation is left out of the fit (it is still forecast).
+    The fit simulates the forecast's horizon: the listeners stand for the horizon's largest population
+    (``Scenario.weight``), so where the horizon ends moves the months before a cut (on a horizon cut at
+    2018-12 the baseline's users grow faster to 2018 than on one to 2020-12), and a fit on a shorter
+    horizon would fit another model than the one that forecasts. Only inputs lie past ``until`` (the
+    people in reach, prices, launches); its outcomes are never read. A target with no fitted observation
+    is left out of the fit (it is still forecast).
     """
     dates = Clock.of(cal.base).dates
     first, last = dates.min().to_period("M"), dates.max().to_period("M")
@@ -83,9 +88,7 @@ def split(cal: Calibration, until: pd.Period) -> tuple[Calibration, dict[str, pd
         raise ScenarioError(f"--until: no observation ends by {until}; nothing to fit")
     if not any(len(s) for s in held.values()):
         raise ScenarioError(f"--until: every observation ends by {until}; nothing to forecast")
-    months = (until - first).n + 1
-    short = apply_overrides(cal.base, {"time.months": months}, source=f"{cal.source}: --until")
-    return dataclasses.replace(cal, base=short, targets=tuple(fitted)), held
+    return dataclasses.replace(cal, targets=tuple(fitted)), held
 
 
 def forecast_scores(observed: pd.Series, periods: pd.Index, draws: np.ndarray) -> dict[str, Any]:
@@ -183,7 +186,7 @@ def backtest(path: str | Path, until: str, out: str | Path | None = None, worker
         post["sample"].to_csv(tmp / "posterior.csv", index=False)
         result = {
             "calibration": cal.spec.name, "source": str(path), "until": str(month), "data": cal.spec.data,
-            "method": (f"{METHODS[method]} on observations ending by `until` (horizon cut there), then "
+            "method": (f"{METHODS[method]} on observations ending by `until` (simulated over the whole horizon, scored up to `until`), then "
                        f"{draws} posterior-predictive runs over the whole horizon"
                        + (f", each times {PATHS} paths of a random-walk model discrepancy fitted to the observations "
                           "ending by `until`" if discrepancy == "random-walk" else "")),

@@ -18,6 +18,7 @@ from sim.scenario.fields import _month_index, linear_schedule
 
 ROOT = Path(__file__).resolve().parents[2]
 KPIS = ROOT / "data" / "spotify_kpis_2015_2020.csv"
+MILESTONES = ROOT / "data" / "competitor_milestones_2015_2020.csv"
 #: The model's market leaves out China (Tencent ~11% of world paid subscriptions, MIDiA/Counterpoint
 #: 2018-2020; docs/evidence.md section 4): a share of the world is the model's share x this.
 CHINA = 0.89
@@ -177,6 +178,41 @@ def reach_after_2020(scenario) -> dict[str, dict[str, float]]:
         later = 1.0 - (1.0 - fit) * out_of_reach_factor(SMARTPHONE_AREA[region.name])
         out[f"regions.{region.name}.addressable_share"] = {REACH_FROM: fit, REACH_TO: round(later, 4)}
     return out
+
+
+# ---------------------------------------------------------------- one run's switching and entry (issue 23)
+# Measures of a single replicate's timeseries (``tests/test_switching_entry.py``, ``tools/fit_regions.py``).
+
+
+def focal_run(timeseries: pd.DataFrame, service: str = "Spotify") -> pd.DataFrame:
+    """One run's focal service, one row per month (DatetimeIndex)."""
+    return timeseries[timeseries["service"] == service].set_index("date")
+
+
+def competitor_share_of_churn(timeseries: pd.DataFrame) -> float:
+    """Share of one run's focal premium churn of 2016-2019 that went to a competitor (fraction)."""
+    f = focal_run(timeseries).loc["2016":"2019"]
+    return float(f["churn_to_competitor_monthly"].sum() / f["churn_premium_monthly"].sum())
+
+
+def q4_churn_error(timeseries: pd.DataFrame) -> float:
+    """Mean absolute error of one run's focal Q4 premium churn against the F-1's, 2015-2019, points a month."""
+    got = 100 * q4_mean(focal_run(timeseries), "churn_premium_monthly", CHURN_YEARS)
+    return float(np.mean(np.abs(got - observed_q4("premium_churn_monthly", CHURN_YEARS))))
+
+
+def apple_errors(timeseries: pd.DataFrame, path: Path = MILESTONES) -> pd.Series:
+    """One run's Apple Music paid subscribers over its announced milestones 2015-2019, minus 1, by milestone date."""
+    data = pd.read_csv(path)
+    data = data[(data["service"] == "Apple Music") & (data["metric"] == "paid_subscribers") & (data["date"] < "2020")]
+    model = focal_run(timeseries, "Apple Music")["premium_subscribers"] / 1e6
+    return pd.Series({d: model[pd.Timestamp(d)] / v - 1 for d, v in zip(data["date"], data["value"])})
+
+
+def focal_share(timeseries: pd.DataFrame) -> pd.Series:
+    """One run's focal share of world paid subscriptions (fraction), December of 2016-2020, scaled for China."""
+    f = focal_run(timeseries)
+    return f[(f.index.month == 12) & (f.index.year >= 2016)]["premium_market_share"] * CHINA
 
 
 def _join(values: pd.Series) -> str:

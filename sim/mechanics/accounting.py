@@ -31,7 +31,7 @@ def _per_service(users, state, tier, service, plan, region, price_multiplier, pe
     """
     subs, mau, trials = np.zeros(s), np.zeros(s), np.zeros(s)
     for k in range(users.size):
-        i = users[k]
+        i = np.uint64(users[k])  # unsigned: an index numba need not wrap around (no sign test per read)
         if state[i] != USER:
             continue
         j = service[i]

@@ -182,14 +182,14 @@ def _gather(users, state, service, tier, hours, taste, fraction, sharing, person
     free = np.empty(users.size, np.int32)  # positions in ``users``
     m = 0
     for k in range(users.size):
-        i = users[k]
+        i = np.uint64(users[k])  # unsigned: an index numba need not wrap around (no sign test per read)
         free[m] = k
         m += (state[i] == USER) & (tier[i] == FREE)
     for f in range(m):
         if f + AHEAD < m:  # the free users are scattered: ask for a later one's fields while summing this one
             prefetch(users[free[f + AHEAD]], service, hours, region, sharing, taste)
         k = free[f]
-        i = users[k]
+        i = np.uint64(users[k])  # unsigned: an index numba need not wrap around (no sign test per read)
         j = service[i]
         h = np.float64(hours[i])
         total[j] += h

@@ -404,24 +404,34 @@ def logit_rows(u: np.ndarray, noise_scale: float, ids: np.ndarray, key: np.uint6
     m, n_opt = u.shape
     out = np.empty(m, np.int64)
     w = np.empty(n_opt)
-    within = np.zeros(nest.max() + 1)
+    n_nests = nest.max() + 1
+    within = np.zeros(n_nests)
+    of = nest.astype(np.uint64)  # unsigned: no wraparound test per lookup
     for k in range(m):
-        top = u[k].max()
+        # loops, not ``u[k].max()`` and ``within[:] = 0``: no array view a row; the maximum (exact in any order) in
+        # two chains of comparisons, half as long
+        top, top_odd = u[k, 0], u[k, n_opt - 1]
+        for o in range(1, n_opt - 1, 2):
+            top, top_odd = max(top, u[k, o]), max(top_odd, u[k, o + 1])
+        top = max(top, top_odd)
         total = 0.0
-        within[:] = 0.0
+        for n in range(n_nests):
+            within[n] = 0.0
         for o in range(n_opt):
-            z = (u[k, o] - top) / noise_scale
-            w[o] = np.exp(z) if z > -746.0 else 0.0  # exp is exactly 0 below: no call for an ineligible option
-            within[nest[o]] += w[o]
+            w[o] = 0.0  # an ineligible option: exp is exactly 0 (no division, no call)
+            if u[k, o] > INELIGIBLE / 2:
+                z = (u[k, o] - top) / noise_scale
+                w[o] = np.exp(z) if z > -746.0 else 0.0  # exp is exactly 0 below
+            within[of[o]] += w[o]
         if plan_nest != 1.0:  # an option's weight is shared by its nest: S_n ** (lambda - 1), a power per nest
-            for n in range(within.size):
+            for n in range(n_nests):
                 if within[n] > 0.0:
                     within[n] = within[n] ** (plan_nest - 1.0)
-            for o in range(n_opt):
-                if w[o] > 0.0:
-                    w[o] *= within[nest[o]]
         for o in range(n_opt):
-            total += w[o]
+            if w[o] > 0.0:  # adding a weight of 0 leaves the (non-negative) total as it is: not in the chain of additions
+                if plan_nest != 1.0:
+                    w[o] *= within[of[o]]
+                total += w[o]
         threshold = uniform_at(key, ids[k]) * total
         pick, acc = 0, w[0]
         while acc < threshold and pick < n_opt - 1:

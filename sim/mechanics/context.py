@@ -64,13 +64,13 @@ class Memory:
     backlog: np.ndarray
 
     def listener_arrays(self, history: bool) -> list[np.ndarray]:
-        """The arrays with a row per slot: word of mouth heard (always), and with ``history`` the rest
-        (an unaware listener holds its initial value in those: see ``ListenerPopulation.HISTORY``)."""
+        """The arrays with a row per slot, to move with their listeners: with ``history`` all of them; without, none
+        (an unaware listener holds its initial value in these: see ``ListenerPopulation.HISTORY``; the word of mouth
+        heard is kept per id)."""
+        if not history:
+            return []
         wom = self.word_of_mouth
-        arrays = [wom.total] if wom.total.size else []
-        if history:
-            arrays += [self.reconsider, self.stage, self.sharing_now, self.sharing] + ([wom.influence] if wom.total.size else [])
-        return arrays
+        return [self.reconsider, self.stage, self.sharing_now, self.sharing] + ([wom.influence] if wom.total.size else [])
 
 
 class StepResults(dict):

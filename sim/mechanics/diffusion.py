@@ -115,8 +115,9 @@ class WordOfMouth:
 
     Attributes
     ----------
-    influence : each listener's word-of-mouth weight as of the last update
-    total : the sum of the friends' weights (exposure times the number of friends)
+    influence : each listener's word-of-mouth weight as of the last update, per slot
+    total : the sum of the friends' weights (exposure times the number of friends), per id: a change passes
+        to the friends' ids (the network's) without looking up their slots, and nothing moves when slots do
     """
 
     influence: np.ndarray
@@ -129,25 +130,24 @@ class WordOfMouth:
 
 
 @njit(cache=True)
-def update_word_of_mouth(known, state, stage, sharing, indptr, indices, ident, slot_of, advocate_extra, wom_boost,
-                         influence, total):
-    """Bring ``total`` (n,) up to date: only a listener whose weight changed since the last
+def update_word_of_mouth(known, state, stage, sharing, indptr, indices, ident, advocate_extra, wom_boost, influence, total):
+    """Bring ``total`` (n,) (per id) up to date: only a listener whose weight changed since the last
     update (a new or lost user, an advocate, a sharer) passes the change to its friends,
     so the work is proportional to what changed (ties are symmetric). Only the listeners
     who know the market (``known``, ascending slots) are visited: the others weigh 0.
 
-    The arrays are per slot; the network (CSR ``indptr``, ``indices``) is over ids: the listener
-    in slot j has id ``ident[j]``, and id f sits in slot ``slot_of[f]``.
+    The arrays but ``total`` are per slot; the network (CSR ``indptr``, ``indices``) is over ids: the
+    listener in slot j has id ``ident[j]``.
 
     First the changes are listed, in order; then each is passed on. The changed listeners are
-    scattered, so their rows of the network would each wait for memory four times (row
-    offsets, ties, the friends' slots, their totals): each of these is asked for a few changes ahead.
+    scattered, so their rows of the network would each wait for memory three times (row
+    offsets, ties, the friends' totals): each of these is asked for a few changes ahead.
     """
     row = np.empty(known.size, np.int32)
     change = np.empty(known.size, np.float32)
     m = 0
     for k in range(known.size):  # a compaction that always writes: most weights do not change
-        j = known[k]
+        j = np.uint64(known[k])  # unsigned: an index numba need not wrap around (no sign test per read)
         weight = np.float32(_weight(state[j], stage[j] == ADVOCATE, sharing[j], advocate_extra, wom_boost))  # as stored: no spurious change
         row[m] = ident[j]
         change[m] = weight - influence[j]
@@ -161,14 +161,10 @@ def update_word_of_mouth(known, state, stage, sharing, indptr, indices, ident, s
         if c + AHEAD // 2 < m:
             ahead = row[c + AHEAD // 2]
             for e in range(indptr[ahead], indptr[ahead + 1]):
-                prefetch(indices[e], slot_of)
-        if c + AHEAD // 4 < m:
-            ahead = row[c + AHEAD // 4]
-            for e in range(indptr[ahead], indptr[ahead + 1]):
-                prefetch(slot_of[indices[e]], total)
-        j = row[c]
-        for e in range(indptr[j], indptr[j + 1]):
-            total[slot_of[indices[e]]] += change[c]
+                prefetch(indices[e], total)
+        j = np.uint64(row[c])  # unsigned indices: no sign test per read
+        for e in range(indptr[j], indptr[j + np.uint64(1)]):
+            total[np.uint64(indices[e])] += change[c]
 
 
 @njit(cache=True)
@@ -183,13 +179,18 @@ def aware_on_network(state: np.ndarray, total: np.ndarray, degree: np.ndarray, i
     """Slots of the listeners who become aware this step on a network, ascending, int64 (k,).
 
     Only unaware listeners can become aware, in slots ``first`` and later: exposure ``e_i`` is
-    ``total[i]`` (the sum of the friends' word-of-mouth weights) over the number of friends
-    ``degree[i]`` (all (n,), per slot), the probability ``1 - exp(-(p + q e_i) dt)`` (p, q
+    ``total[ident[i]]`` (the sum of the friends' word-of-mouth weights, per id) over the number of friends
+    ``degree[i]`` (the others (n,), per slot), the probability ``1 - exp(-(p + q e_i) dt)`` (p, q
     1/month, dt months) and the draw of the listener in slot i is ``uniform_at(key, ident[i])``
     (the diffusion stream at this step, under their id).
     """
     # views from ``first``: an offset index (i - first) kept the compiler from vectorising
-    st, tot, deg, ids = state[first:], total[first:], degree[first:], ident[first:]
+    st, deg, ids = state[first:], degree[first:], ident[first:]
+    tot = np.empty(st.size, np.float32)
+    for k in range(st.size):  # the totals are per id, scattered: gathered apart, so that the draws below vectorise
+        if k + 4 * AHEAD < st.size:
+            prefetch(ids[k + 4 * AHEAD], total)
+        tot[k] = total[np.uint64(ids[k])]  # unsigned: no sign test per read
     below = np.empty(st.size, np.bool_)
     for k in range(st.size):  # no branch: the compiler vectorises the draws
         # 1 - exp(-x) <= x: a draw at or above the rate is not aware; the few below are checked exactly
@@ -198,7 +199,7 @@ def aware_on_network(state: np.ndarray, total: np.ndarray, degree: np.ndarray, i
     m = 0
     for i in newly:  # a compaction in place: the exact probability keeps most of them
         newly[m] = i
-        m += uniform_at(key, ident[i]) < 1.0 - np.exp(-_rate(total[i], degree[i], p, q, dt))
+        m += uniform_at(key, ident[i]) < 1.0 - np.exp(-_rate(total[ident[i]], degree[i], p, q, dt))
     return newly[:m]
 
 
@@ -216,7 +217,7 @@ def aware_with_probability(state: np.ndarray, ident: np.ndarray, first: int, pro
 
 
 def aware(known: np.ndarray, state: np.ndarray, stage: np.ndarray, sharing: np.ndarray, friends, ident: np.ndarray,
-         slot_of: np.ndarray, degree: np.ndarray, fully_mixed: bool, p: float, cfg, wom_boost: float, key: np.uint64,
+         degree: np.ndarray, fully_mixed: bool, p: float, cfg, wom_boost: float, key: np.uint64,
          dt: float, word_of_mouth: WordOfMouth) -> np.ndarray:
     """Slots of the listeners who become aware this step, ascending, int64 (k,) (the arrays of :func:`step`).
 
@@ -224,7 +225,7 @@ def aware(known: np.ndarray, state: np.ndarray, stage: np.ndarray, sharing: np.n
     ``state`` (n,) listener states (``State``); ``stage`` (n,) int8 the loyalty ladder stage
     (``Stage.ADVOCATE`` on the top rung); ``sharing`` (n,) bool: sharing their Wrapped now, all per slot;
     ``friends`` the network over ids (CSR ``indptr``, ``indices``), ``ident`` (n,) the id in each slot,
-    ``slot_of`` (n,) the slot of each id, ``degree`` (n,) the number of friends per slot; ``p`` the
+    ``degree`` (n,) the number of friends per slot; ``p`` the
     innovation hazard after marketing, 1/month; ``cfg`` the diffusion section (``q``, ``advocate_weight``);
     ``key`` the diffusion stream's key at this step (``sim.random``); ``dt`` months;
     ``word_of_mouth`` the friends' weights kept between steps (brought up to date here).
@@ -239,7 +240,7 @@ def aware(known: np.ndarray, state: np.ndarray, stage: np.ndarray, sharing: np.n
         prob = float(awareness_probability(p, cfg.q, np.full(1, share), dt, True)[0])
         return aware_with_probability(state, ident, first, prob, key)
     wom = word_of_mouth
-    update_word_of_mouth(known, state, stage, sharing, friends.indptr, friends.indices, ident, slot_of, extra, wom_boost,
+    update_word_of_mouth(known, state, stage, sharing, friends.indptr, friends.indices, ident, extra, wom_boost,
                          wom.influence, wom.total)
     return aware_on_network(state, wom.total, degree, ident, first, p, cfg.q, dt, key)
 
@@ -262,7 +263,7 @@ def step(cfg, ctx) -> Awareness:
     pop, camp = ctx.pop, ctx.scenario.mechanisms.campaigns
     p = cfg.p * (marketing_multiplier(float(np.sum(ctx.marketing_budget)), ctx.people, camp.marketing_lift,
                                       camp.marketing_reference) if camp.enabled else 1.0)
-    newly = aware(pop.known, pop.state, ctx.memory.stage, ctx.memory.sharing_now, pop.friends, pop.ident, pop.slot_of,
+    newly = aware(pop.known, pop.state, ctx.memory.stage, ctx.memory.sharing_now, pop.friends, pop.ident,
                   pop.degree, pop.fully_mixed, p, cfg, camp.wrapped.wom_boost, ctx.draws.key("diffusion"), ctx.dt,
                   ctx.memory.word_of_mouth)
     pop.become_aware(newly)

@@ -45,12 +45,12 @@ def _hours_kernel(known, users, state, service, tier, region, base_hours, fracti
     the data depth fraction of ``users[k]``, ``personalization.sharers``); non-sharers and a
     switched-off personalisation have match 1. ``ad_load`` (S, R) by service and region.
     """
-    for i in known:  # who stopped listening; the others never listened
-        out[i] = 0.0
+    for k in range(known.size):  # who stopped listening; the others never listened
+        out[np.uint64(known[k])] = 0.0  # unsigned: no sign test per write
     ads = np.exp(-ad_elasticity * ad_load)  # per service and region (S, R): what does not depend on the listener, once
     up = 1.0 - downtime
     for k in range(users.size):
-        i = users[k]
+        i = np.uint64(users[k])  # unsigned: an index numba need not wrap around (no sign test per read)
         if state[i] != USER:
             continue
         j = service[i]

@@ -50,26 +50,26 @@ def _loyalty_kernel(known, state, satisfaction, goodwill, tenure, stage, utility
                     weight, fade, dt, customer_months, supporter_satisfaction, advocate_satisfaction):
     """:func:`update_satisfaction`, :func:`decay_goodwill`, tenure and :func:`stages` in one pass over
     ``known``, in place (see :func:`step`)."""
-    u, last = 0, utility.size - 1  # the next user's utility (``utility`` has at least one value)
-    for k in range(known.size):  # no branch on the listener: users and the others differ by selects (no mispredictions)
-        i = known[k]
+    u = np.uint64(0)  # the next user's utility
+    for k in range(known.size):
+        i = np.uint64(known[k])  # unsigned: an index numba need not wrap around (no sign test per read)
         g = goodwill[i]  # this month's goodwill counts in the surplus before it fades
         goodwill[i] = g * fade
-        user = state[i] == USER
-        x = (utility[min(u, last)] + np.float64(g) - np.float64(outside_value[i])) / noise_scale
-        u += user
+        if state[i] != USER:  # a prospect: no experience, no tenure (a branch: the exp it skips costs more than a misprediction)
+            stage[i] = 0
+            continue
+        x = (utility[u] + np.float64(g) - np.float64(outside_value[i])) / noise_scale
+        u += np.uint64(1)
         e = np.exp(-abs(x))  # the logistic without overflow: 1 / (1 + e^-x), or e^x / (1 + e^x) below 0
         experience = (1.0 if x >= 0 else e) / (1.0 + e)
-        sat = (1.0 - weight) * satisfaction[i] + weight * experience
-        sat32 = np.float32(sat) if user else satisfaction[i]
+        sat32 = np.float32((1.0 - weight) * satisfaction[i] + weight * experience)
         satisfaction[i] = sat32
-        ten = np.float32(tenure[i] + dt) if user else tenure[i]
+        ten = np.float32(tenure[i] + dt)
         tenure[i] = ten
         client = ten >= customer_months
         supporter = client & (sat32 >= supporter_satisfaction)
         advocate = supporter & (sat32 >= advocate_satisfaction) & (shared_until[i] >= t)
-        st = CUSTOMER + client + supporter + advocate  # the ladder's rungs in order
-        stage[i] = st if user else 0
+        stage[i] = CUSTOMER + client + supporter + advocate  # the ladder's rungs in order
 
 
 def update(known: np.ndarray, state: np.ndarray, satisfaction: np.ndarray, goodwill: np.ndarray, tenure: np.ndarray,

@@ -50,7 +50,7 @@ def sharers(users: np.ndarray, state: np.ndarray, service: np.ndarray, privacy_s
     who = np.empty(users.size, np.int32)  # positions in ``users`` of the sharers (int32: not mapped afresh at 10M)
     m = 0
     for k in range(users.size):  # no branch on the listener: selects, and a compaction of the sharers
-        i = users[k]
+        i = np.uint64(users[k])  # unsigned: an index numba need not wrap around (no sign test per read)
         shares = ((not privacy_sensitive[i]) & (consent_draw[i] < opt_in_share) if opt_in[max(service[i], 0)]
                   else (not privacy_sensitive[i]) | (consent_draw[i] >= opt_out_share))
         shares &= state[i] == USER
@@ -59,7 +59,7 @@ def sharers(users: np.ndarray, state: np.ndarray, service: np.ndarray, privacy_s
         m += shares
     for s in range(m):
         k = who[s]
-        fraction[k] = 1.0 - np.exp(-data_depth[users[k]] / tau_hours)
+        fraction[k] = 1.0 - np.exp(-data_depth[np.uint64(users[k])] / tau_hours)
     return out, fraction
 
 
@@ -115,7 +115,7 @@ def grow_depth(users: np.ndarray, data_depth: np.ndarray, hours: np.ndarray, sha
     """Data depth after a step of listening, float32 (n,), in place: sharers (among ``users``; only a
     user shares) add the hours they listened (hours/month x dt)."""
     for k in range(users.size):  # a select, not a branch: sharing is a coin flip
-        i = users[k]
+        i = np.uint64(users[k])  # unsigned: an index numba need not wrap around (no sign test per read)
         grown = data_depth[i] + hours[i] * dt
         data_depth[i] = grown if sharing[i] else data_depth[i]
 

@@ -45,7 +45,8 @@ def free_hours(users, state, tier, service, hours, share, add, s):
     hours join each free user's ``hours`` (n,) float32 in place. ``state``, ``tier``, ``service`` per listener (n,)."""
     total = np.zeros(s)
     count = np.zeros(s, np.int64)
-    for i in users:  # free or paying is a coin flip: no branch, a non-free user adds 0
+    for k in range(users.size):  # free or paying is a coin flip: no branch, a non-free user adds 0
+        i = np.uint64(users[k])  # unsigned: an index numba need not wrap around (no sign test per read)
         free = (state[i] == USER) & (tier[i] == FREE)
         h = hours[i]
         podcast = h * share

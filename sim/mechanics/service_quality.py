@@ -77,7 +77,7 @@ def held(users: np.ndarray, service: np.ndarray, tier: np.ndarray, s: int) -> tu
     free = np.zeros(s, np.int64)
     every = np.zeros(s, np.int64)
     for k in range(users.size):
-        i = users[k]
+        i = np.uint64(users[k])  # unsigned: an index numba need not wrap around (no sign test per read)
         every[service[i]] += 1
         free[service[i]] += tier[i] == FREE  # without a branch: free or paying is a coin flip
     return free, every - free

@@ -46,23 +46,21 @@ class Decisions:
 
 def current_option(pop, options: Options, idx: np.ndarray) -> np.ndarray:
     """Index of the option listeners ``idx`` hold (0 = nothing, -1 = no longer offered), int64 (len(idx),)."""
-    return _held(pop.state, pop.tier, pop.service, pop.plan, np.asarray(idx, np.int64), options.held_index())
+    return _held(pop.state, pop.tier, pop.service, pop.plan, np.asarray(idx), options.held_index())  # any int: no copy
 
 
 @njit(cache=True)
 def _held(state, tier, service, plan, idx, held):
     """:meth:`Options.index_of` of listeners ``idx`` from the lookup ``held`` (S, 2, plans)."""
     out = np.zeros(idx.size, np.int64)
-    for k in range(idx.size):
-        if k + AHEAD < idx.size:  # the deciders are scattered (the users are not: the hint costs them little)
-            prefetch(idx[k + AHEAD], state, tier, service, plan)
-        i = idx[k]
+    for k in range(idx.size):  # no prefetch hint: four bytes a listener, it measured no faster for the deciders
+        i = np.uint64(idx[k])  # unsigned: no wraparound test per read
         j = service[i]
         if state[i] != USER or j < 0:
             continue  # nothing
-        premium = 1 if tier[i] == PREMIUM or tier[i] == TRIAL else 0
+        premium = np.uint64((tier[i] == PREMIUM) | (tier[i] == TRIAL))  # a coin flip: no branch
         p = max(plan[i], 0)
-        out[k] = held[j, premium, p] if j < held.shape[0] and p < held.shape[2] else -1
+        out[k] = held[np.uint64(j), premium, np.uint64(p)] if j < held.shape[0] and p < held.shape[2] else -1
     return out
 
 
@@ -203,7 +201,10 @@ def _move(idx, chosen, trial_over, o_service, o_premium, o_plan, has_trial, tria
           tenure, data_depth, goodwill, trial_used, trial_end, spell_start):
     """:func:`move` one decider at a time, in place (``has_trial`` and ``trial_steps`` per service (S,))."""
     for k in range(idx.size):
-        i, opt = idx[k], chosen[k]
+        if k + AHEAD < idx.size:  # the deciders are scattered: ask for a later one's fields while moving this one
+            prefetch(idx[k + AHEAD], state, service, tier, plan, tenure, data_depth, goodwill, trial_used, trial_end,
+                     spell_start)
+        i, opt = np.uint64(idx[k]), chosen[k]  # unsigned: no wraparound test per read
         svc = o_service[opt]
         if svc < 0:  # nothing
             if state[i] == USER:
