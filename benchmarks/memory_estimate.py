@@ -23,26 +23,33 @@ CHILD = """
 import json, sys
 import numpy as np, psutil
 from sim.resources import run_bytes
-from sim.runner import simulate
+from sim.runner import compile_kernels, simulate
 from sim.scenario import apply_overrides, load_scenario
-n, months = int(sys.argv[1]), int(sys.argv[2])
-scenario = apply_overrides(load_scenario("scenarios/baseline.yaml"), {"market.agents": n, "time.months": months, "replicates": 1})
+n, months, overrides, loaded = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4] == "loaded"
+scenario = apply_overrides(load_scenario("scenarios/baseline.yaml"),
+                           {"market.agents": n, "time.months": months, "replicates": 1, **overrides})
+if loaded:
+    compile_kernels()
 before = psutil.Process().memory_info().rss
 simulate(scenario, np.random.SeedSequence(1))
 # VmHWM, this process's own peak: ru_maxrss keeps the parent's at the fork (a big pytest) across exec
 peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-print(json.dumps({"before": before, "peak": peak, "estimate": run_bytes(scenario, 1, 1)}))
+print(json.dumps({"before": before, "peak": peak, "estimate": run_bytes(scenario, 1, 1, loaded)}))
 """
 
 
-def measure(n: int, months: int) -> dict:
-    """Resident set before the run, peak and estimate (bytes) of one run of ``n`` listeners in a fresh process.
+def measure(n: int, months: int, overrides: dict | None = None, loaded: bool = False) -> dict:
+    """Resident set before the run, peak and estimate (bytes) of one run of ``n`` listeners of the baseline
+    (with ``overrides``) in a fresh process.
 
     The kernels are compiled into numba's cache first, in a process of their own: a cold cache costs
-    hundreds of MB once per install, and the peak would be that compile's, not the run's."""
+    hundreds of MB once per install, and the peak would be that compile's, not the run's. ``loaded``: the
+    process runs a tiny model (``compile_kernels``) before the resident set is read, so numba's runtime
+    and the kernels are in it and the need is only what grows with the scenario (``run_bytes(..., loaded=True)``)."""
     subprocess.run([sys.executable, "-c", "from sim.runner import compile_kernels; compile_kernels()"], cwd=ROOT,
                    capture_output=True, check=True)
-    out = subprocess.run([sys.executable, "-c", CHILD, str(n), str(months)], cwd=ROOT, capture_output=True, text=True, check=True)
+    args = [str(n), str(months), json.dumps(overrides or {}), "loaded" if loaded else "fresh"]
+    out = subprocess.run([sys.executable, "-c", CHILD, *args], cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

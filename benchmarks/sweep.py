@@ -10,11 +10,14 @@ workers, as a user experiences it.
 
 Then the throughput of many small runs, the load of a calibration or a sensitivity study:
 the same sweep's parameters over 120 runs (60 points x 2 replicates) of 20,000 listeners for
-72 months, on 2 local workers (``runs/min`` as above). Prints figures only; asserts nothing.
+72 months, on 2 local workers (``runs/min`` as above), with the machine's load average over the
+last minute before and after it (a shared machine's neighbours slow it). Prints figures only;
+asserts nothing.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -58,9 +61,11 @@ def main(argv: list[str]) -> None:
         wall, n, busy = measure(sweep, executor, workers)
         print(f"{executor:<10}{workers:>8}{n:>6}{wall:>9.1f}{60 * n / wall:>10.1f}{busy / (wall * workers):>7.0%}")
     with tempfile.TemporaryDirectory() as folder:
+        load = os.getloadavg()[0]
         wall, n, busy = measure(small_runs_sweep(sweep, Path(folder)), "local", SMALL_WORKERS)
     print(f"throughput: {n} runs of {SMALL_RUNS['market.agents']:,} listeners x {SMALL_RUNS['time.months']} months on "
-          f"{SMALL_WORKERS} local workers: {wall:.1f} s, {60 * n / wall:.0f} runs/min ({busy / (wall * SMALL_WORKERS):.0%} busy)")
+          f"{SMALL_WORKERS} local workers: {wall:.1f} s, {60 * n / wall:.0f} runs/min ({busy / (wall * SMALL_WORKERS):.0%} busy; "
+          f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

@@ -136,6 +136,20 @@ def test_a_dated_addressable_share_brings_its_people_into_reach_as_it_rises():
     assert np.all(np.abs(reach - people) <= model.weight + 1e-6), np.abs(reach - people).max() / model.weight
 
 
+def test_with_word_of_mouth_over_friends_in_reach_each_counts_only_those():
+    """``diffusion.friends_in_reach``: after every step a listener's number of friends (``degree``, the word of
+    mouth's denominator) is the number of their friends in reach (not OUTSIDE), as people keep coming into reach."""
+    model = MarketModel(small_scenario({"diffusion.friends_in_reach": True}, **GROWING), 1)
+    pop, seen = model.population, set()
+    while model.running:
+        model.step()
+        by_id = pop.state[pop.slot_of] != State.OUTSIDE
+        in_reach = pop.friends.astype(np.int32) @ by_id.astype(np.int32)
+        np.testing.assert_array_equal(pop.degree[pop.slot_of], in_reach)
+        seen.add(int(by_id.sum()))
+    assert len(seen) > 10  # reach grew over the run
+
+
 @pytest.mark.parametrize("change, expect", [
     ({"regions": [{"name": "europe", "share": 0.5, "addressable_share": 0.5}, {"name": "rest", "share": 0.5}]},
      ["addressable_share", "own `population`"]),

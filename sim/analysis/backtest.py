@@ -67,8 +67,8 @@ def split(cal: Calibration, until: pd.Period) -> tuple[Calibration, dict[str, pd
     """(the calibration restricted to periods ending by ``until``, held-out series).
 
     The fit simulates the forecast's horizon: the listeners stand for the horizon's largest population
-    (``Scenario.weight``), so where the horizon ends moves the months before a cut (a horizon cut at
-    2018-12 grows the baseline's 2018 MAU about 7% faster than one to 2020-12), and a fit on a shorter
+    (``Scenario.weight``), so where the horizon ends moves the months before a cut (on a horizon cut at
+    2018-12 the baseline's users grow faster to 2018 than on one to 2020-12), and a fit on a shorter
     horizon would fit another model than the one that forecasts. Only inputs lie past ``until`` (the
     people in reach, prices, launches); its outcomes are never read. A target with no fitted observation
     is left out of the fit (it is still forecast).

@@ -169,10 +169,12 @@ def reach_after_2020(scenario) -> dict[str, dict[str, float]]:
     """Key-path overrides that let each region's addressable share grow after 2020 as smartphones spread: held
     at its value in ``REACH_FROM`` (the 2015-2020 fit) to that month, then the part out of reach shrinks by
     :func:`out_of_reach_factor` of the region's forecast (``SMARTPHONE_AREA``) to ``REACH_TO``, held after.
-    A region with every internet user in reach (share 1) stays so."""
+    A region with every internet user in reach (share 1) stays so: no override."""
     out = {}
     for region in scenario.regions:
         fit = float(linear_schedule(region.addressable_share, np.array([_month_index(REACH_FROM)]))[0])
+        if fit >= 1.0:
+            continue
         later = 1.0 - (1.0 - fit) * out_of_reach_factor(SMARTPHONE_AREA[region.name])
         out[f"regions.{region.name}.addressable_share"] = {REACH_FROM: fit, REACH_TO: round(later, 4)}
     return out

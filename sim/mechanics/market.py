@@ -86,6 +86,18 @@ def admit(state, order, start, lo, hi, counts, slot_of) -> None:
 
 
 @njit(cache=True)
+def count_friends_in_reach(order, start, lo, hi, indptr, indices, slot_of, degree) -> None:
+    """Add the listeners coming into reach to their friends' counts of friends in reach, in place: region r's
+    listeners at positions ``lo[r]..hi[r]`` of its entry order (ids) each add 1 to ``degree`` (n,) per slot of every
+    friend (the network over ids, CSR ``indptr``, ``indices``; ties are symmetric)."""
+    for r in range(lo.size):
+        for k in range(start[r] + lo[r], start[r] + hi[r]):
+            a = order[k]
+            for e in range(indptr[a], indptr[a + 1]):
+                degree[slot_of[indices[e]]] += 1
+
+
+@njit(cache=True)
 def update_availability(known, state, service, region, place, shares, active, changed, available, triggered) -> None:
     """Who may use which service, in place: ``available`` (n, S) bool, listener i may use service j
     when ``place[i] < shares[j, region[i]]`` (``place`` (n,) uniform, ``shares`` (S, R)
@@ -141,6 +153,8 @@ class Reach:
         self.enter_step, self.leave_step = entry_steps(scenario, clock)
         self.entrant = entry.entrants(scenario)
         self.brand_key = brand_key  # who learns of an entrant first (sim.mechanics.entry)
+        # word of mouth over the friends in reach: ``pop.degree`` counts those, kept here as people come into reach
+        self.friends_in_reach = scenario.diffusion.friends_in_reach and not pop.fully_mixed
         self.heard = np.full(pop.n, -1, np.int8)  # per slot: the entrant a listener heard of this step (known: slots stay)
         self._news = False  # someone may have heard of an entrant at the last update
         self.active = np.ones(n_services, bool)
@@ -161,8 +175,13 @@ class Reach:
         self.people = float(counts.sum() * weight)
         self.active = (self.enter_step <= t) & (t < self.leave_step)
         first = self.counts is None
-        admit(pop.state, self.order, self.start, np.zeros_like(counts) if first else self.counts,
-              self.group if first else counts, counts, pop.slot_of)
+        before = np.zeros_like(counts) if first else self.counts
+        admit(pop.state, self.order, self.start, before, self.group if first else counts, counts, pop.slot_of)
+        if self.friends_in_reach:
+            if first:
+                pop.degree[:] = 0
+            count_friends_in_reach(self.order, self.start, before, counts, pop.friends.indptr, pop.friends.indices,
+                                   pop.slot_of, pop.degree)
         self.counts = counts
         shares = self._schedules[2][m]
         brand = entry.brand_awareness(entry.age_months(self.enter_step, t, dt), self.entrant, scenario.mechanisms.entry)

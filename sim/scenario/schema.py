@@ -143,6 +143,9 @@ class DiffusionConfig(Strict):
     p: float = P(0.002, "1/month", "Bass innovation hazard (external influence)", ge=0, le=1)
     q: float = P(0.25, "1/month", "Bass imitation hazard at full friend adoption", ge=0, le=5)
     advocate_weight: float = P(2.0, "-", "Word-of-mouth weight of an advocate relative to a plain user", ge=0, le=20)
+    friends_in_reach: bool = P(False, "-", "Word of mouth is the weighted share of a listener's friends in reach who use a "
+                               "service (else of all their friends: those not yet in reach count as silent, so people "
+                               "coming into reach later in the horizon lower the word of mouth of earlier months); read at the start")
 
 
 class SwitchingCost(Strict):
