@@ -335,3 +335,18 @@ def test_the_server_resumes_a_saved_game(market, tmp_path, monkeypatch):
     resumed = page.shared_game()
     assert resumed is page.shared_game()  # one game for every page of the server
     np.testing.assert_array_equal(resumed.model.records["mau"][:3], game.model.records["mau"][:3])
+
+
+def test_the_server_drops_missing_glyph_warnings_in_every_thread():
+    """The classroom server's log stays clean when a team's name has emoji: svg_img's own
+    catch_warnings is undone by any other thread's, so the server filters them process-wide."""
+    import subprocess
+    import sys
+
+    code = ("import threading, warnings, sim.classroom.page\n"
+            "t = threading.Thread(target=warnings.warn, args=('Glyph 127911 (\\\\N{HEADPHONE}) missing from font(s) "
+            "DejaVu Sans.', UserWarning)); t.start(); t.join()\n"
+            "warnings.warn('an unrelated warning', UserWarning)\n")
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stderr
+    assert "an unrelated warning" in err, err
+    assert "Glyph" not in err, err

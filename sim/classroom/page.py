@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import threading
+import warnings
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -37,6 +38,9 @@ from sim.classroom.views import leaderboard_html, qr_svg, share_svg, team_svg
 ENV = "FREEMIUM_SIM_CLASSROOM"
 BUTTON_STYLE = ("display:inline-block; margin:4px 6px 4px 0; padding:6px 14px; border:1px solid #1971c2; "
                 "border-radius:4px; color:#1971c2; font-size:15px; text-decoration:none")
+# The browser draws the SVGs' text, emoji included (views.svg_img): matplotlib's missing-glyph warning
+# means nothing in this server, and svg_img's catch_warnings is undone by any other thread's (pandas').
+warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
 POLL_S = 0.4  # how often a page looks for news in the game: a round's month shows within this
 CSS = """
 .classroom-table { border-collapse: collapse; font-size: 17px; }

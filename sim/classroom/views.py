@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import threading
 import warnings
 
 import matplotlib.colors as mcolors
@@ -25,6 +26,7 @@ from sim.classroom.game import Game, Team
 TEAM_COLOURS = tuple(mcolors.to_hex(colormaps["tab20"].colors[k]) for k in (*range(0, 20, 2), *range(1, 20, 2))
                      if k not in (4, 5, 14, 15))
 LEGEND_ROWS = 13  # names in one legend column beside the market share chart; more take two
+SAVING = threading.Lock()  # rc_context is process-wide: the server draws pages in threads, one figure at a time here
 MARKET_COLOURS = ("#2b8a3e", "#868e96", "#adb5bd", "#ced4da")  # the scenario's services: the focal one green, rivals grey
 
 
@@ -68,7 +70,7 @@ def svg_img(fig: Figure, css_class: str, alt: str) -> str:
     stays text (escaped by matplotlib; an SVG in an ``<img>`` runs no script), so the browser
     draws what matplotlib's font lacks: emoji, right-to-left scripts."""
     buf = io.BytesIO()
-    with warnings.catch_warnings():
+    with SAVING, warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)  # the browser has it
         with rc_context({"svg.fonttype": "none"}):
             fig.savefig(buf, format="svg")
