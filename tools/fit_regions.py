@@ -9,17 +9,14 @@ local list prices, net, as a multiple of the list price) and their value levels 
 option and ad annoyance, as multiples), which set conversion there; the focal service's content value (the free
 tier's pull) and ``restriction_gap`` (premium's value over free: conversion); ``diffusion.p`` (the pace of reach);
 ``choice.premium_review_rate`` (churn); Apple Music's catalogue (its growth against the focal service's) and the
-advertisers' budget (the ad share of revenue); each listener's persistent taste for each service, with the month's
-logit noise, and the rest of the market's content value (the other services' paid subscriptions).
+advertisers' budget (the ad share of revenue).
 
 Against what (``residuals``), 2015-2020 only, each in units of its tolerance: the focal service's regional
 shares of MAU (2017-12, 2020-12) and of premium subscribers (2020-12), ``data/regional`` (4 points); the Q4 MAU,
 premium (with trials) and ad-supported MAU as log-ratios (10%); the Q4 premium churn 2015-2019 (1 point); the Q4
 ad share of revenue 2017-2020 (2 points); Apple Music's paid subscribers against its 2015-2019 milestones
-(log-ratios, 20%), the focal share of world paid subscriptions 2016-2020 against the middle of 30-45% (half that
-band), as ``sim.analysis.validation`` measures them (``tests/test_switching_entry.py``), and the world's paid
-subscriptions of all services 2015-2020 against IFPI's (``data/world_paid_subscriptions_2015_2020.csv``,
-log-ratios, 10%).
+(log-ratios, 20%) and the focal share of world paid subscriptions 2016-2020 against the middle of 30-45% (half that
+band), as ``sim.analysis.validation`` measures them (``tests/test_switching_entry.py``).
 
 How: ``scipy.optimize.least_squares`` (trust-region reflective, bounded) with finite differences over common random
 numbers (the same seeds in every evaluation), at ``--agents`` listeners and ``--seeds`` replicates, from the
@@ -69,11 +66,6 @@ PARAMETERS = {
     "choice.premium_review_rate": (0.3, 1.0),
     "services.competitors.Apple Music.content_value": (4.0, 8.0),   # an entrant: timeline's Apple Music
     "mechanisms.ads.total_budget": (3.0e6, 2.0e7),
-    "choice.service_taste": (0.0, 6.0),        # each listener's persistent taste for each service (sim.mechanics.tastes)
-    "choice.noise_scale": (1.5, 3.5),          # the month's logit noise: with the tastes, the heterogeneity
-    "services.competitors.Other services.content_value": (3.0, 8.0),   # the rest of the market's pull
-    "services.competitors.Amazon Music Unlimited.content_value": (4.0, 10.0),   # the entrants' pull: no milestones of
-    "services.competitors.YouTube Music.content_value": (3.0, 8.0),             # paid subscribers before 2021, the world's
 }
 INITIAL = ("aware", "focal_free", "focal_premium", "competitor")
 USER_TOLERANCE = 0.10  # the issue's Q4 MAPE bound
@@ -81,7 +73,6 @@ SHARE_TOLERANCE = 4.0  # points
 CHURN_TOLERANCE = 1.0  # points a month
 AD_SHARE_TOLERANCE = 2.0  # points
 APPLE_TOLERANCE = 0.20  # Apple Music's milestones (issue 23: within 20%)
-WORLD_TOLERANCE = 0.10  # the world's paid subscriptions: IFPI against Counterpoint and MIDiA differ by 5-10%
 FOCAL_SHARE = (0.30, 0.45)  # the focal share of world paid subscriptions (issue 23), its middle as the target
 
 
@@ -142,8 +133,6 @@ def measures(scenario: Scenario, seeds: int, seed: int) -> dict[str, pd.Series]:
     runs = [r.timeseries for r in results]
     out["apple"] = pd.concat([v.apple_errors(t) for t in runs], axis=1).mean(axis=1)
     out["focal share"] = pd.concat([v.focal_share(t) for t in runs], axis=1).mean(axis=1)
-    out["world"] = pd.DataFrame({"model": v.paid_subscriptions(ts).loc[list(v.FIT_YEARS)] / 1e6,
-                                 "ifpi": v.observed_world(v.FIT_YEARS)})
     return out
 
 
@@ -156,7 +145,6 @@ def residuals(m: dict[str, pd.Series]) -> np.ndarray:
     parts.append(np.log1p(m["apple"].to_numpy()) / APPLE_TOLERANCE)
     low, high = FOCAL_SHARE
     parts.append((m["focal share"].to_numpy() - (low + high) / 2) / ((high - low) / 2))
-    parts.append(np.log(m["world"]["model"] / m["world"]["ifpi"]).to_numpy() / WORLD_TOLERANCE)
     return np.concatenate(parts)
 
 
@@ -174,9 +162,6 @@ def summary(m: dict[str, pd.Series]) -> str:
                  f"({', '.join(f'{x:.1f}' for x in ads['model'])})")
     lines.append(f"  Apple Music vs milestones: {', '.join(f'{x:+.0%}' for x in m['apple'])}")
     lines.append(f"  focal share of paid subscriptions: {', '.join(f'{x:.1%}' for x in m['focal share'])}")
-    world = m["world"]
-    lines.append(f"  world paid subscriptions (M, with China): {', '.join(f'{x:.0f}' for x in world['model'])} "
-                 f"(IFPI {', '.join(f'{x:.0f}' for x in world['ifpi'])})")
     return "\n".join(lines)
 
 

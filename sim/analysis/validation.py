@@ -19,7 +19,6 @@ from sim.scenario.fields import _month_index, linear_schedule
 ROOT = Path(__file__).resolve().parents[2]
 KPIS = ROOT / "data" / "spotify_kpis_2015_2020.csv"
 MILESTONES = ROOT / "data" / "competitor_milestones_2015_2020.csv"
-WORLD = ROOT / "data" / "world_paid_subscriptions_2015_2020.csv"  # IFPI's paid subscription users, China included
 #: The model's market leaves out China (Tencent ~11% of world paid subscriptions, MIDiA/Counterpoint
 #: 2018-2020; docs/evidence.md section 4): a share of the world is the model's share x this.
 CHINA = 0.89
@@ -143,13 +142,6 @@ def paid_subscriptions(timeseries: pd.DataFrame) -> pd.Series:
     per_run = dec.groupby(["replicate", "date"])["premium_subscribers"].sum()
     by_date = per_run.groupby("date").mean()
     return pd.Series(by_date.to_numpy() / CHINA, index=by_date.index.year)
-
-
-def observed_world(years: range, path: Path = WORLD) -> pd.Series:
-    """IFPI's paid subscription users of all services at the end of ``years`` (millions, China and family members
-    included), by year: what :func:`paid_subscriptions` counts."""
-    data = pd.read_csv(path)
-    return data.set_index(data["period"].astype(int))["value"].astype(float).loc[list(years)]
 
 
 def path_table(timeseries: pd.DataFrame) -> pd.DataFrame:
