@@ -207,10 +207,25 @@ def q4_churn_error(timeseries: pd.DataFrame) -> float:
 
 def apple_errors(timeseries: pd.DataFrame, path: Path = MILESTONES) -> pd.Series:
     """One run's Apple Music paid subscribers over its announced milestones 2015-2019, minus 1, by milestone date."""
+    return milestone_errors(timeseries, "Apple Music", "Apple Music", path)
+
+
+def milestone_errors(timeseries: pd.DataFrame, service: str, announced_as: str, path: Path = MILESTONES) -> pd.Series:
+    """One run's paid subscribers of ``service`` over the milestones announced for it (rows of ``announced_as``,
+    metric ``paid_subscribers``) before 2020, minus 1, by milestone date."""
     data = pd.read_csv(path)
-    data = data[(data["service"] == "Apple Music") & (data["metric"] == "paid_subscribers") & (data["date"] < "2020")]
-    model = focal_run(timeseries, "Apple Music")["premium_subscribers"] / 1e6
+    data = data[(data["service"] == announced_as) & (data["metric"] == "paid_subscribers") & (data["date"] < "2020")]
+    model = focal_run(timeseries, service)["premium_subscribers"] / 1e6
     return pd.Series({d: model[pd.Timestamp(d)] / v - 1 for d, v in zip(data["date"], data["value"])})
+
+
+def world_errors(timeseries: pd.DataFrame, years: range = range(2016, 2021), path: Path = MILESTONES) -> pd.Series:
+    """The model's paid subscriptions of all services (:func:`paid_subscriptions`, with China) over IFPI's paid
+    subscription users at the ends of ``years``, minus 1, by year."""
+    data = pd.read_csv(path)
+    data = data[data["metric"] == "paid_subscription_users"]
+    ifpi = pd.Series(data["value"].to_numpy() * 1e6, index=pd.to_datetime(data["date"]).dt.year)
+    return (paid_subscriptions(timeseries).loc[list(years)] / ifpi.loc[list(years)] - 1).rename(None)
 
 
 def focal_share(timeseries: pd.DataFrame) -> pd.Series:
