@@ -11,8 +11,8 @@ tier's pull) and ``restriction_gap`` (premium's value over free: conversion); ``
 ``choice.premium_review_rate`` (churn); Apple Music's catalogue (its growth against the focal service's) and the
 advertisers' budget (the ad share of revenue).
 
-With ``--set mechanisms.ecosystems.enabled=true`` each platform ecosystem's bonus is fitted too
-(``ECOSYSTEM_PARAMETERS``).
+With ``--set mechanisms.ecosystems.enabled=true`` each platform ecosystem's bonus is fitted too, and Amazon Music
+Unlimited's and YouTube Music's content values (``ECOSYSTEM_PARAMETERS``).
 
 Against what (``residuals``), 2015-2020 only, each in units of its tolerance: the focal service's regional
 shares of MAU (2017-12, 2020-12) and of premium subscribers (2020-12), ``data/regional`` (4 points); the Q4 MAU,
@@ -72,8 +72,12 @@ PARAMETERS = {
     "services.competitors.Apple Music.content_value": (4.0, 8.0),   # an entrant: timeline's Apple Music
     "mechanisms.ads.total_budget": (3.0e6, 2.0e7),
 }
-#: Fitted too where the base has platform ecosystems on (``mechanisms.ecosystems.enabled``): each one's bonus.
-ECOSYSTEM_PARAMETERS = {f"mechanisms.ecosystems.bonus.{e}": (0.0, 6.0) for e in ("apple", "amazon", "google")}
+#: Fitted too where the base has platform ecosystems on (``mechanisms.ecosystems.enabled``): each one's bonus, and
+#: the catalogues of Amazon's and Google's services, which their milestones then pin.
+ECOSYSTEM_PARAMETERS = {**{f"mechanisms.ecosystems.bonus.{e}": (0.0, 6.0) for e in ("apple", "amazon", "google")},
+                        # the other entrants' catalogues, against their milestones (OTHER_MILESTONES)
+                        "services.competitors.Amazon Music Unlimited.content_value": (4.0, 9.0),
+                        "services.competitors.YouTube Music.content_value": (3.0, 8.0)}
 #: The other entrants' announced paid subscribers before 2020: the model's service, the milestones' name.
 OTHER_MILESTONES = {"Amazon Music Unlimited": "Amazon Music", "YouTube Music": "YouTube Music/Google"}
 INITIAL = ("aware", "focal_free", "focal_premium", "competitor")
