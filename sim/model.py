@@ -31,8 +31,8 @@ from sim.random import CounterRandom
 from sim.scenario import Scenario
 
 STREAMS = ("init", "diffusion", "review", "trigger", "choice", "payment", "ticket", "wait", "rak", "wrapped", "outage", "wait_review",
-           "market", "brand", "taste")  # new streams go last: the earlier ones keep their seeds
-SETUP_STREAMS = ("init", "market")  # drawn from once, at set-up (numpy generators)
+           "market", "brand", "ecosystem", "taste")  # new streams go last: the earlier ones keep their seeds
+SETUP_STREAMS = ("init", "market", "ecosystem")  # drawn from once, at set-up (numpy generators)
 
 
 class MarketModel(mesa.Model):
@@ -65,7 +65,8 @@ class MarketModel(mesa.Model):
         self.weight = scenario.weight
         self.t = 0
 
-        self.population = ListenerPopulation(scenario, self.streams["init"], self.draws.stream_keys["taste"])
+        self.population = ListenerPopulation(scenario, self.streams["init"], self.streams["ecosystem"],
+                                             self.draws.stream_keys["taste"])
         pop, n = self.population, self.population.n
         self.services = [Service(self, k, focal=(k == 0)) for k in range(len(scenario.all_services()))]
         s = len(self.services)
@@ -130,7 +131,8 @@ class MarketModel(mesa.Model):
                 self.table = dataclasses.replace(self.table, salience=pull, content_value=content)  # the options read neither
             return
         self._offer_key = key
-        self.table = dataclasses.replace(ServiceTable.of(self.services, pull, self.policy.regional), content_value=content)
+        self.table = dataclasses.replace(ServiceTable.of(self.services, pull, self.policy.regional,
+                                                                   self.scenario.mechanisms.ecosystems), content_value=content)
         self.options = build_options(self.table)
 
     def _policy(self, field: str) -> np.ndarray:

@@ -180,6 +180,10 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
         pop.available = rng.random(pop.available.shape) < 0.8
         pop.data_depth[:] = rng.uniform(0, 500, pop.n)  # data held for sharers and non-sharers alike
         opts = dataclasses.replace(opts, loss=rng.uniform(0, 2, (len(opts), 3)).astype(np.float32))
+        # platform ecosystems: listeners in one or none, services of one or none, each with its bonus
+        pop.ecosystem = rng.integers(0, 4, pop.n).astype(np.uint8)
+        model.table = dataclasses.replace(model.table, ecosystem=rng.integers(0, 4, s).astype(np.uint8),
+                                          ecosystem_bonus=rng.uniform(0.5, 3.0, s).astype(np.float32))
     idx = np.flatnonzero((pop.state != State.UNAWARE) & (pop.state != State.OUTSIDE))
     cur = current_option(pop, opts, idx)
     inputs = kernel_inputs(pop, opts, model.table, model.scenario)
@@ -566,7 +570,8 @@ def test_the_three_utility_evaluations_are_built_from_the_same_terms():
 
     from sim.mechanics import choice
 
-    terms = {"listening_value", "felt_price", "real_price", "premium_value", "ad_cost", "privacy_loss", "stay_value"}
+    terms = {"listening_value", "felt_price", "real_price", "premium_value", "ecosystem_value", "ad_cost", "privacy_loss",
+             "stay_value"}
 
     def called(fn) -> set[str]:
         source = inspect.getsource(getattr(fn, "py_func", fn))

@@ -38,6 +38,12 @@ CASES = {
     "colon_key": ("market: {agents: 500, 'a:b': 1}\n", ["market.'a:b': unknown key"]),
     "empty_key": ("market: {agents: 500, '': 1}\n", ["market.'': unknown key"]),
     "control_key": ("market: {agents: 500, \"\\b\": 1}\n", ["market.'\\x08': unknown key"]),
+    "ecosystem_shares_above_1": ("regions:\n  - {name: r, share: 1}\nmechanisms:\n  ecosystems:\n    shares:\n"
+                                 "      r: {apple: 0.6, google: 0.5}\n",
+                                 ["mechanisms.ecosystems.shares.r", "sum to at most 1"]),
+    "ecosystem_unknown_region": ("regions:\n  - {name: r, share: 1}\nmechanisms:\n  ecosystems:\n    shares:\n"
+                                 "      eu: {apple: 0.2}\n", ["mechanisms.ecosystems.shares.eu", "unknown region"]),
+    "ecosystem_unknown": ("services:\n  focal: {name: S, ecosystem: nokia}\n", ["services.focal.ecosystem", "'apple'"]),
 }
 
 

@@ -42,8 +42,17 @@ def test_misses_are_measured_and_judged():
     assert not table.loc["premium churn (% a month)", "met"]
 
 
-def test_paid_subscriptions_add_every_service_and_china():
+def test_paid_subscriptions_add_every_service_its_trial_users_and_china():
+    """A paid subscription is a premium subscriber or a trial user (``v.PAID``: as Spotify counts, and the fit)."""
     ts = pd.DataFrame({"date": pd.to_datetime(["2030-12-01"] * 4), "service": ["A", "B", "A", "B"],
-                       "replicate": [0, 0, 1, 1], "premium_subscribers": [400e6, 200e6, 500e6, 300e6]})
-    assert v.paid_subscriptions(ts).loc[2030] == pytest.approx(700e6 / v.CHINA)
+                       "replicate": [0, 0, 1, 1], "premium_subscribers": [400e6, 200e6, 500e6, 300e6],
+                       "trial_users": [10e6, 30e6, 20e6, 40e6]})
+    assert v.paid_subscriptions(ts).loc[2030] == pytest.approx(750e6 / v.CHINA)
+
+
+def test_the_focal_share_counts_trial_users_as_the_world_total_does():
+    ts = pd.DataFrame({"date": pd.to_datetime(["2019-12-01", "2019-12-01", "2019-11-01"]),
+                       "service": ["Spotify", "Apple Music", "Spotify"], "premium_subscribers": [90e6, 40e6, 1e6],
+                       "trial_users": [10e6, 60e6, 1e6]})
+    assert v.focal_share(ts).tolist() == pytest.approx([100 / 200 * v.CHINA])
     assert np.isclose(v.slope(pd.Series([3.0, 2.0, 1.0], index=[2015, 2016, 2017])), -1.0)

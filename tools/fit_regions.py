@@ -11,12 +11,17 @@ tier's pull) and ``restriction_gap`` (premium's value over free: conversion); ``
 ``choice.premium_review_rate`` (churn); Apple Music's catalogue (its growth against the focal service's) and the
 advertisers' budget (the ad share of revenue).
 
+With ``--set mechanisms.ecosystems.enabled=true`` each platform ecosystem's bonus is fitted too, and Amazon Music
+Unlimited's and YouTube Music's content values (``ECOSYSTEM_PARAMETERS``).
+
 Against what (``residuals``), 2015-2020 only, each in units of its tolerance: the focal service's regional
 shares of MAU (2017-12, 2020-12) and of premium subscribers (2020-12), ``data/regional`` (4 points); the Q4 MAU,
 premium (with trials) and ad-supported MAU as log-ratios (10%); the Q4 premium churn 2015-2019 (1 point); the Q4
 ad share of revenue 2017-2020 (2 points); Apple Music's paid subscribers against its 2015-2019 milestones
 (log-ratios, 20%) and the focal share of world paid subscriptions 2016-2020 against the middle of 30-45% (half that
-band), as ``sim.analysis.validation`` measures them (``tests/test_switching_entry.py``).
+band), as ``sim.analysis.validation`` measures them (``tests/test_switching_entry.py``); Amazon Music Unlimited's and
+YouTube Music's paid subscribers against the estimates of 2019 (log-ratios, 30%) and all services' paid
+subscriptions (with China) against IFPI's paid subscription users at the ends of 2016-2020 (log-ratios, 10%).
 
 How: ``scipy.optimize.least_squares`` (trust-region reflective, bounded) with finite differences over common random
 numbers (the same seeds in every evaluation), at ``--agents`` listeners and ``--seeds`` replicates, from the
@@ -67,12 +72,22 @@ PARAMETERS = {
     "services.competitors.Apple Music.content_value": (4.0, 8.0),   # an entrant: timeline's Apple Music
     "mechanisms.ads.total_budget": (3.0e6, 2.0e7),
 }
+#: Fitted too where the base has platform ecosystems on (``mechanisms.ecosystems.enabled``): each one's bonus, and
+#: the catalogues of Amazon's and Google's services, which their milestones then pin.
+ECOSYSTEM_PARAMETERS = {**{f"mechanisms.ecosystems.bonus.{e}": (0.0, 6.0) for e in ("apple", "amazon", "google")},
+                        # the other entrants' catalogues, against their milestones (OTHER_MILESTONES)
+                        "services.competitors.Amazon Music Unlimited.content_value": (4.0, 9.0),
+                        "services.competitors.YouTube Music.content_value": (3.0, 8.0)}
+#: The other entrants' announced paid subscribers before 2020: the model's service, the milestones' name.
+OTHER_MILESTONES = {"Amazon Music Unlimited": "Amazon Music", "YouTube Music": "YouTube Music/Google"}
 INITIAL = ("aware", "focal_free", "focal_premium", "competitor")
 USER_TOLERANCE = 0.10  # the issue's Q4 MAPE bound
 SHARE_TOLERANCE = 4.0  # points
 CHURN_TOLERANCE = 1.0  # points a month
 AD_SHARE_TOLERANCE = 2.0  # points
 APPLE_TOLERANCE = 0.20  # Apple Music's milestones (issue 23: within 20%)
+OTHERS_TOLERANCE = 0.30  # Amazon's and YouTube's: estimates (Financial Times, Bloomberg), not announcements
+WORLD_TOLERANCE = 0.10  # all services' paid subscriptions against IFPI's 2016-2020 (the sources differ by 5-15%)
 FOCAL_SHARE = (0.30, 0.45)  # the focal share of world paid subscriptions (issue 23), its middle as the target
 
 
@@ -133,6 +148,9 @@ def measures(scenario: Scenario, seeds: int, seed: int) -> dict[str, pd.Series]:
     runs = [r.timeseries for r in results]
     out["apple"] = pd.concat([v.apple_errors(t) for t in runs], axis=1).mean(axis=1)
     out["focal share"] = pd.concat([v.focal_share(t) for t in runs], axis=1).mean(axis=1)
+    out["others"] = pd.concat([pd.concat([v.milestone_errors(t, s, a) for t in runs], axis=1).mean(axis=1)
+                               .rename(lambda d, s=s: f"{s} {d}") for s, a in OTHER_MILESTONES.items()])
+    out["world"] = v.world_errors(ts)
     return out
 
 
@@ -145,6 +163,8 @@ def residuals(m: dict[str, pd.Series]) -> np.ndarray:
     parts.append(np.log1p(m["apple"].to_numpy()) / APPLE_TOLERANCE)
     low, high = FOCAL_SHARE
     parts.append((m["focal share"].to_numpy() - (low + high) / 2) / ((high - low) / 2))
+    parts.append(np.log1p(m["others"].to_numpy()) / OTHERS_TOLERANCE)
+    parts.append(np.log1p(m["world"].to_numpy()) / WORLD_TOLERANCE)
     return np.concatenate(parts)
 
 
@@ -162,6 +182,8 @@ def summary(m: dict[str, pd.Series]) -> str:
                  f"({', '.join(f'{x:.1f}' for x in ads['model'])})")
     lines.append(f"  Apple Music vs milestones: {', '.join(f'{x:+.0%}' for x in m['apple'])}")
     lines.append(f"  focal share of paid subscriptions: {', '.join(f'{x:.1%}' for x in m['focal share'])}")
+    lines.append(f"  Amazon and YouTube vs milestones: {', '.join(f'{k} {x:+.0%}' for k, x in m['others'].items())}")
+    lines.append(f"  all services' paid subscriptions vs IFPI 2016-2020: {', '.join(f'{x:+.0%}' for x in m['world'])}")
     return "\n".join(lines)
 
 
@@ -177,9 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     base = apply_overrides(load_scenario(BASELINE), {"market.agents": args.agents, "time.months": 72})
     base = with_values(base, parse_set_options(args.set, "--set"))
-    names = list(PARAMETERS)
+    fitted = {**PARAMETERS, **(ECOSYSTEM_PARAMETERS if base.mechanisms.ecosystems.enabled else {})}
+    names = list(fitted)
     start = np.array([current(base, k) for k in names])
-    low, high = (np.array(b) for b in zip(*PARAMETERS.values()))
+    low, high = (np.array(b) for b in zip(*fitted.values()))
     started = time.time()
     if args.evaluate:
         m = measures(base, args.seeds, args.seed)
@@ -206,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     scenario = with_values(base, best)
     print(f"\n{message} ({len(evals)} evaluations, {time.time() - started:.0f} s); the best, sum of squares {cost:.2f}:")
     for k, x in best.items():
-        lo, hi = PARAMETERS[k]
+        lo, hi = fitted[k]
         edge = "  <- at its bound" if min(x - lo, hi - x) < 0.02 * (hi - lo) else ""
         print(f"{k}: {x:.4g}{edge}")
     kept = initial_kept(load_scenario(BASELINE), scenario)

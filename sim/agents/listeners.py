@@ -29,6 +29,7 @@ from numba import njit
 
 from sim.agents.network import small_world
 from sim.kernels import AHEAD, prefetch
+from sim.mechanics import ecosystems
 from sim.scenario import Constant, Lognormal, Normal, Scenario, Uniform
 
 
@@ -174,7 +175,8 @@ class ListenerView:
 class ListenerPopulation:
     """All simulated listeners of one market, as arrays of shape (n,).
 
-    Static attributes: ``segment, region, student, household, wtp`` (EUR/month),
+    Static attributes: ``segment, region, ecosystem`` (platform ecosystem, ``sim.mechanics.ecosystems``),
+    ``student, household, wtp`` (EUR/month),
     ``ad_sensitivity`` (EUR/ad-minute), ``outside_value`` (EUR/month), ``base_hours``
     (hours/month), ``privacy_sensitive``, ``consent_draw`` (uniform draw deciding an
     opt-out), ``price_multiplier``, ``taste`` (n, genres), and the friendship network
@@ -193,7 +195,7 @@ class ListenerPopulation:
     start), ``shared_until`` (step until which the listener counts as a recent sharer).
     """
 
-    STATIC = ("segment", "region", "student", "household", "wtp", "ad_sensitivity", "outside_value",
+    STATIC = ("segment", "region", "ecosystem", "student", "household", "wtp", "ad_sensitivity", "outside_value",
               "base_hours", "privacy_sensitive", "consent_draw", "price_multiplier")
     DYNAMIC = ("state", "service", "tier", "plan", "tenure", "hours", "satisfaction", "goodwill",
                "data_depth", "trial_used", "trial_end", "spell_start", "shared_until")
@@ -205,7 +207,11 @@ class ListenerPopulation:
     # the arrays whose rows move with their listener (``price_multiplier`` is per region; HISTORY need not move)
     SLOTTED = tuple(a for a in STATIC if a != "price_multiplier") + ("state", "taste", "available", "degree", "ident")
 
-    def __init__(self, scenario: Scenario, rng: np.random.Generator, taste_key: np.uint64 = np.uint64(0)):
+    def __init__(self, scenario: Scenario, rng: np.random.Generator, ecosystem_rng: np.random.Generator | None = None,
+                 taste_key: np.uint64 = np.uint64(0)):
+        """``rng`` draws every attribute but the ecosystem, which ``ecosystem_rng`` draws (a stream of its
+        own: no other draw moves with the ecosystems' shares; default ``rng``, after every other attribute);
+        ``taste_key`` is the counter-based "taste" stream's key (each listener's taste for each service)."""
         n = scenario.market.agents
         self.taste_key = np.uint64(taste_key)  # the "taste" stream's key: each listener's taste for each service (sim.mechanics.tastes)
         self.n = n
@@ -271,6 +277,8 @@ class ListenerPopulation:
         self._known = np.zeros(n, np.int32)
         self.n_known = 0
         self.n_front = 0
+        shares = ecosystems.region_shares(scenario.mechanisms.ecosystems, self.region_names)
+        self.ecosystem = ecosystems.draw(self.region, shares, rng if ecosystem_rng is None else ecosystem_rng)
 
     # ------------------------------------------------------------ who knows the market
 

@@ -17,6 +17,7 @@ import numpy as np
 from typing import get_args
 
 from sim.agents import mesa_ids
+from sim.mechanics.ecosystems import service_bonus
 from sim.scenario import PlanName, ServicePolicy
 
 mesa_ids.install()  # no model may outlive its run (Mesa 3.3 keeps them all; fixed upstream in 3.4.2)
@@ -120,12 +121,16 @@ class ServiceTable:
     plan_hassle: np.ndarray  # EUR/month per user, non-price cost of the plan
     royalty_share: np.ndarray  # fraction
     wrapped: np.ndarray  # bool
+    ecosystem: np.ndarray  # uint8: the platform ecosystem the service belongs to, 0 none (sim.mechanics.ecosystems)
+    ecosystem_bonus: np.ndarray  # EUR/month: its premium plans' bonus to that ecosystem's members (0 with the mechanism off)
 
     @classmethod
-    def of(cls, services: list[Service], salience: np.ndarray, regional) -> "ServiceTable":
+    def of(cls, services: list[Service], salience: np.ndarray, regional, ecosystems_cfg) -> "ServiceTable":
         """The offers of ``services`` now; ``salience`` (S,) their marketing pull, ``regional`` their
-        policies by region (:class:`sim.policy.RegionalOffers`)."""
+        policies by region (:class:`sim.policy.RegionalOffers`), ``ecosystems_cfg`` the scenario's
+        ``mechanisms.ecosystems``."""
         pol = [s.policy for s in services]
+        ecosystem, bonus = service_bonus([p.ecosystem for p in pol], ecosystems_cfg)
         price = np.array([[s.price(p) for p in PLAN_NAMES] for s in services], dtype=np.float64)
         upa = np.array([[s.policy.users_per_account(p) if p in s.policy.plans else 1.0 for p in PLAN_NAMES] for s in services])
         hassle = np.array([[s.policy.hassle(p) if p in s.policy.plans else 0.0 for p in PLAN_NAMES] for s in services])
@@ -142,4 +147,5 @@ class ServiceTable:
             plan_price=price, users_per_account=upa, plan_hassle=hassle,
             royalty_share=np.array([p.royalty_share for p in pol]),
             wrapped=np.array([p.wrapped for p in pol]),
+            ecosystem=ecosystem, ecosystem_bonus=bonus,
         )

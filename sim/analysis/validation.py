@@ -25,6 +25,10 @@ CHINA = 0.89
 #: Paid music subscriptions worldwide (China included) in 2030 as forecast before 2021: Goldman Sachs'
 #: "Music in the Air" of 2017 (about 900 million) and of 2019 (1.15 billion); billboard.com/articles/business/8514596.
 FORECASTS_2030 = (0.90e9, 1.15e9)
+#: A paid subscription in the market's counts (all services, the focal share): a premium subscriber or a trial user.
+#: The counts add what each service reports, and Spotify's, the largest, counts trial users with a payment method
+#: (F-1; as the fit's premium, ``USERS``), which is what a trial user of the model is: one who chose a premium plan.
+PAID = ("premium_subscribers", "trial_users")
 
 #: Smartphones' share of mobile connections as forecast before 2021 (GSMA Intelligence; docs/evidence.md
 #: section 4), {year: share}: worldwide 60% in 2018 and 79% in 2025 (The Mobile Economy 2019), Sub-Saharan
@@ -136,10 +140,10 @@ def region_table(regions: pd.DataFrame) -> pd.DataFrame:
 
 
 def paid_subscriptions(timeseries: pd.DataFrame) -> pd.Series:
-    """Paid subscriptions of every service (premium subscribers, people; mean over replicates) in each December,
-    scaled to the world with China (/ CHINA), by year."""
+    """Paid subscriptions of every service (``PAID``: premium subscribers and trial users, people; mean over
+    replicates) in each December, scaled to the world with China (/ CHINA), by year."""
     dec = timeseries[timeseries["date"].dt.month == 12]
-    per_run = dec.groupby(["replicate", "date"])["premium_subscribers"].sum()
+    per_run = dec.groupby(["replicate", "date"])[list(PAID)].sum().sum(axis=1)
     by_date = per_run.groupby("date").mean()
     return pd.Series(by_date.to_numpy() / CHINA, index=by_date.index.year)
 
@@ -203,16 +207,34 @@ def q4_churn_error(timeseries: pd.DataFrame) -> float:
 
 def apple_errors(timeseries: pd.DataFrame, path: Path = MILESTONES) -> pd.Series:
     """One run's Apple Music paid subscribers over its announced milestones 2015-2019, minus 1, by milestone date."""
+    return milestone_errors(timeseries, "Apple Music", "Apple Music", path)
+
+
+def milestone_errors(timeseries: pd.DataFrame, service: str, announced_as: str, path: Path = MILESTONES) -> pd.Series:
+    """One run's paid subscribers of ``service`` over the milestones announced for it (rows of ``announced_as``,
+    metric ``paid_subscribers``) before 2020, minus 1, by milestone date."""
     data = pd.read_csv(path)
-    data = data[(data["service"] == "Apple Music") & (data["metric"] == "paid_subscribers") & (data["date"] < "2020")]
-    model = focal_run(timeseries, "Apple Music")["premium_subscribers"] / 1e6
+    data = data[(data["service"] == announced_as) & (data["metric"] == "paid_subscribers") & (data["date"] < "2020")]
+    model = focal_run(timeseries, service)["premium_subscribers"] / 1e6
     return pd.Series({d: model[pd.Timestamp(d)] / v - 1 for d, v in zip(data["date"], data["value"])})
 
 
+def world_errors(timeseries: pd.DataFrame, years: range = range(2016, 2021), path: Path = MILESTONES) -> pd.Series:
+    """The model's paid subscriptions of all services (:func:`paid_subscriptions`, with China) over IFPI's paid
+    subscription users at the ends of ``years``, minus 1, by year."""
+    data = pd.read_csv(path)
+    data = data[data["metric"] == "paid_subscription_users"]
+    ifpi = pd.Series(data["value"].to_numpy() * 1e6, index=pd.to_datetime(data["date"]).dt.year)
+    return (paid_subscriptions(timeseries).loc[list(years)] / ifpi.loc[list(years)] - 1).rename(None)
+
+
 def focal_share(timeseries: pd.DataFrame) -> pd.Series:
-    """One run's focal share of world paid subscriptions (fraction), December of 2016-2020, scaled for China."""
-    f = focal_run(timeseries)
-    return f[(f.index.month == 12) & (f.index.year >= 2016)]["premium_market_share"] * CHINA
+    """One run's focal share of world paid subscriptions (``PAID``; fraction), December of 2016-2020, scaled for
+    China, by date."""
+    dec = timeseries[(timeseries["date"].dt.month == 12) & (timeseries["date"].dt.year >= 2016)]
+    paid = dec[list(PAID)].sum(axis=1)
+    share = paid[dec["service"] == "Spotify"].groupby(dec["date"]).sum() / paid.groupby(dec["date"]).sum()
+    return share * CHINA
 
 
 def _join(values: pd.Series) -> str:

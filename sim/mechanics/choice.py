@@ -1,12 +1,13 @@
 """Choice among every service x tier x plan and "nothing": a nested logit.
 
 Utility of an option for listener i (EUR/month; each term defined once below, ``listening_value``,
-``felt_price``, ``real_price``, ``premium_value``, ``ad_cost``, ``privacy_loss``, ``stay_value``, and
+``felt_price``, ``real_price``, ``premium_value``, ``ecosystem_value``, ``ad_cost``, ``privacy_loss``, ``stay_value``, and
 evaluated by numpy in ``utility``, for the deciders in ``utility_table`` and for each user's own option
 in ``held_utility``):
 
     U = content_value_j * match_ij * hours_i / mean_hours
       + [premium] (wtp_i + restriction_gap_j) - price per user (plan, region, trial) x income burden - plan hassle
+                  + [member of j's platform ecosystem] ecosystem bonus_j (sim.mechanics.ecosystems)
       - [free] ad_load_jr * hours_i * ad_sensitivity_i
       - [privacy-sensitive sharer] privacy_cost * personalization_j
       + taste_ij (a listener's persistent taste for service j, sim.mechanics.tastes)
@@ -41,6 +42,7 @@ import numpy as np
 from numba import njit
 
 from sim.kernels import AHEAD, prefetch
+from sim.mechanics.ecosystems import ecosystem_value
 from sim.mechanics.entry import consider_only
 from sim.mechanics.personalization import shares_data
 from sim.mechanics.prices import income_burden
@@ -159,9 +161,9 @@ def stay_value(base: float, per_month: float, tenure: float, max_months: float, 
     return base + per_month * np.minimum(tenure, max_months) + data * fraction
 
 
-_listening_value, _felt_price, _real_price, _premium_value, _ad_cost, _privacy_loss, _stay_value = (
+_listening_value, _felt_price, _real_price, _premium_value, _ecosystem_value, _ad_cost, _privacy_loss, _stay_value = (
     njit(inline="always", cache=True)(f)
-    for f in (listening_value, felt_price, real_price, premium_value, ad_cost, privacy_loss, stay_value))
+    for f in (listening_value, felt_price, real_price, premium_value, ecosystem_value, ad_cost, privacy_loss, stay_value))
 
 
 def switching_cost(tenure: np.ndarray, depth_fraction: np.ndarray, cfg) -> np.ndarray:
@@ -197,6 +199,7 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
     burden = income_burden([x.income for x in scenario.regions], choice_cfg.reference_income, choice_cfg.income_elasticity)
     price = price_in_real_terms(price, pop, idx, opt, options) * choice_cfg.price_weight * burden[r]
     u = u + np.where(premium, premium_value(pop.wtp[idx], market.restriction_gap[js], price, 1.0, options.hassle[opt]), 0.0)
+    u = u + np.where(premium, ecosystem_value(market.ecosystem_bonus[js], pop.ecosystem[idx] == market.ecosystem[js]), 0.0)
     u = u - np.where(options.free[opt], ad_cost(market.ad_load[js, r], pop.base_hours[idx], pop.ad_sensitivity[idx]), 0.0)
     if pers_cfg.enabled:
         u = u - np.where(sharing & pop.privacy_sensitive[idx], privacy_loss(pers_cfg.privacy_cost, market.personalization[js]), 0.0)
@@ -263,7 +266,7 @@ def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
     sw = c.switching_cost
     listeners = (pop.base_hours, pop.service, pop.privacy_sensitive, pop.consent_draw, pop.data_depth, pop.trial_used,
                  pop.wtp, pop.ad_sensitivity, pop.tenure, pop.goodwill, pop.student, pop.household,
-                 pop.outside_value, pop.available, pop.region_price_index, pop.region,
+                 pop.outside_value, pop.available, pop.region_price_index, pop.region, pop.ecosystem,
                  income_burden([r.income for r in scenario.regions], c.reference_income, c.income_elasticity),
                  pop.ident, service_keys(pop.taste_key, market.n))
     real = options.loss is not None  # prices felt in real terms, with the loss above the reference (price_in_real_terms)
@@ -271,7 +274,7 @@ def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
     opts = (options.service, options.premium, options.free, options.price, options.hassle, options.student_only,
             options.household_only, loss)
     services = (market.opt_in, market.personalization, market.content_value, market.trial_months, market.restriction_gap,
-                market.ad_load, market.salience, market.region_price, market.free_in)
+                market.ad_load, market.salience, market.region_price, market.free_in, market.ecosystem, market.ecosystem_bonus)
     constants = np.array([pop.mean_base_hours, pers.opt_out_share, pers.opt_in_share, pers.tau_hours, pers.lift,
                           float(pers.enabled), c.trial_salience, pers.privacy_cost, sw.base, sw.per_tenure_month,
                           sw.max_tenure_months, sw.data_depth, c.price_weight, float(real), c.service_taste])
@@ -314,9 +317,9 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
     test each for a wraparound.
     """
     (base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure, goodwill, student, household,
-     outside, available, price_index, region, burden, ident, taste_keys) = L
+     outside, available, price_index, region, ecosystem, burden, ident, taste_keys) = L
     o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
-    opt_in, personalization, content, trial_months, gap, ad_load, salience, price_mult, free_in = M
+    opt_in, personalization, content, trial_months, gap, ad_load, salience, price_mult, free_in, home, bonus = M
     mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
     switch_base, switch_per_month, switch_max_months, switch_data, price_weight, real, taste_scale = c[8:15]
     weighted = weighted_prices(O, M, c, price_index, burden)
@@ -325,7 +328,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
     for k in range(idx.size):
         if k + AHEAD < idx.size:  # the deciders are scattered: ask for a later one's fields while scoring this one
             prefetch(idx[k + AHEAD], base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure,
-                     goodwill, student, household, outside, available, region, ident)
+                     goodwill, student, household, outside, available, region, ecosystem, ident)
         i = np.uint64(idx[k])
         if taste_scale > 0.0:
             for j in range(taste.size):
@@ -338,6 +341,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
         depth_frac = 1.0 - np.exp(-depth[i] / tau) if svc >= 0 else 0.0
         rel_hours = base_hours[i] / mean_hours
         hours_i, wtp_i, ad_sens_i, used, outside_i = base_hours[i], wtp[i], ad_sens[i], trial_used[i], outside[i]
+        eco_i = ecosystem[i]
         is_student, in_household = student[i], household[i]
         tenure_i, goodwill_i, cur = tenure[i], goodwill[i], current[k]
         for o in range(o_service.size):
@@ -357,6 +361,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
             if o_premium[o]:
                 trial_ok = trial_months[js] > 0 and ((np.int64(used) >> j) & 1) == 0 and not current_service
                 u += _premium_value(wtp_i, gap[js], weighted[1 if trial_ok else 0, o, r], 1.0, o_hassle[o])
+                u += _ecosystem_value(bonus[js], eco_i == home[js])
             if o_free[o]:
                 u -= _ad_cost(ad_load[js, r], hours_i, ad_sens_i)
             if personalize and sharing and priv:
@@ -385,9 +390,9 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
     A plan's weighted price is looked up (:func:`weighted_prices`, without a trial's discount).
     """
     (base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure, goodwill, student, household,
-     outside, available, price_index, region, burden, ident, taste_keys) = L
+     outside, available, price_index, region, ecosystem, burden, ident, taste_keys) = L
     o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
-    opt_in, personalization, content, trial_months, gap, ad_load, salience, price_mult, free_in = M
+    opt_in, personalization, content, trial_months, gap, ad_load, salience, price_mult, free_in, home, bonus = M
     mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
     taste_scale = c[14]
     weighted = weighted_prices(O, M, c, price_index, burden)[0]
@@ -400,6 +405,7 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
         u = _listening_value(content[j], personalization[j], lift, frac * personalize, base_hours[i] / mean_hours)
         r = np.uint64(region[i])
         u += _premium_value(wtp[i], gap[j], weighted[o, r], 1.0, o_hassle[o]) * o_premium[o]
+        u += _ecosystem_value(bonus[j], ecosystem[i] == home[j]) * o_premium[o]
         u -= _ad_cost(ad_load[j, r], base_hours[i], ad_sens[i]) * o_free[o]
         u -= _privacy_loss(privacy_cost, personalization[j]) * (personalize * (shares & privacy[i]))
         u += taste_at(taste_keys, ident[i], j, taste_scale)

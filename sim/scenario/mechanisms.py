@@ -1,9 +1,11 @@
 """Configuration of the market's mechanisms (ads, personalisation, service quality,
-campaigns, competition, listening, loyalty, switching, entry): one section per mechanism."""
+campaigns, competition, listening, loyalty, switching, entry, ecosystems): one section per mechanism."""
 
 from __future__ import annotations
 
 from typing import Literal
+
+from pydantic import model_validator
 
 from sim.scenario.fields import P, Strict
 
@@ -130,6 +132,50 @@ class PodcastsConfig(Strict):
                      "(0: none beyond the calibrated hours)", ge=0, le=2)
 
 
+class EcosystemValues(Strict):
+    """One value per platform ecosystem (``sim.mechanics.ecosystems.ECOSYSTEMS``)."""
+
+    apple: float = P(0.0, "-", "Apple: owners of an iPhone", ge=0, le=50)
+    amazon: float = P(0.0, "-", "Amazon: Prime members", ge=0, le=50)
+    google: float = P(0.0, "-", "Google: owners of an Android phone with YouTube", ge=0, le=50)
+
+
+class EcosystemShares(EcosystemValues):
+    """A region's people in each ecosystem (fractions; a listener belongs to at most one)."""
+
+    apple: float = P(0.0, "fraction", "Share of the region's people in Apple's ecosystem (own an iPhone)", ge=0, le=1)
+    amazon: float = P(0.0, "fraction", "Share of the region's people in Amazon's (Prime members, not on an iPhone)", ge=0, le=1)
+    google: float = P(0.0, "fraction", "Share of the region's people in Google's (Android with YouTube, not Prime)", ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> "EcosystemShares":
+        if self.apple + self.amazon + self.google > 1 + 1e-9:
+            raise ValueError(f"apple + amazon + google = {self.apple + self.amazon + self.google:g}; a listener belongs to "
+                             "at most one ecosystem, so the shares sum to at most 1")
+        return self
+
+
+class EcosystemBonus(EcosystemValues):
+    """What a service's premium plans are worth more to its own ecosystem's members, EUR/month."""
+
+    apple: float = P(0.0, "EUR/month", "Apple Music's premium plans to an iPhone owner (device integration, Siri, "
+                     "Apple One from 2020-10; plausible 0-5)", ge=0, le=50)
+    amazon: float = P(0.0, "EUR/month", "Amazon Music Unlimited's to a Prime member (the Prime price, $7.99 against "
+                      "$9.99, and Alexa; plausible 0-5)", ge=0, le=50)
+    google: float = P(0.0, "EUR/month", "YouTube Music's to an Android owner (preinstalled, YouTube Premium's ad-free "
+                      "video; plausible 0-5)", ge=0, le=50)
+
+
+class EcosystemsConfig(Strict):
+    enabled: bool = P(False, "-", "A listener's platform ecosystem (iPhone, Prime, Android) adds a persistent bonus "
+                      "to its own service's premium plans (sim.mechanics.ecosystems)")
+    bonus: EcosystemBonus = P(EcosystemBonus(), "EUR/month", "Bonus of an ecosystem's own service's premium plans "
+                              "to its members, by ecosystem")
+    shares: dict[str, EcosystemShares] = P({}, "fraction", "Ecosystems' shares of each region's people: region -> "
+                                           "{apple, amazon, google}, drawn once per listener; an unlisted region has none "
+                                           "(sources: data/ecosystems_2015_2020.csv)")
+
+
 class Mechanisms(Strict):
     ads: AdsConfig = AdsConfig()
     personalization: PersonalizationConfig = PersonalizationConfig()
@@ -141,3 +187,4 @@ class Mechanisms(Strict):
     switching: SwitchingConfig = SwitchingConfig()
     entry: EntryConfig = EntryConfig()
     podcasts: PodcastsConfig = PodcastsConfig()
+    ecosystems: EcosystemsConfig = EcosystemsConfig()

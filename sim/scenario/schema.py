@@ -242,6 +242,9 @@ class ServicePolicy(Strict):
                                            "unlisted regions and values follow the service's own")
     strategy: Literal["static", "match_price", "defend_share"] = P("static", "-", "Pricing rule (competitors)")
     reaction_lag: int = P(3, "months", "Months before a competitor reacts", ge=0, le=60)
+    ecosystem: Literal["none", "apple", "amazon", "google"] = P(
+        "none", "-", "The platform ecosystem the service belongs to: its premium plans are worth "
+        "mechanisms.ecosystems.bonus more to that ecosystem's members")
 
     @model_validator(mode="before")
     @classmethod
@@ -419,6 +422,10 @@ class Scenario(Strict):
                     if name not in regions:
                         raise ValueError(f"services.{s.name}.{key}.{name}: unknown region {name!r}{did_you_mean(name, regions)}; "
                                          f"regions are {regions}")
+        for name in self.mechanisms.ecosystems.shares:
+            if name not in regions:
+                raise ValueError(f"mechanisms.ecosystems.shares.{name}: unknown region {name!r}{did_you_mean(name, regions)}; "
+                                 f"regions are {regions}")
         return self
 
     def _entries_and_exits(self) -> None:
