@@ -12,7 +12,8 @@ tier's pull) and ``restriction_gap`` (premium's value over free: conversion); ``
 advertisers' budget (the ad share of revenue).
 
 With ``--set mechanisms.ecosystems.enabled=true`` each platform ecosystem's bonus is fitted too, and Amazon Music
-Unlimited's and YouTube Music's content values (``ECOSYSTEM_PARAMETERS``).
+Unlimited's and YouTube Music's content values (``ECOSYSTEM_PARAMETERS``); with ``--set choice.service_taste=X`` (X > 0)
+the tastes' spread and the month's noise, and the other services' content values (``TASTE_PARAMETERS``).
 
 Against what (``residuals``), 2015-2020 only, each in units of its tolerance: the focal service's regional
 shares of MAU (2017-12, 2020-12) and of premium subscribers (2020-12), ``data/regional`` (4 points); the Q4 MAU,
@@ -72,12 +73,18 @@ PARAMETERS = {
     "services.competitors.Apple Music.content_value": (4.0, 8.0),   # an entrant: timeline's Apple Music
     "mechanisms.ads.total_budget": (3.0e6, 2.0e7),
 }
+#: The other entrants' catalogues, against their milestones (OTHER_MILESTONES): fitted with ecosystems or tastes.
+OTHER_CATALOGUES = {"services.competitors.Amazon Music Unlimited.content_value": (4.0, 9.0),
+                    "services.competitors.YouTube Music.content_value": (3.0, 8.0)}
 #: Fitted too where the base has platform ecosystems on (``mechanisms.ecosystems.enabled``): each one's bonus, and
 #: the catalogues of Amazon's and Google's services, which their milestones then pin.
 ECOSYSTEM_PARAMETERS = {**{f"mechanisms.ecosystems.bonus.{e}": (0.0, 6.0) for e in ("apple", "amazon", "google")},
-                        # the other entrants' catalogues, against their milestones (OTHER_MILESTONES)
-                        "services.competitors.Amazon Music Unlimited.content_value": (4.0, 9.0),
-                        "services.competitors.YouTube Music.content_value": (3.0, 8.0)}
+                        **OTHER_CATALOGUES}
+#: Fitted too where the base has tastes on (``choice.service_taste`` > 0, ``sim.mechanics.tastes``): their spread with
+#: the month's logit noise (together the listeners' heterogeneity), the rest of the market's catalogue and the other
+#: entrants', which the world's totals and the milestones then pin.
+TASTE_PARAMETERS = {"choice.service_taste": (0.5, 6.0), "choice.noise_scale": (1.5, 3.5),
+                    "services.competitors.Other services.content_value": (3.0, 8.0), **OTHER_CATALOGUES}
 #: The other entrants' announced paid subscribers before 2020: the model's service, the milestones' name.
 OTHER_MILESTONES = {"Amazon Music Unlimited": "Amazon Music", "YouTube Music": "YouTube Music/Google"}
 INITIAL = ("aware", "focal_free", "focal_premium", "competitor")
@@ -199,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     base = apply_overrides(load_scenario(BASELINE), {"market.agents": args.agents, "time.months": 72})
     base = with_values(base, parse_set_options(args.set, "--set"))
-    fitted = {**PARAMETERS, **(ECOSYSTEM_PARAMETERS if base.mechanisms.ecosystems.enabled else {})}
+    fitted = {**PARAMETERS, **(ECOSYSTEM_PARAMETERS if base.mechanisms.ecosystems.enabled else {}),
+              **(TASTE_PARAMETERS if base.choice.service_taste > 0 else {})}
     names = list(fitted)
     start = np.array([current(base, k) for k in names])
     low, high = (np.array(b) for b in zip(*fitted.values()))
