@@ -324,7 +324,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
     switch_base, switch_per_month, switch_max_months, switch_data, price_weight, real, taste_scale = c[8:15]
     weighted = weighted_prices(O, M, c, price_index, burden)
     out = np.empty((idx.size, o_service.size))
-    taste = np.zeros(taste_keys.shape[0])  # the decider's taste for each service (sim.mechanics.tastes)
+    taste = np.zeros(taste_keys.size)  # the decider's taste for each service (sim.mechanics.tastes)
     for k in range(idx.size):
         if k + AHEAD < idx.size:  # the deciders are scattered: ask for a later one's fields while scoring this one
             prefetch(idx[k + AHEAD], base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure,
