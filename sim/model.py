@@ -31,7 +31,7 @@ from sim.random import CounterRandom
 from sim.scenario import Scenario
 
 STREAMS = ("init", "diffusion", "review", "trigger", "choice", "payment", "ticket", "wait", "rak", "wrapped", "outage", "wait_review",
-           "market", "brand", "ecosystem")  # new streams go last: the earlier ones keep their seeds
+           "market", "brand", "ecosystem", "taste")  # new streams go last: the earlier ones keep their seeds
 SETUP_STREAMS = ("init", "market", "ecosystem")  # drawn from once, at set-up (numpy generators)
 
 
@@ -65,7 +65,8 @@ class MarketModel(mesa.Model):
         self.weight = scenario.weight
         self.t = 0
 
-        self.population = ListenerPopulation(scenario, self.streams["init"], self.streams["ecosystem"])
+        self.population = ListenerPopulation(scenario, self.streams["init"], self.streams["ecosystem"],
+                                             self.draws.stream_keys["taste"])
         pop, n = self.population, self.population.n
         self.services = [Service(self, k, focal=(k == 0)) for k in range(len(scenario.all_services()))]
         s = len(self.services)

@@ -165,8 +165,9 @@ def test_utility_kernel_matches_the_numpy_utility(credible):
 
     # credible: three regions with their incomes (prices weigh more where incomes are lower)
     regions = [{"name": f"r{k}", "share": 1 / 3, "income": income} for k, income in enumerate((60000.0, 9000.0, 5000.0))]
+    # credible also with each listener's persistent taste for each service (sim.mechanics.tastes)
     model = _small_model({"choice.price_weight": 0.7, "regions": regions, "choice.income_elasticity": 0.5,
-                          "choice.reference_income": 1700.0} if credible else None)
+                          "choice.reference_income": 1700.0, "choice.service_taste": 1.5} if credible else None)
     pop, opts = model.population, model.options
     if credible:  # prices in real terms with losses above reference prices, services not everywhere
         rng = np.random.default_rng(4)
@@ -583,3 +584,8 @@ def test_the_three_utility_evaluations_are_built_from_the_same_terms():
     assert prices == {"felt_price", "real_price"}
     assert called(choice.utility_table) | prices == terms
     assert called(choice.held_utility) | prices == terms - {"stay_value"}  # a user's own option: no cost of leaving it
+    # a listener's taste for a service: the kernels draw it where they need it, the reference over arrays (both taste_at)
+    assert {"tastes"} <= {n.func.id for n in ast.walk(ast.parse(inspect.getsource(choice.utility)))
+                          if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    for kernel in (choice.utility_table, choice.held_utility):
+        assert "taste_at" in inspect.getsource(kernel.py_func)

@@ -180,7 +180,8 @@ class ListenerPopulation:
     ``ad_sensitivity`` (EUR/ad-minute), ``outside_value`` (EUR/month), ``base_hours``
     (hours/month), ``privacy_sensitive``, ``consent_draw`` (uniform draw deciding an
     opt-out), ``price_multiplier``, ``taste`` (n, genres), and the friendship network
-    (``friends``, CSR over ids; ``degree`` the number of friends per slot).
+    (``friends``, CSR over ids; ``degree`` the number of friends per slot). A listener's taste for each
+    service is not stored: it is derived from ``taste_key`` and their id (``sim.mechanics.tastes``).
 
     Storage (module docstring): every array is per slot; ``ident`` (n,) int32 the id in each
     slot, ``slot_of`` (n,) int32 the slot of each id.
@@ -206,10 +207,13 @@ class ListenerPopulation:
     # the arrays whose rows move with their listener (``price_multiplier`` is per region; HISTORY need not move)
     SLOTTED = tuple(a for a in STATIC if a != "price_multiplier") + ("state", "taste", "available", "degree", "ident")
 
-    def __init__(self, scenario: Scenario, rng: np.random.Generator, ecosystem_rng: np.random.Generator | None = None):
+    def __init__(self, scenario: Scenario, rng: np.random.Generator, ecosystem_rng: np.random.Generator | None = None,
+                 taste_key: np.uint64 = np.uint64(0)):
         """``rng`` draws every attribute but the ecosystem, which ``ecosystem_rng`` draws (a stream of its
-        own: no other draw moves with the ecosystems' shares; default ``rng``, after every other attribute)."""
+        own: no other draw moves with the ecosystems' shares; default ``rng``, after every other attribute);
+        ``taste_key`` is the counter-based "taste" stream's key (each listener's taste for each service)."""
         n = scenario.market.agents
+        self.taste_key = np.uint64(taste_key)  # the "taste" stream's key: each listener's taste for each service (sim.mechanics.tastes)
         self.n = n
         self.segment_names = [s.name for s in scenario.segments]
         self.segment_age_bands = [s.age_band for s in scenario.segments]  # the age band is the segment's

@@ -10,6 +10,7 @@ in ``held_utility``):
                   + [member of j's platform ecosystem] ecosystem bonus_j (sim.mechanics.ecosystems)
       - [free] ad_load_jr * hours_i * ad_sensitivity_i
       - [privacy-sensitive sharer] privacy_cost * personalization_j
+      + taste_ij (a listener's persistent taste for service j, sim.mechanics.tastes)
       + [newcomer to j] marketing salience_j
       + [current option] (switching_cost(tenure, data depth) + goodwill_i)
       - [user of another service] moving cost (sim.mechanics.switching, charged by ``choose``)
@@ -46,6 +47,7 @@ from sim.mechanics.entry import consider_only
 from sim.mechanics.personalization import shares_data
 from sim.mechanics.prices import income_burden
 from sim.mechanics.switching import charge_moving
+from sim.mechanics.tastes import service_keys, taste_at, tastes
 from sim.random import uniform_at
 
 INELIGIBLE = -1e9  # utility of an option the listener may not take (student plan, family plan)
@@ -201,6 +203,8 @@ def utility(pop, idx: np.ndarray, opt: np.ndarray, options: Options, market, sce
     u = u - np.where(options.free[opt], ad_cost(market.ad_load[js, r], pop.base_hours[idx], pop.ad_sensitivity[idx]), 0.0)
     if pers_cfg.enabled:
         u = u - np.where(sharing & pop.privacy_sensitive[idx], privacy_loss(pers_cfg.privacy_cost, market.personalization[js]), 0.0)
+    if choice_cfg.service_taste > 0:
+        u = u + tastes(service_keys(pop.taste_key, market.n), pop.ident[idx], js, choice_cfg.service_taste)
     u = u + np.where(is_current_service, 0.0, market.salience[js])
 
     tenure_cost = switching_cost(pop.tenure[idx], depth_frac, choice_cfg.switching_cost)
@@ -263,7 +267,8 @@ def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
     listeners = (pop.base_hours, pop.service, pop.privacy_sensitive, pop.consent_draw, pop.data_depth, pop.trial_used,
                  pop.wtp, pop.ad_sensitivity, pop.tenure, pop.goodwill, pop.student, pop.household,
                  pop.outside_value, pop.available, pop.region_price_index, pop.region, pop.ecosystem,
-                 income_burden([r.income for r in scenario.regions], c.reference_income, c.income_elasticity))
+                 income_burden([r.income for r in scenario.regions], c.reference_income, c.income_elasticity),
+                 pop.ident, service_keys(pop.taste_key, market.n))
     real = options.loss is not None  # prices felt in real terms, with the loss above the reference (price_in_real_terms)
     loss = options.loss if real else np.zeros((len(options), 1), np.float32)
     opts = (options.service, options.premium, options.free, options.price, options.hassle, options.student_only,
@@ -272,7 +277,7 @@ def kernel_inputs(pop, options: Options, market, scenario) -> tuple:
                 market.ad_load, market.salience, market.region_price, market.free_in, market.ecosystem, market.ecosystem_bonus)
     constants = np.array([pop.mean_base_hours, pers.opt_out_share, pers.opt_in_share, pers.tau_hours, pers.lift,
                           float(pers.enabled), c.trial_salience, pers.privacy_cost, sw.base, sw.per_tenure_month,
-                          sw.max_tenure_months, sw.data_depth, c.price_weight, float(real)])
+                          sw.max_tenure_months, sw.data_depth, c.price_weight, float(real), c.service_taste])
     return listeners, opts, services, constants
 
 
@@ -312,18 +317,22 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
     test each for a wraparound.
     """
     (base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure, goodwill, student, household,
-     outside, available, price_index, region, ecosystem, burden) = L
+     outside, available, price_index, region, ecosystem, burden, ident, taste_keys) = L
     o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
     opt_in, personalization, content, trial_months, gap, ad_load, salience, price_mult, free_in, home, bonus = M
     mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
-    switch_base, switch_per_month, switch_max_months, switch_data, price_weight, real = c[8:]
+    switch_base, switch_per_month, switch_max_months, switch_data, price_weight, real, taste_scale = c[8:15]
     weighted = weighted_prices(O, M, c, price_index, burden)
     out = np.empty((idx.size, o_service.size))
+    taste = np.zeros(taste_keys.shape[0])  # the decider's taste for each service (sim.mechanics.tastes)
     for k in range(idx.size):
         if k + AHEAD < idx.size:  # the deciders are scattered: ask for a later one's fields while scoring this one
             prefetch(idx[k + AHEAD], base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure,
-                     goodwill, student, household, outside, available, region, ecosystem)
+                     goodwill, student, household, outside, available, region, ecosystem, ident)
         i = np.uint64(idx[k])
+        if taste_scale > 0.0:
+            for j in range(taste.size):
+                taste[j] = taste_at(taste_keys, ident[i], j, taste_scale)
         # what does not depend on the option, once per listener (in locals: a store to ``out`` could
         # alias the arrays, so the compiler would otherwise load them again for every option)
         svc, priv, r = service[i], privacy[i], np.uint64(region[i])
@@ -357,6 +366,7 @@ def utility_table(L, O, M, c, idx: np.ndarray, current: np.ndarray) -> np.ndarra
                 u -= _ad_cost(ad_load[js, r], hours_i, ad_sens_i)
             if personalize and sharing and priv:
                 u -= _privacy_loss(privacy_cost, personalization[js])
+            u += taste[js]
             if not current_service:
                 u += salience[js]
             if o == cur:
@@ -380,10 +390,11 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
     A plan's weighted price is looked up (:func:`weighted_prices`, without a trial's discount).
     """
     (base_hours, service, privacy, consent, depth, trial_used, wtp, ad_sens, tenure, goodwill, student, household,
-     outside, available, price_index, region, ecosystem, burden) = L
+     outside, available, price_index, region, ecosystem, burden, ident, taste_keys) = L
     o_service, o_premium, o_free, o_price, o_hassle, o_student, o_household, o_loss = O
     opt_in, personalization, content, trial_months, gap, ad_load, salience, price_mult, free_in, home, bonus = M
     mean_hours, opt_out_share, opt_in_share, tau, lift, personalize, trial_salience, privacy_cost = c[:8]
+    taste_scale = c[14]
     weighted = weighted_prices(O, M, c, price_index, burden)[0]
     out = np.empty(idx.size)
     for k in range(idx.size):
@@ -397,6 +408,7 @@ def held_utility(L, O, M, c, idx: np.ndarray, held: np.ndarray, fraction: np.nda
         u += _ecosystem_value(bonus[j], ecosystem[i] == home[j]) * o_premium[o]
         u -= _ad_cost(ad_load[j, r], base_hours[i], ad_sens[i]) * o_free[o]
         u -= _privacy_loss(privacy_cost, personalization[j]) * (personalize * (shares & privacy[i]))
+        u += taste_at(taste_keys, ident[i], j, taste_scale)
         out[k] = u
     return out
 

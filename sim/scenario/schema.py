@@ -170,6 +170,10 @@ class ChoiceConfig(Strict):
     noise_scale: float = P(1.5, "EUR/month", "Logit scale of unobserved utility (among a service's offers)", gt=0, le=100)
     plan_nest: float = P(1.0, "-", "Nested choice, a service then its free tier or a plan: the logit scale between services "
                          "and nothing is noise_scale / plan_nest (1 = one flat logit; plausible 0.3-1)", gt=0, le=1)
+    service_taste: float = P(0.0, "EUR/month", "Standard deviation of a listener's persistent taste for each service "
+                             "(a normal random coefficient held for life: device, bundle, catalogue fit; "
+                             "sim.mechanics.tastes; 0 = services differ for a listener only by the month's noise)",
+                             ge=0, le=20)
     review_rate: float = P(0.08, "1/month", "Free and trial users and aware non-users reconsidering their option", ge=0, le=1)
     premium_review_rate: float = P(0.12, "1/month", "Paying subscribers reconsidering (each bill is a decision)", ge=0, le=1)
     lapsed_review_rate: float = P(0.03, "1/month", "Lapsed listeners reconsidering", ge=0, le=1)
