@@ -132,16 +132,9 @@ class PodcastsConfig(Strict):
                      "(0: none beyond the calibrated hours)", ge=0, le=2)
 
 
-class EcosystemValues(Strict):
-    """One value per platform ecosystem (``sim.mechanics.ecosystems.ECOSYSTEMS``)."""
-
-    apple: float = P(0.0, "-", "Apple: owners of an iPhone", ge=0, le=50)
-    amazon: float = P(0.0, "-", "Amazon: Prime members", ge=0, le=50)
-    google: float = P(0.0, "-", "Google: owners of an Android phone with YouTube", ge=0, le=50)
-
-
-class EcosystemShares(EcosystemValues):
-    """A region's people in each ecosystem (fractions; a listener belongs to at most one)."""
+class EcosystemShares(Strict):
+    """A region's people in each platform ecosystem (``sim.mechanics.ecosystems.ECOSYSTEMS``; fractions, a listener
+    belongs to at most one)."""
 
     apple: float = P(0.0, "fraction", "Share of the region's people in Apple's ecosystem (own an iPhone)", ge=0, le=1)
     amazon: float = P(0.0, "fraction", "Share of the region's people in Amazon's (Prime members, not on an iPhone)", ge=0, le=1)
@@ -155,7 +148,7 @@ class EcosystemShares(EcosystemValues):
         return self
 
 
-class EcosystemBonus(EcosystemValues):
+class EcosystemBonus(Strict):
     """What a service's premium plans are worth more to its own ecosystem's members, EUR/month."""
 
     apple: float = P(0.0, "EUR/month", "Apple Music's premium plans to an iPhone owner (device integration, Siri, "
