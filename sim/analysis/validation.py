@@ -219,12 +219,17 @@ def milestone_errors(timeseries: pd.DataFrame, service: str, announced_as: str, 
     return pd.Series({d: model[pd.Timestamp(d)] / v - 1 for d, v in zip(data["date"], data["value"])})
 
 
-def world_errors(timeseries: pd.DataFrame, years: range = range(2016, 2021), path: Path = MILESTONES) -> pd.Series:
-    """The model's paid subscriptions of all services (:func:`paid_subscriptions`, with China) over IFPI's paid
-    subscription users at the ends of ``years``, minus 1, by year."""
+def ifpi_paid_users(path: Path = MILESTONES) -> pd.Series:
+    """IFPI's paid subscription users worldwide (people, China included) at the end of each year, by year."""
     data = pd.read_csv(path)
     data = data[data["metric"] == "paid_subscription_users"]
-    ifpi = pd.Series(data["value"].to_numpy() * 1e6, index=pd.to_datetime(data["date"]).dt.year)
+    return pd.Series(data["value"].to_numpy() * 1e6, index=pd.to_datetime(data["date"]).dt.year)
+
+
+def world_errors(timeseries: pd.DataFrame, years: range = range(2016, 2021), path: Path = MILESTONES) -> pd.Series:
+    """The model's paid subscriptions of all services (:func:`paid_subscriptions`, with China) over IFPI's paid
+    subscription users (:func:`ifpi_paid_users`) at the ends of ``years``, minus 1, by year."""
+    ifpi = ifpi_paid_users(path)
     return (paid_subscriptions(timeseries).loc[list(years)] / ifpi.loc[list(years)] - 1).rename(None)
 
 
