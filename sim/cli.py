@@ -71,21 +71,44 @@ def main(argv: list[str] | None = None) -> int:
             args.argv = list(argv)
             _check_executor_options(args)
             return int(args.func(args) or 0)
-    except UserError as exc:
-        _say(f"[red]error:[/red] {exc}")
-        return exc.exit_code
-    except OSError as exc:  # the machine's fault (a full disk) or the file system's refusal: one line, never a traceback
-        _say(f"[red]error:[/red] {_os_error(exc)}")
-        return 1 if exc.errno in MACHINE_FAULTS else 2
-    except WorkerLost as exc:
-        _say(f"[red]error:[/red] {exc}")
-        return 1
-    except Terminated:
+    except KeyboardInterrupt as stop:
+        return _stopped(stop)
+    except Exception as exc:
+        stop = _stop_behind(exc)
+        if stop is not None:
+            return _stopped(stop)
+        if isinstance(exc, UserError):
+            _say(f"[red]error:[/red] {exc}")
+            return exc.exit_code
+        if isinstance(exc, OSError):  # the machine's fault (a full disk) or the file system's refusal: never a traceback
+            _say(f"[red]error:[/red] {_os_error(exc)}")
+            return 1 if exc.errno in MACHINE_FAULTS else 2
+        if isinstance(exc, WorkerLost):
+            _say(f"[red]error:[/red] {exc}")
+            return 1
+        raise
+
+
+def _stopped(stop: KeyboardInterrupt) -> int:
+    """One line and the shell's status for a stop: 143 for SIGTERM, 130 for Ctrl-C."""
+    if isinstance(stop, Terminated):
         _say("terminated")
         return 128 + signal.SIGTERM
-    except KeyboardInterrupt:
-        _say("interrupted")
-        return 130
+    _say("interrupted")
+    return 130
+
+
+def _stop_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM that ``exc`` was raised while handling, if any. A stop can land inside a library's
+    own clean-up (Optuna's ``tell`` then fails with an UnboundLocalError); that error is the stop, not a bug."""
+    seen: set[int] = set()
+    cause = exc.__context__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__context__
+    return None
 
 
 @contextmanager
