@@ -21,7 +21,7 @@ from sim import results
 from sim.agents.listeners import ListenerPopulation
 from sim.agents.services import ListPrices, Service, ServiceTable
 from sim.clock import Clock
-from sim.mechanics import (accounting, ads, campaigns, diffusion, entry, listening, loyalty, market, personalization, prices,
+from sim.mechanics import (accounting, ads, campaigns, diffusion, entry, habit, listening, loyalty, market, personalization, prices,
                            run_after, service_quality, subscriptions)
 from sim.mechanics.choice import build_options
 from sim.mechanics.context import Before, Memory, StepContext, StepResults
@@ -117,7 +117,8 @@ class MarketModel(mesa.Model):
     def _refresh_offers(self) -> None:
         """Rebuild the table of offers and the options only if the policy (any value of the running
         scenario), a competitor's price multiplier or the services in the market changed; the
-        marketing pull follows the people in reach every step, an entrant's content value its age."""
+        marketing pull follows the people in reach every step, an entrant's content value its age and premium's value
+        the habit of paying for streaming (sim.mechanics.habit)."""
         key = (self.scenario, [x.price_multiplier for x in self.services] + self.reach.active.tolist())
         camp = self.scenario.mechanisms.campaigns
         spend = self._policy("marketing_budget") * self.reach.active
@@ -125,14 +126,17 @@ class MarketModel(mesa.Model):
                                   camp.marketing_reference) if camp.enabled else np.zeros(len(self.services))
         content = entry.appeal(self._policy("content_value"), entry.age_months(self.reach.enter_step, self.t, self.dt),
                                self.reach.entrant, self.scenario.mechanisms.entry)  # an entrant's catalogue catches up
+        gap = (self._policy("restriction_gap") + habit.premium_habit(self.scenario.mechanisms.habit, self.date)).astype(np.float32)
         if self._offer_key is not None and self._offer_key[0] is key[0] and self._offer_key[1] == key[1]:
             pull = pull.astype(np.float32)
-            if not (np.array_equal(pull, self.table.salience) and np.array_equal(content, self.table.content_value)):
-                self.table = dataclasses.replace(self.table, salience=pull, content_value=content)  # the options read neither
+            if not (np.array_equal(pull, self.table.salience) and np.array_equal(content, self.table.content_value)
+                    and np.array_equal(gap, self.table.restriction_gap)):  # the options read none of them
+                self.table = dataclasses.replace(self.table, salience=pull, content_value=content, restriction_gap=gap)
             return
         self._offer_key = key
         self.table = dataclasses.replace(ServiceTable.of(self.services, pull, self.policy.regional,
-                                                                   self.scenario.mechanisms.ecosystems), content_value=content)
+                                                         self.scenario.mechanisms.ecosystems),
+                                         content_value=content, restriction_gap=gap)
         self.options = build_options(self.table)
 
     def _policy(self, field: str) -> np.ndarray:

@@ -58,6 +58,10 @@ SCENARIO_CASES = {
                                            "  - {name: a, share: 0.5000005}\n  - {name: b, share: 0.5}\n",
                                            ["segments", "sum to 1.0000005", "4,000,000 listeners"]),
     "name_escapes": ("name: ../../etc\n", ["name", "cannot name a folder"]),
+    "habit_held_before_it_starts": ("mechanisms:\n  habit: {growth: 0.3, since: 2018-01, until: 2016-12}\n",
+                                    ["mechanisms.habit", "until (2016-12) is before since (2018-01)"]),
+    "habit_month_not_a_month": ("mechanisms:\n  habit: {growth: 0.3, until: 2020-13}\n",
+                                ["mechanisms.habit.until", "expected a calendar month YYYY-MM"]),
 }
 
 

@@ -1,5 +1,5 @@
 """Configuration of the market's mechanisms (ads, personalisation, service quality,
-campaigns, competition, listening, loyalty, switching, entry, ecosystems): one section per mechanism."""
+campaigns, competition, listening, loyalty, switching, entry, ecosystems, habit): one section per mechanism."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from sim.scenario.fields import P, Strict
+from sim.scenario.fields import P, Strict, YearMonth, _month_index
 
 
 class AdsConfig(Strict):
@@ -169,6 +169,19 @@ class EcosystemsConfig(Strict):
                                            "(sources: data/ecosystems_2015_2020.csv)")
 
 
+class HabitConfig(Strict):
+    growth: float = P(0.0, "EUR/month per year", "Yearly growth of every premium plan's value over free as the habit of "
+                      "paying for streaming spreads and owning music fades (sim.mechanics.habit; 0 off)", ge=0, le=10)
+    since: YearMonth = P("2015-01", "YYYY-MM", "Month the growth starts from (no extra value then or before)")
+    until: YearMonth = P("2020-12", "YYYY-MM", "Month from which the value is held: the last the growth is fitted on")
+
+    @model_validator(mode="after")
+    def _in_order(self) -> "HabitConfig":
+        if _month_index(self.until) < _month_index(self.since):
+            raise ValueError(f"until ({self.until}) is before since ({self.since}); the growth runs from since to until")
+        return self
+
+
 class Mechanisms(Strict):
     ads: AdsConfig = AdsConfig()
     personalization: PersonalizationConfig = PersonalizationConfig()
@@ -181,3 +194,4 @@ class Mechanisms(Strict):
     entry: EntryConfig = EntryConfig()
     podcasts: PodcastsConfig = PodcastsConfig()
     ecosystems: EcosystemsConfig = EcosystemsConfig()
+    habit: HabitConfig = HabitConfig()

@@ -1,0 +1,42 @@
+"""The habit of paying for streaming (``sim.mechanics.habit``): its path in time, and its response at the
+shipped baseline, checked against the same runs with it switched off."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.mechanics.habit import premium_habit
+from sim.model import MarketModel
+from sim.scenario import apply_overrides, load_scenario
+from sim.scenario.mechanisms import HabitConfig
+from tests.helpers import ROOT
+
+
+def test_the_value_grows_from_since_and_is_held_from_until():
+    cfg = HabitConfig(growth=0.6, since="2016-01", until="2018-01")
+    at = lambda ym: premium_habit(cfg, pd.Timestamp(f"{ym}-01"))  # noqa: E731
+    assert at("2015-06") == 0.0 and at("2016-01") == 0.0  # nothing before or at its start
+    assert at("2016-07") == pytest.approx(0.3)  # half a year: half the yearly growth
+    assert at("2018-01") == pytest.approx(1.2) and at("2030-12") == pytest.approx(1.2)  # held from until on
+    assert premium_habit(HabitConfig(), pd.Timestamp("2030-12-01")) == 0.0  # off by default
+
+
+GROWTH = 0.4  # EUR/month per year: about what tools/fit_regions.py finds (docs/validation.md section 2)
+
+
+def _run(growth: float, months: int) -> MarketModel:
+    scenario = apply_overrides(load_scenario(ROOT / "scenarios" / "baseline.yaml"),
+                               {"market.agents": 40000, "time.months": months, "mechanisms.habit.growth": growth})
+    model = MarketModel(scenario, seed=0)
+    while model.running:
+        model.step()
+    return model
+
+
+def test_its_first_month_is_the_baselines():
+    """The value is 0 at ``since`` (the baseline's first month): that month is the same draw for draw."""
+    with_habit, off = _run(GROWTH, 1), _run(0.0, 1)
+    np.testing.assert_array_equal(with_habit.population.tier, off.population.tier)
+    np.testing.assert_array_equal(with_habit.population.service, off.population.service)
