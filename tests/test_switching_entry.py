@@ -130,8 +130,11 @@ def to_2020():
 
 
 def test_churners_go_mostly_to_the_free_tier_or_nothing(to_2020):
-    # thousands of churners: the share's sampling error is under 1 point; the off run sends more than half away
-    assert competitor_share_of_churn(to_2020["baseline"]) < 1 / 3
+    # CIRP 2018: cancellers revert to the free tier or stop (docs/evidence.md: the share to competitors is a model
+    # output, below half). Thousands of churners: the share's sampling error is under 1 point. The shipped baseline
+    # gives 0.37-0.38 over seeds 0-2 (0.31-0.32 before the habit of paying, which keeps more churners paying
+    # elsewhere); the off run sends more than half away
+    assert competitor_share_of_churn(to_2020["baseline"]) < 0.5
     assert competitor_share_of_churn(to_2020["no_switching"]) > 0.5
 
 
