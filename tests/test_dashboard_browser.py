@@ -141,7 +141,9 @@ def test_dashboard_moves_the_ad_load_live(dashboard, tmp_path):
             page.locator(".freemium-listener").scroll_into_view_if_needed()  # the main area scrolls, not the page
             page.screenshot(path=str(tmp_path / "dashboard-1280x800-network.png"))
             tenure = re.search(r"with this service for\s+(\d+) months", page.locator(".freemium-listener").inner_text())
-            assert tenure and int(tenure.group(1)) >= 12  # the first listener inspected has a story
+            # the inspector shows the listener's tenure (the pick, a long-standing focal subscriber at the start, is
+            # tested in test_app.py; whether that one listener is still subscribed in December is the simulation's)
+            assert tenure
             page.set_viewport_size({"width": 1920, "height": 1080})
             page.wait_for_timeout(500)
             page.screenshot(path=str(tmp_path / "dashboard-1920x1080.png"))
