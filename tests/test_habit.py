@@ -10,6 +10,7 @@ import pytest
 from sim.agents.listeners import Tier
 from sim.mechanics.habit import premium_habit
 from sim.model import MarketModel
+from sim.runner import simulate
 from sim.scenario import apply_overrides, load_scenario
 from sim.scenario.mechanisms import HabitConfig
 from tests.helpers import ROOT
@@ -54,3 +55,16 @@ def test_its_first_month_is_the_baselines():
     with_habit, off = _run(GROWTH, 1), _run(0.0, 1)
     np.testing.assert_array_equal(with_habit.population.tier, off.population.tier)
     np.testing.assert_array_equal(with_habit.population.service, off.population.service)
+
+
+def test_a_dated_start_leaves_every_earlier_month_as_it_was():
+    """The habit switched on by a timeline event in 2016-01 (its value counted from ``since``, 2015-01): the months
+    before are the run without it to the bit, the months after differ."""
+    off = apply_overrides(BASELINE, {"market.agents": 20000, "time.months": 24, "mechanisms.habit.growth": 0.0})
+    data = off.model_dump(mode="json", exclude_none=True)
+    data["timeline"].append({"at": "2016-01", "set": {"mechanisms.habit.growth": GROWTH}})
+    dated = type(off).model_validate(data)
+    a, b = (simulate(s, np.random.SeedSequence(3)).timeseries.set_index(["date", "service"]) for s in (off, dated))
+    before = a.index.get_level_values("date") < "2016-01-01"
+    pd.testing.assert_frame_equal(a[before], b[before])
+    assert not a.loc[~before, "premium_subscribers"].equals(b.loc[~before, "premium_subscribers"])
