@@ -101,20 +101,20 @@ def matplotlib_config_dir() -> str | None:
 
 
 def keep_freed_memory() -> bool:
-    """Let the C allocator keep freed blocks of up to :data:`MMAP_THRESHOLD` bytes for reuse (glibc's ``mallopt``);
-    True where set. Left to itself glibc maps a block of a few MB afresh and hands it back when it is freed, so
-    every step's per-listener temporaries would come as new pages from the kernel: thousands of page faults and
-    milliseconds of system time in every month of a million listeners. Kept, they are reused; the peak grows
-    little (the heap's free top is capped at :data:`TRIM_THRESHOLD`). ``FREEMIUM_SIM_MALLOC=0`` in the environment
-    leaves the allocator's defaults; elsewhere than glibc nothing changes."""
+    """Let the C allocator keep freed blocks for reuse, however large (glibc's ``mallopt``); True where set. Left to
+    itself glibc maps a block of a few MB or more afresh and hands it back when it is freed, so every step's
+    per-listener temporaries would come as new pages from the kernel: a page fault per page and system time in
+    every month (at 1M listeners they are a few MB; at 10M the users' lists and utilities are 40 MB, past the
+    largest threshold glibc lets a program set, so no block is mapped on its own). Kept, they are reused; the peak
+    grows little (the heap's free top is capped at :data:`TRIM_THRESHOLD`). ``FREEMIUM_SIM_MALLOC=0`` in the
+    environment leaves the allocator's defaults; elsewhere than glibc nothing changes."""
     if os.environ.get("FREEMIUM_SIM_MALLOC", "1") == "0" or platform.libc_ver()[0] != "glibc":
         return False
     libc = ctypes.CDLL(None)
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return bool(libc.mallopt(M_MMAP_MAX, 0) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
-MMAP_THRESHOLD = 32 << 20  # bytes: a block this large or larger is mapped on its own (glibc's largest automatic one)
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's malloc.h
 TRIM_THRESHOLD = 64 << 20  # bytes: the free memory the heap keeps at its top before handing it back
 
 numba_cache_dir()
