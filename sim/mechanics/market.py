@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit
 
 from sim.agents.listeners import State
+from sim.kernels import AHEAD, prefetch
 from sim.mechanics import entry
 from sim.scenario.fields import step_schedule
 
@@ -89,9 +90,26 @@ def admit(state, order, start, lo, hi, counts, slot_of) -> None:
 def count_friends_in_reach(order, start, lo, hi, indptr, indices, slot_of, degree) -> None:
     """Add the listeners coming into reach to their friends' counts of friends in reach, in place: region r's
     listeners at positions ``lo[r]..hi[r]`` of its entry order (ids) each add 1 to ``degree`` (n,) per slot of every
-    friend (the network over ids, CSR ``indptr``, ``indices``; ties are symmetric)."""
+    friend (the network over ids, CSR ``indptr``, ``indices``; ties are symmetric).
+
+    The newcomers are scattered over the network: each of their ties waits for memory four times (row offsets,
+    ties, the friend's slot, the friend's count), so each level is asked for a few newcomers ahead, the
+    first level furthest (as word of mouth does, ``sim.mechanics.diffusion``)."""
     for r in range(lo.size):
-        for k in range(start[r] + lo[r], start[r] + hi[r]):
+        first, last = start[r] + lo[r], start[r] + hi[r]
+        for k in range(first, last):
+            if k + 2 * AHEAD < last:
+                prefetch(order[k + 2 * AHEAD], indptr)
+            if k + AHEAD < last:
+                prefetch(indptr[order[k + AHEAD]], indices)
+            if k + AHEAD // 2 < last:
+                b = order[k + AHEAD // 2]
+                for e in range(indptr[b], indptr[b + 1]):
+                    prefetch(indices[e], slot_of)
+            if k + AHEAD // 4 < last:
+                b = order[k + AHEAD // 4]
+                for e in range(indptr[b], indptr[b + 1]):
+                    prefetch(slot_of[indices[e]], degree)
             a = order[k]
             for e in range(indptr[a], indptr[a + 1]):
                 degree[slot_of[indices[e]]] += 1
