@@ -8,9 +8,13 @@ listener who knows the market, so a kernel whose cost per listener jumps between
 shows at a glance; then each size's total and the floor of ``step.py`` (one read+write pass over 200 bytes
 per listener), and the cost of one ``exp`` and one ``pow`` (float64, as the kernels call them) measured in
 a compiled loop on the same core. Last, a census of one more month counts the calls no refactor that keeps
-every number can skip: the choice's logit takes an ``exp`` per option a decider may take and a ``pow`` per
-service among them (the nest's weight), satisfaction's logistic an ``exp`` per user and the data depth
-fraction one per user who shares data; their count times their cost is a floor under the month.
+every number can skip (a call whose argument makes its result known, exp(0) or a power of 1, is not
+counted): the choice's logit takes an ``exp`` per option a decider may take and a ``pow`` per service among
+them (the nest's weight), satisfaction's logistic an ``exp`` per user and the data depth fraction one per
+user who shares data; their count times their cost is a floor under the month.
+
+The two sizes run minutes apart, and this VM runs the same month up to a third slower in some minutes than
+in others: a drift moves every kernel's ratio alike, a cliff moves one kernel's.
 
 cProfile's overhead falls on Python calls only; a kernel's own time is measured as in a plain run. Prints
 figures; asserts nothing. Pin it to one core:
@@ -65,9 +69,10 @@ def profile(agents: int, months: int) -> dict:
 
 
 def census(model) -> dict:
-    """One more month of ``model``, counting its transcendental calls: the logit's (every table of utilities the
-    choice scores, read as ``choice.logit_rows`` gets it: an exp per option above ``INELIGIBLE``, a pow per nest
-    with one), then the users' and the sharers' (an exp each)."""
+    """One more month of ``model``, counting the transcendental calls whose result no refactor can know without
+    them: the logit's (every table of utilities the choice scores, read as ``choice.logit_rows`` gets it: an exp
+    per option above ``INELIGIBLE`` and below the row's top, a pow per nest with one but a nest of one top
+    option), then the users' and the sharers' with data (an exp each; depth as it stands after the month)."""
     from sim.agents.listeners import State
     from sim.mechanics import choice
 
@@ -76,10 +81,14 @@ def census(model) -> dict:
 
     def counted(u, noise_scale, ids, key, nest, plan_nest):
         eligible = u > choice.INELIGIBLE / 2
+        below_top = eligible & (u < u.max(axis=1, keepdims=True))  # exp(0) is 1: a top option's weight needs no call
         counts["deciders"] += u.shape[0]
-        counts["logit_exp"] += int(eligible.sum())
-        if plan_nest != 1.0:
-            counts["nest_pow"] += int(sum(eligible[:, nest == n].any(axis=1).sum() for n in np.unique(nest)))
+        counts["logit_exp"] += int(below_top.sum())
+        if plan_nest != 1.0:  # 1 ** x is 1: a nest of one top option needs no pow either
+            for n in np.unique(nest):
+                members = nest == n
+                alone_on_top = (eligible[:, members].sum(axis=1) == 1) & ~below_top[:, members].any(axis=1)
+                counts["nest_pow"] += int((eligible[:, members].any(axis=1) & ~alone_on_top).sum())
         return logit_rows(u, noise_scale, ids, key, nest, plan_nest)
 
     choice.logit_rows = counted
@@ -88,7 +97,7 @@ def census(model) -> dict:
     finally:
         choice.logit_rows = logit_rows
     counts["users"] = int((model.population.state == State.USER).sum())
-    counts["sharers"] = int(model.memory.sharing.sum())
+    counts["sharers"] = int((model.memory.sharing & (model.population.data_depth > 0)).sum())  # exp(0) needs no call
     return counts
 
 
