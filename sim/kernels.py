@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -71,3 +71,19 @@ def prefetch(typingctx, index, *arrays):
 
     star = getattr(types, "StarArgTuple", types.Tuple)
     return types.void(index, star(arrays)), codegen
+
+
+@njit(cache=True, inline="always")
+def prefetch_ties(rows, k, end, indptr, indices, by_friend) -> None:
+    """Inside a kernel that walks the ties of ``rows[k]``, ``k < end`` (ids of a network in CSR ``indptr``,
+    ``indices``), and reads ``by_friend`` (an array over the friends' ids) at each: ask for what a later row's
+    ties will read, each level of the chain (row offsets, ties, ``by_friend``) further ahead than the one
+    that needs it. Changes no value (:func:`prefetch`)."""
+    if k + 2 * AHEAD < end:
+        prefetch(rows[k + 2 * AHEAD], indptr)
+    if k + AHEAD < end:
+        prefetch(indptr[rows[k + AHEAD]], indices)
+    if k + AHEAD // 2 < end:
+        ahead = rows[k + AHEAD // 2]
+        for e in range(indptr[ahead], indptr[ahead + 1]):
+            prefetch(indices[e], by_friend)

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from sim.agents.listeners import Stage, State
-from sim.kernels import AHEAD, prefetch
+from sim.kernels import AHEAD, prefetch, prefetch_ties
 from sim.mechanics.campaigns import marketing_multiplier
 from sim.random import uniform_at
 
@@ -141,7 +141,8 @@ def update_word_of_mouth(known, state, stage, sharing, indptr, indices, ident, a
 
     First the changes are listed, in order; then each is passed on. The changed listeners are
     scattered, so their rows of the network would each wait for memory three times (row
-    offsets, ties, the friends' totals): each of these is asked for a few changes ahead.
+    offsets, ties, the friends' totals): each of these is asked for a few changes ahead
+    (:func:`sim.kernels.prefetch_ties`).
     """
     row = np.empty(known.size, np.int32)
     change = np.empty(known.size, np.float32)
@@ -153,15 +154,8 @@ def update_word_of_mouth(known, state, stage, sharing, indptr, indices, ident, a
         change[m] = weight - influence[j]
         m += weight != influence[j]
         influence[j] = weight
-    for c in range(m):  # each level of the chain asked for further ahead than the next one
-        if c + 2 * AHEAD < m:
-            prefetch(row[c + 2 * AHEAD], indptr)
-        if c + AHEAD < m:
-            prefetch(indptr[row[c + AHEAD]], indices)
-        if c + AHEAD // 2 < m:
-            ahead = row[c + AHEAD // 2]
-            for e in range(indptr[ahead], indptr[ahead + 1]):
-                prefetch(indices[e], total)
+    for c in range(m):
+        prefetch_ties(row, c, m, indptr, indices, total)
         j = np.uint64(row[c])  # unsigned indices: no sign test per read
         for e in range(indptr[j], indptr[j + np.uint64(1)]):
             total[np.uint64(indices[e])] += change[c]

@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 
 from sim.agents.listeners import State
-from sim.kernels import AHEAD, prefetch
+from sim.kernels import AHEAD, prefetch, prefetch_ties
 from sim.mechanics import entry
 from sim.scenario.fields import step_schedule
 
@@ -98,15 +98,8 @@ def count_friends_in_reach(order, start, lo, hi, indptr, indices, slot_of, degre
     for r in range(lo.size):
         first, last = start[r] + lo[r], start[r] + hi[r]
         for k in range(first, last):
-            if k + 2 * AHEAD < last:
-                prefetch(order[k + 2 * AHEAD], indptr)
-            if k + AHEAD < last:
-                prefetch(indptr[order[k + AHEAD]], indices)
-            if k + AHEAD // 2 < last:
-                b = order[k + AHEAD // 2]
-                for e in range(indptr[b], indptr[b + 1]):
-                    prefetch(indices[e], slot_of)
-            if k + AHEAD // 4 < last:
+            prefetch_ties(order, k, last, indptr, indices, slot_of)
+            if k + AHEAD // 4 < last:  # the last level: the friends' counts, by slot
                 b = order[k + AHEAD // 4]
                 for e in range(indptr[b], indptr[b + 1]):
                     prefetch(slot_of[indices[e]], degree)
