@@ -11,7 +11,8 @@ a compiled loop on the same core. Last, a census of one more month counts the ca
 every number can skip (a call whose argument makes its result known, exp(0) or a power of 1, is not
 counted): the choice's logit takes an ``exp`` per option a decider may take and a ``pow`` per service among
 them (the nest's weight), satisfaction's logistic an ``exp`` per user and the data depth fraction one per
-user who shares data; their count times their cost is a floor under the month.
+user who shares data; their count times their cost is a floor under the month, and beside it what the
+same calls would cost in float32 (a model change: every number would move).
 
 The two sizes run minutes apart, and this VM runs the same month up to a third slower in some minutes than
 in others: a drift moves every kernel's ratio alike, a cliff moves one kernel's.
@@ -101,31 +102,31 @@ def census(model) -> dict:
     return counts
 
 
-def transcendental_ns(size: int = 1_000_000, repeats: int = 9) -> tuple[float, float]:
-    """Nanoseconds of one float64 ``exp`` and one ``pow`` in a compiled loop (median of ``repeats``), as the
-    kernels call them: one result per element, arguments in the ranges they see (a logit's ``z <= 0``, a nest's
-    sum to the power ``lambda - 1``)."""
+def transcendental_ns(dtype=np.float64, size: int = 1_000_000, repeats: int = 9) -> tuple[float, float]:
+    """Nanoseconds of one ``exp`` and one ``pow`` of ``dtype`` in a compiled loop (median of ``repeats``), as the
+    kernels call them (float64; float32 for what a model computed in single precision would pay): one result
+    per element, arguments in the ranges they see (a logit's ``z <= 0``, a nest's sum to the power ``lambda - 1``)."""
     from numba import njit
 
     @njit
-    def exps(x, out):
+    def exps(x, out, _):
         for k in range(x.size):
             out[k] = np.exp(x[k])
 
     @njit
-    def pows(x, out):
+    def pows(x, out, power):
         for k in range(x.size):
-            out[k] = x[k] ** -0.05
+            out[k] = x[k] ** power
 
-    x = np.random.default_rng(0).uniform(0.0, 8.0, size)
-    out = np.empty(size)
+    x = np.random.default_rng(0).uniform(0.0, 8.0, size).astype(dtype)
+    out = np.empty(size, dtype)
     costs = []
-    for kernel, arg in ((exps, -x), (pows, x + 1.0)):
-        kernel(arg, out)  # compile
+    for kernel, arg in ((exps, -x), (pows, x + dtype(1.0))):
+        kernel(arg, out, dtype(-0.05))  # compile
         times = []
         for _ in range(repeats):
             t = time.process_time()
-            kernel(arg, out)
+            kernel(arg, out, dtype(-0.05))
             times.append(time.process_time() - t)
         costs.append(1e9 * float(np.median(times)) / size)
     return costs[0], costs[1]
@@ -180,16 +181,18 @@ def main() -> None:
     results = {s: r for s in args.sizes if (r := run_one(s, args.months)) is not None}
     if results:
         report(results, args.top)
-    exp_ns, pow_ns = transcendental_ns()
-    print(f"one float64 exp: {exp_ns:.1f} ns, one pow: {pow_ns:.1f} ns (compiled loop, this core)")
+    costs = {dtype: transcendental_ns(dtype) for dtype in (np.float64, np.float32)}
+    for dtype, (exp_ns, pow_ns) in costs.items():
+        print(f"one {dtype.__name__} exp: {exp_ns:.1f} ns, one pow: {pow_ns:.1f} ns (compiled loop, this core)")
     for s, r in results.items():
         c = r["census"]
         exps = c["logit_exp"] + c["users"] + c["sharers"]
-        floor = 1e-9 * (exps * exp_ns + c["nest_pow"] * pow_ns)
+        floors = {dtype: 1e-9 * (exps * exp_ns + c["nest_pow"] * pow_ns) for dtype, (exp_ns, pow_ns) in costs.items()}
         print(f"{s:,}, one month: {c['deciders']:,} deciders, {c['logit_exp']:,} options in their logit and "
               f"{c['nest_pow']:,} nests; {c['users']:,} users, {c['sharers']:,} sharing data: {exps:,} exp and "
-              f"{c['nest_pow']:,} pow, {1e3 * floor:.1f} ms at these costs = {floor / r['floor_s']:.2f}x the floor")
-
+              f"{c['nest_pow']:,} pow, {1e3 * floors[np.float64]:.1f} ms at these costs = "
+              f"{floors[np.float64] / r['floor_s']:.2f}x the floor (in float32, a model change: "
+              f"{1e3 * floors[np.float32]:.1f} ms, {floors[np.float32] / r['floor_s']:.2f}x)")
 
 if __name__ == "__main__":
     main()
