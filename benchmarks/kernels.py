@@ -28,9 +28,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import os
 import pstats
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,7 +37,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from step import MATURE, floor_probe, scenario_for  # noqa: E402
+from step import MATURE, floor_probe, in_fresh_process, scenario_for  # noqa: E402
 
 
 def profile(agents: int, months: int) -> dict:
@@ -132,16 +130,6 @@ def transcendental_ns(dtype=np.float64, size: int = 1_000_000, repeats: int = 9)
     return costs[0], costs[1]
 
 
-def run_one(agents: int, months: int) -> dict | None:
-    """Profile one size in a fresh process; None (and a line saying why) if it failed."""
-    out = subprocess.run([sys.executable, __file__, "--one", str(agents), "--months", str(months)],
-                         cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    if out.returncode:
-        print(f"{agents:>11,} failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
-        return None
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def report(results: dict[int, dict], top: int) -> None:
     """The table of kernels by their cost at the first size, then the totals and the floors."""
     sizes = list(results)
@@ -178,7 +166,7 @@ def main() -> None:
         return
     print(f"CPU time per month, steps {args.months - MATURE}..{args.months - 1} of a {args.months}-month run, "
           "one fresh process per size", flush=True)
-    results = {s: r for s in args.sizes if (r := run_one(s, args.months)) is not None}
+    results = {s: r for s in args.sizes if (r := in_fresh_process(__file__, s, ["--months", str(args.months)])) is not None}
     if results:
         report(results, args.top)
     costs = {dtype: transcendental_ns(dtype) for dtype in (np.float64, np.float32)}

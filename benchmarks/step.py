@@ -141,16 +141,22 @@ def compile_seconds() -> float | None:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def run_one(agents: int, months: int, wall: bool) -> dict | None:
-    """Measure one size in a fresh process; None (and a line saying why) if it failed."""
+def in_fresh_process(script: str, agents: int, args: list[str]) -> dict | None:
+    """Run ``script --one agents *args`` in a fresh process of this interpreter on this checkout and read the JSON
+    of its last line; None (and a line saying why) if it failed."""
     # PYTHONPATH: the script's own folder comes first on sys.path, so without it ``sim`` would
     # be whatever checkout is installed in the environment, not this one
-    out = subprocess.run([sys.executable, __file__, "--one", str(agents), "--months", str(months)] + ["--wall"] * wall,
+    out = subprocess.run([sys.executable, script, "--one", str(agents), *args],
                          cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     if out.returncode:
         print(f"{agents:>11,} failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
         return None
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_one(agents: int, months: int, wall: bool) -> dict | None:
+    """Measure one size in a fresh process; None (and a line saying why) if it failed."""
+    return in_fresh_process(__file__, agents, ["--months", str(months)] + ["--wall"] * wall)
 
 
 HEADER = (f"{'listeners':>11} {'2016 ms':>8} {'mature ms':>10} {'range':>13} {'2016 ns/L':>10} {'mature ns/L':>12} "

@@ -300,17 +300,18 @@ def run_backtest() -> dict:
 
 def _at_bounds(posterior: dict) -> str:
     """The backtest's parameters whose posterior median lies within 2% of the prior's range of one of its
-    bounds (on the log scale for a log-uniform prior; a finding, issue 23), as "name (low)" or "name (high)";
-    "none" if none."""
+    bounds (on the prior's own scale, ``sim.analysis.posterior.parameter_space``: log10 for a log-uniform one;
+    a finding, issue 23), as "name (low)" or "name (high)"; "none" if none."""
     from sim.analysis.calibration import load_calibration
+    from sim.analysis.posterior import parameter_space
 
     found = []
-    for name, prior in load_calibration(CALIBRATION).spec.parameters.items():
-        scale = np.log if prior.distribution == "loguniform" else (lambda x: x)
-        low, high, median = scale(prior.low), scale(prior.high), scale(posterior[name]["q50"])
-        margin = 0.02 * (high - low)
-        if median - low <= margin or high - median <= margin:
-            found.append(f"`{name}` ({'low' if median - low <= margin else 'high'})")
+    for space in parameter_space(load_calibration(CALIBRATION)):
+        median = posterior[space.path]["q50"]
+        median = np.log10(median) if space.log else median
+        margin = 0.02 * (space.high - space.low)
+        if median - space.low <= margin or space.high - median <= margin:
+            found.append(f"`{space.path}` ({'low' if median - space.low <= margin else 'high'})")
     return ", ".join(found) or "none"
 
 
