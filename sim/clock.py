@@ -8,6 +8,7 @@ Rates in scenarios are per month. A step is a month or a week; a monthly probabi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -39,9 +40,10 @@ class Clock:
             return self.months
         return int(round(self.months * DAYS_PER_MONTH / 7.0))
 
-    @property
+    @cached_property
     def dates(self) -> pd.DatetimeIndex:
-        """Date at the start of each step, shape (n_steps,)."""
+        """Date at the start of each step, shape (n_steps,); built once per clock (the model's set-up looks up
+        every timeline event's step in it)."""
         first = pd.Timestamp(f"{self.start}-01")
         if self.step == "month":
             return pd.date_range(first, periods=self.n_steps, freq="MS")

@@ -255,8 +255,8 @@ class MarketModel(mesa.Model):
         self.records.record(self.t, kpis)
         self.market_records.record(self.t, market_counts(counts, self.weight))
         self.region_records[self.t] = counts.regions * self.weight
-        for k, share in enumerate(kpis["market_share"]):
-            self._shares[k].append(float(np.nan_to_num(share)))
+        for k, share in enumerate(np.nan_to_num(kpis["market_share"]).tolist()):  # one call a step, not one a service
+            self._shares[k].append(share)
         for row, tier_name in enumerate(("premium", "free")):
             self.cohort_counts[tier_name][self.t] = counts.cohorts[row] * self.weight
 

@@ -36,7 +36,7 @@ service's price level, ad load and free tier are those of the listener's region 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -66,6 +66,7 @@ class Options:
     student_only: np.ndarray  # bool
     household_only: np.ndarray  # bool
     loss: np.ndarray | None = None  # (O, R) EUR/month per user felt above the reference price (sim.mechanics.prices)
+    _held_tables: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # held_index by shape
 
     def __len__(self) -> int:
         return self.service.shape[0]
@@ -87,13 +88,15 @@ class Options:
     def held_index(self, shape: tuple[int, int] | None = None) -> np.ndarray:
         """:meth:`index_of` as a lookup table for kernels: option index of (service, premium?, plan),
         int64 (S, 2, plans) for ``shape`` (S, plans) (default: the services and plans on offer),
-        -1 where not offered (a free tier is plan 0)."""
+        -1 where not offered (a free tier is plan 0). The same array for the same shape: read it, never write it."""
         if shape is None:
             shape = (max(int(self.service.max()) + 1, 1), max(int(self.plan.max()) + 1, 1))
-        table = np.full((shape[0], 2, shape[1]), -1, np.int64)
-        for o in range(1, len(self)):
-            table[self.service[o], int(self.premium[o]), max(self.plan[o], 0)] = o
-        return table
+        if shape not in self._held_tables:  # built once per table of options and shape: a step asks for it three times
+            table = np.full((shape[0], 2, shape[1]), -1, np.int64)
+            for o in range(1, len(self)):
+                table[self.service[o], int(self.premium[o]), max(self.plan[o], 0)] = o
+            self._held_tables[shape] = table
+        return self._held_tables[shape]
 
 
 def build_options(market) -> Options:
