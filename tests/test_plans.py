@@ -6,39 +6,22 @@ its hassle (organising a shared account), which the baseline sets for duo and fa
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
+from sim.analysis.responses import BASELINE, plan_shares, sem
 from sim.scenario import apply_overrides, load_scenario
-from tests.helpers import ROOT, run_model
-
-SEEDS = (0, 1, 2)
-
-
-def _plan_shares(scenario) -> np.ndarray:
-    """Per seed, the duo and family shares (0..1) of the focal premium subscribers at 2020-12, float (seeds, 2)."""
-    out = []
-    for s in SEEDS:
-        r = run_model(scenario, s).records
-        out.append([r["premium_duo"][-1, 0] / r["premium_subscribers"][-1, 0],
-                    r["premium_family"][-1, 0] / r["premium_subscribers"][-1, 0]])
-    return np.array(out)
 
 
 @pytest.fixture(scope="module")
 def baseline_2020():
-    return apply_overrides(load_scenario(ROOT / "scenarios" / "baseline.yaml"), {"market.agents": 20000, "time.months": 72})
-
-
-def _sem(x: np.ndarray) -> float:
-    return float(x.std(ddof=1) / np.sqrt(len(x)))
+    return apply_overrides(load_scenario(BASELINE), {"market.agents": 20000, "time.months": 72})
 
 
 def test_duo_at_most_ten_and_family_at_least_fifteen_percent_of_premium(baseline_2020):
-    shares = _plan_shares(baseline_2020)
+    shares = plan_shares(baseline_2020)
     duo, family = shares[:, 0], shares[:, 1]
-    assert duo.mean() - 3 * _sem(duo) <= 0.10, duo
-    assert family.mean() + 3 * _sem(family) >= 0.15, family
+    assert duo.mean() - 3 * sem(duo) <= 0.10, duo
+    assert family.mean() + 3 * sem(family) >= 0.15, family
 
 
 def test_with_the_default_hassles_duo_crowds_out_family(baseline_2020):
@@ -48,6 +31,6 @@ def test_with_the_default_hassles_duo_crowds_out_family(baseline_2020):
     for ev in timeline:
         for plan in ("duo", "family"):
             (ev.get("set") or {}).get(f"services.focal.plans.{plan}", {}).pop("hassle", None)
-    shares = _plan_shares(apply_overrides(baseline_2020, {"timeline": timeline}))
-    assert shares[:, 0].mean() - 3 * _sem(shares[:, 0]) > 0.10, shares
+    shares = plan_shares(apply_overrides(baseline_2020, {"timeline": timeline}))
+    assert shares[:, 0].mean() - 3 * sem(shares[:, 0]) > 0.10, shares
     assert shares[:, 1].mean() < 0.15, shares

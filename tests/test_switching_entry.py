@@ -7,16 +7,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from sim.analysis.validation import apple_errors, competitor_share_of_churn, focal_run, focal_share, q4_churn_error
+from sim.analysis.responses import entry_baseline, entry_run, first_month_change
+from sim.analysis.validation import apple_errors, competitor_share_of_churn, focal_share, q4_churn_error
 from sim.mechanics import entry, switching
 from sim.mechanics.choice import INELIGIBLE
 from sim.mechanics.diffusion import bass_cdf
-from sim.runner import replicate_seeds, simulate
-from sim.scenario import apply_overrides, load_scenario, validate_scenario
-from tests.helpers import ROOT
 
 SWITCHING = SimpleNamespace(enabled=True, moving_base=2.0, moving_per_tenure_month=0.1, moving_max_tenure_months=36,
                             moving_data_depth=1.0, long_tenure_ratio=0.25, tenure_months=12.0)
@@ -103,27 +100,15 @@ def test_a_listener_who_heard_of_an_entrant_weighs_it_against_their_option_only(
 
 
 # ---------------------------------------------------------------- responses at the shipped baseline
-# One replicate of 60,000 listeners (about 1,000-2,000 focal premium listeners in 2016-2019) with
-# a fixed seed; each response is compared with the same run with the mechanism switched off
-# (common random numbers), which must miss the target: the test would catch the mechanism's loss.
-
-AGENTS = 60_000
-SEED = replicate_seeds(42, 1)[0]
-
-
-def _baseline(months: int, **overrides):
-    base = load_scenario(ROOT / "scenarios" / "baseline.yaml")
-    return apply_overrides(base, {"market.agents": AGENTS, "time.months": months, "replicates": 1, **overrides})
-
-
-def _run(scenario) -> pd.DataFrame:
-    return simulate(scenario, SEED).timeseries
+# sim.analysis.responses: one replicate of 60,000 listeners with a fixed seed; each response is compared with the
+# same run with the mechanism switched off (common random numbers), which must miss the target: the test would
+# catch the mechanism's loss.
 
 
 @pytest.fixture(scope="module")
 def to_2020():
     """2015-2020 at the shipped baseline, and with each mechanism switched off."""
-    return {name: _run(_baseline(72, **sets)) for name, sets in
+    return {name: entry_run(entry_baseline(72, **sets)) for name, sets in
             {"baseline": {}, "no_switching": {"mechanisms.switching.enabled": False},
              "no_entry": {"mechanisms.entry.enabled": False},
              "flat_review": {"mechanisms.switching.long_tenure_ratio": 1.0}}.items()}
@@ -154,26 +139,9 @@ def test_apple_music_grows_as_announced_and_the_focal_share_holds(to_2020):
     assert share.between(0.30, 0.45).all(), share.round(3).to_dict()
 
 
-def _entrant(scenario, at: str):
-    """``scenario`` with a what-if entrant like the focal service (free tier, same content and prices) at ``at``."""
-    data = scenario.model_dump(mode="json", exclude_none=True)
-    data["timeline"].append({"at": at, "enter": {
-        "name": "Newcomer", "free_tier": True, "ad_load": 2.5, "content_value": scenario.services.focal.content_value,
-        "personalization": 0.6, "plans": {"individual": {"price": 9.99}, "family": {"price": 14.99, "seats": 6}},
-        "trial_months": 1, "marketing_budget": 1.8e7, "support_staff": 600}})
-    return validate_scenario(data, "test")
-
-
-def _first_month_change(**sets) -> float:
-    """Relative change of the focal premium count (with trials) in a what-if entrant's first month, 2019-01."""
-    plain = _baseline(49, **sets)  # to 2019-01
-    moved, before = focal_run(_run(_entrant(plain, "2019-01"))).iloc[-1], focal_run(_run(plain)).iloc[-1]
-    return float((moved.premium_subscribers + moved.trial_users) / (before.premium_subscribers + before.trial_users) - 1)
-
-
 def test_an_entrants_first_month_moves_the_focal_premium_count_little():
     # paired runs: the same listeners draw alike, so the change is the entrant's, not noise
-    change = _first_month_change()
+    change = first_month_change()
     assert abs(change) <= 0.02
-    assert abs(_first_month_change(**{"mechanisms.entry.enabled": False})) > 2 * abs(change)  # known to all at once
-    assert abs(_first_month_change(**{"mechanisms.switching.enabled": False})) > 0.02  # no cost to move
+    assert abs(first_month_change(**{"mechanisms.entry.enabled": False})) > 2 * abs(change)  # known to all at once
+    assert abs(first_month_change(**{"mechanisms.switching.enabled": False})) > 0.02  # no cost to move

@@ -1,10 +1,10 @@
 """The model's figure for each evidence-grounded response of docs/validation.md (the tests' set-ups).
 
 The one place that runs the price, ads and support responses: :func:`measure` runs them with the
-set-ups and measures of ``tests/test_responses.py``; :func:`write` writes ``docs/numbers/responses.json``
-(the details docs/validation.md quotes, ``sim.docnumbers``) from them. ``tools/validate.py``'s
-``responses`` part calls both and builds its table of targets from the same arrays, so ``make
-validate`` runs each response once. Run alone, it also prints the price response under the two
+set-ups and measures of ``sim.analysis.responses``, which ``tests/test_responses.py`` judges; :func:`write`
+writes ``docs/numbers/responses.json`` (the details docs/validation.md quotes, ``sim.docnumbers``) from them.
+``tools/validate.py``'s ``responses`` part calls both and builds its table of targets from the same arrays, so
+``make validate`` runs each response once. Run alone, it also prints the price response under the two
 mutations of its tests, then puts the figures into the docs. About a minute on 2 idle cores.
 
     python -m tools.response_figures            # the baseline at 40,000 listeners, 3 seeds
@@ -18,15 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from sim import docnumbers
-from tests import test_responses as t
+from sim.analysis import responses as t
+from sim.scenario import apply_overrides, load_scenario
 
-BASELINE = t.ROOT / "scenarios" / "baseline.yaml"
+BASELINE = t.BASELINE
 LISTENERS = 40000
 
 
 @dataclass(frozen=True)
 class Responses:
-    """The responses per seed of :data:`tests.test_responses.SEEDS` (rows), each against the same seed unchanged."""
+    """The responses per seed of :data:`sim.analysis.responses.SEEDS` (rows), each against the same seed unchanged."""
 
     price: np.ndarray  # (seeds, 3): +10% individual price from 2019-01: premium after 24 months and subscription
     #                    revenue over them (relative), that month's churn / the prior six months' mean
@@ -40,23 +41,23 @@ class Responses:
 
 def scenarios():
     """The baseline at :data:`LISTENERS` over its horizon, and the same to 2020-12 (the levers' set-up)."""
-    base = t.apply_overrides(t.load_scenario(BASELINE), {"market.agents": LISTENERS})
-    return base, t.apply_overrides(base, {"time.months": 72})
+    base = apply_overrides(load_scenario(BASELINE), {"market.agents": LISTENERS})
+    return base, apply_overrides(base, {"time.months": 72})
 
 
 def measure() -> Responses:
     """Run every response once (the tests' helpers, their seeds)."""
     base, short = scenarios()
-    fixed_spend = t.apply_overrides(short, {"mechanisms.ads.price_elasticity": 1.0, "mechanisms.ads.audience_elasticity": 0.0})
-    cut, start = t._staff_cut(short, 0.6), t._lever_start(short)
+    fixed_spend = apply_overrides(short, {"mechanisms.ads.price_elasticity": 1.0, "mechanisms.ads.audience_elasticity": 0.0})
+    cut, start = t.staff_cut(short, 0.6), t.lever_start(short)
     span = slice(start, start + t.LEVER_MONTHS)
-    runs = [(t._run(short, s).records, t._run(cut, s).records) for s in t.SEEDS]
+    runs = [(t.run(short, s).records, t.run(cut, s).records) for s in t.SEEDS]
     return Responses(
-        price=t._price_response(short, t.INDIVIDUAL_PLUS_10),
-        ads=t._one_more_ad_minute(short), ads_off=t._one_more_ad_minute(fixed_spend),
-        medians=np.array([t._yearly_median_response(t._run(base, s).records) for s in t.SEEDS]),
-        cut_before=np.array([t._yearly_median_response(a)[start // 12:] for a, _ in runs]),
-        cut_after=np.array([t._yearly_median_response(b)[start // 12:] for _, b in runs]),
+        price=t.price_response(short, t.INDIVIDUAL_PLUS_10),
+        ads=t.one_more_ad_minute(short), ads_off=t.one_more_ad_minute(fixed_spend),
+        medians=np.array([t.yearly_median_response(t.run(base, s).records) for s in t.SEEDS]),
+        cut_before=np.array([t.yearly_median_response(a)[start // 12:] for a, _ in runs]),
+        cut_after=np.array([t.yearly_median_response(b)[start // 12:] for _, b in runs]),
         cut_churn=np.array([b["churn_premium_monthly"][span, 0].mean() - a["churn_premium_monthly"][span, 0].mean()
                             for a, b in runs]))
 
@@ -93,7 +94,7 @@ def main() -> None:
     _print_price("+10% individual price (2019-01), per seed: ", r.price)
     for label, sets in (("a EUR of price weighing a EUR everywhere (income_elasticity 0)", {"choice.income_elasticity": 0.0}),
                         ("one flat logit (plan_nest 1)", {"choice.plan_nest": 1.0})):
-        _print_price(f"  the same with {label}: ", t._price_response(t.apply_overrides(short, sets), t.INDIVIDUAL_PLUS_10))
+        _print_price(f"  the same with {label}: ", t.price_response(apply_overrides(short, sets), t.INDIVIDUAL_PLUS_10))
     n = numbers(r)
     print(f"+1 ad-minute/hour (2 ads) from 2019-01: hours of the 2019-01 focal free users at 2020-12 per extra ad/hour "
           f"{n['ad_hours_per_ad']}; focal ad revenue 2019-2020 {n['ad_revenue']}; without elastic demand "

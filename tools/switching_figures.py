@@ -1,5 +1,6 @@
 """Print the model's figures for where churners go and how an entrant grows (issue 23; the set-ups of
-tests/test_switching_entry.py): the baseline, and the same run with each mechanism switched off.
+``sim.analysis.responses``, which tests/test_switching_entry.py judges): the baseline, and the same run with each
+mechanism switched off.
 
     python -m tools.switching_figures            # 60,000 listeners, one seed, 2015-2020
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.analysis import validation as v
-from tests import test_switching_entry as t  # the test's set-ups
+from sim.analysis import responses as t
 
 
 def _q4_churn(ts) -> str:
@@ -21,7 +22,7 @@ def _q4_churn(ts) -> str:
 
 
 def main() -> None:
-    runs = {name: t._run(t._baseline(72, **sets)) for name, sets in
+    runs = {name: t.entry_run(t.entry_baseline(72, **sets)) for name, sets in
             {"baseline": {}, "switching off": {"mechanisms.switching.enabled": False},
              "entry off": {"mechanisms.entry.enabled": False}}.items()}
     print(f"F-1 Q4 premium churn, % a month: {v.observed_q4('premium_churn_monthly', v.CHURN_YEARS).to_dict()}")
@@ -39,8 +40,8 @@ def main() -> None:
     for name, sets in {"baseline": {}, "entry off": {"mechanisms.entry.enabled": False},
                        "switching off": {"mechanisms.switching.enabled": False},
                        "both off": {"mechanisms.entry.enabled": False, "mechanisms.switching.enabled": False}}.items():
-        print(f"  {name}: {100 * t._first_month_change(**sets):+.2f}%")
-    print(f"\n({t.AGENTS} listeners, seed {np.asarray(t.SEED.entropy)})")
+        print(f"  {name}: {100 * t.first_month_change(**sets):+.2f}%")
+    print(f"\n({t.ENTRY_AGENTS} listeners, seed {np.asarray(t.ENTRY_SEED.entropy)})")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ Parts, each at a documented size (``SIZES``; the same figures every time, fixed 
   shares from ``regions.parquet``), the path to 2030 and all services' paid subscriptions in 2030 against the
   forecasts published before 2021; and the same run with the regions' addressable shares held after 2020 (what
   their growth, as smartphones were forecast to spread, adds by 2030), as a figure;
-- ``responses``: the response tests' own set-ups (``tests/test_responses.py``, ``tests/test_switching_entry.py``),
-  the issue's bounds, the figures per seed;
+- ``responses``: the response tests' set-ups and measures (``sim.analysis.responses``, which ``tests/test_responses.py``,
+  ``tests/test_switching_entry.py`` and ``tests/test_plans.py`` judge), the issue's bounds, the figures per seed;
 - ``backtest``: ``freemium-sim backtest scenarios/calibration/spotify.yaml --until 2018-12 --method emulator`` at
   20,000 listeners, with the random-walk model discrepancy fitted to 2015-2018 (``sim.analysis.discrepancy``):
   MAPE and coverage of the 2019-2020 quarters, and the same for the model's draws alone;
@@ -195,10 +195,9 @@ def run_responses() -> dict:
     """Each response of issue 23 point 3 with the set-up and measure of its test, the issue's bound, per seed.
 
     The price, ads and support responses are ``tools/response_figures.py``'s (run once here: it also writes
-    ``docs/numbers/responses.json``, their details); entry and plans are the tests' own."""
+    ``docs/numbers/responses.json``, their details); entry and plans are ``sim.analysis.responses``'s too."""
+    from sim.analysis import responses as e
     from sim.scenario import apply_overrides
-    from tests import test_plans as p
-    from tests import test_switching_entry as e
     from tools import response_figures
 
     rows = []
@@ -227,17 +226,17 @@ def run_responses() -> dict:
         min(waits) > 5)
     add("", "staff -40% 2019-2020: premium churn (points a month)", [f"{x:+.2f}" for x in churn], ">= +0.1",
         np.mean(churn) >= 0.1)
-    world = e._run(e._baseline(72))
+    world = e.entry_run(e.entry_baseline(72))
     apple = v.apple_errors(world)
     add("entry", "Apple Music's paid subscribers vs its 2015-2019 milestones (worst)", [_pct(apple.abs().max() *
         np.sign(apple[apple.abs().idxmax()]))], "within 20%", apple.abs().max() <= 0.20)
     share = v.focal_share(world)
     add("", "focal share of paid subscriptions 2016-2020 (with China)", [f"{100 * x:.1f}%" for x in share],
         "30% .. 45%", share.between(0.30, 0.45).all())
-    first = e._first_month_change()
+    first = e.first_month_change()
     add("", "an entrant's first month (2019-01): focal premium count", [_pct(first, 2)], "within 2%", abs(first) <= 0.02)
     base, _ = response_figures.scenarios()
-    shares = p._plan_shares(apply_overrides(base, {"market.agents": 20000, "time.months": 72}))
+    shares = e.plan_shares(apply_overrides(base, {"market.agents": 20000, "time.months": 72}))
     add("plans", "duo share of focal premium, 2020-12", [f"{100 * x:.1f}%" for x in shares[:, 0]], "<= 10%",
         shares[:, 0].mean() <= 0.10)
     add("", "family share of focal premium, 2020-12", [f"{100 * x:.1f}%" for x in shares[:, 1]], ">= 15%",
