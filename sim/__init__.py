@@ -3,16 +3,20 @@
 Importing the package first picks where numba caches the compiled kernels (:func:`numba_cache_dir`)
 and where matplotlib keeps its font cache (:func:`matplotlib_config_dir`): an install in a read-only
 place (a system prefix, a user without a writable home) would otherwise die on its first kernel with
-numba's "no locator available", and matplotlib would warn on every run. It also lets the C allocator
-keep freed memory for reuse (:func:`keep_freed_memory`).
+numba's "no locator available", and matplotlib would warn on every run. The kernels are cached per
+version of the code they compile from (:func:`kernel_fingerprint`): numba checks only the file of the
+kernel itself, so an edit to a helper it inlines from another module would leave it stale. It also lets
+the C allocator keep freed memory for reuse (:func:`keep_freed_memory`).
 """
 
 from __future__ import annotations
 
 import atexit
 import ctypes
+import hashlib
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -48,16 +52,43 @@ def _own_folder(name: str) -> str | None:
     return os.path.join(private, name) if _writable(private, private=True) and _writable(os.path.join(private, name)) else None
 
 
-def numba_cache_dir() -> str | None:
-    """The folder for numba's cache, set in ``NUMBA_CACHE_DIR``, or None where numba's own first choice,
-    next to the package's modules, is writable (or the user set ``NUMBA_CACHE_DIR``).
+#: The package's folders whose modules no kernel reaches (the commands, pages and analyses above the model):
+#: an edit there keeps the compiled kernels. ``tests/test_install.py`` checks that no kernel imports from them.
+NO_KERNELS = ("analysis", "app", "classroom", "cli.py", "commands", "report", "sweep")
 
-    Else :func:`_own_folder`; with none writable, the kernels compile uncached (:func:`_compile_uncached`)
-    and one line on stderr says so (once: the worker processes a run starts inherit ``FREEMIUM_SIM_UNCACHED``).
+
+def kernel_fingerprint() -> str:
+    """A digest of every module a kernel may compile from: the package's sources but :data:`NO_KERNELS`,
+    their paths and bytes (16 hex digits)."""
+    root = os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.blake2b(digest_size=8)
+    for folder, subfolders, files in os.walk(root):
+        top = folder == root
+        subfolders[:] = sorted(d for d in subfolders if d != "__pycache__" and not (top and d in NO_KERNELS))
+        for name in sorted(f for f in files if f.endswith(".py") and not (top and f in NO_KERNELS)):
+            path = os.path.join(folder, name)
+            digest.update(os.path.relpath(path, root).encode() + b"\0")
+            with open(path, "rb") as source:
+                digest.update(source.read())
+    return digest.hexdigest()
+
+
+def numba_cache_dir() -> str | None:
+    """The folder for numba's cache, set in ``NUMBA_CACHE_DIR``: ``freemium-sim-kernels-<fingerprint>`` (:func:`kernel_fingerprint`)
+    in the folder the user set in ``NUMBA_CACHE_DIR``, else in the package's ``__pycache__``, else in :func:`_own_folder`,
+    the first that can be written; a worker process keeps the one its parent chose. The two most recently
+    used other versions stay beside it, older ones are removed (:func:`_prune_versions`).
+
+    With none writable, the kernels compile uncached (:func:`_compile_uncached`) and one line on stderr says
+    so (once: the worker processes a run starts inherit ``FREEMIUM_SIM_UNCACHED``); None then.
     """
-    if os.environ.get("NUMBA_CACHE_DIR") or _writable(os.path.join(os.path.dirname(__file__), "__pycache__")):
-        return None
-    folder = _own_folder("numba")
+    version = VERSION_PREFIX + kernel_fingerprint()
+    chosen = os.environ.get("NUMBA_CACHE_DIR", "")
+    if os.path.basename(os.path.normpath(chosen)) == version:  # chosen by the process that started this one
+        return chosen
+    if chosen:  # the user's folder: the version's inside it, or theirs as they set it (numba says what is wrong with it)
+        return _use_cache(os.path.join(chosen, version)) if _writable(os.path.join(chosen, version)) else None
+    folder = next((f for f in _cache_folders(version) if _writable(f)), None)
     if folder is None:
         _compile_uncached()
         if not os.environ.get("FREEMIUM_SIM_UNCACHED"):
@@ -66,10 +97,42 @@ def numba_cache_dir() -> str | None:
                   "set NUMBA_CACHE_DIR (and MPLCONFIGDIR) to a writable folder to keep them", file=sys.stderr)
             os.environ["FREEMIUM_SIM_UNCACHED"] = "1"
         return None
+    return _use_cache(folder)
+
+
+def _cache_folders(version: str):
+    """Where the kernels of ``version`` may be cached, in order: the package's ``__pycache__``, then :func:`_own_folder`."""
+    yield os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__", version)
+    own = _own_folder("numba")
+    if own is not None:
+        yield os.path.join(own, version)
+
+
+def _use_cache(folder: str) -> str:
+    """Set numba's cache folder to ``folder`` (for this process and those it starts); prune the older versions."""
     os.environ["NUMBA_CACHE_DIR"] = folder
     if "numba" in sys.modules:  # numba read its settings when imported
         sys.modules["numba"].config.CACHE_DIR = folder
+    _prune_versions(folder)
     return folder
+
+
+VERSION_PREFIX = "freemium-sim-kernels-"  # + kernel_fingerprint(): the folder of one version's kernels
+KEPT_VERSIONS = 2  # other versions of the kernels kept beside the one in use (switching between checkouts)
+
+
+def _prune_versions(folder: str) -> None:
+    """Remove the kernels of versions other than ``folder`` that this package cached beside it (:data:`VERSION_PREFIX`),
+    but the :data:`KEPT_VERSIONS` most recently used; marks ``folder`` as used now. Never raises."""
+    root, version = os.path.split(folder)
+    ours = re.compile(re.escape(VERSION_PREFIX) + "[0-9a-f]{16}")
+    try:
+        os.utime(folder)
+        others = [e for e in os.scandir(root) if ours.fullmatch(e.name) and e.name != version and e.is_dir(follow_symlinks=False)]
+        for entry in sorted(others, key=lambda e: e.stat().st_mtime, reverse=True)[KEPT_VERSIONS:]:
+            shutil.rmtree(entry.path, ignore_errors=True)
+    except OSError:
+        pass
 
 
 def _compile_uncached() -> None:

@@ -9,9 +9,10 @@ Kernels live with their mechanism (``@njit(cache=True)``): the counter-based dra
 (``loyalty._loyalty_kernel``), sharing and data depth (``personalization.sharers``, ``personalization.grow_depth``), the market's reach and availability (``market.admit``,
 ``market.update_availability``), who knows the market and where they are stored
 (``listeners._merge``, ``listeners._front``, ``listeners._trade``), the podcast hours
-(``podcasts.free_hours``) and the KPI tally (``metrics.tally``, the users by region too). Each compiles on its first call and is cached on disk next to
-its module (where that is read-only, in the user's cache or a private temporary folder:
-``sim.numba_cache_dir``), so later processes load it in milliseconds.
+(``podcasts.free_hours``) and the KPI tally (``metrics.tally``, the users by region too). Each compiles on its first call and is cached on disk in the
+package's ``__pycache__`` (where that is read-only, in the user's cache or a private temporary folder:
+``sim.numba_cache_dir``), so later processes load it in milliseconds; the cache is kept per version of the
+modules kernels compile from (``sim.kernel_fingerprint``), since a kernel inlines helpers of other modules.
 
 :func:`prefetch` lets a kernel that visits scattered listeners (the deciders, a few
 percent of the market; the free users; the listeners whose word of mouth changed, and their friends) ask

@@ -62,7 +62,8 @@ def test_numba_cache_goes_to_the_user_cache_then_the_temporary_folder(monkeypatc
     monkeypatch.setattr(sim.sys.modules["numba"].config, "CACHE_DIR", "")
     monkeypatch.setattr(sim, "__file__", str(blocked / "sim" / "__init__.py"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert sim.numba_cache_dir() == str(tmp_path / "cache" / "freemium-sim" / "numba")
+    version = sim.VERSION_PREFIX + sim.kernel_fingerprint()
+    assert sim.numba_cache_dir() == str(tmp_path / "cache" / "freemium-sim" / "numba" / version)
     assert sim.sys.modules["numba"].config.CACHE_DIR == os.environ["NUMBA_CACHE_DIR"]
 
     monkeypatch.delenv("NUMBA_CACHE_DIR")
@@ -70,7 +71,7 @@ def test_numba_cache_goes_to_the_user_cache_then_the_temporary_folder(monkeypatc
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     private = tmp_path / "tmp" / f"freemium-sim-{os.getuid()}"
-    assert sim.numba_cache_dir() == str(private / "numba") == os.environ["NUMBA_CACHE_DIR"]
+    assert sim.numba_cache_dir() == str(private / "numba" / version) == os.environ["NUMBA_CACHE_DIR"]
     assert stat.S_IMODE(private.stat().st_mode) == 0o700  # numba's cache files are pickles: nobody else may write them
 
 
@@ -91,6 +92,71 @@ def test_numba_cache_refuses_a_temporary_folder_others_can_write(monkeypatch, tm
     assert "without a cache" in capsys.readouterr().err
     assert sim.numba_cache_dir() is None and not capsys.readouterr().err  # said once
     assert isinstance(njit(cache=True)(lambda x: x + 1)._cache, NullCache)
+
+
+def test_the_kernels_of_the_users_numba_folder_are_kept_per_version_and_a_worker_keeps_its_parents(monkeypatch, tmp_path):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(sim.sys.modules["numba"].config, "CACHE_DIR", str(tmp_path))
+    folder = sim.numba_cache_dir()
+    assert folder == str(tmp_path / (sim.VERSION_PREFIX + sim.kernel_fingerprint())) == os.environ["NUMBA_CACHE_DIR"]
+    assert sim.numba_cache_dir() == folder  # a process started by this one: the same folder, not one inside it
+
+
+def test_only_the_two_latest_other_versions_of_the_kernels_stay(tmp_path):
+    versions = [tmp_path / f"{sim.VERSION_PREFIX}{k:016x}" for k in range(5)]
+    for age, v in enumerate(versions):
+        v.mkdir()
+        os.utime(v, (1e9 - age, 1e9 - age))  # version 0 the latest
+    mine = tmp_path / "freemium-sim-kernels-mine"  # not a version folder of the package: never touched
+    mine.mkdir()
+    sim._prune_versions(str(versions[4]))  # in use: kept, however old
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (versions[0], versions[1], versions[4], mine))
+
+
+def test_no_kernel_compiles_from_the_folders_left_out_of_the_fingerprint():
+    """The modules of sim.NO_KERNELS may change without recompiling: nothing a compiled module imports, directly or
+    through other modules, is among them (else an edit there would leave a kernel stale, as below)."""
+    from tests.test_imports import SIM, import_graph, module_name
+
+    graph = import_graph()
+    compiled = [module_name(p) for p in SIM.rglob("*.py") if "@njit" in p.read_text() or "@intrinsic" in p.read_text()]
+    reached, todo = set(), list(compiled)
+    while todo:
+        if (m := todo.pop()) not in reached:
+            reached.add(m)
+            todo.extend(graph[m])
+    left_out = {f"sim.{name.removesuffix('.py')}" for name in sim.NO_KERNELS}
+    assert compiled and not {m for m in reached if m in left_out or m.rsplit(".", 1)[0] in left_out}, sorted(reached)
+
+
+PROBE = ("import numpy as np, sim\n"
+         "from sim.mechanics.tastes import service_keys, tastes\n"
+         "print(list(tastes(service_keys(np.uint64(7), 3), np.arange(4), np.array([0, 1, 2, 0]), 1.0)))\n")
+
+
+def test_an_edit_to_a_helper_a_kernel_inlines_from_another_module_recompiles_the_kernel(tmp_path):
+    """numba checks only a kernel's own file: the tastes' kernel (sim/mechanics/tastes.py) inlines the draws of
+    sim/random.py, so halving every draw there left its cached kernel giving the old tastes (seen before the
+    kernels were kept per version). An edit where no kernel compiles from keeps the version."""
+    shutil.copytree(ROOT / "sim", tmp_path / "sim", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env.pop("NUMBA_CACHE_DIR", None)
+
+    def probe() -> str:
+        return subprocess.run([sys.executable, "-c", PROBE], env=env, cwd=tmp_path, capture_output=True, text=True,
+                              check=True).stdout
+
+    before = probe()
+    source = tmp_path / "sim" / "random.py"
+    text = source.read_text()
+    assert "_TO_UNIT = 1.0 / " in text
+    source.write_text(text.replace("_TO_UNIT = 1.0 / ", "_TO_UNIT = 0.5 / "))
+    assert probe() != before
+    versions = {p.name for p in (tmp_path / "sim" / "__pycache__").iterdir() if p.name.startswith(sim.VERSION_PREFIX)}
+    cli = tmp_path / "sim" / "cli.py"
+    cli.write_text(cli.read_text() + "\n# an edit above the model\n")
+    probe()
+    assert {p.name for p in (tmp_path / "sim" / "__pycache__").iterdir() if p.name.startswith(sim.VERSION_PREFIX)} == versions
 
 
 def test_matplotlib_config_goes_to_the_user_cache_where_its_own_folder_is_not_writable(monkeypatch, tmp_path):
