@@ -1,4 +1,8 @@
-"""Refactor guard: the SHA-256 of every column of ``timeseries.parquet`` of a small fixed-seed baseline run.
+"""Refactor guard: the SHA-256 of every column of the tables of two small fixed-seed baseline runs.
+
+The runs: :data:`RUNS`, a monthly one across the baseline's timeline events and a weekly one. Their tables:
+``timeseries.parquet`` (its columns by name, as before), ``regions.parquet`` and ``cohorts.parquet`` (named
+``<file>/<column>``), the weekly run's prefixed ``week/``.
 
 A refactor changes no number. Run this before and after a refactor commit; every column both runs
 have must be equal (a new KPI column adds a column and changes none). ``--save`` records the
@@ -24,8 +28,10 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD = ROOT / ".identity"
-# small enough for a few seconds, long enough to cross the baseline's timeline events
-SETS = ["market.agents=4000", "replicates=2", "seed=7", "time.months=120"]
+# name -> the run's --set options: small enough for a few seconds, long enough to cross the baseline's timeline events
+RUNS = {"": ["market.agents=4000", "replicates=2", "seed=7", "time.months=120"],
+        "week/": ["market.agents=2000", "replicates=1", "seed=3", "time.months=30", "time.step=week"]}
+TABLES = ("timeseries.parquet", "regions.parquet", "cohorts.parquet")
 
 
 def column_digests(table: pd.DataFrame) -> dict[str, str]:
@@ -39,17 +45,22 @@ def column_digests(table: pd.DataFrame) -> dict[str, str]:
 
 
 def digests() -> dict[str, str]:
-    """The column digests of the baseline run's ``timeseries.parquet``."""
+    """The column digests of every table of every run of :data:`RUNS` (names as in the module docstring)."""
+    out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "identity"
-        cmd = [sys.executable, "-m", "sim.cli", "run", "scenarios/baseline.yaml", "--quiet", "--workers", "1",
-               "--out", str(out)]
-        for s in SETS:
-            cmd += ["--set", s]
-        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-        if done.returncode:
-            sys.exit(f"the baseline run failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-        return column_digests(pd.read_parquet(out / "timeseries.parquet"))
+        for run, sets in RUNS.items():
+            folder = Path(tmp) / f"identity{len(out)}"
+            cmd = [sys.executable, "-m", "sim.cli", "run", "scenarios/baseline.yaml", "--quiet", "--workers", "1",
+                   "--out", str(folder)]
+            for s in sets:
+                cmd += ["--set", s]
+            done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            if done.returncode:
+                sys.exit(f"the baseline run {' '.join(sets)} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+            for table in TABLES:
+                prefix = run + ("" if table == "timeseries.parquet" else f"{table}/")
+                out |= {prefix + name: d for name, d in column_digests(pd.read_parquet(folder / table)).items()}
+    return out
 
 
 def compare(saved: dict[str, str], now: dict[str, str]) -> list[str]:
@@ -75,7 +86,8 @@ def main() -> int:
             print("DIFFERENT from the saved run:\n  " + "\n  ".join(problems), file=sys.stderr)
             return 1
         added = sorted(set(now) - set(saved))
-        print(f"identical to the saved run in its {len(saved)} columns" + (f"; new: {', '.join(added)}" if added else ""))
+        shown = ", ".join(added[:5]) + (f" and {len(added) - 5} more" if len(added) > 5 else "")
+        print(f"identical to the saved run in its {len(saved)} columns" + (f"; new: {shown}" if added else ""))
     return 0
 
 
