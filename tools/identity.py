@@ -48,8 +48,8 @@ def digests() -> dict[str, str]:
     """The column digests of every table of every run of :data:`RUNS` (names as in the module docstring)."""
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for run, sets in RUNS.items():
-            folder = Path(tmp) / f"identity{len(out)}"
+        for k, (run, sets) in enumerate(RUNS.items()):
+            folder = Path(tmp) / f"run{k}"
             cmd = [sys.executable, "-m", "sim.cli", "run", "scenarios/baseline.yaml", "--quiet", "--workers", "1",
                    "--out", str(folder)]
             for s in sets:

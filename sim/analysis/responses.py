@@ -14,6 +14,7 @@ import pandas as pd
 
 from sim.agents.listeners import State, Tier
 from sim.analysis.validation import ROOT, focal_run
+from sim.clock import Clock
 from sim.model import MarketModel
 from sim.runner import replicate_seeds, simulate
 from sim.scenario import apply_overrides, load_scenario, validate_scenario
@@ -44,7 +45,7 @@ def with_events(scenario, *events: dict):
 
 def lever_start(scenario) -> int:
     """The step of :data:`LEVER_AT` in ``scenario``."""
-    return int(np.flatnonzero(MarketModel(scenario, 0).dates == np.datetime64(f"{LEVER_AT}-01"))[0])
+    return Clock.of(scenario).step_of_month(LEVER_AT)
 
 
 # ---------------------------------------------------------------- ads: Pandora and the ad market
